@@ -1,3 +1,103 @@
-from django.db import models
+import uuid
 
-# Create your models here.
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ContactMethod(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("Email")
+
+
+class Patient(models.Model):
+    """A person, matched across submissions on normalised family name, birth date and phone or email."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    given_name = models.CharField(max_length=150)
+    family_name = models.CharField(max_length=150)
+    family_name_key = models.CharField(max_length=150, editable=False)
+    date_of_birth = models.DateField()
+    phone = models.CharField(max_length=40, blank=True)
+    phone_key = models.CharField(max_length=40, blank=True, editable=False)
+    email = models.EmailField(max_length=254, blank=True)
+    email_key = models.CharField(max_length=254, blank=True, editable=False)
+    preferred_contact = models.CharField(max_length=10, choices=ContactMethod.choices)
+    # Erasure anonymises identity but keeps the clinical record lawful (issue 8).
+    anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["family_name_key", "date_of_birth"], name="patient_match_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(phone_key="", email_key=""), name="patient_has_contact"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.family_name.upper()}, {self.given_name} ({self.date_of_birth:%d %b %Y})"
+
+
+class IntakeSource(models.TextChoices):
+    FORM = "form", _("Patient form")
+    API = "api", _("API")
+    DEMO = "demo", _("Demo data")
+    GENERATOR = "generator", _("Data generator")
+
+
+class Urgency(models.TextChoices):
+    EMERGENCY = "emergency", _("Emergency")
+    URGENT = "urgent", _("Urgent")
+    ROUTINE = "routine", _("Routine")
+
+
+URGENCY_RANK = {Urgency.ROUTINE: 0, Urgency.URGENT: 1, Urgency.EMERGENCY: 2}
+
+
+class Intake(models.Model):
+    """One submitted questionnaire with the triage result computed at submission."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    reference = models.CharField(max_length=12, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="intakes")
+    source = models.CharField(max_length=10, choices=IntakeSource.choices)
+    date_of_birth = models.DateField()
+    submitted_at = models.DateTimeField(db_index=True)
+    submission_date = models.DateField(help_text="The submission date in the clinic's time zone.")
+    age_years = models.PositiveSmallIntegerField()
+    answers = models.JSONField()
+    questionnaire_version = models.CharField(max_length=20)
+    ruleset_version = models.CharField(max_length=20)
+    triage_result = models.JSONField(help_text="The whole spec §8.1 result, derived values included.")
+    urgency = models.CharField(max_length=10, choices=Urgency.choices)
+    flag_codes = models.JSONField(default=list)
+    red_flag_count = models.PositiveSmallIntegerField(default=0)
+    patient_messages = models.JSONField(
+        default=dict, help_text="What the patient was shown: urgency message and safety nets."
+    )
+    messages_shown_at = models.DateTimeField(null=True, blank=True)
+    interrupt_shown_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the in-browser emergency advice was shown."
+    )
+    red_flag_cleared_at = models.DateTimeField(null=True, blank=True)
+    red_flag_cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    red_flag_clearance_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def has_red_flag(self) -> bool:
+        return self.red_flag_count > 0

@@ -1,0 +1,281 @@
+"""intake_submit: the only way a case is created (form, API, demo data, data generator)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from intake import identity
+from intake.assessment import assess
+from intake.messages import PatientMessages, patient_messages
+from intake.models import ContactMethod, Intake, Patient
+from intake.questionnaire import QUESTIONNAIRE_VERSION
+from intake.validation import validate_answers
+from referrals.models import Referral
+from referrals.services import referrals_propose
+
+NAME_MAX = 150
+
+
+class SubmissionInvalid(Exception):
+    """Errors per field, in the one shape the form and the API both show."""
+
+    def __init__(self, errors: dict[str, list[str]], *, under_16: bool = False) -> None:
+        super().__init__("The submission is not valid.")
+        self.errors = errors
+        self.under_16 = under_16
+
+
+@dataclass(frozen=True)
+class PatientDetails:
+    given_name: str
+    family_name: str
+    date_of_birth: dt.date
+    phone: str = ""
+    email: str = ""
+    preferred_contact: str = ""
+
+
+@dataclass
+class Submission:
+    intake: Intake
+    referrals: list[Referral]
+    messages: PatientMessages
+    result: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def _text_errors(value: str, label: str, *, required: bool, max_length: int) -> list[str]:
+    if "\x00" in value:
+        return [f"{label} contains a character that cannot be stored."]
+    if required and not value.strip():
+        return [f"Please enter your {label.lower()}."]
+    if len(value) > max_length:
+        return [f"{label} must be at most {max_length} characters."]
+    return []
+
+
+def validate_patient(details: PatientDetails, *, today: dt.date) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+
+    def add(key: str, messages: list[str]) -> None:
+        if messages:
+            errors.setdefault(key, []).extend(messages)
+
+    add("given_name", _text_errors(details.given_name, "Given name", required=True, max_length=NAME_MAX))
+    add(
+        "family_name",
+        _text_errors(details.family_name, "Family name", required=True, max_length=NAME_MAX),
+    )
+    if details.family_name.strip() and not identity.normalise_family_name(details.family_name):
+        add("family_name", ["Please enter your family name using letters."])
+    if details.date_of_birth > today:
+        add("date_of_birth", ["The date of birth cannot be in the future."])
+    elif details.date_of_birth.year < today.year - 120:
+        add("date_of_birth", ["Please check the year of birth."])
+    add("phone", _text_errors(details.phone, "Phone number", required=False, max_length=40))
+    add("email", _text_errors(details.email, "Email address", required=False, max_length=254))
+    phone_key = identity.normalise_phone(details.phone)
+    if details.phone.strip() and not 7 <= len(phone_key) <= 15:
+        add("phone", ["Please enter a phone number we can call, with its area code."])
+    if details.email.strip() and "email" not in errors:
+        try:
+            validate_email(details.email.strip())
+        except ValidationError:
+            add("email", ["Please enter a valid email address, like name@example.com."])
+    if not details.phone.strip() and not details.email.strip():
+        add("phone", ["Please give a phone number or an email address so we can reach you."])
+    if details.preferred_contact not in ContactMethod.values:
+        add("preferred_contact", ["Please choose how you would like us to contact you."])
+    elif details.preferred_contact == ContactMethod.PHONE and not details.phone.strip():
+        add("phone", ["You asked us to phone you: please give a phone number."])
+    elif details.preferred_contact == ContactMethod.EMAIL and not details.email.strip():
+        add("email", ["You asked us to email you: please give an email address."])
+    return errors
+
+
+def _lock_identity(family_key: str, date_of_birth: dt.date) -> None:
+    """Serialise submissions for the same person so two races cannot create two patients."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                [f"patient:{family_key}:{date_of_birth.isoformat()}"],
+            )
+
+
+def patient_match_or_create(details: PatientDetails) -> Patient:
+    family_key = identity.normalise_family_name(details.family_name)
+    phone_key = identity.normalise_phone(details.phone)
+    email_key = identity.normalise_email(details.email)
+    _lock_identity(family_key, details.date_of_birth)
+    candidates = Patient.objects.filter(
+        family_name_key=family_key, date_of_birth=details.date_of_birth, anonymised_at=None
+    ).order_by("id")
+    for patient in candidates:
+        if (phone_key and patient.phone_key == phone_key) or (
+            email_key and patient.email_key == email_key
+        ):
+            changed = _refresh_contact(patient, details, phone_key, email_key)
+            if changed:
+                patient.save(update_fields=[*changed, "updated_at"])
+            return patient
+    return Patient.objects.create(
+        given_name=details.given_name.strip(),
+        family_name=details.family_name.strip(),
+        family_name_key=family_key,
+        date_of_birth=details.date_of_birth,
+        phone=details.phone.strip(),
+        phone_key=phone_key,
+        email=details.email.strip(),
+        email_key=email_key,
+        preferred_contact=details.preferred_contact,
+    )
+
+
+def _refresh_contact(
+    patient: Patient, details: PatientDetails, phone_key: str, email_key: str
+) -> list[str]:
+    """The newest submission has the newest contact details; keep what it leaves out."""
+    changed: list[str] = []
+    if phone_key and phone_key != patient.phone_key:
+        patient.phone, patient.phone_key = details.phone.strip(), phone_key
+        changed += ["phone", "phone_key"]
+    if email_key and email_key != patient.email_key:
+        patient.email, patient.email_key = details.email.strip(), email_key
+        changed += ["email", "email_key"]
+    if details.preferred_contact != patient.preferred_contact:
+        patient.preferred_contact = details.preferred_contact
+        changed.append("preferred_contact")
+    return changed
+
+
+@dataclass(frozen=True)
+class PreparedSubmission:
+    """A submission that passed validation and triage, ready to store."""
+
+    patient: PatientDetails
+    answers: dict[str, Any]
+    result: dict[str, Any]
+    messages: PatientMessages
+    submitted_at: dt.datetime
+    submission_date: dt.date
+    age_years: int
+
+
+def intake_prepare(
+    *, patient: PatientDetails, answers: Mapping[str, Any], submitted_at: dt.datetime | None = None
+) -> PreparedSubmission:
+    """Validate identity and answers, compute age, triage and route. Pure of writes.
+
+    Raises SubmissionInvalid with errors per field.
+    """
+    submitted_at = submitted_at or timezone.now()
+    local_date = timezone.localtime(submitted_at).date()
+    errors = validate_patient(patient, today=local_date)
+    if not isinstance(answers, Mapping):
+        raise SubmissionInvalid({**errors, "answers": ["Expected an object of answers."]})
+    if "age_years" in answers:
+        errors["age_years"] = ["age_years is computed from the date of birth; do not send it."]
+    age = identity.age_on(patient.date_of_birth, local_date)
+    checked = validate_answers({**answers, "age_years": age})
+    if "date_of_birth" not in errors:
+        for message in checked.errors.get("age_years", []):
+            errors.setdefault("date_of_birth", []).append(message)
+    for key, messages in checked.errors.items():
+        if key != "age_years":
+            errors.setdefault(key, []).extend(messages)
+    under_16 = checked.under_16 and "date_of_birth" not in validate_patient(
+        patient, today=local_date
+    )
+    if errors:
+        raise SubmissionInvalid(errors, under_16=under_16)
+    assert checked.answers is not None
+    result = assess(checked.answers)
+    messages = patient_messages(
+        urgency=result["urgency"],
+        no_symptoms=result["derived"]["no_symptoms"],
+        has_diabetes=bool(checked.answers["has_diabetes"]),
+        emergency_number=settings.CLINIC_EMERGENCY_NUMBER,
+        urgent_care_number=settings.CLINIC_URGENT_CARE_NUMBER,
+    )
+    return PreparedSubmission(
+        patient=patient,
+        answers=checked.answers,
+        result=result,
+        messages=messages,
+        submitted_at=submitted_at,
+        submission_date=local_date,
+        age_years=age,
+    )
+
+
+def _store(
+    prepared: PreparedSubmission,
+    *,
+    source: str,
+    actor: Any,
+    interrupt_shown_at: dt.datetime | None,
+) -> Submission:
+    result = prepared.result
+    patient = patient_match_or_create(prepared.patient)
+    flag_codes = [flag["code"] for flag in result["flags"]]
+    intake = Intake(
+        patient=patient,
+        source=source,
+        date_of_birth=prepared.patient.date_of_birth,
+        submitted_at=prepared.submitted_at,
+        submission_date=prepared.submission_date,
+        age_years=prepared.age_years,
+        answers=prepared.answers,
+        questionnaire_version=QUESTIONNAIRE_VERSION,
+        ruleset_version=result["ruleset_version"],
+        triage_result={**result, "questionnaire_version": QUESTIONNAIRE_VERSION},
+        urgency=result["urgency"],
+        flag_codes=flag_codes,
+        red_flag_count=sum(code.startswith("RED_FLAG_") for code in flag_codes),
+        patient_messages=prepared.messages.as_dict(),
+        messages_shown_at=prepared.submitted_at,
+        interrupt_shown_at=interrupt_shown_at,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    for _attempt in range(5):
+        intake.reference = identity.new_reference()
+        try:
+            with transaction.atomic():
+                intake.save()
+            break
+        except IntegrityError:
+            if Intake.objects.filter(reference=intake.reference).exists():
+                continue
+            raise
+    else:  # pragma: no cover - 27^8 codes make five collisions in a row unthinkable
+        raise RuntimeError("Could not allocate a unique reference.")
+    referrals = referrals_propose(
+        intake=intake, queues=result["queues"], urgency=result["urgency"], actor=None
+    )
+    return Submission(
+        intake=intake, referrals=referrals, messages=prepared.messages, result=result
+    )
+
+
+def intake_submit(
+    *,
+    patient: PatientDetails,
+    answers: Mapping[str, Any],
+    source: str,
+    actor: Any = None,
+    submitted_at: dt.datetime | None = None,
+    interrupt_shown_at: dt.datetime | None = None,
+) -> Submission:
+    """Validate, triage, route and store one case in one transaction; nothing is stored on error."""
+    prepared = intake_prepare(patient=patient, answers=answers, submitted_at=submitted_at)
+    with transaction.atomic():
+        return _store(prepared, source=source, actor=actor, interrupt_shown_at=interrupt_shown_at)

@@ -1,0 +1,53 @@
+"""Who may see which queues: one group per queue, and a triage lead who sees them all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from referrals.models import Queue
+
+TRIAGE_LEAD_GROUP = "Triage lead"
+QUEUE_GROUPS: dict[str, str] = {
+    Queue.CHIROPRACTIC: "Chiropractic team",
+    Queue.PODIATRY: "Podiatry team",
+    Queue.ORTHOTIC_FITTING: "Orthotic fitting team",
+    Queue.URGENT_MEDICAL_REVIEW: "Urgent medical review team",
+    Queue.GENERAL_REVIEW: "General review team",
+}
+GROUP_QUEUES = {name: queue for queue, name in QUEUE_GROUPS.items()}
+
+# Model permissions each staff group needs for the admin to show the queues at all;
+# row-level scoping to the group's own queues is done by the selectors.
+STAFF_PERMISSIONS = [
+    ("referrals", "view_referral"),
+    ("referrals", "change_referral"),
+    ("referrals", "view_referralevent"),
+    ("referrals", "view_staffnote"),
+    ("referrals", "add_staffnote"),
+    ("intake", "view_intake"),
+    ("intake", "view_patient"),
+]
+LEAD_EXTRA_PERMISSIONS = [("referrals", "view_auditentry")]
+
+
+def _group_names(user: Any) -> set[str]:
+    cached = getattr(user, "_clinic_group_names", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))
+        user._clinic_group_names = cached
+    return cached
+
+
+def is_triage_lead(user: Any) -> bool:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return bool(user.is_superuser) or TRIAGE_LEAD_GROUP in _group_names(user)
+
+
+def queues_for(user: Any) -> frozenset[str]:
+    """The queues whose referrals this user may see and act on."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    if is_triage_lead(user):
+        return frozenset(Queue.values)
+    return frozenset(GROUP_QUEUES[name] for name in _group_names(user) if name in GROUP_QUEUES)

@@ -1,0 +1,41 @@
+"""Reads, always scoped to the acting user: what is not theirs does not exist (404)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from intake.models import Intake
+from referrals.access import queues_for
+from referrals.models import Referral
+
+
+def referral_list(*, user: Any) -> QuerySet[Referral]:
+    return (
+        Referral.objects.filter(queue__in=queues_for(user))
+        .select_related("intake", "patient", "assigned_to")
+        .order_by("-priority", "due_at", "id")
+    )
+
+
+def referral_get(*, user: Any, public_id: UUID | str) -> Referral:
+    try:
+        return referral_list(user=user).get(public_id=public_id)
+    except (Referral.DoesNotExist, ValueError) as exc:
+        raise Http404("No such referral.") from exc
+
+
+def intake_list(*, user: Any) -> QuerySet[Intake]:
+    """Intakes with at least one referral, current or past, in the user's queues."""
+    visible = Referral.objects.filter(queue__in=queues_for(user)).values("intakes")
+    return Intake.objects.filter(pk__in=visible).select_related("patient")
+
+
+def intake_get(*, user: Any, public_id: UUID | str) -> Intake:
+    try:
+        return intake_list(user=user).get(public_id=public_id)
+    except (Intake.DoesNotExist, ValueError) as exc:
+        raise Http404("No such intake.") from exc

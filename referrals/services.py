@@ -1,0 +1,343 @@
+"""Every write to a referral goes through here: one transition service and the moves that call it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from intake.models import URGENCY_RANK, Intake, Urgency
+from referrals import access
+from referrals.calendar import WorkingCalendar, due_at
+from referrals.errors import QueueNotAllowed, ReasonRequired, TransitionNotAllowed
+from referrals.models import (
+    OPEN_STATUSES,
+    TRANSITIONS,
+    Action,
+    EventKind,
+    Queue,
+    Referral,
+    ReferralEvent,
+    ReferralIntake,
+    Status,
+    referral_priority,
+)
+from referrals.notes import referral_note
+
+ASSIGNEE_ONLY = frozenset({Action.CONTACT, Action.SCHEDULE, Action.COMPLETE, Action.RELEASE})
+
+
+def clinic_calendar() -> WorkingCalendar:
+    return settings.CLINIC_CALENDAR  # type: ignore[no-any-return]
+
+
+def referral_due_at(urgency: str, start: dt.datetime) -> dt.datetime:
+    return due_at(urgency, start, clinic_calendar())
+
+
+def _notify_on_commit(referral: Referral) -> None:
+    if referral.urgency in (Urgency.EMERGENCY, Urgency.URGENT):
+        from referrals.tasks import notify_queue_staff
+
+        pk = referral.pk
+        transaction.on_commit(lambda: notify_queue_staff.enqueue(pk))
+
+
+def _check_queue(actor: Any, queue: str) -> None:
+    if queue not in access.queues_for(actor):
+        raise QueueNotAllowed("You do not work this queue.")
+
+
+def referrals_propose(
+    *,
+    intake: Intake,
+    queues: Iterable[str],
+    urgency: str,
+    actor: Any = None,
+    now: dt.datetime | None = None,
+    reason: str = "",
+) -> list[Referral]:
+    """One referral per queue; an open one for the same patient and queue is reused.
+
+    A later submission may raise the urgency of the open referral, never lower it.
+    Must run inside the caller's transaction.
+    """
+    now = now or intake.submitted_at
+    result = intake.triage_result
+    all_queues = sorted(queues)
+    out: list[Referral] = []
+    for queue in all_queues:
+        due = referral_due_at(urgency, now)
+        note = referral_note(
+            queue=queue,
+            flag_codes=intake.flag_codes,
+            derived=result["derived"],
+            queues=all_queues,
+            suggested_after_clearance=result["suggested_after_clearance"],
+            answers=intake.answers,
+        )
+        existing = (
+            Referral.objects.select_for_update()
+            .filter(patient_id=intake.patient_id, queue=queue, status__in=OPEN_STATUSES)
+            .first()
+        )
+        if existing is None:
+            referral = Referral.objects.create(
+                patient_id=intake.patient_id,
+                intake=intake,
+                queue=queue,
+                urgency=urgency,
+                red_flag_count=intake.red_flag_count,
+                priority=referral_priority(urgency, intake.red_flag_count),
+                due_at=due,
+                note=note,
+                suggested_after_clearance=result["suggested_after_clearance"]
+                if queue == Queue.URGENT_MEDICAL_REVIEW
+                else [],
+                created_by=actor,
+            )
+            ReferralIntake.objects.create(referral=referral, intake=intake)
+            ReferralEvent.objects.create(
+                referral=referral,
+                kind=EventKind.CREATED,
+                actor=actor,
+                to_status=Status.NEW,
+                to_urgency=urgency,
+                reason=reason,
+                data={"intake": intake.reference},
+            )
+            _notify_on_commit(referral)
+            out.append(referral)
+            continue
+        ReferralIntake.objects.get_or_create(referral=existing, intake=intake)
+        ReferralEvent.objects.create(
+            referral=existing,
+            kind=EventKind.LINKED,
+            actor=actor,
+            data={"intake": intake.reference, "urgency": urgency},
+        )
+        if URGENCY_RANK[Urgency(urgency)] > URGENCY_RANK[Urgency(existing.urgency)]:
+            old = existing.urgency
+            existing.urgency = urgency
+            existing.due_at = min(existing.due_at, due)
+            existing.overdue_at = None
+            ReferralEvent.objects.create(
+                referral=existing,
+                kind=EventKind.URGENCY_RAISED,
+                actor=actor,
+                from_urgency=old,
+                to_urgency=urgency,
+                data={"intake": intake.reference},
+            )
+            _notify_on_commit(existing)
+        existing.red_flag_count = max(existing.red_flag_count, intake.red_flag_count)
+        existing.priority = referral_priority(existing.urgency, existing.red_flag_count)
+        existing.save(
+            update_fields=[
+                "urgency",
+                "due_at",
+                "overdue_at",
+                "red_flag_count",
+                "priority",
+                "updated_at",
+            ]
+        )
+        out.append(existing)
+    return out
+
+
+def referral_transition(
+    *, referral: Referral, action: str, actor: Any, reason: str = "", data: dict[str, Any] | None = None
+) -> Referral:
+    """The one place a referral's status moves: lock, check the table, record, save."""
+    move = TRANSITIONS.get(action)
+    if move is None:
+        raise TransitionNotAllowed(f"Unknown action {action!r}.")
+    reason = (reason or "").strip()
+    with transaction.atomic():
+        locked = Referral.objects.select_for_update().get(pk=referral.pk)
+        _check_queue(actor, locked.queue)
+        if action == Action.CLEAR_RED_FLAG and locked.queue != Queue.URGENT_MEDICAL_REVIEW:
+            raise TransitionNotAllowed("Only an urgent medical review clears a red flag.")
+        if locked.status not in move.sources:
+            if action == Action.CLAIM and locked.status == Status.CLAIMED:
+                who = locked.assigned_to.get_username() if locked.assigned_to else "someone else"
+                raise TransitionNotAllowed(f"This referral has already been claimed by {who}.")
+            raise TransitionNotAllowed(
+                f"A referral that is {locked.get_status_display().lower()} cannot be moved by "
+                f"“{Action(action).label.lower()}”."
+            )
+        if move.needs_reason and not reason:
+            raise ReasonRequired("Please give a reason.")
+        if (
+            action in ASSIGNEE_ONLY
+            and locked.assigned_to_id not in (None, actor.pk)
+            and not access.is_triage_lead(actor)
+        ):
+            raise TransitionNotAllowed("Only the clinician who claimed this referral can do that.")
+        now = timezone.now()
+        from_status = locked.status
+        locked.status = move.target
+        fields = ["status", "updated_at"]
+        if action == Action.CLAIM:
+            locked.assigned_to = actor
+            locked.claimed_at = now
+            fields += ["assigned_to", "claimed_at"]
+        elif action == Action.RELEASE:
+            locked.assigned_to = None
+            fields += ["assigned_to"]
+        if move.target not in OPEN_STATUSES:
+            locked.closed_at = now
+            fields.append("closed_at")
+        locked.save(update_fields=fields)
+        ReferralEvent.objects.create(
+            referral=locked,
+            kind=EventKind.TRANSITION,
+            actor=actor,
+            from_status=from_status,
+            to_status=move.target,
+            reason=reason,
+            data=data or {},
+        )
+    return locked
+
+
+def _move(action: str):  # type: ignore[no-untyped-def]
+    def service(*, referral: Referral, actor: Any, reason: str = "") -> Referral:
+        return referral_transition(referral=referral, action=action, actor=actor, reason=reason)
+
+    service.__name__ = f"referral_{action}"
+    return service
+
+
+referral_claim = _move(Action.CLAIM)
+referral_release = _move(Action.RELEASE)
+referral_contact = _move(Action.CONTACT)
+referral_schedule = _move(Action.SCHEDULE)
+referral_complete = _move(Action.COMPLETE)
+referral_decline = _move(Action.DECLINE)
+referral_cancel = _move(Action.CANCEL)
+referral_mark_entered_in_error = _move(Action.ENTERED_IN_ERROR)
+
+
+def referral_reroute(*, referral: Referral, actor: Any, queue: str, reason: str) -> Referral:
+    """Close this referral as rerouted and propose one in another queue, linked to it."""
+    if queue not in Queue.values:
+        raise TransitionNotAllowed("Choose one of the clinic's queues.")
+    if queue == referral.queue:
+        raise TransitionNotAllowed("The referral is already in that queue.")
+    with transaction.atomic():
+        old = referral_transition(
+            referral=referral, action=Action.REROUTE, actor=actor, reason=reason, data={"to": queue}
+        )
+        intake = old.intake
+        (new,) = referrals_propose(
+            intake=intake, queues=[queue], urgency=old.urgency, actor=actor, reason=reason
+        )
+        if new.rerouted_from_id is None and new.pk != old.pk:
+            new.rerouted_from = old
+            new.due_at = min(new.due_at, old.due_at)
+            new.save(update_fields=["rerouted_from", "due_at", "updated_at"])
+    return new
+
+
+def referral_override_urgency(
+    *, referral: Referral, actor: Any, urgency: str, reason: str
+) -> Referral:
+    """A clinician's override, up or down, always with a recorded reason."""
+    if urgency not in Urgency.values:
+        raise TransitionNotAllowed("Choose emergency, urgent or routine.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired("Please give a reason for changing the urgency.")
+    with transaction.atomic():
+        locked = Referral.objects.select_for_update().get(pk=referral.pk)
+        _check_queue(actor, locked.queue)
+        if locked.status not in OPEN_STATUSES:
+            raise TransitionNotAllowed("Only an open referral's urgency can be changed.")
+        if locked.urgency == urgency:
+            raise TransitionNotAllowed("The referral already has that urgency.")
+        old = locked.urgency
+        locked.urgency = urgency
+        locked.priority = referral_priority(urgency, locked.red_flag_count)
+        locked.due_at = referral_due_at(urgency, locked.created_at)
+        locked.overdue_at = None
+        locked.save(update_fields=["urgency", "priority", "due_at", "overdue_at", "updated_at"])
+        ReferralEvent.objects.create(
+            referral=locked,
+            kind=EventKind.URGENCY_OVERRIDDEN,
+            actor=actor,
+            from_urgency=old,
+            to_urgency=urgency,
+            reason=reason,
+        )
+    return locked
+
+
+def intake_clear_red_flag(
+    *, intake: Intake, actor: Any, reason: str, release_queues: Collection[str] | None = None
+) -> list[Referral]:
+    """The medical reviewer clears the red flag and, in the same step, releases specialty referrals."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired("Please give a reason for clearing the red flag.")
+    _check_queue(actor, Queue.URGENT_MEDICAL_REVIEW)
+    suggested = list(intake.triage_result.get("suggested_after_clearance", []))
+    queues = suggested if release_queues is None else sorted(release_queues)
+    unknown = set(queues) - (set(Queue.values) - {Queue.URGENT_MEDICAL_REVIEW})
+    if unknown:
+        raise TransitionNotAllowed("Release only to the specialty and general review queues.")
+    with transaction.atomic():
+        locked = Intake.objects.select_for_update().get(pk=intake.pk)
+        if not locked.red_flag_count:
+            raise TransitionNotAllowed("This case has no red flag to clear.")
+        if locked.red_flag_cleared_at is not None:
+            raise TransitionNotAllowed("The red flag on this case has already been cleared.")
+        review = (
+            Referral.objects.select_for_update()
+            .filter(
+                intakes=locked, queue=Queue.URGENT_MEDICAL_REVIEW, status__in=OPEN_STATUSES
+            )
+            .first()
+        )
+        if review is None:
+            raise TransitionNotAllowed("There is no open urgent medical review for this case.")
+        now = timezone.now()
+        locked.red_flag_cleared_at = now
+        locked.red_flag_cleared_by = actor
+        locked.red_flag_clearance_reason = reason
+        locked.save(
+            update_fields=[
+                "red_flag_cleared_at",
+                "red_flag_cleared_by",
+                "red_flag_clearance_reason",
+                "updated_at",
+            ]
+        )
+        ReferralEvent.objects.create(
+            referral=review,
+            kind=EventKind.RED_FLAG_CLEARED,
+            actor=actor,
+            reason=reason,
+            data={"released": queues, "suggested": suggested},
+        )
+        referral_transition(
+            referral=review,
+            action=Action.CLEAR_RED_FLAG,
+            actor=actor,
+            reason=reason,
+            data={"released": queues},
+        )
+        released = referrals_propose(
+            intake=locked,
+            queues=queues,
+            urgency=Urgency.ROUTINE,
+            actor=actor,
+            now=now,
+            reason=f"Released after red-flag clearance: {reason}",
+        )
+    return released

@@ -1,0 +1,95 @@
+"""Background work: notifications and escalation, run by the database task worker."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.tasks import task
+from django.utils import timezone
+
+from intake.models import Urgency
+from referrals.access import QUEUE_GROUPS, TRIAGE_LEAD_GROUP
+from referrals.models import OPEN_STATUSES, EventKind, Referral, ReferralEvent, Status
+
+log = logging.getLogger(__name__)
+
+EMERGENCY_REALERT = dt.timedelta(minutes=15)
+
+
+def _staff_emails(group_name: str) -> list[str]:
+    users = get_user_model().objects.filter(groups__name=group_name, is_active=True)
+    return sorted({email for email in users.values_list("email", flat=True) if email})
+
+
+def _send(recipients: list[str], subject: str, body: str) -> None:
+    if recipients:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+
+
+@task()
+def notify_queue_staff(referral_id: int) -> int:
+    """Tell a queue's staff that an emergency or urgent case arrived. No clinical detail in email."""
+    referral = Referral.objects.select_related("intake").get(pk=referral_id)
+    recipients = _staff_emails(QUEUE_GROUPS[referral.queue])
+    subject = f"[{referral.get_urgency_display()}] New case {referral.intake.reference}"
+    body = (
+        f"A {referral.get_urgency_display().lower()} case is waiting in the "
+        f"{referral.get_queue_display()} queue.\n"
+        f"Reference: {referral.intake.reference}\n"
+        f"Due: {timezone.localtime(referral.due_at):%a %d %b %Y %H:%M}\n"
+        "Open the staff site to see it."
+    )
+    _send(recipients, subject, body)
+    return len(recipients)
+
+
+@task()
+def escalate_overdue() -> dict[str, int]:
+    """Mark open referrals past due once, and re-alert emergencies left unclaimed for 15 minutes."""
+    now = timezone.now()
+    overdue_ids: list[int] = []
+    with transaction.atomic():
+        for referral in (
+            Referral.objects.select_for_update(skip_locked=True)
+            .filter(status__in=OPEN_STATUSES, due_at__lt=now, overdue_at=None)
+            .order_by("due_at")[:500]
+        ):
+            referral.overdue_at = now
+            referral.save(update_fields=["overdue_at", "updated_at"])
+            ReferralEvent.objects.create(referral=referral, kind=EventKind.OVERDUE)
+            overdue_ids.append(referral.pk)
+    alert_ids: list[int] = []
+    with transaction.atomic():
+        for referral in Referral.objects.select_for_update(skip_locked=True).filter(
+            status=Status.NEW,
+            urgency=Urgency.EMERGENCY,
+            created_at__lte=now - EMERGENCY_REALERT,
+        ):
+            if referral.last_alert_at and referral.last_alert_at > now - EMERGENCY_REALERT:
+                continue
+            referral.last_alert_at = now
+            referral.save(update_fields=["last_alert_at", "updated_at"])
+            ReferralEvent.objects.create(referral=referral, kind=EventKind.ALERT)
+            alert_ids.append(referral.pk)
+    if overdue_ids or alert_ids:
+        refs = Referral.objects.filter(pk__in=overdue_ids + alert_ids).select_related("intake")
+        lines = [
+            f"{'UNCLAIMED EMERGENCY' if r.pk in alert_ids else 'Overdue'}: "
+            f"{r.intake.reference} in {r.get_queue_display()}, due "
+            f"{timezone.localtime(r.due_at):%a %d %b %H:%M}"
+            for r in refs
+        ]
+        _send(
+            _staff_emails(TRIAGE_LEAD_GROUP),
+            f"{len(overdue_ids)} overdue, {len(alert_ids)} unclaimed emergency referral(s)",
+            "\n".join(lines),
+        )
+        for pk in alert_ids:
+            notify_queue_staff.enqueue(pk)
+    log.info("escalation: %d overdue, %d emergency alerts", len(overdue_ids), len(alert_ids))
+    return {"overdue": len(overdue_ids), "alerts": len(alert_ids)}
