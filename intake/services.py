@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -241,7 +242,7 @@ def _store(
         urgency=result["urgency"],
         flag_codes=flag_codes,
         red_flag_count=sum(code.startswith("RED_FLAG_") for code in flag_codes),
-        patient_messages=prepared.messages.as_dict(),
+        patient_messages=dataclasses.asdict(prepared.messages),
         messages_shown_at=prepared.submitted_at,
         interrupt_shown_at=interrupt_shown_at,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,

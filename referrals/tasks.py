@@ -50,8 +50,12 @@ def notify_queue_staff(referral_id: int) -> int:
 
 @task()
 def escalate_overdue() -> dict[str, int]:
+    """Periodic job, enqueued every minute by the scheduler."""
+    return escalate(now=timezone.now())
+
+
+def escalate(*, now: dt.datetime) -> dict[str, int]:
     """Mark open referrals past due once, and re-alert emergencies left unclaimed for 15 minutes."""
-    now = timezone.now()
     overdue_ids: list[int] = []
     with transaction.atomic():
         for referral in (

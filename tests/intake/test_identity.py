@@ -1,0 +1,57 @@
+import datetime as dt
+
+import pytest
+
+from intake import identity
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("O'Brien", "obrien"),
+        ("Núñez-García", "NUNEZ GARCIA"),
+        ("  smith ", "Smith"),
+        ("Müller", "muller"),
+    ],
+)
+def test_family_names_that_differ_only_in_case_accents_and_punctuation_match(a, b):
+    assert identity.normalise_family_name(a) == identity.normalise_family_name(b)
+
+
+@pytest.mark.parametrize(
+    ("phone", "key"),
+    [
+        ("+44 7700 900123", "07700900123"),
+        ("0044 7700 900123", "07700900123"),
+        ("07700-900-123", "07700900123"),
+        ("(020) 7946 0000", "02079460000"),
+    ],
+)
+def test_phone_numbers_are_matched_in_national_form(phone, key):
+    assert identity.normalise_phone(phone) == key
+
+
+@pytest.mark.parametrize(
+    ("birth", "on", "age"),
+    [
+        (dt.date(2000, 6, 15), dt.date(2016, 6, 14), 15),
+        (dt.date(2000, 6, 15), dt.date(2016, 6, 15), 16),
+        (dt.date(2000, 2, 29), dt.date(2016, 2, 28), 15),
+        (dt.date(2000, 2, 29), dt.date(2017, 2, 28), 16),
+        (dt.date(2000, 2, 29), dt.date(2017, 3, 1), 17),
+    ],
+)
+def test_age_is_completed_years_and_leap_day_birthdays_turn_on_first_of_march(birth, on, age):
+    assert identity.age_on(birth, on) == age
+
+
+def test_reference_codes_avoid_characters_that_sound_or_look_alike():
+    for _ in range(200):
+        ref = identity.new_reference()
+        assert len(ref) == identity.REFERENCE_LENGTH
+        assert not set(ref) & set("0O1IL5S2Z")
+
+
+def test_a_reference_read_out_with_spaces_and_lower_case_is_understood():
+    assert identity.parse_reference("abcd efgh") == "ABCDEFGH"
+    assert identity.format_reference("ABCDEFGH") == "ABCD-EFGH"

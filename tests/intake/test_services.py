@@ -1,0 +1,151 @@
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from intake.models import Intake, Patient
+from intake.services import SubmissionInvalid
+from referrals.models import EventKind, Referral, ReferralEvent, Status
+from tests.clinic_fixtures import details, submit, worked_case
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_valid_submission_stores_patient_intake_result_and_one_referral_per_queue():
+    result = submit("V22")
+    intake = result.intake
+    assert intake.ruleset_version == "1.0.0"
+    assert intake.questionnaire_version
+    assert intake.triage_result["questionnaire_version"] == intake.questionnaire_version
+    assert intake.age_years == timezone.localdate().year - 1980 - (
+        (timezone.localdate().month, timezone.localdate().day) < (5, 17)
+    )
+    assert set(intake.flag_codes) >= {"SCIATIC_PATTERN", "METATARSALGIA_PATTERN", "FOOTWEAR_RELATED"}
+    queues = sorted(r.queue for r in Referral.objects.filter(intake=intake))
+    assert queues == sorted(intake.triage_result["queues"])
+    assert all(r.status == Status.NEW for r in result.referrals)
+    assert all(r.due_at > intake.submitted_at for r in result.referrals)
+    assert ReferralEvent.objects.filter(kind=EventKind.CREATED).count() == len(queues)
+
+
+def test_the_reference_is_unambiguous_and_the_messages_shown_are_recorded():
+    intake = submit("V09").intake
+    assert not set(intake.reference) & set("0O1I")
+    assert intake.urgency == "emergency"
+    assert intake.patient_messages["urgency_message"]
+    assert intake.messages_shown_at is not None
+
+
+def test_invalid_answers_store_nothing_and_report_errors_per_field():
+    answers = worked_case("V01")
+    answers["tingling"] = None
+    answers["pain_now_nrs"] = 11
+    with pytest.raises(SubmissionInvalid) as caught:
+        submit(answers=answers)
+    assert {"tingling", "pain_now_nrs"} <= set(caught.value.errors)
+    assert not Patient.objects.exists()
+    assert not Intake.objects.exists()
+
+
+def test_sending_age_years_is_refused_because_the_server_computes_it():
+    answers = worked_case("V01")
+    answers["age_years"] = 40
+    with pytest.raises(SubmissionInvalid) as caught:
+        submit(answers=answers)
+    assert "age_years" in caught.value.errors
+
+
+def test_a_patient_under_16_is_refused_with_the_refusal_flag_set():
+    today = timezone.localdate()
+    young = details(date_of_birth=dt.date(today.year - 15, 1, 1))
+    with pytest.raises(SubmissionInvalid) as caught:
+        submit(patient=young)
+    assert caught.value.under_16
+    assert not Intake.objects.exists()
+
+
+def test_missing_contact_details_are_a_field_error():
+    with pytest.raises(SubmissionInvalid) as caught:
+        submit(patient=details(phone="", email=""))
+    assert "phone" in caught.value.errors
+
+
+def test_a_null_byte_in_a_name_is_rejected_with_a_message():
+    with pytest.raises(SubmissionInvalid) as caught:
+        submit(patient=details(family_name="Okafor\x00"))
+    assert "family_name" in caught.value.errors
+
+
+def test_the_same_person_is_matched_by_normalised_name_birth_date_and_phone():
+    first = submit("V01", patient=details(family_name="O'Connor", phone="07700 900123"))
+    second = submit("V11", patient=details(family_name="oconnor", phone="+44 7700 900123"))
+    assert first.intake.patient_id == second.intake.patient_id
+    assert Patient.objects.count() == 1
+
+
+def test_the_same_person_is_matched_by_email_when_the_phone_differs():
+    first = submit("V01", patient=details(email="ada@example.com", phone="07700 900123"))
+    second = submit(
+        "V11", patient=details(email="ADA@example.com ", phone="07700 900999", preferred_contact="email")
+    )
+    assert first.intake.patient_id == second.intake.patient_id
+    patient = Patient.objects.get()
+    assert patient.phone_key == "07700900999"
+
+
+def test_same_name_and_birth_date_but_no_shared_contact_is_another_patient():
+    submit("V01", patient=details(phone="07700 900123"))
+    submit("V01", patient=details(phone="07700 900456"))
+    assert Patient.objects.count() == 2
+
+
+def test_a_later_submission_joins_the_open_referral_of_the_same_queue():
+    first = submit("V01")
+    second = submit("V01")
+    assert Referral.objects.count() == 1
+    referral = Referral.objects.get()
+    assert set(referral.intakes.all()) == {first.intake, second.intake}
+    assert referral.events.filter(kind=EventKind.LINKED).count() == 1
+
+
+def test_a_later_submission_raises_urgency_but_never_lowers_it():
+    submit("V01")  # routine chiropractic
+    sciatica = Referral.objects.get()
+    answers = worked_case("V01")
+    answers["weakness_worsening"] = True  # RED_FLAG_PROGRESSIVE_NEURO: urgent review
+    urgent = submit(answers=answers)
+    assert [r.queue for r in urgent.referrals] == ["urgent_medical_review"]
+    sciatica.refresh_from_db()
+    assert sciatica.urgency == "routine"
+
+    submit("V09")  # emergency, same patient
+    review = Referral.objects.get(queue="urgent_medical_review")
+    assert review.urgency == "emergency"
+    assert review.events.filter(kind=EventKind.URGENCY_RAISED).count() == 1
+    raised_due = review.due_at
+
+    submit(answers=answers)  # urgent again: must not lower
+    review.refresh_from_db()
+    assert review.urgency == "emergency"
+    assert review.due_at == raised_due
+
+
+def test_a_failure_while_routing_leaves_nothing_stored(monkeypatch):
+    from intake import services
+
+    def explode(**kwargs):
+        raise RuntimeError("referral store failed")
+
+    monkeypatch.setattr(services, "referrals_propose", explode)
+    with pytest.raises(RuntimeError):
+        submit("V01")
+    assert not Intake.objects.exists()
+    assert not Patient.objects.exists()
+
+
+def test_red_flag_cases_go_to_urgent_medical_review_alone_with_suggestions_kept():
+    result = submit("V09")
+    (referral,) = result.referrals
+    assert referral.queue == "urgent_medical_review"
+    assert referral.suggested_after_clearance == ["chiropractic"]
+    assert referral.priority > submit("V01", patient=details(phone="07700 900777")).referrals[0].priority

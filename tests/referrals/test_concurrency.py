@@ -1,0 +1,61 @@
+"""Races decided by the database, on real PostgreSQL connections (SQLite would hide them)."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from referrals.errors import TransitionNotAllowed
+from referrals.models import EventKind, Referral, Status
+from referrals.services import referral_claim
+from tests.clinic_fixtures import details, submit
+
+pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+
+
+def run_at_once(*jobs):
+    """Start every job on its own thread (its own connection) at the same instant."""
+    barrier = threading.Barrier(len(jobs))
+    outcomes = [None] * len(jobs)
+
+    def runner(index, job):
+        try:
+            barrier.wait()
+            outcomes[index] = ("ok", job())
+        except Exception as exc:
+            outcomes[index] = ("error", exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=runner, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+def test_two_staff_claiming_at_once_exactly_one_wins(chiropractor, second_chiropractor):
+    assert connection.vendor == "postgresql"
+    for attempt in range(5):
+        (referral,) = submit("V01", patient=details(phone=f"07700 90010{attempt}")).referrals
+        outcomes = run_at_once(
+            lambda r=referral: referral_claim(referral=r, actor=chiropractor),
+            lambda r=referral: referral_claim(referral=r, actor=second_chiropractor),
+        )
+        kinds = sorted(kind for kind, _ in outcomes)
+        assert kinds == ["error", "ok"], outcomes
+        (error,) = [value for kind, value in outcomes if kind == "error"]
+        assert isinstance(error, TransitionNotAllowed)
+        assert "already been claimed" in error.message
+        referral.refresh_from_db()
+        assert referral.status == Status.CLAIMED
+        assert referral.events.filter(kind=EventKind.TRANSITION).count() == 1
+
+
+def test_two_submissions_for_one_new_patient_at_once_make_one_patient_and_one_referral():
+    outcomes = run_at_once(lambda: submit("V01"), lambda: submit("V01"))
+    assert [kind for kind, _ in outcomes] == ["ok", "ok"], outcomes
+    assert Referral.objects.filter(status=Status.NEW).count() == 1
+    referral = Referral.objects.get()
+    assert referral.intakes.count() == 2

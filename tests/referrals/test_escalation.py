@@ -1,0 +1,52 @@
+import datetime as dt
+
+import pytest
+from django.core import mail
+
+from referrals.models import EventKind, Referral
+from referrals.tasks import escalate
+from tests.clinic_fixtures import details, submit
+
+pytestmark = pytest.mark.django_db
+
+
+def test_escalation_marks_a_referral_overdue_once_when_its_due_time_passes(triage_lead):
+    (referral,) = submit("V01").referrals
+    assert escalate(now=referral.due_at - dt.timedelta(minutes=1)) == {"overdue": 0, "alerts": 0}
+    mail.outbox.clear()
+    assert escalate(now=referral.due_at + dt.timedelta(minutes=1))["overdue"] == 1
+    referral.refresh_from_db()
+    assert referral.overdue_at is not None
+    assert [m.to for m in mail.outbox] == [[triage_lead.email]]
+    assert referral.intake.reference in mail.outbox[0].body
+    assert escalate(now=referral.due_at + dt.timedelta(minutes=2))["overdue"] == 0
+    assert referral.events.filter(kind=EventKind.OVERDUE).count() == 1
+
+
+def test_an_unclaimed_emergency_alerts_again_every_15_minutes(triage_lead, medical_reviewer):
+    (referral,) = submit("V09").referrals
+    start = referral.created_at
+    assert escalate(now=start + dt.timedelta(minutes=14))["alerts"] == 0
+    mail.outbox.clear()
+    assert escalate(now=start + dt.timedelta(minutes=16))["alerts"] == 1
+    recipients = sorted(r for m in mail.outbox for r in m.to)
+    assert recipients == sorted([triage_lead.email, medical_reviewer.email])
+    assert escalate(now=start + dt.timedelta(minutes=20))["alerts"] == 0
+    assert escalate(now=start + dt.timedelta(minutes=32))["alerts"] == 1
+    assert Referral.objects.get().events.filter(kind=EventKind.ALERT).count() == 2
+
+
+def test_emergency_and_urgent_cases_email_their_queue_after_commit(
+    medical_reviewer, chiropractor, django_capture_on_commit_callbacks
+):
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        submit("V01", patient=details(phone="07700 900001"))
+    assert mail.outbox == []
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        submit("V09")
+        assert mail.outbox == []
+    assert len(callbacks) == 1
+    assert [m.to for m in mail.outbox] == [[medical_reviewer.email]]
+    body = mail.outbox[0].body
+    assert "CAUDA" not in body and "bladder" not in body.lower()
