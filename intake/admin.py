@@ -1,3 +1,60 @@
-from django.contrib import admin
+from typing import Any
 
-# Register your models here.
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+from intake.models import Intake
+from referrals import selectors
+from referrals.models import Referral
+
+
+@admin.register(Intake)
+class IntakeAdmin(admin.ModelAdmin):
+    """Submissions, scoped like the referrals; a row opens the case page of a visible referral."""
+
+    list_display = ["reference", "submitted_at", "urgency", "source", "flag_list"]
+    list_filter = ["urgency", "source"]
+    search_fields = ["reference"]
+    list_select_related = ["patient"]
+    ordering = ["-submitted_at"]
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Intake]:
+        return selectors.intake_list(user=request.user)
+
+    @admin.display(description="Flags")
+    def flag_list(self, obj: Intake) -> str:
+        return ", ".join(obj.flag_codes)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def change_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        intake = self.get_object(request, object_id)
+        if intake is None:
+            raise Http404("No such intake.")
+        referral = (
+            selectors.referral_list(user=request.user)
+            .filter(intakes=intake)
+            .order_by("-priority", "due_at", "id")
+            .first()
+        )
+        if referral is None:
+            raise Http404("No such intake.")
+        return HttpResponseRedirect(
+            reverse("admin:referrals_referral_change", args=[referral.public_id])
+        )
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        raise Http404
+
+
+__all__ = ["IntakeAdmin", "Referral"]

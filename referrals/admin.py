@@ -1,3 +1,377 @@
-from django.contrib import admin
+"""Staff work the queues here. Every write calls a service; every look at a case is audited."""
 
-# Register your models here.
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
+
+from intake.messages import staff_disclaimer
+from intake.triage import RULESET_VERSION
+from referrals import access, selectors, services
+from referrals.audit import audit_record
+from referrals.case import case_answers, case_flags
+from referrals.errors import ReferralError
+from referrals.forms import ClearRedFlagForm, MoveForm, StaffNoteForm
+from referrals.models import OPEN_STATUSES, Action, AuditEntry, Queue, Referral, StaffNote, Status
+
+URGENCY_BADGE = {"emergency": "danger", "urgent": "warning", "routine": "secondary"}
+
+
+class QueueFilter(admin.SimpleListFilter):
+    title = "queue"
+    parameter_name = "queue"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        mine = access.queues_for(request.user)
+        return [(value, label) for value, label in Queue.choices if value in mine]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
+        return queryset.filter(queue=self.value()) if self.value() else queryset
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = "due"
+    parameter_name = "overdue"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Overdue"), ("no", "Not overdue")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
+        now = timezone.now()
+        if self.value() == "yes":
+            return queryset.filter(status__in=OPEN_STATUSES, due_at__lt=now)
+        if self.value() == "no":
+            return queryset.exclude(status__in=OPEN_STATUSES, due_at__lt=now)
+        return queryset
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    title = "assignment"
+    parameter_name = "assigned"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("me", "Assigned to me"), ("none", "Unassigned")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
+        if self.value() == "me":
+            return queryset.filter(assigned_to=request.user)
+        if self.value() == "none":
+            return queryset.filter(assigned_to=None)
+        return queryset
+
+
+class PublicIdChangeList(ChangeList):
+    def url_for_result(self, result: Referral) -> str:
+        return reverse("admin:referrals_referral_change", args=[result.public_id])
+
+
+def _open_only_by_default(request: HttpRequest) -> bool:
+    return "status__exact" not in request.GET and "all" not in request.GET
+
+
+@admin.register(Referral)
+class ReferralAdmin(admin.ModelAdmin):
+    list_display = [
+        "reference",
+        "patient_name",
+        "urgency_badge",
+        "flags",
+        "waiting",
+        "due",
+        "assigned_to",
+        "status",
+        "queue",
+    ]
+    list_display_links = ["reference"]
+    list_filter = [QueueFilter, "status", "urgency", OverdueFilter, AssigneeFilter]
+    search_fields = ["intake__reference", "patient__family_name", "patient__given_name"]
+    search_help_text = "Reference, name, date of birth (DD/MM/YYYY) or phone number."
+    list_select_related = ["intake", "patient", "assigned_to"]
+    list_per_page = 50
+    readonly_fields = [f.name for f in Referral._meta.fields]
+    ordering = ["-priority", "due_at", "id"]
+    actions = ["claim_selected", "release_selected"]
+    show_full_result_count = False
+
+    # --- scoping -------------------------------------------------------------------------
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Referral]:
+        return selectors.referral_list(user=request.user)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return PublicIdChangeList
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Referral], search_term: str
+    ) -> tuple[QuerySet[Referral], bool]:
+        from intake.identity import normalise_family_name, normalise_phone, parse_reference
+
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        born = _parse_date(term)
+        if born is not None:
+            return queryset.filter(patient__date_of_birth=born), False
+        phone = normalise_phone(term)
+        if len(phone) >= 6 and len(phone) >= len(term.replace(" ", "")) - 3:
+            return queryset.filter(patient__phone_key__contains=phone), False
+        reference = parse_reference(term)
+        by_ref = queryset.filter(intake__reference=reference)
+        key = normalise_family_name(term)
+        if key:
+            return (by_ref | queryset.filter(patient__family_name_key__startswith=key)), False
+        return by_ref, False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[Any]:
+        urls = super().get_urls()
+        view = self.admin_site.admin_view
+        return [
+            path("<uuid:public_id>/change/", view(self.case_view), name="referrals_referral_change"),
+            path("<uuid:public_id>/move/", view(self.move_view), name="referrals_referral_move"),
+            path("<uuid:public_id>/note/", view(self.note_view), name="referrals_referral_note"),
+            path("<uuid:public_id>/clear/", view(self.clear_view), name="referrals_referral_clear"),
+            *urls,
+        ]
+
+    # --- list columns --------------------------------------------------------------------
+    @admin.display(description="Reference", ordering="intake__reference")
+    def reference(self, obj: Referral) -> str:
+        return obj.intake.reference
+
+    @admin.display(description="Patient", ordering="patient__family_name")
+    def patient_name(self, obj: Referral) -> str:
+        return f"{obj.patient.family_name.upper()}, {obj.patient.given_name}"
+
+    @admin.display(description="Urgency", ordering="-priority")
+    def urgency_badge(self, obj: Referral) -> str:
+        return format_html(
+            '<span class="urgency urgency-{}">{}</span>', obj.urgency, obj.get_urgency_display()
+        )
+
+    @admin.display(description="Flags")
+    def flags(self, obj: Referral) -> str:
+        return format_html_join(
+            " ",
+            '<code class="{}">{}</code>',
+            (("red" if c.startswith("RED_FLAG_") else "", c) for c in obj.intake.flag_codes),
+        )
+
+    @admin.display(description="Waiting", ordering="created_at")
+    def waiting(self, obj: Referral) -> str:
+        return timesince(obj.created_at)
+
+    @admin.display(description="Due", ordering="due_at")
+    def due(self, obj: Referral) -> str:
+        local = timezone.localtime(obj.due_at)
+        if obj.is_open and obj.due_at < timezone.now():
+            return format_html('<strong class="overdue">Overdue since {:%a %d %b %H:%M}</strong>', local)
+        return format_html("{:%a %d %b %H:%M}", local)
+
+    # --- list actions (call the services) ------------------------------------------------
+    def _bulk(self, request: HttpRequest, queryset: QuerySet[Referral], action: str) -> None:
+        done = 0
+        for referral in queryset:
+            try:
+                services.referral_transition(referral=referral, action=action, actor=request.user)
+                audit_record(actor=request.user, action=action, obj=referral, request=request)
+                done += 1
+            except ReferralError as exc:
+                self.message_user(
+                    request, f"{referral.intake.reference}: {exc.message}", messages.WARNING
+                )
+        if done:
+            self.message_user(request, f"{done} referral(s): {Action(action).label.lower()} done.")
+
+    @admin.action(description="Claim the selected referrals")
+    def claim_selected(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:
+        self._bulk(request, queryset, Action.CLAIM)
+
+    @admin.action(description="Release the selected referrals to the queue")
+    def release_selected(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:
+        self._bulk(request, queryset, Action.RELEASE)
+
+    def change_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Status and clinical data are never free edit fields: the case page is the only view.
+        raise Http404("No such referral.")
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        raise Http404("The case page shows the history.")
+
+    # --- the case page -------------------------------------------------------------------
+    def case_view(self, request: HttpRequest, public_id: Any, **kwargs: Any) -> HttpResponse:
+        referral = selectors.referral_get(user=request.user, public_id=public_id)
+        return self._render_case(request, referral)
+
+    def _render_case(
+        self,
+        request: HttpRequest,
+        referral: Referral,
+        move_form: MoveForm | None = None,
+        clear_form: ClearRedFlagForm | None = None,
+        note_form: StaffNoteForm | None = None,
+        status: int = 200,
+    ) -> HttpResponse:
+        intake = referral.intake
+        audit_record(actor=request.user, action="view", obj=referral, request=request)
+        flags = intake.triage_result["flags"]
+        can_clear = (
+            referral.queue == Queue.URGENT_MEDICAL_REVIEW
+            and referral.is_open
+            and intake.red_flag_count
+            and intake.red_flag_cleared_at is None
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Case {intake.reference} — {referral.get_queue_display()}",
+            "opts": self.model._meta,
+            "referral": referral,
+            "intake": intake,
+            "patient": referral.patient,
+            "sections": case_answers(intake.answers, flags),
+            "flags": case_flags(flags),
+            "derived": intake.triage_result["derived"],
+            "disclaimer": staff_disclaimer(ruleset_version=intake.ruleset_version or RULESET_VERSION),
+            "events": referral.events.select_related("actor"),
+            "notes": referral.staff_notes.select_related("author"),
+            "linked": referral.intakes.order_by("submitted_at"),
+            "move_form": move_form or MoveForm(),
+            "clear_form": (clear_form or ClearRedFlagForm(
+                initial={"release": intake.triage_result.get("suggested_after_clearance", [])}
+            )) if can_clear else None,
+            "note_form": note_form or StaffNoteForm(),
+            "is_open": referral.is_open,
+            "now": timezone.now(),
+        }
+        return TemplateResponse(request, "admin/referrals/case.html", context, status=status)
+
+    def move_view(self, request: HttpRequest, public_id: Any) -> HttpResponse:
+        referral = selectors.referral_get(user=request.user, public_id=public_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(_case_url(referral))
+        form = MoveForm(request.POST)
+        if not form.is_valid():
+            return self._render_case(request, referral, move_form=form, status=400)
+        data = form.cleaned_data
+        try:
+            if data["action"] == "override_urgency":
+                result = services.referral_override_urgency(
+                    referral=referral, actor=request.user, urgency=data["urgency"], reason=data["reason"]
+                )
+            elif data["action"] == Action.REROUTE:
+                result = services.referral_reroute(
+                    referral=referral, actor=request.user, queue=data["queue"], reason=data["reason"]
+                )
+            else:
+                result = services.referral_transition(
+                    referral=referral, action=data["action"], actor=request.user, reason=data["reason"]
+                )
+        except ReferralError as exc:
+            form.add_error(None, exc.message)
+            return self._render_case(request, referral, move_form=form, status=409)
+        audit_record(
+            actor=request.user, action=data["action"], obj=referral, request=request,
+            detail={k: v for k, v in data.items() if v and k != "reason"},
+        )
+        messages.success(request, "Saved.")
+        target = result if selectors.referral_list(user=request.user).filter(pk=result.pk).exists() else referral
+        return HttpResponseRedirect(_case_url(target))
+
+    def clear_view(self, request: HttpRequest, public_id: Any) -> HttpResponse:
+        referral = selectors.referral_get(user=request.user, public_id=public_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(_case_url(referral))
+        form = ClearRedFlagForm(request.POST)
+        if not form.is_valid():
+            return self._render_case(request, referral, clear_form=form, status=400)
+        try:
+            released = services.intake_clear_red_flag(
+                intake=referral.intake,
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+                release_queues=form.cleaned_data["release"],
+            )
+        except ReferralError as exc:
+            form.add_error(None, exc.message)
+            return self._render_case(request, referral, clear_form=form, status=409)
+        audit_record(
+            actor=request.user, action="clear_red_flag", obj=referral, request=request,
+            detail={"released": [r.queue for r in released]},
+        )
+        messages.success(
+            request,
+            "Red flag cleared. Released to: "
+            + (", ".join(r.get_queue_display() for r in released) or "no other queue"),
+        )
+        return HttpResponseRedirect(_case_url(referral))
+
+    def note_view(self, request: HttpRequest, public_id: Any) -> HttpResponse:
+        referral = selectors.referral_get(user=request.user, public_id=public_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(_case_url(referral))
+        form = StaffNoteForm(request.POST)
+        if not form.is_valid():
+            return self._render_case(request, referral, note_form=form, status=400)
+        note = services.referral_add_note(referral=referral, actor=request.user, text=form.cleaned_data["text"])
+        audit_record(actor=request.user, action="add_note", obj=referral, request=request,
+                     detail={"note": note.pk})
+        return HttpResponseRedirect(_case_url(referral) + "#notes")
+
+
+def _case_url(referral: Referral) -> str:
+    return reverse("admin:referrals_referral_change", args=[referral.public_id])
+
+
+def _parse_date(text: str) -> Any:
+    import datetime as dt
+
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor", "action", "object_type", "object_id", "ip_address"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["object_id", "actor__username"]
+    list_select_related = ["actor"]
+    date_hierarchy = "created_at"
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return access.is_triage_lead(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.is_triage_lead(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+admin.site.index_template = "admin/clinic_index.html"
+admin.site.site_header = "Clinic intake — staff"
+admin.site.site_title = "Clinic staff"
+admin.site.index_title = "Queues"

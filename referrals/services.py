@@ -23,6 +23,7 @@ from referrals.models import (
     Referral,
     ReferralEvent,
     ReferralIntake,
+    StaffNote,
     Status,
     referral_priority,
 )
@@ -341,3 +342,11 @@ def intake_clear_red_flag(
             reason=f"Released after red-flag clearance: {reason}",
         )
     return released
+
+
+def referral_add_note(*, referral: Referral, actor: Any, text: str) -> StaffNote:
+    text = (text or "").strip()
+    if not text:
+        raise ReasonRequired("The note is empty.")
+    _check_queue(actor, referral.queue)
+    return StaffNote.objects.create(referral=referral, author=actor, text=text)

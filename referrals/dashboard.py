@@ -1,0 +1,113 @@
+"""Numbers for the admin index: open work per queue and urgency, overdue, time to claim."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count
+from django.utils import timezone
+
+from intake.models import Urgency
+from referrals.access import queues_for
+from referrals.models import OPEN_STATUSES, Queue, Referral
+
+URGENCY_COLOURS = {"emergency": "#b00020", "urgent": "#c98f00", "routine": "#6b7280"}
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    queue: str
+    label: str
+    counts: dict[str, int]
+    overdue: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    rows: list[QueueRow]
+    median_minutes_to_claim: float | None
+    claims_counted: int
+    chart_svg: str
+
+
+def dashboard_for(user: Any, *, now: dt.datetime | None = None) -> Dashboard:
+    now = now or timezone.now()
+    queues = [q for q in Queue.values if q in queues_for(user)]
+    open_refs = Referral.objects.filter(queue__in=queues, status__in=OPEN_STATUSES)
+    counts: dict[tuple[str, str], int] = {
+        (row["queue"], row["urgency"]): row["n"]
+        for row in open_refs.values("queue", "urgency").annotate(n=Count("id"))
+    }
+    overdue = {
+        row["queue"]: row["n"]
+        for row in open_refs.filter(due_at__lt=now).values("queue").annotate(n=Count("id"))
+    }
+    rows = [
+        QueueRow(
+            queue=q,
+            label=Queue(q).label,
+            counts={u: counts.get((q, u), 0) for u in Urgency.values},
+            overdue=overdue.get(q, 0),
+        )
+        for q in queues
+    ]
+    waits = [
+        (claimed - created).total_seconds() / 60
+        for created, claimed in Referral.objects.filter(
+            queue__in=queues, claimed_at__gte=now - dt.timedelta(days=30)
+        ).values_list("created_at", "claimed_at")[:50000]
+    ]
+    median = statistics.median(waits) if waits else None
+    return Dashboard(rows, median, len(waits), bar_chart(rows))
+
+
+def bar_chart(rows: list[QueueRow]) -> str:
+    """A stacked horizontal bar per queue, drawn on the server: no script, no CDN."""
+    from django.utils.html import escape
+
+    bar_h, gap, label_w, width = 22, 10, 190, 560
+    top = max([r.total for r in rows] + [1])
+    height = len(rows) * (bar_h + gap) + 30
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
+        f'width="100%" aria-labelledby="chart-title">'
+        '<title id="chart-title">Open referrals per queue, by urgency</title>'
+    ]
+    for i, row in enumerate(rows):
+        y = i * (bar_h + gap)
+        parts.append(
+            f'<text x="0" y="{y + bar_h * 0.7:.0f}" font-size="13" fill="currentColor">'
+            f"{escape(row.label)}</text>"
+        )
+        x = float(label_w)
+        for urgency in Urgency.values:
+            n = row.counts[urgency]
+            if not n:
+                continue
+            w = (width - label_w - 40) * n / top
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" '
+                f'fill="{URGENCY_COLOURS[urgency]}"><title>{n} {urgency}</title></rect>'
+            )
+            x += w
+        parts.append(
+            f'<text x="{x + 4:.1f}" y="{y + bar_h * 0.7:.0f}" font-size="12" '
+            f'fill="currentColor">{row.total}</text>'
+        )
+    legend_y = len(rows) * (bar_h + gap) + 14
+    for j, urgency in enumerate(Urgency.values):
+        lx = label_w + j * 110
+        parts.append(
+            f'<rect x="{lx}" y="{legend_y - 10}" width="12" height="12" '
+            f'fill="{URGENCY_COLOURS[urgency]}"/><text x="{lx + 16}" y="{legend_y}" '
+            f'font-size="12" fill="currentColor">{urgency}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,33 @@
+from django import forms
+
+from intake.models import Urgency
+from referrals.models import Action, Queue
+
+REASON_HELP = "Required to decline, cancel, reroute, mark entered in error or change urgency."
+
+
+class MoveForm(forms.Form):
+    action = forms.ChoiceField(
+        choices=[(a.value, a.label) for a in Action if a != Action.CLEAR_RED_FLAG]
+        + [("override_urgency", "Change urgency")]
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000,
+                             help_text=REASON_HELP)
+    queue = forms.ChoiceField(choices=[("", "—")] + list(Queue.choices), required=False,
+                              label="Reroute to")
+    urgency = forms.ChoiceField(choices=[("", "—")] + list(Urgency.choices), required=False,
+                                label="New urgency")
+
+
+class ClearRedFlagForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+    release = forms.MultipleChoiceField(
+        choices=[c for c in Queue.choices if c[0] != Queue.URGENT_MEDICAL_REVIEW],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Release to",
+    )
+
+
+class StaffNoteForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, label="Add a note")
