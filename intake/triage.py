@@ -96,6 +96,8 @@ DERIVED_READS: Final[Mapping[str, tuple[str, ...]]] = {
     "startback_risk": ("sbst_total", "sbst_distress"),
 }
 DERIVED_KEYS: Final[tuple[str, ...]] = tuple(DERIVED_READS)
+# The answers behind "leg symptoms are reported", which decides whether field 26 applies (§1 D2).
+LEG_SYMPTOM_READS: Final = ("leg_symptoms_side", "pain_below_knee_side", "leg_neuro_side")
 
 
 def _absent(value: object) -> bool:
@@ -743,17 +745,25 @@ FLAG_CODES: Final = frozenset(RULE_BY_CODE)
 RED_FLAG_URGENCY: Final[Mapping[str, str]] = {
     rule.code: rule.urgency for rule in RULES if rule.urgency is not None
 }
-# Evaluating in code order yields flags already sorted as §8.1 requires.
-_RULES_IN_CODE_ORDER: Final = tuple(sorted(RULES, key=lambda rule: rule.code))
+# Evaluating in code order yields flags already sorted as §8.1 requires. Flattened once because
+# bulk triage runs every rule for every answer set.
+_PLAN: Final = tuple(
+    (
+        rule.code,
+        rule.explanation,
+        rule.reads,
+        tuple(zip(rule.clause_names, (c.test for c in rule.clauses), strict=True)),
+    )
+    for rule in sorted(RULES, key=lambda rule: rule.code)
+)
 
 
 def _evidence(answers: Answers, reads: tuple[str, ...]) -> dict[str, Any]:
-    get = answers.get
-    evidence: dict[str, Any] = {}
-    for name in reads:
-        value = get(name)
+    evidence = {name: answers.get(name) for name in reads}
+    for name, value in evidence.items():
         # Copy lists so a stored result never shares state with the caller's answers.
-        evidence[name] = list(value) if type(value) is list else value
+        if type(value) is list:
+            evidence[name] = value.copy()
     return evidence
 
 
@@ -761,19 +771,15 @@ def evaluate(answers: Answers) -> tuple[Derived, list[Flag]]:
     """Derived values and every flag that fires, sorted by code, each with its evidence."""
     derived = derive(answers)
     flags: list[Flag] = []
-    for rule in _RULES_IN_CODE_ORDER:
-        matched = [
-            name
-            for clause, name in zip(rule.clauses, rule.clause_names, strict=True)
-            if clause.test(answers, derived)
-        ]
+    for code, explanation, reads, clauses in _PLAN:
+        matched = [name for name, test in clauses if test(answers, derived)]
         if matched:
             flags.append(
                 {
-                    "code": rule.code,
-                    "explanation": rule.explanation,
+                    "code": code,
+                    "explanation": explanation,
                     "clauses": matched,
-                    "answers": _evidence(answers, rule.reads),
+                    "answers": _evidence(answers, reads),
                 }
             )
     return derived, flags

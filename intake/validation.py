@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 from intake.questionnaire import CORE_FIELDS, FIELD_BY_CODE, MODULE_FIELDS, Field
-from intake.triage import leg_symptoms_reported, no_symptoms, spinal_pain
+from intake.triage import (
+    DERIVED_READS,
+    LEG_SYMPTOM_READS,
+    leg_symptoms_reported,
+    no_symptoms,
+    spinal_pain,
+)
 
 NON_FIELD_ERRORS: Final = "non_field_errors"
 MIN_AGE: Final = 16
@@ -152,15 +158,19 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def _range(spec: Field) -> tuple[int, int]:
+    assert spec.min_value is not None  # noqa: S101 - every int field declares its range
+    assert spec.max_value is not None  # noqa: S101
+    return spec.min_value, spec.max_value
+
+
 def _check_for(spec: Field) -> Check:
     if spec.code == "age_years":
         return _age_check
     if spec.kind == "bool":
         return _bool_check(spec.must_be_true)
     if spec.kind == "int":
-        assert spec.min_value is not None  # noqa: S101 - every int field declares its range
-        assert spec.max_value is not None  # noqa: S101
-        return _int_check(spec.min_value, spec.max_value)
+        return _int_check(*_range(spec))
     if spec.kind == "single":
         return _single_check(spec.choice_codes)
     if spec.kind == "multi":
@@ -169,29 +179,24 @@ def _check_for(spec: Field) -> Check:
     return _text_check(spec.max_length)
 
 
-# (code, nullable, check) for every field, precomputed once: validation runs for every intake
-# and for bulk triage, so the per-answer work is a type test and a set lookup.
-_CORE_CHECKS: Final = tuple((f.code, f.nullable, _check_for(f)) for f in CORE_FIELDS)
-_MODULE_CHECKS: Final = tuple((f.code, _check_for(f)) for f in MODULE_FIELDS)
 _KNOWN_FIELDS: Final = frozenset(FIELD_BY_CODE)
+_CHECKS: Final[Mapping[str, Check]] = {
+    f.code: _check_for(f) for f in (*CORE_FIELDS, *MODULE_FIELDS)
+}
+_MODULE_CODES: Final = tuple(f.code for f in MODULE_FIELDS)
 _CORE_CODES: Final = tuple(f.code for f in CORE_FIELDS)
+_NULLABLE: Final = frozenset(f.code for f in CORE_FIELDS if f.nullable)
 _LISTS: Final = frozenset(f.code for f in CORE_FIELDS if f.kind == "multi")
-_SYMPTOM_INPUTS: Final = frozenset(
-    {
-        "pain_regions",
-        "numbness_areas",
-        "leg_symptoms_side",
-        "pain_below_knee_side",
-        "tingling",
-        "leg_weak_or_heavy",
-        "foot_drop",
-        "weakness_worsening",
-        "leg_neuro_side",
-        "heel_walk",
-        "toe_walk",
-    }
-)
-_LEG_INPUTS: Final = frozenset({"leg_symptoms_side", "pain_below_knee_side", "leg_neuro_side"})
+# Fast-path tables by kind: validation runs for every intake and for bulk triage, so a valid
+# answer costs one type test and a comparison or set lookup. Anything else takes the slow path
+# (``_field_error``), which finds the message.
+_BOOLS: Final = tuple(f.code for f in CORE_FIELDS if f.kind == "bool")
+_MUST_BE_TRUE: Final = tuple(f.code for f in CORE_FIELDS if f.must_be_true)
+_INTS: Final = tuple((f.code, *_range(f)) for f in CORE_FIELDS if f.kind == "int")
+_SINGLES: Final = tuple((f.code, f.choice_codes) for f in CORE_FIELDS if f.kind == "single")
+_OTHERS: Final = tuple(f.code for f in CORE_FIELDS if f.kind in {"multi", "text"})
+_SYMPTOM_INPUTS: Final = frozenset(DERIVED_READS["no_symptoms"])
+_LEG_INPUTS: Final = frozenset(LEG_SYMPTOM_READS)
 _ANY_SYMPTOM_FIELDS: Final = tuple(f.code for f in CORE_FIELDS if f.show_when == "any_symptoms")
 _LEG_SYMPTOM_FIELDS: Final = tuple(f.code for f in CORE_FIELDS if f.show_when == "leg_symptoms")
 
@@ -200,29 +205,48 @@ def _add(errors: dict[str, list[str]], key: str, message: str) -> None:
     errors.setdefault(key, []).append(message)
 
 
+def _field_error(data: Mapping[Any, Any], code: str) -> str | None:
+    if code not in data:
+        return MSG_REQUIRED
+    value = data[code]
+    if value is None:
+        # Nullable fields are required or forbidden depending on other answers (checked later).
+        return None if code in _NULLABLE else MSG_REQUIRED
+    return _CHECKS[code](value)
+
+
 def validate_answers(data: object) -> ValidationResult:
     """Check one set of answers against spec §1. Never raises."""
     if not isinstance(data, Mapping):
         return ValidationResult(None, {NON_FIELD_ERRORS: [MSG_NOT_AN_OBJECT]})
 
     errors: dict[str, list[str]] = {}
-    for key in data:
-        if type(key) is not str:
-            _add(errors, repr(key), MSG_UNKNOWN_FIELD)
-        elif key not in _KNOWN_FIELDS:
-            _add(errors, key, MSG_UNKNOWN_FIELD)
+    if data.keys() - _KNOWN_FIELDS:
+        for key in data:
+            if type(key) is not str:
+                _add(errors, repr(key), MSG_UNKNOWN_FIELD)
+            elif key not in _KNOWN_FIELDS:
+                _add(errors, key, MSG_UNKNOWN_FIELD)
 
-    for code, nullable, check in _CORE_CHECKS:
-        if code not in data:
-            errors[code] = [MSG_REQUIRED]
-            continue
-        value = data[code]
-        if value is None:
-            # Nullable fields are required or forbidden depending on other answers (below).
-            if not nullable:
-                errors[code] = [MSG_REQUIRED]
-            continue
-        message = check(value)
+    suspects: list[str] = []
+    get = data.get
+    for code in _BOOLS:
+        if type(get(code)) is not bool:
+            suspects.append(code)
+    for code in _MUST_BE_TRUE:
+        if get(code) is False:
+            suspects.append(code)
+    for code, low, high in _INTS:
+        value = get(code)
+        if type(value) is not int or value < low or value > high:
+            suspects.append(code)
+    for code, codes in _SINGLES:
+        value = get(code)
+        if not (type(value) is str and value in codes):
+            suspects.append(code)
+    suspects.extend(_OTHERS)
+    for code in suspects:
+        message = _field_error(data, code)
         if message is not None:
             errors[code] = [message]
 
@@ -231,12 +255,20 @@ def validate_answers(data: object) -> ValidationResult:
     _check_startback(data, errors)
 
     if errors:
-        return ValidationResult(None, errors, under_16)
+        return ValidationResult(None, _in_form_order(errors), under_16)
     answers = {code: list(data[code]) if code in _LISTS else data[code] for code in _CORE_CODES}
-    for code, _check in _MODULE_CHECKS:
-        if data.get(code) is not None:
+    for code in _MODULE_CODES:
+        if get(code) is not None:
             answers[code] = data[code]
     return ValidationResult(answers, errors, under_16)
+
+
+_ORDER: Final = {code: index for index, code in enumerate(FIELD_BY_CODE)}
+
+
+def _in_form_order(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Errors in questionnaire order, unknown fields and non-field errors last."""
+    return dict(sorted(errors.items(), key=lambda item: _ORDER.get(item[0], len(_ORDER))))
 
 
 def _check_conditional_fields(data: Mapping[Any, Any], errors: dict[str, list[str]]) -> None:
@@ -271,13 +303,12 @@ def _check_applicability(
 
 def _check_startback(data: Mapping[Any, Any], errors: dict[str, list[str]]) -> None:
     """The optional STarT Back module (§1): both or neither, consistent, spinal pain only."""
-    given = {code: data.get(code) for code, _check in _MODULE_CHECKS}
+    given = {code: data.get(code) for code in _MODULE_CODES}
     if all(value is None for value in given.values()):
         return
     valid = True
-    for code, check in _MODULE_CHECKS:
-        value = given[code]
-        message = MSG_STARTBACK_PAIR if value is None else check(value)
+    for code, value in given.items():
+        message = MSG_STARTBACK_PAIR if value is None else _CHECKS[code](value)
         if message is not None:
             _add(errors, code, message)
             valid = False
