@@ -186,3 +186,19 @@ def test_every_answer_a_rule_reads_is_a_field():
         assert set(rule.reads) <= set(FIELD_BY_CODE), rule.code
     for reads in triage.DERIVED_READS.values():
         assert set(reads) <= set(FIELD_BY_CODE)
+
+
+def test_red_flag_section_title_avoids_staff_vocabulary():
+    section = next(s for s in SECTIONS if s.code == "red_flags")
+    assert "flag" not in section.title.lower()
+    assert section.intro == (
+        "These questions check for rare but important problems. Please answer every one."
+    )
+
+
+def test_labels_are_plain_text_without_markdown():
+    for field in FIELDS:
+        for text in (field.label, field.help_text, *(c.label for c in field.choices)):
+            assert "*" not in text, field.code
+    assert "on your heels, with the front" in FIELD_BY_CODE["heel_walk"].label
+    assert "had any new problems" in FIELD_BY_CODE["bladder_bowel_change"].label
