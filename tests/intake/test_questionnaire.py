@@ -1,0 +1,204 @@
+"""The one definition of the questionnaire (spec §1)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from intake import triage
+from intake.questionnaire import (
+    CORE_FIELDS,
+    FIELD_BY_CODE,
+    FIELDS,
+    QUESTIONNAIRE_VERSION,
+    SECTIONS,
+    fields_in_section,
+    is_shown,
+)
+from tests.answers import make_answers
+
+
+def test_version_is_1_0_0():
+    assert QUESTIONNAIRE_VERSION == "1.0.0"
+
+
+def test_there_are_55_core_fields_and_two_startback_module_fields():
+    assert len(CORE_FIELDS) == 55
+    assert [f.code for f in FIELDS if f.module] == ["sbst_total", "sbst_distress"]
+    assert all(f.module == "startback" and f.nullable for f in FIELDS if f.module)
+
+
+def test_field_codes_are_unique_snake_case():
+    codes = [f.code for f in FIELDS]
+    assert len(codes) == len(set(codes))
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", code) for code in codes)
+
+
+def test_choice_codes_are_lowercase_snake_case_and_unique_per_field():
+    for field in FIELDS:
+        codes = [c.code for c in field.choices]
+        assert len(codes) == len(set(codes)), field.code
+        assert all(re.fullmatch(r"[a-z][a-z0-9_]*", code) for code in codes), field.code
+
+
+def test_sections_are_in_form_order():
+    assert [(s.letter, s.code) for s in SECTIONS] == [
+        ("A", "about_you"),
+        ("B", "pain_locations"),
+        ("C", "pain_character"),
+        ("D", "neuro"),
+        ("E", "function_tests"),
+        ("D2", "timing"),
+        ("F", "footwear"),
+        ("G", "injuries_gait"),
+        ("H", "lifestyle"),
+        ("I", "red_flags"),
+        ("J", "consent"),
+    ]
+
+
+def test_section_sizes_match_the_spec():
+    sizes = {s.code: len(fields_in_section(s.code)) for s in SECTIONS}
+    assert sizes == {
+        "about_you": 4,
+        "pain_locations": 4,
+        "pain_character": 7,
+        "neuro": 6,
+        "function_tests": 2,
+        "timing": 3,
+        "footwear": 6,
+        "injuries_gait": 3,
+        "lifestyle": 6,
+        "red_flags": 12,
+        "consent": 2,
+    }
+
+
+def test_form_order_follows_the_sections():
+    in_sections = [f for s in SECTIONS for f in fields_in_section(s.code)]
+    assert in_sections == list(CORE_FIELDS)
+
+
+def test_function_tests_open_with_the_safety_text():
+    section = next(s for s in SECTIONS if s.code == "function_tests")
+    assert section.intro.startswith("Only try these if you feel steady.")
+
+
+def test_patients_never_see_nerve_root_labels():
+    for field in FIELDS:
+        texts = [field.label, field.help_text, *(c.label for c in field.choices)]
+        assert not any(re.search(r"\b(L4|L5|S1)\b|pattern\)", text) for text in texts)
+    staff = {c.code: c.staff_label for c in FIELD_BY_CODE["numbness_areas"].choices}
+    assert staff["shin_and_top_of_foot"] == "L5 pattern"
+    assert staff["outer_foot_and_sole"] == "S1 pattern"
+    assert staff["inner_shin"] == "L4 pattern"
+    assert staff["both_feet_sock_area"] == "polyneuropathy pattern"
+
+
+def test_interrupt_questions_are_the_three_emergency_questions():
+    assert [f.code for f in FIELDS if f.interrupt] == [
+        "bladder_bowel_change",
+        "saddle_numbness",
+        "foot_cold_or_discoloured",
+    ]
+
+
+def test_age_is_computed_by_the_server_within_16_to_110():
+    age = FIELD_BY_CODE["age_years"]
+    assert age.computed
+    assert (age.kind, age.min_value, age.max_value) == ("int", 16, 110)
+    assert [f.code for f in FIELDS if f.computed] == ["age_years"]
+
+
+def test_consent_fields_must_be_true():
+    assert [f.code for f in FIELDS if f.must_be_true] == [
+        "consent_data_processing",
+        "acknowledged_not_emergency",
+    ]
+
+
+def test_only_the_timing_questions_are_conditional():
+    assert {f.code: f.show_when for f in FIELDS if f.show_when} == {
+        "symptom_duration": "any_symptoms",
+        "onset_type": "any_symptoms",
+        "leg_symptoms_duration": "leg_symptoms",
+    }
+    assert {f.code for f in CORE_FIELDS if f.nullable} == {
+        "symptom_duration",
+        "onset_type",
+        "leg_symptoms_duration",
+    }
+
+
+def test_fields_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        FIELD_BY_CODE["age_years"].label = "Age"  # type: ignore[misc]
+
+
+def test_timing_is_hidden_when_no_symptoms_and_shown_otherwise():
+    duration = FIELD_BY_CODE["symptom_duration"]
+    assert not is_shown(duration, make_answers())
+    assert is_shown(duration, make_answers(pain_regions=["knee"]))
+
+
+def test_leg_duration_is_shown_only_for_leg_symptoms():
+    leg = FIELD_BY_CODE["leg_symptoms_duration"]
+    assert not is_shown(leg, make_answers(pain_regions=["heel"]))
+    assert is_shown(leg, make_answers(leg_neuro_side="left", tingling=True))
+    assert is_shown(leg, make_answers(pain_below_knee_side="right", leg_symptoms_side="right"))
+
+
+def test_unanswered_questions_count_as_no_symptom_while_filling_in_the_form():
+    assert not is_shown(FIELD_BY_CODE["symptom_duration"], {})
+    assert is_shown(FIELD_BY_CODE["symptom_duration"], {"tingling": True})
+    assert not is_shown(FIELD_BY_CODE["leg_symptoms_duration"], {"leg_symptoms_side": None})
+
+
+def test_startback_module_is_never_shown_on_the_patient_form():
+    for code in ("sbst_total", "sbst_distress"):
+        assert not is_shown(FIELD_BY_CODE[code], make_answers(pain_regions=["lower_back"]))
+
+
+def test_unknown_section_is_an_error():
+    with pytest.raises(KeyError):
+        fields_in_section("X")
+
+
+def test_every_code_the_rules_name_is_a_real_choice():
+    # A typo in a rule's code set would silently never match.
+    regions = {c.code for c in FIELD_BY_CODE["pain_regions"].choices}
+    assert regions >= triage.FOOT_REGIONS | triage.SPINAL_REGIONS | triage.GAIT_STRAIN_REGIONS
+    assert regions >= triage.FOOT_STRUCTURE_REGIONS
+    walks = {c.code for c in FIELD_BY_CODE["heel_walk"].choices}
+    assert walks >= triage.HARD
+    durations = {c.code for c in FIELD_BY_CODE["symptom_duration"].choices}
+    assert durations >= triage.RECENT_DURATIONS
+    numbness = {c.code for c in FIELD_BY_CODE["numbness_areas"].choices}
+    assert numbness >= triage.DERMATOMAL_AREAS
+    footwear = {c.code for c in FIELD_BY_CODE["footwear_types"].choices}
+    assert footwear >= triage.UNSUPPORTIVE_FOOTWEAR | {"cushioned_supportive"}
+
+
+def test_every_answer_a_rule_reads_is_a_field():
+    for rule in triage.RULES:
+        assert set(rule.reads) <= set(FIELD_BY_CODE), rule.code
+    for reads in triage.DERIVED_READS.values():
+        assert set(reads) <= set(FIELD_BY_CODE)
+
+
+def test_red_flag_section_title_avoids_staff_vocabulary():
+    section = next(s for s in SECTIONS if s.code == "red_flags")
+    assert "flag" not in section.title.lower()
+    assert section.intro == (
+        "These questions check for rare but important problems. Please answer every one."
+    )
+
+
+def test_labels_are_plain_text_without_markdown():
+    for field in FIELDS:
+        for text in (field.label, field.help_text, *(c.label for c in field.choices)):
+            assert "*" not in text, field.code
+    assert "on your heels, with the front" in FIELD_BY_CODE["heel_walk"].label
+    assert "had any new problems" in FIELD_BY_CODE["bladder_bowel_change"].label
