@@ -6,7 +6,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -123,14 +122,14 @@ def test_non_json_input_exits_non_zero_with_a_message_on_stderr():
     assert completed.stdout == ""
 
 
-@pytest.mark.slow
-def test_ten_thousand_answer_sets_take_only_a_few_seconds(tmp_path: Path):
+def test_ten_thousand_answer_sets_give_one_line_each_in_input_order(tmp_path: Path):
+    # Throughput is measured by bench/triage.py; here only completeness and order.
     path = tmp_path / "many.json"
     sets = [case["answers"] for case in EXAMPLES] * 834
     path.write_text(json.dumps(sets), encoding="utf-8")
     out = io.StringIO()
-    start = time.perf_counter()
     call_command("triage", str(path), stdout=out)
-    elapsed = time.perf_counter() - start
-    assert out.getvalue().count("\n") == len(sets)
-    assert elapsed < 5
+    lines = out.getvalue().splitlines()
+    assert len(lines) == len(sets)
+    expected = [sorted(case["expected"]["flags"]) for case in EXAMPLES] * 834
+    assert [json.loads(line)["flags"] for line in lines] == expected
