@@ -169,6 +169,11 @@ STORAGES = {
     },
 }
 
+# Outside production WhiteNoise serves straight from the finders, so no
+# collectstatic is needed for `make run` or the tests.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
+
 # Mail (Django 6.1 MAILERS). Console in development, SMTP in production.
 MAIL_BACKEND = env_choice(
     "MAIL_BACKEND", "smtp" if PRODUCTION else "console", ("console", "smtp", "locmem")

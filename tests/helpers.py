@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Variables the settings read; the child starts without any of them from our process.
 _SETTINGS_VARIABLES = {
+    "DJANGO_ALLOW_ASYNC_UNSAFE",  # set for the browser tests; check --deploy rejects it
     "DJANGO_ENV",
     "DEBUG",
     "SECRET_KEY",
