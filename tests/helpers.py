@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # Variables the settings read; the child starts without any of them from our process.
-_SETTINGS_VARIABLES = {
+SETTINGS_VARIABLES = {
     "DJANGO_ALLOW_ASYNC_UNSAFE",  # set for the browser tests; check --deploy rejects it
     "DJANGO_ENV",
     "DEBUG",
@@ -52,7 +52,7 @@ PRODUCTION_ENV = {
 
 
 def child_env(env: Mapping[str, str]) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if k not in _SETTINGS_VARIABLES}
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
     clean["DJANGO_SETTINGS_MODULE"] = "clinic.settings"
     clean.update(env)
     return clean

@@ -1,6 +1,7 @@
 """Settings come from the environment; bad values stop start-up with a clear message."""
 
 import json
+import re
 from datetime import date, time
 from pathlib import Path
 
@@ -161,3 +162,15 @@ def test_opening_hours_may_run_to_midnight():
         "24:00",
     )
     assert time.fromisoformat("00:00") < time.max
+
+
+def test_every_variable_the_settings_read_is_documented_in_env_example():
+    from tests.helpers import ROOT, SETTINGS_VARIABLES
+
+    source = (ROOT / "clinic" / "settings.py").read_text()
+    read = set(re.findall(r'env_\w+\(\s*"([A-Z_]+)"', source))
+    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read, "found no env_*() calls in settings.py"
+    assert read - documented == set()
+    # The child processes in these tests start clean of every one of them.
+    assert read - SETTINGS_VARIABLES == set()
