@@ -276,6 +276,7 @@ SPECTACULAR_SETTINGS = {
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
+LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -289,7 +290,10 @@ LOGGING = {
             "formatter": "plain",
         },
     },
-    "root": {"handlers": ["stdout"], "level": env_str("LOG_LEVEL", "INFO").upper()},
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    # Replaces Django's default "django" logger (console when DEBUG, mail to
+    # admins), which would print every message a second time.
+    "loggers": {"django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False}},
 }
 
 # The clinic this instance serves.
