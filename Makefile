@@ -10,8 +10,9 @@ env:
 
 ## run: migrate the SQLite database, load demo data, serve with worker and scheduler
 run: env
-	@$(PY) manage.py migrate --noinput
-	@$(PY) manage.py load_demo
+	@# runserver runs the system checks; skipping them here saves seconds per start.
+	@$(PY) manage.py migrate --noinput --skip-checks
+	@$(PY) manage.py load_demo --skip-checks
 	@PORT=$(PORT) bash .ci/serve
 
 ## test: the whole suite: pytest (browser tests too), ruff, migrations check, mypy
