@@ -33,11 +33,13 @@ def test_api_docs_render_the_schema_under_the_csp(page: Page):
         "Clinic intake and referral API"
     )
     screenshot(page, "api-docs-1280")
+    assert run_axe(page) == [], describe(run_axe(page))
     page.set_viewport_size({"width": 375, "height": 800})
     page.reload()
     expect(page.locator(".swagger-ui .info .title")).to_be_visible()
     screenshot(page, "api-docs-375")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert run_axe(page) == [], describe(run_axe(page))
 
 
 def test_skip_link_moves_focus_to_the_main_content(page: Page):
