@@ -1,6 +1,8 @@
 """run_scheduler puts the registered periodic tasks on the database queue."""
 
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -73,11 +75,22 @@ def test_prune_task_results_deletes_only_old_finished_results(settings):
     assert set(DBTaskResult.objects.values_list("pk", flat=True)) == {fresh.pk, waiting.pk}
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_the_scheduler_loop_enqueues_then_exits_cleanly_on_a_signal(tmp_path: Path, signum):
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'queue.sqlite3'}", "TASKS_BACKEND": "database"}
-    migrated = run_manage("migrate", "--noinput", env=env)
+@pytest.fixture(scope="module")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies, so migrations run once."""
+    path = tmp_path_factory.mktemp("scheduler") / "migrated.sqlite3"
+    migrated = run_manage("migrate", "--noinput", env={"DATABASE_URL": f"sqlite:///{path}"})
     assert migrated.returncode == 0, migrated.stderr
+    return path
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_the_scheduler_loop_enqueues_then_exits_cleanly_on_a_signal(
+    tmp_path: Path, migrated_sqlite: Path, signum: int
+) -> None:
+    database = tmp_path / "queue.sqlite3"
+    shutil.copy(migrated_sqlite, database)
+    env = {"DATABASE_URL": f"sqlite:///{database}", "TASKS_BACKEND": "database"}
     scheduler = subprocess.Popen(
         [sys.executable, "-u", "manage.py", "run_scheduler", "--verbosity", "2"],
         cwd=ROOT,
@@ -97,11 +110,9 @@ def test_the_scheduler_loop_enqueues_then_exits_cleanly_on_a_signal(tmp_path: Pa
         scheduler.kill()
     assert scheduler.returncode == 0, err
     assert "Scheduler stopped." in out
-    counted = run_manage(
-        "shell",
-        "-c",
-        "from django_tasks_db.models import DBTaskResult;"
-        "print(DBTaskResult.objects.filter(task_path='clinic.tasks.prune_task_results').count())",
-        env=env,
-    )
-    assert counted.stdout.strip().splitlines()[-1] == "1", counted.stderr
+    with sqlite3.connect(database) as db:
+        (queued,) = db.execute(
+            f"SELECT count(*) FROM {DBTaskResult._meta.db_table} WHERE task_path = ?",  # noqa: S608
+            ["clinic.tasks.prune_task_results"],
+        ).fetchone()
+    assert queued == 1
