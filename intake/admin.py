@@ -37,7 +37,9 @@ class IntakeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def change_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
         intake = self.get_object(request, object_id)
         if intake is None:
             raise Http404("No such intake.")
@@ -53,7 +55,9 @@ class IntakeAdmin(admin.ModelAdmin):
             reverse("admin:referrals_referral_change", args=[referral.public_id])
         )
 
-    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
         raise Http404
 
 

@@ -2,4 +2,4 @@ from django.apps import AppConfig
 
 
 class IntakeConfig(AppConfig):
-    name = 'intake'
+    name = "intake"

@@ -11,7 +11,7 @@ class ContactMethod(models.TextChoices):
 
 
 class Patient(models.Model):
-    """A person, matched across submissions on normalised family name, birth date and phone or email."""
+    """A person, matched on normalised family name, birth date and phone or email."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     given_name = models.CharField(max_length=150)
@@ -29,7 +29,9 @@ class Patient(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["family_name_key", "date_of_birth"], name="patient_match_idx")]
+        indexes = [
+            models.Index(fields=["family_name_key", "date_of_birth"], name="patient_match_idx")
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(phone_key="", email_key=""), name="patient_has_contact"
@@ -70,7 +72,9 @@ class Intake(models.Model):
     answers = models.JSONField()
     questionnaire_version = models.CharField(max_length=20)
     ruleset_version = models.CharField(max_length=20)
-    triage_result = models.JSONField(help_text="The whole spec §8.1 result, derived values included.")
+    triage_result = models.JSONField(
+        help_text="The whole spec §8.1 result, derived values included."
+    )
     urgency = models.CharField(max_length=10, choices=Urgency.choices)
     flag_codes = models.JSONField(default=list)
     red_flag_count = models.PositiveSmallIntegerField(default=0)

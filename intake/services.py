@@ -70,7 +70,10 @@ def validate_patient(details: PatientDetails, *, today: dt.date) -> dict[str, li
         if messages:
             errors.setdefault(key, []).extend(messages)
 
-    add("given_name", _text_errors(details.given_name, "Given name", required=True, max_length=NAME_MAX))
+    add(
+        "given_name",
+        _text_errors(details.given_name, "Given name", required=True, max_length=NAME_MAX),
+    )
     add(
         "family_name",
         _text_errors(details.family_name, "Family name", required=True, max_length=NAME_MAX),
@@ -190,15 +193,16 @@ def intake_prepare(
     if "date_of_birth" not in errors:
         for message in checked.errors.get("age_years", []):
             errors.setdefault("date_of_birth", []).append(message)
-    for key, messages in checked.errors.items():
+    for key, field_errors in checked.errors.items():
         if key != "age_years":
-            errors.setdefault(key, []).extend(messages)
+            errors.setdefault(key, []).extend(field_errors)
     under_16 = checked.under_16 and "date_of_birth" not in validate_patient(
         patient, today=local_date
     )
     if errors:
         raise SubmissionInvalid(errors, under_16=under_16)
-    assert checked.answers is not None
+    if checked.answers is None:  # pragma: no cover - valid results always carry answers
+        raise SubmissionInvalid({"answers": ["The answers could not be read."]})
     result = assess(checked.answers)
     messages = patient_messages(
         urgency=result["urgency"],
@@ -262,9 +266,7 @@ def _store(
     referrals = referrals_propose(
         intake=intake, queues=result["queues"], urgency=result["urgency"], actor=None
     )
-    return Submission(
-        intake=intake, referrals=referrals, messages=prepared.messages, result=result
-    )
+    return Submission(intake=intake, referrals=referrals, messages=prepared.messages, result=result)
 
 
 def intake_submit(

@@ -6,9 +6,8 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -22,7 +21,7 @@ from referrals.audit import audit_record
 from referrals.case import case_answers, case_flags
 from referrals.errors import ReferralError
 from referrals.forms import ClearRedFlagForm, MoveForm, StaffNoteForm
-from referrals.models import OPEN_STATUSES, Action, AuditEntry, Queue, Referral, StaffNote, Status
+from referrals.models import OPEN_STATUSES, Action, AuditEntry, Queue, Referral
 
 URGENCY_BADGE = {"emergency": "danger", "urgent": "warning", "routine": "secondary"}
 
@@ -33,7 +32,7 @@ class QueueFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         mine = access.queues_for(request.user)
-        return [(value, label) for value, label in Queue.choices if value in mine]
+        return [(value, str(label)) for value, label in Queue.choices if value in mine]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
         return queryset.filter(queue=self.value()) if self.value() else queryset
@@ -64,14 +63,15 @@ class AssigneeFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
         if self.value() == "me":
-            return queryset.filter(assigned_to=request.user)
+            return queryset.filter(assigned_to=request.user.pk)
         if self.value() == "none":
             return queryset.filter(assigned_to=None)
         return queryset
 
 
 class PublicIdChangeList(ChangeList):
-    def url_for_result(self, result: Referral) -> str:
+    def url_for_result(self, result: Model) -> str:
+        assert isinstance(result, Referral)  # noqa: S101 - this change list lists referrals only
         return reverse("admin:referrals_referral_change", args=[result.public_id])
 
 
@@ -141,7 +141,9 @@ class ReferralAdmin(admin.ModelAdmin):
         urls = super().get_urls()
         view = self.admin_site.admin_view
         return [
-            path("<uuid:public_id>/change/", view(self.case_view), name="referrals_referral_change"),
+            path(
+                "<uuid:public_id>/change/", view(self.case_view), name="referrals_referral_change"
+            ),
             path("<uuid:public_id>/move/", view(self.move_view), name="referrals_referral_move"),
             path("<uuid:public_id>/note/", view(self.note_view), name="referrals_referral_note"),
             path("<uuid:public_id>/clear/", view(self.clear_view), name="referrals_referral_clear"),
@@ -179,7 +181,9 @@ class ReferralAdmin(admin.ModelAdmin):
     def due(self, obj: Referral) -> str:
         local = timezone.localtime(obj.due_at)
         if obj.is_open and obj.due_at < timezone.now():
-            return format_html('<strong class="overdue">Overdue since {:%a %d %b %H:%M}</strong>', local)
+            return format_html(
+                '<strong class="overdue">Overdue since {:%a %d %b %H:%M}</strong>', local
+            )
         return format_html("{:%a %d %b %H:%M}", local)
 
     # --- list actions (call the services) ------------------------------------------------
@@ -205,11 +209,15 @@ class ReferralAdmin(admin.ModelAdmin):
     def release_selected(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:
         self._bulk(request, queryset, Action.RELEASE)
 
-    def change_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
         # Status and clinical data are never free edit fields: the case page is the only view.
         raise Http404("No such referral.")
 
-    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
         raise Http404("The case page shows the history.")
 
     # --- the case page -------------------------------------------------------------------
@@ -245,14 +253,21 @@ class ReferralAdmin(admin.ModelAdmin):
             "sections": case_answers(intake.answers, flags),
             "flags": case_flags(flags),
             "derived": intake.triage_result["derived"],
-            "disclaimer": staff_disclaimer(ruleset_version=intake.ruleset_version or RULESET_VERSION),
+            "disclaimer": staff_disclaimer(
+                ruleset_version=intake.ruleset_version or RULESET_VERSION
+            ),
             "events": referral.events.select_related("actor"),
             "notes": referral.staff_notes.select_related("author"),
             "linked": referral.intakes.order_by("submitted_at"),
             "move_form": move_form or MoveForm(),
-            "clear_form": (clear_form or ClearRedFlagForm(
-                initial={"release": intake.triage_result.get("suggested_after_clearance", [])}
-            )) if can_clear else None,
+            "clear_form": (
+                clear_form
+                or ClearRedFlagForm(
+                    initial={"release": intake.triage_result.get("suggested_after_clearance", [])}
+                )
+            )
+            if can_clear
+            else None,
             "note_form": note_form or StaffNoteForm(),
             "is_open": referral.is_open,
             "now": timezone.now(),
@@ -270,25 +285,41 @@ class ReferralAdmin(admin.ModelAdmin):
         try:
             if data["action"] == "override_urgency":
                 result = services.referral_override_urgency(
-                    referral=referral, actor=request.user, urgency=data["urgency"], reason=data["reason"]
+                    referral=referral,
+                    actor=request.user,
+                    urgency=data["urgency"],
+                    reason=data["reason"],
                 )
             elif data["action"] == Action.REROUTE:
                 result = services.referral_reroute(
-                    referral=referral, actor=request.user, queue=data["queue"], reason=data["reason"]
+                    referral=referral,
+                    actor=request.user,
+                    queue=data["queue"],
+                    reason=data["reason"],
                 )
             else:
                 result = services.referral_transition(
-                    referral=referral, action=data["action"], actor=request.user, reason=data["reason"]
+                    referral=referral,
+                    action=data["action"],
+                    actor=request.user,
+                    reason=data["reason"],
                 )
         except ReferralError as exc:
             form.add_error(None, exc.message)
             return self._render_case(request, referral, move_form=form, status=409)
         audit_record(
-            actor=request.user, action=data["action"], obj=referral, request=request,
+            actor=request.user,
+            action=data["action"],
+            obj=referral,
+            request=request,
             detail={k: v for k, v in data.items() if v and k != "reason"},
         )
         messages.success(request, "Saved.")
-        target = result if selectors.referral_list(user=request.user).filter(pk=result.pk).exists() else referral
+        target = (
+            result
+            if selectors.referral_list(user=request.user).filter(pk=result.pk).exists()
+            else referral
+        )
         return HttpResponseRedirect(_case_url(target))
 
     def clear_view(self, request: HttpRequest, public_id: Any) -> HttpResponse:
@@ -309,7 +340,10 @@ class ReferralAdmin(admin.ModelAdmin):
             form.add_error(None, exc.message)
             return self._render_case(request, referral, clear_form=form, status=409)
         audit_record(
-            actor=request.user, action="clear_red_flag", obj=referral, request=request,
+            actor=request.user,
+            action="clear_red_flag",
+            obj=referral,
+            request=request,
             detail={"released": [r.queue for r in released]},
         )
         messages.success(
@@ -326,9 +360,16 @@ class ReferralAdmin(admin.ModelAdmin):
         form = StaffNoteForm(request.POST)
         if not form.is_valid():
             return self._render_case(request, referral, note_form=form, status=400)
-        note = services.referral_add_note(referral=referral, actor=request.user, text=form.cleaned_data["text"])
-        audit_record(actor=request.user, action="add_note", obj=referral, request=request,
-                     detail={"note": note.pk})
+        note = services.referral_add_note(
+            referral=referral, actor=request.user, text=form.cleaned_data["text"]
+        )
+        audit_record(
+            actor=request.user,
+            action="add_note",
+            obj=referral,
+            request=request,
+            detail={"note": note.pk},
+        )
         return HttpResponseRedirect(_case_url(referral) + "#notes")
 
 

@@ -52,7 +52,9 @@ def display_value(field: Field | None, value: Any) -> str:
     return str(value)
 
 
-def case_answers(answers: Mapping[str, Any], flags: Sequence[Mapping[str, Any]]) -> list[SectionRows]:
+def case_answers(
+    answers: Mapping[str, Any], flags: Sequence[Mapping[str, Any]]
+) -> list[SectionRows]:
     readers: dict[str, list[str]] = {}
     for flag in flags:
         for code in flag["answers"]:
@@ -81,8 +83,10 @@ def case_flags(flags: Sequence[Mapping[str, Any]]) -> list[FlagRow]:
             explanation=flag["explanation"],
             clauses=tuple(flag["clauses"]),
             answers=tuple(
-                (FIELD_BY_CODE[code].label if code in FIELD_BY_CODE else code,
-                 display_value(FIELD_BY_CODE.get(code), value))
+                (
+                    FIELD_BY_CODE[code].label if code in FIELD_BY_CODE else code,
+                    display_value(FIELD_BY_CODE.get(code), value),
+                )
                 for code, value in flag["answers"].items()
             ),
             red=flag["code"].startswith("RED_FLAG_"),

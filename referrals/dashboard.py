@@ -52,7 +52,7 @@ def dashboard_for(user: Any, *, now: dt.datetime | None = None) -> Dashboard:
     rows = [
         QueueRow(
             queue=q,
-            label=Queue(q).label,
+            label=str(Queue(q).label),
             counts={u: counts.get((q, u), 0) for u in Urgency.values},
             overdue=overdue.get(q, 0),
         )
@@ -63,6 +63,7 @@ def dashboard_for(user: Any, *, now: dt.datetime | None = None) -> Dashboard:
         for created, claimed in Referral.objects.filter(
             queue__in=queues, claimed_at__gte=now - dt.timedelta(days=30)
         ).values_list("created_at", "claimed_at")[:50000]
+        if claimed is not None
     ]
     median = statistics.median(waits) if waits else None
     return Dashboard(rows, median, len(waits), bar_chart(rows))

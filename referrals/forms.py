@@ -11,12 +11,18 @@ class MoveForm(forms.Form):
         choices=[(a.value, a.label) for a in Action if a != Action.CLEAR_RED_FLAG]
         + [("override_urgency", "Change urgency")]
     )
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000,
-                             help_text=REASON_HELP)
-    queue = forms.ChoiceField(choices=[("", "—")] + list(Queue.choices), required=False,
-                              label="Reroute to")
-    urgency = forms.ChoiceField(choices=[("", "—")] + list(Urgency.choices), required=False,
-                                label="New urgency")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=2000,
+        help_text=REASON_HELP,
+    )
+    queue = forms.ChoiceField(
+        choices=[("", "—"), *Queue.choices], required=False, label="Reroute to"
+    )
+    urgency = forms.ChoiceField(
+        choices=[("", "—"), *Urgency.choices], required=False, label="New urgency"
+    )
 
 
 class ClearRedFlagForm(forms.Form):
@@ -30,4 +36,6 @@ class ClearRedFlagForm(forms.Form):
 
 
 class StaffNoteForm(forms.Form):
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, label="Add a note")
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, label="Add a note"
+    )

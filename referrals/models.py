@@ -156,6 +156,9 @@ class ReferralIntake(models.Model):
             models.UniqueConstraint(fields=["referral", "intake"], name="referral_intake_once")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.referral_id} ← {self.intake_id}"
+
 
 class EventKind(models.TextChoices):
     CREATED = "created", _("Created")

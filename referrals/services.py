@@ -1,9 +1,9 @@
-"""Every write to a referral goes through here: one transition service and the moves that call it."""
+"""Every write to a referral goes through here: one transition service and the named moves."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -33,7 +33,8 @@ ASSIGNEE_ONLY = frozenset({Action.CONTACT, Action.SCHEDULE, Action.COMPLETE, Act
 
 
 def clinic_calendar() -> WorkingCalendar:
-    return settings.CLINIC_CALENDAR  # type: ignore[no-any-return]
+    calendar: WorkingCalendar = settings.CLINIC_CALENDAR
+    return calendar
 
 
 def referral_due_at(urgency: str, start: dt.datetime) -> dt.datetime:
@@ -61,6 +62,7 @@ def referrals_propose(
     actor: Any = None,
     now: dt.datetime | None = None,
     reason: str = "",
+    cleared: bool = False,
 ) -> list[Referral]:
     """One referral per queue; an open one for the same patient and queue is reused.
 
@@ -70,15 +72,21 @@ def referrals_propose(
     now = now or intake.submitted_at
     result = intake.triage_result
     all_queues = sorted(queues)
+    flag_codes = intake.flag_codes
+    suggested = result["suggested_after_clearance"]
+    if cleared:
+        # Released after clearance: the specialty note reads the case as its non-red flags.
+        flag_codes = [code for code in flag_codes if not code.startswith("RED_FLAG_")]
+        suggested = []
     out: list[Referral] = []
     for queue in all_queues:
         due = referral_due_at(urgency, now)
         note = referral_note(
             queue=queue,
-            flag_codes=intake.flag_codes,
+            flag_codes=flag_codes,
             derived=result["derived"],
             queues=all_queues,
-            suggested_after_clearance=result["suggested_after_clearance"],
+            suggested_after_clearance=suggested,
             answers=intake.answers,
         )
         existing = (
@@ -152,7 +160,12 @@ def referrals_propose(
 
 
 def referral_transition(
-    *, referral: Referral, action: str, actor: Any, reason: str = "", data: dict[str, Any] | None = None
+    *,
+    referral: Referral,
+    action: str,
+    actor: Any,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
 ) -> Referral:
     """The one place a referral's status moves: lock, check the table, record, save."""
     move = TRANSITIONS.get(action)
@@ -207,7 +220,7 @@ def referral_transition(
     return locked
 
 
-def _move(action: str):  # type: ignore[no-untyped-def]
+def _move(action: str) -> Callable[..., Referral]:
     def service(*, referral: Referral, actor: Any, reason: str = "") -> Referral:
         return referral_transition(referral=referral, action=action, actor=actor, reason=reason)
 
@@ -282,7 +295,7 @@ def referral_override_urgency(
 def intake_clear_red_flag(
     *, intake: Intake, actor: Any, reason: str, release_queues: Collection[str] | None = None
 ) -> list[Referral]:
-    """The medical reviewer clears the red flag and, in the same step, releases specialty referrals."""
+    """The medical reviewer clears the red flag and, in the same step, releases referrals."""
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired("Please give a reason for clearing the red flag.")
@@ -300,9 +313,7 @@ def intake_clear_red_flag(
             raise TransitionNotAllowed("The red flag on this case has already been cleared.")
         review = (
             Referral.objects.select_for_update()
-            .filter(
-                intakes=locked, queue=Queue.URGENT_MEDICAL_REVIEW, status__in=OPEN_STATUSES
-            )
+            .filter(intakes=locked, queue=Queue.URGENT_MEDICAL_REVIEW, status__in=OPEN_STATUSES)
             .first()
         )
         if review is None:
@@ -340,6 +351,7 @@ def intake_clear_red_flag(
             actor=actor,
             now=now,
             reason=f"Released after red-flag clearance: {reason}",
+            cleared=True,
         )
     return released
 

@@ -33,7 +33,7 @@ def _send(recipients: list[str], subject: str, body: str) -> None:
 
 @task()
 def notify_queue_staff(referral_id: int) -> int:
-    """Tell a queue's staff that an emergency or urgent case arrived. No clinical detail in email."""
+    """Tell a queue's staff an emergency or urgent case arrived; no clinical detail in email."""
     referral = Referral.objects.select_related("intake").get(pk=referral_id)
     recipients = _staff_emails(QUEUE_GROUPS[referral.queue])
     subject = f"[{referral.get_urgency_display()}] New case {referral.intake.reference}"

@@ -49,7 +49,9 @@ def details(
     )
 
 
-def submit(case: str = "V01", *, answers: dict[str, Any] | None = None, **kwargs: Any) -> Submission:
+def submit(
+    case: str = "V01", *, answers: dict[str, Any] | None = None, **kwargs: Any
+) -> Submission:
     patient = kwargs.pop("patient", None) or details()
     return intake_submit(
         patient=patient,

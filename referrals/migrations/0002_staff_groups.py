@@ -1,7 +1,12 @@
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from referrals.access import LEAD_EXTRA_PERMISSIONS, QUEUE_GROUPS, STAFF_PERMISSIONS, TRIAGE_LEAD_GROUP
+from referrals.access import (
+    LEAD_EXTRA_PERMISSIONS,
+    QUEUE_GROUPS,
+    STAFF_PERMISSIONS,
+    TRIAGE_LEAD_GROUP,
+)
 
 
 def create_groups(apps, schema_editor):

@@ -20,7 +20,11 @@ def test_a_valid_submission_stores_patient_intake_result_and_one_referral_per_qu
     assert intake.age_years == timezone.localdate().year - 1980 - (
         (timezone.localdate().month, timezone.localdate().day) < (5, 17)
     )
-    assert set(intake.flag_codes) >= {"SCIATIC_PATTERN", "METATARSALGIA_PATTERN", "FOOTWEAR_RELATED"}
+    assert set(intake.flag_codes) >= {
+        "SCIATIC_PATTERN",
+        "METATARSALGIA_PATTERN",
+        "FOOTWEAR_RELATED",
+    }
     queues = sorted(r.queue for r in Referral.objects.filter(intake=intake))
     assert queues == sorted(intake.triage_result["queues"])
     assert all(r.status == Status.NEW for r in result.referrals)
@@ -86,7 +90,8 @@ def test_the_same_person_is_matched_by_normalised_name_birth_date_and_phone():
 def test_the_same_person_is_matched_by_email_when_the_phone_differs():
     first = submit("V01", patient=details(email="ada@example.com", phone="07700 900123"))
     second = submit(
-        "V11", patient=details(email="ADA@example.com ", phone="07700 900999", preferred_contact="email")
+        "V11",
+        patient=details(email="ADA@example.com ", phone="07700 900999", preferred_contact="email"),
     )
     assert first.intake.patient_id == second.intake.patient_id
     patient = Patient.objects.get()
@@ -148,4 +153,7 @@ def test_red_flag_cases_go_to_urgent_medical_review_alone_with_suggestions_kept(
     (referral,) = result.referrals
     assert referral.queue == "urgent_medical_review"
     assert referral.suggested_after_clearance == ["chiropractic"]
-    assert referral.priority > submit("V01", patient=details(phone="07700 900777")).referrals[0].priority
+    assert (
+        referral.priority
+        > submit("V01", patient=details(phone="07700 900777")).referrals[0].priority
+    )

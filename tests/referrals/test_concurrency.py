@@ -1,6 +1,7 @@
 """Races decided by the database, on real PostgreSQL connections (SQLite would hide them)."""
 
 import threading
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -16,7 +17,7 @@ pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)
 def run_at_once(*jobs):
     """Start every job on its own thread (its own connection) at the same instant."""
     barrier = threading.Barrier(len(jobs))
-    outcomes = [None] * len(jobs)
+    outcomes: list[tuple[str, Any] | None] = [None] * len(jobs)
 
     def runner(index, job):
         try:

@@ -49,4 +49,5 @@ def test_emergency_and_urgent_cases_email_their_queue_after_commit(
     assert len(callbacks) == 1
     assert [m.to for m in mail.outbox] == [[medical_reviewer.email]]
     body = mail.outbox[0].body
-    assert "CAUDA" not in body and "bladder" not in body.lower()
+    assert "CAUDA" not in body
+    assert "bladder" not in body.lower()

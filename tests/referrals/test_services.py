@@ -76,7 +76,9 @@ def test_an_illegal_move_is_refused_with_a_reason(sciatica, chiropractor):
     assert sciatica.status == Status.NEW
 
 
-@pytest.mark.parametrize("move", [referral_decline, referral_cancel, referral_mark_entered_in_error])
+@pytest.mark.parametrize(
+    "move", [referral_decline, referral_cancel, referral_mark_entered_in_error]
+)
 def test_closing_moves_need_a_reason(sciatica, chiropractor, move):
     with pytest.raises(ReasonRequired):
         move(referral=sciatica, actor=chiropractor, reason="  ")
@@ -87,14 +89,17 @@ def test_closing_moves_need_a_reason(sciatica, chiropractor, move):
 
 def test_entered_in_error_is_reachable_from_a_closed_referral(sciatica, chiropractor):
     referral_decline(referral=sciatica, actor=chiropractor, reason="not appropriate")
-    done = referral_mark_entered_in_error(referral=sciatica, actor=chiropractor, reason="wrong patient")
+    done = referral_mark_entered_in_error(
+        referral=sciatica, actor=chiropractor, reason="wrong patient"
+    )
     assert done.status == Status.ENTERED_IN_ERROR
 
 
 def test_every_move_in_the_table_has_a_target_and_sources():
     assert set(TRANSITIONS) == set(Action.values)
     for move in TRANSITIONS.values():
-        assert move.sources and move.target in Status.values
+        assert move.sources
+        assert move.target in Status.values
 
 
 def test_staff_cannot_act_on_another_queue(sciatica, podiatrist):
@@ -123,7 +128,9 @@ def test_reroute_needs_a_reason(sciatica, chiropractor):
 
 def test_a_clinician_may_override_urgency_with_a_recorded_reason(sciatica, chiropractor):
     with pytest.raises(ReasonRequired):
-        referral_override_urgency(referral=sciatica, actor=chiropractor, urgency="urgent", reason="")
+        referral_override_urgency(
+            referral=sciatica, actor=chiropractor, urgency="urgent", reason=""
+        )
     changed = referral_override_urgency(
         referral=sciatica, actor=chiropractor, urgency="urgent", reason="Pain much worse on phone"
     )

@@ -1,0 +1,44 @@
+# The commands the README names. CI (.ci/run) calls `make test`.
+.PHONY: env run test lint format typecheck clean browser-deps
+
+PY = .venv/bin/python
+PORT ?= 8000
+
+## env: create .tools/ (pinned uv) and .venv/ (locked dependencies); fast when done already
+env:
+	@sh .ci/bootstrap
+
+## run: migrate the SQLite database, load demo data, serve with worker and scheduler
+run: env
+	@# runserver runs the system checks; skipping them here saves seconds per start.
+	@$(PY) manage.py migrate --noinput --skip-checks
+	@$(PY) manage.py load_demo --skip-checks
+	@PORT=$(PORT) bash .ci/serve
+
+## test: the whole suite: pytest (browser tests too), ruff, migrations check, mypy
+test: env browser-deps
+	$(PY) -m pytest
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m mypy .
+
+## browser-deps: Debian's chromium for the browser tests (installed only when missing)
+browser-deps:
+	@sh .ci/install-chromium
+
+lint:
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format:
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+typecheck:
+	$(PY) -m mypy .
+
+## clean: remove the environments and local data (a linked .venv is left alone)
+clean:
+	rm -rf .tools var staticfiles test-artifacts
+	if [ ! -L .venv ]; then rm -rf .venv; fi

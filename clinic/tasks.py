@@ -1,0 +1,20 @@
+"""Housekeeping tasks that `manage.py run_scheduler` enqueues (see PERIODIC_TASKS)."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.tasks import task
+from django.utils import timezone
+
+
+@task
+def prune_task_results() -> int:
+    """Delete finished task results older than TASK_RESULT_RETENTION_DAYS; return how many.
+
+    The scheduler enqueues jobs every minute, so without this the queue table only grows.
+    """
+    from django_tasks_db.models import DBTaskResult
+
+    cutoff = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS)
+    deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff).delete()
+    return deleted

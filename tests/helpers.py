@@ -1,0 +1,86 @@
+"""Run Django in a child process with a chosen environment (settings load at import)."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Variables the settings read; the child starts without any of them from our process.
+SETTINGS_VARIABLES = {
+    "DJANGO_ALLOW_ASYNC_UNSAFE",  # set for the browser tests; check --deploy rejects it
+    "DJANGO_ENV",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "DATABASE_URL",
+    "DATABASE_CONN_MAX_AGE",
+    "TIME_ZONE",
+    "STATIC_ROOT",
+    "MAIL_BACKEND",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_USERNAME",
+    "SMTP_PASSWORD",
+    "SMTP_USE_TLS",
+    "DEFAULT_FROM_EMAIL",
+    "SERVER_EMAIL",
+    "TASKS_BACKEND",
+    "TASK_RESULT_RETENTION_DAYS",
+    "SECURE_HSTS_SECONDS",
+    "SESSION_IDLE_MINUTES",
+    "LOG_LEVEL",
+    "TESTING",
+    "CLINIC_NAME",
+    "CLINIC_WORKING_DAYS",
+    "CLINIC_OPENING_HOURS",
+    "CLINIC_HOLIDAYS",
+    "CLINIC_EMERGENCY_NUMBER",
+    "CLINIC_URGENT_CARE_NUMBER",
+    "DRAFT_TTL_DAYS",
+}
+
+PRODUCTION_ENV = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": "a-long-random-production-key-6f1d0c9e8b7a5d4c3b2a19f8e7d6c5b4a3f2e1d0",
+    "ALLOWED_HOSTS": "clinic.example.org",
+    "SMTP_HOST": "smtp.example.org",
+}
+
+
+def child_env(env: Mapping[str, str]) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    clean["DJANGO_SETTINGS_MODULE"] = "clinic.settings"
+    clean.update(env)
+    return clean
+
+
+def run_python(
+    code: str, env: Mapping[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=child_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_manage(
+    *args: str, env: Mapping[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=child_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -1,0 +1,118 @@
+"""run_scheduler puts the registered periodic tasks on the database queue."""
+
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django_tasks_db.models import DBTaskResult
+
+from tests.helpers import ROOT, child_env, run_manage
+
+DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.fixture
+def database_queue(settings):
+    settings.TASKS = DATABASE_QUEUE
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("database_queue")
+def test_once_enqueues_every_registered_task_on_the_database_queue(settings, capsys):
+    settings.PERIODIC_TASKS = ["clinic.tasks.prune_task_results"]
+    call_command("run_scheduler", "--once")
+    queued = DBTaskResult.objects.get()
+    assert queued.task_path == "clinic.tasks.prune_task_results"
+    assert queued.status == "READY"
+    assert "Enqueued 1 of 1 periodic task(s)" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("database_queue")
+def test_an_empty_registry_enqueues_nothing(settings):
+    settings.PERIODIC_TASKS = []
+    call_command("run_scheduler", "--once")
+    assert not DBTaskResult.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("clinic.tasks.no_such_task", "cannot import 'clinic.tasks.no_such_task'"),
+        ("clinic.settings.DRAFT_TTL_DAYS", "is not a task"),
+    ],
+)
+def test_a_wrong_registry_entry_stops_the_scheduler(settings, path, message):
+    settings.PERIODIC_TASKS = [path]
+    with pytest.raises(CommandError, match=message):
+        call_command("run_scheduler", "--once")
+
+
+@pytest.mark.django_db
+def test_prune_task_results_deletes_only_old_finished_results(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clinic.tasks import prune_task_results
+
+    settings.TASKS = DATABASE_QUEUE
+    old = prune_task_results.enqueue().db_result  # type: ignore[attr-defined]
+    fresh = prune_task_results.enqueue().db_result  # type: ignore[attr-defined]
+    waiting = prune_task_results.enqueue().db_result  # type: ignore[attr-defined]
+    now = timezone.now()
+    DBTaskResult.objects.filter(pk=old.pk).update(
+        status="SUCCESSFUL",
+        finished_at=now - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS + 1),
+    )
+    DBTaskResult.objects.filter(pk=fresh.pk).update(status="SUCCESSFUL", finished_at=now)
+    assert prune_task_results.call() == 1
+    assert set(DBTaskResult.objects.values_list("pk", flat=True)) == {fresh.pk, waiting.pk}
+
+
+@pytest.fixture(scope="module")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies, so migrations run once."""
+    path = tmp_path_factory.mktemp("scheduler") / "migrated.sqlite3"
+    migrated = run_manage("migrate", "--noinput", env={"DATABASE_URL": f"sqlite:///{path}"})
+    assert migrated.returncode == 0, migrated.stderr
+    return path
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_the_scheduler_loop_enqueues_then_exits_cleanly_on_a_signal(
+    tmp_path: Path, migrated_sqlite: Path, signum: int
+) -> None:
+    database = tmp_path / "queue.sqlite3"
+    shutil.copy(migrated_sqlite, database)
+    env = {"DATABASE_URL": f"sqlite:///{database}", "TASKS_BACKEND": "database"}
+    scheduler = subprocess.Popen(
+        [sys.executable, "-u", "manage.py", "run_scheduler", "--verbosity", "2"],
+        cwd=ROOT,
+        env=child_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert scheduler.stdout is not None
+        assert "Scheduler started" in scheduler.stdout.readline()
+        # The first round runs at once.
+        assert scheduler.stdout.readline().strip() == "Enqueued 1 periodic task(s)."
+        scheduler.send_signal(signum)
+        out, err = scheduler.communicate(timeout=10)
+    finally:
+        scheduler.kill()
+    assert scheduler.returncode == 0, err
+    assert "Scheduler stopped." in out
+    with sqlite3.connect(database) as db:
+        (queued,) = db.execute(
+            f"SELECT count(*) FROM {DBTaskResult._meta.db_table} WHERE task_path = ?",  # noqa: S608
+            ["clinic.tasks.prune_task_results"],
+        ).fetchone()
+    assert queued == 1

@@ -1,0 +1,144 @@
+"""Settings come from the environment; bad values stop start-up with a clear message."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from clinic import env
+from tests.helpers import PRODUCTION_ENV, run_manage, run_python
+
+LOAD = "import clinic.settings"
+
+
+def settings_error(environ: dict[str, str]) -> str:
+    """Load the settings in a child process and return the ImproperlyConfigured message."""
+    result = run_python(LOAD, environ)
+    assert result.returncode != 0, "settings loaded, but should have been refused"
+    assert "ImproperlyConfigured" in result.stderr, result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
+        ({"DRAFT_TTL_DAYS": "seven"}, "DRAFT_TTL_DAYS='seven' is not a whole number"),
+        ({"DRAFT_TTL_DAYS": "0"}, "DRAFT_TTL_DAYS=0 is below the minimum of 1"),
+        ({"DJANGO_ENV": "staging"}, "DJANGO_ENV='staging' is not one of: development, production"),
+        ({"CLINIC_WORKING_DAYS": "mon-funday"}, "CLINIC_WORKING_DAYS: working days 'mon-funday'"),
+        ({"CLINIC_OPENING_HOURS": "18:00-08:00"}, "closing must be at least one hour after"),
+        ({"CLINIC_OPENING_HOURS": "8am-6pm"}, "must look like 'HH:MM-HH:MM'"),
+        ({"CLINIC_HOLIDAYS": "2026-12-25,2026-13-01"}, "'2026-13-01' is not a real date"),
+        ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE: time zone 'Mars/Olympus' is not a known"),
+        ({"DATABASE_URL": "nonsense://x"}, "DATABASE_URL is not a database URL"),
+        ({"MAIL_BACKEND": "pigeon"}, "MAIL_BACKEND='pigeon' is not one of"),
+        ({"SMTP_PORT": "70000", "MAIL_BACKEND": "smtp"}, "SMTP_PORT=70000 is above the maximum"),
+    ],
+)
+def test_a_bad_value_stops_start_up_with_a_message_naming_it(environ, message):
+    assert message in settings_error(environ)
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    environ = {**PRODUCTION_ENV, "SECRET_KEY": ""}
+    assert "SECRET_KEY is required when DJANGO_ENV=production" in settings_error(environ)
+
+
+def test_production_refuses_to_start_with_debug_on():
+    environ = {**PRODUCTION_ENV, "DEBUG": "true"}
+    assert "DEBUG must be off when DJANGO_ENV=production" in settings_error(environ)
+
+
+def test_production_refuses_to_start_without_allowed_hosts():
+    environ = {**PRODUCTION_ENV, "ALLOWED_HOSTS": ""}
+    assert "ALLOWED_HOSTS is required" in settings_error(environ)
+
+
+def test_deploy_check_is_clean_in_production_behind_a_tls_proxy():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_deploy_check_complains_in_development():
+    # Proves the check above has teeth: the same command fails on development settings.
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env={})
+    assert result.returncode != 0
+
+
+def test_collectstatic_writes_hashed_compressed_files_in_production(tmp_path: Path):
+    result = run_manage(
+        "collectstatic", "--noinput", env={**PRODUCTION_ENV, "STATIC_ROOT": str(tmp_path)}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())
+    hashed = manifest["paths"]["vendor/bootstrap/bootstrap.min.css"]
+    assert hashed != "vendor/bootstrap/bootstrap.min.css"
+    assert (tmp_path / hashed).is_file()
+    assert (tmp_path / f"{hashed}.gz").is_file()
+    assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in manifest["paths"]
+
+
+def test_defaults_describe_a_london_clinic_open_weekdays_eight_to_six():
+    code = (
+        "import json, clinic.settings as s; print(json.dumps({"
+        "'tz': s.TIME_ZONE, 'days': sorted(s.CLINIC_CALENDAR.working_days),"
+        "'hours': [s.CLINIC_CALENDAR.opens.isoformat(), s.CLINIC_CALENDAR.closes.isoformat()],"
+        "'holidays': sorted(s.CLINIC_CALENDAR.holidays), 'emergency': s.CLINIC_EMERGENCY_NUMBER,"
+        "'urgent': s.CLINIC_URGENT_CARE_NUMBER, 'ttl': s.DRAFT_TTL_DAYS, 'debug': s.DEBUG,"
+        "'tasks': s.TASKS['default']['BACKEND'], 'mail': s.MAILERS['default']['BACKEND'],"
+        "'db': s.DATABASES['default']['NAME'].endswith('var/db.sqlite3')}))"
+    )
+    result = run_python(code, {"TESTING": "0"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "tz": "Europe/London",
+        "days": [1, 2, 3, 4, 5],
+        "hours": ["08:00:00", "18:00:00"],
+        "holidays": [],
+        "emergency": "999",
+        "urgent": "111",
+        "ttl": 7,
+        "debug": True,
+        "tasks": "django_tasks_db.DatabaseBackend",
+        "mail": "django.core.mail.backends.console.EmailBackend",
+        "db": True,
+    }
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path):
+    code = (
+        "import django; django.setup(); from django.db import connection\n"
+        "with connection.cursor() as c:\n"
+        "    c.execute('PRAGMA journal_mode'); print(c.fetchone()[0])\n"
+        "    c.execute('PRAGMA busy_timeout'); print(c.fetchone()[0])\n"
+    )
+    result = run_python(code, {"DATABASE_URL": f"sqlite:///{tmp_path / 'wal.sqlite3'}"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["wal", "5000"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("true", True), ("Yes", True), ("1", True), ("off", False), ("0", False), ("", True)],
+)
+def test_env_bool_reads_the_usual_spellings(raw, expected):
+    assert env.env_bool("FLAG", True, environ={"FLAG": raw}) is expected
+
+
+def test_env_list_drops_blank_items():
+    assert env.env_list("HOSTS", [], environ={"HOSTS": "a.org, ,b.org,"}) == ["a.org", "b.org"]
+
+
+def test_every_variable_the_settings_read_is_documented_in_env_example():
+    from tests.helpers import ROOT, SETTINGS_VARIABLES
+
+    source = (ROOT / "clinic" / "settings.py").read_text()
+    read = set(re.findall(r'env_\w+\(\s*"([A-Z_]+)"', source))
+    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read, "found no env_*() calls in settings.py"
+    assert read - documented == set()
+    # The child processes in these tests start clean of every one of them.
+    assert read - SETTINGS_VARIABLES == set()
