@@ -216,7 +216,11 @@ TASKS = {
     }
 }
 # Dotted paths of tasks that `manage.py run_scheduler` enqueues once a minute.
-PERIODIC_TASKS = ["clinic.tasks.prune_task_results"]
+PERIODIC_TASKS = [
+    "clinic.tasks.prune_task_results",
+    "clinic.tasks.purge_rate_counters",
+    "referrals.tasks.escalate_overdue",
+]
 TASK_RESULT_RETENTION_DAYS = env_int("TASK_RESULT_RETENTION_DAYS", 14, minimum=1)
 
 # Security. Production sits behind a TLS-terminating proxy that sets

@@ -18,3 +18,11 @@ def prune_task_results() -> int:
     cutoff = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS)
     deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff).delete()
     return deleted
+
+
+@task
+def purge_rate_counters() -> int:
+    """Windows that have ended count for nothing; drop them."""
+    from intake.ratelimit import rate_counters_purge
+
+    return rate_counters_purge()

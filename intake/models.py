@@ -105,3 +105,14 @@ class Intake(models.Model):
     @property
     def has_red_flag(self) -> bool:
         return self.red_flag_count > 0
+
+
+class RateCounter(models.Model):
+    """A fixed-window request counter shared by every process (never per-process memory)."""
+
+    key = models.CharField(max_length=200, unique=True)
+    window_ends_at = models.DateTimeField(db_index=True)
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.count}"

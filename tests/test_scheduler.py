@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django_tasks_db.models import DBTaskResult
 
@@ -103,7 +104,8 @@ def test_the_scheduler_loop_enqueues_then_exits_cleanly_on_a_signal(
         assert scheduler.stdout is not None
         assert "Scheduler started" in scheduler.stdout.readline()
         # The first round runs at once.
-        assert scheduler.stdout.readline().strip() == "Enqueued 1 periodic task(s)."
+        expected = f"Enqueued {len(django_settings.PERIODIC_TASKS)} periodic task(s)."
+        assert scheduler.stdout.readline().strip() == expected
         scheduler.send_signal(signum)
         out, err = scheduler.communicate(timeout=10)
     finally:
@@ -113,6 +115,6 @@ def test_the_scheduler_loop_enqueues_then_exits_cleanly_on_a_signal(
     with sqlite3.connect(database) as db:
         (queued,) = db.execute(
             f"SELECT count(*) FROM {DBTaskResult._meta.db_table} WHERE task_path = ?",  # noqa: S608
-            ["clinic.tasks.prune_task_results"],
+            ["referrals.tasks.escalate_overdue"],
         ).fetchone()
     assert queued == 1

@@ -1,0 +1,51 @@
+"""Rate limits kept in the database, so every web process and worker sees the same counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from intake.models import RateCounter
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    count: int
+    limit: int
+    retry_after: int  # seconds until the window resets
+
+
+def rate_limit_hit(
+    *, scope: str, ident: str, limit: int, window_seconds: int, now: dt.datetime | None = None
+) -> Verdict:
+    """Count one request for (scope, ident) in the current fixed window and judge it.
+
+    The increment is a single UPDATE (or an INSERT racing another INSERT, retried as an
+    UPDATE), so concurrent requests are counted exactly by the database.
+    """
+    now = now or timezone.now()
+    index = math.floor(now.timestamp() / window_seconds)
+    ends = dt.datetime.fromtimestamp((index + 1) * window_seconds, tz=dt.UTC)
+    key = f"{scope}:{ident}:{index}"[:200]
+    with transaction.atomic():
+        updated = RateCounter.objects.filter(key=key).update(count=F("count") + 1)
+        if not updated:
+            try:
+                with transaction.atomic():
+                    RateCounter.objects.create(key=key, window_ends_at=ends, count=1)
+            except IntegrityError:
+                RateCounter.objects.filter(key=key).update(count=F("count") + 1)
+        count = RateCounter.objects.values_list("count", flat=True).get(key=key)
+    retry_after = max(1, math.ceil((ends - now).total_seconds()))
+    return Verdict(allowed=count <= limit, count=count, limit=limit, retry_after=retry_after)
+
+
+def rate_counters_purge(*, now: dt.datetime | None = None) -> int:
+    deleted, _ = RateCounter.objects.filter(window_ends_at__lt=now or timezone.now()).delete()
+    return deleted
