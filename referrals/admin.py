@@ -179,12 +179,10 @@ class ReferralAdmin(admin.ModelAdmin):
 
     @admin.display(description="Due", ordering="due_at")
     def due(self, obj: Referral) -> str:
-        local = timezone.localtime(obj.due_at)
+        local = f"{timezone.localtime(obj.due_at):%a %d %b %H:%M}"
         if obj.is_open and obj.due_at < timezone.now():
-            return format_html(
-                '<strong class="overdue">Overdue since {:%a %d %b %H:%M}</strong>', local
-            )
-        return format_html("{:%a %d %b %H:%M}", local)
+            return format_html('<strong class="overdue">Overdue since {}</strong>', local)
+        return local
 
     # --- list actions (call the services) ------------------------------------------------
     def _bulk(self, request: HttpRequest, queryset: QuerySet[Referral], action: str) -> None:

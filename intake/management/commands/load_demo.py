@@ -1,17 +1,17 @@
 """Load demonstration data for `make run`. Safe to run again: it never duplicates.
 
-Later features add a loader to LOADERS: a function that creates what is missing
-(get_or_create) and returns one line saying what it did.
+Each loader in LOADERS creates what is missing through the real services and returns
+one line saying what it did.
 """
 
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils.module_loading import import_string
 
-LOADERS: list[Callable[[], str]] = []
+LOADERS: list[str] = ["intake.demo.load_staff", "intake.demo.load_cases"]
 
 
 class Command(BaseCommand):
@@ -29,6 +29,6 @@ class Command(BaseCommand):
             self.stdout.write("Demo data: nothing to load yet.")
             return
         with transaction.atomic():
-            lines = [loader() for loader in LOADERS]
+            lines = [import_string(path)() for path in LOADERS]
         for line in lines:
             self.stdout.write(f"Demo data: {line}")

@@ -1,0 +1,239 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from referrals.models import AuditEntry, Referral, Status
+from tests.clinic_fixtures import details, submit
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("admin:referrals_referral_changelist")
+
+
+def case_url(referral):
+    return reverse("admin:referrals_referral_change", args=[referral.public_id])
+
+
+def move_url(referral):
+    return reverse("admin:referrals_referral_move", args=[referral.public_id])
+
+
+@pytest.fixture
+def cases():
+    """A sciatica case (chiropractic), a plantar-heel case (podiatry + orthotics), a CES case."""
+    return {
+        "sciatica": submit("V01", patient=details(family_name="Hughes", phone="07700 900001")),
+        "heel": submit("V11", patient=details(family_name="Patel", phone="07700 900002")),
+        "ces": submit("V09", patient=details(family_name="Morgan", phone="07700 900003")),
+    }
+
+
+def listed_references(client):
+    response = client.get(LIST, {"all": ""})
+    assert response.status_code == 200
+    return {row.intake.reference for row in response.context["cl"].result_list}
+
+
+def test_each_team_lists_only_its_own_queue(
+    client, cases, chiropractor, podiatrist, medical_reviewer
+):
+    client.force_login(chiropractor)
+    assert listed_references(client) == {cases["sciatica"].intake.reference}
+    client.force_login(podiatrist)
+    assert listed_references(client) == {cases["heel"].intake.reference}
+    client.force_login(medical_reviewer)
+    assert listed_references(client) == {cases["ces"].intake.reference}
+
+
+def test_the_triage_lead_lists_every_queue(client, cases, triage_lead):
+    client.force_login(triage_lead)
+    assert listed_references(client) == {c.intake.reference for c in cases.values()}
+
+
+def test_another_teams_case_page_is_a_404(client, cases, podiatrist):
+    client.force_login(podiatrist)
+    (referral,) = cases["sciatica"].referrals
+    assert client.get(case_url(referral)).status_code == 404
+    assert client.post(move_url(referral), {"action": "claim"}).status_code == 404
+    referral.refresh_from_db()
+    assert referral.status == Status.NEW
+
+
+def test_the_default_edit_form_is_never_served(client, cases, triage_lead):
+    client.force_login(triage_lead)
+    (referral,) = cases["sciatica"].referrals
+    pk_url = f"/admin/referrals/referral/{referral.pk}/change/"
+    assert client.get(pk_url).status_code == 404
+
+
+def test_another_teams_intake_is_absent_and_its_page_a_404(client, cases, podiatrist):
+    client.force_login(podiatrist)
+    response = client.get(reverse("admin:intake_intake_changelist"))
+    assert {i.reference for i in response.context["cl"].result_list} == {
+        cases["heel"].intake.reference
+    }
+    other = cases["sciatica"].intake
+    assert client.get(reverse("admin:intake_intake_change", args=[other.pk])).status_code == 404
+
+
+def test_the_case_page_shows_flags_with_evidence_the_disclaimer_and_what_the_patient_saw(
+    client, cases, medical_reviewer
+):
+    client.force_login(medical_reviewer)
+    (referral,) = cases["ces"].referrals
+    response = client.get(case_url(referral))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "RED_FLAG_CAUDA_EQUINA" in page
+    assert "RED_FLAG_CAUDA_EQUINA.a, RED_FLAG_CAUDA_EQUINA.b" in page
+    assert "need to be checked by a doctor straight away" in page
+    assert "prompts for clinical reasoning, not diagnoses" in page
+    assert "Do not wait for us to contact you" in page
+    assert "Clear the red flag" in page
+
+
+def test_every_look_at_a_case_is_audited_with_who_and_where(client, cases, chiropractor):
+    client.force_login(chiropractor)
+    (referral,) = cases["sciatica"].referrals
+    client.get(case_url(referral), REMOTE_ADDR="198.51.100.7")
+    entry = AuditEntry.objects.get(action="view")
+    assert entry.actor == chiropractor
+    assert entry.object_id == str(referral.public_id)
+    assert entry.patient_id == referral.patient_id
+    assert entry.ip_address == "198.51.100.7"
+
+
+def test_a_clinician_takes_a_case_from_new_to_completed_on_the_case_page(
+    client, cases, chiropractor
+):
+    client.force_login(chiropractor)
+    (referral,) = cases["sciatica"].referrals
+    for action in ("claim", "contact", "schedule", "complete"):
+        response = client.post(move_url(referral), {"action": action})
+        assert response.status_code == 302, response.content
+    referral.refresh_from_db()
+    assert referral.status == Status.COMPLETED
+    assert AuditEntry.objects.filter(action="complete", actor=chiropractor).exists()
+
+
+def test_an_illegal_move_or_missing_reason_is_a_clear_message_not_an_error(
+    client, cases, chiropractor
+):
+    client.force_login(chiropractor)
+    (referral,) = cases["sciatica"].referrals
+    response = client.post(move_url(referral), {"action": "complete"})
+    assert response.status_code == 409
+    assert "cannot be moved" in response.content.decode()
+    response = client.post(move_url(referral), {"action": "decline", "reason": ""})
+    assert response.status_code == 409
+    assert "Please give a reason." in response.content.decode()
+    response = client.post(move_url(referral), {"action": "no-such-move"})
+    assert response.status_code == 400
+
+
+def test_a_case_is_rerouted_from_the_case_page(client, cases, chiropractor):
+    client.force_login(chiropractor)
+    (referral,) = cases["sciatica"].referrals
+    response = client.post(
+        move_url(referral), {"action": "reroute", "queue": "podiatry", "reason": "Foot first"}
+    )
+    assert response.status_code == 302
+    new = Referral.objects.get(queue="podiatry", patient=referral.patient)
+    assert new.rerouted_from == referral
+    # The chiropractor cannot follow the case into podiatry, so stays on the old one.
+    assert response["Location"] == case_url(referral)
+
+
+def test_the_medical_reviewer_clears_a_red_flag_and_releases_referrals(
+    client, cases, medical_reviewer
+):
+    client.force_login(medical_reviewer)
+    (referral,) = cases["ces"].referrals
+    url = reverse("admin:referrals_referral_clear", args=[referral.public_id])
+    response = client.post(
+        url, {"reason": "Saddle sensation normal on exam", "release": ["chiropractic"]}
+    )
+    assert response.status_code == 302
+    assert Referral.objects.filter(patient=referral.patient, queue="chiropractic").exists()
+    referral.refresh_from_db()
+    assert referral.status == Status.COMPLETED
+
+
+def test_staff_notes_are_added_and_shown(client, cases, chiropractor):
+    client.force_login(chiropractor)
+    (referral,) = cases["sciatica"].referrals
+    url = reverse("admin:referrals_referral_note", args=[referral.public_id])
+    assert client.post(url, {"text": "Left voicemail <b>twice</b>"}).status_code == 302
+    page = client.get(case_url(referral)).content.decode()
+    assert "Left voicemail &lt;b&gt;twice&lt;/b&gt;" in page
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [("Hughes", "sciatica"), ("17/05/1980", "all"), ("07700900002", "heel"), ("", "all")],
+)
+def test_search_by_name_birth_date_phone_and_reference(client, cases, triage_lead, term, expected):
+    client.force_login(triage_lead)
+    response = client.get(LIST, {"q": term})
+    found = {row.intake.reference for row in response.context["cl"].result_list}
+    want = (
+        {c.intake.reference for c in cases.values()}
+        if expected == "all"
+        else {cases[expected].intake.reference}
+    )
+    assert found == want
+    reference = cases["heel"].intake.reference
+    response = client.get(LIST, {"q": reference.lower()})
+    assert {row.intake.reference for row in response.context["cl"].result_list} == {reference}
+
+
+def test_filters_overdue_and_assigned_to_me(client, cases, chiropractor):
+    client.force_login(chiropractor)
+    (referral,) = cases["sciatica"].referrals
+    assert client.get(LIST, {"overdue": "yes"}).context["cl"].result_count == 0
+    client.post(move_url(referral), {"action": "claim"})
+    assert client.get(LIST, {"assigned": "me"}).context["cl"].result_count == 1
+    assert client.get(LIST, {"assigned": "none"}).context["cl"].result_count == 0
+
+
+def test_the_audit_trail_is_for_the_triage_lead_and_read_only(
+    client, cases, chiropractor, triage_lead
+):
+    url = reverse("admin:referrals_auditentry_changelist")
+    client.force_login(chiropractor)
+    assert client.get(url).status_code == 403
+    client.force_login(triage_lead)
+    assert client.get(url).status_code == 200
+    entry = AuditEntry.objects.create(action="view", object_type="referral", object_id="x")
+    change = reverse("admin:referrals_auditentry_change", args=[entry.pk])
+    assert client.post(change, {"action": "tampered"}).status_code == 403
+    delete = reverse("admin:referrals_auditentry_delete", args=[entry.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert AuditEntry.objects.filter(pk=entry.pk, action="view").exists()
+
+
+def test_the_admin_index_shows_the_dashboard(client, cases, triage_lead):
+    client.force_login(triage_lead)
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "Open referrals" in page
+    assert "<svg" in page
+    assert "Median time to claim" in page
+
+
+def _queries(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_queue_and_case_page_queries_do_not_grow_with_rows(client, triage_lead):
+    client.force_login(triage_lead)
+    for i in range(5):
+        submit("V22", patient=details(phone=f"07700 91{i:04d}"))
+    first = Referral.objects.order_by("id").first()
+    small = (_queries(client, LIST), _queries(client, case_url(first)))
+    for i in range(5, 100):
+        submit("V22", patient=details(phone=f"07700 91{i:04d}"))
+    large = (_queries(client, LIST), _queries(client, case_url(first)))
+    assert small == large
