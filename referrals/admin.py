@@ -21,7 +21,7 @@ from referrals.audit import audit_record
 from referrals.case import case_answers, case_flags
 from referrals.errors import ReferralError
 from referrals.forms import ClearRedFlagForm, MoveForm, StaffNoteForm
-from referrals.models import OPEN_STATUSES, Action, AuditEntry, Queue, Referral
+from referrals.models import OPEN_STATUSES, Action, AuditEntry, Queue, Referral, Status
 
 URGENCY_BADGE = {"emergency": "danger", "urgent": "warning", "routine": "secondary"}
 
@@ -36,6 +36,33 @@ class QueueFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
         return queryset.filter(queue=self.value()) if self.value() else queryset
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """Open work by default: a queue is what is still to do."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        statuses = [(value, str(label)) for value, label in Status.choices]
+        return [("open", "Open (default)"), *statuses, ("any", "Any status")]
+
+    def choices(self, changelist: Any) -> Any:
+        for choice in super().choices(changelist):
+            if choice["display"] == "All":
+                continue
+            if self.value() is None and choice["display"] == "Open (default)":
+                choice["selected"] = True
+            yield choice
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
+        value = self.value() or "open"
+        if value == "open":
+            return queryset.filter(status__in=OPEN_STATUSES)
+        if value == "any":
+            return queryset
+        return queryset.filter(status=value)
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -75,10 +102,6 @@ class PublicIdChangeList(ChangeList):
         return reverse("admin:referrals_referral_change", args=[result.public_id])
 
 
-def _open_only_by_default(request: HttpRequest) -> bool:
-    return "status__exact" not in request.GET and "all" not in request.GET
-
-
 @admin.register(Referral)
 class ReferralAdmin(admin.ModelAdmin):
     list_display = [
@@ -93,7 +116,7 @@ class ReferralAdmin(admin.ModelAdmin):
         "queue",
     ]
     list_display_links = ["reference"]
-    list_filter = [QueueFilter, "status", "urgency", OverdueFilter, AssigneeFilter]
+    list_filter = [QueueFilter, StatusFilter, "urgency", OverdueFilter, AssigneeFilter]
     search_fields = ["intake__reference", "patient__family_name", "patient__given_name"]
     search_help_text = "Reference, name, date of birth (DD/MM/YYYY) or phone number."
     list_select_related = ["intake", "patient", "assigned_to"]
@@ -102,6 +125,14 @@ class ReferralAdmin(admin.ModelAdmin):
     ordering = ["-priority", "due_at", "id"]
     actions = ["claim_selected", "release_selected"]
     show_full_result_count = False
+
+    class Media:
+        css = {"all": ["referrals/admin.css"]}
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        return super().changelist_view(
+            request, {"title": "Referral queue", **(extra_context or {})}
+        )
 
     # --- scoping -------------------------------------------------------------------------
     def get_queryset(self, request: HttpRequest) -> QuerySet[Referral]:
@@ -257,16 +288,17 @@ class ReferralAdmin(admin.ModelAdmin):
             "events": referral.events.select_related("actor"),
             "notes": referral.staff_notes.select_related("author"),
             "linked": referral.intakes.order_by("submitted_at"),
-            "move_form": move_form or MoveForm(),
+            "move_form": move_form or MoveForm(prefix="move"),
             "clear_form": (
                 clear_form
                 or ClearRedFlagForm(
-                    initial={"release": intake.triage_result.get("suggested_after_clearance", [])}
+                    prefix="clear",
+                    initial={"release": intake.triage_result.get("suggested_after_clearance", [])},
                 )
             )
             if can_clear
             else None,
-            "note_form": note_form or StaffNoteForm(),
+            "note_form": note_form or StaffNoteForm(prefix="note"),
             "is_open": referral.is_open,
             "now": timezone.now(),
         }
@@ -276,7 +308,7 @@ class ReferralAdmin(admin.ModelAdmin):
         referral = selectors.referral_get(user=request.user, public_id=public_id)
         if request.method != "POST":
             return HttpResponseRedirect(_case_url(referral))
-        form = MoveForm(request.POST)
+        form = MoveForm(request.POST, prefix="move")
         if not form.is_valid():
             return self._render_case(request, referral, move_form=form, status=400)
         data = form.cleaned_data
@@ -324,7 +356,7 @@ class ReferralAdmin(admin.ModelAdmin):
         referral = selectors.referral_get(user=request.user, public_id=public_id)
         if request.method != "POST":
             return HttpResponseRedirect(_case_url(referral))
-        form = ClearRedFlagForm(request.POST)
+        form = ClearRedFlagForm(request.POST, prefix="clear")
         if not form.is_valid():
             return self._render_case(request, referral, clear_form=form, status=400)
         try:
@@ -355,7 +387,7 @@ class ReferralAdmin(admin.ModelAdmin):
         referral = selectors.referral_get(user=request.user, public_id=public_id)
         if request.method != "POST":
             return HttpResponseRedirect(_case_url(referral))
-        form = StaffNoteForm(request.POST)
+        form = StaffNoteForm(request.POST, prefix="note")
         if not form.is_valid():
             return self._render_case(request, referral, note_form=form, status=400)
         note = services.referral_add_note(

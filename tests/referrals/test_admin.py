@@ -30,7 +30,7 @@ def cases():
 
 
 def listed_references(client):
-    response = client.get(LIST, {"all": ""})
+    response = client.get(LIST, {"status": "any"})
     assert response.status_code == 200
     return {row.intake.reference for row in response.context["cl"].result_list}
 
@@ -55,7 +55,7 @@ def test_another_teams_case_page_is_a_404(client, cases, podiatrist):
     client.force_login(podiatrist)
     (referral,) = cases["sciatica"].referrals
     assert client.get(case_url(referral)).status_code == 404
-    assert client.post(move_url(referral), {"action": "claim"}).status_code == 404
+    assert client.post(move_url(referral), {"move-action": "claim"}).status_code == 404
     referral.refresh_from_db()
     assert referral.status == Status.NEW
 
@@ -110,7 +110,7 @@ def test_a_clinician_takes_a_case_from_new_to_completed_on_the_case_page(
     client.force_login(chiropractor)
     (referral,) = cases["sciatica"].referrals
     for action in ("claim", "contact", "schedule", "complete"):
-        response = client.post(move_url(referral), {"action": action})
+        response = client.post(move_url(referral), {"move-action": action})
         assert response.status_code == 302, response.content
     referral.refresh_from_db()
     assert referral.status == Status.COMPLETED
@@ -122,13 +122,13 @@ def test_an_illegal_move_or_missing_reason_is_a_clear_message_not_an_error(
 ):
     client.force_login(chiropractor)
     (referral,) = cases["sciatica"].referrals
-    response = client.post(move_url(referral), {"action": "complete"})
+    response = client.post(move_url(referral), {"move-action": "complete"})
     assert response.status_code == 409
     assert "cannot be moved" in response.content.decode()
-    response = client.post(move_url(referral), {"action": "decline", "reason": ""})
+    response = client.post(move_url(referral), {"move-action": "decline", "move-reason": ""})
     assert response.status_code == 409
     assert "Please give a reason." in response.content.decode()
-    response = client.post(move_url(referral), {"action": "no-such-move"})
+    response = client.post(move_url(referral), {"move-action": "no-such-move"})
     assert response.status_code == 400
 
 
@@ -136,7 +136,8 @@ def test_a_case_is_rerouted_from_the_case_page(client, cases, chiropractor):
     client.force_login(chiropractor)
     (referral,) = cases["sciatica"].referrals
     response = client.post(
-        move_url(referral), {"action": "reroute", "queue": "podiatry", "reason": "Foot first"}
+        move_url(referral),
+        {"move-action": "reroute", "move-queue": "podiatry", "move-reason": "Foot first"},
     )
     assert response.status_code == 302
     new = Referral.objects.get(queue="podiatry", patient=referral.patient)
@@ -152,7 +153,7 @@ def test_the_medical_reviewer_clears_a_red_flag_and_releases_referrals(
     (referral,) = cases["ces"].referrals
     url = reverse("admin:referrals_referral_clear", args=[referral.public_id])
     response = client.post(
-        url, {"reason": "Saddle sensation normal on exam", "release": ["chiropractic"]}
+        url, {"clear-reason": "Saddle sensation normal on exam", "clear-release": ["chiropractic"]}
     )
     assert response.status_code == 302
     assert Referral.objects.filter(patient=referral.patient, queue="chiropractic").exists()
@@ -164,7 +165,7 @@ def test_staff_notes_are_added_and_shown(client, cases, chiropractor):
     client.force_login(chiropractor)
     (referral,) = cases["sciatica"].referrals
     url = reverse("admin:referrals_referral_note", args=[referral.public_id])
-    assert client.post(url, {"text": "Left voicemail <b>twice</b>"}).status_code == 302
+    assert client.post(url, {"note-text": "Left voicemail <b>twice</b>"}).status_code == 302
     page = client.get(case_url(referral)).content.decode()
     assert "Left voicemail &lt;b&gt;twice&lt;/b&gt;" in page
 
@@ -188,11 +189,20 @@ def test_search_by_name_birth_date_phone_and_reference(client, cases, triage_lea
     assert {row.intake.reference for row in response.context["cl"].result_list} == {reference}
 
 
+def test_the_queue_shows_open_referrals_unless_asked_for_others(client, cases, chiropractor):
+    client.force_login(chiropractor)
+    (referral,) = cases["sciatica"].referrals
+    client.post(move_url(referral), {"move-action": "decline", "move-reason": "Seen elsewhere"})
+    assert client.get(LIST).context["cl"].result_count == 0
+    assert client.get(LIST, {"status": "declined"}).context["cl"].result_count == 1
+    assert client.get(LIST, {"status": "any"}).context["cl"].result_count == 1
+
+
 def test_filters_overdue_and_assigned_to_me(client, cases, chiropractor):
     client.force_login(chiropractor)
     (referral,) = cases["sciatica"].referrals
     assert client.get(LIST, {"overdue": "yes"}).context["cl"].result_count == 0
-    client.post(move_url(referral), {"action": "claim"})
+    client.post(move_url(referral), {"move-action": "claim"})
     assert client.get(LIST, {"assigned": "me"}).context["cl"].result_count == 1
     assert client.get(LIST, {"assigned": "none"}).context["cl"].result_count == 0
 

@@ -1,0 +1,45 @@
+"""A clinician works a case in the admin in a real browser: no CSP errors, nothing inaccessible."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import describe, run_axe, screenshot
+from tests.clinic_fixtures import details, make_staff, submit
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct horse battery staple"
+
+
+def log_in(page: Page, username: str) -> None:
+    page.goto("/admin/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_the_medical_reviewer_sees_the_queue_opens_a_case_and_clears_the_red_flag(page: Page):
+    make_staff("dr_umar", "Urgent medical review team")
+    ces = submit("V09", patient=details(family_name="Morgan", phone="07700 900003"))
+    submit("V01", patient=details(family_name="Hughes", phone="07700 900001"))
+    log_in(page, "dr_umar")
+    expect(page.get_by_role("heading", name="Open referrals")).to_be_visible()
+    screenshot(page, "admin/dashboard-1280")
+
+    page.goto("/admin/referrals/referral/")
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("RED_FLAG_CAUDA_EQUINA")
+    expect(rows.first).to_contain_text("Emergency")
+    screenshot(page, "admin/queue-1280")
+
+    rows.first.get_by_role("link", name=ces.intake.reference).click()
+    expect(page.get_by_role("heading", name="Flags and why they fired")).to_be_visible()
+    expect(page.get_by_text("prompts for clinical reasoning, not diagnoses")).to_be_visible()
+    screenshot(page, "admin/case-1280")
+    assert run_axe(page) == [], describe(run_axe(page))
+
+    page.get_by_label("Reason (clinical finding)").fill("Examined: saddle sensation normal")
+    page.get_by_role("button", name="Clear red flag and release").click()
+    expect(page.get_by_text("Red flag cleared. Released to: Chiropractic")).to_be_visible()
+    screenshot(page, "admin/case-cleared-1280")
