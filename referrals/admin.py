@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
+from intake.bodymap import body_map_svg
 from intake.messages import staff_disclaimer
 from intake.triage import RULESET_VERSION
 from referrals import access, selectors, services
@@ -21,9 +22,8 @@ from referrals.audit import audit_record
 from referrals.case import case_answers, case_flags
 from referrals.errors import ReferralError
 from referrals.forms import ClearRedFlagForm, MoveForm, StaffNoteForm
+from referrals.links import link_summary
 from referrals.models import OPEN_STATUSES, Action, AuditEntry, Queue, Referral, Status
-
-URGENCY_BADGE = {"emergency": "danger", "urgent": "warning", "routine": "secondary"}
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -282,6 +282,8 @@ class ReferralAdmin(admin.ModelAdmin):
             "sections": case_answers(intake.answers, flags),
             "flags": case_flags(flags),
             "derived": intake.triage_result["derived"],
+            "link": link_summary(intake.flag_codes, intake.answers),
+            "body_map": body_map_svg(intake, staff=True),
             "disclaimer": staff_disclaimer(
                 ruleset_version=intake.ruleset_version or RULESET_VERSION
             ),
