@@ -7,6 +7,7 @@ data and refuses to start without a secret key or with DEBUG on.
 """
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -73,6 +74,9 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_tasks_db",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "intake",
     "referrals",
 ]
@@ -85,8 +89,17 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "referrals.twofactor.StaffTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -243,6 +256,30 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 60 * env_int("SESSION_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Staff login protection (django-axes keeps the attempts in the database, shared by every
+# process): LOGIN_FAILURE_LIMIT failures lock the account, and separately the address, for
+# LOGIN_LOCKOUT_MINUTES.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=24 * 60)
+)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_VERBOSE = False
+# Behind the TLS proxy the client address is the proxy's; trust its X-Forwarded-For only when
+# told how many proxies sit in front (TRUSTED_PROXY_COUNT).
+_proxy_count = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
+if _proxy_count:
+    AXES_IPWARE_PROXY_COUNT = _proxy_count
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+
+# Two-factor (TOTP, django-otp): optional for staff who set it up; STAFF_2FA_REQUIRED names
+# who must use it: "lead" (the triage lead; the production default), "all" staff, or "none".
+STAFF_2FA_REQUIRED = env_choice(
+    "STAFF_2FA_REQUIRED", "lead" if PRODUCTION else "none", ("none", "lead", "all")
+)
 CSRF_COOKIE_SECURE = PRODUCTION
 # Pages put the token in the HTML (the Swagger UI too), so no script needs the cookie.
 CSRF_COOKIE_HTTPONLY = True
@@ -306,6 +343,7 @@ LOGGING = {
 
 # The clinic this instance serves.
 CLINIC_NAME = env_str("CLINIC_NAME", "Foot and Back Clinic")
+OTP_TOTP_ISSUER = CLINIC_NAME
 # The working calendar that turns urgency into due times (spec §4.2; referrals/calendar.py):
 # CLINIC_WORKING_DAYS "mon-fri" or ISO numbers, CLINIC_OPENING_HOURS "08:00-18:00",
 # CLINIC_HOLIDAYS comma-separated ISO dates.

@@ -3,12 +3,14 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clinic import views
+from referrals.twofactor import two_factor_setup
 
 urlpatterns = [
     path("", views.start, name="start"),
     path("healthz", views.healthz, name="healthz"),
     # Pages without an icon link (the admin) make browsers ask for /favicon.ico.
     path("favicon.ico", views.favicon),
+    path("admin/two-factor/", two_factor_setup, name="staff-two-factor"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(

@@ -24,6 +24,7 @@ from referrals.errors import ReferralError
 from referrals.forms import ClearRedFlagForm, MoveForm, StaffNoteForm
 from referrals.links import link_summary
 from referrals.models import OPEN_STATUSES, Action, AuditEntry, Queue, Referral, Status
+from referrals.twofactor import StaffLoginForm
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -445,6 +446,8 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
 
 admin.site.index_template = "admin/clinic_index.html"
+admin.site.login_form = StaffLoginForm
+admin.site.login_template = "admin/clinic_login.html"
 admin.site.site_header = "Clinic intake — staff"
 admin.site.site_title = "Clinic staff"
 admin.site.index_title = "Queues"

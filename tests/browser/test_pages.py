@@ -5,7 +5,10 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import describe, run_axe, screenshot
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 PAGES = [
     ("start", "/", "Tell us about your foot or back pain"),

@@ -6,7 +6,10 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import describe, run_axe, screenshot
 from tests.clinic_fixtures import details, make_staff, submit
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 PASSWORD = "correct horse battery staple"
 

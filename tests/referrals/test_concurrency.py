@@ -11,7 +11,10 @@ from referrals.models import EventKind, Referral, Status
 from referrals.services import referral_claim
 from tests.clinic_fixtures import details, submit
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres_only,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def run_at_once(*jobs):

@@ -1,0 +1,122 @@
+"""Two-factor sign-in for staff: optional TOTP, required for whom STAFF_2FA_REQUIRED names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import segno
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django_otp import devices_for_user
+from django_otp import login as otp_login
+from django_otp.forms import OTPAuthenticationFormMixin
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from referrals.access import is_triage_lead
+
+SETUP_URL_NAME = "staff-two-factor"
+
+
+def two_factor_required(user: Any) -> bool:
+    rule = settings.STAFF_2FA_REQUIRED
+    if not getattr(user, "is_authenticated", False) or not user.is_staff:
+        return False
+    return rule == "all" or (rule == "lead" and is_triage_lead(user))
+
+
+def has_device(user: Any) -> bool:
+    return any(devices_for_user(user, confirmed=True))
+
+
+class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
+    """Password, then a TOTP code for staff who have set one up."""
+
+    otp_token = forms.CharField(
+        required=False,
+        label="Authenticator code (if you set one up)",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+    otp_device = forms.CharField(required=False, widget=forms.HiddenInput)
+    otp_challenge = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def _chosen_device(self, user: Any) -> Any:
+        # Staff have one authenticator (the set-up page makes one), so the form asks for no
+        # device choice: use the user's own confirmed TOTP device.
+        return super()._chosen_device(user) or (
+            TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        user = self.get_user()
+        if user is not None and has_device(user):
+            self.clean_otp(user)
+        return cleaned
+
+
+class StaffTwoFactorMiddleware:
+    """Sends staff who must use two-factor, and have not, to the set-up page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            request.path.startswith("/admin/")
+            and not request.path.startswith(("/admin/login", "/admin/logout", "/admin/jsi18n"))
+            and request.path != reverse(SETUP_URL_NAME)
+            and two_factor_required(user)
+            and not user.is_verified()  # type: ignore[union-attr]
+        ):
+            return HttpResponseRedirect(reverse(SETUP_URL_NAME))
+        return self.get_response(request)
+
+
+class ConfirmDeviceForm(forms.Form):
+    token = forms.CharField(
+        label="Code from your authenticator app",
+        max_length=8,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+@login_required(login_url="admin:login")
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Set up (or confirm) a TOTP authenticator for the signed-in staff member."""
+    user = request.user
+    if not user.is_staff:
+        return HttpResponseRedirect("/")
+    if has_device(user) and user.is_verified():  # type: ignore[attr-defined]
+        return render(request, "admin/two_factor.html", {"done": True, "title": "Two-factor"})
+    with transaction.atomic():
+        device, _ = TOTPDevice.objects.get_or_create(
+            user=user, confirmed=False, defaults={"name": "Authenticator app"}
+        )
+    form = ConfirmDeviceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["token"].strip()):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            messages.success(request, "Two-factor sign-in is set up.")
+            return HttpResponseRedirect(reverse("admin:index"))
+        form.add_error("token", "That code did not match. Check the time on your phone.")
+    qr = segno.make(device.config_url, error="m").svg_inline(scale=4, title="Set-up QR code")
+    context = {
+        "title": "Set up two-factor sign-in",
+        "form": form,
+        "qr": mark_safe(qr),  # noqa: S308 - segno's own SVG of our own URL
+        "secret": device.config_url.split("secret=")[1].split("&")[0],
+        "required": two_factor_required(user),
+    }
+    return render(request, "admin/two_factor.html", context)

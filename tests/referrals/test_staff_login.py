@@ -1,0 +1,107 @@
+"""Staff sign-in: lockout after repeated failures, optional TOTP, TOTP required where configured."""
+
+import pytest
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tests.clinic_fixtures import make_staff
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = reverse("admin:login")
+PASSWORD = "correct horse battery staple"
+
+
+def log_in(client, username, password=PASSWORD, addr="203.0.113.5", **extra):
+    return client.post(
+        LOGIN,
+        {"username": username, "password": password, "next": "/admin/", **extra},
+        REMOTE_ADDR=addr,
+    )
+
+
+def code_for(device):
+    return str(totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)).zfill(
+        device.digits
+    )
+
+
+def test_an_account_is_locked_after_repeated_failures_even_with_the_right_password(
+    client, settings
+):
+    settings.AXES_FAILURE_LIMIT = 3
+    make_staff("chiro_carla", "Chiropractic team")
+    for addr in ("203.0.113.1", "203.0.113.2"):
+        assert log_in(client, "chiro_carla", "wrong", addr=addr).status_code == 200
+    assert log_in(client, "chiro_carla", "wrong", addr="203.0.113.3").status_code == 429
+    locked = log_in(client, "chiro_carla", addr="203.0.113.4")
+    assert locked.status_code == 429
+    assert "too many failed sign-in attempts" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_address_is_locked_after_failures_across_accounts(client, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    make_staff("podiatry_pat", "Podiatry team")
+    for name in ("alice", "bob", "carol"):
+        log_in(client, name, "guess", addr="198.51.100.9")
+    assert log_in(client, "podiatry_pat", addr="198.51.100.9").status_code == 429
+    assert log_in(client, "podiatry_pat", addr="198.51.100.10").status_code == 302
+
+
+def test_a_successful_login_resets_the_count(client, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    make_staff("chiro_carla", "Chiropractic team")
+    log_in(client, "chiro_carla", "wrong")
+    log_in(client, "chiro_carla", "wrong")
+    assert log_in(client, "chiro_carla").status_code == 302
+    client.logout()
+    log_in(client, "chiro_carla", "wrong")
+    assert log_in(client, "chiro_carla").status_code == 302
+
+
+def test_staff_with_an_authenticator_must_give_its_code(client):
+    user = make_staff("dr_umar", "Urgent medical review team")
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    refused = log_in(client, "dr_umar")
+    assert refused.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert log_in(client, "dr_umar", otp_token=code_for(device)).status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_staff_without_an_authenticator_sign_in_with_the_password_alone(client):
+    make_staff("chiro_carla", "Chiropractic team")
+    assert log_in(client, "chiro_carla").status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_the_triage_lead_is_sent_to_set_up_two_factor_when_it_is_required(client, settings):
+    settings.STAFF_2FA_REQUIRED = "lead"
+    make_staff("lead_lin", "Triage lead")
+    assert log_in(client, "lead_lin").status_code == 302
+    setup = reverse("staff-two-factor")
+    response = client.get(reverse("admin:referrals_referral_changelist"))
+    assert response.status_code == 302
+    assert response["Location"] == setup
+    page = client.get(setup)
+    assert "<svg" in page.content.decode()
+    device = TOTPDevice.objects.get(user__username="lead_lin", confirmed=False)
+    assert client.post(setup, {"token": code_for(device)}).status_code == 302
+    assert client.get(reverse("admin:referrals_referral_changelist")).status_code == 200
+
+
+def test_other_staff_are_not_forced_when_only_the_lead_must(client, settings):
+    settings.STAFF_2FA_REQUIRED = "lead"
+    make_staff("chiro_carla", "Chiropractic team")
+    log_in(client, "chiro_carla")
+    assert client.get(reverse("admin:referrals_referral_changelist")).status_code == 200
+
+
+def test_a_wrong_code_is_refused_on_login_and_on_set_up(client):
+    user = make_staff("dr_umar", "Urgent medical review team")
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    wrong = "000000" if code_for(device) != "000000" else "111111"
+    assert log_in(client, "dr_umar", otp_token=wrong).status_code == 200
+    assert "_auth_user_id" not in client.session
