@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -153,15 +153,16 @@ class ReferralAdmin(admin.ModelAdmin):
         born = _parse_date(term)
         if born is not None:
             return queryset.filter(patient__date_of_birth=born), False
+        # A term may be a reference, a phone number or a name; references contain digits too,
+        # so every reading that fits is searched.
+        match = Q(intake__reference=parse_reference(term))
         phone = normalise_phone(term)
-        if len(phone) >= 6 and len(phone) >= len(term.replace(" ", "")) - 3:
-            return queryset.filter(patient__phone_key__contains=phone), False
-        reference = parse_reference(term)
-        by_ref = queryset.filter(intake__reference=reference)
+        if len(phone) >= 6:
+            match |= Q(patient__phone_key__contains=phone)
         key = normalise_family_name(term)
         if key:
-            return (by_ref | queryset.filter(patient__family_name_key__startswith=key)), False
-        return by_ref, False
+            match |= Q(patient__family_name_key__startswith=key)
+        return queryset.filter(match), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

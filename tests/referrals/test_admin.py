@@ -189,6 +189,15 @@ def test_search_by_name_birth_date_phone_and_reference(client, cases, triage_lea
     assert {row.intake.reference for row in response.context["cl"].result_list} == {reference}
 
 
+def test_a_reference_made_mostly_of_digits_is_still_found_by_reference(client, cases, triage_lead):
+    intake = cases["heel"].intake
+    intake.reference = "64764NY6"
+    intake.save(update_fields=["reference"])
+    client.force_login(triage_lead)
+    response = client.get(LIST, {"q": "6476-4NY6"})
+    assert {row.intake.reference for row in response.context["cl"].result_list} == {"64764NY6"}
+
+
 def test_the_queue_shows_open_referrals_unless_asked_for_others(client, cases, chiropractor):
     client.force_login(chiropractor)
     (referral,) = cases["sciatica"].referrals
