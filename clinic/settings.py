@@ -20,6 +20,7 @@ from clinic.env import (
     env_list,
     env_parsed,
     env_str,
+    parse_rate,
 )
 from referrals.calendar import (
     WorkingCalendar,
@@ -81,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Before sessions and CSRF read the body: an oversized request gets a 413 page.
+    "clinic.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -220,6 +223,7 @@ PERIODIC_TASKS = [
     "clinic.tasks.prune_task_results",
     "clinic.tasks.purge_rate_counters",
     "referrals.tasks.escalate_overdue",
+    "intake.tasks.purge_expired_drafts",
 ]
 TASK_RESULT_RETENTION_DAYS = env_int("TASK_RESULT_RETENTION_DAYS", 14, minimum=1)
 
@@ -246,6 +250,12 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_SECURE = PRODUCTION
 # Pages put the token in the HTML (the Swagger UI too), so no script needs the cookie.
 CSRF_COOKIE_HTTPONLY = True
+# Requests with a larger body are refused with 413 (clinic.middleware); Django's own cap on
+# bodies without a Content-Length follows it.
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 256 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+# Per client address: new drafts plus submissions of the patient form (intake.ratelimit).
+FORM_RATE_LIMIT, FORM_RATE_WINDOW_SECONDS = env_parsed("FORM_RATE_LIMIT", "20/hour", parse_rate)
 
 # Content-Security-Policy (Django 6 built-in). Inline scripts need the request
 # nonce: `<script nonce="{{ csp_nonce }}">`. Bootstrap draws form controls
