@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any, ClassVar, Final
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Div, Fieldset, Layout
+from crispy_forms.layout import HTML, Div, Fieldset, Layout
 from django import forms
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -324,6 +325,7 @@ class AboutYouBase(StepForm):
         "weight_kg": ("weight_kg", "weight_stones", "weight_pounds", stones_pounds_to_kg),
     }
     _BOTH_UNITS: ClassVar = _("Please use one kind of unit only, not both.")
+    _EITHER: ClassVar = _("Fill in one: the metric box, or the two imperial boxes.")
     _CONVERTED: ClassVar = _("That comes to %(value)s %(unit)s. %(message)s")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -346,6 +348,7 @@ class AboutYouBase(StepForm):
             parts.append(
                 Fieldset(
                     _(FIELD_BY_CODE[code].label),
+                    HTML(format_html('<p class="form-text mt-0">{}</p>', self._EITHER)),
                     Div(metric, css_class="unit-metric"),
                     Div(
                         Div(whole, css_class="col"),
@@ -355,9 +358,8 @@ class AboutYouBase(StepForm):
                     css_class="mb-3",
                 )
             )
-        parts.extend(
-            name for name in self.fields if name not in self.declared_fields and name != HONEYPOT
-        )
+        in_units = {name for names in self.UNITS.values() for name in names[:3]}
+        parts.extend(name for name in self.fields if name not in in_units and name != HONEYPOT)
         return Layout(*parts)
 
     def parsed_answers(self, cleaned: Mapping[str, Any]) -> dict[str, Any]:
