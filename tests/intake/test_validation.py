@@ -16,6 +16,7 @@ from intake.validation import (
     NON_FIELD_ERRORS,
     ValidationResult,
     validate_answers,
+    validate_fields,
 )
 from tests.answers import EXAMPLES, make_answers
 
@@ -339,8 +340,6 @@ def test_messages_are_plain_english_sentences():
 
 
 def test_validate_fields_checks_only_the_codes_asked_for():
-    from intake.validation import validate_fields
-
     assert validate_fields({"pain_now_nrs": 11, "has_diabetes": None}, ["pain_now_nrs"]) == {
         "pain_now_nrs": ["Please enter a number from 0 to 10."]
     }
@@ -351,8 +350,6 @@ def test_validate_fields_checks_only_the_codes_asked_for():
 
 
 def test_validate_fields_gives_the_same_messages_as_the_whole_validation():
-    from intake.validation import validate_fields
-
     answers = make_answers()
     answers.update(pain_now_nrs=-1, main_concern="a\x00b", pain_regions=["heel", "heel"])
     whole = validate_answers(answers).errors
@@ -361,15 +358,11 @@ def test_validate_fields_gives_the_same_messages_as_the_whole_validation():
 
 
 def test_validate_fields_reports_under_16_for_the_refusal():
-    from intake.validation import validate_fields
-
     assert validate_fields({"age_years": 15}, ["age_years"]) == {"age_years": [MSG_UNDER_16]}
     assert validate_fields({"age_years": 16}, ["age_years"]) == {}
 
 
 def test_validate_fields_judges_the_timing_questions_from_the_earlier_answers():
-    from intake.validation import validate_fields
-
     quiet = make_answers()
     assert validate_fields({**quiet, "symptom_duration": None}, ["symptom_duration"]) == {}
     assert "symptom_duration" in validate_fields(
@@ -380,6 +373,4 @@ def test_validate_fields_judges_the_timing_questions_from_the_earlier_answers():
 
 
 def test_validate_fields_ignores_codes_that_are_not_questions():
-    from intake.validation import validate_fields
-
     assert validate_fields({"website": "x"}, ["website", "given_name"]) == {}
