@@ -18,8 +18,8 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout
 from django import forms
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.functional import Promise
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from intake import identity
@@ -180,7 +180,7 @@ class StepForm(forms.Form):
                 anchor = bound.auto_id
                 if isinstance(bound.field.widget, forms.RadioSelect | forms.CheckboxSelectMultiple):
                     anchor = f"{anchor}_0"
-                links.append((anchor, str(bound.label), message))
+                links.append((anchor, str(bound.label), str(message)))
         return links
 
 

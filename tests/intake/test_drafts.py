@@ -151,7 +151,9 @@ def test_the_first_report_of_the_advice_counts():
     first = timezone.now()
     assert draft_record_interrupt(token=token, now=first) is True
     assert draft_record_interrupt(token=token, now=first + dt.timedelta(minutes=5)) is False
-    assert draft_for_token(token).data["interrupt_shown_at"] == first.isoformat()
+    draft = draft_for_token(token)
+    assert draft is not None
+    assert draft.data["interrupt_shown_at"] == first.isoformat()
 
 
 def test_submitting_stores_the_case_with_its_referrals_and_deletes_the_draft():
@@ -175,7 +177,9 @@ def test_submitting_stores_the_case_with_its_referrals_and_deletes_the_draft():
 def test_an_emergency_case_carries_the_time_the_advice_was_shown():
     answers = worked_case("V09")
     _draft, token = fill(answers)
-    shown = draft_for_token(token).data["interrupt_shown_at"]
+    draft = draft_for_token(token)
+    assert draft is not None
+    shown = draft.data["interrupt_shown_at"]
     submission = submit(answers, token)
     assert submission.intake.urgency == "emergency"
     assert submission.intake.interrupt_shown_at == dt.datetime.fromisoformat(shown)

@@ -29,6 +29,12 @@ OMAR = {
 TEEN_TOM = {**IDENTITY, "given_name": "Tom", "family_name": "Young", "date_of_birth": "2014-01-01"}
 
 
+def saved_draft(client: Client) -> IntakeDraft:
+    draft = draft_for_token(client.session[SESSION_KEY])
+    assert draft is not None
+    return draft
+
+
 def html(response) -> str:
     return response.content.decode()
 
@@ -99,12 +105,13 @@ def test_an_emergency_answer_shows_the_advice_on_the_next_page_without_javascrip
     assert "d-none" not in advice.group(1)
     assert "call 999 or go to your nearest emergency department now" in consent
     assert "You can finish this form later. Do not delay getting help." in consent
-    shown_at = draft_for_token(client.session[SESSION_KEY]).data["interrupt_shown_at"]
+    shown_at = saved_draft(client).data["interrupt_shown_at"]
     assert shown_at
 
     client.post("/form/consent/", step_data("consent", answers))
     intake = Intake.objects.get()
     assert intake.urgency == "emergency"
+    assert intake.interrupt_shown_at is not None
     assert intake.interrupt_shown_at.isoformat() == shown_at
     assert "Do not wait for us to contact you" in html(client.get("/form/done/"))
 
@@ -119,7 +126,7 @@ def test_the_advice_shows_even_when_the_red_flag_step_has_another_error(client):
     assert re.search(
         r'<div id="interrupt-advice" class="alert alert-danger interrupt-advice"', page
     )
-    assert draft_for_token(client.session[SESSION_KEY]).data["interrupt_shown_at"]
+    assert saved_draft(client).data["interrupt_shown_at"]
 
 
 def test_the_red_flag_page_carries_the_hidden_advice_and_marks_the_questions_for_the_script(client):
@@ -134,7 +141,7 @@ def test_the_red_flag_page_carries_the_hidden_advice_and_marks_the_questions_for
 def test_the_script_reports_when_it_showed_the_advice(client):
     complete(client, worked_case("V01"), upto="red_flags")
     assert client.post("/form/interrupt-shown/").status_code == 204
-    assert draft_for_token(client.session[SESSION_KEY]).data["interrupt_shown_at"]
+    assert saved_draft(client).data["interrupt_shown_at"]
 
 
 def test_steps_show_a_progress_indicator_and_a_back_link(client):
@@ -310,7 +317,7 @@ def test_an_unknown_or_expired_resume_link_gets_a_friendly_page(client):
 def test_a_failed_submission_sends_the_patient_back_to_the_step_with_the_error(client):
     answers = worked_case("V01")
     complete(client, answers, upto="consent")
-    draft = draft_for_token(client.session[SESSION_KEY])
+    draft = saved_draft(client)
     draft.data["answers"]["pain_now_nrs"] = 99
     draft.data["values"]["pain_character"]["pain_now_nrs"] = "99"
     draft.save()
