@@ -45,3 +45,21 @@ class RequestSizeLimitMiddleware:
                 status=413,
             )
         return render(request, "413.html", status=413)
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's IP address, for per-address limits.
+
+    Behind TRUSTED_PROXY_HOPS reverse proxies, REMOTE_ADDR is the nearest proxy: the client is
+    the entry that many places from the right of X-Forwarded-For (entries further left are
+    whatever the client sent, so they are never trusted).
+    """
+    hops: int = settings.TRUSTED_PROXY_HOPS
+    remote = str(request.META.get("REMOTE_ADDR") or "unknown")
+    if hops <= 0:
+        return remote
+    forwarded = [
+        part.strip() for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")
+    ]
+    forwarded = [part for part in forwarded if part]
+    return forwarded[-hops] if len(forwarded) >= hops else remote

@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from clinic.middleware import client_address
 from intake.drafts import (
     IDENTITY_STEP,
     SESSION_KEY,
@@ -55,7 +56,7 @@ def _over_limit(request: HttpRequest) -> HttpResponse | None:
     """Starting or sending a form counts against the client address's limit."""
     verdict = rate_limit_hit(
         scope="intake-form",
-        ident=request.META.get("REMOTE_ADDR") or "unknown",
+        ident=client_address(request),
         limit=settings.FORM_RATE_LIMIT,
         window_seconds=settings.FORM_RATE_WINDOW_SECONDS,
     )

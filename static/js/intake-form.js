@@ -7,6 +7,16 @@
     summary.focus();
   }
 
+  // A second click on the button would send the step twice: the first one is enough.
+  document.addEventListener("submit", function (event) {
+    var buttons = event.target.querySelectorAll("button[type=submit]");
+    window.setTimeout(function () {
+      buttons.forEach(function (button) {
+        button.disabled = true;
+      });
+    }, 0);
+  });
+
   var advice = document.getElementById("interrupt-advice");
   if (!advice) {
     return;
