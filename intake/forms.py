@@ -202,9 +202,9 @@ class IdentityForm(StepForm):
     )
     date_of_birth = forms.DateField(
         label=_("What is your date of birth?"),
-        help_text=_("For example 17/05/1980."),
+        help_text=_("For example, 17 May 1980."),
         widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"),
-        error_messages={"invalid": _("Please enter a real date, like 17/05/1980.")},
+        error_messages={"invalid": _("Please enter a real date, for example 17 May 1980.")},
     )
     phone = forms.CharField(
         label=_("Phone number"),
