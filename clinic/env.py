@@ -89,3 +89,16 @@ def env_parsed[T](
         return parse(default if value is None else value)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name}: {exc}.") from None
+
+
+RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """'20/hour' -> (20, 3600): a count per second, minute, hour or day."""
+    count, _, period = text.strip().lower().partition("/")
+    if not count.strip().isdigit() or period.strip() not in RATE_PERIODS:
+        raise ValueError(f"{text!r} is not a rate like 20/hour (per second, minute, hour or day)")
+    if int(count) < 1:
+        raise ValueError(f"{text!r} must allow at least one request")
+    return int(count), RATE_PERIODS[period.strip()]

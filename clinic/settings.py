@@ -21,6 +21,7 @@ from clinic.env import (
     env_list,
     env_parsed,
     env_str,
+    parse_rate,
 )
 from referrals.calendar import (
     WorkingCalendar,
@@ -85,6 +86,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Before sessions and CSRF read the body: an oversized request gets a 413 page.
+    "clinic.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -233,6 +236,7 @@ PERIODIC_TASKS = [
     "clinic.tasks.prune_task_results",
     "clinic.tasks.purge_rate_counters",
     "referrals.tasks.escalate_overdue",
+    "intake.tasks.purge_expired_drafts",
 ]
 TASK_RESULT_RETENTION_DAYS = env_int("TASK_RESULT_RETENTION_DAYS", 14, minimum=1)
 
@@ -268,12 +272,8 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AXES_VERBOSE = False
-# Behind the TLS proxy the client address is the proxy's; trust its X-Forwarded-For only when
-# told how many proxies sit in front (TRUSTED_PROXY_COUNT).
-_proxy_count = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
-if _proxy_count:
-    AXES_IPWARE_PROXY_COUNT = _proxy_count
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# One reading of the client address for every per-address limit (TRUSTED_PROXY_HOPS).
+AXES_CLIENT_IP_CALLABLE = "clinic.middleware.client_address"
 
 # Two-factor (TOTP, django-otp): optional for staff who set it up; STAFF_2FA_REQUIRED names
 # who must use it: "lead" (the triage lead; the production default), "all" staff, or "none".
@@ -283,6 +283,15 @@ STAFF_2FA_REQUIRED = env_choice(
 CSRF_COOKIE_SECURE = PRODUCTION
 # Pages put the token in the HTML (the Swagger UI too), so no script needs the cookie.
 CSRF_COOKIE_HTTPONLY = True
+# Requests with a larger body are refused with 413 (clinic.middleware); Django's own cap on
+# bodies without a Content-Length follows it.
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 256 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+# Reverse proxies in front of the app that append to X-Forwarded-For; the client address for
+# rate limits is read that many entries from the right (clinic.middleware.client_address).
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=5)
+# Per client address: new drafts plus submissions of the patient form (intake.ratelimit).
+FORM_RATE_LIMIT, FORM_RATE_WINDOW_SECONDS = env_parsed("FORM_RATE_LIMIT", "20/hour", parse_rate)
 
 # Content-Security-Policy (Django 6 built-in). Inline scripts need the request
 # nonce: `<script nonce="{{ csp_nonce }}">`. Bootstrap draws form controls

@@ -1,12 +1,12 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clinic import views
 from referrals.twofactor import two_factor_setup
 
 urlpatterns = [
-    path("", views.start, name="start"),
+    path("", include("intake.urls")),
     path("healthz", views.healthz, name="healthz"),
     # Pages without an icon link (the admin) make browsers ask for /favicon.ico.
     path("favicon.ico", views.favicon),

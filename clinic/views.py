@@ -1,8 +1,7 @@
 import logging
 
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -26,12 +25,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
             headers={"Retry-After": "30"},
         )
     return JsonResponse({"status": "ok", "database": "ok"})
-
-
-@require_safe
-def start(request: HttpRequest) -> HttpResponse:
-    """The patient's start page (a placeholder until the intake form lands)."""
-    return render(request, "intake/start.html")
 
 
 @require_safe

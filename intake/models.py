@@ -116,3 +116,21 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.count}"
+
+
+class IntakeDraft(models.Model):
+    """A form in progress, saved after every completed step so the patient can come back.
+
+    Only a SHA-256 hash of the resume token is stored: the token itself lives in the patient's
+    resume link and session, so a copy of this table cannot be used to open anyone's draft.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    data = models.JSONField(default=dict)
+    current_step = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"draft at {self.current_step}, expires {self.expires_at:%Y-%m-%d %H:%M}"

@@ -7,7 +7,7 @@ rejecting them could block a patient who has a red flag.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -261,6 +261,32 @@ def validate_answers(data: object) -> ValidationResult:
         if get(code) is not None:
             answers[code] = data[code]
     return ValidationResult(answers, errors, under_16)
+
+
+def validate_fields(data: Mapping[str, Any], codes: Iterable[str]) -> dict[str, list[str]]:
+    """Check only the fields ``codes`` of ``data`` with the rules of :func:`validate_answers`.
+
+    For a form that asks the questions a few at a time: each step checks its own fields, with the
+    same messages, and the whole set is checked again on submission. The conditional fields 24-26
+    are judged from the answers in ``data`` (the earlier steps), which must already be valid.
+    ``age_years`` under 16 is reported as ``MSG_UNDER_16``, the caller's cue for the refusal.
+    Codes that are not questions are ignored. Never raises.
+    """
+    errors: dict[str, list[str]] = {}
+    wanted = [code for code in codes if code in _CHECKS]
+    for code in wanted:
+        message = _field_error(data, code)
+        if message is not None:
+            errors[code] = [message]
+    for code in wanted:
+        if code in errors or code not in _NULLABLE:
+            continue
+        if code in _ANY_SYMPTOM_FIELDS:
+            applies, message = not no_symptoms(data), MSG_NOT_APPLICABLE_NO_SYMPTOMS
+        else:
+            applies, message = leg_symptoms_reported(data), MSG_NOT_APPLICABLE_NO_LEG_SYMPTOMS
+        _check_applicability(data, errors, code, applies, message)
+    return _in_form_order(errors)
 
 
 _ORDER: Final = {code: index for index, code in enumerate(FIELD_BY_CODE)}

@@ -1,1 +1,240 @@
-# Create your views here.
+"""The patient form's pages: start, one page per step, resume link, confirmation, refusal."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from clinic.middleware import client_address
+from intake.drafts import (
+    IDENTITY_STEP,
+    SESSION_KEY,
+    STEP_CODES,
+    DraftNotFound,
+    draft_answers,
+    draft_for_token,
+    draft_record_interrupt,
+    draft_resume,
+    draft_save_step,
+    draft_start,
+    draft_submit,
+    draft_values,
+    interrupt_due,
+    step_reachable,
+    submitted_intake,
+)
+from intake.forms import STEP_FORMS, IdentityForm, StepForm
+from intake.identity import format_reference
+from intake.messages import interrupt_message, patient_disclaimer, under_16_refusal
+from intake.models import IntakeDraft
+from intake.questionnaire import INTERRUPT_FIELDS
+from intake.ratelimit import rate_limit_hit
+from intake.services import SubmissionInvalid
+
+DONE_KEY = "intake_submitted"
+LAST_STEP = STEP_CODES[-1]
+
+
+def _token(request: HttpRequest) -> str | None:
+    token = request.session.get(SESSION_KEY)
+    return token if isinstance(token, str) else None
+
+
+def _disclaimer() -> str:
+    return patient_disclaimer(emergency_number=settings.CLINIC_EMERGENCY_NUMBER, translate=gettext)
+
+
+def _over_limit(request: HttpRequest) -> HttpResponse | None:
+    """Starting or sending a form counts against the client address's limit."""
+    verdict = rate_limit_hit(
+        scope="intake-form",
+        ident=client_address(request),
+        limit=settings.FORM_RATE_LIMIT,
+        window_seconds=settings.FORM_RATE_WINDOW_SECONDS,
+    )
+    if verdict.allowed:
+        return None
+    response = render(request, "intake/rate_limited.html", status=429)
+    response["Retry-After"] = str(verdict.retry_after)
+    return response
+
+
+def _refuse(request: HttpRequest) -> HttpResponse:
+    lines = under_16_refusal(emergency_number=settings.CLINIC_EMERGENCY_NUMBER, translate=gettext)
+    return render(request, "intake/under_16.html", {"lines": lines})
+
+
+def _draft_missing(request: HttpRequest) -> HttpResponse:
+    return render(request, "intake/draft_missing.html", status=404)
+
+
+def _step_url(step: str, *, check: bool = False) -> str:
+    url = reverse("form-step", args=[step])
+    return f"{url}?check=1" if check else url
+
+
+@require_safe
+def start(request: HttpRequest) -> HttpResponse:
+    draft = draft_for_token(_token(request))
+    context = {
+        "disclaimer": _disclaimer(),
+        "step_total": len(STEP_CODES),
+        "continue_step": draft.current_step if draft else None,
+        "first_step": IDENTITY_STEP,
+    }
+    return render(request, "intake/start.html", context)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def step(request: HttpRequest, step: str) -> HttpResponse:
+    if step not in STEP_FORMS:
+        raise Http404
+    draft = draft_for_token(_token(request))
+    if step != IDENTITY_STEP and not (draft and step_reachable(draft, step)):
+        return redirect(_step_url(draft.current_step if draft else IDENTITY_STEP))
+    form_class, answers = STEP_FORMS[step], draft_answers(draft)
+    if request.method == "POST":
+        form = form_class(request.POST, answers=answers)
+        if form.honeypot_filled():
+            return render(request, "intake/not_accepted.html", status=400)
+        if form.is_valid():
+            return _save(request, form, draft)
+    elif request.GET.get("check") and draft:
+        # Sent back here by a failed submission: show what the validator found.
+        form = form_class(draft_values(draft, step), answers=answers)
+        form.is_valid()
+    else:
+        form = form_class(initial=draft_values(draft, step), answers=answers)
+    return _render_step(request, form, draft)
+
+
+def _save(request: HttpRequest, form: StepForm, draft: IntakeDraft | None) -> HttpResponse:
+    if isinstance(form, IdentityForm) and form.under_16:
+        return _refuse(request)
+    token = _token(request)
+    patient = form.patient() if isinstance(form, IdentityForm) else None
+    try:
+        if draft is None or token is None:
+            # Only the first step gets here without a draft (the others redirect).
+            if limited := _over_limit(request):
+                return limited
+            draft, token = draft_start(
+                values=form.values(),
+                patient=form.patient() if isinstance(form, IdentityForm) else {},
+                resume_url=lambda t: request.build_absolute_uri(reverse("form-resume", args=[t])),
+            )
+            request.session[SESSION_KEY] = token
+        elif form.step == LAST_STEP:
+            return _submit(request, form, token)
+        else:
+            draft_save_step(
+                token=token,
+                step=form.step,
+                values=form.values(),
+                answers=form.answers(),
+                patient=patient,
+            )
+    except DraftNotFound:
+        return _draft_missing(request)
+    return redirect(_step_url(STEP_CODES[STEP_CODES.index(form.step) + 1]))
+
+
+def _submit(request: HttpRequest, form: StepForm, token: str) -> HttpResponse:
+    if limited := _over_limit(request):
+        return limited
+    try:
+        submission = draft_submit(
+            token=token, step=form.step, values=form.values(), answers=form.answers()
+        )
+    except SubmissionInvalid as error:
+        if error.under_16:
+            return _refuse(request)
+        draft = draft_for_token(token)
+        return redirect(_step_url(draft.current_step if draft else IDENTITY_STEP, check=True))
+    request.session.pop(SESSION_KEY, None)
+    request.session[DONE_KEY] = str(submission.intake.public_id)
+    return redirect("form-done")
+
+
+def _interrupt_shown(form: StepForm, answers: dict[str, Any]) -> bool:
+    """Shown from the server when a Yes is on record or in the step just sent (no JavaScript)."""
+    sent = form.is_bound and any(
+        form[code].value() == "yes" for code in INTERRUPT_FIELDS if code in form.fields
+    )
+    return sent or interrupt_due(answers)
+
+
+def _render_step(request: HttpRequest, form: StepForm, draft: IntakeDraft | None) -> HttpResponse:
+    index, token = STEP_CODES.index(form.step), _token(request)
+    interrupt_visible = _interrupt_shown(form, draft_answers(draft))
+    if interrupt_visible and form.is_bound and draft and token:
+        with suppress(DraftNotFound):
+            draft_record_interrupt(token=token)
+    context = {
+        "form": form,
+        "step_number": index + 1,
+        "step_total": len(STEP_CODES),
+        "previous_url": _step_url(STEP_CODES[index - 1]) if index else reverse("start"),
+        "last": form.step == LAST_STEP,
+        "draft": draft,
+        "resume_url": (
+            request.build_absolute_uri(reverse("form-resume", args=[token]))
+            if draft and token
+            else None
+        ),
+        "asks_interrupt": any(code in form.fields for code in INTERRUPT_FIELDS),
+        "interrupt_visible": interrupt_visible,
+        "interrupt": interrupt_message(
+            emergency_number=settings.CLINIC_EMERGENCY_NUMBER, translate=gettext
+        ),
+    }
+    return render(request, "intake/step.html", context)
+
+
+@require_POST
+def interrupt_shown(request: HttpRequest) -> HttpResponse:
+    """The page's script reports that it has just shown the emergency advice."""
+    token = _token(request)
+    if token:
+        with suppress(DraftNotFound):
+            draft_record_interrupt(token=token)
+    return HttpResponse(status=204)
+
+
+@never_cache
+@require_safe
+def resume(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        draft = draft_resume(token=token)
+    except DraftNotFound:
+        return _draft_missing(request)
+    request.session[SESSION_KEY] = token
+    return redirect(_step_url(draft.current_step))
+
+
+@never_cache
+@require_safe
+def done(request: HttpRequest) -> HttpResponse:
+    intake = submitted_intake(request.session.get(DONE_KEY))
+    if intake is None:
+        return redirect("start")
+    stored = intake.patient_messages
+    context = {
+        "reference": format_reference(intake.reference),
+        "emergency": intake.urgency == "emergency",
+        "urgency_message": stored.get("urgency_message", ""),
+        "safety_nets": [
+            stored[key] for key in ("safety_net", "diabetic_safety_net") if stored.get(key)
+        ],
+        "disclaimer": _disclaimer(),
+    }
+    return render(request, "intake/done.html", context)

@@ -8,11 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 
 from intake.models import ContactMethod, IntakeSource
 from intake.services import PatientDetails, Submission, intake_submit
-from referrals.access import QUEUE_GROUPS, TRIAGE_LEAD_GROUP
+from referrals.access import (
+    LEAD_EXTRA_PERMISSIONS,
+    QUEUE_GROUPS,
+    STAFF_PERMISSIONS,
+    TRIAGE_LEAD_GROUP,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -61,7 +66,30 @@ def submit(
     )
 
 
+def ensure_staff_groups() -> None:
+    """The staff groups a data migration creates, again if a transactional test flushed them.
+
+    Browser tests run with transaction=True; their flush deletes migration data, and any later
+    test that needs the groups (the PostgreSQL race tests) would find none.
+    """
+    if Group.objects.filter(name=TRIAGE_LEAD_GROUP).exists():
+        return
+
+    def perms(pairs: list[tuple[str, str]]) -> list[Permission]:
+        return [
+            Permission.objects.get(content_type__app_label=app, codename=codename)
+            for app, codename in pairs
+        ]
+
+    for name in QUEUE_GROUPS.values():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.add(*perms(STAFF_PERMISSIONS))
+    lead, _ = Group.objects.get_or_create(name=TRIAGE_LEAD_GROUP)
+    lead.permissions.add(*perms(STAFF_PERMISSIONS + LEAD_EXTRA_PERMISSIONS))
+
+
 def make_staff(username: str, *groups: str, email: str | None = None) -> User:
+    ensure_staff_groups()
     user = User.objects.create_user(
         username=username,
         password="correct horse battery staple",

@@ -142,3 +142,26 @@ def test_every_variable_the_settings_read_is_documented_in_env_example():
     assert read - documented == set()
     # The child processes in these tests start clean of every one of them.
     assert read - SETTINGS_VARIABLES == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("20/hour", (20, 3600)),
+        ("5/minute", (5, 60)),
+        (" 100/DAY ", (100, 86400)),
+        ("1/second", (1, 1)),
+    ],
+)
+def test_a_rate_reads_as_count_and_window(text, expected):
+    from clinic.env import parse_rate
+
+    assert parse_rate(text) == expected
+
+
+@pytest.mark.parametrize("text", ["20", "20/fortnight", "x/hour", "0/hour", "-1/hour", "/hour"])
+def test_a_bad_rate_is_refused(text):
+    from clinic.env import parse_rate
+
+    with pytest.raises(ValueError, match=r"rate|at least one"):
+        parse_rate(text)

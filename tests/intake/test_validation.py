@@ -16,6 +16,7 @@ from intake.validation import (
     NON_FIELD_ERRORS,
     ValidationResult,
     validate_answers,
+    validate_fields,
 )
 from tests.answers import EXAMPLES, make_answers
 
@@ -333,3 +334,43 @@ def test_messages_are_plain_english_sentences():
             assert message[0].isupper()
             assert message.endswith(".")
             assert "_" not in message
+
+
+# --- validate_fields: one step of the form at a time ------------------------------------------
+
+
+def test_validate_fields_checks_only_the_codes_asked_for():
+    assert validate_fields({"pain_now_nrs": 11, "has_diabetes": None}, ["pain_now_nrs"]) == {
+        "pain_now_nrs": ["Please enter a number from 0 to 10."]
+    }
+    assert validate_fields({}, ["has_diabetes", "tingling"]) == {
+        "has_diabetes": [MSG_REQUIRED],
+        "tingling": [MSG_REQUIRED],
+    }
+
+
+def test_validate_fields_gives_the_same_messages_as_the_whole_validation():
+    answers = make_answers()
+    answers.update(pain_now_nrs=-1, main_concern="a\x00b", pain_regions=["heel", "heel"])
+    whole = validate_answers(answers).errors
+    codes = ["pain_now_nrs", "main_concern", "pain_regions"]
+    assert validate_fields(answers, codes) == {code: whole[code] for code in codes}
+
+
+def test_validate_fields_reports_under_16_for_the_refusal():
+    assert validate_fields({"age_years": 15}, ["age_years"]) == {"age_years": [MSG_UNDER_16]}
+    assert validate_fields({"age_years": 16}, ["age_years"]) == {}
+
+
+def test_validate_fields_judges_the_timing_questions_from_the_earlier_answers():
+    quiet = make_answers()
+    assert validate_fields({**quiet, "symptom_duration": None}, ["symptom_duration"]) == {}
+    assert "symptom_duration" in validate_fields(
+        {**quiet, "symptom_duration": "under_2_weeks"}, ["symptom_duration"]
+    )
+    heel = {**quiet, "pain_regions": ["heel"], "symptom_duration": None}
+    assert validate_fields(heel, ["symptom_duration"]) == {"symptom_duration": [MSG_REQUIRED]}
+
+
+def test_validate_fields_ignores_codes_that_are_not_questions():
+    assert validate_fields({"website": "x"}, ["website", "given_name"]) == {}

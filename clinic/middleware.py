@@ -1,0 +1,65 @@
+"""Request-level guards shared by the HTML pages and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext
+
+API_PREFIX = "/api/"
+
+
+class RequestSizeLimitMiddleware:
+    """Answer a body larger than settings.MAX_REQUEST_BYTES with 413 before anything reads it.
+
+    Django itself only notices an oversized body when it parses it, and answers 400
+    (RequestDataTooBig). This checks the declared Content-Length first: JSON under /api/, a
+    friendly page elsewhere. A body without a Content-Length is still capped by Django's
+    DATA_UPLOAD_MAX_MEMORY_SIZE.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit: int = settings.MAX_REQUEST_BYTES
+        if length > limit:
+            return self.too_large(request, limit)
+        return self.get_response(request)
+
+    @staticmethod
+    def too_large(request: HttpRequest, limit: int) -> HttpResponse:
+        if request.path.startswith(API_PREFIX):
+            return JsonResponse(
+                {
+                    "detail": gettext("The request is too large."),
+                    "max_bytes": limit,
+                },
+                status=413,
+            )
+        return render(request, "413.html", status=413)
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's IP address, for per-address limits.
+
+    Behind TRUSTED_PROXY_HOPS reverse proxies, REMOTE_ADDR is the nearest proxy: the client is
+    the entry that many places from the right of X-Forwarded-For (entries further left are
+    whatever the client sent, so they are never trusted).
+    """
+    hops: int = settings.TRUSTED_PROXY_HOPS
+    remote = str(request.META.get("REMOTE_ADDR") or "unknown")
+    if hops <= 0:
+        return remote
+    forwarded = [
+        part.strip() for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")
+    ]
+    forwarded = [part for part in forwarded if part]
+    return forwarded[-hops] if len(forwarded) >= hops else remote

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from intake import views
+
+urlpatterns = [
+    path("", views.start, name="start"),
+    path("form/interrupt-shown/", views.interrupt_shown, name="form-interrupt"),
+    path("form/done/", views.done, name="form-done"),
+    path("form/<slug:step>/", views.step, name="form-step"),
+    path("resume/<slug:token>/", views.resume, name="form-resume"),
+]

@@ -1,0 +1,233 @@
+"""A patient completes the form in Debian's chromium: worked cases, resume, errors, interrupt.
+
+Every test fails on a console error (CSP violations included), through the `page` fixture.
+Screenshots of every step at 1280 and 375 px go to test-artifacts/screenshots/form/.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, ViewportSize, expect
+
+from intake.drafts import STEP_CODES
+from intake.models import Intake, IntakeDraft
+from tests.browser.conftest import SCREENSHOTS, describe, run_axe, screenshot
+from tests.clinic_fixtures import worked_case
+from tests.form_data import IDENTITY, PostValue, step_data
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PHONE: ViewportSize = {"width": 375, "height": 800}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+LUCIA = {
+    **IDENTITY,
+    "given_name": "Lucía",
+    "family_name": "Fernández-O'Neill",
+    "date_of_birth": "1985-07-21",
+    "email": "lucia@example.org",
+}
+
+
+def fill_step(page: Page, data: dict[str, PostValue]) -> None:
+    for name, value in data.items():
+        if isinstance(value, list):
+            for code in value:
+                page.check(f"input[name='{name}'][value='{code}']")
+            continue
+        field = page.locator(f"[name='{name}']").first
+        if field.get_attribute("type") == "radio":
+            page.check(f"input[name='{name}'][value='{value}']")
+        else:
+            field.fill(value)
+
+
+def next_step(page: Page) -> None:
+    page.get_by_role("button", name="Save and continue").click()
+
+
+def check_step(page: Page, name: str) -> None:
+    """Accessible and readable on a desktop and on a 375 px phone; screenshots of both."""
+    assert run_axe(page) == [], describe(run_axe(page))
+    screenshot(page, f"form/{name}-1280")
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], name
+    assert run_axe(page) == [], describe(run_axe(page))
+    screenshot(page, f"form/{name}-375")
+    page.set_viewport_size(DESKTOP)
+
+
+def complete(
+    page: Page, answers: dict[str, Any], identity: dict[str, PostValue], *, check: bool = False
+) -> None:
+    page.goto("/")
+    page.get_by_role("link", name="Start now").click()
+    for number, step in enumerate(STEP_CODES, start=1):
+        expect(page.get_by_text(f"Step {number} of {len(STEP_CODES)}")).to_be_visible()
+        fill_step(page, step_data(step, answers, identity))
+        if check:
+            check_step(page, f"{number:02d}-{step}")
+        if step == STEP_CODES[-1]:
+            page.get_by_role("button", name="Send my answers").click()
+        else:
+            next_step(page)
+    expect(page.get_by_role("heading", name="Your form has been sent")).to_be_visible()
+
+
+@pytest.fixture(autouse=True)
+def _screenshot_folder() -> None:
+    (SCREENSHOTS / "form").mkdir(parents=True, exist_ok=True)
+
+
+def test_a_routine_patient_with_several_queues_completes_every_step(page: Page):
+    complete(page, worked_case("V22"), IDENTITY, check=True)
+    intake = Intake.objects.get()
+    assert sorted(intake.referrals.values_list("queue", flat=True)) == [
+        "chiropractic",
+        "orthotic_fitting",
+        "podiatry",
+    ]
+    reference = f"{intake.reference[:4]}-{intake.reference[4:]}"
+    expect(page.locator(".reference-code")).to_have_text(reference)
+    expect(page.get_by_text("within 5 working days")).to_be_visible()
+    check_step(page, "13-done")
+
+
+def test_an_urgent_patient_sees_the_urgent_message_and_the_diabetic_safety_net(page: Page):
+    complete(page, worked_case("V17"), LUCIA)
+    expect(page.get_by_text("a clinician should look at your form soon")).to_be_visible()
+    expect(page.get_by_text("contact your diabetes foot service or GP")).to_be_visible()
+    assert Intake.objects.get().urgency == "urgent"
+
+
+def test_an_emergency_answer_shows_the_advice_at_once_and_the_form_still_goes_in(page: Page):
+    answers = worked_case("V09")
+    page.goto("/form/identity/")
+    for step in STEP_CODES[: STEP_CODES.index("red_flags")]:
+        fill_step(page, step_data(step, answers, IDENTITY))
+        next_step(page)
+    advice = page.locator("#interrupt-advice")
+    expect(advice).to_be_hidden()
+    page.check("input[name='bladder_bowel_change'][value='yes']")
+    expect(advice).to_be_visible()
+    expect(advice).to_contain_text("Do not delay getting help")
+    expect(advice).to_be_focused()
+    assert run_axe(page) == [], describe(run_axe(page))
+    screenshot(page, "form/11-red_flags-interrupt-1280")
+    page.set_viewport_size(PHONE)
+    screenshot(page, "form/11-red_flags-interrupt-375")
+    page.set_viewport_size(DESKTOP)
+    # The script tells the server when it showed the advice, before anything is submitted.
+    for _ in range(50):
+        if IntakeDraft.objects.get().data.get("interrupt_shown_at"):
+            break
+        page.wait_for_timeout(100)
+    shown_at = IntakeDraft.objects.get().data["interrupt_shown_at"]
+
+    fill_step(page, step_data("red_flags", answers, IDENTITY))
+    next_step(page)
+    fill_step(page, step_data("consent", answers, IDENTITY))
+    page.get_by_role("button", name="Send my answers").click()
+    expect(page.get_by_text("Do not wait for us to contact you")).to_be_visible()
+    intake = Intake.objects.get()
+    assert intake.urgency == "emergency"
+    assert intake.interrupt_shown_at is not None
+    assert intake.interrupt_shown_at.isoformat() == shown_at
+    check_step(page, "13-done-emergency")
+
+
+def test_a_patient_resumes_a_draft_from_its_link_on_another_device(page: Page, browser: Browser):
+    answers = worked_case("V01")
+    page.goto("/form/identity/")
+    for step in STEP_CODES[:3]:
+        fill_step(page, step_data(step, answers, IDENTITY))
+        next_step(page)
+    link = page.locator("#resume-link").get_attribute("href")
+    assert link
+
+    phone = browser.new_context(viewport=PHONE)
+    try:
+        other = phone.new_page()
+        errors: list[str] = []
+        other.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        other.goto(link)
+        expect(other.get_by_text("Step 4 of 12")).to_be_visible()
+        other.locator("a.back-link").click()
+        expect(other.locator("input[name='leg_symptoms_side'][value='left']")).to_be_checked()
+        expect(other.locator("input[name='pain_regions'][value='lower_back']")).to_be_checked()
+        next_step(other)
+        for step in STEP_CODES[3:-1]:
+            fill_step(other, step_data(step, answers, IDENTITY))
+            next_step(other)
+        fill_step(other, step_data("consent", answers, IDENTITY))
+        other.get_by_role("button", name="Send my answers").click()
+        expect(other.get_by_role("heading", name="Your form has been sent")).to_be_visible()
+        assert errors == []
+    finally:
+        phone.close()
+    assert Intake.objects.get().patient.given_name == "Ada"
+
+
+def test_a_patient_fixes_a_validation_error_with_the_summary(page: Page):
+    answers = worked_case("V01")
+    page.goto("/form/identity/")
+    fill_step(page, step_data("identity", answers, IDENTITY))
+    next_step(page)
+    data = step_data("about_you", answers, IDENTITY)
+    fill_step(page, {**data, "height_cm": "300"})
+    next_step(page)
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("Please enter a number from 120 to 220.")
+    height = page.locator("#id_height_cm")
+    expect(height).to_have_attribute("aria-invalid", "true")
+    expect(height).to_have_value("300")
+    expect(page.locator("input[name='has_diabetes'][value='no']")).to_be_checked()
+    check_step(page, "02-about_you-error")
+    summary.get_by_role("link").first.click()
+    expect(height).to_be_focused()
+    height.fill("172")
+    next_step(page)
+    expect(page.get_by_text("Step 3 of 12")).to_be_visible()
+
+
+def test_a_step_can_be_completed_with_the_keyboard_only(page: Page):
+    answers = worked_case("V01")
+    page.goto("/form/identity/")
+    for step in STEP_CODES[:2]:
+        fill_step(page, step_data(step, answers, IDENTITY))
+        next_step(page)
+    expect(page.get_by_text("Step 3 of 12")).to_be_visible()
+    # Tab to the first body-map box and tick it, then answer each radio group with the arrows.
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.name") == "pain_regions":
+            break
+    page.keyboard.press("Space")
+    for name, presses in (
+        ("leg_symptoms_side", 1),
+        ("pain_below_knee_side", 1),
+        ("leg_pain_worse_than_back", 0),
+    ):
+        while page.evaluate("document.activeElement.name") != name:
+            page.keyboard.press("Tab")
+        page.keyboard.press("Space")
+        for _ in range(presses):
+            page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Step 4 of 12")).to_be_visible()
+    saved = IntakeDraft.objects.get().data["answers"]
+    assert saved["pain_regions"] == ["lower_back"]
+    assert saved["leg_symptoms_side"] == "left"
+    assert saved["pain_below_knee_side"] == "left"
+    assert saved["leg_pain_worse_than_back"] is True
+
+
+def test_a_patient_under_16_gets_the_refusal_page(page: Page):
+    page.goto("/form/identity/")
+    fill_step(page, {**IDENTITY, "date_of_birth": "2015-06-01"})
+    next_step(page)
+    expect(page.get_by_text("contact your GP or family doctor")).to_be_visible()
+    check_step(page, "01-identity-under-16")
+    assert not IntakeDraft.objects.exists()

@@ -1,0 +1,51 @@
+"""What a patient types into each step of the form, derived from a set of answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from intake.drafts import IDENTITY_STEP, STEP_CODES
+from intake.questionnaire import FIELD_BY_CODE, fields_in_section
+
+PostValue = str | list[str]
+
+IDENTITY: dict[str, PostValue] = {
+    "given_name": "Ada",
+    "family_name": "Okafor",
+    "date_of_birth": "1980-05-17",
+    "phone": "07700 900123",
+    "email": "",
+    "preferred_contact": "phone",
+}
+
+
+def typed(code: str, value: Any) -> PostValue | None:
+    """The form value for one answer; None when nothing is sent (a hidden question)."""
+    if value is None:
+        return None
+    kind = FIELD_BY_CODE[code].kind
+    if kind == "bool":
+        return "yes" if value else "no"
+    if kind == "multi":
+        return list(value)
+    return str(value)
+
+
+def step_data(
+    step: str, answers: dict[str, Any], identity: dict[str, PostValue] | None = None
+) -> dict[str, PostValue]:
+    if step == IDENTITY_STEP:
+        return dict(identity or IDENTITY)
+    data: dict[str, PostValue] = {}
+    for spec in fields_in_section(step):
+        if spec.computed:
+            continue
+        value = typed(spec.code, answers.get(spec.code))
+        if value is not None:
+            data[spec.code] = value
+    return data
+
+
+def all_steps(answers: dict[str, Any], identity: dict[str, PostValue] | None = None):
+    for step in STEP_CODES:
+        yield step, step_data(step, answers, identity)

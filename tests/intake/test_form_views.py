@@ -1,0 +1,394 @@
+"""The patient form's pages, driven through Django's test client (no JavaScript)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from intake.drafts import SESSION_KEY, STEP_CODES, draft_for_token
+from intake.models import Intake, IntakeDraft
+from intake.questionnaire import CORE_FIELDS, INTERRUPT_FIELDS, MODULE_FIELDS, fields_in_section
+from tests.clinic_fixtures import worked_case
+from tests.form_data import IDENTITY, all_steps, step_data
+
+pytestmark = pytest.mark.django_db
+
+# Named patients.
+GRACE = {**IDENTITY, "given_name": "Grace", "family_name": "Hopper", "date_of_birth": "1966-12-09"}
+OMAR = {
+    **IDENTITY,
+    "given_name": "Omar",
+    "family_name": "Haddad",
+    "date_of_birth": "1958-03-30",
+    "email": "omar@example.org",
+    "preferred_contact": "email",
+}
+TEEN_TOM = {**IDENTITY, "given_name": "Tom", "family_name": "Young", "date_of_birth": "2014-01-01"}
+
+
+def saved_draft(client: Client) -> IntakeDraft:
+    draft = draft_for_token(client.session[SESSION_KEY])
+    assert draft is not None
+    return draft
+
+
+def html(response) -> str:
+    return response.content.decode()
+
+
+def complete(client: Client, answers: dict[str, Any], identity=GRACE, *, upto: str | None = None):
+    """Post every step (up to, not including, ``upto``); return the last response."""
+    response = None
+    for step, data in all_steps(answers, identity):
+        if step == upto:
+            break
+        response = client.post(f"/form/{step}/", data)
+        assert response.status_code == 302, (step, html(response)[:2000])
+    return response
+
+
+def test_the_start_page_explains_the_form_its_length_and_the_disclaimer(client):
+    page = html(client.get("/"))
+    assert "Tell us about your foot or back pain" in page
+    assert "10 to 15 minutes" in page
+    assert "12 short steps" in page
+    assert "It does not diagnose any condition" in page
+    assert "call 999 or go to an emergency department now" in page
+    assert 'href="/form/identity/"' in page
+
+
+def test_grace_completes_a_routine_case_with_several_queues(client):
+    response = complete(client, worked_case("V22"))
+    assert response["Location"] == "/form/done/"
+    intake = Intake.objects.get()
+    assert intake.source == "form"
+    assert intake.urgency == "routine"
+    assert sorted(intake.referrals.values_list("queue", flat=True)) == [
+        "chiropractic",
+        "orthotic_fitting",
+        "podiatry",
+    ]
+    assert intake.patient.given_name == "Grace"
+    assert not IntakeDraft.objects.exists()
+    assert SESSION_KEY not in client.session
+
+    page = html(client.get("/form/done/"))
+    assert re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", page)
+    assert f"{intake.reference[:4]}-{intake.reference[4:]}" in page
+    assert "review your answers within 5 working days" in page
+    assert "Get emergency help straight away if you develop" in page
+    assert "It does not diagnose any condition" in page
+    for code in intake.flag_codes:
+        assert code not in page
+    for flag in intake.triage_result["flags"]:
+        assert flag["explanation"] not in page
+
+
+def test_an_urgent_diabetic_case_shows_the_urgent_message_and_the_diabetic_safety_net(client):
+    complete(client, worked_case("V17"), OMAR)
+    page = html(client.get("/form/done/"))
+    assert "a clinician should look at your form soon" in page
+    assert "contact your diabetes foot service or GP the same day" in page
+    assert Intake.objects.get().urgency == "urgent"
+
+
+def test_an_emergency_answer_shows_the_advice_on_the_next_page_without_javascript(client):
+    answers = worked_case("V09")
+    complete(client, answers, upto="red_flags")
+    response = client.post("/form/red_flags/", step_data("red_flags", answers))
+    consent = html(client.get(response["Location"]))
+    advice = re.search(r'<div id="interrupt-advice" class="([^"]*)"', consent)
+    assert advice is not None
+    assert "d-none" not in advice.group(1)
+    assert "call 999 or go to your nearest emergency department now" in consent
+    assert "You can finish this form later. Do not delay getting help." in consent
+    shown_at = saved_draft(client).data["interrupt_shown_at"]
+    assert shown_at
+
+    client.post("/form/consent/", step_data("consent", answers))
+    intake = Intake.objects.get()
+    assert intake.urgency == "emergency"
+    assert intake.interrupt_shown_at is not None
+    assert intake.interrupt_shown_at.isoformat() == shown_at
+    assert "Do not wait for us to contact you" in html(client.get("/form/done/"))
+
+
+def test_the_advice_shows_even_when_the_red_flag_step_has_another_error(client):
+    answers = worked_case("V09")
+    complete(client, answers, upto="red_flags")
+    data = step_data("red_flags", answers)
+    del data["fever_or_chills"]
+    page = html(client.post("/form/red_flags/", data))
+    assert "There is a problem" in page
+    assert re.search(
+        r'<div id="interrupt-advice" class="alert alert-danger interrupt-advice"', page
+    )
+    assert saved_draft(client).data["interrupt_shown_at"]
+
+
+def test_the_red_flag_page_carries_the_hidden_advice_and_marks_the_questions_for_the_script(client):
+    complete(client, worked_case("V01"), upto="red_flags")
+    page = html(client.get("/form/red_flags/"))
+    assert 'class="alert alert-danger interrupt-advice d-none"' in page
+    for code in INTERRUPT_FIELDS:
+        assert re.search(rf'name="{code}" value="yes"[^>]*data-interrupt="true"', page), code
+    assert re.search(r'<script src="/static/js/intake-form.js" nonce="[^"]+"></script>', page)
+
+
+def test_the_script_reports_when_it_showed_the_advice(client):
+    complete(client, worked_case("V01"), upto="red_flags")
+    assert client.post("/form/interrupt-shown/").status_code == 204
+    assert saved_draft(client).data["interrupt_shown_at"]
+
+
+def test_steps_show_a_progress_indicator_and_a_back_link(client):
+    complete(client, worked_case("V01"), upto="pain_character")
+    page = html(client.get("/form/pain_character/"))
+    assert "Step 4 of 12" in page
+    assert '<progress class="form-progress mb-3" max="12" value="4"' in page
+    assert 'href="/form/pain_locations/">Back</a>' in page
+
+
+def test_a_step_cannot_be_opened_before_the_earlier_ones_are_done(client):
+    assert client.get("/form/neuro/")["Location"] == "/form/identity/"
+    complete(client, worked_case("V01"), upto="pain_locations")
+    assert client.get("/form/neuro/")["Location"] == "/form/pain_locations/"
+    assert client.get("/form/nonsense/").status_code == 404
+
+
+def test_errors_are_listed_at_the_top_tied_to_their_fields_and_what_was_typed_is_kept(client):
+    complete(client, worked_case("V01"), upto="pain_character")
+    data = {"main_concern": "My back aches", "pain_now_nrs": "14", "first_steps_heel_pain": "no"}
+    response = client.post("/form/pain_character/", data)
+    page = html(response)
+    assert response.status_code == 200
+    assert '<div id="error-summary"' in page
+    assert 'href="#id_pain_now_nrs"' in page
+    assert 'href="#id_night_pain_constant_0"' in page
+    assert "Please enter a number from 0 to 10." in page
+    assert re.search(r'name="pain_now_nrs" value="14"[^>]*aria-invalid="true"', page)
+    assert 'aria-describedby="id_pain_now_nrs_error"' in page
+    assert 'id="id_pain_now_nrs_error"' in page
+    assert "My back aches" in page
+    assert re.search(r'value="no"[^>]*id="id_first_steps_heel_pain_1"[^>]*checked', page)
+
+
+def test_every_yes_no_question_is_a_radio_pair_with_nothing_selected(client):
+    answers = worked_case("V01")
+    complete(client, answers)  # leaves no draft: start again to walk every step
+    client = Client()
+    for step, data in all_steps(answers, GRACE):
+        page = html(client.get(f"/form/{step}/"))
+        for spec in fields_in_section(step) if step != "identity" else ():
+            if spec.kind != "bool":
+                continue
+            assert f'name="{spec.code}" value="yes"' in page
+            assert f'name="{spec.code}" value="no"' in page
+            assert not re.search(rf'name="{spec.code}" value="(yes|no)"[^>]*checked', page)
+        client.post(f"/form/{step}/", data)
+
+
+def test_the_startback_module_is_never_asked(client):
+    answers = worked_case("V01")
+    for step, data in all_steps(answers, GRACE):
+        page = html(client.get(f"/form/{step}/"))
+        for spec in MODULE_FIELDS:
+            assert spec.code not in page
+        client.post(f"/form/{step}/", data)
+
+
+def test_the_timing_step_shows_only_the_questions_that_apply(client):
+    answers = worked_case("V11")  # plantar heel pain: symptoms, but none in the legs
+    complete(client, answers, upto="timing")
+    page = html(client.get("/form/timing/"))
+    assert 'name="symptom_duration"' in page
+    assert 'name="onset_type"' in page
+    assert 'name="leg_symptoms_duration"' not in page
+    client.post("/form/timing/", step_data("timing", answers))
+    complete_rest(client, answers, after="timing")
+    assert Intake.objects.get().answers["leg_symptoms_duration"] is None
+
+
+def complete_rest(client: Client, answers: dict[str, Any], *, after: str) -> None:
+    for step in STEP_CODES[STEP_CODES.index(after) + 1 :]:
+        response = client.post(f"/form/{step}/", step_data(step, answers))
+        assert response.status_code == 302, (step, html(response)[:2000])
+
+
+def test_without_symptoms_the_timing_step_asks_nothing_and_sends_nulls(client):
+    answers = worked_case("V24")
+    complete(client, answers, upto="timing")
+    page = html(client.get("/form/timing/"))
+    assert "None of the questions in this step apply to you" in page
+    assert client.post("/form/timing/", {})["Location"] == "/form/footwear/"
+    complete_rest(client, answers, after="timing")
+    stored = Intake.objects.get().answers
+    assert stored["symptom_duration"] is None
+    assert stored["onset_type"] is None
+    assert stored["leg_symptoms_duration"] is None
+
+
+def test_height_and_weight_in_imperial_are_stored_in_whole_cm_and_kg(client):
+    answers = worked_case("V01")
+    complete(client, answers, upto="about_you")
+    data = {
+        "height_feet": "6",
+        "height_inches": "3",
+        "weight_stones": "11",
+        "weight_pounds": "0",
+        "has_diabetes": "no",
+    }
+    assert client.post("/form/about_you/", data).status_code == 302
+    complete_rest(client, answers, after="about_you")
+    stored = Intake.objects.get().answers
+    assert (stored["height_cm"], stored["weight_kg"]) == (191, 70)
+
+
+def test_height_in_both_units_at_once_is_refused(client):
+    complete(client, worked_case("V01"), upto="about_you")
+    data = {"height_cm": "180", "height_feet": "6", "weight_kg": "80", "has_diabetes": "no"}
+    assert "Please use one kind of unit only, not both." in html(
+        client.post("/form/about_you/", data)
+    )
+
+
+def test_an_out_of_range_imperial_height_says_what_it_came_to(client):
+    complete(client, worked_case("V01"), upto="about_you")
+    data = {"height_feet": "3", "weight_kg": "80", "has_diabetes": "no"}
+    assert "That comes to 91 cm. Please enter a number from 120 to 220." in html(
+        client.post("/form/about_you/", data)
+    )
+
+
+def test_tom_under_16_is_refused_as_soon_as_he_gives_his_date_of_birth(client):
+    page = html(client.post("/form/identity/", TEEN_TOM))
+    assert "only for people aged 16 and over" in page
+    assert "contact your GP or family doctor" in page
+    assert "call 999 or go to an emergency department now" in page
+    assert not IntakeDraft.objects.exists()
+
+
+def test_identity_needs_a_way_to_reach_the_patient(client):
+    data = {**GRACE, "phone": "", "email": ""}
+    page = html(client.post("/form/identity/", data))
+    assert "Please give a phone number or an email address so we can reach you." in page
+    assert not IntakeDraft.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["given_name", "family_name", "phone"])
+def test_a_null_byte_in_identity_text_is_a_field_message(client, field):
+    response = client.post("/form/identity/", {**GRACE, field: "Ad\x00a"})
+    assert response.status_code == 200
+    assert f'href="#id_{field}"' in html(response)
+
+
+def test_a_null_byte_in_the_main_concern_is_a_field_message(client):
+    complete(client, worked_case("V01"), upto="pain_character")
+    data = step_data("pain_character", worked_case("V01"))
+    response = client.post("/form/pain_character/", {**data, "main_concern": "pain\x00"})
+    assert response.status_code == 200
+    assert 'href="#id_main_concern"' in html(response)
+    assert "Null characters are not allowed." in html(response)
+
+
+def test_a_resume_link_opens_the_draft_on_another_device(client):
+    complete(client, worked_case("V01"), upto="neuro")
+    token = client.session[SESSION_KEY]
+    assert f"/resume/{token}/" in html(client.get("/form/neuro/"))
+
+    phone = Client()
+    response = phone.get(f"/resume/{token}/")
+    assert response["Location"] == "/form/neuro/"
+    assert phone.session[SESSION_KEY] == token
+    page = html(phone.get("/form/pain_locations/"))
+    assert 'value="left"' in page
+    assert re.search(r'value="left"[^>]*checked', page)
+
+
+def test_an_unknown_or_expired_resume_link_gets_a_friendly_page(client):
+    response = client.get("/resume/not-a-real-token/")
+    assert response.status_code == 404
+    assert "This saved form is no longer available" in html(response)
+
+
+def test_a_failed_submission_sends_the_patient_back_to_the_step_with_the_error(client):
+    answers = worked_case("V01")
+    complete(client, answers, upto="consent")
+    draft = saved_draft(client)
+    draft.data["answers"]["pain_now_nrs"] = 99
+    draft.data["values"]["pain_character"]["pain_now_nrs"] = "99"
+    draft.save()
+    response = client.post("/form/consent/", step_data("consent", answers))
+    assert response["Location"] == "/form/pain_character/?check=1"
+    page = html(client.get(response["Location"]))
+    assert "Please enter a number from 0 to 10." in page
+    assert not Intake.objects.exists()
+
+
+def test_the_confirmation_page_needs_a_submission_in_this_session(client):
+    assert client.get("/form/done/")["Location"] == "/"
+
+
+def test_a_filled_honeypot_is_refused_without_saving(client):
+    response = client.post("/form/identity/", {**GRACE, "website": "http://spam.example"})
+    assert response.status_code == 400
+    assert "We could not accept this form" in html(response)
+    assert not IntakeDraft.objects.exists()
+
+
+def test_the_form_needs_its_csrf_token():
+    client = Client(enforce_csrf_checks=True)
+    assert client.post("/form/identity/", GRACE).status_code == 403
+
+
+def test_starting_too_many_forms_from_one_address_gets_a_friendly_429(client, settings):
+    settings.FORM_RATE_LIMIT = 2
+    for _ in range(2):
+        assert Client().post("/form/identity/", GRACE).status_code == 302
+    response = Client().post("/form/identity/", GRACE)
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert "Please try again later" in html(response)
+    assert IntakeDraft.objects.count() == 2
+
+
+def test_an_oversized_body_gets_a_friendly_413_page(client, settings):
+    settings.MAX_REQUEST_BYTES = 2048
+    response = client.post("/form/identity/", {**GRACE, "given_name": "A" * 5000})
+    assert response.status_code == 413
+    assert "What you sent is too large" in html(response)
+
+
+def test_an_oversized_api_body_gets_json_413(client, settings):
+    settings.MAX_REQUEST_BYTES = 2048
+    response = client.post("/api/v1/intakes/", "x" * 5000, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["max_bytes"] == 2048
+
+
+@pytest.mark.parametrize("step", STEP_CODES)
+def test_no_step_page_has_an_inline_style_or_an_unlabelled_input(client, step):
+    answers = worked_case("V01")
+    complete(client, answers, upto=step)
+    page = html(client.get(f"/form/{step}/"))
+    assert " style=" not in page
+    assert "<script>" not in page
+    for input_id in re.findall(
+        r'<input type="(?:text|number|email|tel|date)"[^>]*id="([^"]+)"', page
+    ):
+        assert f'for="{input_id}"' in page, input_id
+    assert "<fieldset" in page or step == "identity"
+
+
+def test_every_questionnaire_field_except_computed_and_module_ones_is_on_some_step(client):
+    answers = worked_case("V09")
+    seen: set[str] = set()
+    for step, data in all_steps(answers, GRACE):
+        page = html(client.get(f"/form/{step}/"))
+        seen |= {spec.code for spec in CORE_FIELDS if f'name="{spec.code}"' in page}
+        client.post(f"/form/{step}/", data)
+    expected = {spec.code for spec in CORE_FIELDS if not spec.computed}
+    assert seen == expected

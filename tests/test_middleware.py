@@ -1,0 +1,36 @@
+"""Request guards shared by the pages and the API: body size, client address."""
+
+import pytest
+from django.test import RequestFactory
+
+from clinic.middleware import client_address
+
+
+@pytest.mark.parametrize(
+    ("hops", "forwarded", "expected"),
+    [
+        (0, "203.0.113.9", "10.0.0.2"),  # no proxy trusted: the header is the client's word
+        (1, "203.0.113.9", "203.0.113.9"),
+        (1, "198.51.100.1, 203.0.113.9", "203.0.113.9"),  # a spoofed entry on the left
+        (2, "198.51.100.1, 203.0.113.9, 10.0.0.7", "203.0.113.9"),
+        (1, "", "10.0.0.2"),  # the proxy sent nothing: fall back to the connection
+        (2, "203.0.113.9", "10.0.0.2"),  # fewer entries than proxies
+    ],
+)
+def test_client_address_trusts_only_the_configured_proxies(settings, hops, forwarded, expected):
+    settings.TRUSTED_PROXY_HOPS = hops
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_address(request) == expected
+
+
+@pytest.mark.django_db
+def test_a_body_at_the_limit_is_let_through(client, settings):
+    settings.MAX_REQUEST_BYTES = 4096
+    body = "x" * 4096
+    response = client.post("/form/identity/", body, content_type="text/plain")
+    assert response.status_code != 413
+
+
+@pytest.mark.django_db
+def test_a_get_with_a_bogus_content_length_is_not_refused(client):
+    assert client.get("/", CONTENT_LENGTH="banana").status_code == 200
