@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clinic import views
@@ -10,6 +10,7 @@ urlpatterns = [
     # Pages without an icon link (the admin) make browsers ask for /favicon.ico.
     path("favicon.ico", views.favicon),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("clinic.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",
