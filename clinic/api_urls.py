@@ -1,11 +1,20 @@
 """Routes of the integration API under /api/v1/ (docs/API.md)."""
 
-from django.urls import path
+from django.http import HttpRequest, JsonResponse
+from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from intake import api as intake_api
 from referrals import api as referrals_api
 
 app_name = "api"
+
+
+@csrf_exempt  # no state changes; the API's own views check CSRF for sessions
+def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Anything else under /api/v1/ (an id that is not a UUID, a typo) is a JSON 404."""
+    return JsonResponse({"errors": {"non_field_errors": ["Not found."]}}, status=404)
+
 
 urlpatterns = [
     path("intakes", intake_api.IntakeSubmitView.as_view(), name="intake-submit"),
@@ -31,4 +40,5 @@ urlpatterns = [
         path(f"referrals/<uuid:public_id>/{slug}", view.as_view(), name=f"referral-{slug}")
         for slug, view in referrals_api.MOVE_VIEWS.items()
     ),
+    re_path(r"^(?P<rest>.*)$", not_found),
 ]

@@ -521,6 +521,7 @@ class QuestionnaireView(ApiView):
         summary="The questionnaire definition (JSON); ?format=fhir gives the FHIR Questionnaire",
         responses={
             (200, "application/json"): QuestionnaireOut,
+            (200, fhir.MEDIA_TYPE): OpenApiResponse(OpenApiTypes.OBJECT, "FHIR Questionnaire"),
             **error_responses(401, 403, 429),
         },
     )

@@ -16,6 +16,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
@@ -246,6 +247,18 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class LenientNegotiation(DefaultContentNegotiation):
+    """An unknown ``?format=`` or ``Accept`` gets the operation's default renderer, not 404/406."""
+
+    def select_renderer(
+        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except (Http404, exceptions.NotAcceptable):
+            return renderers[0], renderers[0].media_type
+
+
 # The base of every API operation: the auth, scope, throttle, parser and error handling above.
 class ApiView(APIView):
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
@@ -253,6 +266,7 @@ class ApiView(APIView):
     throttle_classes = [TokenRateThrottle]
     parser_classes = [SizeLimitedJSONParser]
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = LenientNegotiation
     required_scope: str | None = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
