@@ -7,7 +7,7 @@ Every error the API returns has one shape, ``{"errors": {"<field or non_field_er
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from django.conf import settings
@@ -19,7 +19,7 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -251,8 +251,9 @@ class LenientNegotiation(DefaultContentNegotiation):
     """An unknown ``?format=`` or ``Accept`` gets the operation's default renderer, not 404/406."""
 
     def select_renderer(
-        self, request: Request, renderers: list[Any], format_suffix: str | None = None
-    ) -> tuple[Any, str]:
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderers = list(renderers)
         try:
             return super().select_renderer(request, renderers, format_suffix)
         except (Http404, exceptions.NotAcceptable):

@@ -33,7 +33,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 # A tenth of the loaded profile's examples per operation (dev 20, ci 5, deep 200).
-EXAMPLES = max(5, hypothesis_settings.default.max_examples // 10)
+EXAMPLES = max(5, hypothesis_settings().max_examples // 10)
 
 
 @pytest.fixture

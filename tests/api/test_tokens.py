@@ -6,13 +6,13 @@ queue (404), and neither refusal carries any of the case's data.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
-from django.utils import timezone
 
 from intake.models import Intake
 from referrals.models import ApiToken, Scope
@@ -106,9 +106,9 @@ def test_last_use_is_recorded_at_most_once_a_minute(integration):
     assert first is not None
     stamped = ApiToken.objects.get().last_used_at
     assert stamped is not None
-    api_token_authenticate(integration.raw, now=stamped + timezone.timedelta(seconds=30))
+    api_token_authenticate(integration.raw, now=stamped + dt.timedelta(seconds=30))
     assert ApiToken.objects.get().last_used_at == stamped
-    later = stamped + timezone.timedelta(minutes=2)
+    later = stamped + dt.timedelta(minutes=2)
     api_token_authenticate(integration.raw, now=later)
     assert ApiToken.objects.get().last_used_at == later
 

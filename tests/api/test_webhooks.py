@@ -265,7 +265,7 @@ def test_the_delivery_log_is_read_only_in_the_admin(receiver, django_capture_on_
     listing = client.get("/admin/referrals/webhookdelivery/")
     assert listing.status_code == 200
     assert b"intake.submitted" in listing.content
-    delivery = WebhookDelivery.objects.first()
+    delivery = WebhookDelivery.objects.earliest("id")
     page = client.get(f"/admin/referrals/webhookdelivery/{delivery.pk}/change/")
     assert page.status_code == 200
     assert b'name="_save"' not in page.content
