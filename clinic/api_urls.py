@@ -40,5 +40,5 @@ urlpatterns = [
         path(f"referrals/<uuid:public_id>/{slug}", view.as_view(), name=f"referral-{slug}")
         for slug, view in referrals_api.MOVE_VIEWS.items()
     ),
-    re_path(r"^(?P<rest>.*)$", not_found),
+    re_path(r"^(?P<rest>[\s\S]*)\Z", not_found),
 ]

@@ -282,3 +282,13 @@ def test_the_interactive_docs_still_load(db):
     response = Client().get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger-ui" in response.content
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/referrals/%0A/claim", "/api/v1/intakes/a%2Fb/fhir", "/api/v1/nothing/here%0A"],
+)
+def test_any_other_path_under_the_api_is_a_json_404(api, path):
+    response = api.post(path, {})
+    assert response.status_code == 404
+    assert response.json() == {"errors": {"non_field_errors": ["Not found."]}}

@@ -16,7 +16,7 @@ from django.test import Client
 
 from intake.models import Intake
 from referrals.models import ApiToken, Scope
-from referrals.tokens import api_token_authenticate, api_token_revoke
+from referrals.tokens import api_token_authenticate, api_token_create, api_token_revoke
 from tests.api.conftest import ALL_SCOPES, Api, intake_body
 from tests.clinic_fixtures import details, submit
 
@@ -154,11 +154,16 @@ def test_a_token_without_the_queue_does_not_see_the_referral_in_the_list(make_to
     assert api.get("/api/v1/referrals").json()["results"] == []
 
 
-def test_a_token_with_no_scope_cannot_even_read_the_questionnaire(make_token):
-    from referrals.tokens import api_token_create
-
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/questionnaire", "/api/v1/questionnaire?format=fhir", "/api/v1/questionnaire/fhir"],
+)
+def test_a_token_with_no_scope_cannot_even_read_the_questionnaire(db, path):
     bare = api_token_create(name="Nothing", scopes=[])
-    assert Api(bare.raw).get("/api/v1/questionnaire").status_code == 403
+    response = Api(bare.raw).client.get(path, headers={"Authorization": f"Bearer {bare.raw}"})
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/json"
+    assert_learns_nothing(response, "resourceType", "pain_regions")
 
 
 def test_a_submit_only_token_gets_no_triage_back(make_token):
