@@ -13,7 +13,9 @@ API_PREFIX = "/api/"
 
 
 class RequestSizeLimitMiddleware:
-    """Answer a body larger than settings.MAX_REQUEST_BYTES with 413 before anything reads it.
+    """Answer a body larger than the limit with 413 before anything reads it.
+
+    The limit is API_MAX_REQUEST_BYTES under /api/ and MAX_REQUEST_BYTES elsewhere.
 
     Django itself only notices an oversized body when it parses it, and answers 400
     (RequestDataTooBig). This checks the declared Content-Length first: JSON under /api/, a
@@ -29,7 +31,8 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        limit: int = settings.MAX_REQUEST_BYTES
+        api = request.path.startswith(API_PREFIX)
+        limit: int = settings.API_MAX_REQUEST_BYTES if api else settings.MAX_REQUEST_BYTES
         if length > limit:
             return self.too_large(request, limit)
         return self.get_response(request)
@@ -37,11 +40,9 @@ class RequestSizeLimitMiddleware:
     @staticmethod
     def too_large(request: HttpRequest, limit: int) -> HttpResponse:
         if request.path.startswith(API_PREFIX):
+            # The API's one error shape (referrals/api_auth.py).
             return JsonResponse(
-                {
-                    "detail": gettext("The request is too large."),
-                    "max_bytes": limit,
-                },
+                {"errors": {"non_field_errors": [gettext("The request body is too large.")]}},
                 status=413,
             )
         return render(request, "413.html", status=413)

@@ -325,7 +325,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "QueueEnum": "referrals.models.Queue",
+        "UrgencyEnum": "intake.models.Urgency",
+        "ReferralStatusEnum": "referrals.models.Status",
+        "ContactMethodEnum": "intake.models.ContactMethod",
+    },
 }
+
+# The integration API (issue 6; docs/API.md). Requests per token per window (429 with
+# Retry-After beyond it), the largest request body (413 beyond it), and webhook retries.
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 120, minimum=1)
+API_RATE_WINDOW_SECONDS = env_int("API_RATE_WINDOW_SECONDS", 60, minimum=1, maximum=86_400)
+API_MAX_REQUEST_BYTES = env_int("API_MAX_REQUEST_BYTES", 65_536, minimum=1024)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=0)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -12,6 +12,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("admin/two-factor/", two_factor_setup, name="staff-two-factor"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("clinic.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",

@@ -22,6 +22,7 @@ from intake.questionnaire import QUESTIONNAIRE_VERSION
 from intake.validation import validate_answers
 from referrals.models import Referral
 from referrals.services import referrals_propose
+from referrals.webhooks import on_intake_submitted
 
 NAME_MAX = 150
 
@@ -266,6 +267,7 @@ def _store(
     referrals = referrals_propose(
         intake=intake, queues=result["queues"], urgency=result["urgency"], actor=None
     )
+    on_intake_submitted(intake, referrals)
     return Submission(intake=intake, referrals=referrals, messages=prepared.messages, result=result)
 
 

@@ -15,6 +15,8 @@ QUEUE_GROUPS: dict[str, str] = {
     Queue.GENERAL_REVIEW: "General review team",
 }
 GROUP_QUEUES = {name: queue for queue, name in QUEUE_GROUPS.items()}
+# Set by the API's token authentication on the service user it returns.
+API_TOKEN_ATTRIBUTE = "_clinic_api_token"  # noqa: S105 - an attribute name
 
 # Model permissions each staff group needs for the admin to show the queues at all;
 # row-level scoping to the group's own queues is done by the selectors.
@@ -45,9 +47,18 @@ def is_triage_lead(user: Any) -> bool:
 
 
 def queues_for(user: Any) -> frozenset[str]:
-    """The queues whose referrals this user may see and act on."""
+    """The queues whose referrals this user may see and act on.
+
+    A request made with an API token acts as the token's service user; its queues are the
+    token's (every queue when the token names none), never the service user's groups.
+    """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return frozenset()
+    token = getattr(user, API_TOKEN_ATTRIBUTE, None)
+    if token is not None:
+        if token.revoked_at is not None:
+            return frozenset()
+        return frozenset(token.queues or Queue.values) & frozenset(Queue.values)
     if is_triage_lead(user):
         return frozenset(Queue.values)
     return frozenset(GROUP_QUEUES[name] for name in _group_names(user) if name in GROUP_QUEUES)

@@ -229,3 +229,130 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type} {self.object_id}"
+
+
+# --- Integrations (issue 6): API tokens, idempotency keys, webhooks ------------------------------
+
+
+class Scope(models.TextChoices):
+    INTAKE_SUBMIT = "intake:submit", _("Submit intakes")
+    INTAKE_READ = "intake:read", _("Read intakes, flags and referrals of a case")
+    TRIAGE_PREVIEW = "triage:preview", _("Preview triage without storing")
+    REFERRALS_READ = "referrals:read", _("Read referrals")
+    REFERRALS_WRITE = "referrals:write", _("Move referrals")
+
+
+class ApiToken(models.Model):
+    """A credential for one integration. Only the SHA-256 of the secret is stored.
+
+    The token acts as its own service user (``user``), so every move it makes is recorded with a
+    named actor; the queues it may see are the token's ``queues`` (all queues when empty).
+    """
+
+    name = models.CharField(max_length=100, help_text="Who uses this token, e.g. 'GP portal'.")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    token_hash = models.CharField(max_length=64, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_token", editable=False
+    )
+    scopes = models.JSONField(default=list)
+    queues = models.JSONField(default=list, blank=True, help_text="Leave empty for every queue.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a request sent with an ``Idempotency-Key``, replayed on retries."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "key"], name="idempotency_key_once_per_token")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class WebhookEvent(models.TextChoices):
+    INTAKE_SUBMITTED = "intake.submitted", _("Intake submitted")
+    REFERRAL_STATUS_CHANGED = "referral.status_changed", _("Referral status changed")
+
+
+class WebhookEndpoint(models.Model):
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    # Kept readable: the clinic must sign with it. Receivers hold the same secret.
+    secret = models.CharField(max_length=200)
+    events = models.JSONField(default=list)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed (gave up)")
+
+
+class WebhookDelivery(models.Model):
+    """Outbox row, written in the same transaction as the change it reports."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, related_name="+")
+    event_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    event_type = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event_id"], name="delivery_once_per_event")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"

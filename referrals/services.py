@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from intake.models import URGENCY_RANK, Intake, Urgency
-from referrals import access
+from referrals import access, webhooks
 from referrals.calendar import WorkingCalendar, due_at
 from referrals.errors import QueueNotAllowed, ReasonRequired, TransitionNotAllowed
 from referrals.models import (
@@ -119,6 +119,7 @@ def referrals_propose(
                 reason=reason,
                 data={"intake": intake.reference},
             )
+            webhooks.on_referral_status_changed(referral, "")
             _notify_on_commit(referral)
             out.append(referral)
             continue
@@ -217,6 +218,7 @@ def referral_transition(
             reason=reason,
             data=data or {},
         )
+        webhooks.on_referral_status_changed(locked, from_status)
     return locked
 
 

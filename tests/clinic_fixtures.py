@@ -96,7 +96,8 @@ def make_staff(username: str, *groups: str, email: str | None = None) -> User:
         email=email or f"{username}@clinic.test",
         is_staff=True,
     )
-    user.groups.add(*Group.objects.filter(name__in=groups))
+    # get_or_create: a transactional test's flush removes the groups the migration made.
+    user.groups.add(*(Group.objects.get_or_create(name=name)[0] for name in groups))
     return user
 
 

@@ -1,0 +1,44 @@
+"""Routes of the integration API under /api/v1/ (docs/API.md)."""
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
+
+from intake import api as intake_api
+from referrals import api as referrals_api
+
+app_name = "api"
+
+
+@csrf_exempt  # no state changes; the API's own views check CSRF for sessions
+def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Anything else under /api/v1/ (an id that is not a UUID, a typo) is a JSON 404."""
+    return JsonResponse({"errors": {"non_field_errors": ["Not found."]}}, status=404)
+
+
+urlpatterns = [
+    path("intakes", intake_api.IntakeSubmitView.as_view(), name="intake-submit"),
+    path("intakes/<uuid:public_id>", intake_api.IntakeDetailView.as_view(), name="intake-detail"),
+    path("intakes/<uuid:public_id>/fhir", intake_api.IntakeFhirView.as_view(), name="intake-fhir"),
+    path(
+        "intakes/<uuid:public_id>/clear-red-flag",
+        intake_api.IntakeClearRedFlagView.as_view(),
+        name="intake-clear-red-flag",
+    ),
+    path("triage/preview", intake_api.TriagePreviewView.as_view(), name="triage-preview"),
+    path("questionnaire", intake_api.QuestionnaireView.as_view(), name="questionnaire"),
+    path(
+        "questionnaire/fhir", intake_api.QuestionnaireFhirView.as_view(), name="questionnaire-fhir"
+    ),
+    path("referrals", referrals_api.ReferralListView.as_view(), name="referral-list"),
+    path(
+        "referrals/<uuid:public_id>",
+        referrals_api.ReferralDetailView.as_view(),
+        name="referral-detail",
+    ),
+    *(
+        path(f"referrals/<uuid:public_id>/{slug}", view.as_view(), name=f"referral-{slug}")
+        for slug, view in referrals_api.MOVE_VIEWS.items()
+    ),
+    re_path(r"^(?P<rest>[\s\S]*)\Z", not_found),
+]

@@ -1,0 +1,546 @@
+"""Intake API: submit, preview triage, read a case, export FHIR, clear a red flag, questionnaire.
+
+Views are thin: check the input's types, call one service or selector, shape the output. The
+answers are validated by the one validator (``intake.validation`` through ``intake_prepare``);
+their OpenAPI schema is generated from ``questionnaire.FIELDS``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Final
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from intake import fhir
+from intake.assessment import assess
+from intake.messages import patient_messages, under_16_refusal
+from intake.models import ContactMethod, Intake, IntakeSource, Urgency
+from intake.questionnaire import FIELDS, QUESTIONNAIRE_VERSION, SECTIONS, Field
+from intake.services import (
+    NAME_MAX,
+    PatientDetails,
+    SubmissionInvalid,
+    intake_submit,
+)
+from intake.validation import NON_FIELD_ERRORS, validate_answers
+from referrals import selectors, services
+from referrals.access import queues_for
+from referrals.api import ReferralSerializer
+from referrals.api_auth import ApiView, error_responses, errors_body, scopes_of
+from referrals.audit import audit_record
+from referrals.idempotency import MAX_KEY_LENGTH, KeyReused, idempotent_call
+from referrals.models import Queue, Scope
+from referrals.tokens import token_of
+
+PATIENT_FIELDS: Final = (
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "phone",
+    "email",
+    "preferred_contact",
+)
+
+# --- the answers schema, generated from the questionnaire ----------------------------------------
+
+
+def field_schema(field: Field) -> dict[str, Any]:
+    """OpenAPI 3.0 schema of one answer: type, codes, range, length, nullability."""
+    schema: dict[str, Any]
+    if field.kind == "bool":
+        schema = {"type": "boolean"}
+    elif field.kind == "int":
+        schema = {"type": "integer", "minimum": field.min_value, "maximum": field.max_value}
+    elif field.kind == "single":
+        codes: list[Any] = [c.code for c in field.choices]
+        schema = {"type": "string", "enum": [*codes, None] if field.nullable else codes}
+    elif field.kind == "multi":
+        schema = {
+            "type": "array",
+            "items": {"type": "string", "enum": [c.code for c in field.choices]},
+            "uniqueItems": True,
+        }
+    else:
+        schema = {"type": "string", "maxLength": field.max_length}
+    if field.nullable:
+        schema["nullable"] = True
+    schema["description"] = field.label
+    return schema
+
+
+def answers_schema(*, with_age: bool) -> dict[str, Any]:
+    """Every question of the questionnaire as an object schema. ``age_years`` is computed from
+    the date of birth on submission and given directly only to the triage preview."""
+    fields = [f for f in FIELDS if with_age or not f.computed]
+    return {
+        "type": "object",
+        "description": "Answers keyed by the spec's field codes. Unknown codes are refused. "
+        "symptom_duration and onset_type are required (non-null) exactly when a symptom is "
+        "reported, leg_symptoms_duration exactly when leg symptoms are reported; the optional "
+        "STarT Back scores (sbst_total, sbst_distress) come both or neither.",
+        "properties": {f.code: field_schema(f) for f in fields},
+        "required": [f.code for f in fields if f.module is None],
+        "additionalProperties": False,
+    }
+
+
+@extend_schema_field(answers_schema(with_age=False))
+class SubmittedAnswersField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(answers_schema(with_age=True))
+class PreviewAnswersField(serializers.JSONField):
+    pass
+
+
+# --- serializers ---------------------------------------------------------------------------------
+
+
+class IntakeSubmitIn(serializers.Serializer[Any]):
+    given_name = serializers.CharField(max_length=NAME_MAX, allow_blank=True)
+    family_name = serializers.CharField(max_length=NAME_MAX, allow_blank=True)
+    date_of_birth = serializers.DateField(help_text="ISO date; the age is computed from it.")
+    phone = serializers.CharField(max_length=40, allow_blank=True, default="")
+    email = serializers.CharField(max_length=254, allow_blank=True, default="")
+    preferred_contact = serializers.ChoiceField(choices=ContactMethod.choices)
+    answers = SubmittedAnswersField()
+
+
+class PatientMessageOut(serializers.Serializer[Any]):
+    urgency_message = serializers.CharField()
+    safety_net = serializers.CharField(allow_null=True)
+    diabetic_safety_net = serializers.CharField(allow_null=True)
+
+
+class FlagOut(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    explanation = serializers.CharField(help_text="Staff-only wording (spec §3).")
+    clauses = serializers.ListField(child=serializers.CharField())
+    answers = serializers.DictField(child=serializers.JSONField())
+
+
+class TriageResultOut(serializers.Serializer[Any]):
+    """The spec §8.1 result contract."""
+
+    ruleset_version = serializers.CharField()
+    derived = serializers.DictField(child=serializers.JSONField(allow_null=True))
+    flags = FlagOut(many=True)
+    queues = serializers.ListField(child=serializers.ChoiceField(choices=Queue.choices))
+    urgency = serializers.ChoiceField(choices=Urgency.choices)
+    suggested_after_clearance = serializers.ListField(
+        child=serializers.ChoiceField(choices=Queue.choices)
+    )
+
+
+class IntakeCreatedOut(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    reference = serializers.CharField()
+    urgency = serializers.ChoiceField(choices=Urgency.choices)
+    patient_message = PatientMessageOut()
+    triage = TriageResultOut(
+        required=False, help_text="Only for a token that also has the intake:read scope."
+    )
+    referrals = ReferralSerializer(
+        many=True, required=False, help_text="Only for a token that also has intake:read."
+    )
+
+
+class PatientOut(serializers.Serializer[Any]):
+    id = serializers.UUIDField(source="public_id")
+    given_name = serializers.CharField()
+    family_name = serializers.CharField()
+    date_of_birth = serializers.DateField()
+    phone = serializers.CharField()
+    email = serializers.CharField()
+    preferred_contact = serializers.ChoiceField(choices=ContactMethod.choices)
+
+
+class IntakeOut(serializers.Serializer[Any]):
+    id = serializers.UUIDField(source="public_id")
+    reference = serializers.CharField()
+    source = serializers.ChoiceField(choices=IntakeSource.choices)  # type: ignore[assignment]
+    submitted_at = serializers.DateTimeField()
+    age_years = serializers.IntegerField()
+    questionnaire_version = serializers.CharField()
+    ruleset_version = serializers.CharField()
+    patient = PatientOut()
+    answers = serializers.DictField(child=serializers.JSONField(allow_null=True))
+    urgency = serializers.ChoiceField(choices=Urgency.choices)
+    triage = TriageResultOut(source="triage_result")
+    patient_message = PatientMessageOut(source="patient_messages")
+    red_flag_cleared_at = serializers.DateTimeField(allow_null=True)
+    referrals = serializers.SerializerMethodField()
+
+    @extend_schema_field(ReferralSerializer(many=True))
+    def get_referrals(self, intake: Intake) -> Any:
+        return ReferralSerializer(self.context["referrals"], many=True).data
+
+
+class TriagePreviewIn(serializers.Serializer[Any]):
+    answers = PreviewAnswersField()
+
+
+class TriagePreviewOut(TriageResultOut):
+    patient_message = PatientMessageOut()
+
+
+class ClearRedFlagIn(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=2000)
+    release_queues = serializers.ListField(
+        child=serializers.ChoiceField(
+            choices=[c for c in Queue.choices if c[0] != Queue.URGENT_MEDICAL_REVIEW]
+        ),
+        required=False,
+        allow_empty=True,
+        help_text="Queues to release the case to; omit for the ones triage suggested.",
+    )
+
+
+class ChoiceOut(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+
+
+class QuestionOut(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["bool", "int", "single", "multi", "text"])
+    label = serializers.CharField()  # type: ignore[assignment]
+    help_text = serializers.CharField()  # type: ignore[assignment]
+    choices = ChoiceOut(many=True)
+    min_value = serializers.IntegerField(allow_null=True)
+    max_value = serializers.IntegerField(allow_null=True)
+    max_length = serializers.IntegerField(allow_null=True)
+    nullable = serializers.BooleanField()
+    module = serializers.CharField(allow_null=True)
+    show_when = serializers.CharField(allow_null=True)
+    computed = serializers.BooleanField()
+    must_be_true = serializers.BooleanField()
+
+
+class SectionOut(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    title = serializers.CharField()
+    intro = serializers.CharField()
+    questions = QuestionOut(many=True)
+
+
+class QuestionnaireOut(serializers.Serializer[Any]):
+    version = serializers.CharField()
+    sections = SectionOut(many=True)
+
+
+def questionnaire_definition() -> dict[str, Any]:
+    sections = [(s.code, s.title, s.intro) for s in SECTIONS] + [(*fhir.MODULE_SECTION, "")]
+    return {
+        "version": QUESTIONNAIRE_VERSION,
+        "sections": [
+            {
+                "code": code,
+                "title": title,
+                "intro": intro,
+                "questions": [
+                    {
+                        "code": f.code,
+                        "kind": f.kind,
+                        "label": f.label,
+                        "help_text": f.help_text,
+                        # Staff-only labels (nerve-root patterns) stay out: integrators show
+                        # these questions to patients.
+                        "choices": [{"code": c.code, "label": c.label} for c in f.choices],
+                        "min_value": f.min_value,
+                        "max_value": f.max_value,
+                        "max_length": f.max_length,
+                        "nullable": f.nullable,
+                        "module": f.module,
+                        "show_when": f.show_when,
+                        "computed": f.computed,
+                        "must_be_true": f.must_be_true,
+                    }
+                    for f in FIELDS
+                    if f.section == code
+                ],
+            }
+            for code, title, intro in sections
+        ],
+    }
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _submission_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The service's errors under the API's names: answer codes live under ``answers.``."""
+    out: dict[str, list[str]] = {}
+    for key, messages in errors.items():
+        name = key if key in (*PATIENT_FIELDS, "answers", NON_FIELD_ERRORS) else f"answers.{key}"
+        out.setdefault(name, []).extend(messages)
+    return out
+
+
+def _invalid_body(exc: SubmissionInvalid) -> dict[str, Any]:
+    extra = {}
+    if exc.under_16:
+        extra["refusal"] = under_16_refusal(emergency_number=settings.CLINIC_EMERGENCY_NUMBER)
+    return errors_body(_submission_errors(exc.errors), **extra)
+
+
+def _visible_referrals(intake: Intake, user: Any) -> list[Any]:
+    return list(
+        intake.referrals.filter(queue__in=queues_for(user))
+        .select_related("intake", "assigned_to", "rerouted_from")
+        .order_by("-priority", "due_at", "id")
+    )
+
+
+def _case_referrals(intake: Intake, user: Any) -> list[Any]:
+    """Every referral this case fed (including those a later submission was linked to)."""
+    return list(
+        selectors.referral_list(user=user)
+        .filter(intakes=intake)
+        .select_related("rerouted_from")
+        .distinct()
+    )
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Any unique string up to 255 characters. A retry with the same key and body "
+    "returns the first response and stores nothing; the same key with another body is a 409.",
+)
+
+# --- views ---------------------------------------------------------------------------------------
+
+
+class IntakeSubmitView(ApiView):
+    required_scope = Scope.INTAKE_SUBMIT
+
+    @extend_schema(
+        operation_id="intake_submit",
+        summary="Submit an intake",
+        request=IntakeSubmitIn,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            (201, "application/json"): IntakeCreatedOut,
+            **error_responses(400, 401, 403, 409, 413, 429),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        token = token_of(request.user)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
+            return Response(
+                errors_body({"Idempotency-Key": ["Use 1 to 255 characters."]}), status=400
+            )
+        if key is None or token is None:
+            code, body = self._submit(request)
+            return Response(body, status=code)
+        try:
+            outcome = idempotent_call(
+                token=token, key=key, data=request.data, run=lambda: self._submit(request)
+            )
+        except KeyReused:
+            return Response(
+                errors_body(
+                    {NON_FIELD_ERRORS: ["This Idempotency-Key was used with a different body."]}
+                ),
+                status=409,
+            )
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+        return Response(outcome.body, status=outcome.status, headers=headers)
+
+    def _submit(self, request: Request) -> tuple[int, dict[str, Any]]:
+        data = IntakeSubmitIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        answers = values.pop("answers")
+        try:
+            submission = intake_submit(
+                patient=PatientDetails(**values),
+                answers=answers,
+                source=IntakeSource.API,
+                actor=request.user,
+            )
+        except SubmissionInvalid as exc:
+            return 400, _invalid_body(exc)
+        intake = submission.intake
+        body: dict[str, Any] = {
+            "id": str(intake.public_id),
+            "reference": intake.reference,
+            "urgency": intake.urgency,
+            "patient_message": dataclasses.asdict(submission.messages),
+        }
+        if Scope.INTAKE_READ in scopes_of(request):
+            visible = _visible_referrals(intake, request.user)
+            # A token that cannot see any queue of the case learns nothing about its triage.
+            if visible:
+                body["triage"] = TriageResultOut(submission.result).data
+                body["referrals"] = ReferralSerializer(visible, many=True).data
+        return 201, body
+
+
+class TriagePreviewView(ApiView):
+    required_scope = Scope.TRIAGE_PREVIEW
+
+    @extend_schema(
+        operation_id="triage_preview",
+        summary="Preview triage for a set of answers; nothing is stored",
+        request=TriagePreviewIn,
+        responses={
+            (200, "application/json"): TriagePreviewOut,
+            **error_responses(400, 401, 403, 413, 429),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = TriagePreviewIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        checked = validate_answers(data.validated_data["answers"])
+        if checked.answers is None:
+            body = errors_body({f"answers.{k}": v for k, v in checked.errors.items()})
+            if checked.under_16:
+                body["refusal"] = under_16_refusal(
+                    emergency_number=settings.CLINIC_EMERGENCY_NUMBER
+                )
+            return Response(body, status=400)
+        result = assess(checked.answers)
+        messages = patient_messages(
+            urgency=result["urgency"],
+            no_symptoms=result["derived"]["no_symptoms"],
+            has_diabetes=bool(checked.answers["has_diabetes"]),
+            emergency_number=settings.CLINIC_EMERGENCY_NUMBER,
+            urgent_care_number=settings.CLINIC_URGENT_CARE_NUMBER,
+        )
+        out = {**result, "patient_message": dataclasses.asdict(messages)}
+        return Response(TriagePreviewOut(out).data)
+
+
+class IntakeDetailView(ApiView):
+    required_scope = Scope.INTAKE_READ
+
+    @extend_schema(
+        operation_id="intake_get",
+        summary="One case: patient, answers, triage result and referrals",
+        responses={(200, "application/json"): IntakeOut, **error_responses(401, 403, 404, 429)},
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        intake = selectors.intake_get(user=request.user, public_id=public_id)
+        audit_record(actor=request.user, action="api_view", obj=intake, request=request)
+        context = {"referrals": _case_referrals(intake, request.user)}
+        return Response(IntakeOut(intake, context=context).data)
+
+
+class FhirRenderer(JSONRenderer):
+    media_type = fhir.MEDIA_TYPE
+    format = "fhir"
+
+
+class IntakeFhirView(ApiView):
+    required_scope = Scope.INTAKE_READ
+    renderer_classes = [FhirRenderer, JSONRenderer]
+
+    @extend_schema(
+        operation_id="intake_fhir",
+        summary="One case as a FHIR R4 Bundle",
+        responses={
+            (200, fhir.MEDIA_TYPE): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                "A FHIR 4.0.1 Bundle (collection): Patient, QuestionnaireResponse, a Flag per "
+                "flag and a ServiceRequest per referral.",
+            ),
+            **error_responses(401, 403, 404, 429),
+        },
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        intake = selectors.intake_get(user=request.user, public_id=public_id)
+        audit_record(actor=request.user, action="api_fhir_export", obj=intake, request=request)
+        bundle = fhir.intake_bundle(
+            intake=intake,
+            patient=intake.patient,
+            referrals=_case_referrals(intake, request.user),
+            now=timezone.now(),
+        )
+        return Response(bundle, content_type=fhir.MEDIA_TYPE)
+
+
+class IntakeClearRedFlagView(ApiView):
+    required_scope = Scope.REFERRALS_WRITE
+
+    @extend_schema(
+        operation_id="intake_clear_red_flag",
+        summary="Clear the red flag (urgent medical review) and release the case",
+        request=ClearRedFlagIn,
+        responses={
+            (200, "application/json"): IntakeOut,
+            **error_responses(400, 401, 403, 404, 409, 413, 429),
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        intake = selectors.intake_get(user=request.user, public_id=public_id)
+        data = ClearRedFlagIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        released = services.intake_clear_red_flag(
+            intake=intake,
+            actor=request.user,
+            reason=data.validated_data["reason"],
+            release_queues=data.validated_data.get("release_queues"),
+        )
+        audit_record(
+            actor=request.user,
+            action="clear_red_flag",
+            obj=intake,
+            request=request,
+            detail={"released": [r.queue for r in released]},
+        )
+        intake.refresh_from_db()
+        context = {"referrals": _case_referrals(intake, request.user)}
+        return Response(IntakeOut(intake, context=context).data)
+
+
+class QuestionnaireView(ApiView):
+    # DRF reads ?format=fhir and picks the FHIR renderer.
+    renderer_classes = [JSONRenderer, FhirRenderer]
+
+    @extend_schema(
+        operation_id="questionnaire_get",
+        summary="The questionnaire definition (JSON); ?format=fhir gives the FHIR Questionnaire",
+        responses={
+            (200, "application/json"): QuestionnaireOut,
+            (200, fhir.MEDIA_TYPE): OpenApiResponse(OpenApiTypes.OBJECT, "FHIR Questionnaire"),
+            **error_responses(401, 403, 429),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        if request.accepted_renderer.format == "fhir":
+            return Response(fhir.questionnaire(), content_type=fhir.MEDIA_TYPE)
+        return Response(questionnaire_definition())
+
+
+class QuestionnaireFhirView(ApiView):
+    renderer_classes = [FhirRenderer, JSONRenderer]
+
+    @extend_schema(
+        operation_id="questionnaire_fhir",
+        summary="The questionnaire as a FHIR R4 Questionnaire",
+        responses={
+            (200, fhir.MEDIA_TYPE): OpenApiResponse(OpenApiTypes.OBJECT, "FHIR Questionnaire"),
+            **error_responses(401, 403, 429),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        return Response(fhir.questionnaire(), content_type=fhir.MEDIA_TYPE)

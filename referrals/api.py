@@ -1,0 +1,288 @@
+"""Referral API: list (filtered, keyset-paginated), detail with history, and every move.
+
+Every move calls the same service as the staff admin; illegal moves come back as 409 with the
+service's reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from intake.models import Urgency
+from referrals import selectors, services
+from referrals.api_auth import ApiView, error_responses
+from referrals.audit import audit_record
+from referrals.models import OPEN_STATUSES, Action, Queue, Referral, Scope, Status
+from referrals.pagination import KeysetPagination
+
+# --- serializers ---------------------------------------------------------------------------------
+
+
+class ReferralSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField(source="public_id")
+    intake = serializers.UUIDField(
+        source="intake.public_id", help_text="The intake that opened it."
+    )
+    reference = serializers.CharField(source="intake.reference")
+    queue = serializers.ChoiceField(choices=Queue.choices)
+    status = serializers.ChoiceField(choices=Status.choices)
+    urgency = serializers.ChoiceField(choices=Urgency.choices)
+    priority = serializers.IntegerField(help_text="Higher first: urgency, then red flags.")
+    due_at = serializers.DateTimeField()
+    overdue = serializers.SerializerMethodField()
+    assigned_to = serializers.CharField(
+        source="assigned_to.get_username", allow_null=True, default=None
+    )
+    claimed_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    rerouted_from = serializers.UUIDField(
+        source="rerouted_from.public_id", allow_null=True, default=None
+    )
+    note = serializers.CharField(help_text="The specialty note for the receiving clinician.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_overdue(self, referral: Referral) -> bool:
+        return referral.status in OPEN_STATUSES and referral.due_at < timezone.now()
+
+
+class EventSerializer(serializers.Serializer[Any]):
+    kind = serializers.CharField()
+    actor = serializers.CharField(source="actor.get_username", allow_null=True, default=None)
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    from_urgency = serializers.CharField()
+    to_urgency = serializers.CharField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ReferralDetailSerializer(ReferralSerializer):
+    events = EventSerializer(many=True, help_text="The history, oldest first.")
+
+
+class ReasonIn(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RequiredReasonIn(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=2000)
+
+
+class RerouteIn(RequiredReasonIn):
+    queue = serializers.ChoiceField(choices=Queue.choices)
+
+
+class OverrideUrgencyIn(RequiredReasonIn):
+    urgency = serializers.ChoiceField(choices=Urgency.choices)
+
+
+# --- list and detail -----------------------------------------------------------------------------
+
+
+class ReferralFilter(django_filters.FilterSet):
+    queue = django_filters.ChoiceFilter(choices=Queue.choices)
+    status = django_filters.ChoiceFilter(choices=Status.choices)
+    urgency = django_filters.ChoiceFilter(choices=Urgency.choices)
+    overdue = django_filters.BooleanFilter(
+        method="filter_overdue", label="Open and past its due time."
+    )
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label="Changed at or after this time."
+    )
+
+    class Meta:
+        model = Referral
+        fields = ["queue", "status", "urgency", "overdue", "updated_since"]
+
+    def filter_overdue(
+        self, queryset: QuerySet[Referral], name: str, value: bool
+    ) -> QuerySet[Referral]:
+        late = {"status__in": OPEN_STATUSES, "due_at__lt": timezone.now()}
+        return queryset.filter(**late) if value else queryset.exclude(**late)
+
+
+class ReferralListView(generics.GenericAPIView[Referral], ApiView):
+    required_scope = Scope.REFERRALS_READ
+    serializer_class = ReferralSerializer
+    filterset_class = ReferralFilter
+    pagination_class = KeysetPagination
+
+    def get_queryset(self) -> QuerySet[Referral]:
+        return selectors.referral_list(user=self.request.user).select_related("rerouted_from")
+
+    @extend_schema(
+        operation_id="referral_list",
+        summary="Referrals in the token's queues, most urgent first",
+        responses={
+            (200, "application/json"): ReferralSerializer(many=True),
+            **error_responses(400, 401, 403, 429),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+def _detail(referral: Referral, user: Any) -> dict[str, Any]:
+    fresh = (
+        selectors.referral_list(user=user)
+        .select_related("rerouted_from")
+        .prefetch_related("events__actor")
+        .get(pk=referral.pk)
+    )
+    return dict(ReferralDetailSerializer(fresh).data)
+
+
+class ReferralDetailView(ApiView):
+    required_scope = Scope.REFERRALS_READ
+
+    @extend_schema(
+        operation_id="referral_get",
+        summary="One referral with its history",
+        responses={
+            (200, "application/json"): ReferralDetailSerializer,
+            **error_responses(401, 403, 404, 429),
+        },
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        referral = selectors.referral_get(user=request.user, public_id=public_id)
+        return Response(_detail(referral, request.user))
+
+
+# --- moves ---------------------------------------------------------------------------------------
+
+
+# POST a move; the answer is the referral after it (for a reroute, the new one).
+class MoveView(ApiView):
+    required_scope = Scope.REFERRALS_WRITE
+    action: str = ""
+    input_serializer: type[serializers.Serializer[Any]] = ReasonIn
+
+    def post(self, request: Request, public_id: str) -> Response:
+        referral = selectors.referral_get(user=request.user, public_id=public_id)
+        data = self.input_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        result = self.perform(referral, request.user, values)
+        audit_record(
+            actor=request.user,
+            action=self.action,
+            obj=referral,
+            request=request,
+            detail={k: v for k, v in values.items() if v and k != "reason"},
+        )
+        visible = selectors.referral_list(user=request.user).filter(pk=result.pk).exists()
+        return Response(_detail(result if visible else referral, request.user))
+
+    def perform(self, referral: Referral, actor: Any, values: dict[str, Any]) -> Referral:
+        return services.referral_transition(
+            referral=referral, action=self.action, actor=actor, reason=values.get("reason", "")
+        )
+
+
+def _move_view(action: str, input_serializer: Any, summary: str) -> type[MoveView]:
+    slug = action.replace("_", "-")
+    name = "".join(part.title() for part in action.split("_")) + "View"
+
+    @extend_schema(
+        operation_id=f"referral_{action}",
+        summary=summary,
+        request=input_serializer,
+        responses={
+            (200, "application/json"): ReferralDetailSerializer,
+            **error_responses(400, 401, 403, 404, 409, 413, 429),
+        },
+    )
+    def post(self: MoveView, request: Request, public_id: str) -> Response:
+        return MoveView.post(self, request, public_id)
+
+    view = type(
+        name,
+        (MoveView,),
+        {"action": action, "input_serializer": input_serializer, "post": post, "slug": slug},
+    )
+    return view
+
+
+ClaimView = _move_view(Action.CLAIM, ReasonIn, "Claim (confirms the referral)")
+ReleaseView = _move_view(Action.RELEASE, ReasonIn, "Release back to the queue")
+ContactView = _move_view(Action.CONTACT, ReasonIn, "Record that the patient was contacted")
+ScheduleView = _move_view(Action.SCHEDULE, ReasonIn, "Record that an appointment was scheduled")
+CompleteView = _move_view(Action.COMPLETE, ReasonIn, "Complete")
+DeclineView = _move_view(Action.DECLINE, RequiredReasonIn, "Decline, with a reason")
+CancelView = _move_view(Action.CANCEL, RequiredReasonIn, "Cancel, with a reason")
+EnteredInErrorView = _move_view(
+    Action.ENTERED_IN_ERROR, RequiredReasonIn, "Mark entered in error, with a reason"
+)
+
+
+class _Reroute(MoveView):
+    action = Action.REROUTE
+    input_serializer = RerouteIn
+
+    def perform(self, referral: Referral, actor: Any, values: dict[str, Any]) -> Referral:
+        return services.referral_reroute(
+            referral=referral, actor=actor, queue=values["queue"], reason=values["reason"]
+        )
+
+
+class _OverrideUrgency(MoveView):
+    action = "override_urgency"
+    input_serializer = OverrideUrgencyIn
+
+    def perform(self, referral: Referral, actor: Any, values: dict[str, Any]) -> Referral:
+        return services.referral_override_urgency(
+            referral=referral, actor=actor, urgency=values["urgency"], reason=values["reason"]
+        )
+
+
+class RerouteView(_Reroute):
+    @extend_schema(
+        operation_id="referral_reroute",
+        summary="Reroute to another queue, with a reason; answers with the new referral",
+        request=RerouteIn,
+        responses={
+            (200, "application/json"): ReferralDetailSerializer,
+            **error_responses(400, 401, 403, 404, 409, 413, 429),
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        return super().post(request, public_id)
+
+
+class OverrideUrgencyView(_OverrideUrgency):
+    @extend_schema(
+        operation_id="referral_override_urgency",
+        summary="Change the urgency, with a reason",
+        request=OverrideUrgencyIn,
+        responses={
+            (200, "application/json"): ReferralDetailSerializer,
+            **error_responses(400, 401, 403, 404, 409, 413, 429),
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        return super().post(request, public_id)
+
+
+MOVE_VIEWS: dict[str, type[MoveView]] = {
+    "claim": ClaimView,
+    "release": ReleaseView,
+    "contact": ContactView,
+    "schedule": ScheduleView,
+    "complete": CompleteView,
+    "reroute": RerouteView,
+    "decline": DeclineView,
+    "cancel": CancelView,
+    "entered-in-error": EnteredInErrorView,
+    "override-urgency": OverrideUrgencyView,
+}

@@ -1,0 +1,284 @@
+"""The API's plumbing: bearer tokens, scopes, per-token throttling, body size and error shape.
+
+Every error the API returns has one shape, ``{"errors": {"<field or non_field_errors>":
+["message", ...]}}``; dotted names point into nested objects (``answers.pain_regions``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from django.conf import settings
+from django.http import Http404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from intake.ratelimit import rate_limit_hit
+from intake.validation import NON_FIELD_ERRORS
+from referrals.errors import QueueNotAllowed, ReasonRequired, ReferralError
+from referrals.models import Scope
+from referrals.tokens import api_token_authenticate, token_of
+
+# What a staff member signed in to the staff site may do through the API: read what their
+# groups allow and move referrals (with the CSRF token). Submitting intakes is for integrations.
+STAFF_SESSION_SCOPES: Final = frozenset(
+    {Scope.INTAKE_READ, Scope.REFERRALS_READ, Scope.REFERRALS_WRITE, Scope.TRIAGE_PREVIEW}
+)
+BEARER: Final = "Bearer"
+
+
+# --- error shape ----------------------------------------------------------------------------
+
+
+ErrorSerializer = inline_serializer(
+    name="Error",
+    fields={
+        "errors": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            help_text="Messages by field name; `non_field_errors` for the request as a whole.",
+        ),
+        "refusal": serializers.ListField(
+            child=serializers.CharField(),
+            required=False,
+            help_text="Only for a patient under 16: the refusal text to show instead of the form.",
+        ),
+    },
+)
+
+
+ERROR_DESCRIPTIONS: Final = {
+    400: "The request is not valid: malformed JSON, a missing or wrong field, or an answer the "
+    "questionnaire does not accept.",
+    401: "No valid credentials: send `Authorization: Bearer <token>`.",
+    403: "The token (or staff member) lacks the scope this operation needs.",
+    404: "No such resource, or not in a queue the token may see.",
+    409: "The move is not allowed from the referral's current state, or the idempotency key "
+    "was used with a different body.",
+    413: "The request body is larger than the API accepts.",
+    429: "Too many requests for this token; retry after `Retry-After` seconds.",
+}
+
+
+def error_responses(*codes: int) -> dict[Any, OpenApiResponse]:
+    """OpenAPI responses for the given error statuses, all with the one error shape (JSON)."""
+    return {
+        (code, "application/json"): OpenApiResponse(ErrorSerializer, ERROR_DESCRIPTIONS[code])
+        for code in codes
+    }
+
+
+def errors_body(errors: Mapping[str, list[str]], **extra: Any) -> dict[str, Any]:
+    return {"errors": dict(errors), **extra}
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as ``{"dotted.name": ["message", ...]}``."""
+    out: dict[str, list[str]] = {}
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                name = NON_FIELD_ERRORS if key in ("non_field_errors", "detail") else str(key)
+                walk(item, f"{path}.{name}" if path and name != NON_FIELD_ERRORS else name)
+        elif (
+            isinstance(value, list)
+            and value
+            and all(not isinstance(v, Mapping | list) for v in value)
+        ):
+            out.setdefault(path or NON_FIELD_ERRORS, []).extend(str(v) for v in value)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{path}.{index}" if path else str(index))
+        else:
+            out.setdefault(path or NON_FIELD_ERRORS, []).append(str(value))
+
+    walk(detail, prefix)
+    return out
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
+def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
+    """Every error as ``{"errors": {...}}``; domain errors from the services as 400/404/409."""
+    if isinstance(exc, ReasonRequired):
+        return Response(errors_body({"reason": [exc.message]}), status=400)
+    if isinstance(exc, QueueNotAllowed):
+        # Out-of-queue looks exactly like not-there: the caller learns nothing.
+        exc = Http404()
+    elif isinstance(exc, ReferralError):
+        return Response(errors_body({NON_FIELD_ERRORS: [exc.message]}), status=409)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, dict(context))
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ParseError):
+        response.data = errors_body({NON_FIELD_ERRORS: [_parse_message(exc)]})
+    elif isinstance(exc, exceptions.ValidationError):
+        response.data = errors_body(flatten_errors(exc.detail))
+    else:
+        response.data = errors_body(flatten_errors(response.data))
+    return response
+
+
+def _parse_message(exc: exceptions.ParseError) -> str:
+    text = str(exc.detail)
+    return text if text.startswith("JSON parse error") else f"Malformed request body: {text}"
+
+
+# --- credentials ---------------------------------------------------------------------------
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer clk_<prefix>_<secret>``; acts as the token's service user."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() != BEARER.lower():
+            return None
+        raw = raw.strip()
+        token = api_token_authenticate(raw) if raw and raw.isascii() else None
+        if token is None:
+            raise exceptions.AuthenticationFailed("The token is not valid or has been revoked.")
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{BEARER} realm="api"'
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "referrals.api_auth.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token created by a clinic administrator.",
+        }
+
+
+def scopes_of(request: Request) -> frozenset[str]:
+    token = token_of(request.user)
+    if token is not None:
+        return frozenset(token.scopes)
+    user = request.user
+    if getattr(user, "is_authenticated", False) and user.is_active and user.is_staff:
+        return STAFF_SESSION_SCOPES
+    return frozenset()
+
+
+class HasScope(BasePermission):
+    """Authenticated, and holding the view's ``required_scope`` (if it names one)."""
+
+    message = "This token does not have the scope this operation needs."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not getattr(request.user, "is_authenticated", False):
+            return False
+        scope = getattr(view, "required_scope", None)
+        granted = scopes_of(request)
+        if scope is None:
+            return bool(granted)
+        return scope in granted
+
+
+class TokenRateThrottle(BaseThrottle):
+    """Fixed-window request limit per token (or staff member), counted in the database."""
+
+    def __init__(self) -> None:
+        self.retry_after = 0
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        token = token_of(request.user)
+        ident = f"token:{token.prefix}" if token else f"user:{request.user.pk}"
+        verdict = rate_limit_hit(
+            scope="api",
+            ident=ident,
+            limit=settings.API_RATE_LIMIT,
+            window_seconds=settings.API_RATE_WINDOW_SECONDS,
+        )
+        self.retry_after = verdict.retry_after
+        return verdict.allowed
+
+    def wait(self) -> float:
+        return float(self.retry_after)
+
+
+class SizeLimitedJSONParser(JSONParser):
+    """JSON with a body limit, for bodies sent without a Content-Length (chunked)."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        limit = settings.API_MAX_REQUEST_BYTES
+        body = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            raise RequestTooLarge()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise exceptions.ParseError("JSON parse error - the body is not UTF-8.") from exc
+        try:
+            return json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class LenientNegotiation(DefaultContentNegotiation):
+    """An unknown ``?format=`` or ``Accept`` gets the operation's default renderer, not 404/406."""
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderers = list(renderers)
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except (Http404, exceptions.NotAcceptable):
+            return renderers[0], renderers[0].media_type
+
+
+# The base of every API operation: the auth, scope, throttle, parser and error handling above.
+class ApiView(APIView):
+    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
+    permission_classes = [HasScope]
+    throttle_classes = [TokenRateThrottle]
+    parser_classes = [SizeLimitedJSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = LenientNegotiation
+    required_scope: str | None = None
+
+    # A declared oversized body is refused by clinic.middleware.RequestSizeLimitMiddleware;
+    # SizeLimitedJSONParser caps bodies sent without a Content-Length.
+
+    def get_exception_handler(self) -> Any:
+        return api_exception_handler
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        # Errors are JSON even where the success body is FHIR JSON.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = "application/json"
+        return response

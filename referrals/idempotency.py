@@ -1,0 +1,61 @@
+"""Idempotency keys: a retried request gets the first response and stores nothing again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from django.db import IntegrityError, transaction
+
+from referrals.models import ApiToken, IdempotencyRecord
+
+MAX_KEY_LENGTH: Final = 255
+
+
+class KeyReused(Exception):
+    """The key was first used with a different request body."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+def request_hash(data: Any) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def idempotent_call(
+    *, token: ApiToken, key: str, data: Any, run: Callable[[], tuple[int, dict[str, Any]]]
+) -> Outcome:
+    """Run ``run`` once per (token, key) and store its response in the same transaction.
+
+    The record is inserted before the work is done. A concurrent request with the same key
+    blocks on the unique constraint until the first commits, then fails to insert and replays
+    the stored response; if the first rolls back, the second does the work itself.
+    """
+    digest = request_hash(data)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    token=token, key=key, request_hash=digest, response_status=0, response_body={}
+                )
+        except IntegrityError:
+            record = None
+        if record is None:
+            first = IdempotencyRecord.objects.get(token=token, key=key)
+            if first.request_hash != digest:
+                raise KeyReused()
+            return Outcome(first.response_status, first.response_body, replayed=True)
+        status, body = run()
+        record.response_status = status
+        record.response_body = body
+        record.save(update_fields=["response_status", "response_body"])
+    return Outcome(status, body, replayed=False)

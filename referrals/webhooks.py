@@ -1,0 +1,212 @@
+"""Webhooks: an outbox written with the change, delivered after commit, signed, retried.
+
+A delivery row is written in the same transaction as the intake or the status change it
+reports, so a receiver never hears of a change that rolled back and never misses one that
+committed. The task sends it after commit and retries with exponential backoff. Payloads carry
+ids, the reference, the event type and statuses: no answers, names or free text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any, Final
+
+from django.conf import settings
+from django.db import transaction
+from django.tasks import task
+from django.utils import timezone
+
+from intake.models import Intake
+from referrals.models import (
+    DeliveryStatus,
+    Referral,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER: Final = "X-Clinic-Signature"
+EVENT_ID_HEADER: Final = "X-Clinic-Event-Id"
+EVENT_TYPE_HEADER: Final = "X-Clinic-Event-Type"
+ERROR_TEXT_MAX: Final = 500
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """HMAC-SHA256 over ``f"{timestamp}.{body}"``, hex."""
+    message = f"{timestamp}.".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, header: str, body: bytes, *, now: int, tolerance: int = 300) -> bool:
+    """What a receiver does (docs/API.md): check the signature and that it is recent."""
+    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    try:
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(now - timestamp) > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), parts.get("v1", ""))
+
+
+# --- the outbox ---------------------------------------------------------------------------------
+
+
+def _subscribed(event_type: str) -> list[WebhookEndpoint]:
+    return [e for e in WebhookEndpoint.objects.filter(is_active=True) if event_type in e.events]
+
+
+def webhooks_record(*, event_type: str, data: Callable[[], dict[str, Any]]) -> int:
+    """Write one delivery per subscribed endpoint; send each after the transaction commits.
+
+    ``data`` is only built when someone subscribes. Must run inside the change's transaction.
+    """
+    endpoints = _subscribed(event_type)
+    if not endpoints:
+        return 0
+    event_id = uuid.uuid4()
+    payload = {
+        "id": str(event_id),
+        "type": event_type,
+        "created_at": timezone.now().isoformat(),
+        "data": data(),
+    }
+    for endpoint in endpoints:
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event_id=event_id,
+            event_type=event_type,
+            payload=payload,
+            next_attempt_at=timezone.now(),
+        )
+        transaction.on_commit(partial(deliver_webhook.enqueue, delivery.pk))
+    return len(endpoints)
+
+
+def _referral_data(referral: Referral) -> dict[str, Any]:
+    return {
+        "id": str(referral.public_id),
+        "queue": referral.queue,
+        "status": referral.status,
+        "urgency": referral.urgency,
+    }
+
+
+def on_intake_submitted(intake: Intake, referrals: Iterable[Referral]) -> None:
+    def data() -> dict[str, Any]:
+        return {
+            "intake": {
+                "id": str(intake.public_id),
+                "reference": intake.reference,
+                "urgency": intake.urgency,
+            },
+            "referrals": [_referral_data(r) for r in referrals],
+        }
+
+    webhooks_record(event_type=WebhookEvent.INTAKE_SUBMITTED, data=data)
+
+
+def on_referral_status_changed(referral: Referral, previous_status: str) -> None:
+    def data() -> dict[str, Any]:
+        intake = Intake.objects.only("public_id", "reference").get(pk=referral.intake_id)
+        return {
+            "referral": {
+                **_referral_data(referral),
+                "previous_status": previous_status or None,
+            },
+            "intake": {"id": str(intake.public_id), "reference": intake.reference},
+        }
+
+    webhooks_record(event_type=WebhookEvent.REFERRAL_STATUS_CHANGED, data=data)
+
+
+# --- delivery -----------------------------------------------------------------------------------
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
+    if not url.startswith(("http://", "https://")):
+        return None, "Only http and https URLs are delivered."
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(  # noqa: S310 - scheme checked above
+            request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS
+        ) as response:
+            return int(response.status), ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return None, str(exc)[:ERROR_TEXT_MAX]
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """WEBHOOK_RETRY_BASE_SECONDS doubled after each failed attempt: 1x, 2x, 4x…"""
+    return dt.timedelta(seconds=settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+
+
+def webhook_deliver(*, delivery_id: int) -> str:
+    """One attempt. On failure, schedule the next one (or give up after the last)."""
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    if delivery.status != DeliveryStatus.PENDING:
+        return delivery.status
+    endpoint = delivery.endpoint
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+    timestamp = int(timezone.now().timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "clinic-webhooks/1",
+        EVENT_ID_HEADER: str(delivery.event_id),
+        EVENT_TYPE_HEADER: delivery.event_type,
+        SIGNATURE_HEADER: f"t={timestamp},v1={sign(endpoint.secret, timestamp, body)}",
+    }
+    code, error = _post(endpoint.url, body, headers) if endpoint.is_active else (None, "inactive")
+    now = timezone.now()
+    delivery.attempts += 1
+    delivery.last_status_code = code
+    delivery.last_error = error
+    if code is not None and 200 <= code < 300:
+        delivery.status = DeliveryStatus.DELIVERED
+        delivery.delivered_at = now
+        delivery.next_attempt_at = None
+    elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS or not endpoint.is_active:
+        delivery.status = DeliveryStatus.FAILED
+        delivery.next_attempt_at = None
+    else:
+        delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+    delivery.save(
+        update_fields=[
+            "attempts",
+            "last_status_code",
+            "last_error",
+            "status",
+            "delivered_at",
+            "next_attempt_at",
+            "updated_at",
+        ]
+    )
+    if delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None:
+        _schedule_retry(delivery.pk, delivery.next_attempt_at)
+    return delivery.status
+
+
+def _schedule_retry(delivery_id: int, when: dt.datetime) -> None:
+    if deliver_webhook.get_backend().supports_defer:
+        deliver_webhook.using(run_after=when).enqueue(delivery_id)
+    else:
+        # The immediate backend (development, tests) cannot wait; the row stays pending.
+        log.warning("webhook delivery %s not retried: the task backend cannot defer", delivery_id)
+
+
+@task()
+def deliver_webhook(delivery_id: int) -> str:
+    return webhook_deliver(delivery_id=delivery_id)

@@ -1,0 +1,294 @@
+"""POST /intakes, POST /triage/preview, GET /intakes/{id}, GET /questionnaire."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+
+import pytest
+from django.test import Client
+
+from intake.models import Intake, IntakeSource
+from intake.questionnaire import FIELDS
+from intake.validation import MSG_REQUIRED, MSG_UNDER_16
+from referrals.api_auth import RequestTooLarge, SizeLimitedJSONParser
+from referrals.models import AuditEntry, Referral, Scope
+from tests.api.conftest import Api, intake_body
+from tests.clinic_fixtures import details, worked_case
+
+pytestmark = pytest.mark.django_db
+
+V09_RESULT = {
+    "ruleset_version": "1.0.0",
+    "queues": ["urgent_medical_review"],
+    "urgency": "emergency",
+    "suggested_after_clearance": ["chiropractic"],
+}
+
+
+def test_submitting_stores_the_case_and_answers_with_the_reference_and_patient_message(api):
+    response = api.post("/api/v1/intakes", intake_body("V09"))
+    assert response.status_code == 201
+    body = response.json()
+    intake = Intake.objects.get()
+    assert body["id"] == str(intake.public_id)
+    assert body["reference"] == intake.reference
+    assert body["urgency"] == "emergency"
+    assert body["patient_message"]["urgency_message"].startswith("Based on your answers")
+    assert "999" in body["patient_message"]["urgency_message"]
+    assert body["patient_message"]["safety_net"].startswith("Get emergency help")
+    assert body["patient_message"]["diabetic_safety_net"] is None
+    assert intake.source == IntakeSource.API
+    assert intake.created_by is not None
+    assert intake.created_by.username.startswith("api-")
+
+
+def test_a_reader_token_gets_flags_explanations_and_referrals(api):
+    body = api.post("/api/v1/intakes", intake_body("V09")).json()
+    triage = body["triage"]
+    assert {k: triage[k] for k in V09_RESULT} == V09_RESULT
+    codes = [flag["code"] for flag in triage["flags"]]
+    assert codes == ["BACK_PAIN", "RED_FLAG_CAUDA_EQUINA", "SCIATIC_PATTERN"]
+    assert all(flag["explanation"] for flag in triage["flags"])
+    (referral,) = body["referrals"]
+    assert referral["queue"] == "urgent_medical_review"
+    assert referral["id"] == str(Referral.objects.get().public_id)
+
+
+def test_the_api_routes_exactly_like_the_form(api):
+    api.post("/api/v1/intakes", intake_body("V22"))
+    assert sorted(Referral.objects.values_list("queue", flat=True)) == [
+        "chiropractic",
+        "orthotic_fitting",
+        "podiatry",
+    ]
+
+
+def test_a_diabetic_patient_gets_the_diabetic_safety_net(api):
+    body = api.post("/api/v1/intakes", intake_body("V17")).json()
+    assert body["patient_message"]["diabetic_safety_net"].startswith("If your foot or toes")
+
+
+def test_errors_come_per_field_in_one_shape_and_nothing_is_stored(api):
+    payload = intake_body("V01")
+    del payload["answers"]["tingling"]
+    payload["answers"]["pain_now_nrs"] = 11
+    payload["answers"]["made_up"] = True
+    payload["given_name"] = ""
+    payload["phone"] = ""
+    response = api.post("/api/v1/intakes", payload)
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert errors["answers.tingling"] == [MSG_REQUIRED]
+    assert errors["answers.pain_now_nrs"] == ["Please enter a number from 0 to 10."]
+    assert errors["answers.made_up"] == ["This question is not part of the form."]
+    assert errors["given_name"] == ["Please enter your given name."]
+    assert "phone" in errors
+    assert set(response.json()) == {"errors"}
+    assert not Intake.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("{not json", "non_field_errors"),
+        ("[1, 2]", "non_field_errors"),
+        ('"just a string"', "non_field_errors"),
+        ("NaN", "non_field_errors"),
+        (b"\xff\xfe", "non_field_errors"),
+        ("", "given_name"),
+    ],
+)
+def test_malformed_bodies_get_400_in_the_same_shape(api, raw, key):
+    response = api.post("/api/v1/intakes", raw)
+    assert response.status_code == 400
+    assert key in response.json()["errors"]
+
+
+def test_wrong_types_get_400_not_500(api):
+    payload = intake_body()
+    payload["date_of_birth"] = "17/05/1980"
+    payload["answers"] = ["not", "an", "object"]
+    payload["given_name"] = {"nested": True}
+    errors = api.post("/api/v1/intakes", payload).json()["errors"]
+    assert set(errors) >= {"date_of_birth", "given_name"}
+
+
+def test_answers_that_are_not_an_object_are_refused(api):
+    payload = intake_body()
+    payload["answers"] = [1]
+    errors = api.post("/api/v1/intakes", payload).json()["errors"]
+    assert errors == {"answers": ["Expected an object of answers."]}
+
+
+def test_sending_age_years_is_refused_because_it_comes_from_the_date_of_birth(api):
+    payload = intake_body()
+    payload["answers"]["age_years"] = 44
+    errors = api.post("/api/v1/intakes", payload).json()["errors"]
+    assert "answers.age_years" in errors
+
+
+def test_under_16_gets_a_clear_error_and_the_refusal_text(api):
+    payload = intake_body(patient=details(date_of_birth=dt.date(2015, 1, 1)))
+    response = api.post("/api/v1/intakes", payload)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["errors"]["date_of_birth"] == [MSG_UNDER_16]
+    assert body["refusal"][0].startswith("Sorry, this form is only for people aged 16 and over")
+    assert not Intake.objects.exists()
+
+
+def test_a_body_over_the_limit_gets_413(api, settings):
+    settings.API_MAX_REQUEST_BYTES = 2048
+    payload = intake_body()
+    payload["answers"]["main_concern"] = "x" * 3000
+    response = api.post("/api/v1/intakes", payload)
+    assert response.status_code == 413
+    assert response.json() == {"errors": {"non_field_errors": ["The request body is too large."]}}
+    assert not Intake.objects.exists()
+
+
+def test_the_parser_stops_reading_a_body_without_length_at_the_limit(settings):
+    settings.API_MAX_REQUEST_BYTES = 2048
+    stream = io.BytesIO(json.dumps({"answers": {"main_concern": "x" * 5000}}).encode())
+    with pytest.raises(RequestTooLarge):
+        SizeLimitedJSONParser().parse(stream)
+    assert stream.tell() == 2049
+
+
+# --- triage preview --------------------------------------------------------------------------
+
+
+def test_preview_returns_the_spec_result_and_patient_message_and_stores_nothing(api):
+    answers = {**worked_case("V09"), "age_years": 46}
+    response = api.post("/api/v1/triage/preview", {"answers": answers})
+    assert response.status_code == 200
+    body = response.json()
+    assert {k: body[k] for k in V09_RESULT} == V09_RESULT
+    assert set(body) == {
+        "ruleset_version",
+        "derived",
+        "flags",
+        "queues",
+        "urgency",
+        "suggested_after_clearance",
+        "patient_message",
+    }
+    assert body["derived"]["bmi"] == pytest.approx(24.221453287197235)
+    assert body["flags"][1]["clauses"] == ["RED_FLAG_CAUDA_EQUINA.a", "RED_FLAG_CAUDA_EQUINA.b"]
+    assert body["patient_message"]["urgency_message"].startswith("Based on your answers")
+    assert not Intake.objects.exists()
+    assert not Referral.objects.exists()
+
+
+def test_preview_under_16_is_refused_with_the_refusal_text(api):
+    answers = {**worked_case("V01"), "age_years": 15}
+    body = api.post("/api/v1/triage/preview", {"answers": answers}).json()
+    assert body["errors"]["answers.age_years"] == [MSG_UNDER_16]
+    assert body["refusal"]
+
+
+def test_preview_needs_answers(api):
+    response = api.post("/api/v1/triage/preview", {})
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"answers": ["This field is required."]}}
+
+
+# --- reading a case --------------------------------------------------------------------------
+
+
+def test_reading_a_case_shows_identity_answers_triage_and_referrals_and_is_audited(api):
+    created = api.post("/api/v1/intakes", intake_body("V11")).json()
+    response = api.get(f"/api/v1/intakes/{created['id']}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["reference"] == created["reference"]
+    assert body["patient"]["family_name"] == "Okafor"
+    assert body["answers"]["pain_regions"] == worked_case("V11")["pain_regions"]
+    assert sorted(r["queue"] for r in body["referrals"]) == ["orthotic_fitting", "podiatry"]
+    assert body["triage"]["urgency"] == "routine"
+    assert AuditEntry.objects.filter(action="api_view", object_id=created["id"]).exists()
+
+
+def test_a_queue_limited_reader_sees_only_its_queues_referrals(make_token, api):
+    created = api.post("/api/v1/intakes", intake_body("V11")).json()
+    podiatry = Api(make_token(Scope.INTAKE_READ, queues=("podiatry",)).raw)
+    body = podiatry.get(f"/api/v1/intakes/{created['id']}").json()
+    assert [r["queue"] for r in body["referrals"]] == ["podiatry"]
+
+
+def test_an_unknown_or_malformed_id_is_a_json_404(api):
+    for path in ("/api/v1/intakes/00000000-0000-0000-0000-000000000000", "/api/v1/intakes/nope"):
+        response = api.get(path)
+        assert response.status_code == 404
+        assert response.json() == {"errors": {"non_field_errors": ["Not found."]}}
+
+
+# --- questionnaire and schema ----------------------------------------------------------------
+
+
+def test_the_questionnaire_definition_lists_every_question_once(api):
+    body = api.get("/api/v1/questionnaire").json()
+    codes = [q["code"] for s in body["sections"] for q in s["questions"]]
+    assert codes == [f.code for f in FIELDS]
+    numbness = next(
+        q for s in body["sections"] for q in s["questions"] if q["code"] == "numbness_areas"
+    )
+    assert "L5" not in json.dumps(numbness)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/questionnaire?format=fhir", "/api/v1/questionnaire/fhir"]
+)
+def test_the_questionnaire_comes_as_fhir_too(api, path):
+    response = api.client.get(path, headers=api.headers)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/fhir+json")
+    assert response.json()["resourceType"] == "Questionnaire"
+
+
+def test_the_schema_documents_every_answer_with_its_constraints(db):
+    schema = Client().get("/api/schema/", headers={"Accept": "application/json"}).json()
+    submitted = schema["components"]["schemas"]["IntakeSubmitIn"]["properties"]["answers"]
+    props = submitted["properties"]
+    assert "age_years" not in props
+    assert submitted["additionalProperties"] is False
+    for field in FIELDS:
+        if field.computed:
+            continue
+        prop = props[field.code]
+        if field.kind == "int":
+            assert (prop["minimum"], prop["maximum"]) == (field.min_value, field.max_value)
+        if field.kind == "single":
+            assert {c.code for c in field.choices} <= set(prop["enum"])
+        if field.kind == "multi":
+            assert prop["items"]["enum"] == [c.code for c in field.choices]
+        assert prop.get("nullable", False) == field.nullable
+    assert set(submitted["required"]) == {f.code for f in FIELDS if not f.computed and not f.module}
+
+
+def test_the_schema_declares_every_error_status_with_the_error_shape(db):
+    schema = Client().get("/api/schema/", headers={"Accept": "application/json"}).json()
+    submit_op = schema["paths"]["/api/v1/intakes"]["post"]["responses"]
+    for code in ("400", "401", "403", "409", "413", "429"):
+        ref = submit_op[code]["content"]["application/json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/Error"
+    moves = schema["paths"]["/api/v1/referrals/{public_id}/claim"]["post"]["responses"]
+    assert {"400", "401", "403", "404", "409", "413", "429"} <= set(moves)
+
+
+def test_the_interactive_docs_still_load(db):
+    response = Client().get("/api/docs/")
+    assert response.status_code == 200
+    assert b"swagger-ui" in response.content
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/referrals/%0A/claim", "/api/v1/intakes/a%2Fb/fhir", "/api/v1/nothing/here%0A"],
+)
+def test_any_other_path_under_the_api_is_a_json_404(api, path):
+    response = api.post(path, {})
+    assert response.status_code == 404
+    assert response.json() == {"errors": {"non_field_errors": ["Not found."]}}

@@ -1,0 +1,261 @@
+"""GET /referrals (filters, keyset pages), GET /referrals/{id}, every move, clear-red-flag."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from referrals.models import EventKind, Referral, Scope, Status
+from referrals.services import referral_override_urgency
+from tests.api.conftest import Api
+from tests.clinic_fixtures import details, submit
+
+pytestmark = pytest.mark.django_db
+
+CASES = ["V01", "V06", "V09", "V11", "V13", "V17", "V21", "V24"]
+
+
+def many_cases(count: int = 8) -> list[Referral]:
+    for index in range(count):
+        submit(
+            CASES[index % len(CASES)],
+            patient=details(family_name=f"Family{index}", phone=f"07700 9{index:05d}"),
+        )
+    return list(Referral.objects.order_by("-priority", "due_at", "id"))
+
+
+def ids(results: list[dict]) -> list[str]:
+    return [r["id"] for r in results]
+
+
+def all_pages(api: Api, **params) -> list[str]:
+    seen: list[str] = []
+    page = api.get("/api/v1/referrals", **params).json()
+    seen += ids(page["results"])
+    while page["next"]:
+        page = api.client.get(page["next"], headers=api.headers).json()
+        seen += ids(page["results"])
+    return seen
+
+
+def test_the_list_is_ordered_like_the_admin_queue(api):
+    expected = [str(r.public_id) for r in many_cases()]
+    assert ids(api.get("/api/v1/referrals", limit=200).json()["results"]) == expected
+
+
+def test_keyset_pages_cover_every_referral_once(api):
+    expected = [str(r.public_id) for r in many_cases(12)]
+    assert all_pages(api, limit=2) == expected
+    assert all_pages(api, limit=5) == expected
+
+
+def test_pages_stay_correct_while_referrals_change(api, triage_lead):
+    ordered = many_cases(10)
+    first = api.get("/api/v1/referrals", limit=3).json()
+    # Between pages: a referral already seen jumps to the top, one not yet seen sinks.
+    seen, unseen = ordered[0], ordered[6]
+    referral_override_urgency(
+        referral=ordered[1], actor=triage_lead, urgency="emergency", reason="Rang in"
+    )
+    referral_override_urgency(
+        referral=unseen,
+        actor=triage_lead,
+        urgency="routine" if unseen.urgency != "routine" else "urgent",
+        reason="Checked",
+    )
+    rest: list[str] = []
+    page = first
+    while page["next"]:
+        page = api.client.get(page["next"], headers=api.headers).json()
+        rest += ids(page["results"])
+    got = ids(first["results"]) + rest
+    assert len(got) == len(set(got)), "no referral twice"
+    unchanged = {str(r.public_id) for r in ordered} - {
+        str(ordered[1].public_id),
+        str(unseen.public_id),
+    }
+    assert unchanged <= set(got), "no unchanged referral skipped"
+    assert str(seen.public_id) in got
+
+
+def test_a_deep_page_is_one_range_query_without_offset(api):
+    many_cases(6)
+    cursor_url = api.get("/api/v1/referrals", limit=2).json()["next"]
+    with CaptureQueriesContext(connection) as queries:
+        api.client.get(cursor_url, headers=api.headers)
+    listing = [q["sql"] for q in queries.captured_queries if "referrals_referral" in q["sql"]]
+    assert listing
+    assert all("OFFSET" not in sql.upper() for sql in listing)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"cursor": "garbage"}, {"limit": "0"}, {"limit": "x"}, {"queue": "nowhere"}],
+)
+def test_bad_list_parameters_are_400(api, params):
+    response = api.get("/api/v1/referrals", **params)
+    assert response.status_code == 400
+    assert list(response.json()) == ["errors"]
+
+
+def test_filters_by_queue_status_urgency_overdue_and_updated_since(api, chiropractor):
+    referrals = many_cases()
+    chiro = [r for r in referrals if r.queue == "chiropractic"]
+    got = api.get("/api/v1/referrals", queue="chiropractic").json()["results"]
+    assert ids(got) == [str(r.public_id) for r in chiro]
+    assert {
+        r["urgency"] for r in api.get("/api/v1/referrals", urgency="emergency").json()["results"]
+    } == {"emergency"}
+    api.post(f"/api/v1/referrals/{chiro[0].public_id}/claim")
+    claimed = api.get("/api/v1/referrals", status="claimed").json()["results"]
+    assert ids(claimed) == [str(chiro[0].public_id)]
+    Referral.objects.filter(pk=chiro[1].pk).update(due_at=timezone.now() - dt.timedelta(hours=1))
+    assert ids(api.get("/api/v1/referrals", overdue="true").json()["results"]) == [
+        str(chiro[1].public_id)
+    ]
+    assert str(chiro[1].public_id) not in ids(
+        api.get("/api/v1/referrals", overdue="false", limit=200).json()["results"]
+    )
+    since = (timezone.now() - dt.timedelta(seconds=1)).isoformat()
+    Referral.objects.exclude(pk=chiro[0].pk).update(
+        updated_at=timezone.now() - dt.timedelta(days=1)
+    )
+    assert ids(api.get("/api/v1/referrals", updated_since=since).json()["results"]) == [
+        str(chiro[0].public_id)
+    ]
+
+
+def test_detail_shows_the_history(api):
+    (referral,) = submit("V01").referrals
+    api.post(f"/api/v1/referrals/{referral.public_id}/claim")
+    body = api.get(f"/api/v1/referrals/{referral.public_id}").json()
+    assert body["status"] == "claimed"
+    assert [(e["kind"], e["to_status"]) for e in body["events"]] == [
+        ("created", "new"),
+        ("transition", "claimed"),
+    ]
+    assert body["events"][1]["actor"].startswith("api-")
+
+
+def test_the_whole_pathway_through_the_api(api):
+    (referral,) = submit("V01").referrals
+    base = f"/api/v1/referrals/{referral.public_id}"
+    for move, status in [
+        ("claim", "claimed"),
+        ("contact", "contacted"),
+        ("schedule", "scheduled"),
+        ("complete", "completed"),
+    ]:
+        response = api.post(f"{base}/{move}", {})
+        assert response.status_code == 200, response.json()
+        assert response.json()["status"] == status
+    assert Referral.objects.get().events.filter(kind=EventKind.TRANSITION).count() == 4
+
+
+def test_release_puts_a_claimed_referral_back(api):
+    (referral,) = submit("V01").referrals
+    api.post(f"/api/v1/referrals/{referral.public_id}/claim")
+    body = api.post(f"/api/v1/referrals/{referral.public_id}/release").json()
+    assert (body["status"], body["assigned_to"]) == ("new", None)
+
+
+@pytest.mark.parametrize(
+    ("move", "status"),
+    [("decline", "declined"), ("cancel", "cancelled"), ("entered-in-error", "entered_in_error")],
+)
+def test_closing_moves_need_a_reason(api, move, status):
+    (referral,) = submit("V01").referrals
+    path = f"/api/v1/referrals/{referral.public_id}/{move}"
+    for body in ({}, {"reason": ""}, {"reason": "   "}):
+        response = api.post(path, body)
+        assert response.status_code == 400
+        assert "reason" in response.json()["errors"]
+    response = api.post(path, {"reason": "Patient moved away"})
+    assert response.status_code == 200
+    assert response.json()["status"] == status
+    assert response.json()["events"][-1]["reason"] == "Patient moved away"
+
+
+def test_an_illegal_move_is_409_with_the_reason(api):
+    (referral,) = submit("V01").referrals
+    response = api.post(f"/api/v1/referrals/{referral.public_id}/complete")
+    assert response.status_code == 409
+    assert response.json() == {
+        "errors": {
+            "non_field_errors": ["A referral that is new (proposed) cannot be moved by “complete”."]
+        }
+    }
+
+
+def test_claiming_twice_is_409_naming_who_has_it(api, make_token):
+    (referral,) = submit("V01").referrals
+    api.post(f"/api/v1/referrals/{referral.public_id}/claim")
+    other = Api(make_token(Scope.REFERRALS_WRITE).raw)
+    response = other.post(f"/api/v1/referrals/{referral.public_id}/claim")
+    assert response.status_code == 409
+    assert "already been claimed by api-" in response.json()["errors"]["non_field_errors"][0]
+
+
+def test_reroute_answers_with_the_new_referral(api):
+    (referral,) = submit("V01").referrals
+    path = f"/api/v1/referrals/{referral.public_id}/reroute"
+    assert "queue" in api.post(path, {"reason": "Foot problem"}).json()["errors"]
+    assert api.post(path, {"queue": "chiropractic", "reason": "x"}).status_code == 409
+    body = api.post(path, {"queue": "podiatry", "reason": "Foot problem"}).json()
+    assert body["queue"] == "podiatry"
+    assert body["rerouted_from"] == str(referral.public_id)
+    referral.refresh_from_db()
+    assert referral.status == Status.REROUTED
+
+
+def test_a_reroute_out_of_the_tokens_queues_answers_with_the_old_referral(make_token):
+    (referral,) = submit("V01").referrals
+    api = Api(make_token(Scope.REFERRALS_WRITE, queues=("chiropractic",)).raw)
+    body = api.post(
+        f"/api/v1/referrals/{referral.public_id}/reroute", {"queue": "podiatry", "reason": "Feet"}
+    ).json()
+    assert body["id"] == str(referral.public_id)
+    assert body["status"] == "rerouted"
+
+
+def test_override_urgency_needs_urgency_and_reason(api):
+    (referral,) = submit("V01").referrals
+    path = f"/api/v1/referrals/{referral.public_id}/override-urgency"
+    assert set(api.post(path, {}).json()["errors"]) == {"urgency", "reason"}
+    assert api.post(path, {"urgency": "routine", "reason": "same"}).status_code == 409
+    body = api.post(path, {"urgency": "urgent", "reason": "Worse on the phone"}).json()
+    assert (body["urgency"], body["events"][-1]["kind"]) == ("urgent", "urgency_overridden")
+
+
+def test_clearing_a_red_flag_releases_the_case(api):
+    submission = submit("V09")
+    path = f"/api/v1/intakes/{submission.intake.public_id}/clear-red-flag"
+    assert api.post(path, {}).json() == {"errors": {"reason": ["This field is required."]}}
+    response = api.post(path, {"reason": "Examined: no cauda equina"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["red_flag_cleared_at"] is not None
+    statuses = {(r["queue"], r["status"]) for r in body["referrals"]}
+    assert statuses == {("urgent_medical_review", "completed"), ("chiropractic", "new")}
+    again = api.post(path, {"reason": "again"})
+    assert again.status_code == 409
+    assert "already been cleared" in again.json()["errors"]["non_field_errors"][0]
+
+
+def test_clearing_needs_the_urgent_medical_review_queue(make_token):
+    submission = submit("V09")
+    # Even once the case is visible through its released chiropractic referral, only the
+    # urgent medical review queue clears red flags.
+    submission.intake.refresh_from_db()
+    Api(make_token(*Scope.values).raw).post(
+        f"/api/v1/intakes/{submission.intake.public_id}/clear-red-flag", {"reason": "Examined"}
+    )
+    chiro = Api(make_token(*Scope.values, queues=("chiropractic",)).raw)
+    response = chiro.post(
+        f"/api/v1/intakes/{submission.intake.public_id}/clear-red-flag", {"reason": "x"}
+    )
+    assert response.status_code == 404
