@@ -363,10 +363,10 @@ def test_an_oversized_body_gets_a_friendly_413_page(client, settings):
 
 
 def test_an_oversized_api_body_gets_json_413(client, settings):
-    settings.MAX_REQUEST_BYTES = 2048
-    response = client.post("/api/v1/intakes/", "x" * 5000, content_type="application/json")
+    settings.API_MAX_REQUEST_BYTES = 2048
+    response = client.post("/api/v1/intakes", "x" * 5000, content_type="application/json")
     assert response.status_code == 413
-    assert response.json()["max_bytes"] == 2048
+    assert response.json() == {"errors": {"non_field_errors": ["The request body is too large."]}}
 
 
 @pytest.mark.parametrize("step", STEP_CODES)
