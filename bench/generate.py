@@ -34,7 +34,12 @@ def run(args: list[str], env: dict[str, str]) -> str:
 
 
 def environment(database_url: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": database_url, "DEBUG": "false", "DJANGO_ENV": "test"}
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DEBUG": "false",
+        "DJANGO_ENV": "development",
+    }
 
 
 def generate(database_url: str, args: argparse.Namespace) -> float:
