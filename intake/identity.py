@@ -64,3 +64,18 @@ def format_reference(reference: str) -> str:
 def parse_reference(text: str) -> str:
     """Accept what a patient reads out: any case, spaces or dashes."""
     return re.sub(r"[\s-]", "", text).upper()
+
+
+def new_references(count: int) -> list[str]:
+    """``count`` references at once (the bulk writer): one random draw each instead of eight."""
+    alphabet, base, length = REFERENCE_ALPHABET, len(REFERENCE_ALPHABET), REFERENCE_LENGTH
+    space = base**length
+    out = []
+    for _ in range(count):
+        number = secrets.randbelow(space)
+        chars = []
+        for _position in range(length):
+            number, digit = divmod(number, base)
+            chars.append(alphabet[digit])
+        out.append("".join(chars))
+    return out

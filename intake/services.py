@@ -125,14 +125,29 @@ def patient_match_or_create(details: PatientDetails) -> Patient:
         family_name_key=family_key, date_of_birth=details.date_of_birth, anonymised_at=None
     ).order_by("id")
     for patient in candidates:
-        if (phone_key and patient.phone_key == phone_key) or (
-            email_key and patient.email_key == email_key
-        ):
-            changed = _refresh_contact(patient, details, phone_key, email_key)
+        if patient_matches(patient, phone_key, email_key):
+            changed = patient_refresh_contact(patient, details, phone_key, email_key)
             if changed:
                 patient.save(update_fields=[*changed, "updated_at"])
             return patient
-    return Patient.objects.create(
+    patient = patient_build(details, family_key, phone_key, email_key)
+    patient.save(force_insert=True)
+    return patient
+
+
+def patient_matches(patient: Patient, phone_key: str, email_key: str) -> bool:
+    """Same normalised family name and birth date (the caller's filter) and a shared contact."""
+    return bool(
+        (phone_key and patient.phone_key == phone_key)
+        or (email_key and patient.email_key == email_key)
+    )
+
+
+def patient_build(
+    details: PatientDetails, family_key: str, phone_key: str, email_key: str
+) -> Patient:
+    """A new, unsaved patient (shared with the bulk path)."""
+    return Patient(
         given_name=details.given_name.strip(),
         family_name=details.family_name.strip(),
         family_name_key=family_key,
@@ -145,7 +160,7 @@ def patient_match_or_create(details: PatientDetails) -> Patient:
     )
 
 
-def _refresh_contact(
+def patient_refresh_contact(
     patient: Patient, details: PatientDetails, phone_key: str, email_key: str
 ) -> list[str]:
     """The newest submission has the newest contact details; keep what it leaves out."""
@@ -223,17 +238,18 @@ def intake_prepare(
     )
 
 
-def _store(
+def intake_build(
     prepared: PreparedSubmission,
     *,
+    patient: Patient,
     source: str,
     actor: Any,
     interrupt_shown_at: dt.datetime | None,
-) -> Submission:
+) -> Intake:
+    """The unsaved intake row for a prepared submission (shared with the bulk path)."""
     result = prepared.result
-    patient = patient_match_or_create(prepared.patient)
     flag_codes = [flag["code"] for flag in result["flags"]]
-    intake = Intake(
+    return Intake(
         patient=patient,
         source=source,
         date_of_birth=prepared.patient.date_of_birth,
@@ -251,6 +267,24 @@ def _store(
         messages_shown_at=prepared.submitted_at,
         interrupt_shown_at=interrupt_shown_at,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+
+
+def _store(
+    prepared: PreparedSubmission,
+    *,
+    source: str,
+    actor: Any,
+    interrupt_shown_at: dt.datetime | None,
+) -> Submission:
+    result = prepared.result
+    patient = patient_match_or_create(prepared.patient)
+    intake = intake_build(
+        prepared,
+        patient=patient,
+        source=source,
+        actor=actor,
+        interrupt_shown_at=interrupt_shown_at,
     )
     for _attempt in range(5):
         intake.reference = identity.new_reference()

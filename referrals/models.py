@@ -132,8 +132,21 @@ class Referral(models.Model):
                 condition=models.Q(status__in=sorted(OPEN_STATUSES)),
             ),
             models.Index(fields=["-priority", "due_at", "id"], name="referral_order_idx"),
+            # Open work across every queue (the triage lead's page, the overdue filter) and one
+            # clinician's open work ("assigned to me"), each already in page order: no sort.
+            models.Index(
+                fields=["-priority", "due_at", "id"],
+                name="referral_open_order_idx",
+                condition=models.Q(status__in=sorted(OPEN_STATUSES)),
+            ),
+            models.Index(
+                fields=["assigned_to", "-priority", "due_at", "id"],
+                name="referral_assignee_order_idx",
+                condition=models.Q(status__in=sorted(OPEN_STATUSES)),
+            ),
             models.Index(fields=["due_at"], name="referral_due_idx"),
-            models.Index(fields=["updated_at"], name="referral_updated_idx"),
+            # updated_since pages by (updated_at, id).
+            models.Index(fields=["updated_at", "id"], name="referral_updated_id_idx"),
         ]
 
     def __str__(self) -> str:

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from intake.models import URGENCY_RANK, Intake, Urgency
+from intake.models import Intake, Urgency
 from referrals import access, webhooks
 from referrals.calendar import WorkingCalendar, due_at
 from referrals.errors import QueueNotAllowed, ReasonRequired, TransitionNotAllowed
@@ -27,7 +27,13 @@ from referrals.models import (
     Status,
     referral_priority,
 )
-from referrals.notes import referral_note
+from referrals.proposals import (
+    LINK_FIELDS,
+    created_event,
+    proposals_for,
+    referral_build,
+    referral_join,
+)
 
 ASSIGNEE_ONLY = frozenset({Action.CONTACT, Action.SCHEDULE, Action.COMPLETE, Action.RELEASE})
 
@@ -70,92 +76,36 @@ def referrals_propose(
     Must run inside the caller's transaction.
     """
     now = now or intake.submitted_at
-    result = intake.triage_result
-    all_queues = sorted(queues)
-    flag_codes = intake.flag_codes
-    suggested = result["suggested_after_clearance"]
-    if cleared:
-        # Released after clearance: the specialty note reads the case as its non-red flags.
-        flag_codes = [code for code in flag_codes if not code.startswith("RED_FLAG_")]
-        suggested = []
+    proposals = proposals_for(
+        intake=intake,
+        queues=queues,
+        urgency=urgency,
+        due=referral_due_at(urgency, now),
+        cleared=cleared,
+    )
     out: list[Referral] = []
-    for queue in all_queues:
-        due = referral_due_at(urgency, now)
-        note = referral_note(
-            queue=queue,
-            flag_codes=flag_codes,
-            derived=result["derived"],
-            queues=all_queues,
-            suggested_after_clearance=suggested,
-            answers=intake.answers,
-        )
+    for proposal in proposals:
         existing = (
             Referral.objects.select_for_update()
-            .filter(patient_id=intake.patient_id, queue=queue, status__in=OPEN_STATUSES)
+            .filter(patient_id=intake.patient_id, queue=proposal.queue, status__in=OPEN_STATUSES)
             .first()
         )
         if existing is None:
-            referral = Referral.objects.create(
-                patient_id=intake.patient_id,
-                intake=intake,
-                queue=queue,
-                urgency=urgency,
-                red_flag_count=intake.red_flag_count,
-                priority=referral_priority(urgency, intake.red_flag_count),
-                due_at=due,
-                note=note,
-                suggested_after_clearance=result["suggested_after_clearance"]
-                if queue == Queue.URGENT_MEDICAL_REVIEW
-                else [],
-                created_by=actor,
-            )
+            referral = referral_build(proposal, intake=intake, actor=actor)
+            referral.save(force_insert=True)
             ReferralIntake.objects.create(referral=referral, intake=intake)
-            ReferralEvent.objects.create(
-                referral=referral,
-                kind=EventKind.CREATED,
-                actor=actor,
-                to_status=Status.NEW,
-                to_urgency=urgency,
-                reason=reason,
-                data={"intake": intake.reference},
-            )
+            created_event(referral, intake=intake, actor=actor, reason=reason).save()
             webhooks.on_referral_status_changed(referral, "")
             _notify_on_commit(referral)
             out.append(referral)
             continue
         ReferralIntake.objects.get_or_create(referral=existing, intake=intake)
-        ReferralEvent.objects.create(
-            referral=existing,
-            kind=EventKind.LINKED,
-            actor=actor,
-            data={"intake": intake.reference, "urgency": urgency},
-        )
-        if URGENCY_RANK[Urgency(urgency)] > URGENCY_RANK[Urgency(existing.urgency)]:
-            old = existing.urgency
-            existing.urgency = urgency
-            existing.due_at = min(existing.due_at, due)
-            existing.overdue_at = None
-            ReferralEvent.objects.create(
-                referral=existing,
-                kind=EventKind.URGENCY_RAISED,
-                actor=actor,
-                from_urgency=old,
-                to_urgency=urgency,
-                data={"intake": intake.reference},
-            )
+        events, raised = referral_join(existing, proposal, intake=intake, actor=actor)
+        for event in events:
+            event.save()
+        if raised:
             _notify_on_commit(existing)
-        existing.red_flag_count = max(existing.red_flag_count, intake.red_flag_count)
-        existing.priority = referral_priority(existing.urgency, existing.red_flag_count)
-        existing.save(
-            update_fields=[
-                "urgency",
-                "due_at",
-                "overdue_at",
-                "red_flag_count",
-                "priority",
-                "updated_at",
-            ]
-        )
+        existing.save(update_fields=LINK_FIELDS)
         out.append(existing)
     return out
 

@@ -1,0 +1,155 @@
+"""Query plans of the referral list queries on PostgreSQL, with a generated data set.
+
+Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/scale_explain \
+       python bench/explain.py [--generate N]
+
+With --generate N the database is migrated and N cases are generated first (skip it to reuse a
+data set). Runs EXPLAIN (ANALYZE, BUFFERS) for each list query the staff pages run, writes each
+plan to bench/results/plans/<name>.txt and prints one summary line per plan: time, whether an
+index scan is used, and whether a Sort node reads the referral table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+OUT = ROOT / "bench" / "results" / "plans"
+PAGE = 50
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--generate", type=int, default=0, help="generate N cases first")
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        raise SystemExit("Set DATABASE_URL to a PostgreSQL database (e.g. .../scale_explain).")
+    if args.generate:
+        for command in (
+            ["migrate", "--noinput", "-v0"],
+            ["generate_cases", "--count", str(args.generate), "--progress"],
+        ):
+            subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, check=True)
+
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.db.models import F, QuerySet
+    from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
+    from django.utils import timezone
+
+    from referrals import selectors
+    from referrals.models import OPEN_STATUSES, Queue, Referral
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    now = timezone.now()
+    lead = (
+        User.objects.filter(groups__name="Triage lead").first()
+        or User.objects.filter(is_superuser=True).first()
+    )
+    clinician = (
+        User.objects.filter(assigned_referrals__status__in=OPEN_STATUSES).order_by("?").first()
+    )
+
+    def scoped(queue: str) -> QuerySet[Referral]:
+        return (
+            Referral.objects.filter(queue=queue, status__in=OPEN_STATUSES)
+            .select_related("intake", "patient", "assigned_to")
+            .order_by("-priority", "due_at", "id")
+        )
+
+    queries: dict[str, QuerySet[Referral]] = {}
+    for queue in Queue.values:
+        queries[f"queue_{queue}_first_page"] = scoped(queue)[:PAGE]
+    # Deep keyset page: the cursor sits half-way down the biggest queue.
+    big = max(Queue.values, key=lambda q: Referral.objects.filter(queue=q).count())
+    total = scoped(big).count()
+    cursor_row = scoped(big).values_list("priority", "due_at", "id")[total // 2]
+    p, d, i = cursor_row
+    # ORDER BY -priority, due_at, id mixes directions, so "after the cursor" is two index
+    # ranges: the rest of the cursor's priority, then every lower priority.
+    after = TupleGreaterThan(Tuple(F("due_at"), F("id")), (d, i))
+    same = scoped(big).filter(after, priority=p)
+    lower = scoped(big).filter(priority__lt=p)
+    queries[f"queue_{big}_deep_keyset"] = (
+        same[:PAGE].union(lower[:PAGE], all=True).order_by("-priority", "due_at", "id")[:PAGE]
+    )
+    queries["all_queues_open_first_page"] = (
+        Referral.objects.filter(status__in=OPEN_STATUSES)
+        .select_related("intake", "patient", "assigned_to")
+        .order_by("-priority", "due_at", "id")[:PAGE]
+    )
+    queries["all_queues_overdue"] = (
+        Referral.objects.filter(status__in=OPEN_STATUSES, due_at__lt=now)
+        .select_related("intake", "patient", "assigned_to")
+        .order_by("-priority", "due_at", "id")[:PAGE]
+    )
+    queries[f"queue_{big}_overdue"] = scoped(big).filter(due_at__lt=now)[:PAGE]
+    if clinician is not None:
+        queries["assigned_to_me_open"] = (
+            Referral.objects.filter(assigned_to=clinician, status__in=OPEN_STATUSES)
+            .select_related("intake", "patient", "assigned_to")
+            .order_by("-priority", "due_at", "id")[:PAGE]
+        )
+    if lead is not None:
+        queries["lead_selector_open"] = selectors.referral_list(user=lead).filter(
+            status__in=OPEN_STATUSES
+        )[:PAGE]
+    since = (
+        now
+        - (now - Referral.objects.order_by("updated_at").values_list("updated_at", flat=True)[0])
+        / 100
+    )
+    queries["updated_since"] = Referral.objects.filter(updated_at__gte=since).order_by(
+        "updated_at", "id"
+    )[:PAGE]
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    print(f"{Referral.objects.count():,} referrals; plans in {OUT.relative_to(ROOT)}/")
+    failures = 0
+    for name, queryset in queries.items():
+        sql, params = queryset.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        (OUT / f"{name}.txt").write_text(f"-- {name}\n{sql % tuple(map(repr, params))}\n\n{plan}\n")
+        index = bool(re.search(r"Index (Only )?Scan", plan))
+        seq_on_referrals = bool(re.search(r"Seq Scan on referrals_referral", plan))
+        big_sort = _sorts_referrals(plan)
+        ok = index and not seq_on_referrals and not big_sort
+        failures += not ok
+        took = re.search(r"Execution Time: ([\d.]+) ms", plan)
+        print(
+            f"{'ok  ' if ok else 'BAD '} {name:42} {took.group(1) if took else '?':>9} ms  "
+            f"index={'yes' if index else 'NO'} "
+            f"seq_scan_referrals={'YES' if seq_on_referrals else 'no'} "
+            f"sort_on_big_table={'YES' if big_sort else 'no'}"
+        )
+    return 1 if failures else 0
+
+
+def _sorts_referrals(plan: str) -> bool:
+    """A Sort whose input rows exceed two pages (a sort of a few union rows is fine)."""
+    # A Sort's own row count is its output; the size of what it sorted is its child's.
+    lines = plan.splitlines()
+    for index, line in enumerate(lines):
+        if re.search(r"->\s+Sort|^\s*Sort", line):
+            child = next((lines[j] for j in range(index + 1, len(lines)) if "->" in lines[j]), "")
+            rows = re.search(r"actual time=[\d.]+\.\.[\d.]+ rows=(\d+)", child)
+            if rows and int(rows.group(1)) > 2 * PAGE:
+                return True
+    return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())

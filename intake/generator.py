@@ -1,0 +1,232 @@
+"""Realistic generated cases for ``manage.py generate_cases``: identities, times and histories.
+
+Pure Python over a seeded ``random.Random``: the same seed gives the same cases. Answers come
+from ``intake.sampling.random_answers`` (valid by construction); identities mix new people with a
+small pool of repeat patients (sometimes writing their phone number another way, sometimes with a
+new number but the same email) so that matching and open-referral linking happen; times are
+spread over the period in order, batch by batch; histories follow each referral's urgency.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final
+
+from django.utils import timezone
+
+from intake.bulk import BulkSubmission, HistoryStep
+from intake.identity import age_on
+from intake.models import ContactMethod
+from intake.sampling import random_answers
+from intake.services import PatientDetails
+from referrals.models import Action, Referral
+
+GIVEN_NAMES: Final = (
+    "Ada", "Ben", "Chloe", "Dev", "Elif", "Femi", "Grace", "Hamid", "Isla", "Jonas", "Kemi",
+    "Liam", "Maya", "Niamh", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Vera",
+    "Wei", "Xavier", "Yusuf", "Zoe", "Aoife", "Bogdan", "Carys", "Dmitri",
+)  # fmt: skip
+FAMILY_NAMES: Final = (
+    "Okafor", "Smith", "Jones", "Williams", "Brown", "Taylor", "Davies", "Evans", "Wilson",
+    "Thomas", "Johnson", "Roberts", "Walker", "Wright", "Patel", "Khan", "Singh", "Nguyen",
+    "O'Brien", "Núñez", "Smith-Jones", "McDonald", "Kowalski", "Müller", "Da Silva", "Hughes",
+    "Edwards", "Green", "Hall", "Lewis", "Harris", "Clarke", "Jackson", "Wood", "Turner",
+    "Martin", "Cooper", "Hill", "Ward", "Morris", "Moore", "Clark", "Lee", "King", "Baker",
+    "Harrison", "Morgan", "Allen", "James", "Scott", "Phillips", "Watson", "Davis", "Parker",
+    "Price", "Bennett", "Young", "Griffiths", "Mitchell", "Kelly",
+)  # fmt: skip
+MAIL_DOMAINS: Final = ("example.com", "example.org", "example.net")
+
+REPEAT_SHARE: Final = 0.2
+# Of the repeats, how many are someone who wrote in recently (a second form within days, which
+# joins the open referral) rather than a returning patient from the pool.
+RECENT_SHARE: Final = 0.4
+RECENT_PEOPLE: Final = 200
+CANCEL_SHARE: Final = 0.04
+DECLINE_SHARE: Final = 0.06
+RELEASE_SHARE: Final = 0.05
+CANCEL_REASON: Final = "The patient withdrew the request."
+DECLINE_REASON: Final = "Not suitable for this clinic: advised to see the GP."
+MINUTE: Final = dt.timedelta(minutes=1)
+HOUR: Final = dt.timedelta(hours=1)
+DAY: Final = dt.timedelta(days=1)
+
+
+def pool_size_for(count: int) -> int:
+    """Repeat patients: about one per fifty cases, so each comes back about ten times."""
+    return max(10, min(20_000, count // 50))
+
+
+def _phone(rng: random.Random) -> str:
+    digits = f"7{rng.randrange(10**9):09d}"
+    return f"0{digits[:4]} {digits[4:]}"
+
+
+def _international(phone: str) -> str:
+    """The same number as +44 (it normalises to the same key)."""
+    return "+44 " + phone.replace(" ", "")[1:]
+
+
+def _birth_date(rng: random.Random, age: int, on: dt.date) -> dt.date:
+    """A birth date giving ``age`` completed years on ``on``."""
+    try:
+        anniversary = on.replace(year=on.year - age)
+    except ValueError:  # 29 February
+        anniversary = on.replace(year=on.year - age, day=28)
+    born = anniversary - dt.timedelta(days=rng.randrange(365))
+    return born if age_on(born, on) == age else anniversary
+
+
+def _contact(rng: random.Random, given: str, family: str) -> tuple[str, str, str]:
+    roll = rng.random()
+    handle = "".join(ch for ch in f"{given}.{family}".lower() if ch.isascii() and ch not in " '")
+    email = f"{handle}{rng.randrange(1000)}@{rng.choice(MAIL_DOMAINS)}"
+    if roll < 0.1:
+        return "", email, ContactMethod.EMAIL
+    phone = _phone(rng)
+    if roll < 0.4:
+        return phone, email, rng.choice(ContactMethod.values)
+    return phone, "", ContactMethod.PHONE
+
+
+class CaseGenerator:
+    """Streams batches of BulkSubmission in time order, and writes histories for referrals."""
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        count: int,
+        start: dt.datetime,
+        end: dt.datetime,
+        staff: Mapping[str, Sequence[int]],
+        now: dt.datetime | None = None,
+        repeat_share: float = REPEAT_SHARE,
+        history_share: float = 1.0,
+    ) -> None:
+        # Reproducible test data, not secrets.
+        self.rng = random.Random(seed)  # noqa: S311
+        self.history_rng = random.Random(seed + 1)  # noqa: S311
+        self.count = count
+        self.start = start
+        self.end = end
+        self.now = now or end
+        self.staff = staff
+        self.repeat_share = repeat_share
+        self.history_share = history_share
+        self.recent: deque[PatientDetails] = deque(maxlen=RECENT_PEOPLE)
+        pool_rng = random.Random(seed + 2)  # noqa: S311
+        self.pool = [
+            self._new_identity(pool_rng, rng_age=True) for _ in range(pool_size_for(count))
+        ]
+
+    # --- identities -------------------------------------------------------------------------
+    def _new_identity(
+        self, rng: random.Random, *, rng_age: bool = False, age: int = 40, on: dt.date | None = None
+    ) -> PatientDetails:
+        given, family = rng.choice(GIVEN_NAMES), rng.choice(FAMILY_NAMES)
+        phone, email, preferred = _contact(rng, given, family)
+        if rng_age:
+            # Old enough at the start of the period and young enough at its end.
+            age, on = rng.randint(20, 95), timezone.localtime(self.start).date()
+        assert on is not None  # noqa: S101 - new people pass the submission date
+        return PatientDetails(
+            given_name=given,
+            family_name=family,
+            date_of_birth=_birth_date(rng, age, on),
+            phone=phone,
+            email=email,
+            preferred_contact=preferred,
+        )
+
+    def _repeat(self) -> PatientDetails:
+        rng = self.rng
+        if self.recent and rng.random() < RECENT_SHARE:
+            person = rng.choice(self.recent)
+        else:
+            person = rng.choice(self.pool)
+        roll = rng.random()
+        if person.phone and roll < 0.3:
+            return _with(person, phone=_international(person.phone))
+        if person.email and roll < 0.4:
+            # A new phone number: matched on the email, and the number is updated.
+            return _with(person, phone=_phone(rng), preferred_contact=ContactMethod.PHONE)
+        return person
+
+    # --- submissions ------------------------------------------------------------------------
+    def batches(self, batch: int) -> Iterator[list[BulkSubmission]]:
+        """``count`` submissions in batches of ``batch``, each batch later than the one before."""
+        span = (self.end - self.start).total_seconds()
+        done = 0
+        while done < self.count:
+            size = min(batch, self.count - done)
+            low = self.start + dt.timedelta(seconds=span * done / self.count)
+            width = span * size / self.count
+            offsets = sorted(self.rng.random() * width for _ in range(size))
+            yield [self._submission(low + dt.timedelta(seconds=offset)) for offset in offsets]
+            done += size
+
+    def _submission(self, at: dt.datetime) -> BulkSubmission:
+        answers = random_answers(self.rng)
+        age = answers.pop("age_years")
+        if self.rng.random() < self.repeat_share:
+            patient = self._repeat()
+        else:
+            patient = self._new_identity(self.rng, age=age, on=timezone.localtime(at).date())
+        self.recent.append(patient)
+        return BulkSubmission(patient=patient, answers=answers, submitted_at=at)
+
+    # --- histories --------------------------------------------------------------------------
+    def history(self, referral: Referral) -> list[HistoryStep]:
+        """Claimed about as fast as its urgency asks, then contacted, scheduled and completed;
+        a few cancelled, declined or released. Only what has happened by ``now`` is kept."""
+        rng = self.history_rng
+        staff = self.staff.get(referral.queue, ())
+        if not staff or rng.random() >= self.history_share:
+            return []
+        created = referral.created_at
+        steps: list[HistoryStep] = []
+        roll = rng.random()
+        if roll < CANCEL_SHARE:
+            steps.append(
+                HistoryStep(
+                    Action.CANCEL, created + rng.uniform(1, 120) * HOUR, None, CANCEL_REASON
+                )
+            )
+            return self._until_now(steps)
+        if referral.urgency == "emergency":
+            at = created + rng.uniform(2, 14) * MINUTE
+        elif referral.urgency == "urgent":
+            at = created + rng.uniform(0.5, 20) * HOUR
+        else:
+            at = created + rng.expovariate(1 / 3) * DAY + 10 * MINUTE
+        clinician = rng.choice(staff)
+        steps.append(HistoryStep(Action.CLAIM, at, clinician))
+        if roll < CANCEL_SHARE + RELEASE_SHARE:
+            at += rng.uniform(0.2, 30) * HOUR
+            steps.append(HistoryStep(Action.RELEASE, at, clinician))
+            at += rng.uniform(0.1, 10) * HOUR
+            clinician = rng.choice(staff)
+            steps.append(HistoryStep(Action.CLAIM, at, clinician))
+        if roll > 1 - DECLINE_SHARE:
+            at += rng.uniform(0.2, 48) * HOUR
+            steps.append(HistoryStep(Action.DECLINE, at, clinician, DECLINE_REASON))
+            return self._until_now(steps)
+        at += rng.uniform(0.2, 48) * HOUR
+        steps.append(HistoryStep(Action.CONTACT, at, clinician))
+        at += rng.uniform(1, 72) * HOUR
+        steps.append(HistoryStep(Action.SCHEDULE, at, clinician))
+        at += rng.uniform(1, 21) * DAY
+        steps.append(HistoryStep(Action.COMPLETE, at, clinician))
+        return self._until_now(steps)
+
+    def _until_now(self, steps: list[HistoryStep]) -> list[HistoryStep]:
+        return [step for step in steps if step.at <= self.now]
+
+
+def _with(person: PatientDetails, **changes: Any) -> PatientDetails:
+    return dataclasses.replace(person, **changes)

@@ -1,0 +1,137 @@
+"""The pure parts of proposing referrals, shared by ``referrals_propose`` and the bulk writer.
+
+Nothing here reads or writes the database: each function builds unsaved rows or changes an
+in-memory referral, so one submission (``referrals_propose``) and a batch of thousands
+(``intake.bulk``) follow the same rules: one referral per queue, an open referral for the same
+patient and queue is reused, and a later submission may raise its urgency but never lower it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from intake.models import URGENCY_RANK, Intake, Urgency
+from referrals.models import (
+    EventKind,
+    Queue,
+    Referral,
+    ReferralEvent,
+    Status,
+    referral_priority,
+)
+from referrals.notes import referral_note
+
+# What a link to an open referral may change (saved with update_fields or bulk_update).
+LINK_FIELDS = ("urgency", "due_at", "overdue_at", "red_flag_count", "priority", "updated_at")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What one case proposes for one queue."""
+
+    queue: str
+    urgency: str
+    due_at: dt.datetime
+    note: str
+    suggested_after_clearance: list[str]
+
+
+def proposals_for(
+    *, intake: Intake, queues: Iterable[str], urgency: str, due: dt.datetime, cleared: bool = False
+) -> list[Proposal]:
+    """One proposal per queue, in queue order, each with the note its clinician reads."""
+    result = intake.triage_result
+    all_queues = sorted(queues)
+    flag_codes = intake.flag_codes
+    suggested = result["suggested_after_clearance"]
+    if cleared:
+        # Released after clearance: the specialty note reads the case as its non-red flags.
+        flag_codes = [code for code in flag_codes if not code.startswith("RED_FLAG_")]
+        suggested = []
+    return [
+        Proposal(
+            queue=queue,
+            urgency=urgency,
+            due_at=due,
+            note=referral_note(
+                queue=queue,
+                flag_codes=flag_codes,
+                derived=result["derived"],
+                queues=all_queues,
+                suggested_after_clearance=suggested,
+                answers=intake.answers,
+            ),
+            suggested_after_clearance=result["suggested_after_clearance"]
+            if queue == Queue.URGENT_MEDICAL_REVIEW
+            else [],
+        )
+        for queue in all_queues
+    ]
+
+
+def referral_build(proposal: Proposal, *, intake: Intake, actor: Any) -> Referral:
+    """The unsaved new referral for a proposal that found no open one to join."""
+    return Referral(
+        patient_id=intake.patient_id,
+        intake=intake,
+        queue=proposal.queue,
+        urgency=proposal.urgency,
+        red_flag_count=intake.red_flag_count,
+        priority=referral_priority(proposal.urgency, intake.red_flag_count),
+        due_at=proposal.due_at,
+        note=proposal.note,
+        suggested_after_clearance=proposal.suggested_after_clearance,
+        created_by=actor,
+    )
+
+
+def created_event(referral: Referral, *, intake: Intake, actor: Any, reason: str) -> ReferralEvent:
+    return ReferralEvent(
+        referral=referral,
+        kind=EventKind.CREATED,
+        actor=actor,
+        to_status=Status.NEW,
+        to_urgency=referral.urgency,
+        reason=reason,
+        data={"intake": intake.reference},
+    )
+
+
+def referral_join(
+    existing: Referral, proposal: Proposal, *, intake: Intake, actor: Any
+) -> tuple[list[ReferralEvent], bool]:
+    """Join a new submission to an open referral: raise its urgency if higher, never lower it.
+
+    Changes ``existing`` in memory (the caller saves LINK_FIELDS) and returns the unsaved history
+    events and whether the urgency was raised (the caller then notifies).
+    """
+    events = [
+        ReferralEvent(
+            referral=existing,
+            kind=EventKind.LINKED,
+            actor=actor,
+            data={"intake": intake.reference, "urgency": proposal.urgency},
+        )
+    ]
+    raised = URGENCY_RANK[Urgency(proposal.urgency)] > URGENCY_RANK[Urgency(existing.urgency)]
+    if raised:
+        old = existing.urgency
+        existing.urgency = proposal.urgency
+        existing.due_at = min(existing.due_at, proposal.due_at)
+        existing.overdue_at = None
+        events.append(
+            ReferralEvent(
+                referral=existing,
+                kind=EventKind.URGENCY_RAISED,
+                actor=actor,
+                from_urgency=old,
+                to_urgency=proposal.urgency,
+                data={"intake": intake.reference},
+            )
+        )
+    existing.red_flag_count = max(existing.red_flag_count, intake.red_flag_count)
+    existing.priority = referral_priority(existing.urgency, existing.red_flag_count)
+    return events, raised

@@ -1,0 +1,369 @@
+"""intake_submit_bulk and generate_cases: the same results as intake_submit, written in batches."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zoneinfo
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.db.models import Count, Q
+
+from intake import rows
+from intake.bulk import (
+    BulkSubmission,
+    BulkSubmissionInvalid,
+    HistoryStep,
+    intake_submit_bulk,
+)
+from intake.identity import age_on
+from intake.models import Intake, IntakeSource, Patient
+from referrals.errors import TransitionNotAllowed
+from referrals.models import (
+    OPEN_STATUSES,
+    EventKind,
+    Referral,
+    ReferralEvent,
+    ReferralIntake,
+    Status,
+)
+from tests.clinic_fixtures import details, submit, worked_case, worked_cases
+
+pytestmark = pytest.mark.django_db
+
+LONDON = zoneinfo.ZoneInfo("Europe/London")
+# A Tuesday morning, clinic open: every urgency has a distinct due time.
+SUBMITTED = dt.datetime(2026, 3, 10, 10, 30, tzinfo=LONDON)
+
+INTAKE_FIELDS = [
+    "source",
+    "date_of_birth",
+    "submitted_at",
+    "submission_date",
+    "age_years",
+    "answers",
+    "questionnaire_version",
+    "ruleset_version",
+    "triage_result",
+    "urgency",
+    "flag_codes",
+    "red_flag_count",
+    "patient_messages",
+    "messages_shown_at",
+]
+REFERRAL_FIELDS = [
+    "queue",
+    "status",
+    "urgency",
+    "red_flag_count",
+    "priority",
+    "due_at",
+    "note",
+    "suggested_after_clearance",
+    "assigned_to_id",
+    "closed_at",
+]
+
+
+def born(age: int) -> dt.date:
+    on = SUBMITTED.date()
+    birth = dt.date(on.year - age - 1, on.month, 1) + dt.timedelta(days=100)
+    while age_on(birth, on) != age:
+        birth -= dt.timedelta(days=30)
+    return birth
+
+
+def person(n: int, age: int = 45, **kwargs: Any) -> Any:
+    return details(
+        family_name=kwargs.pop("family_name", "Okafor"),
+        date_of_birth=born(age),
+        phone=kwargs.pop("phone", f"07700 9{n:05d}"),
+        **kwargs,
+    )
+
+
+def case_age(case_id: str) -> int:
+    return next(c["answers"]["age_years"] for c in worked_cases() if c["id"].startswith(case_id))
+
+
+def bulk_one(case_id: str, patient: Any, at: dt.datetime = SUBMITTED) -> BulkSubmission:
+    return BulkSubmission(patient=patient, answers=worked_case(case_id), submitted_at=at)
+
+
+def bulk_submit(items: list[BulkSubmission], **kwargs: Any) -> int:
+    """intake_submit_bulk as of the submission time, so nothing is overdue yet."""
+    return intake_submit_bulk(submissions=items, **{"now": SUBMITTED, **kwargs})
+
+
+def fields(obj: Any, names: list[str]) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in names}
+
+
+@pytest.mark.parametrize("case", [c["id"][:3] for c in worked_cases()])
+def test_bulk_stores_the_same_case_as_intake_submit(case):
+    age = case_age(case)
+    single = submit(
+        case, patient=person(1, age), submitted_at=SUBMITTED, source=IntakeSource.GENERATOR
+    )
+    assert bulk_submit([bulk_one(case, person(2, age))]) == 1
+    bulk = Intake.objects.exclude(pk=single.intake.pk).get()
+    single.intake.refresh_from_db()
+    assert fields(bulk, INTAKE_FIELDS) == fields(single.intake, INTAKE_FIELDS)
+    assert bulk.reference != single.intake.reference
+    assert bulk.created_at == bulk.submitted_at
+
+    def referrals(intake: Intake) -> list[dict[str, Any]]:
+        return [fields(r, REFERRAL_FIELDS) for r in Referral.objects.filter(intake=intake)]
+
+    assert referrals(bulk) == referrals(single.intake)
+    assert referrals(bulk)
+    for referral in Referral.objects.filter(intake=bulk):
+        assert list(referral.intakes.all()) == [bulk]
+        [event] = referral.events.all()
+        assert (event.kind, event.to_status, event.to_urgency) == (
+            EventKind.CREATED,
+            Status.NEW,
+            referral.urgency,
+        )
+        assert event.data == {"intake": bulk.reference}
+        assert event.created_at == SUBMITTED
+
+
+def test_no_notification_is_sent_for_bulk_cases():
+    mail.outbox.clear()
+    intake_submit_bulk(submissions=[bulk_one("V09", person(1, 44))])
+    assert Referral.objects.get().urgency == "emergency"
+    assert mail.outbox == []
+
+
+def test_repeat_patients_are_matched_within_a_batch_and_against_the_database():
+    submit("V01", patient=person(1, 38), submitted_at=SUBMITTED)
+    later = SUBMITTED + dt.timedelta(days=30)
+    same_by_international_phone = person(1, 38, phone="+44 7700 900001", family_name="OKAFOR")
+    new_person = person(2, 38, family_name="Okafor-Smith", email="Ada@Example.com")
+    new_again_by_email = person(3, 38, family_name="Okafor-Smith", email="ada@example.com")
+    intake_submit_bulk(
+        submissions=[
+            bulk_one("V01", same_by_international_phone, later),
+            bulk_one("V11", new_person, later),
+            bulk_one("V11", new_again_by_email, later + dt.timedelta(hours=1)),
+        ]
+    )
+    assert Patient.objects.count() == 2
+    okafor = Patient.objects.get(family_name_key="okafor")
+    assert okafor.intakes.count() == 2
+    smith = Patient.objects.get(family_name_key="okafor" + "smith")
+    assert smith.intakes.count() == 2
+    # The newest submission's contact details are kept, as in patient_match_or_create.
+    assert smith.email_key == "ada@example.com"
+    assert smith.phone_key == "07700900003"
+
+
+def test_same_name_and_birth_date_without_shared_contact_is_another_patient():
+    intake_submit_bulk(submissions=[bulk_one("V01", person(1, 38)), bulk_one("V01", person(2, 38))])
+    assert Patient.objects.count() == 2
+    assert Referral.objects.count() == 2
+
+
+def sequence_state(patient_n: int, cases: list[str], *, bulk: bool) -> list[dict[str, Any]]:
+    ages = {case: case_age(case) for case in cases}
+    age = max(ages.values())
+    times = [SUBMITTED + dt.timedelta(hours=2 * i) for i in range(len(cases))]
+    if bulk:
+        bulk_submit(
+            [
+                bulk_one(case, person(patient_n, age), at)
+                for case, at in zip(cases, times, strict=True)
+            ]
+        )
+    else:
+        for case, at in zip(cases, times, strict=True):
+            submit(case, patient=person(patient_n, age), submitted_at=at)
+    patient = Patient.objects.get(phone_key=f"077009{patient_n:05d}")
+    out = []
+    for referral in Referral.objects.filter(patient=patient).order_by("queue", "id"):
+        state = fields(referral, [f for f in REFERRAL_FIELDS if f != "note"])
+        state["intakes"] = referral.intakes.count()
+        state["events"] = [e.kind for e in referral.events.order_by("id")]
+        out.append(state)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("cases", "urgency"),
+    [
+        (["V17", "V09"], "emergency"),  # urgent then emergency: raised
+        (["V09", "V17"], "emergency"),  # emergency then urgent: never lowered
+        (["V01", "V22", "V06"], "routine"),  # routine chiropractic joined twice
+    ],
+)
+def test_a_later_submission_in_the_batch_joins_the_open_referral_like_intake_submit(cases, urgency):
+    bulk = sequence_state(1, cases, bulk=True)
+    single = sequence_state(2, cases, bulk=False)
+    assert bulk == single
+    joined = [state for state in bulk if state["intakes"] > 1]
+    assert joined
+    assert all(state["urgency"] == urgency for state in joined)
+
+
+def test_a_bulk_submission_joins_an_open_referral_in_the_database_and_never_lowers_it():
+    first = submit("V09", patient=person(1, 44), submitted_at=SUBMITTED).referrals[0]
+    bulk_submit([bulk_one("V17", person(1, 44), SUBMITTED + dt.timedelta(days=1))])
+    referral = Referral.objects.get()
+    assert referral.pk == first.pk
+    assert (referral.urgency, referral.due_at) == ("emergency", first.due_at)
+    assert referral.intakes.count() == 2
+    assert [e.kind for e in referral.events.order_by("id")] == [EventKind.CREATED, EventKind.LINKED]
+
+
+def test_a_bulk_submission_raises_an_open_referral_in_the_database():
+    first = submit("V17", patient=person(1, 64), submitted_at=SUBMITTED).referrals[0]
+    bulk_submit([bulk_one("V09", person(1, 64), SUBMITTED + dt.timedelta(hours=1))])
+    referral = Referral.objects.get()
+    assert referral.pk == first.pk
+    assert referral.urgency == "emergency"
+    assert referral.due_at < first.due_at
+    assert [e.kind for e in referral.events.order_by("id")] == [
+        EventKind.CREATED,
+        EventKind.LINKED,
+        EventKind.URGENCY_RAISED,
+    ]
+
+
+def test_invalid_items_are_rejected_with_errors_per_item_and_nothing_is_written():
+    bad_answers = worked_case("V01")
+    bad_answers["pain_now_nrs"] = 11
+    items = [
+        bulk_one("V01", person(1, 38)),
+        BulkSubmission(patient=person(2, 38), answers=bad_answers, submitted_at=SUBMITTED),
+        bulk_one("V01", person(3, 38, phone="")),
+        BulkSubmission(
+            patient=person(4, 38), answers=worked_case("V01"), submitted_at=dt.datetime(2026, 1, 1)
+        ),
+    ]
+    with pytest.raises(BulkSubmissionInvalid) as caught:
+        intake_submit_bulk(submissions=items)
+    assert set(caught.value.errors) == {1, 2, 3}
+    assert "pain_now_nrs" in caught.value.errors[1]
+    assert "phone" in caught.value.errors[2]
+    assert "submitted_at" in caught.value.errors[3]
+    assert not Patient.objects.exists()
+    assert not Intake.objects.exists()
+
+
+def test_a_failure_while_writing_leaves_nothing_of_the_batch(monkeypatch):
+    real_insert = rows.Table.insert
+
+    def failing(self: rows.Table, values: Any) -> None:
+        if self.model is ReferralEvent:
+            raise RuntimeError("disk full")
+        real_insert(self, values)
+
+    monkeypatch.setattr(rows.Table, "insert", failing)
+    with pytest.raises(RuntimeError):
+        intake_submit_bulk(submissions=[bulk_one("V01", person(1, 38))])
+    assert not Patient.objects.exists()
+    assert not Intake.objects.exists()
+    assert not Referral.objects.exists()
+
+
+def test_history_is_played_through_the_table_of_legal_moves(chiropractor):
+    later = SUBMITTED + dt.timedelta(days=1)
+
+    def history(referral: Referral) -> list[HistoryStep]:
+        return [
+            HistoryStep("claim", later, chiropractor.pk),
+            HistoryStep("contact", later + dt.timedelta(hours=1), chiropractor.pk),
+            HistoryStep("schedule", later + dt.timedelta(hours=2), chiropractor.pk),
+            HistoryStep("complete", later + dt.timedelta(days=10), chiropractor.pk),
+        ]
+
+    intake_submit_bulk(submissions=[bulk_one("V01", person(1, 38))], history=history)
+    referral = Referral.objects.get()
+    assert referral.status == Status.COMPLETED
+    assert referral.assigned_to == chiropractor
+    assert referral.claimed_at == later
+    assert referral.closed_at == later + dt.timedelta(days=10)
+    assert referral.updated_at == referral.closed_at
+    moves = [(e.from_status, e.to_status) for e in referral.events.filter(kind="transition")]
+    assert moves == [
+        ("new", "claimed"),
+        ("claimed", "contacted"),
+        ("contacted", "scheduled"),
+        ("scheduled", "completed"),
+    ]
+    # Completed after its due time: the scheduler would have marked it overdue on the way.
+    assert referral.overdue_at == referral.due_at
+    # A closed referral is not joined: the next submission opens a new one.
+    intake_submit_bulk(submissions=[bulk_one("V01", person(1, 38), later + dt.timedelta(days=19))])
+    assert Referral.objects.filter(status__in=OPEN_STATUSES).count() == 1
+
+
+def test_an_illegal_history_writes_nothing(chiropractor):
+    def history(referral: Referral) -> list[HistoryStep]:
+        return [HistoryStep("complete", SUBMITTED + dt.timedelta(days=1), chiropractor.pk)]
+
+    with pytest.raises(TransitionNotAllowed):
+        intake_submit_bulk(submissions=[bulk_one("V01", person(1, 38))], history=history)
+    assert not Intake.objects.exists()
+
+
+def test_batches_are_written_in_separate_transactions_with_unique_references():
+    items = [bulk_one("V01", person(n, 38)) for n in range(7)]
+    assert intake_submit_bulk(submissions=items, batch_size=3) == 7
+    assert Intake.objects.values("reference").distinct().count() == 7
+    assert ReferralIntake.objects.count() == 7
+
+
+def test_generate_cases_makes_realistic_data_through_the_bulk_service():
+    mail.outbox.clear()
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "generate_cases", "--count", "200", "--seed", "7", "--batch", "60", stdout=out, stderr=err
+    )
+    assert "Generated 200 cases" in out.getvalue()
+    assert Intake.objects.filter(source=IntakeSource.GENERATOR).count() == 200
+    assert mail.outbox == []
+    # Repeat patients were matched.
+    assert Patient.objects.count() < 200
+    # Histories: a share closed, some still open; spread over about two years.
+    assert Referral.objects.filter(status=Status.COMPLETED).exists()
+    assert Referral.objects.filter(status__in=OPEN_STATUSES).exists()
+    first, last = (
+        Intake.objects.order_by("submitted_at").first(),
+        Intake.objects.order_by("submitted_at").last(),
+    )
+    assert first is not None
+    assert last is not None
+    assert (last.submitted_at - first.submitted_at).days > 500
+    # Never two open referrals for one patient and queue (the partial unique index).
+    duplicates = (
+        Referral.objects.filter(status__in=OPEN_STATUSES)
+        .values("patient", "queue")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+    )
+    assert not duplicates.exists()
+    # Every claimed or later referral has its clinician; every closed one its time.
+    assert not Referral.objects.filter(
+        ~Q(status=Status.NEW), status__in=OPEN_STATUSES, assigned_to=None
+    ).exists()
+    assert not Referral.objects.exclude(status__in=OPEN_STATUSES).filter(closed_at=None).exists()
+    assert ReferralEvent.objects.filter(kind=EventKind.CREATED).count() == Referral.objects.count()
+
+
+def test_generated_repeat_submissions_join_open_referrals_when_cases_are_dense():
+    call_command("generate_cases", "--count", "200", "--years", "0.02", stdout=io.StringIO())
+    assert ReferralIntake.objects.count() > Referral.objects.count()
+    assert ReferralEvent.objects.filter(kind=EventKind.LINKED).exists()
+
+
+def test_generate_cases_again_adds_to_the_data_and_matches_the_same_repeat_patients():
+    call_command("generate_cases", "--count", "100", "--seed", "3", stdout=io.StringIO())
+    patients = Patient.objects.count()
+    call_command("generate_cases", "--count", "100", "--seed", "3", stdout=io.StringIO())
+    assert Intake.objects.count() == 200
+    assert Patient.objects.count() < 2 * patients
