@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
+from intake.messages import gettext_noop
 from intake.questionnaire import CORE_FIELDS, FIELD_BY_CODE, MODULE_FIELDS, Field
 from intake.triage import (
     DERIVED_READS,
@@ -24,32 +25,39 @@ NON_FIELD_ERRORS: Final = "non_field_errors"
 MIN_AGE: Final = 16
 STARTBACK_PHYSICAL_ITEMS: Final = 4
 
-MSG_NOT_AN_OBJECT: Final = "The answers must be sent as a set of named questions and answers."
-MSG_UNKNOWN_FIELD: Final = "This question is not part of the form."
-MSG_REQUIRED: Final = "Please answer this question."
-MSG_BOOL: Final = "Please answer Yes or No."
-MSG_INT: Final = "Please enter a whole number."
-MSG_RANGE: Final = "Please enter a number from {low} to {high}."
-MSG_SINGLE: Final = "Please choose one of the options."
-MSG_MULTI: Final = "Please tick the options that apply, or none."
-MSG_MULTI_UNKNOWN: Final = "Please choose only from the options shown."
-MSG_MULTI_DUPLICATE: Final = "Please tick each option only once."
-MSG_TEXT: Final = "Please type your answer as text."
-MSG_TEXT_LENGTH: Final = "Please keep this to {max_length} characters or fewer."
-MSG_TEXT_CHARACTERS: Final = "Please remove unusual characters from your answer."
-MSG_MUST_AGREE: Final = "You need to agree to this before you can send the form."
-MSG_UNDER_16: Final = "This service is for people aged 16 and over."
-MSG_AGE: Final = "Please check your date of birth."
-MSG_NOT_APPLICABLE_NO_SYMPTOMS: Final = (
+
+MSG_NOT_AN_OBJECT: Final = gettext_noop(
+    "The answers must be sent as a set of named questions and answers."
+)
+MSG_UNKNOWN_FIELD: Final = gettext_noop("This question is not part of the form.")
+MSG_REQUIRED: Final = gettext_noop("Please answer this question.")
+MSG_BOOL: Final = gettext_noop("Please answer Yes or No.")
+MSG_INT: Final = gettext_noop("Please enter a whole number.")
+MSG_RANGE: Final = gettext_noop("Please enter a number from {low} to {high}.")
+MSG_SINGLE: Final = gettext_noop("Please choose one of the options.")
+MSG_MULTI: Final = gettext_noop("Please tick the options that apply, or none.")
+MSG_MULTI_UNKNOWN: Final = gettext_noop("Please choose only from the options shown.")
+MSG_MULTI_DUPLICATE: Final = gettext_noop("Please tick each option only once.")
+MSG_TEXT: Final = gettext_noop("Please type your answer as text.")
+MSG_TEXT_LENGTH: Final = gettext_noop("Please keep this to {max_length} characters or fewer.")
+MSG_TEXT_CHARACTERS: Final = gettext_noop("Please remove unusual characters from your answer.")
+MSG_MUST_AGREE: Final = gettext_noop("You need to agree to this before you can send the form.")
+MSG_UNDER_16: Final = gettext_noop("This service is for people aged 16 and over.")
+MSG_AGE: Final = gettext_noop("Please check your date of birth.")
+MSG_NOT_APPLICABLE_NO_SYMPTOMS: Final = gettext_noop(
     "Leave this empty: it only applies when you report a symptom."
 )
-MSG_NOT_APPLICABLE_NO_LEG_SYMPTOMS: Final = (
+MSG_NOT_APPLICABLE_NO_LEG_SYMPTOMS: Final = gettext_noop(
     "Leave this empty: it only applies when you report leg symptoms."
 )
-MSG_STARTBACK_PAIR: Final = "Give both STarT Back scores, or neither."
-MSG_STARTBACK_DISTRESS: Final = "The distress score cannot be more than the total score."
-MSG_STARTBACK_DIFFERENCE: Final = "The total score can be at most 4 more than the distress score."
-MSG_STARTBACK_SPINAL: Final = (
+MSG_STARTBACK_PAIR: Final = gettext_noop("Give both STarT Back scores, or neither.")
+MSG_STARTBACK_DISTRESS: Final = gettext_noop(
+    "The distress score cannot be more than the total score."
+)
+MSG_STARTBACK_DIFFERENCE: Final = gettext_noop(
+    "The total score can be at most 4 more than the distress score."
+)
+MSG_STARTBACK_SPINAL: Final = gettext_noop(
     "STarT Back scores are accepted only when back or buttock pain is reported."
 )
 
