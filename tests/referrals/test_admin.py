@@ -256,3 +256,17 @@ def test_queue_and_case_page_queries_do_not_grow_with_rows(client, triage_lead):
         submit("V22", patient=details(phone=f"07700 91{i:04d}"))
     large = (_queries(client, LIST), _queries(client, case_url(first)))
     assert small == large
+
+
+def test_another_teams_note_and_clearance_forms_are_404s(client, cases, podiatrist):
+    client.force_login(podiatrist)
+    (ces,) = cases["ces"].referrals
+    note = reverse("admin:referrals_referral_note", args=[ces.public_id])
+    clear = reverse("admin:referrals_referral_clear", args=[ces.public_id])
+    assert client.post(note, {"note-text": "peek"}).status_code == 404
+    assert (
+        client.post(clear, {"clear-reason": "x", "clear-release": ["podiatry"]}).status_code == 404
+    )
+    ces.refresh_from_db()
+    assert ces.status == Status.NEW
+    assert not ces.staff_notes.exists()
