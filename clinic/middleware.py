@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from django.conf import settings
@@ -64,3 +65,13 @@ def client_address(request: HttpRequest) -> str:
     ]
     forwarded = [part for part in forwarded if part]
     return forwarded[-hops] if len(forwarded) >= hops else remote
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """client_address() when it is a real IP address, else None (for IP-typed columns)."""
+    address = client_address(request)
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return address

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import models
 from django.http import HttpRequest
 
+from clinic.middleware import client_ip
 from intake.models import Intake, Patient
 from referrals.models import AuditEntry, Referral
 
@@ -33,6 +34,6 @@ def audit_record(
         object_type=obj._meta.model_name or "",
         object_id=str(getattr(obj, "public_id", obj.pk)),
         patient_id=_patient_id(obj),
-        ip_address=request.META.get("REMOTE_ADDR") if request is not None else None,
+        ip_address=client_ip(request) if request is not None else None,
         detail=detail or {},
     )

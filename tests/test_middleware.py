@@ -34,3 +34,12 @@ def test_a_body_at_the_limit_is_let_through(client, settings):
 @pytest.mark.django_db
 def test_a_get_with_a_bogus_content_length_is_not_refused(client):
     assert client.get("/", CONTENT_LENGTH="banana").status_code == 200
+
+
+def test_an_address_that_is_not_an_ip_is_none_for_ip_columns(rf):
+    from clinic.middleware import client_ip
+
+    request = rf.get("/")
+    request.META.pop("REMOTE_ADDR", None)
+    assert client_ip(request) is None
+    assert client_ip(rf.get("/", REMOTE_ADDR="198.51.100.7")) == "198.51.100.7"
