@@ -21,6 +21,11 @@ urlpatterns = [
     path("intakes/<uuid:public_id>", intake_api.IntakeDetailView.as_view(), name="intake-detail"),
     path("intakes/<uuid:public_id>/fhir", intake_api.IntakeFhirView.as_view(), name="intake-fhir"),
     path(
+        "intakes/<uuid:public_id>/body-map.svg",
+        intake_api.IntakeBodyMapView.as_view(),
+        name="intake-body-map",
+    ),
+    path(
         "intakes/<uuid:public_id>/clear-red-flag",
         intake_api.IntakeClearRedFlagView.as_view(),
         name="intake-clear-red-flag",

@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any, Final
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -26,6 +27,7 @@ from rest_framework.response import Response
 
 from intake import fhir
 from intake.assessment import assess
+from intake.bodymap import body_map_svg
 from intake.messages import patient_messages, under_16_refusal
 from intake.models import ContactMethod, Intake, IntakeSource, Urgency
 from intake.questionnaire import FIELDS, QUESTIONNAIRE_VERSION, SECTIONS, Field
@@ -38,7 +40,7 @@ from intake.services import (
 from intake.validation import NON_FIELD_ERRORS, validate_answers
 from referrals import selectors, services
 from referrals.access import queues_for
-from referrals.api import ReferralSerializer
+from referrals.api import LinkSummaryOut, ReferralSerializer, link_summary_of
 from referrals.api_auth import ApiView, error_responses, errors_body, scopes_of
 from referrals.audit import audit_record
 from referrals.idempotency import MAX_KEY_LENGTH, KeyReused, idempotent_call
@@ -183,7 +185,12 @@ class IntakeOut(serializers.Serializer[Any]):
     triage = TriageResultOut(source="triage_result")
     patient_message = PatientMessageOut(source="patient_messages")
     red_flag_cleared_at = serializers.DateTimeField(allow_null=True)
+    link_summary = serializers.SerializerMethodField()
     referrals = serializers.SerializerMethodField()
+
+    @extend_schema_field(LinkSummaryOut)
+    def get_link_summary(self, intake: Intake) -> dict[str, Any]:
+        return link_summary_of(intake)
 
     @extend_schema_field(ReferralSerializer(many=True))
     def get_referrals(self, intake: Intake) -> Any:
@@ -443,6 +450,33 @@ class IntakeDetailView(ApiView):
         audit_record(actor=request.user, action="api_view", obj=intake, request=request)
         context = {"referrals": _case_referrals(intake, request.user)}
         return Response(IntakeOut(intake, context=context).data)
+
+
+class IntakeBodyMapView(ApiView):
+    required_scope = Scope.INTAKE_READ
+    # Errors are JSON whatever was asked for; the map itself is a plain SVG response.
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        operation_id="intake_body_map",
+        summary="The staff body map of one case as SVG (pain, numbness, nerve-root zones)",
+        responses={
+            (200, "image/svg+xml"): OpenApiResponse(
+                OpenApiTypes.STR, "A self-contained SVG with a text alternative in <desc>."
+            ),
+            **error_responses(401, 403, 404, 429),
+        },
+    )
+    def get(self, request: Request, public_id: str) -> HttpResponse:
+        intake = selectors.intake_get(user=request.user, public_id=public_id)
+        audit_record(
+            actor=request.user,
+            action="api_view",
+            obj=intake,
+            request=request,
+            detail={"what": "body_map"},
+        )
+        return HttpResponse(body_map_svg(intake, staff=True), content_type="image/svg+xml")
 
 
 class FhirRenderer(JSONRenderer):

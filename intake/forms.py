@@ -20,9 +20,11 @@ from django import forms
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from intake import identity
+from intake import bodymap, identity
+from intake.bodymap import BodyMapInput
 from intake.drafts import IDENTITY_STEP, STEP_CODES
 from intake.models import ContactMethod
 from intake.questionnaire import (
@@ -103,6 +105,10 @@ def _field_for(spec: Field) -> forms.Field:
     )
 
 
+# Region questions that also get the clickable body map (issue 9).
+MAP_FIELDS: Final = ("pain_regions", "numbness_areas")
+
+
 class StepForm(forms.Form):
     """One step. ``answers`` are the earlier steps' answers: they decide what is shown."""
 
@@ -129,7 +135,44 @@ class StepForm(forms.Form):
         self.helper.layout = self.layout()
 
     def layout(self) -> Layout:
-        return Layout(*(name for name in self.fields if name != HONEYPOT))
+        parts: list[Any] = []
+        for name in self.fields:
+            if name == HONEYPOT:
+                continue
+            parts.append(name)
+            if name in MAP_FIELDS:
+                parts.append(HTML(self.body_map_html(name)))
+        return Layout(*parts)
+
+    def body_map_html(self, code: str) -> str:
+        """The optional clickable picture for a region question; the checkboxes stay the answer.
+
+        Hidden until the page's script shows it: without the script, clicks would do nothing."""
+        ticked = [str(v) for v in (self[code].value() or [])]
+        data = (
+            BodyMapInput(pain_regions=ticked)
+            if code == "pain_regions"
+            else BodyMapInput(numbness_areas=ticked)
+        )
+        svg = bodymap.render(data, staff=False, id_prefix=f"map-{code}", interactive=code)
+        heading = _("You can also tap the picture")
+        hint = _(
+            "Tap a place on the body to tick or untick it in the list above. Front, back and "
+            "soles are shown; the list is what we receive."
+        )
+        html = format_html(
+            '<div class="body-map-picker mb-4" data-body-map="{}" hidden>'
+            '<h2 class="h6 mb-1" id="map-{}-heading">{}</h2>'
+            '<p class="small text-body-secondary" id="map-{}-hint">{}</p>{}</div>',
+            code,
+            code,
+            heading,
+            code,
+            hint,
+            mark_safe(svg),  # noqa: S308 - every dynamic part of the drawing is escaped
+        )
+        # crispy renders HTML() as a template: the drawing must not be read as template code.
+        return "{% verbatim %}" + html + "{% endverbatim %}"
 
     @property
     def shown_codes(self) -> tuple[str, ...]:

@@ -4,6 +4,10 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from referrals.links import KINDS, NEITHER
+
+LINK_KIND_CHOICES = [(kind, label) for kind, (label, _icon) in KINDS.items()]
+
 
 class ContactMethod(models.TextChoices):
     PHONE = "phone", _("Phone")
@@ -78,6 +82,10 @@ class Intake(models.Model):
     urgency = models.CharField(max_length=10, choices=Urgency.choices)
     flag_codes = models.JSONField(default=list)
     red_flag_count = models.PositiveSmallIntegerField(default=0)
+    # Stored so the queue can filter on it; always link_kind(flag_codes, answers) (issue 9).
+    link_kind = models.CharField(
+        max_length=20, choices=LINK_KIND_CHOICES, default=NEITHER, db_index=True
+    )
     patient_messages = models.JSONField(
         default=dict, help_text="What the patient was shown: urgency message and safety nets."
     )

@@ -20,6 +20,7 @@ from intake.messages import PatientMessages, patient_messages
 from intake.models import ContactMethod, Intake, Patient
 from intake.questionnaire import QUESTIONNAIRE_VERSION
 from intake.validation import validate_answers
+from referrals.links import link_kind
 from referrals.models import Referral
 from referrals.services import referrals_propose
 from referrals.webhooks import on_intake_submitted
@@ -263,6 +264,7 @@ def intake_build(
         urgency=result["urgency"],
         flag_codes=flag_codes,
         red_flag_count=sum(code.startswith("RED_FLAG_") for code in flag_codes),
+        link_kind=link_kind(flag_codes, prepared.answers),
         patient_messages=dataclasses.asdict(prepared.messages),
         messages_shown_at=prepared.submitted_at,
         interrupt_shown_at=interrupt_shown_at,

@@ -22,7 +22,7 @@ from referrals.audit import audit_record
 from referrals.case import case_answers, case_flags
 from referrals.errors import ReferralError
 from referrals.forms import ClearRedFlagForm, MoveForm, StaffNoteForm
-from referrals.links import link_summary
+from referrals.links import KINDS, SENTENCES, link_summary
 from referrals.models import OPEN_STATUSES, Action, AuditEntry, Queue, Referral, Status
 from referrals.twofactor import StaffLoginForm
 
@@ -97,6 +97,17 @@ class AssigneeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class LinkKindFilter(admin.SimpleListFilter):
+    title = "foot and back"
+    parameter_name = "link"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(kind, label) for kind, (label, _icon) in KINDS.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
+        return queryset.filter(intake__link_kind=self.value()) if self.value() else queryset
+
+
 class PublicIdChangeList(ChangeList):
     def url_for_result(self, result: Model) -> str:
         assert isinstance(result, Referral)  # noqa: S101 - this change list lists referrals only
@@ -110,6 +121,7 @@ class ReferralAdmin(admin.ModelAdmin):
         "patient_name",
         "urgency_badge",
         "flags",
+        "link",
         "waiting",
         "due",
         "assigned_to",
@@ -117,7 +129,14 @@ class ReferralAdmin(admin.ModelAdmin):
         "queue",
     ]
     list_display_links = ["reference"]
-    list_filter = [QueueFilter, StatusFilter, "urgency", OverdueFilter, AssigneeFilter]
+    list_filter = [
+        QueueFilter,
+        StatusFilter,
+        "urgency",
+        OverdueFilter,
+        AssigneeFilter,
+        LinkKindFilter,
+    ]
     search_fields = ["intake__reference", "patient__family_name", "patient__given_name"]
     search_help_text = "Reference, name, date of birth (DD/MM/YYYY) or phone number."
     list_select_related = ["intake", "patient", "assigned_to"]
@@ -204,6 +223,19 @@ class ReferralAdmin(admin.ModelAdmin):
             " ",
             '<code class="{}">{}</code>',
             (("red" if c.startswith("RED_FLAG_") else "", c) for c in obj.intake.flag_codes),
+        )
+
+    @admin.display(description="Foot/back", ordering="intake__link_kind")
+    def link(self, obj: Referral) -> str:
+        label, icon = KINDS[obj.intake.link_kind]
+        return format_html(
+            # The label is visible text, so the arrow is hidden from screen readers.
+            '<span class="link-kind link-{}" title="{}">'
+            '<span aria-hidden="true">{}</span> {}</span>',
+            obj.intake.link_kind,
+            SENTENCES[obj.intake.link_kind],
+            icon,
+            label,
         )
 
     @admin.display(description="Waiting", ordering="created_at")

@@ -11,7 +11,7 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,10 +20,28 @@ from intake.models import Urgency
 from referrals import selectors, services
 from referrals.api_auth import ApiView, error_responses
 from referrals.audit import audit_record
+from referrals.links import KINDS, link_summary
 from referrals.models import OPEN_STATUSES, Action, Queue, Referral, Scope, Status
 from referrals.pagination import KeysetPagination
 
 # --- serializers ---------------------------------------------------------------------------------
+
+
+class LinkSummaryOut(serializers.Serializer[Any]):
+    """Is the foot problem coming from the back, or the back pain from the feet? (issue 9)"""
+
+    kind = serializers.ChoiceField(choices=list(KINDS))
+    label = serializers.CharField()  # type: ignore[assignment]
+    sentence = serializers.CharField(help_text="Staff wording: a prompt, not a diagnosis.")
+    contributing_factors = serializers.ListField(
+        child=serializers.ChoiceField(choices=["FOOTWEAR_RELATED", "FOOT_STRUCTURE"]),
+        help_text="Flags that may contribute to the back pain (weak evidence of a cause).",
+    )
+    contributing_sentence = serializers.CharField(allow_blank=True)
+
+
+def link_summary_of(intake: Any) -> dict[str, Any]:
+    return link_summary(intake.flag_codes, intake.answers).as_dict()
 
 
 class ReferralSerializer(serializers.Serializer[Any]):
@@ -47,11 +65,16 @@ class ReferralSerializer(serializers.Serializer[Any]):
         source="rerouted_from.public_id", allow_null=True, default=None
     )
     note = serializers.CharField(help_text="The specialty note for the receiving clinician.")
+    link_summary = serializers.SerializerMethodField(help_text="Of the intake that opened it.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
     def get_overdue(self, referral: Referral) -> bool:
         return referral.status in OPEN_STATUSES and referral.due_at < timezone.now()
+
+    @extend_schema_field(LinkSummaryOut)
+    def get_link_summary(self, referral: Referral) -> dict[str, Any]:
+        return link_summary_of(referral.intake)
 
 
 class EventSerializer(serializers.Serializer[Any]):

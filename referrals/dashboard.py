@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count
@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from intake.models import Urgency
 from referrals.access import queues_for
+from referrals.links import BACK_TO_FOOT, BOTH, FOOT_TO_BACK, KINDS, SEPARATE
 from referrals.models import OPEN_STATUSES, Queue, Referral
 
 URGENCY_COLOURS = {"emergency": "#b00020", "urgent": "#c98f00", "routine": "#6b7280"}
@@ -29,12 +30,36 @@ class QueueRow:
         return sum(self.counts.values())
 
 
+LINK_COLUMNS = (BACK_TO_FOOT, FOOT_TO_BACK, BOTH, SEPARATE)
+LINK_DAYS = 90
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    queue: str
+    label: str
+    counts: dict[str, int]
+
+    @property
+    def cells(self) -> list[tuple[str, int]]:
+        return [(kind, self.counts[kind]) for kind in LINK_COLUMNS]
+
+
 @dataclass(frozen=True)
 class Dashboard:
     rows: list[QueueRow]
     median_minutes_to_claim: float | None
     claims_counted: int
     chart_svg: str
+    link_rows: list[LinkRow] = field(default_factory=list)
+
+    @property
+    def link_columns(self) -> list[tuple[str, str, str]]:
+        return [(kind, *KINDS[kind]) for kind in LINK_COLUMNS]
+
+    @property
+    def link_days(self) -> int:
+        return LINK_DAYS
 
 
 def dashboard_for(user: Any, *, now: dt.datetime | None = None) -> Dashboard:
@@ -66,7 +91,32 @@ def dashboard_for(user: Any, *, now: dt.datetime | None = None) -> Dashboard:
         if claimed is not None
     ]
     median = statistics.median(waits) if waits else None
-    return Dashboard(rows, median, len(waits), bar_chart(rows))
+    return Dashboard(rows, median, len(waits), bar_chart(rows), link_rows(queues, now=now))
+
+
+def link_rows(queues: list[str], *, now: dt.datetime) -> list[LinkRow]:
+    """Cases per queue in the last 90 days by how foot and back are linked, in one query.
+
+    A case is a referral, counted by the link kind of the intake that opened it."""
+    counts: dict[tuple[str, str], int] = {
+        (row["queue"], row["intake__link_kind"]): row["n"]
+        for row in Referral.objects.filter(
+            queue__in=queues,
+            created_at__gte=now - dt.timedelta(days=LINK_DAYS),
+            intake__link_kind__in=LINK_COLUMNS,
+        )
+        .values("queue", "intake__link_kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    return [
+        LinkRow(
+            queue=q,
+            label=str(Queue(q).label),
+            counts={kind: counts.get((q, kind), 0) for kind in LINK_COLUMNS},
+        )
+        for q in queues
+    ]
 
 
 def bar_chart(rows: list[QueueRow]) -> str:

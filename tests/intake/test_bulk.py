@@ -47,6 +47,7 @@ INTAKE_FIELDS = [
     "answers",
     "questionnaire_version",
     "ruleset_version",
+    "link_kind",
     "triage_result",
     "urgency",
     "flag_codes",

@@ -392,3 +392,20 @@ def test_every_questionnaire_field_except_computed_and_module_ones_is_on_some_st
         client.post(f"/form/{step}/", data)
     expected = {spec.code for spec in CORE_FIELDS if not spec.computed}
     assert seen == expected
+
+
+def test_the_region_steps_offer_the_clickable_map_without_nerve_root_names():
+    from crispy_forms.utils import render_crispy_form
+
+    from intake.forms import STEP_FORMS
+
+    pain = render_crispy_form(STEP_FORMS["pain_locations"](answers={}))
+    assert 'data-body-map="pain_regions" hidden' in pain
+    assert 'id="map-pain_regions-lower_back"' in pain
+    assert 'role="checkbox"' in pain
+    assert "You can also tap the picture" in pain
+    bound = STEP_FORMS["neuro"](data={"numbness_areas": ["inner_shin"]}, answers={})
+    neuro = render_crispy_form(bound)
+    assert 'class="map-region is-on" data-field="numbness_areas" data-code="inner_shin"' in neuro
+    for staff_word in ("L4 pattern", "L5 pattern", "S1 pattern", "polyneuropathy", "[L"):
+        assert staff_word not in neuro

@@ -270,3 +270,28 @@ def test_another_teams_note_and_clearance_forms_are_404s(client, cases, podiatri
     ces.refresh_from_db()
     assert ces.status == Status.NEW
     assert not ces.staff_notes.exists()
+
+
+def test_the_queue_shows_the_foot_and_back_link_with_arrow_and_label(client, triage_lead):
+    client.force_login(triage_lead)
+    submit("V22", patient=details(family_name="Hughes", phone="07700 900011"))
+    page = client.get(LIST, {"status": "any"}).content.decode()
+    assert "Foot/back" in page
+    assert '<span aria-hidden="true">↓</span> Back → foot' in page
+    assert 'title="The foot or leg symptoms may come from the back' in page
+
+
+def test_the_foot_and_back_filter_lists_only_that_kind(client, triage_lead):
+    client.force_login(triage_lead)
+    back_to_foot = submit("V22", patient=details(family_name="Hughes", phone="07700 900011"))
+    foot_to_back = submit("V15", patient=details(family_name="Patel", phone="07700 900012"))
+    submit("V11", patient=details(family_name="Morgan", phone="07700 900013"))
+    response = client.get(LIST, {"status": "any", "link": "back_to_foot"})
+    assert {r.intake.reference for r in response.context["cl"].result_list} == {
+        back_to_foot.intake.reference
+    }
+    response = client.get(LIST, {"status": "any", "link": "foot_to_back"})
+    assert {r.intake.reference for r in response.context["cl"].result_list} == {
+        foot_to_back.intake.reference
+    }
+    assert "foot and back" in response.content.decode().lower()

@@ -59,3 +59,38 @@ def test_footwear_with_back_pain_is_a_contributing_factor_never_a_link():
     assert summary.contributing == ("FOOTWEAR_RELATED", "FOOT_STRUCTURE")
     assert "not a shown cause" in summary.as_dict()["contributing_sentence"]
     assert links.link_summary({"FOOTWEAR_RELATED", "FOOT_PAIN"}, {}).contributing == ()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", [c["id"][:3] for c in worked_cases()])
+def test_the_stored_link_kind_is_the_link_summary_of_every_worked_case(case):
+    from tests.clinic_fixtures import submit
+
+    intake = submit(case).intake
+    intake.refresh_from_db()
+    assert intake.link_kind == links.link_summary(intake.flag_codes, intake.answers).kind
+    assert intake.link_kind == EXPECTED[case][0]
+
+
+@pytest.mark.django_db
+def test_the_migration_backfills_the_link_kind_of_existing_cases():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from intake.models import Intake
+    from tests.clinic_fixtures import details, submit
+
+    ids = {
+        case: submit(case, patient=details(phone=f"07700 90{i:04d}")).intake.pk
+        for i, case in enumerate(("V15", "V22", "V13"))
+    }
+    Intake.objects.update(link_kind=links.NEITHER)
+    migration = import_module("intake.migrations.0004_intake_link_kind")
+    migration.backfill(apps, None)
+    stored = dict(Intake.objects.values_list("pk", "link_kind"))
+    assert {case: stored[pk] for case, pk in ids.items()} == {
+        "V15": links.FOOT_TO_BACK,
+        "V22": links.BACK_TO_FOOT,
+        "V13": links.SEPARATE,
+    }

@@ -1,0 +1,128 @@
+"""The clickable body map on the pain-regions and numbness steps (issue 9).
+
+Clicking the picture must give exactly the answers ticking the boxes gives: the boxes are the
+answer and the map only mirrors them, both ways.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from intake.drafts import STEP_CODES
+from intake.models import Intake, IntakeDraft
+from tests.browser.test_patient_form import check_step, fill_step, next_step
+from tests.clinic_fixtures import worked_case
+from tests.form_data import IDENTITY, step_data
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+MAP_STEPS = {"pain_locations": "pain_regions", "neuro": "numbness_areas"}
+
+
+def region(page: Page, field: str, code: str) -> Any:
+    return page.locator(f"#map-{field}-{code}")
+
+
+def click_region(page: Page, field: str, code: str) -> None:
+    # The first drawn shape of the region: a region spans several views, so its box's centre
+    # may fall between the legs.
+    region(page, field, code).locator("> g:first-child > *").click()
+
+
+def answer(page: Page, answers: dict[str, Any], *, by_map: bool) -> None:
+    page.goto("/form/identity/")
+    for number, step in enumerate(STEP_CODES, start=1):
+        expect(page.get_by_text(f"Step {number} of {len(STEP_CODES)}")).to_be_visible()
+        data = step_data(step, answers, IDENTITY)
+        field = MAP_STEPS.get(step)
+        if by_map and field:
+            expect(page.get_by_role("heading", name="You can also tap the picture")).to_be_visible()
+            data.pop(field, None)
+            fill_step(page, data)
+            for code in answers[field]:
+                click_region(page, field, code)
+                expect(region(page, field, code)).to_have_attribute("aria-checked", "true")
+                expect(page.locator(f"input[name='{field}'][value='{code}']")).to_be_checked()
+        else:
+            fill_step(page, data)
+        if step == STEP_CODES[-1]:
+            page.get_by_role("button", name="Send my answers").click()
+        else:
+            next_step(page)
+    expect(page.get_by_role("heading", name="Your form has been sent")).to_be_visible()
+
+
+def test_answering_by_clicking_the_map_gives_the_same_answers_as_ticking_boxes(page: Page):
+    answers = worked_case("V17")  # toes and ball of the foot; numbness in the sock area
+    assert answers["pain_regions"]
+    assert answers["numbness_areas"]
+    answer(page, answers, by_map=False)
+    answer(page, answers, by_map=True)
+    by_boxes, by_map = Intake.objects.order_by("submitted_at")
+    assert by_map.answers == by_boxes.answers
+    assert by_map.link_kind == by_boxes.link_kind
+
+
+def test_the_map_and_the_boxes_follow_each_other_by_mouse_and_keyboard(page: Page):
+    answers = worked_case("V22")
+    page.goto("/form/identity/")
+    for step in STEP_CODES[:2]:
+        fill_step(page, step_data(step, answers, IDENTITY))
+        next_step(page)
+    expect(page.get_by_text("Step 3 of 12")).to_be_visible()
+    heel = region(page, "pain_regions", "heel")
+    heel_box = page.locator("input[name='pain_regions'][value='heel']")
+    expect(heel).to_have_attribute("role", "checkbox")
+    expect(heel).to_have_attribute("aria-label", "Heel")
+
+    heel_box.check()  # box -> map
+    expect(heel).to_have_attribute("aria-checked", "true")
+    expect(heel).to_have_class("map-region is-on")
+    heel_box.uncheck()
+    expect(heel).to_have_attribute("aria-checked", "false")
+
+    click_region(page, "pain_regions", "knee")  # map -> box, and back off again
+    expect(page.locator("input[name='pain_regions'][value='knee']")).to_be_checked()
+    click_region(page, "pain_regions", "knee")
+    expect(page.locator("input[name='pain_regions'][value='knee']")).not_to_be_checked()
+
+    lower_back = region(page, "pain_regions", "lower_back")
+    lower_back.focus()
+    page.keyboard.press("Space")
+    expect(lower_back).to_have_attribute("aria-checked", "true")
+    region(page, "pain_regions", "buttock").focus()
+    page.keyboard.press("Enter")  # toggles the region; it does not send the form
+    expect(page.get_by_text("Step 3 of 12")).to_be_visible()
+    rest = step_data("pain_locations", answers)
+    rest.pop("pain_regions")
+    fill_step(page, rest)
+    check_step(page, "03-pain_locations-map")
+    next_step(page)
+    expect(page.get_by_text("Step 4 of 12")).to_be_visible()
+    saved = IntakeDraft.objects.get().data["answers"]
+    assert saved["pain_regions"] == ["lower_back", "buttock"]
+
+
+def test_the_numbness_map_never_shows_nerve_root_names(page: Page):
+    answers = worked_case("V17")
+    page.goto("/form/identity/")
+    for step in STEP_CODES[: STEP_CODES.index("neuro")]:
+        fill_step(page, step_data(step, answers, IDENTITY))
+        next_step(page)
+    picker = page.locator("[data-body-map='numbness_areas']")
+    expect(picker).to_be_visible()
+    # Everything a person or a screen reader can get from the picture: text and labels.
+    said = picker.evaluate(
+        "e => e.textContent + '|' + Array.from(e.querySelectorAll('[aria-label]'))"
+        ".map(x => x.getAttribute('aria-label')).join('|')"
+    )
+    assert "sock would cover" in said
+    for staff_word in ("L4", "L5", "S1", "pattern", "polyneuropathy"):
+        assert staff_word not in said
+    check_step(page, "05-neuro-map")

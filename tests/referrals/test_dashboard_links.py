@@ -1,0 +1,74 @@
+"""The admin index's foot-and-back panel: cases per queue by link kind, last 90 days."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from referrals.dashboard import dashboard_for
+from referrals.models import Referral
+from tests.clinic_fixtures import details, submit
+
+pytestmark = pytest.mark.django_db
+
+
+def person(i: int):
+    return details(family_name=f"Case{chr(65 + i)}", phone=f"07700 92{i:04d}")
+
+
+def panel(user) -> dict[str, dict[str, int]]:
+    return {row.queue: row.counts for row in dashboard_for(user).link_rows}
+
+
+def test_the_panel_counts_each_queues_cases_by_link_kind(triage_lead):
+    submit("V22", patient=person(0))  # back -> foot: chiropractic
+    submit("V22", patient=person(1))
+    submit("V15", patient=person(2))  # foot -> back
+    submit("V13", patient=person(3))  # separate
+    submit("V11", patient=person(4))  # foot only: not a column
+    counts = panel(triage_lead)
+    expected: dict[str, dict[str, int]] = {}
+    for referral in Referral.objects.select_related("intake"):
+        kind = referral.intake.link_kind
+        if kind in ("back_to_foot", "foot_to_back", "both", "separate"):
+            row = expected.setdefault(referral.queue, {})
+            row[kind] = row.get(kind, 0) + 1
+    assert expected["chiropractic"]["back_to_foot"] == 2
+    for queue, row in counts.items():
+        assert {k: n for k, n in row.items() if n} == expected.get(queue, {})
+    assert any(row["foot_to_back"] for row in counts.values())
+    assert any(row["separate"] for row in counts.values())
+
+
+def test_the_panel_counts_only_the_last_90_days_and_the_users_queues(podiatrist, chiropractor):
+    old = submit("V22", patient=person(0))
+    Referral.objects.filter(intake=old.intake).update(
+        created_at=timezone.now() - dt.timedelta(days=91)
+    )
+    submit("V22", patient=person(1))
+    assert panel(chiropractor) == {
+        "chiropractic": {"back_to_foot": 1, "foot_to_back": 0, "both": 0, "separate": 0}
+    }
+    assert set(panel(podiatrist)) == {"podiatry"}
+
+
+def test_the_panel_is_on_the_admin_index_with_constant_queries(client, triage_lead):
+    client.force_login(triage_lead)
+    submit("V22", patient=person(0))
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            page = client.get(reverse("admin:index")).content.decode()
+        assert "Foot and back, last 90 days" in page
+        assert "link=back_to_foot" in page
+        return len(ctx.captured_queries)
+
+    small = queries()
+    for i in range(1, 12):
+        submit(("V15", "V13", "V22")[i % 3], patient=person(i))
+    assert queries() == small
