@@ -19,7 +19,7 @@ from tests.form_data import IDENTITY, step_data
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 MAP_STEPS = {"pain_locations": "pain_regions", "neuro": "numbness_areas"}

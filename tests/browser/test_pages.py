@@ -7,7 +7,7 @@ from tests.browser.conftest import describe, run_axe, screenshot
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 PAGES = [

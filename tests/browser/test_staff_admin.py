@@ -8,7 +8,7 @@ from tests.clinic_fixtures import details, make_staff, submit
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 PASSWORD = "correct horse battery staple"
