@@ -428,10 +428,10 @@ def verdicts(results: list[Result], triage_line: str) -> list[tuple[str, bool | 
     for name in ("api_referrals_first", "api_referrals_deep", "admin_queue"):
         by_size = {(r.db, r.cases): r.queries for r in real if r.endpoint == name}
         for db in sorted({d for d, _ in by_size}):
-            counts = {c: q for (d, c), q in by_size.items() if d == db}
-            if len(counts) > 1:
+            per_size = {c: q for (d, c), q in by_size.items() if d == db}
+            if len(per_size) > 1:
                 rows.append((f"{db}: {name} queries constant across case counts",
-                             len(set(counts.values())) == 1, str(counts)))  # fmt: skip
+                             len(set(per_size.values())) == 1, str(per_size)))  # fmt: skip
     if not any(r[0].startswith("postgres 1,000,000") for r in rows):
         rows.append(("list pages p95 < 50 ms at 1,000,000 cases on PostgreSQL", None, "not run"))
     rows.append(("triage >= 20,000/s per core (bench/triage.py)", "PASS" in triage_line,

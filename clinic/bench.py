@@ -58,7 +58,7 @@ def baseline(request: HttpRequest) -> JsonResponse:
         errors["name"] = ["1 to 50 characters."]
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1000:
         errors["value"] = ["A whole number from 0 to 1000."]
-    if errors:
+    if errors or not isinstance(value, int):
         return JsonResponse({"errors": errors}, status=400)
     row = RateCounter.objects.create(
         key=f"bench:{name}:{uuid.uuid4().hex}", window_ends_at=timezone.now(), count=value
