@@ -156,10 +156,7 @@ def prepare(env: dict[str, str], cases: int, fresh: bool, drafts: int, password:
     manage(env, "collectstatic", "--noinput", "-v0")
     if fresh:
         began = time.perf_counter()
-        out = manage(
-            env, "generate_cases", "--count", str(cases), "--no-progress", "--force",
-            *(["--workers", "2"] if cases >= 50_000 else []),
-        )  # fmt: skip
+        out = manage(env, "generate_cases", "--count", str(cases), "--no-progress", "--force")
         print(f"  generated in {time.perf_counter() - began:,.0f} s: {out.strip()}", flush=True)
     done = subprocess.run(
         [PY, "bench/load_setup.py", "--drafts", str(drafts), "--password", password],

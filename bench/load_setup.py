@@ -135,6 +135,7 @@ def main() -> int:
 
     django.setup()
     from django.contrib.auth.models import Group, User
+    from django.db import connection
 
     from intake.drafts import STEP_CODES
     from intake.models import IntakeDraft
@@ -144,6 +145,10 @@ def main() -> int:
     from referrals.pagination import encode_cursor
     from referrals.tokens import api_token_create
 
+    # Fresh statistics after bulk generation, as bench/explain.py does: the planner otherwise
+    # guesses row counts for the just-written tables.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     created = api_token_create(name="Load bench", scopes=Scope.values)
     staff, _ = User.objects.get_or_create(username="bench-clinician", defaults={"is_staff": True})
     staff.is_staff = True
