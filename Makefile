@@ -1,5 +1,5 @@
 # The commands the README names. CI (.ci/run) calls `make test`.
-.PHONY: env run test lint format typecheck clean browser-deps
+.PHONY: env run test lint format typecheck clean browser-deps bench
 
 PY = .venv/bin/python
 PORT ?= 8000
@@ -26,6 +26,10 @@ test: env browser-deps
 ## browser-deps: Debian's chromium for the browser tests (installed only when missing)
 browser-deps:
 	@sh .ci/install-chromium
+
+## bench: load benchmark (gunicorn + wrk, SQLite and PostgreSQL, 10,000 cases; docs/BENCHMARKS.md)
+bench: env
+	$(PY) bench/load.py --cases 10000 --db sqlite,postgres --duration 20
 
 lint:
 	$(PY) -m ruff check .

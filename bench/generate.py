@@ -1,10 +1,10 @@
 """Throughput of ``manage.py generate_cases`` on SQLite and PostgreSQL.
 
-Usage: python bench/generate.py [N] [--seed S] [--batch B] [--skip-postgres]
+Usage: python bench/generate.py [N] [--seed S] [--batch B] [--workers W] [--skip-postgres]
        [--postgres-url postgres://postgres@127.0.0.1:5432/postgres]
 
 Each database starts empty and migrated (a fresh SQLite file; a PostgreSQL database named
-``scale_bench`` that is dropped and created again). Prints the load average and, as a baseline
+``load_generate`` that is dropped and created again). Prints the load average and, as a baseline
 measured in the same run, bench/triage.py's validation + triage rate, then cases/second for
 each database and PASS/FAIL against 5,000 cases/second on SQLite (PostgreSQL is reported only).
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 TARGET_PER_SECOND = 5_000
-BENCH_DB = "scale_bench"
+BENCH_DB = "load_generate"
 
 
 def run(args: list[str], env: dict[str, str]) -> str:
@@ -46,7 +46,14 @@ def generate(database_url: str, args: argparse.Namespace) -> float:
     env = environment(database_url)
     run([PY, "manage.py", "migrate", "--noinput", "-v0"], env)
     command = [PY, "manage.py", "generate_cases", "--count", str(args.n), "--no-progress"]
-    command += ["--seed", str(args.seed), "--batch", str(args.batch)]
+    command += [
+        "--seed",
+        str(args.seed),
+        "--batch",
+        str(args.batch),
+        "--workers",
+        str(args.workers),
+    ]
     out = run(command, env)
     match = re.search(r"([\d,]+) cases/s", out)
     if match is None:
@@ -70,9 +77,12 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument(
+        "--workers", type=int, default=0, help="generate_cases --workers (0: one process)"
+    )
+    parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-        help="a server where the bench may drop and create the database scale_bench",
+        help="a server where the bench may drop and create the database load_generate",
     )
     args = parser.parse_args()
 

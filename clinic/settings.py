@@ -99,6 +99,12 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+# Bench only (bench/load.py; clinic/bench.py): an X-Query-Count header on every response, and
+# the POST /bench/baseline yardstick. Both off unless asked for.
+BENCH_QUERY_COUNT = env_bool("BENCH_QUERY_COUNT", False)
+BENCH_BASELINE = env_bool("BENCH_BASELINE", False)
+if BENCH_QUERY_COUNT:
+    MIDDLEWARE.insert(0, "clinic.bench.QueryCountMiddleware")
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

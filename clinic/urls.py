@@ -1,8 +1,9 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from clinic import views
+from clinic import bench, views
 from referrals.twofactor import two_factor_setup
 
 urlpatterns = [
@@ -21,3 +22,7 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
+
+if settings.BENCH_BASELINE:
+    # bench/load.py's yardstick (clinic/bench.py); never routed unless BENCH_BASELINE=1.
+    urlpatterns.insert(0, path("bench/baseline", bench.baseline))

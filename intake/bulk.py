@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,22 +130,24 @@ def intake_submit_bulk(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    prepared: list[PreparedSubmission] = []
-    errors: dict[int, dict[str, list[str]]] = {}
-    for index, item in enumerate(submissions):
-        if timezone.is_naive(item.submitted_at):
-            errors[index] = {"submitted_at": ["The submission time must carry a time zone."]}
-            continue
-        try:
-            prepared.append(
-                intake_prepare(
-                    patient=item.patient, answers=item.answers, submitted_at=item.submitted_at
-                )
-            )
-        except SubmissionInvalid as exc:
-            errors[index] = exc.errors
-    if errors:
-        raise BulkSubmissionInvalid(errors)
+    prepared = intake_prepare_bulk(submissions)
+    return intake_write_bulk(
+        prepared=prepared, source=source, history=history, batch_size=batch_size, now=now
+    )
+
+
+def intake_write_bulk(
+    *,
+    prepared: Sequence[PreparedSubmission],
+    source: str = IntakeSource.GENERATOR,
+    history: HistoryPolicy | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    now: dt.datetime | None = None,
+) -> int:
+    """Store submissions already through ``intake_prepare`` (``intake_prepare_bulk`` or
+    ``prepare_one`` in a process pool), in batches of ``batch_size``, one transaction each."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
     now = now or timezone.now()
     for start in range(0, len(prepared), batch_size):
         chunk = prepared[start : start + batch_size]
@@ -160,6 +162,41 @@ def intake_submit_bulk(
                 if attempt == WRITE_ATTEMPTS - 1:
                     raise
     return len(prepared)
+
+
+def prepare_one(item: BulkSubmission) -> PreparedSubmission | dict[str, list[str]]:
+    """``intake_prepare`` for one item: the prepared submission, or its errors per field.
+
+    Pure (no database): ``generate_cases --workers`` runs it in a process pool.
+    """
+    if timezone.is_naive(item.submitted_at):
+        return {"submitted_at": ["The submission time must carry a time zone."]}
+    try:
+        return intake_prepare(
+            patient=item.patient, answers=item.answers, submitted_at=item.submitted_at
+        )
+    except SubmissionInvalid as exc:
+        return exc.errors
+
+
+def prepared_or_raise(
+    outcomes: Iterable[PreparedSubmission | dict[str, list[str]]],
+) -> list[PreparedSubmission]:
+    """The prepared submissions, or BulkSubmissionInvalid with every item's errors."""
+    prepared: list[PreparedSubmission] = []
+    errors: dict[int, dict[str, list[str]]] = {}
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, PreparedSubmission):
+            prepared.append(outcome)
+        else:
+            errors[index] = outcome
+    if errors:
+        raise BulkSubmissionInvalid(errors)
+    return prepared
+
+
+def intake_prepare_bulk(submissions: Sequence[BulkSubmission]) -> list[PreparedSubmission]:
+    return prepared_or_raise(map(prepare_one, submissions))
 
 
 IdentityKey = tuple[str, dt.date]

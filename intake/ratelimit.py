@@ -6,8 +6,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from intake.models import RateCounter
@@ -33,17 +32,34 @@ def rate_limit_hit(
     index = math.floor(now.timestamp() / window_seconds)
     ends = dt.datetime.fromtimestamp((index + 1) * window_seconds, tz=dt.UTC)
     key = f"{scope}:{ident}:{index}"[:200]
-    with transaction.atomic():
-        updated = RateCounter.objects.filter(key=key).update(count=F("count") + 1)
-        if not updated:
-            try:
-                with transaction.atomic():
-                    RateCounter.objects.create(key=key, window_ends_at=ends, count=1)
-            except IntegrityError:
-                RateCounter.objects.filter(key=key).update(count=F("count") + 1)
-        count = RateCounter.objects.values_list("count", flat=True).get(key=key)
+    # The common case is one statement (UPDATE ... RETURNING, autocommit); the first request
+    # of a window inserts, and an INSERT racing another INSERT is retried as an UPDATE.
+    count = _increment(key)
+    if count is None:
+        try:
+            with transaction.atomic():
+                RateCounter.objects.create(key=key, window_ends_at=ends, count=1)
+            count = 1
+        except IntegrityError:
+            count = _increment(key)
+            if count is None:  # pragma: no cover - the conflicting row exists by now
+                raise
     retry_after = max(1, math.ceil((ends - now).total_seconds()))
     return Verdict(allowed=count <= limit, count=count, limit=limit, retry_after=retry_after)
+
+
+def _increment(key: str) -> int | None:
+    """Add one to the counter and return the new count; None when there is no such row."""
+    quote = connection.ops.quote_name
+    table, column = quote(RateCounter._meta.db_table), quote("count")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {column} = {column} + 1 WHERE {quote('key')} = %s "  # noqa: S608 - quoted identifiers
+            f"RETURNING {column}",
+            [key],
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 def rate_counters_purge(*, now: dt.datetime | None = None) -> int:

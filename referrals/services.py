@@ -83,20 +83,25 @@ def referrals_propose(
         due=referral_due_at(urgency, now),
         cleared=cleared,
     )
-    out: list[Referral] = []
-    for proposal in proposals:
-        existing = (
-            Referral.objects.select_for_update()
-            .filter(patient_id=intake.patient_id, queue=proposal.queue, status__in=OPEN_STATUSES)
-            .first()
+    # One locking read for every proposed queue, and the new referrals with their links and
+    # events inserted in one statement each: the query count does not grow with the queues.
+    open_by_queue = {
+        referral.queue: referral
+        for referral in Referral.objects.select_for_update()
+        .filter(
+            patient_id=intake.patient_id,
+            queue__in=[p.queue for p in proposals],
+            status__in=OPEN_STATUSES,
         )
+        .order_by("-id")  # the oldest wins, as .first() did
+    }
+    out: list[Referral] = []
+    created: list[Referral] = []
+    for proposal in proposals:
+        existing = open_by_queue.get(proposal.queue)
         if existing is None:
             referral = referral_build(proposal, intake=intake, actor=actor)
-            referral.save(force_insert=True)
-            ReferralIntake.objects.create(referral=referral, intake=intake)
-            created_event(referral, intake=intake, actor=actor, reason=reason).save()
-            webhooks.on_referral_status_changed(referral, "")
-            _notify_on_commit(referral)
+            created.append(referral)
             out.append(referral)
             continue
         ReferralIntake.objects.get_or_create(referral=existing, intake=intake)
@@ -107,6 +112,17 @@ def referrals_propose(
             _notify_on_commit(existing)
         existing.save(update_fields=LINK_FIELDS)
         out.append(existing)
+    if created:
+        Referral.objects.bulk_create(created)
+        ReferralIntake.objects.bulk_create(
+            [ReferralIntake(referral=referral, intake=intake) for referral in created]
+        )
+        ReferralEvent.objects.bulk_create(
+            [created_event(r, intake=intake, actor=actor, reason=reason) for r in created]
+        )
+        webhooks.on_referrals_created(created)
+        for referral in created:
+            _notify_on_commit(referral)
     return out
 
 

@@ -67,12 +67,19 @@ def _subscribed(event_type: str) -> list[WebhookEndpoint]:
     return [e for e in WebhookEndpoint.objects.filter(is_active=True) if event_type in e.events]
 
 
-def webhooks_record(*, event_type: str, data: Callable[[], dict[str, Any]]) -> int:
+def webhooks_record(
+    *,
+    event_type: str,
+    data: Callable[[], dict[str, Any]],
+    endpoints: list[WebhookEndpoint] | None = None,
+) -> int:
     """Write one delivery per subscribed endpoint; send each after the transaction commits.
 
     ``data`` is only built when someone subscribes. Must run inside the change's transaction.
+    ``endpoints``: the subscribers when the caller has read them already (several events).
     """
-    endpoints = _subscribed(event_type)
+    if endpoints is None:
+        endpoints = _subscribed(event_type)
     if not endpoints:
         return 0
     event_id = uuid.uuid4()
@@ -117,7 +124,17 @@ def on_intake_submitted(intake: Intake, referrals: Iterable[Referral]) -> None:
     webhooks_record(event_type=WebhookEvent.INTAKE_SUBMITTED, data=data)
 
 
-def on_referral_status_changed(referral: Referral, previous_status: str) -> None:
+def on_referrals_created(referrals: Iterable[Referral]) -> None:
+    """``on_referral_status_changed(referral, "")`` for each, reading the subscribers once."""
+    endpoints = _subscribed(WebhookEvent.REFERRAL_STATUS_CHANGED)
+    if endpoints:
+        for referral in referrals:
+            on_referral_status_changed(referral, "", endpoints=endpoints)
+
+
+def on_referral_status_changed(
+    referral: Referral, previous_status: str, *, endpoints: list[WebhookEndpoint] | None = None
+) -> None:
     def data() -> dict[str, Any]:
         intake = Intake.objects.only("public_id", "reference").get(pk=referral.intake_id)
         return {
@@ -128,7 +145,7 @@ def on_referral_status_changed(referral: Referral, previous_status: str) -> None
             "intake": {"id": str(intake.public_id), "reference": intake.reference},
         }
 
-    webhooks_record(event_type=WebhookEvent.REFERRAL_STATUS_CHANGED, data=data)
+    webhooks_record(event_type=WebhookEvent.REFERRAL_STATUS_CHANGED, data=data, endpoints=endpoints)
 
 
 # --- delivery -----------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_VARIABLES = {
     "DJANGO_ALLOW_ASYNC_UNSAFE",  # set for the browser tests; check --deploy rejects it
     "DJANGO_ENV",
+    "BENCH_QUERY_COUNT",
+    "BENCH_BASELINE",
     "DEBUG",
     "SECRET_KEY",
     "ALLOWED_HOSTS",

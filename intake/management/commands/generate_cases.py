@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
-from intake.bulk import DEFAULT_BATCH, intake_submit_bulk
+from intake.bulk import (
+    DEFAULT_BATCH,
+    BulkSubmission,
+    intake_submit_bulk,
+    intake_write_bulk,
+    prepare_one,
+    prepared_or_raise,
+)
 from intake.generator import CaseGenerator
 from intake.models import IntakeSource
 from referrals.access import QUEUE_GROUPS
@@ -100,6 +109,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-progress", dest="progress", action="store_false")
         parser.add_argument(
+            "--workers",
+            type=int,
+            default=0,
+            help="processes running validation, triage and routing (intake_prepare) while this "
+            "one writes; 0 (the default) does everything in this process",
+        )
+        parser.add_argument(
             "--force", action="store_true", help="run even when DJANGO_ENV=production"
         )
 
@@ -110,6 +126,8 @@ class Command(BaseCommand):
         batch: int = options["batch"]
         if count < 1 or batch < 1:
             raise CommandError("--count and --batch must be at least 1.")
+        if options["workers"] < 0:
+            raise CommandError("--workers must be 0 or more.")
         if options["years"] <= 0:
             raise CommandError("--years must be more than 0.")
         now = timezone.now()
@@ -129,17 +147,44 @@ class Command(BaseCommand):
         progress = Progress(count, lambda text: self.stderr.write(text, ending=""), enabled=show)
         began = time.perf_counter()
         done = 0
-        for submissions in generator.batches(batch):
-            done += intake_submit_bulk(
-                submissions=submissions,
-                source=IntakeSource.GENERATOR,
-                history=generator.history,
-                batch_size=batch,
-                now=now,
-            )
-            progress.update(done)
+        if options["workers"]:
+            # Forked workers must not share this process's database connection.
+            connections.close_all()
+            with multiprocessing.get_context("fork").Pool(options["workers"]) as pool:
+                for prepared in _prepared_ahead(pool, generator.batches(batch)):
+                    done += intake_write_bulk(
+                        prepared=prepared,
+                        source=IntakeSource.GENERATOR,
+                        history=generator.history,
+                        batch_size=batch,
+                        now=now,
+                    )
+                    progress.update(done)
+        else:
+            for submissions in generator.batches(batch):
+                done += intake_submit_bulk(
+                    submissions=submissions,
+                    source=IntakeSource.GENERATOR,
+                    history=generator.history,
+                    batch_size=batch,
+                    now=now,
+                )
+                progress.update(done)
         progress.close()
         elapsed = time.perf_counter() - began
         self.stdout.write(
             f"Generated {done:,} cases in {elapsed:.1f} s: {done / elapsed:,.0f} cases/s."
         )
+
+
+def _prepared_ahead(pool: Pool, batches: Iterator[list[BulkSubmission]]) -> Iterator[list[Any]]:
+    """Each batch through ``prepare_one`` in the pool, the next batch sent before this one is
+    written: the workers validate and triage while the caller writes."""
+    pending: AsyncResult[list[Any]] | None = None
+    for submissions in batches:
+        sent = pool.map_async(prepare_one, submissions, chunksize=250)
+        if pending is not None:
+            yield prepared_or_raise(pending.get())
+        pending = sent
+    if pending is not None:
+        yield prepared_or_raise(pending.get())
