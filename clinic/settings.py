@@ -354,17 +354,30 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "{asctime} {levelname} {name} {message}", "style": "{"},
     },
+    # Resume tokens in request paths are masked before any handler sees them.
+    "filters": {"mask_secrets": {"()": "clinic.logfilters.MaskSecretsFilter"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "plain",
+            "filters": ["mask_secrets"],
         },
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     # Replaces Django's default "django" logger (console when DEBUG, mail to
     # admins), which would print every message a second time.
-    "loggers": {"django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False}},
+    "loggers": {
+        "django": {
+            "handlers": ["stdout"],
+            "level": LOG_LEVEL,
+            "propagate": False,
+            "filters": ["mask_secrets"],
+        },
+        "django.request": {"level": LOG_LEVEL, "filters": ["mask_secrets"]},
+        # SQL parameters are patient data: never logged, even at LOG_LEVEL=debug.
+        "django.db.backends": {"level": "INFO"},
+    },
 }
 
 # The clinic this instance serves.
