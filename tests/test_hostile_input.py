@@ -46,7 +46,7 @@ def staff_case_page(intake: Intake) -> str:
     lead = make_staff("lead", TRIAGE_LEAD_GROUP)
     staff = Client()
     staff.force_login(lead)
-    referral = intake.referrals.first()
+    referral = intake.referrals.order_by("id")[0]
     response = staff.get(reverse("admin:referrals_referral_change", args=[referral.public_id]))
     assert response.status_code == 200
     return html(response)
