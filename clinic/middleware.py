@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from django.conf import settings
@@ -64,3 +65,17 @@ def client_address(request: HttpRequest) -> str:
     ]
     forwarded = [part for part in forwarded if part]
     return forwarded[-hops] if len(forwarded) >= hops else remote
+
+
+def login_address(request: HttpRequest) -> str | None:
+    """client_address for django-axes, which stores it in an IP address column.
+
+    PostgreSQL's inet type refuses anything but an address, so a missing or malformed one
+    (a request built in a test, a proxy passing junk) is recorded as unknown (NULL) instead of
+    turning a staff login into a server error.
+    """
+    address = client_address(request)
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None

@@ -276,7 +276,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AXES_VERBOSE = False
 # One reading of the client address for every per-address limit (TRUSTED_PROXY_HOPS).
-AXES_CLIENT_IP_CALLABLE = "clinic.middleware.client_address"
+AXES_CLIENT_IP_CALLABLE = "clinic.middleware.login_address"
 
 # Two-factor (TOTP, django-otp): optional for staff who set it up; STAFF_2FA_REQUIRED names
 # who must use it: "lead" (the triage lead; the production default), "all" staff, or "none".

@@ -3,7 +3,7 @@
 import pytest
 from django.test import RequestFactory
 
-from clinic.middleware import client_address
+from clinic.middleware import client_address, login_address
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,12 @@ def test_a_body_at_the_limit_is_let_through(client, settings):
 @pytest.mark.django_db
 def test_a_get_with_a_bogus_content_length_is_not_refused(client):
     assert client.get("/", CONTENT_LENGTH="banana").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("remote", "expected"), [("203.0.113.9", "203.0.113.9"), ("", None), ("junk", None)]
+)
+def test_the_lockout_address_is_an_ip_or_none(rf, remote, expected):
+    request = rf.get("/")
+    request.META["REMOTE_ADDR"] = remote
+    assert login_address(request) == expected
