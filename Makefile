@@ -1,5 +1,5 @@
 # The commands the README names. CI (.ci/run) calls `make test`.
-.PHONY: env run test lint format typecheck clean browser-deps bench
+.PHONY: env run test lint format typecheck clean browser-deps bench faults soak
 
 PY = .venv/bin/python
 PORT ?= 8000
@@ -22,6 +22,15 @@ test: env browser-deps
 	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m mypy .
+
+## faults: kill the database and the task worker under load, each on a PostgreSQL cluster of
+## its own (needs root and Debian's postgresql; never touches the server on port 5432)
+faults: env
+	$(PY) -m pytest -m fault -s -q tests/faults
+
+## soak: SOAK_SECONDS (default 60) of concurrent API and form load on a cluster of its own
+soak: env
+	$(PY) -m pytest -m soak -s -q tests/soak
 
 ## browser-deps: Debian's chromium for the browser tests (installed only when missing)
 browser-deps:

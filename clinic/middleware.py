@@ -68,10 +68,15 @@ def client_address(request: HttpRequest) -> str:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """client_address() when it is a real IP address, else None (for IP-typed columns)."""
+    """client_address() when it is a real IP address, else None, for IP-typed columns.
+
+    PostgreSQL's inet type refuses anything but an address, so a missing or malformed one
+    (a request built in a test, a proxy passing junk) is recorded as unknown (NULL) instead of
+    turning a staff login or an audit entry into a server error. Used by the audit log and
+    django-axes.
+    """
     address = client_address(request)
     try:
-        ipaddress.ip_address(address)
+        return str(ipaddress.ip_address(address))
     except ValueError:
         return None
-    return address

@@ -243,6 +243,9 @@ PERIODIC_TASKS = [
     "clinic.tasks.purge_rate_counters",
     "referrals.tasks.escalate_overdue",
     "intake.tasks.purge_expired_drafts",
+    "referrals.tasks.purge_idempotency_records",
+    "referrals.tasks.purge_webhook_deliveries",
+    "referrals.tasks.requeue_stale_webhooks",
 ]
 TASK_RESULT_RETENTION_DAYS = env_int("TASK_RESULT_RETENTION_DAYS", 14, minimum=1)
 
@@ -349,6 +352,14 @@ API_MAX_REQUEST_BYTES = env_int("API_MAX_REQUEST_BYTES", 65_536, minimum=1024)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=0)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
+# A pending delivery this long past its attempt time was lost (its worker died mid-delivery):
+# the sweeper enqueues it again. Longer than the receiver's timeout, or live sends are doubled.
+WEBHOOK_STALE_SECONDS = env_int("WEBHOOK_STALE_SECONDS", 300, minimum=1)
+if WEBHOOK_STALE_SECONDS <= WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("WEBHOOK_STALE_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS.")
+# Delivered and failed webhook rows, and idempotency keys, are kept this long.
+WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30, minimum=1)
+IDEMPOTENCY_RETENTION_HOURS = env_int("IDEMPOTENCY_RETENTION_HOURS", 24, minimum=1)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -360,17 +371,30 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "{asctime} {levelname} {name} {message}", "style": "{"},
     },
+    # Resume tokens in request paths are masked before any handler sees them.
+    "filters": {"mask_secrets": {"()": "clinic.logfilters.MaskSecretsFilter"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "plain",
+            "filters": ["mask_secrets"],
         },
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     # Replaces Django's default "django" logger (console when DEBUG, mail to
     # admins), which would print every message a second time.
-    "loggers": {"django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False}},
+    "loggers": {
+        "django": {
+            "handlers": ["stdout"],
+            "level": LOG_LEVEL,
+            "propagate": False,
+            "filters": ["mask_secrets"],
+        },
+        "django.request": {"level": LOG_LEVEL, "filters": ["mask_secrets"]},
+        # SQL parameters are patient data: never logged, even at LOG_LEVEL=debug.
+        "django.db.backends": {"level": "INFO"},
+    },
 }
 
 # The clinic this instance serves.

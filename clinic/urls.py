@@ -6,6 +6,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from clinic import bench, views
 from referrals.twofactor import two_factor_setup
 
+# A database outage is answered 503 with Retry-After (JSON under /api/), other errors 500.
+handler500 = views.server_error
+
 urlpatterns = [
     path("", include("intake.urls")),
     path("healthz", views.healthz, name="healthz"),

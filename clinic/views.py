@@ -1,12 +1,21 @@
 import logging
+import sys
 
-from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.shortcuts import render
 from django.templatetags.static import static
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from django.views.defaults import server_error as django_server_error
+
+from clinic.middleware import API_PREFIX
 
 logger = logging.getLogger(__name__)
+
+# Seconds a client should wait before retrying while the database is away.
+RETRY_AFTER = "30"
 
 
 @require_safe
@@ -22,7 +31,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         return JsonResponse(
             {"status": "unavailable", "database": "unavailable"},
             status=503,
-            headers={"Retry-After": "30"},
+            headers={"Retry-After": RETRY_AFTER},
         )
     return JsonResponse({"status": "ok", "database": "ok"})
 
@@ -31,3 +40,26 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
     """Browsers ask for /favicon.ico on pages without an icon link (the admin's)."""
     return HttpResponsePermanentRedirect(static("img/favicon.svg"))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a lost database is a 503 with Retry-After, not a 500.
+
+    Django calls this inside its exception handler, for errors raised by views and middleware
+    alike, so ``sys.exception()`` is the error. The pages here touch no database.
+    """
+    if isinstance(sys.exception(), OperationalError | InterfaceError):
+        return service_unavailable(request)
+    return django_server_error(request)
+
+
+def service_unavailable(request: HttpRequest) -> HttpResponse:
+    headers = {"Retry-After": RETRY_AFTER}
+    if request.path.startswith(API_PREFIX):
+        message = gettext("The service is briefly unavailable. Please retry shortly.")
+        return JsonResponse(
+            {"errors": {"non_field_errors": [message]}}, status=503, headers=headers
+        )
+    response = render(request, "503.html", status=503)
+    response["Retry-After"] = RETRY_AFTER
+    return response

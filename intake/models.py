@@ -37,8 +37,11 @@ class Patient(models.Model):
             models.Index(fields=["family_name_key", "date_of_birth"], name="patient_match_idx")
         ]
         constraints = [
+            # An erased patient has no contact details left: that is the point of erasure.
             models.CheckConstraint(
-                condition=~models.Q(phone_key="", email_key=""), name="patient_has_contact"
+                condition=~models.Q(phone_key="", email_key="")
+                | models.Q(anonymised_at__isnull=False),
+                name="patient_has_contact",
             )
         ]
 

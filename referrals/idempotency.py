@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from referrals.models import ApiToken, IdempotencyRecord
 
@@ -59,3 +62,10 @@ def idempotent_call(
         record.response_body = body
         record.save(update_fields=["response_status", "response_body"])
     return Outcome(status, body, replayed=False)
+
+
+def idempotency_purge(*, now: dt.datetime | None = None) -> int:
+    """Forget keys older than IDEMPOTENCY_RETENTION_HOURS (docs/API.md: retry within a day)."""
+    cutoff = (now or timezone.now()) - dt.timedelta(hours=settings.IDEMPOTENCY_RETENTION_HOURS)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

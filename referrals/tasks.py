@@ -97,3 +97,24 @@ def escalate(*, now: dt.datetime) -> dict[str, int]:
             notify_queue_staff.enqueue(pk)
     log.info("escalation: %d overdue, %d emergency alerts", len(overdue_ids), len(alert_ids))
     return {"overdue": len(overdue_ids), "alerts": len(alert_ids)}
+
+
+@task
+def purge_idempotency_records() -> int:
+    from referrals.idempotency import idempotency_purge
+
+    return idempotency_purge()
+
+
+@task
+def purge_webhook_deliveries() -> int:
+    from referrals.webhooks import webhook_deliveries_purge
+
+    return webhook_deliveries_purge()
+
+
+@task
+def requeue_stale_webhooks() -> int:
+    from referrals.webhooks import webhooks_requeue_stale
+
+    return webhooks_requeue_stale()

@@ -227,3 +227,41 @@ def _schedule_retry(delivery_id: int, when: dt.datetime) -> None:
 @task()
 def deliver_webhook(delivery_id: int) -> str:
     return webhook_deliver(delivery_id=delivery_id)
+
+
+# --- housekeeping -------------------------------------------------------------------------------
+
+
+def webhooks_requeue_stale(*, now: dt.datetime | None = None) -> int:
+    """Enqueue again the pending deliveries whose attempt is long overdue.
+
+    A worker killed while sending leaves its delivery pending with a task nobody will run again.
+    Past WEBHOOK_STALE_SECONDS the delivery is enqueued again and its due time moved to now, so
+    it is swept at most once per period. A receiver may then hear an event twice (at least once):
+    the event id lets it drop the duplicate.
+    """
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.WEBHOOK_STALE_SECONDS)
+    with transaction.atomic():
+        stale = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(status=DeliveryStatus.PENDING, next_attempt_at__lt=cutoff)
+            .values_list("pk", flat=True)
+        )
+        WebhookDelivery.objects.filter(pk__in=stale).update(next_attempt_at=now, updated_at=now)
+        for delivery_id in stale:
+            transaction.on_commit(partial(deliver_webhook.enqueue, delivery_id))
+    if stale:
+        log.warning("webhooks: %d stale pending deliveries enqueued again", len(stale))
+    return len(stale)
+
+
+def webhook_deliveries_purge(*, now: dt.datetime | None = None) -> int:
+    """Delete delivered and failed rows older than WEBHOOK_RETENTION_DAYS; pending ones stay."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
+    deleted, _ = (
+        WebhookDelivery.objects.exclude(status=DeliveryStatus.PENDING)
+        .filter(created_at__lt=cutoff)
+        .delete()
+    )
+    return deleted

@@ -1,6 +1,7 @@
 """Shared test set-up: database markers, the PostgreSQL pass guard, hypothesis profiles."""
 
 import os
+import re
 
 import pytest
 from django.conf import settings
@@ -67,6 +68,12 @@ class PostgresGuard:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fault: kills the database or the worker on a cluster of its own (make faults)"
+    )
+    config.addinivalue_line(
+        "markers", "soak: concurrent load for a minute on a cluster of its own (make soak)"
+    )
     if not config.getoption("--require-postgres-tests"):
         return
     if not on_postgresql():
@@ -74,7 +81,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(PostgresGuard(), "postgres-guard")
 
 
+# Fault and soak tests start their own PostgreSQL cluster and servers and take minutes: they run
+# only when the marker expression names them (`make faults`, `make soak`), never by default.
+OPT_IN_MARKERS = ("fault", "soak")
+
+
+def _deselect_opt_in(config: pytest.Config, items: list[pytest.Item]) -> None:
+    expression = config.getoption("-m") or ""
+    wanted = {m for m in OPT_IN_MARKERS if re.search(rf"(?<!not ){m}\b", expression)}
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        marked = {m for m in OPT_IN_MARKERS if item.get_closest_marker(m)}
+        (drop if marked - wanted else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _deselect_opt_in(config, items)
     if on_postgresql():
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")

@@ -1,0 +1,52 @@
+"""Logging filters: no secret or patient detail reaches a log line (docs/SECURITY.md).
+
+Django's request logger writes the path of every 4xx/5xx ("Not Found: /resume/<token>/"). A
+resume token opens a patient's saved form, so it is masked wherever it appears in a record.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Final
+
+RESUME_TOKEN: Final = re.compile(r"(/resume/)[^/\s?#\"']+")
+MASK: Final = r"\1[masked]"
+
+
+def mask(text: str) -> str:
+    return RESUME_TOKEN.sub(MASK, text)
+
+
+def _masked(value: Any) -> Any:
+    return mask(value) if isinstance(value, str) else value
+
+
+class MaskSecretsFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = mask(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_masked(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: _masked(value) for key, value in record.args.items()}
+        request = getattr(record, "request", None)
+        if request is not None and hasattr(request, "path"):
+            # Handlers that print the request (AdminEmailHandler) see the masked path only.
+            record.request = _MaskedRequest(request)
+        return True
+
+
+class _MaskedRequest:
+    """Read-through view of a request whose path and full path are masked."""
+
+    def __init__(self, request: Any) -> None:
+        self._request = request
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._request, name)
+        if name in ("path", "path_info"):
+            return mask(value)
+        if name == "get_full_path":
+            return lambda *a, **k: mask(value(*a, **k))
+        return value

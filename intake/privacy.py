@@ -1,0 +1,189 @@
+"""Subject access (export) and erasure of one patient (issue 8; docs/SECURITY.md).
+
+Export gives the patient everything held about them. Erasure anonymises their identity but
+keeps the clinical record (intakes, answers, triage, referrals, history, audit): a clinic must
+be able to show later what it was told and what it did. Both write an audit entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Final
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from intake import fhir
+from intake.models import Intake, Patient
+from intake.questionnaire import FIELDS
+from referrals.audit import audit_record
+from referrals.models import Referral
+
+ERASED_NAME: Final = "Erased"
+ERASED_TEXT: Final = "[erased]"
+# Free-text answers are the patient's own words and may name them, their family or employer.
+TEXT_ANSWERS: Final = frozenset(field.code for field in FIELDS if field.kind == "text")
+
+
+class PatientNotFound(Exception):
+    pass
+
+
+class AlreadyErased(Exception):
+    pass
+
+
+def _patient(public_id: str | uuid.UUID, *, lock: bool = False) -> Patient:
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        raise PatientNotFound(public_id) from None
+    queryset = Patient.objects.select_for_update() if lock else Patient.objects.all()
+    try:
+        return queryset.get(public_id=key)
+    except (Patient.DoesNotExist, ValidationError):
+        raise PatientNotFound(public_id) from None
+
+
+def _iso(value: dt.datetime | dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _referral_json(referral: Referral) -> dict[str, Any]:
+    return {
+        "id": str(referral.public_id),
+        "queue": referral.queue,
+        "status": referral.status,
+        "urgency": referral.urgency,
+        "due_at": _iso(referral.due_at),
+        "created_at": _iso(referral.created_at),
+        "closed_at": _iso(referral.closed_at),
+        "history": [
+            {
+                "kind": event.kind,
+                "from_status": event.from_status,
+                "to_status": event.to_status,
+                "from_urgency": event.from_urgency,
+                "to_urgency": event.to_urgency,
+                "reason": event.reason,
+                "at": _iso(event.created_at),
+            }
+            for event in referral.events.all()
+        ],
+    }
+
+
+def _intakes(patient: Patient) -> list[Intake]:
+    return list(
+        Intake.objects.filter(patient=patient)
+        .order_by("submitted_at", "id")
+        .prefetch_related("referrals__events")
+    )
+
+
+def patient_export(*, public_id: str | uuid.UUID, actor: Any, fmt: str = "json") -> dict[str, Any]:
+    """Everything held about one patient: identity, every intake with its answers, triage
+    result, referrals and their history. ``fmt="fhir"`` gives a FHIR Bundle per intake."""
+    if fmt not in ("json", "fhir"):
+        raise ValueError(f"Unknown export format {fmt!r}.")
+    patient = _patient(public_id)
+    intakes = _intakes(patient)
+    with transaction.atomic():
+        audit_record(actor=actor, action="patient_export", obj=patient, detail={"format": fmt})
+    if fmt == "fhir":
+        now = timezone.now()
+        return {
+            "patient": str(patient.public_id),
+            "bundles": [
+                fhir.intake_bundle(
+                    intake=intake,
+                    patient=patient,
+                    referrals=list(intake.referrals.all()),
+                    now=now,
+                )
+                for intake in intakes
+            ],
+        }
+    return {
+        "patient": {
+            "id": str(patient.public_id),
+            "given_name": patient.given_name,
+            "family_name": patient.family_name,
+            "date_of_birth": _iso(patient.date_of_birth),
+            "phone": patient.phone,
+            "email": patient.email,
+            "preferred_contact": patient.preferred_contact,
+            "created_at": _iso(patient.created_at),
+            "anonymised_at": _iso(patient.anonymised_at),
+        },
+        "intakes": [
+            {
+                "id": str(intake.public_id),
+                "reference": intake.reference,
+                "source": intake.source,
+                "submitted_at": _iso(intake.submitted_at),
+                "age_years": intake.age_years,
+                "questionnaire_version": intake.questionnaire_version,
+                "ruleset_version": intake.ruleset_version,
+                "answers": intake.answers,
+                "triage_result": intake.triage_result,
+                "urgency": intake.urgency,
+                "messages_shown": intake.patient_messages,
+                "referrals": [_referral_json(r) for r in intake.referrals.all()],
+            }
+            for intake in intakes
+        ],
+    }
+
+
+def _scrub_text(data: Any) -> Any:
+    """A copy of answers (or a triage result) with every free-text answer replaced."""
+    if isinstance(data, dict):
+        return {
+            key: (ERASED_TEXT if key in TEXT_ANSWERS and value else _scrub_text(value))
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [_scrub_text(item) for item in data]
+    return data
+
+
+def patient_erase(*, public_id: str | uuid.UUID, actor: Any, reason: str) -> Patient:
+    """Anonymise one patient's identity and free text; keep the clinical record.
+
+    Kept: the year of birth (as 1 January of that year; each intake keeps the age at
+    submission, which triage used), answers other than free text, triage results, referrals,
+    their history and the audit trail. Cleared: names, phone, email, matching keys and the
+    patient's own words. Not reversible.
+    """
+    if not reason.strip():
+        raise ValueError("A reason is required for an erasure.")
+    with transaction.atomic():
+        patient = _patient(public_id, lock=True)
+        if patient.anonymised_at is not None:
+            raise AlreadyErased(public_id)
+        now = timezone.now()
+        year_only = dt.date(patient.date_of_birth.year, 1, 1)
+        patient.given_name = ERASED_NAME
+        patient.family_name = ERASED_NAME
+        patient.family_name_key = ""
+        patient.phone = patient.phone_key = ""
+        patient.email = patient.email_key = ""
+        patient.date_of_birth = year_only
+        patient.anonymised_at = now
+        patient.save()
+        intakes = list(Intake.objects.select_for_update().filter(patient=patient))
+        for intake in intakes:
+            intake.answers = _scrub_text(intake.answers)
+            intake.triage_result = _scrub_text(intake.triage_result)
+            intake.date_of_birth = year_only
+            intake.save(update_fields=["answers", "triage_result", "date_of_birth", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="patient_erase",
+            obj=patient,
+            detail={"reason": reason.strip(), "intakes": len(intakes)},
+        )
+    return patient

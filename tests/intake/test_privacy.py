@@ -1,0 +1,125 @@
+"""Subject access export and erasure: services and the two management commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import uuid
+
+import pytest
+from django.core.management import CommandError, call_command
+from fhir.resources.R4B.bundle import Bundle
+
+from intake.models import Intake, Patient
+from intake.privacy import ERASED_NAME, ERASED_TEXT, AlreadyErased, patient_erase, patient_export
+from referrals.models import AuditEntry, EventKind, Referral
+from referrals.services import referral_claim
+from tests.clinic_fixtures import details, submit
+
+pytestmark = pytest.mark.django_db
+
+CONCERN = "Shooting pain down my left leg since I bent to pick up a box."
+
+
+def command(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def case(chiropractor):
+    first = submit("V01", patient=details(email="ada@example.org"))
+    second = submit("V11", patient=details(email="ada@example.org"))
+    assert first.referrals[0].queue == "chiropractic"
+    referral_claim(referral=first.referrals[0], actor=chiropractor)
+    return first.intake.patient, [first, second]
+
+
+def test_json_export_holds_identity_every_intake_answers_triage_and_referral_history(case):
+    patient, submissions = case
+    data = json.loads(command("export_patient", str(patient.public_id), "--format", "json"))
+    assert data["patient"]["family_name"] == "Okafor"
+    assert data["patient"]["email"] == "ada@example.org"
+    assert data["patient"]["date_of_birth"] == "1980-05-17"
+    assert [i["reference"] for i in data["intakes"]] == [s.intake.reference for s in submissions]
+    first = data["intakes"][0]
+    assert first["answers"]["main_concern"] == CONCERN
+    assert first["triage_result"]["urgency"] == submissions[0].intake.urgency
+    assert {r["id"] for r in first["referrals"]} == {
+        str(r.public_id) for r in submissions[0].referrals
+    }
+    kinds = [e["kind"] for r in first["referrals"] for e in r["history"]]
+    assert EventKind.CREATED in kinds
+    assert AuditEntry.objects.filter(action="patient_export", patient=patient).count() == 1
+
+
+def test_fhir_export_is_one_valid_bundle_per_intake(case):
+    patient, submissions = case
+    data = json.loads(command("export_patient", str(patient.public_id), "--format", "fhir"))
+    assert len(data["bundles"]) == len(submissions)
+    for bundle in data["bundles"]:
+        Bundle.model_validate(bundle)
+        assert bundle["entry"][0]["resource"]["name"][0]["family"] == "Okafor"
+
+
+def test_export_of_an_unknown_patient_is_a_command_error():
+    with pytest.raises(CommandError, match="No patient"):
+        command("export_patient", str(uuid.uuid4()))
+    with pytest.raises(CommandError, match="No patient"):
+        command("export_patient", "not-a-uuid")
+
+
+def test_erasure_anonymises_identity_and_free_text_but_keeps_the_clinical_record(case):
+    patient, submissions = case
+    referrals_before = Referral.objects.filter(patient=patient).count()
+    out = command("erase_patient", str(patient.public_id), "--reason", "Request SAR-17", "--yes")
+    assert "Erased patient" in out
+    patient.refresh_from_db()
+    assert (patient.given_name, patient.family_name) == (ERASED_NAME, ERASED_NAME)
+    assert patient.phone == patient.phone_key == patient.email == patient.email_key == ""
+    assert patient.family_name_key == ""
+    assert patient.date_of_birth == dt.date(1980, 1, 1)
+    assert patient.anonymised_at is not None
+    for submission in submissions:
+        intake = Intake.objects.get(pk=submission.intake.pk)
+        assert intake.answers["main_concern"] == ERASED_TEXT
+        assert intake.answers["pain_now_nrs"] == submission.intake.answers["pain_now_nrs"]
+        assert intake.triage_result["urgency"] == submission.intake.urgency
+        assert intake.age_years == submission.intake.age_years
+        assert intake.date_of_birth == dt.date(1980, 1, 1)
+    assert Referral.objects.filter(patient=patient).count() == referrals_before
+    entry = AuditEntry.objects.get(action="patient_erase", patient=patient)
+    assert entry.detail == {"reason": "Request SAR-17", "intakes": 2}
+    dump = json.dumps(patient_export(public_id=patient.public_id, actor=None))
+    for secret in ("Okafor", "Ada", "ada@example.org", "900123", "1980-05-17", CONCERN):
+        assert secret not in dump
+
+
+def test_an_erased_patient_is_not_matched_by_a_new_submission(case):
+    patient, _ = case
+    patient_erase(public_id=patient.public_id, actor=None, reason="request")
+    again = submit("V01", patient=details(email="ada@example.org"))
+    assert again.intake.patient_id != patient.pk
+    assert Patient.objects.count() == 2
+
+
+def test_erasure_twice_is_refused_and_needs_a_reason(case):
+    patient, _ = case
+    with pytest.raises(ValueError, match="reason"):
+        patient_erase(public_id=patient.public_id, actor=None, reason="  ")
+    patient_erase(public_id=patient.public_id, actor=None, reason="request")
+    with pytest.raises(AlreadyErased):
+        patient_erase(public_id=patient.public_id, actor=None, reason="request")
+    with pytest.raises(CommandError, match="erased already"):
+        command("erase_patient", str(patient.public_id), "--reason", "x", "--yes")
+
+
+def test_erase_command_asks_for_confirmation_without_yes(case, monkeypatch):
+    patient, _ = case
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    with pytest.raises(CommandError, match="Not erased"):
+        command("erase_patient", str(patient.public_id), "--reason", "request")
+    patient.refresh_from_db()
+    assert patient.anonymised_at is None
