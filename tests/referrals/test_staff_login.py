@@ -105,3 +105,25 @@ def test_a_wrong_code_is_refused_on_login_and_on_set_up(client):
     wrong = "000000" if code_for(device) != "000000" else "111111"
     assert log_in(client, "dr_umar", otp_token=wrong).status_code == 200
     assert "_auth_user_id" not in client.session
+
+
+def test_a_staff_session_ends_after_the_idle_time_and_activity_extends_it(client, settings):
+    import datetime as dt
+
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    settings.SESSION_COOKIE_AGE = 30 * 60
+    make_staff("chiro_carla", "Chiropractic team")
+    assert log_in(client, "chiro_carla").status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+    session = Session.objects.get(session_key=client.session.session_key)
+    # Every request pushes the expiry to idle time from now.
+    remaining = (session.expire_date - timezone.now()).total_seconds()
+    assert 29 * 60 < remaining <= 30 * 60
+    # Idle past the limit: the next request finds no session and asks to log in again.
+    session.expire_date = timezone.now() - dt.timedelta(seconds=1)
+    session.save(update_fields=["expire_date"])
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
