@@ -28,7 +28,7 @@ from rest_framework.response import Response
 from intake import fhir
 from intake.assessment import assess
 from intake.bodymap import body_map_svg
-from intake.messages import patient_messages, under_16_refusal
+from intake.messages import under_16_refusal
 from intake.models import ContactMethod, Intake, IntakeSource, Urgency
 from intake.questionnaire import FIELDS, QUESTIONNAIRE_VERSION, SECTIONS, Field
 from intake.services import (
@@ -36,6 +36,7 @@ from intake.services import (
     PatientDetails,
     SubmissionInvalid,
     intake_submit,
+    patient_messages_for,
 )
 from intake.validation import NON_FIELD_ERRORS, validate_answers
 from referrals import selectors, services
@@ -426,13 +427,7 @@ class TriagePreviewView(ApiView):
                 )
             return Response(body, status=400)
         result = assess(checked.answers)
-        messages = patient_messages(
-            urgency=result["urgency"],
-            no_symptoms=result["derived"]["no_symptoms"],
-            has_diabetes=bool(checked.answers["has_diabetes"]),
-            emergency_number=settings.CLINIC_EMERGENCY_NUMBER,
-            urgent_care_number=settings.CLINIC_URGENT_CARE_NUMBER,
-        )
+        messages = patient_messages_for(result, checked.answers)
         out = {**result, "patient_message": dataclasses.asdict(messages)}
         return Response(TriagePreviewOut(out).data)
 

@@ -191,6 +191,17 @@ class PreparedSubmission:
     age_years: int
 
 
+def patient_messages_for(result: Mapping[str, Any], answers: Mapping[str, Any]) -> PatientMessages:
+    """The §4.3 messages for a triage result, with the clinic's phone numbers."""
+    return patient_messages(
+        urgency=result["urgency"],
+        no_symptoms=result["derived"]["no_symptoms"],
+        has_diabetes=bool(answers["has_diabetes"]),
+        emergency_number=settings.CLINIC_EMERGENCY_NUMBER,
+        urgent_care_number=settings.CLINIC_URGENT_CARE_NUMBER,
+    )
+
+
 def intake_prepare(
     *, patient: PatientDetails, answers: Mapping[str, Any], submitted_at: dt.datetime | None = None
 ) -> PreparedSubmission:
@@ -201,33 +212,26 @@ def intake_prepare(
     submitted_at = submitted_at or timezone.now()
     local_date = timezone.localtime(submitted_at).date()
     errors = validate_patient(patient, today=local_date)
+    birth_date_valid = "date_of_birth" not in errors
     if not isinstance(answers, Mapping):
         raise SubmissionInvalid({**errors, "answers": ["Expected an object of answers."]})
     if "age_years" in answers:
         errors["age_years"] = ["age_years is computed from the date of birth; do not send it."]
     age = identity.age_on(patient.date_of_birth, local_date)
     checked = validate_answers({**answers, "age_years": age})
-    if "date_of_birth" not in errors:
+    if birth_date_valid:
         for message in checked.errors.get("age_years", []):
             errors.setdefault("date_of_birth", []).append(message)
     for key, field_errors in checked.errors.items():
         if key != "age_years":
             errors.setdefault(key, []).extend(field_errors)
-    under_16 = checked.under_16 and "date_of_birth" not in validate_patient(
-        patient, today=local_date
-    )
+    under_16 = checked.under_16 and birth_date_valid
     if errors:
         raise SubmissionInvalid(errors, under_16=under_16)
     if checked.answers is None:  # pragma: no cover - valid results always carry answers
         raise SubmissionInvalid({"answers": ["The answers could not be read."]})
     result = assess(checked.answers)
-    messages = patient_messages(
-        urgency=result["urgency"],
-        no_symptoms=result["derived"]["no_symptoms"],
-        has_diabetes=bool(checked.answers["has_diabetes"]),
-        emergency_number=settings.CLINIC_EMERGENCY_NUMBER,
-        urgent_care_number=settings.CLINIC_URGENT_CARE_NUMBER,
-    )
+    messages = patient_messages_for(result, checked.answers)
     return PreparedSubmission(
         patient=patient,
         answers=checked.answers,
