@@ -22,8 +22,8 @@ from intake.questionnaire import QUESTIONNAIRE_VERSION
 from intake.validation import validate_answers
 from referrals.links import link_kind
 from referrals.models import Referral
-from referrals.services import referrals_propose
-from referrals.webhooks import on_intake_submitted
+from referrals.services import referrals_record
+from referrals.tasks import announce_intake
 
 NAME_MAX = 150
 
@@ -128,8 +128,9 @@ def patient_match_or_create(details: PatientDetails) -> Patient:
     for patient in candidates:
         if patient_matches(patient, phone_key, email_key):
             changed = patient_refresh_contact(patient, details, phone_key, email_key)
-            if changed:
-                patient.save(update_fields=[*changed, "updated_at"])
+            # Saved even when nothing changed: updated_at records the latest submission, and a
+            # returning patient costs the same one write as a new one.
+            patient.save(update_fields=[*changed, "updated_at"])
             return patient
     patient = patient_build(details, family_key, phone_key, email_key)
     patient.save(force_insert=True)
@@ -304,11 +305,21 @@ def _store(
             raise
     else:  # pragma: no cover - 27^8 codes make five collisions in a row unthinkable
         raise RuntimeError("Could not allocate a unique reference.")
-    referrals = referrals_propose(
+    proposed = referrals_record(
         intake=intake, queues=result["queues"], urgency=result["urgency"], actor=None
     )
-    on_intake_submitted(intake, referrals)
-    return Submission(intake=intake, referrals=referrals, messages=prepared.messages, result=result)
+    # Webhooks and staff alerts go out from the worker: one task row, written in this
+    # transaction, so a case is never stored without them and the request writes the same
+    # number of rows whatever the flags.
+    announce_intake.enqueue(
+        intake.pk,
+        [r.pk for r in proposed.referrals],
+        [r.pk for r in proposed.created],
+        [r.pk for r in proposed.to_notify],
+    )
+    return Submission(
+        intake=intake, referrals=proposed.referrals, messages=prepared.messages, result=result
+    )
 
 
 def intake_submit(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -47,8 +48,11 @@ def referral_due_at(urgency: str, start: dt.datetime) -> dt.datetime:
     return due_at(urgency, start, clinic_calendar())
 
 
+NOTIFIED_URGENCIES = frozenset({Urgency.EMERGENCY, Urgency.URGENT})
+
+
 def _notify_on_commit(referral: Referral) -> None:
-    if referral.urgency in (Urgency.EMERGENCY, Urgency.URGENT):
+    if referral.urgency in NOTIFIED_URGENCIES:
         from referrals.tasks import notify_queue_staff
 
         pk = referral.pk
@@ -58,6 +62,21 @@ def _notify_on_commit(referral: Referral) -> None:
 def _check_queue(actor: Any, queue: str) -> None:
     if queue not in access.queues_for(actor):
         raise QueueNotAllowed("You do not work this queue.")
+
+
+@dataclass(frozen=True)
+class Proposed:
+    """What ``referrals_record`` wrote: every referral the case feeds (queue order), the new ones,
+    and those whose urgency a joining submission raised."""
+
+    referrals: list[Referral]
+    created: list[Referral]
+    raised: list[Referral]
+
+    @property
+    def to_notify(self) -> list[Referral]:
+        """New or raised referrals whose urgency pages the queue's staff."""
+        return [r for r in [*self.created, *self.raised] if r.urgency in NOTIFIED_URGENCIES]
 
 
 def referrals_propose(
@@ -73,7 +92,38 @@ def referrals_propose(
     """One referral per queue; an open one for the same patient and queue is reused.
 
     A later submission may raise the urgency of the open referral, never lower it.
-    Must run inside the caller's transaction.
+    Must run inside the caller's transaction. Subscribers and staff are told after it commits.
+    """
+    proposed = referrals_record(
+        intake=intake,
+        queues=queues,
+        urgency=urgency,
+        actor=actor,
+        now=now,
+        reason=reason,
+        cleared=cleared,
+    )
+    webhooks.on_referrals_created(proposed.created)
+    for referral in proposed.to_notify:
+        _notify_on_commit(referral)
+    return proposed.referrals
+
+
+def referrals_record(
+    *,
+    intake: Intake,
+    queues: Iterable[str],
+    urgency: str,
+    actor: Any = None,
+    now: dt.datetime | None = None,
+    reason: str = "",
+    cleared: bool = False,
+) -> Proposed:
+    """The writes of ``referrals_propose`` without telling anyone (the caller does).
+
+    A fixed number of statements whatever the queues: one locking read of the patient's open
+    referrals, then one insert of the new referrals, one update of the joined ones (each only
+    when there are any), one insert of the links and one of the events.
     """
     now = now or intake.submitted_at
     proposals = proposals_for(
@@ -83,11 +133,10 @@ def referrals_propose(
         due=referral_due_at(urgency, now),
         cleared=cleared,
     )
-    # One locking read for every proposed queue, and the new referrals with their links and
-    # events inserted in one statement each: the query count does not grow with the queues.
     open_by_queue = {
         referral.queue: referral
-        for referral in Referral.objects.select_for_update()
+        for referral in Referral.objects.select_for_update(of=("self",))
+        .select_related("intake", "assigned_to", "rerouted_from")
         .filter(
             patient_id=intake.patient_id,
             queue__in=[p.queue for p in proposals],
@@ -97,6 +146,9 @@ def referrals_propose(
     }
     out: list[Referral] = []
     created: list[Referral] = []
+    joined: list[Referral] = []
+    raised: list[Referral] = []
+    join_events: list[ReferralEvent] = []
     for proposal in proposals:
         existing = open_by_queue.get(proposal.queue)
         if existing is None:
@@ -104,26 +156,28 @@ def referrals_propose(
             created.append(referral)
             out.append(referral)
             continue
-        ReferralIntake.objects.get_or_create(referral=existing, intake=intake)
-        events, raised = referral_join(existing, proposal, intake=intake, actor=actor)
-        for event in events:
-            event.save()
-        if raised:
-            _notify_on_commit(existing)
-        existing.save(update_fields=LINK_FIELDS)
+        events, was_raised = referral_join(existing, proposal, intake=intake, actor=actor)
+        join_events.extend(events)
+        existing.updated_at = timezone.now()
+        joined.append(existing)
+        if was_raised:
+            raised.append(existing)
         out.append(existing)
     if created:
         Referral.objects.bulk_create(created)
-        ReferralIntake.objects.bulk_create(
-            [ReferralIntake(referral=referral, intake=intake) for referral in created]
-        )
-        ReferralEvent.objects.bulk_create(
-            [created_event(r, intake=intake, actor=actor, reason=reason) for r in created]
-        )
-        webhooks.on_referrals_created(created)
-        for referral in created:
-            _notify_on_commit(referral)
-    return out
+    if joined:
+        Referral.objects.bulk_update(joined, list(LINK_FIELDS))
+    # The intake is new, so none of these links can exist yet.
+    ReferralIntake.objects.bulk_create(
+        [ReferralIntake(referral=referral, intake=intake) for referral in out]
+    )
+    ReferralEvent.objects.bulk_create(
+        [
+            *(created_event(r, intake=intake, actor=actor, reason=reason) for r in created),
+            *join_events,
+        ]
+    )
+    return Proposed(referrals=out, created=created, raised=raised)
 
 
 def referral_transition(

@@ -12,7 +12,8 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
-from intake.models import Urgency
+from intake.models import Intake, Urgency
+from referrals import webhooks
 from referrals.access import QUEUE_GROUPS, TRIAGE_LEAD_GROUP
 from referrals.models import OPEN_STATUSES, EventKind, Referral, ReferralEvent, Status
 
@@ -32,9 +33,28 @@ def _send(recipients: list[str], subject: str, body: str) -> None:
 
 
 @task()
+def announce_intake(
+    intake_id: int, referral_ids: list[int], created_ids: list[int], notify_ids: list[int]
+) -> int:
+    """After a submission commits: record its webhooks (intake.submitted, and
+    referral.status_changed for each new referral), then alert the staff of each emergency or
+    urgent referral it opened or raised. Returns the number of alerts sent."""
+    found = Referral.objects.select_related("intake").filter(pk__in=referral_ids)
+    referrals = {r.pk: r for r in found}
+    intake = Intake.objects.get(pk=intake_id)
+    with transaction.atomic():
+        webhooks.on_intake_submitted(intake, [referrals[pk] for pk in referral_ids])
+        webhooks.on_referrals_created([referrals[pk] for pk in created_ids])
+    return sum(_notify(referrals[pk]) for pk in notify_ids)
+
+
+@task()
 def notify_queue_staff(referral_id: int) -> int:
     """Tell a queue's staff an emergency or urgent case arrived; no clinical detail in email."""
-    referral = Referral.objects.select_related("intake").get(pk=referral_id)
+    return _notify(Referral.objects.select_related("intake").get(pk=referral_id))
+
+
+def _notify(referral: Referral) -> int:
     recipients = _staff_emails(QUEUE_GROUPS[referral.queue])
     subject = f"[{referral.get_urgency_display()}] New case {referral.intake.reference}"
     body = (

@@ -7,10 +7,13 @@ import io
 import json
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from intake.models import Intake, IntakeSource
 from intake.questionnaire import FIELDS
+from intake.services import PatientDetails
 from intake.validation import MSG_REQUIRED, MSG_UNDER_16
 from referrals.api_auth import RequestTooLarge, SizeLimitedJSONParser
 from referrals.models import AuditEntry, Referral, Scope
@@ -292,3 +295,30 @@ def test_any_other_path_under_the_api_is_a_json_404(api, path):
     response = api.post(path, {})
     assert response.status_code == 404
     assert response.json() == {"errors": {"non_field_errors": ["Not found."]}}
+
+
+def test_a_submission_runs_the_same_number_of_queries_whatever_its_flags_and_queues(api, settings):
+    """Issue 7: at most 20 statements per API submission, everything counted (token, throttle,
+    transaction, patient match, intake, referrals, links, events, the announcement task row),
+    and the same number for 1 or 3 queues, routine or emergency, new or joining patients."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    api.post("/api/v1/intakes", intake_body("V01", details(family_name="Warmup")))
+
+    def count(case: str, who: PatientDetails) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = api.post("/api/v1/intakes", intake_body(case, who))
+        assert response.status_code == 201, response.content
+        return len(queries)
+
+    counts = {
+        "routine, 1 queue": count("V01", details(family_name="One")),
+        "routine, 3 queues": count("V22", details(family_name="Three")),
+        "emergency": count("V09", details(family_name="Red")),
+        "urgent": count("V17", details(family_name="Soon")),
+        # The same patients again: they join their open referrals instead of opening new ones.
+        "joining, 1 queue": count("V01", details(family_name="One")),
+        "joining, 3 queues": count("V22", details(family_name="Three")),
+        "joining, raised to emergency": count("V09", details(family_name="Soon")),
+    }
+    assert len(set(counts.values())) == 1, counts
+    assert next(iter(counts.values())) <= 20

@@ -141,7 +141,7 @@ def test_a_failure_while_routing_leaves_nothing_stored(monkeypatch):
     def explode(**kwargs):
         raise RuntimeError("referral store failed")
 
-    monkeypatch.setattr(services, "referrals_propose", explode)
+    monkeypatch.setattr(services, "referrals_record", explode)
     with pytest.raises(RuntimeError):
         submit("V01")
     assert not Intake.objects.exists()

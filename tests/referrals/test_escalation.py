@@ -2,12 +2,25 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
+from django.db import transaction
+from django_tasks_db.models import DBTaskResult
 
 from referrals.models import EventKind, Referral
 from referrals.tasks import escalate
 from tests.clinic_fixtures import details, submit
 
 pytestmark = pytest.mark.django_db
+
+
+def submit_then_fail() -> None:
+    with transaction.atomic():
+        submit("V09", patient=details(phone="07700 900002"))
+        raise RuntimeError("the request failed after the case was written")
+
+
+def run_worker() -> None:
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
 
 
 def test_escalation_marks_a_referral_overdue_once_when_its_due_time_passes(triage_lead):
@@ -36,17 +49,24 @@ def test_an_unclaimed_emergency_alerts_again_every_15_minutes(triage_lead, medic
     assert Referral.objects.get().events.filter(kind=EventKind.ALERT).count() == 2
 
 
+@pytest.mark.django_db(transaction=True)
 def test_emergency_and_urgent_cases_email_their_queue_after_commit(
-    medical_reviewer, chiropractor, django_capture_on_commit_callbacks
+    settings, medical_reviewer, chiropractor
 ):
+    """Through the real database queue: the alert is a task row written with the case, so a
+    worker sends it only once the case is committed, and a rolled-back case sends nothing."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     mail.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        submit("V01", patient=details(phone="07700 900001"))
+    submit("V01", patient=details(phone="07700 900001"))
+    run_worker()
     assert mail.outbox == []
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        submit("V09")
-        assert mail.outbox == []
-    assert len(callbacks) == 1
+    with pytest.raises(RuntimeError, match="after the case"):
+        submit_then_fail()
+    # Only the routine case's task row exists: the rolled-back emergency took its row with it.
+    assert DBTaskResult.objects.filter(task_path__endswith="announce_intake").count() == 1
+    submit("V09")
+    assert mail.outbox == []  # nothing is sent from the request itself
+    run_worker()
     assert [m.to for m in mail.outbox] == [[medical_reviewer.email]]
     body = mail.outbox[0].body
     assert "CAUDA" not in body
