@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -11,14 +12,16 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from intake.api import TriagePreviewOut, TriageResultOut, triage_out
+from intake.assessment import assess
 from intake.models import Intake, IntakeSource
 from intake.questionnaire import FIELDS
-from intake.services import PatientDetails
-from intake.validation import MSG_REQUIRED, MSG_UNDER_16
+from intake.services import PatientDetails, patient_messages_for
+from intake.validation import MSG_REQUIRED, MSG_UNDER_16, validate_answers
 from referrals.api_auth import RequestTooLarge, SizeLimitedJSONParser
 from referrals.models import AuditEntry, Referral, Scope
 from tests.api.conftest import Api, intake_body
-from tests.clinic_fixtures import details, worked_case
+from tests.clinic_fixtures import details, worked_case, worked_cases
 
 pytestmark = pytest.mark.django_db
 
@@ -322,3 +325,19 @@ def test_a_submission_runs_the_same_number_of_queries_whatever_its_flags_and_que
     }
     assert len(set(counts.values())) == 1, counts
     assert next(iter(counts.values())) <= 20
+
+
+@pytest.mark.parametrize("case", worked_cases(), ids=lambda case: case["id"][:3])
+def test_the_fast_triage_projection_equals_the_documented_serializer(case):
+    """The submission and preview responses skip the serializer (issue 7, speed); they must
+    still give exactly what the schema's TriageResultOut / TriagePreviewOut give."""
+    answers = validate_answers(case["answers"]).answers
+    assert answers is not None
+    result = assess(answers)
+    assert triage_out(result) == TriageResultOut(result).data
+    messages = dataclasses.asdict(patient_messages_for(result, answers))
+    preview = {**triage_out(result), "patient_message": messages}
+    assert preview == TriagePreviewOut({**result, "patient_message": messages}).data
+    assert json.dumps(preview, sort_keys=True) == json.dumps(
+        TriagePreviewOut({**result, "patient_message": messages}).data, sort_keys=True
+    )
