@@ -97,7 +97,7 @@ class Table:
             out[index] = convert(out[index])
         return tuple(out)
 
-    def rows_from(self, objects: Iterable[models.Model]) -> list[tuple[Any, ...]]:
+    def rows_from(self, objects: Iterable[models.Model]) -> list[Sequence[Any]]:
         columns = self.columns
         return [self.row([getattr(obj, column) for column in columns]) for obj in objects]
 
