@@ -6,6 +6,12 @@ proposed with the same pure functions as ``referrals_propose`` (``referrals.prop
 writing differs: a batch is matched against the database with a handful of queries and written
 with ``bulk_create`` in one transaction, so nothing of a batch is ever half-written.
 
+Each batch is first planned without the database (``batch_plan``: everything built and turned
+into rows as if none of its people were stored yet; ``generate_cases`` does this in worker
+processes) and then written (``intake_write_plan``): the writer matches the batch against stored
+patients, redoes with the same code the few identity groups that need the database, swaps real
+ids into the rows and inserts.
+
 Differences from ``intake_submit``, on purpose:
 
 - No notifications or emails: generated cases are history, nobody is to be paged for them.
