@@ -6,6 +6,12 @@ proposed with the same pure functions as ``referrals_propose`` (``referrals.prop
 writing differs: a batch is matched against the database with a handful of queries and written
 with ``bulk_create`` in one transaction, so nothing of a batch is ever half-written.
 
+Each batch is first planned without the database (``batch_plan``: everything built and turned
+into rows as if none of its people were stored yet; ``generate_cases`` does this in worker
+processes) and then written (``intake_write_plan``): the writer matches the batch against stored
+patients, redoes with the same code the few identity groups that need the database, swaps real
+ids into the rows and inserts.
+
 Differences from ``intake_submit``, on purpose:
 
 - No notifications or emails: generated cases are history, nobody is to be paged for them.
@@ -22,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +96,11 @@ class BulkSubmission:
     patient: PatientDetails
     answers: Mapping[str, Any]
     submitted_at: dt.datetime
+    # The caller knows this person may be stored already (a returning patient): the item, and
+    # every item of the batch with the same name key and birth date, is then left to the writer
+    # instead of being worked out ahead in ``batch_plan``. A wrong False is still correct (the
+    # writer checks and redoes such an item), only slower.
+    may_be_stored: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,36 +143,69 @@ def intake_submit_bulk(
         raise ValueError("batch_size must be at least 1")
     prepared = intake_prepare_bulk(submissions)
     return intake_write_bulk(
-        prepared=prepared, source=source, history=history, batch_size=batch_size, now=now
+        prepared=prepared,
+        may_be_stored=[item.may_be_stored for item in submissions],
+        source=source,
+        history=history,
+        batch_size=batch_size,
+        now=now,
     )
 
 
 def intake_write_bulk(
     *,
     prepared: Sequence[PreparedSubmission],
+    may_be_stored: Sequence[bool] | None = None,
     source: str = IntakeSource.GENERATOR,
     history: HistoryPolicy | None = None,
     batch_size: int = DEFAULT_BATCH,
     now: dt.datetime | None = None,
 ) -> int:
-    """Store submissions already through ``intake_prepare`` (``intake_prepare_bulk`` or
-    ``prepare_one`` in a process pool), in batches of ``batch_size``, one transaction each."""
+    """Store submissions already through ``intake_prepare``, in batches of ``batch_size``, one
+    transaction each: each batch is planned (``batch_plan``) and then written
+    (``intake_write_plan``) in this process."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     now = now or timezone.now()
+    flags = list(may_be_stored) if may_be_stored is not None else [False] * len(prepared)
     for start in range(0, len(prepared), batch_size):
         chunk = prepared[start : start + batch_size]
-        for attempt in range(WRITE_ATTEMPTS):
-            try:
-                with transaction.atomic():
-                    _BatchWriter(chunk, source=source, history=history, now=now).write()
-                break
-            except IntegrityError:
-                # A concurrent writer took a reference or an open patient+queue slot between our
-                # reads and our insert: everything is re-read on the next attempt.
-                if attempt == WRITE_ATTEMPTS - 1:
-                    raise
+        plan = batch_plan(
+            chunk,
+            may_be_stored=flags[start : start + batch_size],
+            references=identity.new_references(len(chunk)),
+            source=source,
+            history=history,
+            now=now,
+        )
+        intake_write_plan(
+            plan,
+            load=lambda indexes, chunk=chunk: {i: chunk[i] for i in indexes},  # type: ignore[misc]
+            source=source,
+            history=history,
+            now=now,
+        )
     return len(prepared)
+
+
+def plan_submissions(
+    submissions: Sequence[BulkSubmission],
+    *,
+    source: str,
+    history: HistoryPolicy | None,
+    now: dt.datetime,
+) -> BatchPlan:
+    """``intake_prepare`` and ``batch_plan`` for one batch: all of a batch's work that needs no
+    database, for a worker process (``generate_cases --workers``). Raises BulkSubmissionInvalid."""
+    prepared = intake_prepare_bulk(submissions)
+    return batch_plan(
+        prepared,
+        may_be_stored=[item.may_be_stored for item in submissions],
+        references=identity.new_references(len(prepared)),
+        source=source,
+        history=history,
+        now=now,
+    )
 
 
 def prepare_one(item: BulkSubmission) -> PreparedSubmission | dict[str, list[str]]:
@@ -200,6 +244,153 @@ def intake_prepare_bulk(submissions: Sequence[BulkSubmission]) -> list[PreparedS
 
 
 IdentityKey = tuple[str, dt.date]
+Row = Sequence[Any]
+# Loads the prepared submissions of a batch's items by index (to redo them in the writer).
+Loader = Callable[[Sequence[int]], Mapping[int, PreparedSubmission]]
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """One batch worked out without the database, as if none of its people were stored yet.
+
+    Every item went through the shared builders (``patient_build``, ``intake_build``,
+    ``proposals_for``, ``referral_build``, ``referral_join`` within the batch, ``created_event``,
+    the history through TRANSITIONS, overdue marking) and ``Table.rows_from``; the rows are what
+    is inserted, except that ids and the keys pointing at them are local: positions in these
+    lists (``patients[n]`` has id ``n``, an intake's ``patient_id`` is such a position, ...).
+    The writer swaps in real ids. Items whose person may be stored (``held``) are left to the
+    writer with their prepared submission. Plain tuples and strings: cheap to pickle.
+    """
+
+    keys: list[IdentityKey]
+    contacts: list[tuple[str, str]]
+    references: list[str]
+    held: dict[int, PreparedSubmission]
+    patients: list[Row]
+    patient_items: list[int]
+    intakes: list[Row]
+    intake_items: list[int]
+    referrals: list[Row]
+    links: list[Row]
+    events: list[Row]
+
+
+def identity_key(prepared: PreparedSubmission) -> IdentityKey:
+    details = prepared.patient
+    return identity.normalise_family_name(details.family_name), details.date_of_birth
+
+
+def batch_plan(
+    prepared: Sequence[PreparedSubmission],
+    *,
+    may_be_stored: Sequence[bool],
+    references: Sequence[str],
+    source: str,
+    history: HistoryPolicy | None,
+    now: dt.datetime,
+) -> BatchPlan:
+    """Work a batch out without the database (pure: it runs in worker processes).
+
+    Matching and open-referral joining are per identity (normalised family name and birth
+    date), so a group of items with the same identity can be worked out apart from the rest:
+    groups with an item that ``may_be_stored`` are held for the writer, the others are planned
+    here with the same ``_BatchWriter`` code the writer uses, against no stored patients.
+    """
+    keys = [identity_key(item) for item in prepared]
+    held_keys = {key for key, flag in zip(keys, may_be_stored, strict=True) if flag}
+    writer = _BatchWriter(source=source, history=history, now=now)
+    held: dict[int, PreparedSubmission] = {}
+    intake_items: list[int] = []
+    for index, (item, key, reference) in enumerate(zip(prepared, keys, references, strict=True)):
+        if key in held_keys:
+            held[index] = item
+            continue
+        writer._add(item, key, reference)
+        intake_items.append(index)
+    writer._mark_overdue()
+    writer._set_keys(
+        range(len(writer.new_patients)),
+        range(len(writer.intakes)),
+        range(len(writer.new_referrals)),
+    )
+    creators: dict[int, int] = {}
+    for intake, index in zip(writer.intakes, intake_items, strict=True):
+        creators.setdefault(intake.patient_id, index)
+    patients, intakes, referrals, links, events = writer._rows()
+    return BatchPlan(
+        keys=keys,
+        contacts=[
+            (identity.normalise_phone(p.patient.phone), identity.normalise_email(p.patient.email))
+            for p in prepared
+        ],
+        references=list(references),
+        held=held,
+        patients=patients,
+        patient_items=[creators[n] for n in range(len(patients))],
+        intakes=intakes,
+        intake_items=intake_items,
+        referrals=referrals,
+        links=links,
+        events=events,
+    )
+
+
+def intake_write_plan(
+    plan: BatchPlan,
+    *,
+    load: Loader,
+    source: str = IntakeSource.GENERATOR,
+    history: HistoryPolicy | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Write a planned batch in one transaction; returns the number of intakes stored.
+
+    ``load`` gives the prepared submissions of planned items that have to be redone here: items
+    that turn out to match a stored patient (or share an identity with one that does), and the
+    rare item whose reference was taken meanwhile.
+    """
+    now = now or timezone.now()
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                _write_plan(plan, load=load, source=source, history=history, now=now)
+            break
+        except IntegrityError:
+            # A concurrent writer took a reference or an open patient+queue slot between our
+            # reads and our insert: everything is re-read on the next attempt.
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
+    return len(plan.keys)
+
+
+def _write_plan(
+    plan: BatchPlan, *, load: Loader, source: str, history: HistoryPolicy | None, now: dt.datetime
+) -> None:
+    keys = plan.keys
+    unique_keys = sorted(set(keys))
+    _lock_identities(unique_keys)
+    writer = _BatchWriter(source=source, history=history, now=now)
+    writer._load_candidates(unique_keys)
+    redo_keys: set[IdentityKey] = set()
+    candidates = writer.candidates
+    for index, key in enumerate(keys):
+        # Matching changes a stored patient only when an item matches it, so a group none of
+        # whose items matches a stored candidate is exactly as planned.
+        stored = candidates.get(key)
+        if stored and index not in plan.held:
+            phone_key, email_key = plan.contacts[index]
+            if any(patient_matches(patient, phone_key, email_key) for patient in stored):
+                redo_keys.add(key)
+    taken = _taken_references(plan.references)
+    redo_keys.update(keys[index] for index in taken)
+    redo = [i for i, key in enumerate(keys) if key in redo_keys and i not in plan.held]
+    items = {**plan.held, **load(redo)} if redo else plan.held
+    fresh = iter(_new_references(len(taken), avoid=set(plan.references)))
+    for index in sorted(items):
+        reference = next(fresh) if index in taken else plan.references[index]
+        writer._add(items[index], keys[index], reference)
+    writer._mark_overdue()
+    writer._write_with(plan, dropped=set(redo))
 
 
 class _BatchWriter:
@@ -207,13 +398,11 @@ class _BatchWriter:
 
     def __init__(
         self,
-        chunk: Sequence[PreparedSubmission],
         *,
         source: str,
         history: HistoryPolicy | None,
         now: dt.datetime,
     ) -> None:
-        self.chunk = chunk
         self.source = source
         self.history = history
         self.now = now
@@ -228,20 +417,6 @@ class _BatchWriter:
         self.links: list[tuple[Referral, Intake, dt.datetime]] = []
         self.events: list[EventRow] = []
         self.due_cache: dict[tuple[str, dt.date], dt.datetime] = {}
-
-    def write(self) -> None:
-        keys = [
-            (identity.normalise_family_name(p.patient.family_name), p.patient.date_of_birth)
-            for p in self.chunk
-        ]
-        unique_keys = sorted(set(keys))
-        _lock_identities(unique_keys)
-        self._load_candidates(unique_keys)
-        references = _new_references(len(self.chunk))
-        for prepared, key, reference in zip(self.chunk, keys, references, strict=True):
-            self._add(prepared, key, reference)
-        self._mark_overdue()
-        self._insert()
 
     # --- reads ------------------------------------------------------------------------------
     def _load_candidates(self, keys: list[IdentityKey]) -> None:
@@ -348,38 +523,124 @@ class _BatchWriter:
                 if referral.pk is not None:
                     self.joined_referrals[referral.pk] = referral
 
-    # --- writes -----------------------------------------------------------------------------
-    def _insert(self) -> None:
-        for model, objects in (
-            (Patient, self.new_patients),
-            (Intake, self.intakes),
-            (Referral, self.new_referrals),
+    # --- rows ------------------------------------------------------------------------------
+    def _set_keys(
+        self, patient_ids: Iterable[int], intake_ids: Iterable[int], referral_ids: Iterable[int]
+    ) -> None:
+        for objects, ids in (
+            (self.new_patients, patient_ids),
+            (self.intakes, intake_ids),
+            (self.new_referrals, referral_ids),
         ):
-            for obj, pk in zip(objects, allocate_ids(model, len(objects)), strict=True):
+            for obj, pk in zip(objects, ids, strict=True):
                 obj.pk = pk
         for intake in self.intakes:
             intake.patient_id = intake.patient.pk
         for referral in self.new_referrals:
             referral.patient_id = referral.patient.pk
             referral.intake_id = referral.intake.pk
+
+    def _rows(self) -> tuple[list[Row], list[Row], list[Row], list[Row], list[Row]]:
+        """Rows of what this writer built, once ``_set_keys`` gave them ids."""
         tables = _tables()
-        for model, objects in (
-            (Patient, self.new_patients),
-            (Intake, self.intakes),
-            (Referral, self.new_referrals),
-        ):
-            table = tables[model]
-            table.insert(table.rows_from(objects))
+        links, events = tables[ReferralIntake], tables[ReferralEvent]
+        return (
+            tables[Patient].rows_from(self.new_patients),
+            tables[Intake].rows_from(self.intakes),
+            tables[Referral].rows_from(self.new_referrals),
+            [links.row((r.pk, i.pk, at)) for r, i, at in self.links],
+            [events.row((e[0].pk, *e[1:])) for e in self.events],
+        )
+
+    # --- writes -----------------------------------------------------------------------------
+    def _write_with(self, plan: BatchPlan, *, dropped: set[int]) -> None:
+        """Insert the plan's rows (less the items in ``dropped``, redone here) and this
+        writer's, with real ids: the plan's first, in plan order, then this writer's."""
+        patients, intakes, referrals, links, events = _kept(plan, dropped)
+        patient_ids = allocate_ids(Patient, len(patients) + len(self.new_patients))
+        intake_ids = allocate_ids(Intake, len(intakes) + len(self.intakes))
+        referral_ids = allocate_ids(Referral, len(referrals) + len(self.new_referrals))
+        self._set_keys(
+            patient_ids[len(patients) :], intake_ids[len(intakes) :], referral_ids[len(referrals) :]
+        )
+        mine = self._rows()
+        tables = _tables()
+        pmap = _id_map(plan.patients, patients, patient_ids)
+        imap = _id_map(plan.intakes, intakes, intake_ids)
+        rmap = _id_map(plan.referrals, referrals, referral_ids)
+        tables[Patient].insert(_patched(patients, tables[Patient], {"id": pmap}) + mine[0])
+        tables[Intake].insert(
+            _patched(intakes, tables[Intake], {"id": imap, "patient_id": pmap}) + mine[1]
+        )
+        tables[Referral].insert(
+            _patched(
+                referrals,
+                tables[Referral],
+                {"id": rmap, "patient_id": pmap, "intake_id": imap},
+            )
+            + mine[2]
+        )
         if self.changed_patients:
             Patient.objects.bulk_update(
                 self.changed_patients.values(), [*PATIENT_CONTACT_FIELDS, "updated_at"]
             )
         if self.joined_referrals:
             Referral.objects.bulk_update(self.joined_referrals.values(), list(LINK_FIELDS))
-        links = tables[ReferralIntake]
-        links.insert([links.row((r.pk, i.pk, at)) for r, i, at in self.links])
-        events = tables[ReferralEvent]
-        events.insert([events.row((e[0].pk, *e[1:])) for e in self.events])
+        tables[ReferralIntake].insert(
+            _patched(links, tables[ReferralIntake], {"referral_id": rmap, "intake_id": imap})
+            + mine[3]
+        )
+        tables[ReferralEvent].insert(
+            _patched(events, tables[ReferralEvent], {"referral_id": rmap}) + mine[4]
+        )
+
+
+def _kept(
+    plan: BatchPlan, dropped: set[int]
+) -> tuple[list[Row], list[Row], list[Row], list[Row], list[Row]]:
+    """The plan's rows less those of the items in ``dropped`` (by the item that owns them)."""
+    if not dropped:
+        return plan.patients, plan.intakes, plan.referrals, plan.links, plan.events
+    intake_item = plan.intake_items
+    intake_column = _tables()[Referral].columns.index("intake_id")
+    referral_item = [intake_item[row[intake_column]] for row in plan.referrals]
+    return (
+        [
+            row
+            for row, item in zip(plan.patients, plan.patient_items, strict=True)
+            if item not in dropped
+        ],
+        [row for row, item in zip(plan.intakes, intake_item, strict=True) if item not in dropped],
+        [
+            row
+            for row, item in zip(plan.referrals, referral_item, strict=True)
+            if item not in dropped
+        ],
+        [row for row in plan.links if referral_item[row[0]] not in dropped],
+        [row for row in plan.events if referral_item[row[0]] not in dropped],
+    )
+
+
+def _id_map(all_rows: list[Row], kept: list[Row], ids: list[int]) -> list[int | None]:
+    """Local id (position in ``all_rows``, its column 0) to the real id of the kept rows."""
+    out: list[int | None] = [None] * len(all_rows)
+    for row, pk in zip(kept, ids, strict=False):
+        out[row[0]] = pk
+    return out
+
+
+def _patched(rows: list[Row], table: Table, maps: Mapping[str, list[int | None]]) -> list[Row]:
+    """``rows`` with their local ids replaced by real ones."""
+    if not rows:
+        return []
+    changes = [(table.columns.index(column), ids) for column, ids in maps.items()]
+    out: list[Row] = []
+    for row in rows:
+        new = list(row)
+        for position, ids in changes:
+            new[position] = ids[row[position]]
+        out.append(new)
+    return out
 
 
 # (referral, kind, actor_id, from_status, to_status, from_urgency, to_urgency, reason, data, at)
@@ -492,15 +753,31 @@ def _lock_identities(keys: Sequence[IdentityKey]) -> None:
         )
 
 
-def _new_references(count: int) -> list[str]:
-    """``count`` references unused in the batch and in the database."""
+def _taken_references(references: Sequence[str]) -> set[int]:
+    """Positions of the references already stored, or repeated in ``references``."""
+    taken: set[int] = set()
+    seen: dict[str, int] = {}
+    for index, reference in enumerate(references):
+        if reference in seen:
+            taken.add(index)
+        seen.setdefault(reference, index)
+    unique = sorted(seen)
+    for start in range(0, len(unique), MATCH_ROWS):
+        stored = Intake.objects.filter(reference__in=unique[start : start + MATCH_ROWS])
+        taken.update(seen[reference] for reference in stored.values_list("reference", flat=True))
+    return taken
+
+
+def _new_references(count: int, *, avoid: Collection[str] = ()) -> list[str]:
+    """``count`` references unused in the batch (and not in ``avoid``) and in the database."""
     chosen: set[str] = set()
     while len(chosen) < count:
         chosen.update(identity.new_references(count - len(chosen)))
+        chosen.difference_update(avoid)
         candidates = sorted(chosen)
         for start in range(0, len(candidates), MATCH_ROWS):
             taken = Intake.objects.filter(
                 reference__in=candidates[start : start + MATCH_ROWS]
             ).values_list("reference", flat=True)
             chosen.difference_update(taken)
-    return list(chosen)
+    return sorted(chosen)

@@ -5,6 +5,11 @@ from ``intake.sampling.random_answers`` (valid by construction); identities mix 
 small pool of repeat patients (sometimes writing their phone number another way, sometimes with a
 new number but the same email) so that matching and open-referral linking happen; times are
 spread over the period in order, batch by batch; histories follow each referral's urgency.
+
+Each batch draws from its own generator seeded with (seed, batch number), and each referral's
+history from one seeded with (seed, creation time, queue): any batch can be made on its own, in
+any process and in any order, and the same seed and batch size give the same cases whatever the
+number of worker processes (``generate_cases --workers``).
 """
 
 from __future__ import annotations
@@ -109,8 +114,8 @@ class CaseGenerator:
         history_share: float = 1.0,
     ) -> None:
         # Reproducible test data, not secrets.
+        self.seed = seed
         self.rng = random.Random(seed)  # noqa: S311
-        self.history_rng = random.Random(seed + 1)  # noqa: S311
         self.count = count
         self.start = start
         self.end = end
@@ -118,7 +123,8 @@ class CaseGenerator:
         self.staff = staff
         self.repeat_share = repeat_share
         self.history_share = history_share
-        self.recent: deque[PatientDetails] = deque(maxlen=RECENT_PEOPLE)
+        # Who wrote in recently in this batch, and whether they came from the pool.
+        self.recent: deque[tuple[PatientDetails, bool]] = deque(maxlen=RECENT_PEOPLE)
         pool_rng = random.Random(seed + 2)  # noqa: S311
         self.pool = [
             self._new_identity(pool_rng, rng_age=True) for _ in range(pool_size_for(count))
@@ -143,50 +149,69 @@ class CaseGenerator:
             preferred_contact=preferred,
         )
 
-    def _repeat(self) -> PatientDetails:
+    def _repeat(self) -> tuple[PatientDetails, bool]:
+        """A person who wrote in before, and whether they come from the pool (and so may be
+        stored already, by an earlier batch or run)."""
         rng = self.rng
         if self.recent and rng.random() < RECENT_SHARE:
-            person = rng.choice(self.recent)
+            person, pooled = rng.choice(self.recent)
         else:
-            person = rng.choice(self.pool)
+            person, pooled = rng.choice(self.pool), True
         roll = rng.random()
         if person.phone and roll < 0.3:
-            return _with(person, phone=_international(person.phone))
+            return _with(person, phone=_international(person.phone)), pooled
         if person.email and roll < 0.4:
             # A new phone number: matched on the email, and the number is updated.
-            return _with(person, phone=_phone(rng), preferred_contact=ContactMethod.PHONE)
-        return person
+            person = _with(person, phone=_phone(rng), preferred_contact=ContactMethod.PHONE)
+        return person, pooled
 
     # --- submissions ------------------------------------------------------------------------
+    def batch_count(self, batch: int) -> int:
+        return -(-self.count // batch)
+
     def batches(self, batch: int) -> Iterator[list[BulkSubmission]]:
         """``count`` submissions in batches of ``batch``, each batch later than the one before."""
+        for index in range(self.batch_count(batch)):
+            yield self.batch(index, batch)
+
+    def batch(self, index: int, batch: int) -> list[BulkSubmission]:
+        """Batch number ``index`` (from 0) of ``batches(batch)``, made on its own."""
+        if not 0 <= index < self.batch_count(batch):
+            raise IndexError(index)
+        self.rng = random.Random(f"batch:{self.seed}:{index}")  # noqa: S311
+        self.recent.clear()
         span = (self.end - self.start).total_seconds()
-        done = 0
-        while done < self.count:
-            size = min(batch, self.count - done)
-            low = self.start + dt.timedelta(seconds=span * done / self.count)
-            width = span * size / self.count
-            offsets = sorted(self.rng.random() * width for _ in range(size))
-            yield [self._submission(low + dt.timedelta(seconds=offset)) for offset in offsets]
-            done += size
+        done = index * batch
+        size = min(batch, self.count - done)
+        low = self.start + dt.timedelta(seconds=span * done / self.count)
+        width = span * size / self.count
+        offsets = sorted(self.rng.random() * width for _ in range(size))
+        return [self._submission(low + dt.timedelta(seconds=offset)) for offset in offsets]
 
     def _submission(self, at: dt.datetime) -> BulkSubmission:
         answers = random_answers(self.rng)
         age = answers.pop("age_years")
         if self.rng.random() < self.repeat_share:
-            patient = self._repeat()
+            patient, pooled = self._repeat()
         else:
             patient = self._new_identity(self.rng, age=age, on=timezone.localtime(at).date())
-        self.recent.append(patient)
-        return BulkSubmission(patient=patient, answers=answers, submitted_at=at)
+            pooled = False
+        self.recent.append((patient, pooled))
+        return BulkSubmission(
+            patient=patient, answers=answers, submitted_at=at, may_be_stored=pooled
+        )
 
     # --- histories --------------------------------------------------------------------------
     def history(self, referral: Referral) -> list[HistoryStep]:
         """Claimed about as fast as its urgency asks, then contacted, scheduled and completed;
         a few cancelled, declined or released. Only what has happened by ``now`` is kept."""
-        rng = self.history_rng
         staff = self.staff.get(referral.queue, ())
-        if not staff or rng.random() >= self.history_share:
+        if not staff:
+            return []
+        rng = random.Random(  # noqa: S311
+            f"history:{self.seed}:{referral.created_at.isoformat()}:{referral.queue}"
+        )
+        if rng.random() >= self.history_share:
             return []
         created = referral.created_at
         steps: list[HistoryStep] = []

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import zoneinfo
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core import mail
@@ -368,3 +369,132 @@ def test_generate_cases_again_adds_to_the_data_and_matches_the_same_repeat_patie
     call_command("generate_cases", "--count", "100", "--seed", "3", stdout=io.StringIO())
     assert Intake.objects.count() == 200
     assert Patient.objects.count() < 2 * patients
+
+
+def generated_rows() -> dict[str, list[tuple[Any, ...]]]:
+    """Everything generate_cases wrote, with each intake's random reference replaced by its
+    position, so two runs of one seed compare equal."""
+    references = {
+        ref: n
+        for n, ref in enumerate(Intake.objects.order_by("id").values_list("reference", flat=True))
+    }
+
+    def event_data(data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, "intake": references[data["intake"]]} if "intake" in data else data
+
+    patient = [
+        "id",
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "phone",
+        "email",
+        "preferred_contact",
+        "created_at",
+        "updated_at",
+    ]
+    intake = [
+        "id",
+        "patient_id",
+        "submitted_at",
+        "answers",
+        "triage_result",
+        "urgency",
+        "flag_codes",
+        "patient_messages",
+    ]
+    referral = [
+        "id",
+        "patient_id",
+        "intake_id",
+        *REFERRAL_FIELDS,
+        "claimed_at",
+        "overdue_at",
+        "created_at",
+        "updated_at",
+    ]
+    event = [
+        "id",
+        "referral_id",
+        "kind",
+        "actor_id",
+        "from_status",
+        "to_status",
+        "from_urgency",
+        "to_urgency",
+        "reason",
+        "created_at",
+    ]
+    # Ids counted from each table's first (AUTOINCREMENT does not restart after a delete).
+    first = {
+        name: model.objects.order_by("id").values_list("id", flat=True)[0]
+        for name, model in (("patient", Patient), ("intake", Intake), ("referral", Referral))
+    }
+
+    def ids(rows: Any, *columns: str) -> list[tuple[Any, ...]]:
+        return [
+            tuple(value - first[column] for value, column in zip(row, columns, strict=False))
+            + tuple(row[len(columns) :])
+            for row in rows
+        ]
+
+    first_event = ReferralEvent.objects.order_by("id").values_list("id", flat=True)[0]
+    return {
+        "patients": ids(Patient.objects.order_by("id").values_list(*patient), "patient"),
+        "intakes": ids(Intake.objects.order_by("id").values_list(*intake), "intake", "patient"),
+        "referrals": ids(
+            Referral.objects.order_by("id").values_list(*referral), "referral", "patient", "intake"
+        ),
+        "links": ids(
+            ReferralIntake.objects.order_by("id").values_list(
+                "referral_id", "intake_id", "created_at"
+            ),
+            "referral",
+            "intake",
+        ),
+        "events": [
+            (row[0] - first_event, row[1] - first["referral"], *row[2:], event_data(data))
+            for *row, data in ReferralEvent.objects.order_by("id").values_list(*event, "data")
+        ],
+    }
+
+
+def fresh_data() -> None:
+    for model in (ReferralEvent, ReferralIntake, Referral, Intake, Patient):
+        model.objects.all().delete()
+
+
+def test_generate_cases_in_worker_processes_writes_the_same_rows_as_in_one_process():
+    from intake.management.commands import generate_cases
+
+    now = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
+    runs = []
+    for workers in ("0", "2"):
+        fresh_data()
+        # The test's transaction must outlive the fork: the workers never use the database.
+        with (
+            mock.patch.object(generate_cases.timezone, "now", return_value=now),
+            mock.patch.object(generate_cases.connections, "close_all"),
+        ):
+            # Dense (a few days) and twice over: repeat patients are matched within a batch,
+            # against earlier batches and against the first run's rows, and referrals are joined.
+            for _run in range(2):
+                call_command(
+                    "generate_cases",
+                    "--count",
+                    "300",
+                    "--seed",
+                    "5",
+                    "--batch",
+                    "70",
+                    "--years",
+                    "0.01",
+                    "--workers",
+                    workers,
+                    stdout=io.StringIO(),
+                )
+        runs.append(generated_rows())
+    single, parallel = runs
+    assert single == parallel
+    assert ReferralEvent.objects.filter(kind=EventKind.LINKED).exists()
+    assert Patient.objects.count() < 500

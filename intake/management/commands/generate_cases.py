@@ -4,27 +4,31 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import os
+import resource
 import time
-from collections.abc import Callable, Iterator
-from multiprocessing.pool import AsyncResult, Pool
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from multiprocessing.pool import AsyncResult
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from intake.bulk import (
     DEFAULT_BATCH,
-    BulkSubmission,
-    intake_submit_bulk,
-    intake_write_bulk,
+    BatchPlan,
+    intake_write_plan,
+    plan_submissions,
     prepare_one,
     prepared_or_raise,
 )
 from intake.generator import CaseGenerator
 from intake.models import IntakeSource
+from intake.services import PreparedSubmission
 from referrals.access import QUEUE_GROUPS
 
 STAFF_PER_QUEUE = 3
@@ -80,7 +84,8 @@ class Progress:
 class Command(BaseCommand):
     help = (
         "Generate N realistic cases (random valid answers, repeat patients, histories) spread "
-        "over the last years, through intake_submit_bulk. No notifications are sent. "
+        "over the last years, through the bulk submission service (intake.bulk: the same "
+        "validation, triage and routing, one transaction per batch). No notifications are sent. "
         "Refuses in production unless --force."
     )
 
@@ -111,9 +116,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            default=0,
-            help="processes running validation, triage and routing (intake_prepare) while this "
-            "one writes; 0 (the default) does everything in this process",
+            default=None,
+            help="processes that make, validate, triage, route and turn batches into rows while "
+            "this one matches against the database and writes; 0 does everything in this "
+            f"process (default: the number of CPUs, here {default_workers()})",
         )
         parser.add_argument(
             "--force", action="store_true", help="run even when DJANGO_ENV=production"
@@ -126,7 +132,8 @@ class Command(BaseCommand):
         batch: int = options["batch"]
         if count < 1 or batch < 1:
             raise CommandError("--count and --batch must be at least 1.")
-        if options["workers"] < 0:
+        workers: int = default_workers() if options["workers"] is None else options["workers"]
+        if workers < 0:
             raise CommandError("--workers must be 0 or more.")
         if options["years"] <= 0:
             raise CommandError("--years must be more than 0.")
@@ -146,45 +153,102 @@ class Command(BaseCommand):
             show = self.stderr.isatty()
         progress = Progress(count, lambda text: self.stderr.write(text, ending=""), enabled=show)
         began = time.perf_counter()
+        cpu = time.process_time()
         done = 0
-        if options["workers"]:
-            # Forked workers must not share this process's database connection.
-            connections.close_all()
-            with multiprocessing.get_context("fork").Pool(options["workers"]) as pool:
-                for prepared in _prepared_ahead(pool, generator.batches(batch)):
-                    done += intake_write_bulk(
-                        prepared=prepared,
-                        source=IntakeSource.GENERATOR,
-                        history=generator.history,
-                        batch_size=batch,
-                        now=now,
-                    )
-                    progress.update(done)
-        else:
-            for submissions in generator.batches(batch):
-                done += intake_submit_bulk(
-                    submissions=submissions,
-                    source=IntakeSource.GENERATOR,
-                    history=generator.history,
-                    batch_size=batch,
-                    now=now,
-                )
-                progress.update(done)
+        for plan, load in _plans(generator, batch, workers=workers, now=now):
+            _large_page_cache()
+            done += intake_write_plan(
+                plan, load=load, source=IntakeSource.GENERATOR, history=generator.history, now=now
+            )
+            progress.update(done)
         progress.close()
         elapsed = time.perf_counter() - began
+        cpu = time.process_time() - cpu
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.stdout.write(
             f"Generated {done:,} cases in {elapsed:.1f} s: {done / elapsed:,.0f} cases/s."
         )
+        self.stdout.write(
+            f"CPU per case: {cpu / done * 1e6:,.0f} µs in this process, "
+            f"{(children.ru_utime + children.ru_stime) / done * 1e6:,.0f} µs in {workers} "
+            "worker(s)."
+        )
 
 
-def _prepared_ahead(pool: Pool, batches: Iterator[list[BulkSubmission]]) -> Iterator[list[Any]]:
-    """Each batch through ``prepare_one`` in the pool, the next batch sent before this one is
-    written: the workers validate and triage while the caller writes."""
-    pending: AsyncResult[list[Any]] | None = None
-    for submissions in batches:
-        sent = pool.map_async(prepare_one, submissions, chunksize=250)
-        if pending is not None:
-            yield prepared_or_raise(pending.get())
-        pending = sent
-    if pending is not None:
-        yield prepared_or_raise(pending.get())
+# SQLite's page cache for this command's connection, in KiB: the indexes of a data set of a
+# million cases (about 8 GB) no longer fit the default 2 MB, and inserts slow as the file grows.
+# Memory only: durability (WAL, synchronous=NORMAL) is the application's.
+BULK_CACHE_KIB = 65536
+
+
+def _large_page_cache() -> None:
+    """Per connection, and the connection may be new (it is closed before forking workers)."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+Loader = Callable[[Sequence[int]], Mapping[int, PreparedSubmission]]
+# What a forked worker needs: set before the pool starts, inherited by fork (never pickled).
+_WORKER: tuple[CaseGenerator, int, dt.datetime] | None = None
+
+
+def _plan_batch(index: int) -> BatchPlan:
+    """In a worker: batch ``index`` made, prepared and planned (no database)."""
+    assert _WORKER is not None  # noqa: S101 - set before the pool forks
+    generator, batch, now = _WORKER
+    return _plan_here(generator, index, batch, now)
+
+
+def _loader(generator: CaseGenerator, index: int, batch: int) -> Loader:
+    """Items of batch ``index`` to redo in the writer: the batch is made again (the same seed
+    gives the same batch) and only those items are prepared. Rare: see intake_write_plan."""
+
+    def load(items: Sequence[int]) -> dict[int, PreparedSubmission]:
+        submissions = generator.batch(index, batch)
+        return dict(
+            zip(items, prepared_or_raise(prepare_one(submissions[i]) for i in items), strict=True)
+        )
+
+    return load
+
+
+def _plans(
+    generator: CaseGenerator, batch: int, *, workers: int, now: dt.datetime
+) -> Iterator[tuple[BatchPlan, Loader]]:
+    """The batches' plans in order, made here or by ``workers`` forked processes, at most two
+    batches ahead of the writer per worker (memory stays bounded whatever the count)."""
+    count = generator.batch_count(batch)
+    if not workers:
+        for index in range(count):
+            yield _plan_here(generator, index, batch, now), _loader(generator, index, batch)
+        return
+    global _WORKER  # the fork pool's inherited state
+    _WORKER = (generator, batch, now)
+    # Forked workers must not share this process's database connection.
+    connections.close_all()
+    pending: deque[tuple[int, AsyncResult[BatchPlan]]] = deque()
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            sent = 0
+            while sent < count or pending:
+                while sent < count and len(pending) < 2 * workers:
+                    pending.append((sent, pool.apply_async(_plan_batch, (sent,))))
+                    sent += 1
+                index, result = pending.popleft()
+                yield result.get(), _loader(generator, index, batch)
+    finally:
+        _WORKER = None
+
+
+def _plan_here(generator: CaseGenerator, index: int, batch: int, now: dt.datetime) -> BatchPlan:
+    return plan_submissions(
+        generator.batch(index, batch),
+        source=IntakeSource.GENERATOR,
+        history=generator.history,
+        now=now,
+    )
