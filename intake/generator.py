@@ -71,9 +71,15 @@ def _phone(rng: random.Random) -> str:
     return f"0{digits[:4]} {digits[4:]}"
 
 
-def _international(phone: str) -> str:
-    """The same number as +44 (it normalises to the same key)."""
-    return "+44 " + phone.replace(" ", "")[1:]
+def _other_form(phone: str) -> str:
+    """The same number written the other way (07700 900123 <-> +44 7700900123); both normalise
+    to the same key. Applying it twice gives the first form back, however often a repeat
+    patient writes in."""
+    digits = phone.replace(" ", "")
+    if digits.startswith("+44"):
+        national = "0" + digits[3:]
+        return f"{national[:5]} {national[5:]}"
+    return "+44 " + digits[1:]
 
 
 def _birth_date(rng: random.Random, age: int, on: dt.date) -> dt.date:
@@ -159,7 +165,7 @@ class CaseGenerator:
             person, pooled = rng.choice(self.pool), True
         roll = rng.random()
         if person.phone and roll < 0.3:
-            return _with(person, phone=_international(person.phone)), pooled
+            return _with(person, phone=_other_form(person.phone)), pooled
         if person.email and roll < 0.4:
             # A new phone number: matched on the email, and the number is updated.
             person = _with(person, phone=_phone(rng), preferred_contact=ContactMethod.PHONE)

@@ -20,8 +20,10 @@ from intake.bulk import (
     HistoryStep,
     intake_submit_bulk,
 )
-from intake.identity import age_on
+from intake.generator import _other_form
+from intake.identity import age_on, normalise_phone
 from intake.models import Intake, IntakeSource, Patient
+from intake.services import validate_patient
 from referrals.errors import TransitionNotAllowed
 from referrals.models import (
     OPEN_STATUSES,
@@ -498,3 +500,17 @@ def test_generate_cases_in_worker_processes_writes_the_same_rows_as_in_one_proce
     assert single == parallel
     assert ReferralEvent.objects.filter(kind=EventKind.LINKED).exists()
     assert Patient.objects.count() < 500
+
+
+def test_a_repeat_patient_writing_the_number_the_other_way_keeps_a_valid_number():
+    """A repeat patient picked again and again must not grow the number (+44 +44 ...): that
+    made generated submissions invalid after a few hundred thousand cases."""
+    phone = "07700 900123"
+    forms = [phone]
+    for _ in range(5):
+        forms.append(_other_form(forms[-1]))
+    assert forms[2] == phone
+    assert {normalise_phone(form) for form in forms} == {normalise_phone(phone)}
+    assert all(
+        not validate_patient(details(phone=form), today=dt.date(2026, 1, 1)) for form in forms
+    )
