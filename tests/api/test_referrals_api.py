@@ -126,6 +126,26 @@ def test_list_rows_are_what_the_referral_serializer_writes(api, triage_lead):
     assert any(r["overdue"] for r in got)
 
 
+def _count_queries(api: Api, url: str, **params) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert api.client.get(url, params, headers=api.headers).status_code == 200
+    return len(queries.captured_queries)
+
+
+def test_first_and_deep_pages_run_three_queries_whatever_the_size(api):
+    """Token, rate counter, the page: no count, no query per row, at any depth or size."""
+    many_cases(4)
+    api.get("/api/v1/referrals")  # the token's first use stamps last_used_at and opens a window
+    counts = []
+    for size in ("small", "larger"):
+        if size == "larger":
+            for i in range(16):
+                submit(CASES[i % len(CASES)], patient=details(phone=f"07700 8{i:05d}"))
+        deep = api.get("/api/v1/referrals", limit=2).json()["next"]
+        counts += [_count_queries(api, "/api/v1/referrals", limit=2), _count_queries(api, deep)]
+    assert counts == [3, 3, 3, 3]
+
+
 @pytest.mark.parametrize(
     "params",
     [{"cursor": "garbage"}, {"limit": "0"}, {"limit": "x"}, {"queue": "nowhere"}],

@@ -262,6 +262,9 @@ def test_queue_and_case_page_queries_do_not_grow_with_rows(client, triage_lead):
         submit("V22", patient=details(phone=f"07700 91{i:04d}"))
     large = (_queries(client, LIST), _queries(client, case_url(first)))
     assert small == large
+    # A later page (an offset) and the whole history (every status) run the same queries.
+    assert _queries(client, LIST + "?p=3") == large[0]
+    assert _queries(client, LIST + "?status=any") == large[0]
 
 
 def test_another_teams_note_and_clearance_forms_are_404s(client, cases, podiatrist):
