@@ -65,7 +65,8 @@ class StatusFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
         value = self.value() or "open"
         if value == "open":
-            return queryset.filter(status__in=OPEN_STATUSES)
+            # Written as the open-work indexes' own condition (referrals/lookups.py).
+            return queryset.filter(status__in_constants=OPEN_STATUSES)
         if value == "any":
             return queryset
         return queryset.filter(status=value)
@@ -81,7 +82,7 @@ class OverdueFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
         now = timezone.now()
         if self.value() == "yes":
-            return queryset.filter(status__in=OPEN_STATUSES, due_at__lt=now)
+            return queryset.filter(status__in_constants=OPEN_STATUSES, due_at__lt=now)
         if self.value() == "no":
             return queryset.exclude(status__in=OPEN_STATUSES, due_at__lt=now)
         return queryset

@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.admin.templatetags.admin_list import results
@@ -11,6 +12,7 @@ from referrals.admin_queue import CappedCountPaginator, queue_rows
 from referrals.models import AuditEntry, Referral, Status
 from referrals.services import referral_claim
 from tests.clinic_fixtures import details, submit
+from tests.conftest import on_postgresql
 
 pytestmark = pytest.mark.django_db
 
@@ -345,3 +347,17 @@ def test_the_queue_counts_no_further_than_its_cap(client, triage_lead, monkeypat
     assert "Select all 5" not in page
     podiatry = client.get(LIST, {"status": "any", "queue": "podiatry"}).content.decode()
     assert "3 referrals" in podiatry
+
+
+@pytest.mark.skipif(on_postgresql(), reason="SQLite's partial-index matching")
+@pytest.mark.parametrize("persona", ["chiropractor", "triage_lead"])
+def test_on_sqlite_the_open_queue_reads_an_open_work_index(client, cases, persona, request):
+    """SQLite uses a partial index only if the query repeats its condition as literals."""
+    client.force_login(request.getfixturevalue(persona))
+    cl = client.get(LIST).context["cl"]
+    sql, params = cl.queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert re.search(r"referral_(queue_)?open_order_idx|referral_queue_order_idx", plan), plan
+    assert "SCAN referrals_referral" not in plan
