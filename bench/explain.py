@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,6 +46,7 @@ def main() -> int:
     from django.db import connection
     from django.db.models import F, QuerySet
     from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
+    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     from referrals import selectors
@@ -114,15 +116,40 @@ def main() -> int:
         "updated_at", "id"
     )[:PAGE]
 
+    # The pages bench/load.py times, built by the code that serves them: the API list as an
+    # integration token with every queue sees it (first page and a cursor half-way down), and
+    # the clinician's admin queue (capped count, then the page).
+    from referrals.admin_queue import ROW_FIELDS, CappedCountPaginator
+    from referrals.api import LIST_COLUMNS
+    from referrals.pagination import after as keyset_after
+    from referrals.pagination import encode_cursor
+    from referrals.tokens import api_token_authenticate, api_token_create
+
+    created = api_token_create(name="explain", scopes=["referrals:read"])
+    service_user = api_token_authenticate(created.raw).user  # type: ignore[union-attr]
+    api_list = selectors.referral_list(user=service_user).values(*LIST_COLUMNS)
+    queries["api_first_page"] = api_list[: PAGE + 1]
+    middle = api_list[api_list.count() // 2]
+    queries["api_deep_page"] = keyset_after(api_list, encode_cursor(middle), PAGE + 1)[: PAGE + 1]
+    staff_queue = scoped(big).only(*ROW_FIELDS)
+    with CaptureQueriesContext(connection) as counted:
+        _ = CappedCountPaginator(staff_queue, PAGE).count
+    statements: dict[str, str] = {f"admin_queue_{big}_capped_count": counted[-1]["sql"]}
+    queries[f"admin_queue_{big}_page"] = staff_queue[:PAGE]
+
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"{Referral.objects.count():,} referrals; plans in {OUT.relative_to(ROOT)}/")
     failures = 0
-    for name, queryset in queries.items():
-        sql, params = queryset.query.sql_with_params()
+    planned: dict[str, tuple[str, Any]] = {
+        name: queryset.query.sql_with_params() for name, queryset in queries.items()
+    }
+    planned.update({name: (sql, ()) for name, sql in statements.items()})
+    for name, (sql, params) in planned.items():
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
-        (OUT / f"{name}.txt").write_text(f"-- {name}\n{sql % tuple(map(repr, params))}\n\n{plan}\n")
+        shown = sql % tuple(map(repr, params)) if params else sql
+        (OUT / f"{name}.txt").write_text(f"-- {name}\n{shown}\n\n{plan}\n")
         index = bool(re.search(r"Index (Only )?Scan", plan))
         seq_on_referrals = bool(re.search(r"Seq Scan on referrals_referral", plan))
         big_sort = _sorts_referrals(plan)

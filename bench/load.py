@@ -4,7 +4,8 @@ Usage: python bench/load.py [--cases 10000,1000000] [--db sqlite,postgres] [--du
        [--quick] [--workers 2] [--connections 8] [--reuse]
 
 For each database and case count: a fresh database (SQLite file under var/bench/, or the
-PostgreSQL database ``load_<N>`` on BENCH_POSTGRES_URL's server) is migrated and filled with
+PostgreSQL database ``<prefix><N>``, ``load_<N>`` unless --db-prefix says otherwise, on
+BENCH_POSTGRES_URL's server) is migrated and filled with
 ``generate_cases``; bench/load_setup.py adds an API token, a clinician and form drafts; then
 gunicorn serves ``clinic.wsgi`` (DJANGO_ENV=production, throwaway SECRET_KEY, 127.0.0.1 only)
 and wrk drives each endpoint (warm-up, then ``--duration`` seconds) with ``X-Forwarded-Proto:
@@ -23,6 +24,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -107,9 +109,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def database_url(db: str, cases: int, postgres: str, fresh: bool) -> str:
+def database_url(db: str, cases: int, postgres: str, fresh: bool, prefix: str = "load_") -> str:
     if db == "sqlite":
-        path = ROOT / "var" / "bench" / f"load_{cases}.sqlite3"
+        path = ROOT / "var" / "bench" / f"{prefix}{cases}.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)
         if fresh:
             for suffix in ("", "-wal", "-shm"):
@@ -117,7 +119,7 @@ def database_url(db: str, cases: int, postgres: str, fresh: bool) -> str:
         return f"sqlite:///{path}"
     import psycopg
 
-    name = f"load_{cases}"
+    name = f"{prefix}{cases}"
     if fresh:
         with psycopg.connect(postgres, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name}")
@@ -326,7 +328,7 @@ def run_wrk(
 def bench_one(db: str, cases: int, args: argparse.Namespace, wrk: str) -> list[Result]:
     print(f"\n== {db}, {cases:,} cases ==", flush=True)
     fresh = not args.reuse
-    url = database_url(db, cases, args.postgres_url, fresh)
+    url = database_url(db, cases, args.postgres_url, fresh, args.db_prefix)
     env = server_env(url)
     password = secrets.token_urlsafe(16)
     # Enough drafts that the form never runs out: warm-up and run each get their own share.
@@ -449,10 +451,17 @@ def main() -> int:
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-        help="a server where the bench may drop and create databases named load_<N>",
+        help="a server where the bench may drop and create databases named <prefix><N>",
+    )
+    parser.add_argument(
+        "--db-prefix",
+        default="load_",
+        help="name databases <prefix><N> (a shared server: keep to the names that are yours)",
     )
     parser.add_argument("--out", default=str(RESULTS / "load.json"))
     args = parser.parse_args()
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.db_prefix):
+        parser.error("--db-prefix: lower-case letters, digits and underscores (a database name)")
     if args.quick:
         args.cases, args.db, args.duration, args.warmup = "1000", "sqlite", 3.0, 1.0
     sizes = [int(n) for n in args.cases.split(",")]

@@ -143,20 +143,22 @@ def main() -> int:
     from referrals.access import QUEUE_GROUPS
     from referrals.models import Queue, Referral, Scope
     from referrals.pagination import encode_cursor
-    from referrals.tokens import api_token_create
+    from referrals.tokens import api_token_authenticate, api_token_create
 
     # Fresh statistics after bulk generation, as bench/explain.py does: the planner otherwise
     # guesses row counts for the just-written tables.
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     created = api_token_create(name="Load bench", scopes=Scope.values)
+    # As the API sees it: authenticated, the service user carries its token (and so its queues).
+    service_user = api_token_authenticate(created.raw).user  # type: ignore[union-attr]
     staff, _ = User.objects.get_or_create(username="bench-clinician", defaults={"is_staff": True})
     staff.is_staff = True
     staff.set_password(args.password)
     staff.save()
     staff.groups.add(Group.objects.get(name=QUEUE_GROUPS[Queue.CHIROPRACTIC]))
 
-    listed = selectors.referral_list(user=created.token.user).order_by("-priority", "due_at", "id")
+    listed = selectors.referral_list(user=service_user).order_by("-priority", "due_at", "id")
     total = listed.count()
     middle = listed[total // 2] if total else None
     case = Referral.objects.filter(queue=Queue.CHIROPRACTIC).order_by("-id").first()

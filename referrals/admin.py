@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
+from django.utils.translation import get_language
 
 from intake.bodymap import body_map_svg
 from intake.messages import staff_disclaimer
+from intake.models import Urgency
 from intake.triage import RULESET_VERSION
 from referrals import access, selectors, services
+from referrals.admin_queue import CappedCountPaginator, QueueChangeList
 from referrals.audit import audit_record
 from referrals.case import case_answers, case_flags
 from referrals.errors import ReferralError
@@ -60,7 +65,8 @@ class StatusFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
         value = self.value() or "open"
         if value == "open":
-            return queryset.filter(status__in=OPEN_STATUSES)
+            # Written as the open-work indexes' own condition (referrals/lookups.py).
+            return queryset.filter(status__in_constants=OPEN_STATUSES)
         if value == "any":
             return queryset
         return queryset.filter(status=value)
@@ -76,7 +82,7 @@ class OverdueFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
         now = timezone.now()
         if self.value() == "yes":
-            return queryset.filter(status__in=OPEN_STATUSES, due_at__lt=now)
+            return queryset.filter(status__in_constants=OPEN_STATUSES, due_at__lt=now)
         if self.value() == "no":
             return queryset.exclude(status__in=OPEN_STATUSES, due_at__lt=now)
         return queryset
@@ -106,12 +112,6 @@ class LinkKindFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
         return queryset.filter(intake__link_kind=self.value()) if self.value() else queryset
-
-
-class PublicIdChangeList(ChangeList):
-    def url_for_result(self, result: Model) -> str:
-        assert isinstance(result, Referral)  # noqa: S101 - this change list lists referrals only
-        return reverse("admin:referrals_referral_change", args=[result.public_id])
 
 
 @admin.register(Referral)
@@ -144,7 +144,11 @@ class ReferralAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Referral._meta.fields]
     ordering = ["-priority", "due_at", "id"]
     actions = ["claim_selected", "release_selected"]
+    # Counting on a big table costs a scan that grows with it: no full count, no facet counts,
+    # and the paginator stops counting at a cap (referrals/admin_queue.py).
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
 
     class Media:
         css = {"all": ["referrals/admin.css"]}
@@ -159,7 +163,7 @@ class ReferralAdmin(admin.ModelAdmin):
         return selectors.referral_list(user=request.user)
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return PublicIdChangeList
+        return QueueChangeList
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Referral], search_term: str
@@ -211,32 +215,19 @@ class ReferralAdmin(admin.ModelAdmin):
     def patient_name(self, obj: Referral) -> str:
         return f"{obj.patient.family_name.upper()}, {obj.patient.given_name}"
 
+    # The badges below depend on one value each and are drawn for every row of every queue
+    # page: each is built once per value (and language) and reused.
     @admin.display(description="Urgency", ordering="-priority")
     def urgency_badge(self, obj: Referral) -> str:
-        return format_html(
-            '<span class="urgency urgency-{}">{}</span>', obj.urgency, obj.get_urgency_display()
-        )
+        return _urgency_badge(obj.urgency, get_language())
 
     @admin.display(description="Flags")
     def flags(self, obj: Referral) -> str:
-        return format_html_join(
-            " ",
-            '<code class="{}">{}</code>',
-            (("red" if c.startswith("RED_FLAG_") else "", c) for c in obj.intake.flag_codes),
-        )
+        return mark_safe(" ".join(_flag_chip(code) for code in obj.intake.flag_codes))  # noqa: S308 - escaped chips
 
     @admin.display(description="Foot/back", ordering="intake__link_kind")
     def link(self, obj: Referral) -> str:
-        label, icon = KINDS[obj.intake.link_kind]
-        return format_html(
-            # The label is visible text, so the arrow is hidden from screen readers.
-            '<span class="link-kind link-{}" title="{}">'
-            '<span aria-hidden="true">{}</span> {}</span>',
-            obj.intake.link_kind,
-            SENTENCES[obj.intake.link_kind],
-            icon,
-            label,
-        )
+        return _link_badge(obj.intake.link_kind)
 
     @admin.display(description="Waiting", ordering="created_at")
     def waiting(self, obj: Referral) -> str:
@@ -437,6 +428,32 @@ class ReferralAdmin(admin.ModelAdmin):
             detail={"note": note.pk},
         )
         return HttpResponseRedirect(_case_url(referral) + "#notes")
+
+
+@lru_cache(maxsize=64)
+def _urgency_badge(urgency: str, language: str | None) -> str:
+    label = dict(Urgency.choices).get(urgency, urgency)
+    return format_html('<span class="urgency urgency-{}">{}</span>', urgency, label)
+
+
+@lru_cache(maxsize=512)
+def _flag_chip(code: str) -> str:
+    return format_html(
+        '<code class="{}">{}</code>', "red" if code.startswith("RED_FLAG_") else "", code
+    )
+
+
+@lru_cache(maxsize=32)
+def _link_badge(kind: str) -> str:
+    label, icon = KINDS[kind]
+    return format_html(
+        # The label is visible text, so the arrow is hidden from screen readers.
+        '<span class="link-kind link-{}" title="{}"><span aria-hidden="true">{}</span> {}</span>',
+        kind,
+        SENTENCES[kind],
+        icon,
+        label,
+    )
 
 
 def _case_url(referral: Referral) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 
 NERVE_ROOT_FLAGS: Final = frozenset(
@@ -119,8 +120,20 @@ def link_kind(flag_codes: Collection[str], answers: Mapping[str, Any]) -> str:
 
 def link_summary(flag_codes: Collection[str], answers: Mapping[str, Any]) -> LinkSummary:
     flags = frozenset(flag_codes)
-    kind = link_kind(flags, answers)
+    return stored_link_summary(link_kind(flags, answers), flags)
+
+
+def stored_link_summary(kind: str, flag_codes: Collection[str]) -> LinkSummary:
+    """The summary from an intake's stored ``link_kind`` (always ``link_kind(flags, answers)``):
+    lists need not read the answers."""
+    flags = frozenset(flag_codes)
     contributing = (
         tuple(code for code in CONTRIBUTING_FLAGS if code in flags) if "BACK_PAIN" in flags else ()
     )
+    return _summary(kind, contributing)
+
+
+@cache
+def _summary(kind: str, contributing: tuple[str, ...]) -> LinkSummary:
+    # Seven kinds times four contributing sets: every list row shares one of these.
     return LinkSummary(kind=kind, sentence=SENTENCES[kind], contributing=contributing)

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from intake.models import URGENCY_RANK, Intake, Patient, Urgency
+from referrals.lookups import InConstants
 
 
 class Queue(models.TextChoices):
@@ -155,6 +156,9 @@ class Referral(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+Referral._meta.get_field("status").register_lookup(InConstants)
 
 
 class ReferralIntake(models.Model):

@@ -9,6 +9,7 @@ one index range scan and rows moving elsewhere never shift the rest.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any, Final
 
 from django.core import signing
@@ -28,10 +29,13 @@ DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 200
 
 
-def encode_cursor(referral: Referral) -> str:
-    return signing.dumps(
-        [referral.priority, referral.due_at.isoformat(), referral.pk], salt=CURSOR_SALT
-    )
+def encode_cursor(row: Referral | Mapping[str, Any]) -> str:
+    """The cursor after ``row``: a referral, or a ``values()`` row with priority, due_at, id."""
+    if isinstance(row, Mapping):
+        key = [row["priority"], row["due_at"].isoformat(), row["id"]]
+    else:
+        key = [row.priority, row.due_at.isoformat(), row.pk]
+    return signing.dumps(key, salt=CURSOR_SALT)
 
 
 def decode_cursor(cursor: str) -> tuple[int, dt.datetime, int]:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
+from referrals import selectors
+from referrals.api import ReferralSerializer
 from referrals.models import EventKind, Referral, Scope, Status
-from referrals.services import referral_override_urgency
+from referrals.services import (
+    referral_cancel,
+    referral_claim,
+    referral_override_urgency,
+    referral_reroute,
+)
 from tests.api.conftest import Api
 from tests.clinic_fixtures import details, submit
 
@@ -90,6 +99,51 @@ def test_a_deep_page_is_one_range_query_without_offset(api):
     listing = [q["sql"] for q in queries.captured_queries if "referrals_referral" in q["sql"]]
     assert listing
     assert all("OFFSET" not in sql.upper() for sql in listing)
+
+
+def test_list_rows_are_what_the_referral_serializer_writes(api, triage_lead):
+    """The list builds its rows without DRF's serializer; the output must not drift from it."""
+    referrals = many_cases(len(CASES))
+    rerouted = next(r for r in referrals if r.queue in {"chiropractic", "podiatry"})
+    claimed, closed, late = [r for r in referrals if r != rerouted][:3]
+    referral_claim(referral=claimed, actor=triage_lead)
+    referral_reroute(
+        referral=rerouted,
+        actor=triage_lead,
+        queue="general_review",
+        reason="Wrong team",
+    )
+    referral_cancel(referral=closed, actor=triage_lead, reason="Moved away")
+    Referral.objects.filter(pk=late.pk).update(due_at=timezone.now() - dt.timedelta(hours=1))
+    listed = selectors.referral_list(user=triage_lead).select_related("rerouted_from")
+    expected = json.loads(JSONRenderer().render(ReferralSerializer(listed, many=True).data))
+    got = api.get("/api/v1/referrals", limit=200).json()["results"]
+    assert got == expected
+    assert len({r["link_summary"]["kind"] for r in got}) >= 3
+    assert any(r["rerouted_from"] for r in got)
+    assert any(r["assigned_to"] for r in got)
+    assert any(r["closed_at"] for r in got)
+    assert any(r["overdue"] for r in got)
+
+
+def _count_queries(api: Api, url: str, **params) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert api.client.get(url, params, headers=api.headers).status_code == 200
+    return len(queries.captured_queries)
+
+
+def test_first_and_deep_pages_run_three_queries_whatever_the_size(api):
+    """Token, rate counter, the page: no count, no query per row, at any depth or size."""
+    many_cases(4)
+    api.get("/api/v1/referrals")  # the token's first use stamps last_used_at and opens a window
+    counts = []
+    for size in ("small", "larger"):
+        if size == "larger":
+            for i in range(16):
+                submit(CASES[i % len(CASES)], patient=details(phone=f"07700 8{i:05d}"))
+        deep = api.get("/api/v1/referrals", limit=2).json()["next"]
+        counts += [_count_queries(api, "/api/v1/referrals", limit=2), _count_queries(api, deep)]
+    assert counts == [3, 3, 3, 3]
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,18 @@
+import datetime as dt
+import re
+
 import pytest
+from django.contrib.admin.templatetags.admin_list import results
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from referrals.admin_queue import CappedCountPaginator, queue_rows
 from referrals.models import AuditEntry, Referral, Status
+from referrals.services import referral_claim
 from tests.clinic_fixtures import details, submit
+from tests.conftest import on_postgresql
 
 pytestmark = pytest.mark.django_db
 
@@ -256,6 +264,9 @@ def test_queue_and_case_page_queries_do_not_grow_with_rows(client, triage_lead):
         submit("V22", patient=details(phone=f"07700 91{i:04d}"))
     large = (_queries(client, LIST), _queries(client, case_url(first)))
     assert small == large
+    # A later page (an offset) and the whole history (every status) run the same queries.
+    assert _queries(client, LIST + "?p=3") == large[0]
+    assert _queries(client, LIST + "?status=any") == large[0]
 
 
 def test_another_teams_note_and_clearance_forms_are_404s(client, cases, podiatrist):
@@ -295,3 +306,58 @@ def test_the_foot_and_back_filter_lists_only_that_kind(client, triage_lead):
         foot_to_back.intake.reference
     }
     assert "foot and back" in response.content.decode().lower()
+
+
+def test_the_queue_rows_are_what_the_generic_changelist_writes(client, triage_lead):
+    """queue_rows writes the cells itself; they must not drift from Django's."""
+    for i, case in enumerate(["V01", "V09", "V11", "V22", "V06", "V17"]):
+        submit(case, patient=details(family_name=f"O'Brien{i}", phone=f"07700 92{i:04d}"))
+    first, second = Referral.objects.order_by("id")[:2]
+    referral_claim(referral=first, actor=triage_lead)
+    Referral.objects.filter(pk=second.pk).update(due_at=timezone.now() - dt.timedelta(hours=2))
+    client.force_login(triage_lead)
+    cells: list[str] = []
+    for params in ({"status": "any"}, {"status": "any", "o": "2.-7"}, {"queue": "podiatry"}):
+        response = client.get(LIST, params)
+        cl = response.context["cl"]
+        fast = [[str(cell) for cell in row] for row in queue_rows(cl)]
+        generic = [[str(cell) for cell in row] for row in results(cl)]
+        assert fast == generic
+        assert fast
+        page = response.content.decode()
+        assert all("".join(row) in page for row in fast)
+        cells += [cell for row in fast for cell in row]
+    assert any("Overdue since" in cell for cell in cells)
+    assert any("_changelist_filters=" in cell for cell in cells)
+    assert any("&#x27;" in cell for cell in cells)  # O'Brien, escaped
+
+
+def test_the_queue_counts_no_further_than_its_cap(client, triage_lead, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "cap", 4)
+    for i in range(3):
+        submit("V22", patient=details(phone=f"07700 93{i:04d}"))  # three referrals each
+    client.force_login(triage_lead)
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get(LIST, {"status": "any"}).content.decode()
+    counts = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert len(counts) == 1
+    assert "LIMIT 5" in counts[0]
+    assert "More than 4 referrals" in page
+    assert "Select all 9" not in page
+    assert "Select all 5" not in page
+    podiatry = client.get(LIST, {"status": "any", "queue": "podiatry"}).content.decode()
+    assert "3 referrals" in podiatry
+
+
+@pytest.mark.skipif(on_postgresql(), reason="SQLite's partial-index matching")
+@pytest.mark.parametrize("persona", ["chiropractor", "triage_lead"])
+def test_on_sqlite_the_open_queue_reads_an_open_work_index(client, cases, persona, request):
+    """SQLite uses a partial index only if the query repeats its condition as literals."""
+    client.force_login(request.getfixturevalue(persona))
+    cl = client.get(LIST).context["cl"]
+    sql, params = cl.queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert re.search(r"referral_(queue_)?open_order_idx|referral_queue_order_idx", plan), plan
+    assert "SCAN referrals_referral" not in plan

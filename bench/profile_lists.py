@@ -1,0 +1,108 @@
+"""Per-request time of the list pages, in-process (no server, no wrk): where the time goes.
+
+Usage: DATABASE_URL=... python bench/profile_lists.py [--requests 200] [--profile NAME]
+       [--sort cumulative] [--top 40]
+
+Run after ``migrate`` and ``generate_cases``, with the server's environment (DJANGO_ENV=production,
+DEBUG=false, a SECRET_KEY, BENCH_QUERY_COUNT=1, static files collected) and
+ALLOWED_HOSTS=testserver: the test environment's template
+instrumentation would add its own cost. Creates an API token (every scope) and a
+clinician in the chiropractic queue, as bench/load_setup.py does, then sends each list request
+through Django's test client (the whole middleware stack) ``--requests`` times after a warm-up
+and prints wall and CPU milliseconds per request and SQL statements per request. CPU time is
+this process only: on SQLite it includes the queries, on PostgreSQL the server's share is not
+in it. ``--profile NAME`` (api_first, api_deep, admin_queue, admin_case) prints a cProfile of
+that request instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--profile", default="")
+    parser.add_argument("--sort", default="cumulative")
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--dump", default="", help="also write the raw profile to this file")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import Group, User
+    from django.db import connection
+    from django.test import Client
+
+    from referrals import selectors
+    from referrals.access import QUEUE_GROUPS
+    from referrals.models import Queue, Referral, Scope
+    from referrals.pagination import encode_cursor
+    from referrals.tokens import api_token_authenticate, api_token_create
+
+    created = api_token_create(name="Profile bench", scopes=Scope.values)
+    service_user = api_token_authenticate(created.raw).user  # type: ignore[union-attr]
+    staff, _ = User.objects.get_or_create(username="profile-clinician", defaults={"is_staff": True})
+    staff.groups.add(Group.objects.get(name=QUEUE_GROUPS[Queue.CHIROPRACTIC]))
+    listed = selectors.referral_list(user=service_user)
+    total = listed.count()
+    deep = encode_cursor(listed[total // 2])
+    case = Referral.objects.filter(queue=Queue.CHIROPRACTIC).order_by("-id").first()
+    assert case is not None  # noqa: S101 - a bench script on a generated database
+
+    api = Client(headers={"Authorization": f"Bearer {created.raw}"})
+    admin = Client()
+    admin.force_login(staff)
+    requests = {
+        "api_first": (api, "/api/v1/referrals", {}),
+        "api_deep": (api, "/api/v1/referrals", {"cursor": deep}),
+        "admin_queue": (admin, "/admin/referrals/referral/", {}),
+        "admin_case": (admin, f"/admin/referrals/referral/{case.public_id}/change/", {}),
+    }
+    print(f"{total:,} referrals visible to the token; {connection.vendor}")
+    if args.profile:
+        client, url, params = requests[args.profile]
+        for _ in range(5):
+            client.get(url, params, secure=True)
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(args.requests):
+            response = client.get(url, params, secure=True)
+        profile.disable()
+        assert response.status_code == 200, response.status_code  # noqa: S101
+        if args.dump:
+            profile.dump_stats(args.dump)
+        pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
+        return 0
+    for name, (client, url, params) in requests.items():
+        for _ in range(5):
+            client.get(url, params, secure=True)
+        response = client.get(url, params, secure=True)
+        assert response.status_code == 200, (name, response.status_code)  # noqa: S101
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(args.requests):
+            client.get(url, params, secure=True)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        count = response.get("X-Query-Count", "?")
+        print(
+            f"{name:12} wall {wall / args.requests * 1000:6.2f} ms  "
+            f"cpu {cpu / args.requests * 1000:6.2f} ms  queries {count:>2}  "
+            f"{len(response.content):,} bytes"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
