@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -80,3 +81,31 @@ def client_ip(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(address))
     except ValueError:
         return None
+
+
+SESSION_REFRESHED_KEY = "_refreshed_at"
+
+
+class IdleSessionMiddleware:
+    """Push a session's expiry to the idle time from now, at most once a minute.
+
+    Replaces SESSION_SAVE_EVERY_REQUEST, which wrote the session row on every request: each
+    page a member of staff opens was a database write (and on SQLite, a write lock). Here the
+    session is only marked modified when SESSION_REFRESH_SECONDS have passed since the last
+    refresh, so the idle limit holds to within that interval. Sessions without data (anonymous
+    visitors) are left alone, as Django does.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or session.is_empty() or session.modified:
+            return response
+        now = int(time.time())
+        last = session.get(SESSION_REFRESHED_KEY)
+        if not isinstance(last, int) or now - last >= settings.SESSION_REFRESH_SECONDS:
+            session[SESSION_REFRESHED_KEY] = now
+        return response

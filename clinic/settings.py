@@ -89,6 +89,7 @@ MIDDLEWARE = [
     # Before sessions and CSRF read the body: an oversized request gets a 413 page.
     "clinic.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "clinic.middleware.IdleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -267,7 +268,9 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # Staff sessions end after SESSION_IDLE_MINUTES without a request, and with the browser.
 SESSION_COOKIE_AGE = 60 * env_int("SESSION_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+# Activity extends the session (clinic.middleware.IdleSessionMiddleware), writing the session
+# row at most once a minute rather than on every request.
+SESSION_REFRESH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # Staff login protection (django-axes keeps the attempts in the database, shared by every

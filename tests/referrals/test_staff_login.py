@@ -127,3 +127,31 @@ def test_a_staff_session_ends_after_the_idle_time_and_activity_extends_it(client
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_activity_writes_the_session_at_most_once_a_refresh_interval(client, settings):
+    """Reading pages is not a write each time (issue 7): the expiry moves at most once per
+    SESSION_REFRESH_SECONDS, so the idle limit holds to within that interval."""
+    from django.contrib.sessions.models import Session
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def session_writes() -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("admin:index")).status_code == 200
+        return [
+            q["sql"]
+            for q in queries.captured_queries
+            if "django_session" in q["sql"] and q["sql"].startswith(("UPDATE", "INSERT"))
+        ]
+
+    make_staff("chiro_carla", "Chiropractic team")
+    assert log_in(client, "chiro_carla").status_code == 302
+    session_writes()  # the first page after signing in stamps the refresh time
+    assert session_writes() == []
+    assert session_writes() == []
+    before = Session.objects.get(session_key=client.session.session_key).expire_date
+    settings.SESSION_REFRESH_SECONDS = 0
+    assert len(session_writes()) == 1
+    after = Session.objects.get(session_key=client.session.session_key).expire_date
+    assert after > before
