@@ -5,8 +5,9 @@ Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/scale_explain \
 
 With --generate N the database is migrated and N cases are generated first (skip it to reuse a
 data set). Runs EXPLAIN (ANALYZE, BUFFERS) for each list query the staff pages run, writes each
-plan to bench/results/plans/<name>.txt and prints one summary line per plan: time, whether an
-index scan is used, and whether a Sort node reads the referral table.
+plan to bench/results/plans/<name>.txt (or under --out DIR) and prints one summary line per
+plan: time, whether an index scan is used, and whether a Sort node reads the referral table.
+bench/load.py runs it on each PostgreSQL database it measures.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ PAGE = 50
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--generate", type=int, default=0, help="generate N cases first")
+    parser.add_argument("--out", default=str(OUT), help=f"where the plans go ({OUT})")
     args = parser.parse_args()
+    out = Path(args.out).resolve()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL database (e.g. .../scale_explain).")
     if args.generate:
@@ -137,8 +140,8 @@ def main() -> int:
     statements: dict[str, str] = {f"admin_queue_{big}_capped_count": counted[-1]["sql"]}
     queries[f"admin_queue_{big}_page"] = staff_queue[:PAGE]
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    print(f"{Referral.objects.count():,} referrals; plans in {OUT.relative_to(ROOT)}/")
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"{Referral.objects.count():,} referrals; plans in {out}/")
     failures = 0
     planned: dict[str, tuple[str, Any]] = {
         name: queryset.query.sql_with_params() for name, queryset in queries.items()
@@ -149,7 +152,7 @@ def main() -> int:
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
         shown = sql % tuple(map(repr, params)) if params else sql
-        (OUT / f"{name}.txt").write_text(f"-- {name}\n{shown}\n\n{plan}\n")
+        (out / f"{name}.txt").write_text(f"-- {name}\n{shown}\n\n{plan}\n")
         index = bool(re.search(r"Index (Only )?Scan", plan))
         seq_on_referrals = bool(re.search(r"Seq Scan on referrals_referral", plan))
         big_sort = _sorts_referrals(plan)

@@ -325,6 +325,24 @@ def run_wrk(
     return json.loads(line)
 
 
+def explain_plans(env: dict[str, str], db: str, cases: int) -> dict[str, Any]:
+    """bench/explain.py on this database: EXPLAIN (ANALYZE, BUFFERS) of every list query the
+    pages run, saved under bench/results/plans/<db>_<cases>/; ok when each uses an index and
+    no Sort reads the referral table."""
+    out = RESULTS / "plans" / f"{db}_{cases}"
+    done = subprocess.run(
+        [PY, "bench/explain.py", "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    print(f"  query plans (EXPLAIN ANALYZE), saved in {out.relative_to(ROOT)}/:", flush=True)
+    for line in lines:
+        print(f"    {line}", flush=True)
+    if done.returncode not in (0, 1):
+        sys.stderr.write(done.stderr)
+    return {"ok": done.returncode == 0, "dir": str(out.relative_to(ROOT)), "lines": lines}
+
+
 def bench_one(db: str, cases: int, args: argparse.Namespace, wrk: str) -> list[Result]:
     print(f"\n== {db}, {cases:,} cases ==", flush=True)
     fresh = not args.reuse
@@ -334,6 +352,7 @@ def bench_one(db: str, cases: int, args: argparse.Namespace, wrk: str) -> list[R
     # Enough drafts that the form never runs out: warm-up and run each get their own share.
     drafts = max(2000, int(400 * (args.duration + args.warmup)) + 10)
     fixtures = prepare(env, cases, fresh, drafts, password)
+    plans = explain_plans(env, db, cases) if db == "postgres" else None
     server = Server(env, args.workers)
     results: list[Result] = []
     try:
@@ -380,6 +399,8 @@ def bench_one(db: str, cases: int, args: argparse.Namespace, wrk: str) -> list[R
         result.ratio = result.rps / base if base else None
     results.append(Result(db, cases, "_worked_queries", 0, 0, 0, 0, 0, 0, None))
     results[-1].__dict__["worked"] = worked
+    if plans is not None:
+        results[-1].__dict__["plans"] = plans
     return results
 
 
@@ -433,6 +454,13 @@ def verdicts(results: list[Result], triage_line: str) -> list[tuple[str, bool | 
                              len(set(per_size.values())) == 1, str(per_size)))  # fmt: skip
     if not any(r[0].startswith("postgres 1,000,000") for r in rows):
         rows.append(("list pages p95 < 50 ms at 1,000,000 cases on PostgreSQL", None, "not run"))
+    for r in results:
+        plans = r.__dict__.get("plans")
+        if r.endpoint == "_worked_queries" and plans is not None:
+            bad = [line for line in plans["lines"] if line.startswith("BAD")]
+            rows.append((f"{r.db} {r.cases:,}: list queries use indexes, no sort of the table "
+                         "(EXPLAIN)", plans["ok"],
+                         f"{len(bad)} bad; plans in {plans['dir']}/"))  # fmt: skip
     rows.append(("triage >= 20,000/s per core (bench/triage.py)", "PASS" in triage_line,
                  triage_line))  # fmt: skip
     return rows
