@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -84,6 +85,12 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 SESSION_REFRESHED_KEY = "_refreshed_at"
+
+
+def stamp_session_refresh(sender: Any, request: HttpRequest, **kwargs: Any) -> None:
+    """On sign-in (user_logged_in): the new session starts fresh, so the first page after it
+    writes nothing more (connected in ReferralsConfig.ready)."""
+    request.session[SESSION_REFRESHED_KEY] = int(time.time())
 
 
 class IdleSessionMiddleware:

@@ -5,4 +5,9 @@ class ReferralsConfig(AppConfig):
     name = "referrals"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from clinic.middleware import stamp_session_refresh
         from referrals import admin_integrations  # noqa: F401 - registers the integration admin
+
+        user_logged_in.connect(stamp_session_refresh, dispatch_uid="stamp_session_refresh")
