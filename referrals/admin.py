@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
-from django.utils.timesince import timesince
+from django.utils.timesince import TIME_STRINGS, timesince
 from django.utils.translation import get_language
 
 from intake.bodymap import body_map_svg
@@ -231,7 +231,7 @@ class ReferralAdmin(admin.ModelAdmin):
 
     @admin.display(description="Waiting", ordering="created_at")
     def waiting(self, obj: Referral) -> str:
-        return timesince(obj.created_at)
+        return timesince(obj.created_at, time_strings=_time_strings(get_language()))
 
     @admin.display(description="Due", ordering="due_at")
     def due(self, obj: Referral) -> str:
@@ -428,6 +428,27 @@ class ReferralAdmin(admin.ModelAdmin):
             detail={"note": note.pk},
         )
         return HttpResponseRedirect(_case_url(referral) + "#notes")
+
+
+class _TimeUnit:
+    """One of timesince's unit strings ("%(num)d days"), translated once per number: Django's
+    are lazy and re-translated on every use, which cost more than the rest of a row."""
+
+    def __init__(self, name: str, language: str | None) -> None:
+        self.name, self.language = name, language
+
+    def __mod__(self, params: dict[str, int]) -> str:
+        return _time_unit(self.name, params["num"], self.language)
+
+
+@lru_cache(maxsize=4096)
+def _time_unit(name: str, num: int, language: str | None) -> str:
+    return str(TIME_STRINGS[name] % {"num": num})
+
+
+@lru_cache(maxsize=16)
+def _time_strings(language: str | None) -> dict[str, Any]:
+    return {name: _TimeUnit(name, language) for name in TIME_STRINGS}
 
 
 @lru_cache(maxsize=64)

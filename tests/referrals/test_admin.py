@@ -370,3 +370,32 @@ def test_on_sqlite_the_open_queue_reads_an_open_work_index(client, cases, person
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert re.search(r"referral_(queue_)?open_order_idx|referral_queue_order_idx", plan), plan
     assert "SCAN referrals_referral" not in plan
+
+
+@pytest.mark.parametrize("language", ["en-gb", "fr", "de", "pl"])
+@pytest.mark.parametrize(
+    "ago",
+    [
+        dt.timedelta(seconds=5),
+        dt.timedelta(minutes=1, seconds=20),
+        dt.timedelta(hours=1, minutes=2, seconds=30),
+        dt.timedelta(days=1, hours=3, seconds=30),
+        dt.timedelta(days=12, seconds=30),
+        dt.timedelta(days=45, hours=5, seconds=30),
+        dt.timedelta(days=400, seconds=30),
+        dt.timedelta(days=-2),
+    ],
+)
+def test_the_waiting_column_reads_like_timesince_in_every_language(ago, language):
+    """The column translates each unit once per number; the words must stay Django's."""
+    from types import SimpleNamespace
+
+    from django.contrib.admin import site
+    from django.utils import translation
+    from django.utils.timesince import timesince
+
+    admin = site.get_model_admin(Referral)
+    row = SimpleNamespace(created_at=timezone.now() - ago)
+    with translation.override(language):
+        assert admin.waiting(row) == timesince(row.created_at)
+        assert admin.waiting(row) == timesince(row.created_at)  # the cached one too
