@@ -399,3 +399,15 @@ def test_the_waiting_column_reads_like_timesince_in_every_language(ago, language
     with translation.override(language):
         assert admin.waiting(row) == timesince(row.created_at)
         assert admin.waiting(row) == timesince(row.created_at)  # the cached one too
+
+
+def test_the_queue_page_scripts_carry_the_nonce_of_its_policy(client, cases, chiropractor):
+    client.force_login(chiropractor)
+    response = client.get(LIST)
+    match = re.search(r"'nonce-([^']+)'", response["Content-Security-Policy"])
+    assert match is not None
+    page = response.content.decode()
+    scripts = re.findall(r"<script [^>]*>", page)
+    assert len(scripts) > 3
+    assert all(f'nonce="{match.group(1)}"' in tag for tag in scripts), scripts
+    assert set(re.findall(r'nonce="([^"]+)"', page)) == {match.group(1)}
