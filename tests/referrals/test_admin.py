@@ -394,7 +394,10 @@ def test_the_waiting_column_reads_like_timesince_in_every_language(ago, language
     from django.utils import translation
     from django.utils.timesince import timesince
 
+    from referrals.admin import ReferralAdmin
+
     admin = site.get_model_admin(Referral)
+    assert isinstance(admin, ReferralAdmin)
     row = SimpleNamespace(created_at=timezone.now() - ago)
     with translation.override(language):
         assert admin.waiting(row) == timesince(row.created_at)
