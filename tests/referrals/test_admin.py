@@ -18,6 +18,7 @@ from tests.conftest import on_postgresql
 pytestmark = pytest.mark.django_db
 
 LIST = reverse("admin:referrals_referral_changelist")
+QUEUE_QUERIES = 7
 
 
 def case_url(referral):
@@ -270,6 +271,9 @@ def test_queue_and_case_page_queries_do_not_grow_with_rows(client, triage_lead):
     # A later page (an offset) and the whole history (every status) run the same queries.
     assert _queries(client, LIST + "?p=3") == large[0]
     assert _queries(client, LIST + "?status=any") == large[0]
+    # Session, user, permissions (its own and its groups'), its queue groups, the capped
+    # count and the page, on SQLite and PostgreSQL alike.
+    assert large[0] == QUEUE_QUERIES
 
 
 def test_another_teams_note_and_clearance_forms_are_404s(client, cases, podiatrist):
