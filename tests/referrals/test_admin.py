@@ -392,8 +392,6 @@ def test_on_sqlite_the_open_queue_reads_an_open_work_index(client, cases, person
 )
 def test_the_waiting_column_reads_like_timesince_in_every_language(ago, language):
     """The column translates each unit once per number; the words must stay Django's."""
-    from types import SimpleNamespace
-
     from django.contrib.admin import site
     from django.utils import translation
     from django.utils.timesince import timesince
@@ -402,7 +400,7 @@ def test_the_waiting_column_reads_like_timesince_in_every_language(ago, language
 
     admin = site.get_model_admin(Referral)
     assert isinstance(admin, ReferralAdmin)
-    row = SimpleNamespace(created_at=timezone.now() - ago)
+    row = Referral(created_at=timezone.now() - ago)
     with translation.override(language):
         assert admin.waiting(row) == timesince(row.created_at)
         assert admin.waiting(row) == timesince(row.created_at)  # the cached one too
