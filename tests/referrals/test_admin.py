@@ -4,6 +4,7 @@ import re
 import pytest
 from django.contrib.admin.templatetags.admin_list import results
 from django.db import connection
+from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +18,7 @@ from tests.conftest import on_postgresql
 pytestmark = pytest.mark.django_db
 
 LIST = reverse("admin:referrals_referral_changelist")
+QUEUE_QUERIES = 7
 
 
 def case_url(referral):
@@ -259,6 +261,8 @@ def test_queue_and_case_page_queries_do_not_grow_with_rows(client, triage_lead):
     for i in range(5):
         submit("V22", patient=details(phone=f"07700 91{i:04d}"))
     first = Referral.objects.order_by("id").first()
+    # The first request after logging in extends the session (IdleSessionMiddleware).
+    client.get(LIST)
     small = (_queries(client, LIST), _queries(client, case_url(first)))
     for i in range(5, 100):
         submit("V22", patient=details(phone=f"07700 91{i:04d}"))
@@ -267,6 +271,9 @@ def test_queue_and_case_page_queries_do_not_grow_with_rows(client, triage_lead):
     # A later page (an offset) and the whole history (every status) run the same queries.
     assert _queries(client, LIST + "?p=3") == large[0]
     assert _queries(client, LIST + "?status=any") == large[0]
+    # Session, user, permissions (its own and its groups'), its queue groups, the capped
+    # count and the page, on SQLite and PostgreSQL alike.
+    assert large[0] == QUEUE_QUERIES
 
 
 def test_another_teams_note_and_clearance_forms_are_404s(client, cases, podiatrist):
@@ -326,6 +333,12 @@ def test_the_queue_rows_are_what_the_generic_changelist_writes(client, triage_le
         assert fast
         page = response.content.decode()
         assert all("".join(row) in page for row in fast)
+        # The whole table too: the rows are joined in Python, not by the template's loops.
+        table = Template("{% load referral_queue %}{% queue_result_list cl %}")
+        django_table = Template("{% load admin_list %}{% result_list cl %}")
+        written = table.render(Context({"cl": cl}))
+        assert written == django_table.render(Context({"cl": cl, "opts": cl.opts}))
+        assert written in page
         cells += [cell for row in fast for cell in row]
     assert any("Overdue since" in cell for cell in cells)
     assert any("_changelist_filters=" in cell for cell in cells)
@@ -361,3 +374,45 @@ def test_on_sqlite_the_open_queue_reads_an_open_work_index(client, cases, person
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert re.search(r"referral_(queue_)?open_order_idx|referral_queue_order_idx", plan), plan
     assert "SCAN referrals_referral" not in plan
+
+
+@pytest.mark.parametrize("language", ["en-gb", "fr", "de", "pl"])
+@pytest.mark.parametrize(
+    "ago",
+    [
+        dt.timedelta(seconds=5),
+        dt.timedelta(minutes=1, seconds=20),
+        dt.timedelta(hours=1, minutes=2, seconds=30),
+        dt.timedelta(days=1, hours=3, seconds=30),
+        dt.timedelta(days=12, seconds=30),
+        dt.timedelta(days=45, hours=5, seconds=30),
+        dt.timedelta(days=400, seconds=30),
+        dt.timedelta(days=-2),
+    ],
+)
+def test_the_waiting_column_reads_like_timesince_in_every_language(ago, language):
+    """The column translates each unit once per number; the words must stay Django's."""
+    from django.contrib.admin import site
+    from django.utils import translation
+    from django.utils.timesince import timesince
+
+    from referrals.admin import ReferralAdmin
+
+    admin = site.get_model_admin(Referral)
+    assert isinstance(admin, ReferralAdmin)
+    row = Referral(created_at=timezone.now() - ago)
+    with translation.override(language):
+        assert admin.waiting(row) == timesince(row.created_at)
+        assert admin.waiting(row) == timesince(row.created_at)  # the cached one too
+
+
+def test_the_queue_page_scripts_carry_the_nonce_of_its_policy(client, cases, chiropractor):
+    client.force_login(chiropractor)
+    response = client.get(LIST)
+    match = re.search(r"'nonce-([^']+)'", response["Content-Security-Policy"])
+    assert match is not None
+    page = response.content.decode()
+    scripts = re.findall(r"<script [^>]*>", page)
+    assert len(scripts) > 3
+    assert all(f'nonce="{match.group(1)}"' in tag for tag in scripts), scripts
+    assert set(re.findall(r'nonce="([^"]+)"', page)) == {match.group(1)}
