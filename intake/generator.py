@@ -26,6 +26,7 @@ from django.utils import timezone
 from intake.bulk import BulkSubmission, HistoryStep
 from intake.identity import age_on
 from intake.models import ContactMethod
+from intake.questionnaire import FIELD_BY_CODE
 from intake.sampling import random_answers
 from intake.services import PatientDetails
 from referrals.models import Action, Referral
@@ -56,6 +57,9 @@ DECLINE_SHARE: Final = 0.06
 RELEASE_SHARE: Final = 0.05
 CANCEL_REASON: Final = "The patient withdrew the request."
 DECLINE_REASON: Final = "Not suitable for this clinic: advised to see the GP."
+_AGE = FIELD_BY_CODE["age_years"]
+MIN_AGE: Final = _AGE.min_value or 0
+MAX_AGE: Final = _AGE.max_value or 200
 MINUTE: Final = dt.timedelta(minutes=1)
 HOUR: Final = dt.timedelta(hours=1)
 DAY: Final = dt.timedelta(days=1)
@@ -197,11 +201,16 @@ class CaseGenerator:
     def _submission(self, at: dt.datetime) -> BulkSubmission:
         answers = random_answers(self.rng)
         age = answers.pop("age_years")
+        on = timezone.localtime(at).date()
+        patient: PatientDetails | None = None
+        pooled = False
         if self.rng.random() < self.repeat_share:
             patient, pooled = self._repeat()
-        else:
-            patient = self._new_identity(self.rng, age=age, on=timezone.localtime(at).date())
-            pooled = False
+            if not MIN_AGE <= age_on(patient.date_of_birth, on) <= MAX_AGE:
+                # A birthday since their last form took them past the questionnaire's range.
+                patient, pooled = None, False
+        if patient is None:
+            patient = self._new_identity(self.rng, age=age, on=on)
         self.recent.append((patient, pooled))
         return BulkSubmission(
             patient=patient, answers=answers, submitted_at=at, may_be_stored=pooled

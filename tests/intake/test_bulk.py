@@ -19,6 +19,7 @@ from intake.bulk import (
     BulkSubmissionInvalid,
     HistoryStep,
     intake_submit_bulk,
+    prepare_one,
 )
 from intake.generator import _other_form
 from intake.identity import age_on, normalise_phone
@@ -514,3 +515,28 @@ def test_a_repeat_patient_writing_the_number_the_other_way_keeps_a_valid_number(
     assert all(
         not validate_patient(details(phone=form), today=dt.date(2026, 1, 1)) for form in forms
     )
+
+
+def test_a_repeat_patient_past_the_questionnaires_age_range_is_not_sent_again():
+    """Someone aged 110 who writes in again after their birthday would be refused (the
+    questionnaire takes 16 to 110), so the generator makes a new person instead: such a case
+    made a 10,000-case run with seed 1 fail."""
+    from intake.generator import CaseGenerator
+
+    start = dt.datetime(2025, 1, 1, 9, tzinfo=dt.UTC)
+    generator = CaseGenerator(
+        seed=1, count=100, start=start, end=start + dt.timedelta(days=60), staff={}, repeat_share=1
+    )
+    oldest = details(date_of_birth=dt.date(1914, 1, 20))  # 110 on 1 January, 111 on 20 January
+    generator.pool = [oldest]
+    generator.recent.clear()
+    generator.recent.append((oldest, True))
+    assert generator._submission(start).patient.date_of_birth == oldest.date_of_birth
+    later = start + dt.timedelta(days=30)
+    for _ in range(20):
+        generator.recent.clear()
+        generator.recent.append((oldest, True))
+        item = generator._submission(later)
+        assert item.patient.date_of_birth != oldest.date_of_birth
+        assert not item.may_be_stored
+        assert not isinstance(prepare_one(item), dict)
