@@ -319,9 +319,8 @@ class ReferralAdmin(admin.ModelAdmin):
             "disclaimer": staff_disclaimer(
                 ruleset_version=intake.ruleset_version or RULESET_VERSION
             ),
-            "events": referral.events.select_related("actor"),
+            **_case_history(referral),
             "notes": referral.staff_notes.select_related("author"),
-            "linked": referral.intakes.order_by("submitted_at"),
             "move_form": move_form or MoveForm(prefix="move"),
             "clear_form": (
                 clear_form
@@ -482,6 +481,31 @@ def _link_badge(kind: str) -> str:
         icon,
         label,
     )
+
+
+# The case page shows the newest of a referral's events and linked submissions, so that its
+# cost does not grow with them (a referral that thousands of submissions joined took 8 s).
+CASE_EVENTS_SHOWN = 200
+CASE_LINKED_SHOWN = 50
+
+
+def _case_history(referral: Referral) -> dict[str, Any]:
+    events = list(
+        referral.events.select_related("actor").order_by("-created_at", "-id")[
+            : CASE_EVENTS_SHOWN + 1
+        ]
+    )
+    linked = list(
+        referral.intakes.order_by("-submitted_at", "-id").only("reference", "submitted_at")[
+            : CASE_LINKED_SHOWN + 1
+        ]
+    )
+    return {
+        "events": events[:CASE_EVENTS_SHOWN][::-1],
+        "events_more": len(events) > CASE_EVENTS_SHOWN,
+        "linked": linked[:CASE_LINKED_SHOWN][::-1],
+        "linked_more": len(linked) > CASE_LINKED_SHOWN,
+    }
 
 
 def _case_url(referral: Referral) -> str:

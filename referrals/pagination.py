@@ -57,11 +57,15 @@ def after(queryset: QuerySet[Referral], cursor: str, limit: int) -> QuerySet[Ref
     """
     priority, due, pk = decode_cursor(cursor)
     rest = TupleGreaterThan(Tuple(F("due_at"), F("id")), (due, pk))
-    if not connection.features.supports_slicing_ordering_in_compound:
-        # SQLite cannot limit the parts of a UNION: one query with the same meaning.
-        return queryset.filter(Q(priority__lt=priority) | (Q(priority=priority) & Q(rest)))
     same = queryset.filter(rest, priority=priority)
     lower = queryset.filter(priority__lt=priority)
+    if not connection.features.supports_slicing_ordering_in_compound:
+        # SQLite cannot limit the parts of a UNION, but it can limit a subquery: the same two
+        # limited ranges, as the ids of the rows to show (an OR of the two conditions instead
+        # walked the index from the top: 190 ms a page half-way down 1,000,000 cases).
+        return queryset.filter(
+            Q(pk__in=same.values("pk")[:limit]) | Q(pk__in=lower.values("pk")[:limit])
+        )
     return same[:limit].union(lower[:limit], all=True).order_by("-priority", "due_at", "id")
 
 

@@ -416,3 +416,34 @@ def test_the_queue_page_scripts_carry_the_nonce_of_its_policy(client, cases, chi
     assert len(scripts) > 3
     assert all(f'nonce="{match.group(1)}"' in tag for tag in scripts), scripts
     assert set(re.findall(r'nonce="([^"]+)"', page)) == {match.group(1)}
+
+
+def test_the_case_page_shows_the_newest_history_and_links_whatever_their_number(
+    client, triage_lead, monkeypatch
+):
+    """Issue 7: a referral that many submissions joined must not make its page slow. The page
+    shows the newest CASE_EVENTS_SHOWN events and CASE_LINKED_SHOWN linked submissions, says
+    so, and runs the same queries however many there are."""
+    from referrals import admin as referral_admin
+
+    monkeypatch.setattr(referral_admin, "CASE_EVENTS_SHOWN", 4)
+    monkeypatch.setattr(referral_admin, "CASE_LINKED_SHOWN", 3)
+    client.force_login(triage_lead)
+    same = details(phone="07700 912345")
+    (referral,) = submit("V01", patient=same).referrals
+    client.get(LIST)
+    few = _queries(client, case_url(referral))
+    page = client.get(case_url(referral)).content.decode()
+    assert "Showing the latest" not in page
+    for _ in range(6):
+        submit("V01", patient=same)  # each joins the open referral: a link and an event
+    references = list(
+        referral.intakes.order_by("submitted_at", "id").values_list("reference", flat=True)
+    )
+    assert len(references) == 7
+    assert _queries(client, case_url(referral)) == few
+    page = client.get(case_url(referral)).content.decode()
+    assert "Showing the latest 4 entries of the history." in page
+    assert "Submissions linked (the latest 3):" in page
+    assert all(reference in page for reference in references[-3:])
+    assert references[0] not in page.split("Submissions linked")[1]
