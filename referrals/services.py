@@ -135,8 +135,7 @@ def referrals_record(
     )
     open_by_queue = {
         referral.queue: referral
-        for referral in Referral.objects.select_for_update(of=("self",))
-        .select_related("intake", "assigned_to", "rerouted_from")
+        for referral in Referral.objects.select_for_update()
         .filter(
             patient_id=intake.patient_id,
             queue__in=[p.queue for p in proposals],

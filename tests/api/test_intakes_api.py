@@ -341,3 +341,14 @@ def test_the_fast_triage_projection_equals_the_documented_serializer(case):
     assert json.dumps(preview, sort_keys=True) == json.dumps(
         TriagePreviewOut({**result, "patient_message": messages}).data, sort_keys=True
     )
+
+
+def test_a_second_submission_that_joins_an_open_referral_shows_that_referral(api):
+    """The response lists the referrals the case fed, the joined ones too (with their own
+    opening intake), in queue order."""
+    who = details(family_name="Again")
+    first = api.post("/api/v1/intakes", intake_body("V01", who)).json()
+    second = api.post("/api/v1/intakes", intake_body("V01", who)).json()
+    assert [r["id"] for r in second["referrals"]] == [r["id"] for r in first["referrals"]]
+    assert second["referrals"][0]["reference"] == first["reference"]
+    assert second["reference"] != first["reference"]
