@@ -84,7 +84,7 @@ def main() -> int:
     # ORDER BY -priority, due_at, id mixes directions, so "after the cursor" is two index
     # ranges: the rest of the cursor's priority, then every lower priority.
     after = TupleGreaterThan(Tuple(F("due_at"), F("id")), (d, i))
-    same = scoped(big).filter(after, priority=p)
+    same = scoped(big).filter(after, priority=p, due_at__gte=d)  # as referrals.pagination
     lower = scoped(big).filter(priority__lt=p)
     queries[f"queue_{big}_deep_keyset"] = (
         same[:PAGE].union(lower[:PAGE], all=True).order_by("-priority", "due_at", "id")[:PAGE]
