@@ -477,7 +477,6 @@ def test_generate_cases_in_worker_processes_writes_the_same_rows_as_in_one_proce
         # The test's transaction must outlive the fork: the workers never use the database.
         with (
             mock.patch.object(generate_cases.timezone, "now", return_value=now),
-            mock.patch.object(generate_cases.connections, "close_all"),
         ):
             # Dense (a few days) and twice over: repeat patients are matched within a batch,
             # against earlier batches and against the first run's rows, and referrals are joined.

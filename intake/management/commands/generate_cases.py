@@ -229,8 +229,12 @@ def _plans(
         return
     global _WORKER  # the fork pool's inherited state
     _WORKER = (generator, batch, now)
-    # Forked workers must not share this process's database connection.
-    connections.close_all()
+    # Forked workers never use the database, but a connection shared across fork is unsafe to
+    # use from two processes: close it, unless a caller's transaction holds it (a test, or a
+    # caller generating inside its own atomic block), which the workers leave alone: they
+    # only plan, and a forked pool worker leaves with os._exit, never closing it.
+    if not connection.in_atomic_block:
+        connections.close_all()
     pending: deque[tuple[int, AsyncResult[BatchPlan]]] = deque()
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
