@@ -52,11 +52,12 @@ NOTIFIED_URGENCIES = frozenset({Urgency.EMERGENCY, Urgency.URGENT})
 
 
 def _notify_on_commit(referral: Referral) -> None:
-    if referral.urgency in NOTIFIED_URGENCIES:
-        from referrals.tasks import notify_queue_staff
+    """Alert the queue's staff once the caller's transaction commits (``Proposed.to_notify``
+    chose the referrals that page)."""
+    from referrals.tasks import notify_queue_staff
 
-        pk = referral.pk
-        transaction.on_commit(lambda: notify_queue_staff.enqueue(pk))
+    pk = referral.pk
+    transaction.on_commit(lambda: notify_queue_staff.enqueue(pk))
 
 
 def _check_queue(actor: Any, queue: str) -> None:

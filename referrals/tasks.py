@@ -41,7 +41,7 @@ def announce_intake(
     urgent referral it opened or raised. Returns the number of alerts sent."""
     found = Referral.objects.select_related("intake").filter(pk__in=referral_ids)
     referrals = {r.pk: r for r in found}
-    intake = Intake.objects.get(pk=intake_id)
+    intake = Intake.objects.only("public_id", "reference", "urgency").get(pk=intake_id)
     with transaction.atomic():
         webhooks.on_intake_submitted(intake, [referrals[pk] for pk in referral_ids])
         webhooks.on_referrals_created([referrals[pk] for pk in created_ids])

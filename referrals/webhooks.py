@@ -136,7 +136,11 @@ def on_referral_status_changed(
     referral: Referral, previous_status: str, *, endpoints: list[WebhookEndpoint] | None = None
 ) -> None:
     def data() -> dict[str, Any]:
-        intake = Intake.objects.only("public_id", "reference").get(pk=referral.intake_id)
+        intake = (
+            referral.intake
+            if Referral.intake.is_cached(referral)
+            else Intake.objects.only("public_id", "reference").get(pk=referral.intake_id)
+        )
         return {
             "referral": {
                 **_referral_data(referral),
