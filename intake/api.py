@@ -150,13 +150,13 @@ class TriageResultOut(serializers.Serializer[Any]):
     )
 
 
+TRIAGE_KEYS: Final = tuple(TriageResultOut().fields)
+
+
 def triage_out(result: dict[str, Any]) -> dict[str, Any]:
     """What ``TriageResultOut(result).data`` gives for a result of ``assess`` (a test checks it
     for every worked case), without the serializer's per-field cost on the submission path."""
     return {key: result[key] for key in TRIAGE_KEYS}
-
-
-TRIAGE_KEYS: Final = tuple(TriageResultOut().fields)
 
 
 class IntakeCreatedOut(serializers.Serializer[Any]):
