@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from rest_framework.renderers import JSONRenderer
 
 from intake.api import TriagePreviewOut, TriageResultOut, triage_out
 from intake.assessment import assess
@@ -18,8 +19,10 @@ from intake.models import Intake, IntakeSource
 from intake.questionnaire import FIELDS
 from intake.services import PatientDetails, patient_messages_for
 from intake.validation import MSG_REQUIRED, MSG_UNDER_16, validate_answers
+from referrals.api import ReferralSerializer
 from referrals.api_auth import RequestTooLarge, SizeLimitedJSONParser
 from referrals.models import AuditEntry, Referral, Scope
+from referrals.services import referral_claim
 from tests.api.conftest import Api, intake_body
 from tests.clinic_fixtures import details, worked_case, worked_cases
 
@@ -341,6 +344,27 @@ def test_the_fast_triage_projection_equals_the_documented_serializer(case):
     assert json.dumps(preview, sort_keys=True) == json.dumps(
         TriagePreviewOut({**result, "patient_message": messages}).data, sort_keys=True
     )
+
+
+def test_the_submission_lists_its_referrals_as_the_referral_serializer_writes_them(
+    api, triage_lead
+):
+    """The response's referrals are read like the list's rows (values(), no serializer); for a
+    joined referral that a clinician claimed they must still be exactly ReferralSerializer's."""
+    who = details(family_name="Joiner")
+    first = api.post("/api/v1/intakes", intake_body("V22", who)).json()
+    claimed = Referral.objects.get(public_id=first["referrals"][0]["id"])
+    referral_claim(referral=claimed, actor=triage_lead)
+    second = api.post("/api/v1/intakes", intake_body("V22", who)).json()
+    stored = Referral.objects.filter(public_id__in=[r["id"] for r in second["referrals"]])
+    expected = json.loads(
+        JSONRenderer().render(
+            ReferralSerializer(stored.order_by("-priority", "due_at", "id"), many=True).data
+        )
+    )
+    assert len(expected) == 3
+    assert second["referrals"] == expected
+    assert any(r["assigned_to"] for r in second["referrals"])
 
 
 def test_a_second_submission_that_joins_an_open_referral_shows_that_referral(api):
