@@ -157,3 +157,30 @@ def test_red_flag_cases_go_to_urgent_medical_review_alone_with_suggestions_kept(
         referral.priority
         > submit("V01", patient=details(phone="07700 900777")).referrals[0].priority
     )
+
+
+def test_a_taken_reference_is_replaced_and_the_whole_case_stored_once(monkeypatch):
+    """The insert has no savepoint of its own (issue 7): a reference another case holds fails
+    the transaction, which is run again with a new reference."""
+    from intake import identity
+
+    taken = submit("V01").intake.reference
+    fresh = iter([taken, "TESTREF2"])
+    monkeypatch.setattr(identity, "new_reference", lambda: next(fresh))
+    result = submit("V22", patient=details(family_name="Second"))
+    assert result.intake.reference == "TESTREF2"
+    assert Intake.objects.count() == 2
+    assert Patient.objects.count() == 2
+    assert Referral.objects.filter(intake=result.intake).count() == len(result.referrals) == 3
+    assert ReferralEvent.objects.filter(referral__intake=result.intake).count() == 3
+
+
+def test_five_taken_references_in_a_row_store_nothing(monkeypatch):
+    from intake import identity
+
+    taken = submit("V01").intake.reference
+    monkeypatch.setattr(identity, "new_reference", lambda: taken)
+    with pytest.raises(RuntimeError, match="unique reference"):
+        submit("V22", patient=details(family_name="Second"))
+    assert Intake.objects.count() == 1
+    assert Patient.objects.count() == 1
