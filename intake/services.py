@@ -14,6 +14,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from clinic.instances import unsaved
 from intake import identity
 from intake.assessment import assess
 from intake.messages import PatientMessages, patient_messages
@@ -149,7 +150,8 @@ def patient_build(
     details: PatientDetails, family_key: str, phone_key: str, email_key: str
 ) -> Patient:
     """A new, unsaved patient (shared with the bulk path)."""
-    return Patient(
+    return unsaved(
+        Patient,
         given_name=details.given_name.strip(),
         family_name=details.family_name.strip(),
         family_name_key=family_key,
@@ -255,7 +257,8 @@ def intake_build(
     """The unsaved intake row for a prepared submission (shared with the bulk path)."""
     result = prepared.result
     flag_codes = [flag["code"] for flag in result["flags"]]
-    return Intake(
+    return unsaved(
+        Intake,
         patient=patient,
         source=source,
         date_of_birth=prepared.patient.date_of_birth,

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from clinic.instances import unsaved
 from intake.models import URGENCY_RANK, Intake, Urgency
 from referrals.models import (
     EventKind,
@@ -74,7 +75,8 @@ def proposals_for(
 
 def referral_build(proposal: Proposal, *, intake: Intake, actor: Any) -> Referral:
     """The unsaved new referral for a proposal that found no open one to join."""
-    return Referral(
+    return unsaved(
+        Referral,
         patient_id=intake.patient_id,
         intake=intake,
         queue=proposal.queue,
@@ -89,7 +91,8 @@ def referral_build(proposal: Proposal, *, intake: Intake, actor: Any) -> Referra
 
 
 def created_event(referral: Referral, *, intake: Intake, actor: Any, reason: str) -> ReferralEvent:
-    return ReferralEvent(
+    return unsaved(
+        ReferralEvent,
         referral=referral,
         kind=EventKind.CREATED,
         actor=actor,
@@ -109,7 +112,8 @@ def referral_join(
     events and whether the urgency was raised (the caller then notifies).
     """
     events = [
-        ReferralEvent(
+        unsaved(
+            ReferralEvent,
             referral=existing,
             kind=EventKind.LINKED,
             actor=actor,
@@ -123,7 +127,8 @@ def referral_join(
         existing.due_at = min(existing.due_at, proposal.due_at)
         existing.overdue_at = None
         events.append(
-            ReferralEvent(
+            unsaved(
+                ReferralEvent,
                 referral=existing,
                 kind=EventKind.URGENCY_RAISED,
                 actor=actor,
