@@ -417,6 +417,7 @@ class _BatchWriter:
         self.links: list[tuple[Referral, Intake, dt.datetime]] = []
         self.events: list[EventRow] = []
         self.due_cache: dict[tuple[str, dt.date], dt.datetime] = {}
+        self.tz = timezone.get_current_timezone()
 
     # --- reads ------------------------------------------------------------------------------
     def _load_candidates(self, keys: list[IdentityKey]) -> None:
@@ -462,7 +463,7 @@ class _BatchWriter:
         if urgency == "emergency":
             return referral_due_at(urgency, at)
         # Urgent and routine due times depend only on the local submission date.
-        cache_key = (urgency, timezone.localtime(at).date())
+        cache_key = (urgency, at.astimezone(self.tz).date())
         due = self.due_cache.get(cache_key)
         if due is None:
             due = self.due_cache[cache_key] = referral_due_at(urgency, at)

@@ -133,6 +133,8 @@ class CaseGenerator:
         self.staff = staff
         self.repeat_share = repeat_share
         self.history_share = history_share
+        # timezone.localtime() looks the zone up per call (a context-local read): once per batch.
+        self.tz = timezone.get_current_timezone()
         # Who wrote in recently in this batch, and whether they came from the pool.
         self.recent: deque[tuple[PatientDetails, bool]] = deque(maxlen=RECENT_PEOPLE)
         pool_rng = random.Random(seed + 2)  # noqa: S311
@@ -148,7 +150,7 @@ class CaseGenerator:
         phone, email, preferred = _contact(rng, given, family)
         if rng_age:
             # Old enough at the start of the period and young enough at its end.
-            age, on = rng.randint(20, 95), timezone.localtime(self.start).date()
+            age, on = rng.randint(20, 95), self.start.astimezone(self.tz).date()
         assert on is not None  # noqa: S101 - new people pass the submission date
         return PatientDetails(
             given_name=given,
@@ -189,6 +191,7 @@ class CaseGenerator:
         if not 0 <= index < self.batch_count(batch):
             raise IndexError(index)
         self.rng = random.Random(f"batch:{self.seed}:{index}")  # noqa: S311
+        self.tz = timezone.get_current_timezone()
         self.recent.clear()
         span = (self.end - self.start).total_seconds()
         done = index * batch
@@ -201,7 +204,7 @@ class CaseGenerator:
     def _submission(self, at: dt.datetime) -> BulkSubmission:
         answers = random_answers(self.rng)
         age = answers.pop("age_years")
-        on = timezone.localtime(at).date()
+        on = at.astimezone(self.tz).date()
         patient: PatientDetails | None = None
         pooled = False
         if self.rng.random() < self.repeat_share:
