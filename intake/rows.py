@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -83,6 +84,11 @@ class Table:
         self.model = model
         self.db_table = model._meta.db_table
         self.columns = list(columns)
+        # A tuple even for one column (itemgetter of one name returns the bare value).
+        getter = operator.itemgetter(*self.columns)
+        self.take: Callable[[dict[str, Any]], Sequence[Any]] = (
+            getter if len(self.columns) > 1 else lambda d: (getter(d),)
+        )
         fields = [by_attname[column] for column in self.columns]
         converters = [(index, _converter(field)) for index, field in enumerate(fields)]
         self.converters: list[tuple[int, Converter]] = [
@@ -98,8 +104,18 @@ class Table:
         return tuple(out)
 
     def rows_from(self, objects: Iterable[models.Model]) -> list[Sequence[Any]]:
-        columns = self.columns
-        return [self.row([getattr(obj, column) for column in columns]) for obj in objects]
+        # Straight from each instance's __dict__, where Model.__init__ (and unsaved) put every
+        # concrete field: getattr would run the foreign keys' attribute descriptors in Python.
+        # A deferred field (not in __dict__) is read through getattr, which loads it.
+        columns, take, row = self.columns, self.take, self.row
+        out: list[Sequence[Any]] = []
+        for obj in objects:
+            try:
+                values = take(obj.__dict__)
+            except KeyError:
+                values = [getattr(obj, column) for column in columns]
+            out.append(row(values))
+        return out
 
     def insert(self, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:

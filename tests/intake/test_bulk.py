@@ -539,3 +539,14 @@ def test_a_repeat_patient_past_the_questionnaires_age_range_is_not_sent_again():
         assert item.patient.date_of_birth != oldest.date_of_birth
         assert not item.may_be_stored
         assert not isinstance(prepare_one(item), dict)
+
+
+def test_rows_are_read_from_the_instances_as_getattr_reads_them_even_when_deferred():
+    stored = submit("V01").intake
+    table = rows.Table(Intake, [field.attname for field in Intake._meta.concrete_fields])
+    deferred = Intake.objects.only("id", "reference").get(pk=stored.pk)
+    expected = [table.row([getattr(stored, c) for c in table.columns])]
+    assert table.rows_from([stored]) == expected
+    assert table.rows_from([deferred]) == expected
+    one = rows.Table(Intake, ["reference"])
+    assert one.rows_from([stored]) == [(stored.reference,)]
