@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.csp import CONTEXT_KEY as CSP_CONTEXT_KEY
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import TIME_STRINGS, timesince
 from django.utils.translation import get_language
@@ -467,11 +467,18 @@ def _waiting_minutes(minutes: int, language: str | None) -> str:
 
 
 def due_text(due_at: dt.datetime, status: str, now: dt.datetime) -> str:
-    """The "Due" column: the local due time, marked when open work is overdue."""
+    """The "Due" column (escaped): the local due time, marked when open work is overdue."""
+    overdue = status in OPEN_STATUSES and due_at < now
+    return _due_cell(due_at, timezone.get_current_timezone_name(), overdue)
+
+
+@lru_cache(maxsize=4096)
+def _due_cell(due_at: dt.datetime, zone: str, overdue: bool) -> str:
+    # The same page of a queue is drawn again and again; its due times repeat with it.
     local = f"{timezone.localtime(due_at):%a %d %b %H:%M}"
-    if status in OPEN_STATUSES and due_at < now:
+    if overdue:
         return format_html('<strong class="overdue">Overdue since {}</strong>', local)
-    return local
+    return escape(local)
 
 
 class _TimeUnit:

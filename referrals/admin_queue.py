@@ -11,6 +11,7 @@ output, and any other list layout falls back to Django's).
 
 from __future__ import annotations
 
+import html
 from typing import Any, Final
 
 from django.contrib.admin.templatetags.admin_list import ResultList, results
@@ -21,7 +22,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import conditional_escape, escape, format_html
+from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext
 
@@ -133,10 +134,12 @@ def queue_rows_from_values(cl: ChangeList, values: list[dict[str, Any]]) -> list
     """The rows of ``queue_rows`` from ``ROW_VALUES`` rows: the same cells, escaped alike."""
     from referrals import admin as referral_admin
 
-    empty = conditional_escape(cl.model_admin.get_empty_value_display())
-    status_labels = {value: escape(label) for value, label in Status.choices}
+    # Labels are made plain text once: a lazy translation is translated again at every use,
+    # and Django's escape() wraps every call for lazy values. html.escape is what it calls.
+    empty = str(conditional_escape(cl.model_admin.get_empty_value_display()))
+    status_labels = {value: html.escape(str(label)) for value, label in Status.choices}
     queue_labels = {value: str(label) for value, label in Queue.choices}
-    select = gettext("Select this object for an action - {}")
+    select = str(gettext("Select this object for an action - {}"))
     link = add_preserved_filters(
         {"preserved_filters": cl.preserved_filters, "opts": cl.opts},
         reverse("admin:referrals_referral_change", args=[_PLACEHOLDER]),
@@ -154,25 +157,25 @@ def queue_rows_from_values(cl: ChangeList, values: list[dict[str, Any]]) -> list
     rows = []
     for row in values:
         reference, assignee = row["intake__reference"], row["assigned_to__username"]
-        title = format_html(select, f"{reference} → {queue_labels[row['queue']]}")
+        title = select.format(html.escape(f"{reference} → {queue_labels[row['queue']]}"))
         patient = f"{row['patient__family_name'].upper()}, {row['patient__given_name']}"
         flags = " ".join(flag_chip(code) for code in row["intake__flag_codes"])
         href = path.replace(_PLACEHOLDER, str(row["public_id"])) + query
         cells = [
             '<td class="action-checkbox"><input type="checkbox" name="_selected_action" '
             f'value="{row["pk"]}" class="action-select" aria-label="{title}"></td>',
-            f'<th class="field-reference"><a href="{href}">{escape(reference)}</a></th>',
-            f'<td class="field-patient_name">{escape(patient)}</td>',
+            f'<th class="field-reference"><a href="{href}">{html.escape(reference)}</a></th>',
+            f'<td class="field-patient_name">{html.escape(patient)}</td>',
             f'<td class="field-urgency_badge">{urgency_badge(row["urgency"], language)}</td>',
             f'<td class="field-flags">{flags}</td>',
             f'<td class="field-link">{link_badge(row["intake__link_kind"])}</td>',
-            f'<td class="field-waiting">{escape(waiting(row["created_at"], now, language))}</td>',
-            f'<td class="field-due">'
-            f"{conditional_escape(due(row['due_at'], row['status'], now))}</td>",
+            f'<td class="field-waiting">{html.escape(waiting(row["created_at"], now, language))}'
+            "</td>",
+            f'<td class="field-due">{due(row["due_at"], row["status"], now)}</td>',
             '<td class="field-assigned_to nowrap">'
-            f"{empty if assignee is None else escape(assignee)}</td>",
+            f"{empty if assignee is None else html.escape(assignee)}</td>",
             f'<td class="field-status">{status_labels.get(row["status"], empty)}</td>',
-            f'<td class="field-queue">{escape(queue_labels.get(row["queue"], empty))}</td>',
+            f'<td class="field-queue">{html.escape(queue_labels.get(row["queue"], empty))}</td>',
         ]
         # Every part above is escaped or already safe HTML.
         rows.append(ResultList(None, [SafeString(cell) for cell in cells]))
