@@ -26,12 +26,14 @@ from django.contrib.admin.options import (
 )
 from django.contrib.admin.views.main import PAGE_VAR, SEARCH_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
+from django.forms import Media
 from django.http import HttpRequest, HttpResponse
 from django.template import Context
 from django.template.base import Template
 from django.template.loader import get_template
 from django.template.loader_tags import BlockNode
 from django.template.response import TemplateResponse
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext, ngettext
 
@@ -95,13 +97,12 @@ def queue_changelist_view(
     cl.result_list = list(cl.result_list.values(*ROW_VALUES))
     actions = model_admin.get_actions(request, action_location=ActionLocation.CHANGE_LIST)
     action_form = None
-    media = model_admin.media
     if actions:
         action_form = model_admin.action_form(auto_id=None)
         action_form.fields["action"].choices = model_admin.get_action_choices(
             request, action_location=ActionLocation.CHANGE_LIST
         )
-        media += action_form.media
+    media = _media(model_admin, action_form is not None)
     shown = len(cl.result_list)
     context = {
         **model_admin.admin_site.each_context(request),
@@ -129,6 +130,38 @@ def queue_changelist_view(
     context["queue"] = _fragments(request, cl, context)
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, PAGE_TEMPLATE, context)
+
+
+class RenderedMedia:
+    """A ``Media`` part (``.css`` or ``.js``) rendered once per process, for the page's
+    ``{% csp_nonce_attr media.css %}``: the nonce, new for every request, is put in on use."""
+
+    _NONCE: Final = "queue-page-nonce"  # token_urlsafe never makes a dash-joined word
+
+    def __init__(self, render: Callable[..., Any]) -> None:
+        self._plain = str(render(attrs=None))
+        self._with_nonce = str(render(attrs={"nonce": self._NONCE}))
+
+    def render(self, *, attrs: dict[str, str] | None = None) -> SafeString:
+        if not attrs:
+            return SafeString(self._plain)
+        (nonce,) = attrs.values()  # csp.nonce_attr passes the nonce alone
+        return SafeString(self._with_nonce.replace(self._NONCE, escape(nonce)))
+
+
+class _PageMedia:
+    def __init__(self, media: Media) -> None:
+        self.css = RenderedMedia(media["css"].render)
+        self.js = RenderedMedia(media["js"].render)
+
+
+@cache
+def _media(model_admin: Any, with_actions: bool) -> _PageMedia:
+    """The admin's media (and its action form's): the same for every request of a process."""
+    media = model_admin.media
+    if with_actions:
+        media += model_admin.action_form(auto_id=None).media
+    return _PageMedia(media)
 
 
 def _fragments(request: HttpRequest, cl: ChangeList, context: dict[str, Any]) -> dict[str, Any]:
