@@ -63,3 +63,7 @@ def test_a_superuser_has_every_permission_as_with_modelbackend():
         User.objects.get(pk=admin.pk)
     )
     assert user.has_perm("referrals.delete_referral")
+
+
+def test_an_id_that_is_no_number_is_no_user():
+    assert StaffModelBackend().get_user("not-a-number") is None
