@@ -13,7 +13,7 @@ tests/referrals/test_admin_queue_page.py holds the whole page to Django's.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from functools import cache
 from threading import Lock
 from typing import Any, Final
@@ -24,6 +24,7 @@ from django.contrib.admin.options import (
     ActionLocation,
     IncorrectLookupParameters,
 )
+from django.contrib.admin.sites import AdminSite
 from django.contrib.admin.views.main import PAGE_VAR, SEARCH_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
 from django.forms import Media
@@ -33,6 +34,7 @@ from django.template.base import Template
 from django.template.loader import get_template
 from django.template.loader_tags import BlockNode
 from django.template.response import TemplateResponse
+from django.utils.functional import SimpleLazyObject
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext, ngettext
@@ -53,10 +55,10 @@ class BoundedMemo:
 
     def __init__(self, size: int = FRAGMENT_MEMO_SIZE) -> None:
         self.size = size
-        self._items: OrderedDict[Hashable, SafeString] = OrderedDict()
+        self._items: OrderedDict[tuple[Any, ...], SafeString] = OrderedDict()
         self._lock = Lock()
 
-    def get(self, key: Hashable, make: Callable[[], SafeString]) -> SafeString:
+    def get(self, key: tuple[Any, ...], make: Callable[[], SafeString]) -> SafeString:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -67,6 +69,10 @@ class BoundedMemo:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return value
+
+    def entries(self) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._items)
 
     def clear(self) -> None:
         with self._lock:
@@ -105,7 +111,7 @@ def queue_changelist_view(
     media = _media(model_admin, action_form is not None)
     shown = len(cl.result_list)
     context = {
-        **model_admin.admin_site.each_context(request),
+        **_site_context(model_admin.admin_site, request),
         "module_name": str(model_admin.opts.verbose_name_plural),
         "selection_note": gettext("0 of %(cnt)s selected") % {"cnt": shown},
         "selection_note_all": ngettext(
@@ -164,6 +170,24 @@ def _media(model_admin: Any, with_actions: bool) -> _PageMedia:
     return _PageMedia(media)
 
 
+def _site_context(site: AdminSite, request: HttpRequest) -> dict[str, Any]:
+    """``site.each_context(request)``, with the sidebar's list of apps made only when the
+    sidebar is drawn (not when it comes from the memo)."""
+    if type(site).each_context is not AdminSite.each_context:
+        return site.each_context(request)
+    script_name = request.META["SCRIPT_NAME"]
+    return {
+        "site_title": site.site_title,
+        "site_header": site.site_header,
+        "site_url": script_name if site.site_url == "/" and script_name else site.site_url,
+        "has_permission": site.has_permission(request),
+        "available_apps": SimpleLazyObject(lambda: site.get_app_list(request)),
+        "is_popup": False,
+        "is_nav_sidebar_enabled": site.enable_nav_sidebar,
+        "log_entries": site.get_log_entries(request),
+    }
+
+
 def _fragments(request: HttpRequest, cl: ChangeList, context: dict[str, Any]) -> dict[str, Any]:
     """The page's parts, each from the memo when a request like this one drew it already.
 
@@ -185,7 +209,20 @@ def _fragments(request: HttpRequest, cl: ChangeList, context: dict[str, Any]) ->
     actions = context["action_form"]
     action_key = tuple(actions.fields["action"].choices) if actions else None
     page = (cl.page_num, cl.show_all)
+    user: Any = request.user
+    # The sidebar lists what the user's permissions (and, for the audit trail and the
+    # integrations, its groups and superuser flag) let it see, and marks the current page.
+    permissions = frozenset() if user.is_superuser else frozenset(user.get_all_permissions())
+    viewer = (user.is_active, user.is_staff, user.is_superuser, permissions)
+    sidebar = (request.path, viewer, frozenset(access.group_names(user)))
     return {
+        "nav_sidebar": FRAGMENTS.get(
+            ("nav-sidebar", language, *sidebar),
+            lambda: _render_block(
+                "nav-sidebar",
+                {"request": request, "available_apps": context["available_apps"]},
+            ),
+        ),
         "filters": part("filters", (queues, query), "filters", {"cl": cl, "opts": cl.opts}),
         "search": part("search", (query, counts), "search", {"cl": cl, "opts": cl.opts}),
         "actions": part("actions", (action_key, counts), "queue-actions", context),
@@ -209,7 +246,7 @@ def _blocks() -> dict[str, tuple[Template, BlockNode]]:
     """The changelist page's blocks that the queue page draws as parts, each from the most
     derived template that defines it (as template inheritance picks it)."""
     found: dict[str, tuple[Template, BlockNode]] = {}
-    for template_name in (QUEUE_PARTS, CHANGE_LIST, "admin/change_list.html"):
+    for template_name in (QUEUE_PARTS, CHANGE_LIST, "admin/change_list.html", "admin/base.html"):
         template = get_template(template_name).template  # type: ignore[attr-defined]
         for node in template.nodelist.get_nodes_by_type(BlockNode):
             found.setdefault(node.name, (template, node))
