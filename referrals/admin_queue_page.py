@@ -41,6 +41,7 @@ from django.utils.translation import get_language, gettext, ngettext
 
 from referrals import access
 from referrals.admin_queue import ROW_VALUES, queue_body, queue_layout, queue_rows_from_values
+from referrals.templatetags.referral_queue import queue_result_list
 
 PAGE_TEMPLATE: Final = "admin/referrals/referral/queue_page.html"
 # The templates whose blocks draw the shared parts, as Django's changelist page would.
@@ -226,11 +227,24 @@ def _fragments(request: HttpRequest, cl: ChangeList, context: dict[str, Any]) ->
         "filters": part("filters", (queues, query), "filters", {"cl": cl, "opts": cl.opts}),
         "search": part("search", (query, counts), "search", {"cl": cl, "opts": cl.opts}),
         "actions": part("actions", (action_key, counts), "queue-actions", context),
-        "body": queue_body(queue_rows_from_values(cl, cl.result_list)),
+        "table": _table(cl, searching, (language, query, bool(cl.result_list))),
         "pagination": part(
             "pagination", (query, page, counts), "pagination", {"cl": cl, "opts": cl.opts}
         ),
     }
+
+
+# Where the rows go in the table as memoised: the head shows the ordering and the query.
+_ROWS: Final = "<!-- queue rows -->"
+
+
+def _table(cl: ChangeList, searching: bool, key: tuple[Any, ...]) -> SafeString:
+    """The result table: its head (sort links, column titles) from the memo, its rows new."""
+    body = queue_body(queue_rows_from_values(cl, cl.result_list))
+    if searching:
+        return queue_result_list(cl, body)
+    table = FRAGMENTS.get(("table", *key), lambda: queue_result_list(cl, SafeString(_ROWS)))
+    return SafeString(table.replace(_ROWS, body, 1))
 
 
 def _render_block(name: str, values: dict[str, Any]) -> SafeString:

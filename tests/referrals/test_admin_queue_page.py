@@ -78,6 +78,28 @@ def test_the_queue_page_is_djangos_page(client, triage_lead, queue, monkeypatch,
 
 
 @pytest.mark.django_db
+def test_requests_that_share_parts_of_the_page_still_get_djangos_page(
+    client, triage_lead, queue, monkeypatch
+):
+    """One memo for every request: pages, orderings and filters drawn one after another."""
+    monkeypatch.setattr(referral_admin.ReferralAdmin, "list_per_page", 2)
+    client.force_login(triage_lead)
+    client.get(LIST)
+    for params in (
+        {"status": "any"},
+        {"status": "any", "p": "2"},
+        {"status": "any", "p": "3"},
+        {"status": "any", "o": "7", "p": "2"},
+        {"status": "any", "o": "7"},
+        {"status": "any", "queue": "podiatry"},
+        {},
+        {"p": "2"},
+    ):
+        fast, django = both_pages(client, monkeypatch, params)
+        assert fast == django, params
+
+
+@pytest.mark.django_db
 def test_the_page_escapes_names_and_shows_overdue_and_claimed_rows(client, triage_lead, queue):
     client.force_login(triage_lead)
     page = client.get(LIST, {"status": "any"}).content.decode()
