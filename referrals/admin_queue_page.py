@@ -4,8 +4,9 @@ Django's ``changelist_view`` still decides what a request may see and how (the C
 scoping, filters, search, ordering, the capped count); what changes is how the page is drawn.
 Its rows are read with ``.values()`` and written by ``queue_rows_from_values`` instead of
 model instances through ``items_for_result``; and the parts of the page that many requests
-share (the filter panel, the search form, the actions bar, the paginator) are rendered by
-Django's own template blocks once per everything they depend on, then reused. POSTs (the
+share (the nav sidebar, the filter panel, the search form, the actions bar, the table's head,
+the paginator) are rendered by Django's own template blocks once per everything they show,
+then reused; the media once per process. POSTs (the
 actions), popups and any other list layout are Django's own view.
 tests/referrals/test_admin_queue_page.py holds the whole page to Django's.
 """
@@ -143,7 +144,8 @@ class RenderedMedia:
     """A ``Media`` part (``.css`` or ``.js``) rendered once per process, for the page's
     ``{% csp_nonce_attr media.css %}``: the nonce, new for every request, is put in on use."""
 
-    _NONCE: Final = "queue-page-nonce"  # token_urlsafe never makes a dash-joined word
+    # Stands for the nonce in the rendered tags: no static path or attribute contains it.
+    _NONCE: Final = "queue-page-nonce"
 
     def __init__(self, render: Callable[..., Any]) -> None:
         self._plain = str(render(attrs=None))
@@ -193,12 +195,20 @@ def _fragments(request: HttpRequest, cl: ChangeList, context: dict[str, Any]) ->
     """The page's parts, each from the memo when a request like this one drew it already.
 
     A part is keyed by everything it shows: the language, the query string (the page number
-    only where the part shows it), the counts, and for the filter panel the user's queues.
+    only where the part shows it), the counts and page size, for the filter panel the user's
+    queues, for the sidebar what the user may see.
     A search is never memoised: its term is in every link, and terms hardly ever repeat.
     """
     language = get_language()
     query = tuple(sorted((k, tuple(v)) for k, v in request.GET.lists() if k != PAGE_VAR))
-    counts = (cl.result_count, len(cl.result_list), getattr(cl.paginator, "capped", False))
+    paginator: Any = cl.paginator
+    counts = (
+        cl.result_count,
+        len(cl.result_list),
+        cl.list_per_page,
+        getattr(paginator, "cap", None),
+        getattr(paginator, "capped", False),
+    )
     searching = bool(request.GET.get(SEARCH_VAR))
 
     def part(name: str, key: tuple[Any, ...], block: str, values: dict[str, Any]) -> SafeString:

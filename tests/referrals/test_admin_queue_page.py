@@ -185,3 +185,19 @@ def test_the_waiting_column_is_timesince(waited, now, language):
     now = now.replace(tzinfo=dt.UTC)
     with translation.override(language):
         assert waiting_text(now - waited, now, language) == timesince(now - waited, now)
+
+
+@pytest.mark.django_db
+def test_every_request_gets_its_own_nonce_in_the_memoised_parts(client, chiropractor, queue):
+    client.force_login(chiropractor)
+    client.get(LIST)
+    seen = set()
+    for _ in range(2):
+        response = client.get(LIST)
+        match = re.search(r"'nonce-([^']+)'", response["Content-Security-Policy"])
+        assert match is not None
+        page = response.content.decode()
+        assert set(re.findall(r'nonce="([^"]+)"', page)) == {match.group(1)}
+        assert "queue-page-nonce" not in page
+        seen.add(match.group(1))
+    assert len(seen) == 2
