@@ -121,8 +121,9 @@ def main() -> int:
 
     # The pages bench/load.py times, built by the code that serves them: the API list as an
     # integration token with every queue sees it (first page and a cursor half-way down), and
-    # the clinician's admin queue (capped count, then the page).
-    from referrals.admin_queue import ROW_FIELDS, CappedCountPaginator
+    # the clinician's admin queue (capped count, then the page's rows as the queue page reads
+    # them: values() of the changelist's queryset, referrals/admin_queue_page.py).
+    from referrals.admin_queue import ROW_FIELDS, ROW_VALUES, CappedCountPaginator
     from referrals.api import LIST_COLUMNS
     from referrals.pagination import after as keyset_after
     from referrals.pagination import encode_cursor
@@ -138,7 +139,7 @@ def main() -> int:
     with CaptureQueriesContext(connection) as counted:
         _ = CappedCountPaginator(staff_queue, PAGE).count
     statements: dict[str, str] = {f"admin_queue_{big}_capped_count": counted[-1]["sql"]}
-    queries[f"admin_queue_{big}_page"] = staff_queue[:PAGE]
+    queries[f"admin_queue_{big}_page"] = staff_queue[:PAGE].values(*ROW_VALUES)
 
     out.mkdir(parents=True, exist_ok=True)
     print(f"{Referral.objects.count():,} referrals; plans in {out}/")

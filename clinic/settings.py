@@ -109,7 +109,8 @@ if BENCH_QUERY_COUNT:
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend, reading a signed-in user with its permissions and groups in one query.
+    "clinic.auth_backends.StaffModelBackend",
 ]
 
 ROOT_URLCONF = "clinic.urls"

@@ -40,6 +40,11 @@ def _group_names(user: Any) -> set[str]:
     return cached
 
 
+def group_names(user: Any) -> frozenset[str]:
+    """The names of the user's groups (read once per request)."""
+    return frozenset(_group_names(user))
+
+
 def is_triage_lead(user: Any) -> bool:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -14,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.csp import CONTEXT_KEY as CSP_CONTEXT_KEY
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import TIME_STRINGS, timesince
 from django.utils.translation import get_language
@@ -25,6 +26,7 @@ from intake.models import Urgency
 from intake.triage import RULESET_VERSION
 from referrals import access, selectors, services
 from referrals.admin_queue import CappedCountPaginator, QueueChangeList
+from referrals.admin_queue_page import queue_changelist_view
 from referrals.audit import audit_record
 from referrals.case import case_answers, case_flags
 from referrals.errors import ReferralError
@@ -171,7 +173,11 @@ class ReferralAdmin(admin.ModelAdmin):
             # object the context processor gives is re-examined through its proxy by each of
             # the page's ~10 csp_nonce_attr tags, which cost more than the table's rows.
             context[CSP_CONTEXT_KEY] = str(nonce)
-        return super().changelist_view(request, {**context, **(extra_context or {})})
+        context = {**context, **(extra_context or {})}
+        # A plain GET of the queue is drawn by referrals/admin_queue_page.py; the rest (the
+        # actions' POSTs, popups, other layouts) by Django.
+        page = queue_changelist_view(self, request, context)
+        return page if page is not None else super().changelist_view(request, context)
 
     # --- scoping -------------------------------------------------------------------------
     def get_queryset(self, request: HttpRequest) -> QuerySet[Referral]:
@@ -246,14 +252,11 @@ class ReferralAdmin(admin.ModelAdmin):
 
     @admin.display(description="Waiting", ordering="created_at")
     def waiting(self, obj: Referral) -> str:
-        return timesince(obj.created_at, time_strings=_time_strings(get_language()))
+        return waiting_text(obj.created_at, timezone.now(), get_language())
 
     @admin.display(description="Due", ordering="due_at")
     def due(self, obj: Referral) -> str:
-        local = f"{timezone.localtime(obj.due_at):%a %d %b %H:%M}"
-        if obj.is_open and obj.due_at < timezone.now():
-            return format_html('<strong class="overdue">Overdue since {}</strong>', local)
-        return local
+        return due_text(obj.due_at, obj.status, timezone.now())
 
     # --- list actions (call the services) ------------------------------------------------
     def _bulk(self, request: HttpRequest, queryset: QuerySet[Referral], action: str) -> None:
@@ -444,6 +447,40 @@ class ReferralAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(_case_url(referral) + "#notes")
 
 
+# Under four weeks timesince's words depend only on the whole minutes waited (no calendar
+# months come into it), so a queue page's fifty rows share a few hundred strings at most.
+_WAITING_CACHED_BELOW: Final = dt.timedelta(weeks=4)
+
+
+def waiting_text(created_at: dt.datetime, now: dt.datetime, language: str | None) -> str:
+    """The "Waiting" column: ``timesince(created_at, now)`` in the active language."""
+    waited = now - created_at
+    if waited < _WAITING_CACHED_BELOW:
+        return _waiting_minutes(max(int(waited.total_seconds() // 60), 0), language)
+    return timesince(created_at, now, time_strings=_time_strings(language))
+
+
+@lru_cache(maxsize=4096)
+def _waiting_minutes(minutes: int, language: str | None) -> str:
+    now = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    return timesince(now - dt.timedelta(minutes=minutes), now, time_strings=_time_strings(language))
+
+
+def due_text(due_at: dt.datetime, status: str, now: dt.datetime) -> str:
+    """The "Due" column (escaped): the local due time, marked when open work is overdue."""
+    overdue = status in OPEN_STATUSES and due_at < now
+    return _due_cell(due_at, timezone.get_current_timezone_name(), overdue)
+
+
+@lru_cache(maxsize=4096)
+def _due_cell(due_at: dt.datetime, zone: str, overdue: bool) -> str:
+    # The same page of a queue is drawn again and again; its due times repeat with it.
+    local = f"{timezone.localtime(due_at):%a %d %b %H:%M}"
+    if overdue:
+        return format_html('<strong class="overdue">Overdue since {}</strong>', local)
+    return escape(local)
+
+
 class _TimeUnit:
     """One of timesince's unit strings ("%(num)d days"), translated once per number: Django's
     are lazy and re-translated on every use, which cost more than the rest of a row."""
@@ -525,8 +562,6 @@ def _case_url(referral: Referral) -> str:
 
 
 def _parse_date(text: str) -> Any:
-    import datetime as dt
-
     for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"):
         try:
             return dt.datetime.strptime(text, fmt).date()

@@ -1,0 +1,277 @@
+"""The staff queue page for a plain GET: Django's changelist page, for less CPU per request.
+
+Django's ``changelist_view`` still decides what a request may see and how (the ChangeList:
+scoping, filters, search, ordering, the capped count); what changes is how the page is drawn.
+Its rows are read with ``.values()`` and written by ``queue_rows_from_values`` instead of
+model instances through ``items_for_result``; and the parts of the page that many requests
+share (the nav sidebar, the filter panel, the search form, the actions bar, the table's head,
+the paginator) are rendered by Django's own template blocks once per everything they show,
+then reused; the media once per process. POSTs (the
+actions), popups and any other list layout are Django's own view.
+tests/referrals/test_admin_queue_page.py holds the whole page to Django's.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import cache
+from threading import Lock
+from typing import Any, Final
+
+from django.contrib.admin.options import (
+    IS_POPUP_VAR,
+    TO_FIELD_VAR,
+    ActionLocation,
+    IncorrectLookupParameters,
+)
+from django.contrib.admin.sites import AdminSite
+from django.contrib.admin.views.main import PAGE_VAR, SEARCH_VAR, ChangeList
+from django.core.exceptions import PermissionDenied
+from django.forms import Media
+from django.http import HttpRequest, HttpResponse
+from django.template import Context
+from django.template.base import Template
+from django.template.loader import get_template
+from django.template.loader_tags import BlockNode
+from django.template.response import TemplateResponse
+from django.utils.functional import SimpleLazyObject
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext, ngettext
+
+from referrals import access
+from referrals.admin_queue import ROW_VALUES, queue_body, queue_layout, queue_rows_from_values
+from referrals.templatetags.referral_queue import queue_result_list
+
+PAGE_TEMPLATE: Final = "admin/referrals/referral/queue_page.html"
+# The templates whose blocks draw the shared parts, as Django's changelist page would.
+CHANGE_LIST: Final = "admin/referrals/referral/change_list.html"
+QUEUE_PARTS: Final = "admin/referrals/referral/queue_parts.html"
+FRAGMENT_MEMO_SIZE: Final = 512
+
+
+class BoundedMemo:
+    """A least-recently-used map of rendered HTML, at most ``size`` entries, shared by the
+    threads of one process."""
+
+    def __init__(self, size: int = FRAGMENT_MEMO_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], SafeString] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], SafeString]) -> SafeString:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def entries(self) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+FRAGMENTS = BoundedMemo()
+
+
+def queue_changelist_view(
+    model_admin: Any, request: HttpRequest, extra_context: dict[str, Any]
+) -> HttpResponse | None:
+    """The queue page, or None where Django's own ``changelist_view`` must answer."""
+    if request.method != "GET" or IS_POPUP_VAR in request.GET or TO_FIELD_VAR in request.GET:
+        return None
+    if not model_admin.has_view_or_change_permission(request):
+        raise PermissionDenied
+    try:
+        cl = model_admin.get_changelist_instance(request)
+    except IncorrectLookupParameters:
+        return None  # Django's view redirects with ?e=1
+    if cl.list_editable or model_admin.actions_on_bottom or not queue_layout(cl):
+        return None
+    # The page's rows as plain values: the same query as Django's, without the instances.
+    cl.result_list = list(cl.result_list.values(*ROW_VALUES))
+    actions = model_admin.get_actions(request, action_location=ActionLocation.CHANGE_LIST)
+    action_form = None
+    if actions:
+        action_form = model_admin.action_form(auto_id=None)
+        action_form.fields["action"].choices = model_admin.get_action_choices(
+            request, action_location=ActionLocation.CHANGE_LIST
+        )
+    media = _media(model_admin, action_form is not None)
+    shown = len(cl.result_list)
+    context = {
+        **_site_context(model_admin.admin_site, request),
+        "module_name": str(model_admin.opts.verbose_name_plural),
+        "selection_note": gettext("0 of %(cnt)s selected") % {"cnt": shown},
+        "selection_note_all": ngettext(
+            "%(total_count)s selected", "All %(total_count)s selected", cl.result_count
+        )
+        % {"total_count": cl.result_count},
+        "title": cl.title,
+        "subtitle": None,
+        "is_popup": cl.is_popup,
+        "to_field": cl.to_field,
+        "cl": cl,
+        "media": media,
+        "has_add_permission": model_admin.has_add_permission(request),
+        "opts": cl.opts,
+        "action_form": action_form,
+        "actions_on_top": model_admin.actions_on_top,
+        "actions_on_bottom": model_admin.actions_on_bottom,
+        "actions_selection_counter": model_admin.actions_selection_counter,
+        "preserved_filters": model_admin.get_preserved_filters(request),
+        **extra_context,
+    }
+    context["queue"] = _fragments(request, cl, context)
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, PAGE_TEMPLATE, context)
+
+
+class RenderedMedia:
+    """A ``Media`` part (``.css`` or ``.js``) rendered once per process, for the page's
+    ``{% csp_nonce_attr media.css %}``: the nonce, new for every request, is put in on use."""
+
+    # Stands for the nonce in the rendered tags: no static path or attribute contains it.
+    _NONCE: Final = "queue-page-nonce"
+
+    def __init__(self, render: Callable[..., Any]) -> None:
+        self._plain = str(render(attrs=None))
+        self._with_nonce = str(render(attrs={"nonce": self._NONCE}))
+
+    def render(self, *, attrs: dict[str, str] | None = None) -> SafeString:
+        if not attrs:
+            return SafeString(self._plain)
+        (nonce,) = attrs.values()  # csp.nonce_attr passes the nonce alone
+        return SafeString(self._with_nonce.replace(self._NONCE, escape(nonce)))
+
+
+class _PageMedia:
+    def __init__(self, media: Media) -> None:
+        self.css = RenderedMedia(media["css"].render)
+        self.js = RenderedMedia(media["js"].render)
+
+
+@cache
+def _media(model_admin: Any, with_actions: bool) -> _PageMedia:
+    """The admin's media (and its action form's): the same for every request of a process."""
+    media = model_admin.media
+    if with_actions:
+        media += model_admin.action_form(auto_id=None).media
+    return _PageMedia(media)
+
+
+def _site_context(site: AdminSite, request: HttpRequest) -> dict[str, Any]:
+    """``site.each_context(request)``, with the sidebar's list of apps made only when the
+    sidebar is drawn (not when it comes from the memo)."""
+    if type(site).each_context is not AdminSite.each_context:
+        return site.each_context(request)
+    script_name = request.META["SCRIPT_NAME"]
+    return {
+        "site_title": site.site_title,
+        "site_header": site.site_header,
+        "site_url": script_name if site.site_url == "/" and script_name else site.site_url,
+        "has_permission": site.has_permission(request),
+        "available_apps": SimpleLazyObject(lambda: site.get_app_list(request)),
+        "is_popup": False,
+        "is_nav_sidebar_enabled": site.enable_nav_sidebar,
+        "log_entries": site.get_log_entries(request),
+    }
+
+
+def _fragments(request: HttpRequest, cl: ChangeList, context: dict[str, Any]) -> dict[str, Any]:
+    """The page's parts, each from the memo when a request like this one drew it already.
+
+    A part is keyed by everything it shows: the language, the query string (the page number
+    only where the part shows it), the counts and page size, for the filter panel the user's
+    queues, for the sidebar what the user may see.
+    A search is never memoised: its term is in every link, and terms hardly ever repeat.
+    """
+    language = get_language()
+    query = tuple(sorted((k, tuple(v)) for k, v in request.GET.lists() if k != PAGE_VAR))
+    paginator: Any = cl.paginator
+    counts = (
+        cl.result_count,
+        len(cl.result_list),
+        cl.list_per_page,
+        getattr(paginator, "cap", None),
+        getattr(paginator, "capped", False),
+    )
+    searching = bool(request.GET.get(SEARCH_VAR))
+
+    def part(name: str, key: tuple[Any, ...], block: str, values: dict[str, Any]) -> SafeString:
+        if searching:
+            return _render_block(block, values)
+        return FRAGMENTS.get((name, language, *key), lambda: _render_block(block, values))
+
+    queues = tuple(sorted(access.queues_for(request.user)))
+    actions = context["action_form"]
+    action_key = tuple(actions.fields["action"].choices) if actions else None
+    page = (cl.page_num, cl.show_all)
+    user: Any = request.user
+    # The sidebar lists what the user's permissions (and, for the audit trail and the
+    # integrations, its groups and superuser flag) let it see, and marks the current page.
+    permissions = frozenset() if user.is_superuser else frozenset(user.get_all_permissions())
+    viewer = (user.is_active, user.is_staff, user.is_superuser, permissions)
+    sidebar = (request.path, viewer, frozenset(access.group_names(user)))
+    return {
+        "nav_sidebar": FRAGMENTS.get(
+            ("nav-sidebar", language, *sidebar),
+            lambda: _render_block(
+                "nav-sidebar",
+                {"request": request, "available_apps": context["available_apps"]},
+            ),
+        ),
+        "filters": part("filters", (queues, query), "filters", {"cl": cl, "opts": cl.opts}),
+        "search": part("search", (query, counts), "search", {"cl": cl, "opts": cl.opts}),
+        "actions": part("actions", (action_key, counts), "queue-actions", context),
+        "table": _table(cl, searching, (language, query, bool(cl.result_list))),
+        "pagination": part(
+            "pagination", (query, page, counts), "pagination", {"cl": cl, "opts": cl.opts}
+        ),
+    }
+
+
+# Where the rows go in the table as memoised: the head shows the ordering and the query.
+_ROWS: Final = "<!-- queue rows -->"
+
+
+def _table(cl: ChangeList, searching: bool, key: tuple[Any, ...]) -> SafeString:
+    """The result table: its head (sort links, column titles) from the memo, its rows new."""
+    body = queue_body(queue_rows_from_values(cl, cl.result_list))
+    if searching:
+        return queue_result_list(cl, body)
+    table = FRAGMENTS.get(("table", *key), lambda: queue_result_list(cl, SafeString(_ROWS)))
+    return SafeString(table.replace(_ROWS, body, 1))
+
+
+def _render_block(name: str, values: dict[str, Any]) -> SafeString:
+    """One block of Django's changelist page, rendered alone by its own template code."""
+    template, node = _blocks()[name]
+    context = Context(values, autoescape=template.engine.autoescape)
+    with context.render_context.push_state(template), context.bind_template(template):
+        return mark_safe(node.nodelist.render(context))  # noqa: S308 - Django's template output
+
+
+@cache
+def _blocks() -> dict[str, tuple[Template, BlockNode]]:
+    """The changelist page's blocks that the queue page draws as parts, each from the most
+    derived template that defines it (as template inheritance picks it)."""
+    found: dict[str, tuple[Template, BlockNode]] = {}
+    for template_name in (QUEUE_PARTS, CHANGE_LIST, "admin/change_list.html", "admin/base.html"):
+        template = get_template(template_name).template  # type: ignore[attr-defined]
+        for node in template.nodelist.get_nodes_by_type(BlockNode):
+            found.setdefault(node.name, (template, node))
+    return found
