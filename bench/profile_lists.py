@@ -17,31 +17,14 @@ that request instead.
 
 from __future__ import annotations
 
-import argparse
-import cProfile
-import os
-import pstats
 import sys
-import time
-from pathlib import Path
+from functools import partial
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+from inprocess import arguments, per_request, profile
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--profile", default="")
-    parser.add_argument("--sort", default="cumulative")
-    parser.add_argument("--top", type=int, default=40)
-    parser.add_argument("--dump", default="", help="also write the raw profile to this file")
-    args = parser.parse_args()
-
-    import django
-
-    django.setup()
+    args = arguments(__doc__, requests=200)
     from django.contrib.auth.models import Group, User
     from django.db import connection
     from django.test import Client
@@ -74,32 +57,16 @@ def main() -> int:
     print(f"{total:,} referrals visible to the token; {connection.vendor}")
     if args.profile:
         client, url, params = requests[args.profile]
-        for _ in range(5):
-            client.get(url, params, secure=True)
-        profile = cProfile.Profile()
-        profile.enable()
-        for _ in range(args.requests):
-            response = client.get(url, params, secure=True)
-        profile.disable()
-        assert response.status_code == 200, response.status_code  # noqa: S101
-        if args.dump:
-            profile.dump_stats(args.dump)
-        pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
+        profile(partial(client.get, url, params, secure=True), args)
         return 0
     for name, (client, url, params) in requests.items():
-        for _ in range(5):
-            client.get(url, params, secure=True)
         response = client.get(url, params, secure=True)
         assert response.status_code == 200, (name, response.status_code)  # noqa: S101
-        wall, cpu = time.perf_counter(), time.process_time()
-        for _ in range(args.requests):
-            client.get(url, params, secure=True)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        wall, cpu = per_request(partial(client.get, url, params, secure=True), args.requests, 5)
         count = response.get("X-Query-Count", "?")
         print(
-            f"{name:12} wall {wall / args.requests * 1000:6.2f} ms  "
-            f"cpu {cpu / args.requests * 1000:6.2f} ms  queries {count:>2}  "
-            f"{len(response.content):,} bytes"
+            f"{name:12} wall {wall * 1000:6.2f} ms  cpu {cpu * 1000:6.2f} ms  "
+            f"queries {count:>2}  {len(response.content):,} bytes"
         )
     return 0
 

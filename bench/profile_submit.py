@@ -15,35 +15,17 @@ baseline's. Every submission is a new patient, as in bench/load.py. ``--profile 
 
 from __future__ import annotations
 
-import argparse
-import cProfile
 import itertools
 import json
-import os
-import pstats
 import secrets
 import sys
-import time
-from pathlib import Path
+from functools import partial
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+from inprocess import arguments, per_request, profile
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--profile", default="")
-    parser.add_argument("--sort", default="cumulative")
-    parser.add_argument("--top", type=int, default=40)
-    parser.add_argument("--dump", default="", help="also write the raw profile to this file")
-    args = parser.parse_args()
-
-    import django
-
-    django.setup()
+    args = arguments(__doc__, requests=300)
     from django.db import connection
     from django.test import Client
     from load import intake_body, preview_body  # bench/load.py: the bodies the load run sends
@@ -78,30 +60,15 @@ def main() -> int:
 
     print(f"{connection.vendor}")
     if args.profile:
-        for _ in range(5):
-            send(args.profile)
-        profile = cProfile.Profile()
-        profile.enable()
-        for _ in range(args.requests):
-            send(args.profile)
-        profile.disable()
-        if args.dump:
-            profile.dump_stats(args.dump)
-        pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
+        profile(partial(send, args.profile), args)
         return 0
     cpu_of: dict[str, float] = {}
     for name in requests:
-        for _ in range(10):
-            send(name)
-        wall, cpu = time.perf_counter(), time.process_time()
-        for _ in range(args.requests):
-            count = send(name)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        cpu_of[name] = cpu / args.requests
+        wall, cpu_of[name] = per_request(partial(send, name), args.requests, 10)
+        count = send(name)  # a request like the timed ones (the warm-up opened the rate window)
         print(
-            f"{name:12} wall {wall / args.requests * 1000:6.2f} ms  "
-            f"cpu {cpu_of[name] * 1000:6.2f} ms  queries {count:>2}  "
-            f"cpu x baseline {cpu_of[name] / cpu_of['baseline']:5.1f}"
+            f"{name:12} wall {wall * 1000:6.2f} ms  cpu {cpu_of[name] * 1000:6.2f} ms  "
+            f"queries {count:>2}  cpu x baseline {cpu_of[name] / cpu_of['baseline']:5.1f}"
         )
     return 0
 

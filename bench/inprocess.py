@@ -1,0 +1,56 @@
+"""What bench/profile_lists.py and bench/profile_submit.py share: the command line, and
+timing or profiling one request sent through Django's test client in this process."""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def arguments(doc: str | None, requests: int) -> argparse.Namespace:
+    """Parse the shared options and set Django up (the scripts import the project after)."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--requests", type=int, default=requests)
+    parser.add_argument("--profile", default="")
+    parser.add_argument("--sort", default="cumulative")
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--dump", default="", help="also write the raw profile to this file")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+    import django
+
+    django.setup()
+    return args
+
+
+def profile(send: Callable[[], object], args: argparse.Namespace) -> None:
+    """Print (and with --dump save) a cProfile of ``args.requests`` sends after a warm-up."""
+    for _ in range(5):
+        send()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(args.requests):
+        send()
+    profiler.disable()
+    if args.dump:
+        profiler.dump_stats(args.dump)
+    pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+
+
+def per_request(send: Callable[[], object], requests: int, warm: int) -> tuple[float, float]:
+    """Wall and CPU seconds per send, after ``warm`` sends not counted."""
+    for _ in range(warm):
+        send()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(requests):
+        send()
+    return (time.perf_counter() - wall) / requests, (time.process_time() - cpu) / requests
