@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from intake import identity
 from intake.models import Intake, IntakeSource, Patient
-from intake.rows import Table, allocate_ids
+from intake.rows import Table, allocate_ids, datetime_texts
 from intake.services import (
     PatientDetails,
     PreparedSubmission,
@@ -545,13 +545,16 @@ class _BatchWriter:
         """Rows of what this writer built, once ``_set_keys`` gave them ids."""
         tables = _tables()
         links, events = tables[ReferralIntake], tables[ReferralEvent]
-        return (
-            tables[Patient].rows_from(self.new_patients),
-            tables[Intake].rows_from(self.intakes),
-            tables[Referral].rows_from(self.new_referrals),
-            [links.row((r.pk, i.pk, at)) for r, i, at in self.links],
-            [events.row((e[0].pk, *e[1:])) for e in self.events],
-        )
+        try:
+            return (
+                tables[Patient].rows_from(self.new_patients),
+                tables[Intake].rows_from(self.intakes),
+                tables[Referral].rows_from(self.new_referrals),
+                [links.row((r.pk, i.pk, at)) for r, i, at in self.links],
+                [events.row((e[0].pk, *e[1:])) for e in self.events],
+            )
+        finally:
+            datetime_texts.forget()
 
     # --- writes -----------------------------------------------------------------------------
     def _write_with(self, plan: BatchPlan, *, dropped: set[int]) -> None:

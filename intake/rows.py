@@ -52,13 +52,47 @@ def _sqlite_datetime(value: dt.datetime | None) -> str | None:
     return str(value)[:-6]
 
 
+class DatetimeTexts:
+    """``_sqlite_datetime`` that remembers the text of each datetime object it converted.
+
+    A generated case's rows carry the same datetime object in several columns (the submission
+    time is the intake's ``submitted_at``, ``created_at``, ``updated_at`` and
+    ``messages_shown_at``, and its referrals', links' and events' times): about a quarter of
+    the conversions are new objects. Keyed by ``id()`` with the object itself kept, so an id
+    cannot be reused while remembered; a datetime is immutable, so its text cannot change.
+    ``forget()`` after each batch (and at most ``LIMIT`` objects) bounds the memory.
+    """
+
+    LIMIT = 65_536
+
+    def __init__(self) -> None:
+        self.texts: dict[int, tuple[dt.datetime, str | None]] = {}
+
+    def __call__(self, value: dt.datetime | None) -> str | None:
+        hit = self.texts.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        text = _sqlite_datetime(value)
+        if value is not None:
+            if len(self.texts) >= self.LIMIT:
+                self.texts.clear()
+            self.texts[id(value)] = (value, text)
+        return text
+
+    def forget(self) -> None:
+        self.texts.clear()
+
+
+datetime_texts = DatetimeTexts()
+
+
 def _converter(field: models.Field[Any, Any]) -> Converter | None:
     kind = field.get_internal_type()
     sqlite = connection.vendor == "sqlite"
     if kind in _PLAIN:
         return None
     if kind == "DateTimeField":
-        return _sqlite_datetime if sqlite else None
+        return datetime_texts if sqlite else None
     if kind == "DateField":
         return (lambda v: None if v is None else v.isoformat()) if sqlite else None
     if kind == "UUIDField":
