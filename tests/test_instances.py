@@ -95,11 +95,11 @@ def test_an_unknown_keyword_is_refused_like_the_constructor():
 
 
 def test_a_related_object_of_another_model_is_refused_like_the_constructor():
-    patient = Patient(**_patient())
+    wrong: Any = Patient(**_patient())  # the mistake under test
     with pytest.raises(ValueError, match='must be a "Intake" instance'):
-        Referral(intake=patient)
+        Referral(intake=wrong)
     with pytest.raises(ValueError, match='must be a "Intake" instance'):
-        unsaved(Referral, intake=patient)
+        unsaved(Referral, intake=wrong)
 
 
 def test_a_related_object_of_another_database_is_refused_like_the_constructor():
