@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from intake import identity
 from intake.models import Intake, IntakeSource, Patient
-from intake.rows import Table, allocate_ids
+from intake.rows import Table, allocate_ids, datetime_texts, stored_values
 from intake.services import (
     PatientDetails,
     PreparedSubmission,
@@ -545,13 +545,16 @@ class _BatchWriter:
         """Rows of what this writer built, once ``_set_keys`` gave them ids."""
         tables = _tables()
         links, events = tables[ReferralIntake], tables[ReferralEvent]
-        return (
-            tables[Patient].rows_from(self.new_patients),
-            tables[Intake].rows_from(self.intakes),
-            tables[Referral].rows_from(self.new_referrals),
-            [links.row((r.pk, i.pk, at)) for r, i, at in self.links],
-            [events.row((e[0].pk, *e[1:])) for e in self.events],
-        )
+        try:
+            return (
+                tables[Patient].rows_from(self.new_patients),
+                tables[Intake].rows_from(self.intakes),
+                tables[Referral].rows_from(self.new_referrals),
+                [links.row((r.pk, i.pk, at)) for r, i, at in self.links],
+                [events.row((e[0].pk, *e[1:])) for e in self.events],
+            )
+        finally:
+            datetime_texts.forget()
 
     # --- writes -----------------------------------------------------------------------------
     def _write_with(self, plan: BatchPlan, *, dropped: set[int]) -> None:
@@ -581,12 +584,10 @@ class _BatchWriter:
             )
             + mine[2]
         )
-        if self.changed_patients:
-            Patient.objects.bulk_update(
-                self.changed_patients.values(), [*PATIENT_CONTACT_FIELDS, "updated_at"]
-            )
-        if self.joined_referrals:
-            Referral.objects.bulk_update(self.joined_referrals.values(), list(LINK_FIELDS))
+        _update_table(Patient, [*PATIENT_CONTACT_FIELDS, "updated_at"]).update(
+            self.changed_patients.values()
+        )
+        _update_table(Referral, LINK_FIELDS).update(self.joined_referrals.values())
         tables[ReferralIntake].insert(
             _patched(links, tables[ReferralIntake], {"referral_id": rmap, "intake_id": imap})
             + mine[3]
@@ -676,6 +677,7 @@ def _event_row(event: ReferralEvent, at: dt.datetime) -> EventRow:
 
 
 _TABLES: dict[tuple[str, type[Model]], Table] = {}
+_UPDATES: dict[tuple[str, type[Model], tuple[str, ...]], Table] = {}
 
 
 def _tables() -> dict[type[Model], Table]:
@@ -694,6 +696,14 @@ def _tables() -> dict[type[Model], Table]:
             _TABLES[key] = Table(model, columns)
         out[model] = _TABLES[key]
     return out
+
+
+def _update_table(model: type[Model], fields: Sequence[str]) -> Table:
+    """The update of ``fields`` of stored rows of ``model`` (``Table.update``: the key last)."""
+    key = (connection.vendor, model, tuple(fields))
+    if key not in _UPDATES:
+        _UPDATES[key] = Table(model, [*fields, "id"])
+    return _UPDATES[key]
 
 
 def _apply_history(referral: Referral, steps: Sequence[HistoryStep]) -> list[EventRow]:
@@ -762,10 +772,7 @@ def _taken_references(references: Sequence[str]) -> set[int]:
         if reference in seen:
             taken.add(index)
         seen.setdefault(reference, index)
-    unique = sorted(seen)
-    for start in range(0, len(unique), MATCH_ROWS):
-        stored = Intake.objects.filter(reference__in=unique[start : start + MATCH_ROWS])
-        taken.update(seen[reference] for reference in stored.values_list("reference", flat=True))
+    taken.update(seen[reference] for reference in stored_values(Intake, "reference", sorted(seen)))
     return taken
 
 
@@ -775,10 +782,5 @@ def _new_references(count: int, *, avoid: Collection[str] = ()) -> list[str]:
     while len(chosen) < count:
         chosen.update(identity.new_references(count - len(chosen)))
         chosen.difference_update(avoid)
-        candidates = sorted(chosen)
-        for start in range(0, len(candidates), MATCH_ROWS):
-            taken = Intake.objects.filter(
-                reference__in=candidates[start : start + MATCH_ROWS]
-            ).values_list("reference", flat=True)
-            chosen.difference_update(taken)
+        chosen.difference_update(stored_values(Intake, "reference", sorted(chosen)))
     return sorted(chosen)

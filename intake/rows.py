@@ -52,13 +52,47 @@ def _sqlite_datetime(value: dt.datetime | None) -> str | None:
     return str(value)[:-6]
 
 
+class DatetimeTexts:
+    """``_sqlite_datetime`` that remembers the text of each datetime object it converted.
+
+    A generated case's rows carry the same datetime object in several columns (the submission
+    time is the intake's ``submitted_at``, ``created_at``, ``updated_at`` and
+    ``messages_shown_at``, and its referrals', links' and events' times): about a quarter of
+    the conversions are new objects. Keyed by ``id()`` with the object itself kept, so an id
+    cannot be reused while remembered; a datetime is immutable, so its text cannot change.
+    ``forget()`` after each batch (and at most ``LIMIT`` objects) bounds the memory.
+    """
+
+    LIMIT = 65_536
+
+    def __init__(self) -> None:
+        self.texts: dict[int, tuple[dt.datetime, str | None]] = {}
+
+    def __call__(self, value: dt.datetime | None) -> str | None:
+        hit = self.texts.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        text = _sqlite_datetime(value)
+        if value is not None:
+            if len(self.texts) >= self.LIMIT:
+                self.texts.clear()
+            self.texts[id(value)] = (value, text)
+        return text
+
+    def forget(self) -> None:
+        self.texts.clear()
+
+
+datetime_texts = DatetimeTexts()
+
+
 def _converter(field: models.Field[Any, Any]) -> Converter | None:
     kind = field.get_internal_type()
     sqlite = connection.vendor == "sqlite"
     if kind in _PLAIN:
         return None
     if kind == "DateTimeField":
-        return _sqlite_datetime if sqlite else None
+        return datetime_texts if sqlite else None
     if kind == "DateField":
         return (lambda v: None if v is None else v.isoformat()) if sqlite else None
     if kind == "UUIDField":
@@ -135,6 +169,43 @@ class Table:
                     f"INSERT INTO {table} ({names}) VALUES ({marks})",  # noqa: S608 - names are quoted identifiers
                     rows,
                 )
+
+    def update(self, objects: Iterable[models.Model]) -> None:
+        """Write this table's columns of stored ``objects`` by primary key, one ``executemany``:
+        what ``QuerySet.bulk_update`` stores, without compiling a ``CASE`` per value.
+
+        The table's last column must be the primary key (``WHERE``); the others are ``SET``.
+        """
+        rows = self.rows_from(objects)
+        if not rows:
+            return
+        quote = connection.ops.quote_name
+        *fields, key = (quote(column_name(self.model, c)) for c in self.columns)
+        assignments = ", ".join(f"{name} = %s" for name in fields)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {quote(self.db_table)} SET {assignments} WHERE {key} = %s",  # noqa: S608 - quoted identifiers
+                rows,
+            )
+
+
+def stored_values(model: type[models.Model], column: str, values: Sequence[Any]) -> list[Any]:
+    """Which of ``values`` (text or numbers, as stored) ``column`` of ``model`` holds: one plain
+    ``IN`` query per 4,000 (the ORM compiles each value of a lookup, some µs apiece)."""
+    quote = connection.ops.quote_name
+    name, table = quote(column_name(model, column)), quote(model._meta.db_table)
+    found: list[Any] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), IN_ROWS):
+            part = values[start : start + IN_ROWS]
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(f"SELECT {name} FROM {table} WHERE {name} IN ({marks})", part)  # noqa: S608 - quoted identifiers
+            found.extend(row[0] for row in cursor.fetchall())
+    return found
+
+
+# Values per IN list: under SQLite's bound-parameter limit (32,766).
+IN_ROWS = 4000
 
 
 def column_name(model: type[models.Model], attname: str) -> str:

@@ -92,3 +92,38 @@ def test_the_constructor_is_used_when_an_init_signal_listens():
 def test_an_unknown_keyword_is_refused_like_the_constructor():
     with pytest.raises(TypeError, match="unexpected keyword"):
         unsaved(Patient, nickname="Ada")
+
+
+def test_a_related_object_of_another_model_is_refused_like_the_constructor():
+    wrong: Any = Patient(**_patient())  # the mistake under test
+    with pytest.raises(ValueError, match='must be a "Intake" instance'):
+        Referral(intake=wrong)
+    with pytest.raises(ValueError, match='must be a "Intake" instance'):
+        unsaved(Referral, intake=wrong)
+
+
+def test_a_related_object_of_another_database_is_refused_like_the_constructor():
+    patient = Patient(**_patient())
+    patient._state.db = "other"
+    intake = Intake()
+    intake._state.db = "default"
+    with pytest.raises(ValueError, match="router prevents"):
+        Referral(patient=patient, intake=intake)
+    with pytest.raises(ValueError, match="router prevents"):
+        unsaved(Referral, patient=patient, intake=intake)
+
+
+def test_a_database_router_sees_the_related_objects(settings: Any):
+    seen: list[tuple[Model, Model]] = []
+
+    class Router:
+        def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool:
+            seen.append((obj1, obj2))
+            return True
+
+    settings.DATABASE_ROUTERS = [Router()]
+    patient = Patient(**_patient())
+    intake = _same(Intake, {"patient": patient, "source": "api"})
+    # unsaved's instance, then the constructor's: both asked the router.
+    assert [obj1 for obj1, _ in seen] == [patient, patient]
+    assert seen[0][1] is intake

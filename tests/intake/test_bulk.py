@@ -550,3 +550,32 @@ def test_rows_are_read_from_the_instances_as_getattr_reads_them_even_when_deferr
     assert table.rows_from([deferred]) == [table.row([getattr(loaded, c) for c in table.columns])]
     one = rows.Table(Intake, ["reference"])
     assert one.rows_from([stored]) == [(stored.reference,)]
+
+
+def test_table_update_stores_what_bulk_update_stores():
+    fields = ["urgency", "due_at", "overdue_at", "priority", "updated_at"]
+    by_pk = {r.pk: r for code in ("V01", "V09", "V22") for r in submit(code).referrals}
+    referrals = list(by_pk.values())
+    assert len(referrals) >= 2
+    for n, referral in enumerate(referrals):
+        referral.urgency = "urgent"
+        referral.due_at = SUBMITTED + dt.timedelta(hours=n)
+        referral.overdue_at = None if n else SUBMITTED
+        referral.priority = 7
+        referral.updated_at = SUBMITTED + dt.timedelta(minutes=n)
+    one, other = referrals[: len(referrals) // 2], referrals[len(referrals) // 2 :]
+    Referral.objects.bulk_update(one, fields)
+    rows.Table(Referral, [*fields, "id"]).update(other)
+    stored = {r.pk: r for r in Referral.objects.filter(pk__in=[r.pk for r in referrals])}
+    for referral in referrals:
+        assert [getattr(stored[referral.pk], f) for f in fields] == [
+            getattr(referral, f) for f in fields
+        ]
+
+
+def test_stored_values_names_the_stored_ones_in_any_number_of_queries(monkeypatch):
+    monkeypatch.setattr(rows, "IN_ROWS", 2)
+    stored = [submit(code).intake.reference for code in ("V01", "V09", "V22")]
+    asked = ["NOPE0001", stored[0], "NOPE0002", stored[2], stored[1]]
+    assert sorted(rows.stored_values(Intake, "reference", asked)) == sorted(stored)
+    assert rows.stored_values(Intake, "reference", []) == []
