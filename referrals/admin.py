@@ -234,21 +234,21 @@ class ReferralAdmin(admin.ModelAdmin):
 
     @admin.display(description="Patient", ordering="patient__family_name")
     def patient_name(self, obj: Referral) -> str:
-        return f"{obj.patient.family_name.upper()}, {obj.patient.given_name}"
+        return patient_name_text(obj.patient.family_name, obj.patient.given_name)
 
     # The badges below depend on one value each and are drawn for every row of every queue
     # page: each is built once per value (and language) and reused.
     @admin.display(description="Urgency", ordering="-priority")
     def urgency_badge(self, obj: Referral) -> str:
-        return _urgency_badge(obj.urgency, get_language())
+        return urgency_badge_html(obj.urgency, get_language())
 
     @admin.display(description="Flags")
     def flags(self, obj: Referral) -> str:
-        return mark_safe(" ".join(_flag_chip(code) for code in obj.intake.flag_codes))  # noqa: S308 - escaped chips
+        return mark_safe(flags_html(obj.intake.flag_codes))  # noqa: S308 - escaped chips
 
     @admin.display(description="Foot/back", ordering="intake__link_kind")
     def link(self, obj: Referral) -> str:
-        return _link_badge(obj.intake.link_kind)
+        return link_badge(obj.intake.link_kind)
 
     @admin.display(description="Waiting", ordering="created_at")
     def waiting(self, obj: Referral) -> str:
@@ -503,9 +503,19 @@ def _time_strings(language: str | None) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=64)
-def _urgency_badge(urgency: str, language: str | None) -> str:
+def patient_name_text(family_name: str, given_name: str) -> str:
+    """The "Patient" column (plain text: the caller escapes)."""
+    return f"{family_name.upper()}, {given_name}"
+
+
+def urgency_badge_html(urgency: str, language: str | None) -> str:
     label = dict(Urgency.choices).get(urgency, urgency)
     return format_html('<span class="urgency urgency-{}">{}</span>', urgency, label)
+
+
+def flags_html(codes: list[str]) -> str:
+    """The "Flags" column: one escaped chip per flag code."""
+    return " ".join(_flag_chip(code) for code in codes)
 
 
 @lru_cache(maxsize=512)
@@ -516,7 +526,7 @@ def _flag_chip(code: str) -> str:
 
 
 @lru_cache(maxsize=32)
-def _link_badge(kind: str) -> str:
+def link_badge(kind: str) -> str:
     label, icon = KINDS[kind]
     return format_html(
         # The label is visible text, so the arrow is hidden from screen readers.

@@ -132,7 +132,7 @@ ROW_VALUES: Final = ("pk", *(name for name in ROW_FIELDS if name != "priority"))
 
 def queue_rows_from_values(cl: ChangeList, values: list[dict[str, Any]]) -> list[ResultList]:
     """The rows of ``queue_rows`` from ``ROW_VALUES`` rows: the same cells, escaped alike."""
-    from referrals import admin as referral_admin
+    from referrals import admin as columns  # the admin's column helpers (it imports this)
 
     # Labels are made plain text once: a lazy translation is translated again at every use,
     # and Django's escape() wraps every call for lazy values. html.escape is what it calls.
@@ -148,30 +148,25 @@ def queue_rows_from_values(cl: ChangeList, values: list[dict[str, Any]]) -> list
     path, query = escape(path), escape(mark + query)
     language = get_language()
     now = timezone.now()
-    urgency_badge, flag_chip = referral_admin._urgency_badge, referral_admin._flag_chip
-    link_badge, waiting, due = (
-        referral_admin._link_badge,
-        referral_admin.waiting_text,
-        referral_admin.due_text,
-    )
     rows = []
     for row in values:
         reference, assignee = row["intake__reference"], row["assigned_to__username"]
         title = select.format(html.escape(f"{reference} → {queue_labels[row['queue']]}"))
-        patient = f"{row['patient__family_name'].upper()}, {row['patient__given_name']}"
-        flags = " ".join(flag_chip(code) for code in row["intake__flag_codes"])
+        patient = columns.patient_name_text(row["patient__family_name"], row["patient__given_name"])
+        urgency = columns.urgency_badge_html(row["urgency"], language)
+        waiting = html.escape(columns.waiting_text(row["created_at"], now, language))
+        due = columns.due_text(row["due_at"], row["status"], now)
         href = path.replace(_PLACEHOLDER, str(row["public_id"])) + query
         cells = [
             '<td class="action-checkbox"><input type="checkbox" name="_selected_action" '
             f'value="{row["pk"]}" class="action-select" aria-label="{title}"></td>',
             f'<th class="field-reference"><a href="{href}">{html.escape(reference)}</a></th>',
             f'<td class="field-patient_name">{html.escape(patient)}</td>',
-            f'<td class="field-urgency_badge">{urgency_badge(row["urgency"], language)}</td>',
-            f'<td class="field-flags">{flags}</td>',
-            f'<td class="field-link">{link_badge(row["intake__link_kind"])}</td>',
-            f'<td class="field-waiting">{html.escape(waiting(row["created_at"], now, language))}'
-            "</td>",
-            f'<td class="field-due">{due(row["due_at"], row["status"], now)}</td>',
+            f'<td class="field-urgency_badge">{urgency}</td>',
+            f'<td class="field-flags">{columns.flags_html(row["intake__flag_codes"])}</td>',
+            f'<td class="field-link">{columns.link_badge(row["intake__link_kind"])}</td>',
+            f'<td class="field-waiting">{waiting}</td>',
+            f'<td class="field-due">{due}</td>',
             '<td class="field-assigned_to nowrap">'
             f"{empty if assignee is None else html.escape(assignee)}</td>",
             f'<td class="field-status">{status_labels.get(row["status"], empty)}</td>',

@@ -225,7 +225,7 @@ def _fragments(request: HttpRequest, cl: ChangeList, context: dict[str, Any]) ->
     # integrations, its groups and superuser flag) let it see, and marks the current page.
     permissions = frozenset() if user.is_superuser else frozenset(user.get_all_permissions())
     viewer = (user.is_active, user.is_staff, user.is_superuser, permissions)
-    sidebar = (request.path, viewer, frozenset(access.group_names(user)))
+    sidebar = (request.path, viewer, access.group_names(user))
     return {
         "nav_sidebar": FRAGMENTS.get(
             ("nav-sidebar", language, *sidebar),
