@@ -57,15 +57,13 @@ def _spec(model: type[Model]) -> tuple[list[FieldSpec], frozenset[str]]:
         made = field._get_default  # type: ignore[attr-defined]
         # Only fields whose get_default is Django's own: a subclass may compute it otherwise.
         plain = type(field).get_default in (Field.get_default, ForeignKey.get_default)
-        if not plain:
-            pass
-        elif field.has_default() and not related:
+        if plain and field.has_default() and not related:
             # The same decision as Field._get_default, taken once instead of per instance.
             if callable(field.default):
                 factory = field.default
             else:
                 default, factory = field.default, None
-        elif not field.has_default() and not field.has_db_default():
+        elif plain and not field.has_default() and not field.has_db_default():
             if made is return_None:
                 factory = None
             elif made is str and not related:

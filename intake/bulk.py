@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from intake import identity
 from intake.models import Intake, IntakeSource, Patient
-from intake.rows import Table, allocate_ids, datetime_texts, stored_values
+from intake.rows import IN_ROWS, Table, allocate_ids, datetime_texts, stored_values
 from intake.services import (
     PatientDetails,
     PreparedSubmission,
@@ -72,8 +72,9 @@ DEFAULT_BATCH = 5000
 # Rows per INSERT statement: large enough to amortise the round trip, small enough for SQLite's
 # bound-parameter limit (32,766) with the widest table (Intake, about 25 columns).
 INSERT_ROWS = 1000
-# (family name key, date of birth) pairs per matching query, for the same parameter limit.
-MATCH_ROWS = 4000
+# (family name key, date of birth) pairs per matching query: rows.stored_values' size of an IN
+# list, for the same parameter limit.
+MATCH_ROWS = IN_ROWS
 WRITE_ATTEMPTS = 3
 # Moves a generated history may contain. Reroute and red-flag clearance create further
 # referrals and belong to the interactive services.
