@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import json
 import zoneinfo
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
+from django.db.models import TextChoices
 from hypothesis import given
 from hypothesis import strategies as st
 
-from intake.rows import DatetimeTexts, _sqlite_datetime
+from intake.rows import DatetimeTexts, _json_dumper, _sqlite_datetime
 
 ZONES = [dt.UTC, zoneinfo.ZoneInfo("Europe/London"), zoneinfo.ZoneInfo("America/New_York")]
 
@@ -50,3 +54,44 @@ def test_remembered_datetime_texts_stay_bounded(monkeypatch):
     values = [start + dt.timedelta(seconds=n) for n in range(10)]
     assert [texts(v) for v in values] == [_sqlite_datetime(v) for v in values]
     assert len(texts.texts) <= 3
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES)
+def test_json_text_has_the_value_json_dumps_writes(value):
+    assert json.loads(_json_dumper(None)(value)) == json.loads(json.dumps(value))
+
+
+class Colour(TextChoices):
+    RED = "red"
+
+
+def test_json_values_orjson_would_write_differently_take_the_fields_encoder():
+    dump = _json_dumper(DjangoJSONEncoder)
+    at = dt.datetime(2026, 3, 4, 5, 6, 7, 891234, tzinfo=dt.UTC)
+    for value in (
+        {"at": at},
+        [decimal.Decimal("1.10")],
+        {1: "one", None: "none"},
+        {"big": 2**70},
+        {"colour": Colour.RED},
+    ):
+        assert dump(value) == json.dumps(value, cls=DjangoJSONEncoder)
+
+
+def test_json_empty_dict_and_non_ascii_text():
+    dump = _json_dumper(None)
+    assert dump({}) == "{}"
+    assert json.loads(dump({"name": "Núñez"})) == {"name": "Núñez"}
