@@ -16,7 +16,12 @@ from django.test import Client
 
 from intake.models import Intake
 from referrals.models import ApiToken, Scope
-from referrals.tokens import api_token_authenticate, api_token_create, api_token_revoke
+from referrals.tokens import (
+    _live_token,
+    api_token_authenticate,
+    api_token_create,
+    api_token_revoke,
+)
 from tests.api.conftest import ALL_SCOPES, Api, intake_body
 from tests.clinic_fixtures import details, submit
 
@@ -111,6 +116,37 @@ def test_last_use_is_recorded_at_most_once_a_minute(integration):
     later = stamped + dt.timedelta(minutes=2)
     api_token_authenticate(integration.raw, now=later)
     assert ApiToken.objects.get().last_used_at == later
+
+
+def _fields(instance) -> dict:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def test_the_compiled_lookup_gives_the_orms_token_and_user(integration, make_token):
+    other = make_token(Scope.REFERRALS_READ)
+    ApiToken.objects.filter(pk=other.token.pk).update(last_used_at=dt.datetime.now(dt.UTC))
+    for created in (integration, other):
+        prefix = created.token.prefix
+        orm = ApiToken.objects.select_related("user").get(prefix=prefix, revoked_at=None)
+        token = _live_token(prefix)
+        assert token is not None
+        assert _fields(token) == _fields(orm)
+        assert isinstance(token.scopes, list)  # the JSON converter ran
+        assert token._state.db == "default"
+        assert not token._state.adding
+        assert _fields(token.user) == _fields(orm.user)
+        assert token.user.api_token is token
+    api_token_revoke(token=other.token)
+    assert _live_token(other.token.prefix) is None
+    assert _live_token("nosuchprefix") is None
+
+
+def test_authenticating_is_one_statement(integration, django_assert_num_queries):
+    api_token_authenticate(integration.raw)  # records the first use
+    with django_assert_num_queries(1):
+        token = api_token_authenticate(integration.raw)
+        assert token is not None
+        assert token.user.is_active
 
 
 def test_the_token_acts_as_its_own_service_user(integration, api, case):
