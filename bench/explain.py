@@ -47,13 +47,14 @@ def main() -> int:
     django.setup()
     from django.contrib.auth.models import User
     from django.db import connection
-    from django.db.models import F, QuerySet
-    from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
+    from django.db.models import QuerySet
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     from referrals import selectors
     from referrals.models import OPEN_STATUSES, Queue, Referral
+    from referrals.pagination import after as keyset_after
+    from referrals.pagination import encode_cursor
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -79,16 +80,11 @@ def main() -> int:
     # Deep keyset page: the cursor sits half-way down the biggest queue.
     big = max(Queue.values, key=lambda q: Referral.objects.filter(queue=q).count())
     total = scoped(big).count()
-    cursor_row = scoped(big).values_list("priority", "due_at", "id")[total // 2]
-    p, d, i = cursor_row
-    # ORDER BY -priority, due_at, id mixes directions, so "after the cursor" is two index
-    # ranges: the rest of the cursor's priority, then every lower priority.
-    after = TupleGreaterThan(Tuple(F("due_at"), F("id")), (d, i))
-    same = scoped(big).filter(after, priority=p, due_at__gte=d)  # as referrals.pagination
-    lower = scoped(big).filter(priority__lt=p)
-    queries[f"queue_{big}_deep_keyset"] = (
-        same[:PAGE].union(lower[:PAGE], all=True).order_by("-priority", "due_at", "id")[:PAGE]
-    )
+    cursor_row = scoped(big).values("priority", "due_at", "id")[total // 2]
+    # The page after that row as the API's keyset pagination reads it (referrals.pagination).
+    queries[f"queue_{big}_deep_keyset"] = keyset_after(
+        scoped(big), encode_cursor(cursor_row), PAGE
+    )[:PAGE]
     queries["all_queues_open_first_page"] = (
         Referral.objects.filter(status__in=OPEN_STATUSES)
         .select_related("intake", "patient", "assigned_to")
@@ -125,8 +121,6 @@ def main() -> int:
     # them: values() of the changelist's queryset, referrals/admin_queue_page.py).
     from referrals.admin_queue import ROW_FIELDS, ROW_VALUES, CappedCountPaginator
     from referrals.api import LIST_COLUMNS
-    from referrals.pagination import after as keyset_after
-    from referrals.pagination import encode_cursor
     from referrals.tokens import api_token_authenticate, api_token_create
 
     created = api_token_create(name="explain", scopes=["referrals:read"])
