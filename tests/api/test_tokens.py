@@ -119,7 +119,12 @@ def test_last_use_is_recorded_at_most_once_a_minute(integration):
 
 
 def _fields(instance) -> dict:
-    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+    """Every stored value with its type (1 == True, so a missed converter would pass)."""
+    return {
+        f.attname: (type(value), value)
+        for f in instance._meta.concrete_fields
+        for value in [getattr(instance, f.attname)]
+    }
 
 
 def test_the_compiled_lookup_gives_the_orms_token_and_user(integration, make_token):
