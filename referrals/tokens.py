@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, transaction
 from django.utils import timezone
 
+from clinic.compiled import CompiledQuery, compiled
 from referrals.access import API_TOKEN_ATTRIBUTE
 from referrals.models import ApiToken, Queue, Scope
 
@@ -101,11 +102,8 @@ _ANY_PREFIX: Final = "\x00any"
 
 @dataclass(frozen=True)
 class _Lookup:
-    sql: str
-    params: list[Any]
-    where: int  # the prefix's position in params
-    columns: list[Any]  # the selected columns: the token's concrete fields, then its user's
-    names: list[str]
+    statement: CompiledQuery
+    names: list[str]  # the selected fields: the token's concrete fields, then its user's
     token_fields: int
 
 
@@ -114,23 +112,19 @@ def _live_token_lookup(alias: str) -> _Lookup:
     """The ORM's own statement for the live token with its user, compiled once per database:
     compiling it for every request cost about 1 ms of CPU, five times the rest of the lookup.
     The prefix is unique, so the statement needs no ordering."""
-    query = (
+    statement = compiled(
         ApiToken.objects.using(alias)
         .select_related("user")
         .filter(prefix=_ANY_PREFIX, revoked_at=None)
-        .order_by()
-        .query
+        .order_by(),
+        _ANY_PREFIX,
     )
-    compiler = query.get_compiler(using=alias)
-    sql, params = compiler.as_sql()
-    (where,) = [i for i, value in enumerate(params) if value == _ANY_PREFIX]
-    columns = [column for column, _sql, _alias in compiler.select]
-    names = [column.target.attname for column in columns]
+    names = [column.target.attname for column in statement.columns]
     token_names = [field.attname for field in ApiToken._meta.concrete_fields]
     user_names = [field.attname for field in get_user_model()._meta.concrete_fields]
     if names != token_names + user_names:  # pragma: no cover - a Django that selects otherwise
         raise ImproperlyConfigured("select_related('user') no longer selects token, then user.")
-    return _Lookup(sql, list(params), where, columns, names, len(token_names))
+    return _Lookup(statement, names, len(token_names))
 
 
 def _live_token(prefix: str) -> ApiToken | None:
@@ -140,20 +134,12 @@ def _live_token(prefix: str) -> ApiToken | None:
     alias = ApiToken._default_manager.db
     lookup = _live_token_lookup(alias)
     connection = connections[alias]
-    params = [*lookup.params[: lookup.where], prefix, *lookup.params[lookup.where + 1 :]]
     with connection.cursor() as cursor:
-        cursor.execute(lookup.sql, params)
+        cursor.execute(lookup.statement.sql, lookup.statement.params_with(prefix))
         row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row)
-    # What SQLCompiler.get_converters and apply_converters do, with this thread's connection.
-    for position, column in enumerate(lookup.columns):
-        for convert in [
-            *connection.ops.get_db_converters(column),
-            *column.get_db_converters(connection),
-        ]:
-            values[position] = convert(values[position], column, connection)
+    values = lookup.statement.converted(row, connection)
     split = lookup.token_fields
     token = ApiToken.from_db(alias, lookup.names[:split], values[:split])
     token.user = get_user_model().from_db(alias, lookup.names[split:], values[split:])
