@@ -54,7 +54,7 @@ def main() -> int:
     from referrals import selectors
     from referrals.models import OPEN_STATUSES, Queue, Referral
     from referrals.pagination import after as keyset_after
-    from referrals.pagination import encode_cursor
+    from referrals.pagination import encode_cursor, keyset_page
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -125,10 +125,10 @@ def main() -> int:
 
     created = api_token_create(name="explain", scopes=["referrals:read"])
     service_user = api_token_authenticate(created.raw).user  # type: ignore[union-attr]
-    api_list = selectors.referral_list(user=service_user).values(*LIST_COLUMNS)
-    queries["api_first_page"] = api_list[: PAGE + 1]
-    middle = api_list[api_list.count() // 2]
-    queries["api_deep_page"] = keyset_after(api_list, encode_cursor(middle), PAGE + 1)[: PAGE + 1]
+    api_list = selectors.referral_list(user=service_user)
+    queries["api_first_page"] = keyset_page(api_list, None, PAGE + 1, LIST_COLUMNS)
+    middle = encode_cursor(api_list[api_list.count() // 2])
+    queries["api_deep_page"] = keyset_page(api_list, middle, PAGE + 1, LIST_COLUMNS)
     staff_queue = scoped(big).only(*ROW_FIELDS)
     with CaptureQueriesContext(connection) as counted:
         _ = CappedCountPaginator(staff_queue, PAGE).count

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import django_filters
 from django.contrib.auth import get_user_model
@@ -210,6 +210,7 @@ class ReferralListView(generics.GenericAPIView[Referral], ApiView):
     serializer_class = ReferralSerializer
     filterset_class = ReferralFilter
     pagination_class = KeysetPagination
+    list_columns = LIST_COLUMNS  # the page's rows, read after the keyset's id ranges
 
     def get_queryset(self) -> QuerySet[Referral]:
         return selectors.referral_list(user=self.request.user)
@@ -223,9 +224,10 @@ class ReferralListView(generics.GenericAPIView[Referral], ApiView):
         },
     )
     def get(self, request: Request) -> Response:
-        queryset = self.filter_queryset(self.get_queryset()).values(*LIST_COLUMNS)
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(referral_list_rows(page or []))
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        # KeysetPagination reads values(*list_columns) rows here, not instances.
+        rows = cast("list[dict[str, Any]]", page or [])
+        return self.get_paginated_response(referral_list_rows(rows))
 
 
 def _detail(referral: Referral, user: Any) -> dict[str, Any]:

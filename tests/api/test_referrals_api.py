@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from django.db import connection
@@ -99,6 +100,23 @@ def test_a_deep_page_is_one_range_query_without_offset(api):
     listing = [q["sql"] for q in queries.captured_queries if "referrals_referral" in q["sql"]]
     assert listing
     assert all("OFFSET" not in sql.upper() for sql in listing)
+
+
+def test_a_deep_pages_id_ranges_read_the_referral_table_alone(api):
+    """The page's columns join the intake, the assignee and the rerouted-from referral; the two
+    ranges after the cursor must not (``keyset_page`` applies the columns after them). With
+    those joins in each range, PostgreSQL without statistics joined all of a range: 644,826
+    rows for a page half-way down 1,000,000 cases (docs/BENCHMARKS.md)."""
+    many_cases(6)
+    cursor_url = api.get("/api/v1/referrals", limit=2).json()["next"]
+    with CaptureQueriesContext(connection) as queries:
+        assert api.client.get(cursor_url, headers=api.headers).status_code == 200
+    statements = [q["sql"] for q in queries.captured_queries]
+    (page,) = [sql for sql in statements if "UNION" in sql or " OR " in sql]
+    ranges = re.findall(r"\(SELECT .*? LIMIT \d+\)", page)
+    assert len(ranges) == 2, page
+    assert all(" JOIN " not in part for part in ranges), ranges
+    assert page.count(" JOIN ") == 3, "the columns' own joins, outside the ranges"
 
 
 def test_list_rows_are_what_the_referral_serializer_writes(api, triage_lead):
