@@ -14,7 +14,7 @@ from referrals import admin as referral_admin
 from referrals import admin_queue_page
 from referrals.admin import waiting_text
 from referrals.admin_queue import CappedCountPaginator
-from referrals.models import Referral, Status
+from referrals.models import Referral, Status, Urgency
 from referrals.services import referral_claim
 from tests.clinic_fixtures import details, submit
 
@@ -185,6 +185,18 @@ def test_the_waiting_column_is_timesince(waited, now, language):
     now = now.replace(tzinfo=dt.UTC)
     with translation.override(language):
         assert waiting_text(now - waited, now, language) == timesince(now - waited, now)
+
+
+@pytest.mark.parametrize("language", ["en-gb", "fr"])
+def test_the_urgency_badge_is_drawn_once_per_urgency_and_language(language):
+    """Every row has one and a page has a handful of distinct ones: a refactor once dropped
+    its memo and the queue page cost ~60 µs more per row (docs/BENCHMARKS.md)."""
+    badge = referral_admin.urgency_badge_html
+    with translation.override(language):
+        first = badge("emergency", language)
+        assert badge("emergency", language) is first
+        label = str(dict(Urgency.choices)["emergency"])
+    assert first == f'<span class="urgency urgency-emergency">{label}</span>'
 
 
 @pytest.mark.django_db
