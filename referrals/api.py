@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import django_filters
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -183,6 +184,32 @@ class OverrideUrgencyIn(RequiredReasonIn):
 # --- list and detail -----------------------------------------------------------------------------
 
 
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time with any offset Python reads (up to ±24 h), as UTC.
+
+    PostgreSQL takes offsets up to ±15:59 only: ``updated_since=1375-08-15T10:53:59+21:41``
+    was a 500 there (found by tests/api/test_schema_fuzz.py). The same instant in UTC is fine
+    on both databases; one that has no UTC time within years 1-9999 is a 400.
+    """
+
+    default_error_messages = {
+        "out_of_range": "Enter a time between the years 1 and 9999 in UTC.",
+    }
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError as exc:
+            raise ValidationError(self.error_messages["out_of_range"], code="out_of_range") from exc
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class ReferralFilter(django_filters.FilterSet):
     queue = django_filters.ChoiceFilter(choices=Queue.choices)
     status = django_filters.ChoiceFilter(choices=Status.choices)
@@ -190,7 +217,7 @@ class ReferralFilter(django_filters.FilterSet):
     overdue = django_filters.BooleanFilter(
         method="filter_overdue", label="Open and past its due time."
     )
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label="Changed at or after this time."
     )
 

@@ -201,6 +201,32 @@ def test_filters_by_queue_status_urgency_overdue_and_updated_since(api, chiropra
     ]
 
 
+def test_updated_since_takes_any_offset_python_reads_as_the_same_instant(api):
+    """PostgreSQL takes offsets up to 15:59; a later one was a 500 there (schema fuzzing)."""
+    (referral,) = submit("V01").referrals
+    stamp = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    Referral.objects.filter(pk=referral.pk).update(updated_at=stamp)
+    far_east = dt.timezone(dt.timedelta(hours=21, minutes=41))
+    for since, shown in ((stamp, True), (stamp + dt.timedelta(minutes=1), False)):
+        response = api.get(
+            "/api/v1/referrals", updated_since=since.astimezone(far_east).isoformat()
+        )
+        assert response.status_code == 200
+        assert ids(response.json()["results"]) == ([str(referral.public_id)] if shown else [])
+    assert (
+        api.get("/api/v1/referrals", updated_since="1375-08-15T10:53:59+21:41").status_code == 200
+    )
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:30:00-05:00"])
+def test_updated_since_with_no_utc_time_is_a_400_naming_the_field(api, since):
+    response = api.get("/api/v1/referrals", updated_since=since)
+    assert response.status_code == 400
+    assert response.json()["errors"]["updated_since"] == [
+        "Enter a time between the years 1 and 9999 in UTC."
+    ]
+
+
 def test_detail_shows_the_history(api):
     (referral,) = submit("V01").referrals
     api.post(f"/api/v1/referrals/{referral.public_id}/claim")
