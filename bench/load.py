@@ -161,7 +161,8 @@ def prepare(env: dict[str, str], cases: int, fresh: bool, drafts: int, password:
         out = manage(env, "generate_cases", "--count", str(cases), "--no-progress", "--force")
         print(f"  generated in {time.perf_counter() - began:,.0f} s: {out.strip()}", flush=True)
     done = subprocess.run(
-        [PY, "bench/load_setup.py", "--drafts", str(drafts), "--password", password],
+        # "=": a random password may begin with "-", which argparse would take for an option.
+        [PY, "bench/load_setup.py", "--drafts", str(drafts), f"--password={password}"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode:
