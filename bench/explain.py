@@ -53,7 +53,6 @@ def main() -> int:
 
     from referrals import selectors
     from referrals.models import OPEN_STATUSES, Queue, Referral
-    from referrals.pagination import after as keyset_after
     from referrals.pagination import encode_cursor, keyset_page
 
     with connection.cursor() as cursor:
@@ -82,9 +81,7 @@ def main() -> int:
     total = scoped(big).count()
     cursor_row = scoped(big).values("priority", "due_at", "id")[total // 2]
     # The page after that row as the API's keyset pagination reads it (referrals.pagination).
-    queries[f"queue_{big}_deep_keyset"] = keyset_after(
-        scoped(big), encode_cursor(cursor_row), PAGE
-    )[:PAGE]
+    queries[f"queue_{big}_deep_keyset"] = keyset_page(scoped(big), encode_cursor(cursor_row), PAGE)
     queries["all_queues_open_first_page"] = (
         Referral.objects.filter(status__in=OPEN_STATUSES)
         .select_related("intake", "patient", "assigned_to")

@@ -30,7 +30,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
@@ -681,20 +681,26 @@ _TABLES: dict[tuple[str, type[Model]], Table] = {}
 _UPDATES: dict[tuple[str, type[Model], tuple[str, ...]], Table] = {}
 
 
+# The tables the bulk writer fills (and updates: matched patients, joined referrals).
+WRITTEN_MODELS: Final = (Patient, Intake, Referral, ReferralIntake, ReferralEvent)
+
+
+def _columns(model: type[Model]) -> list[str]:
+    if model is ReferralIntake:
+        return ["referral_id", "intake_id", "created_at"]
+    if model is ReferralEvent:
+        return list(EVENT_COLUMNS)
+    return [field.attname for field in model._meta.concrete_fields]
+
+
 def _tables() -> dict[type[Model], Table]:
     """Converters depend on the backend: one set per database vendor."""
     vendor = connection.vendor
-    specs: dict[type[Model], list[str]] = {
-        model: [field.attname for field in model._meta.concrete_fields]
-        for model in (Patient, Intake, Referral)
-    }
-    specs[ReferralIntake] = ["referral_id", "intake_id", "created_at"]
-    specs[ReferralEvent] = list(EVENT_COLUMNS)
-    out = {}
-    for model, columns in specs.items():
+    out: dict[type[Model], Table] = {}
+    for model in WRITTEN_MODELS:
         key = (vendor, model)
         if key not in _TABLES:
-            _TABLES[key] = Table(model, columns)
+            _TABLES[key] = Table(model, _columns(model))
         out[model] = _TABLES[key]
     return out
 

@@ -15,6 +15,7 @@ from django.db.models import Count, Q
 
 from intake import rows
 from intake.bulk import (
+    WRITTEN_MODELS,
     BulkSubmission,
     BulkSubmissionInvalid,
     HistoryStep,
@@ -587,13 +588,11 @@ def test_generate_cases_refreshes_postgresql_statistics_of_what_it_wrote():
     (reltuples is -1 or 0 for a table never analysed, or analysed empty)."""
     from django.db import connection
 
-    from intake.management.commands.generate_cases import WRITTEN_TABLES
-
     out = io.StringIO()
     call_command("generate_cases", "--count", "40", "--seed", "5", "--workers", "0", stdout=out)
     assert "Statistics of the written tables refreshed" in out.getvalue()
     with connection.cursor() as cursor:
-        for model in WRITTEN_TABLES:
+        for model in WRITTEN_MODELS:
             cursor.execute(
                 "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table]
             )

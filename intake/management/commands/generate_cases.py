@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from multiprocessing.pool import AsyncResult
-from typing import Any, Final
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from intake.bulk import (
     DEFAULT_BATCH,
+    WRITTEN_MODELS,
     BatchPlan,
     intake_write_plan,
     plan_submissions,
@@ -29,10 +30,9 @@ from intake.bulk import (
     prepared_or_raise,
 )
 from intake.generator import CaseGenerator
-from intake.models import Intake, IntakeSource, Patient
+from intake.models import IntakeSource
 from intake.services import PreparedSubmission
 from referrals.access import QUEUE_GROUPS
-from referrals.models import Referral, ReferralEvent, ReferralIntake
 
 STAFF_PER_QUEUE = 3
 
@@ -193,10 +193,6 @@ class Command(BaseCommand):
 BULK_CACHE_KIB = 65536
 
 
-# What the bulk writer fills (intake.bulk): their statistics are stale after a load.
-WRITTEN_TABLES: Final = (Patient, Intake, Referral, ReferralIntake, ReferralEvent)
-
-
 def analyse_written_tables() -> float | None:
     """On PostgreSQL, ``ANALYZE`` the tables the command filled; the seconds it took.
 
@@ -210,7 +206,7 @@ def analyse_written_tables() -> float | None:
     if connection.vendor != "postgresql":
         return None
     began = time.perf_counter()
-    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in WRITTEN_TABLES)
+    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in WRITTEN_MODELS)
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {tables}")
     return time.perf_counter() - began
