@@ -96,6 +96,8 @@ DERIVED_READS: Final[Mapping[str, tuple[str, ...]]] = {
     "startback_risk": ("sbst_total", "sbst_distress"),
 }
 DERIVED_KEYS: Final[tuple[str, ...]] = tuple(DERIVED_READS)
+# The multi-choice answers (§1 kind "multi"), which arrive as lists.
+LIST_ANSWERS: Final = frozenset({"pain_regions", "numbness_areas", "footwear_types"})
 # The answers behind "leg symptoms are reported", which decides whether field 26 applies (§1 D2).
 LEG_SYMPTOM_READS: Final = ("leg_symptoms_side", "pain_below_knee_side", "leg_neuro_side")
 
@@ -746,40 +748,43 @@ RED_FLAG_URGENCY: Final[Mapping[str, str]] = {
     rule.code: rule.urgency for rule in RULES if rule.urgency is not None
 }
 # Evaluating in code order yields flags already sorted as §8.1 requires. Flattened once because
-# bulk triage runs every rule for every answer set.
+# bulk triage runs every rule for every answer set: per rule its code, explanation, the answers its
+# evidence reads (and which of them are lists), then either its one unlettered test or, for a rule
+# with lettered clauses, their names and tests.
 _PLAN: Final = tuple(
     (
         rule.code,
         rule.explanation,
         rule.reads,
+        tuple(name for name in rule.reads if name in LIST_ANSWERS),
+        rule.clauses[0].test if rule.clause_names == (rule.code,) else None,
         tuple(zip(rule.clause_names, (c.test for c in rule.clauses), strict=True)),
     )
     for rule in sorted(RULES, key=lambda rule: rule.code)
 )
 
 
-def _evidence(answers: Answers, reads: tuple[str, ...]) -> dict[str, Any]:
-    evidence = {name: answers.get(name) for name in reads}
-    for name, value in evidence.items():
-        # Copy lists so a stored result never shares state with the caller's answers.
-        if type(value) is list:
-            evidence[name] = value.copy()
-    return evidence
-
-
 def evaluate(answers: Answers) -> tuple[Derived, list[Flag]]:
     """Derived values and every flag that fires, sorted by code, each with its evidence."""
     derived = derive(answers)
+    get = answers.get
     flags: list[Flag] = []
-    for code, explanation, reads, clauses in _PLAN:
-        matched = [name for name, test in clauses if test(answers, derived)]
-        if matched:
-            flags.append(
-                {
-                    "code": code,
-                    "explanation": explanation,
-                    "clauses": matched,
-                    "answers": _evidence(answers, reads),
-                }
-            )
+    for code, explanation, reads, list_reads, single, clauses in _PLAN:
+        if single is not None:
+            if not single(answers, derived):
+                continue
+            matched = [code]
+        else:
+            matched = [name for name, test in clauses if test(answers, derived)]
+            if not matched:
+                continue
+        evidence = {name: get(name) for name in reads}
+        # Copy lists so a stored result never shares state with the caller's answers.
+        for name in list_reads:
+            value = evidence[name]
+            if type(value) is list:
+                evidence[name] = value.copy()
+        flags.append(
+            {"code": code, "explanation": explanation, "clauses": matched, "answers": evidence}
+        )
     return derived, flags

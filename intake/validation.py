@@ -194,7 +194,7 @@ _CHECKS: Final[Mapping[str, Check]] = {
 _MODULE_CODES: Final = tuple(f.code for f in MODULE_FIELDS)
 _CORE_CODES: Final = tuple(f.code for f in CORE_FIELDS)
 _NULLABLE: Final = frozenset(f.code for f in CORE_FIELDS if f.nullable)
-_LISTS: Final = frozenset(f.code for f in CORE_FIELDS if f.kind == "multi")
+_LISTS: Final = tuple(f.code for f in CORE_FIELDS if f.kind == "multi")
 # Fast-path tables by kind: validation runs for every intake and for bulk triage, so a valid
 # answer costs one type test and a comparison or set lookup. Anything else takes the slow path
 # (``_field_error``), which finds the message.
@@ -229,7 +229,7 @@ def validate_answers(data: object) -> ValidationResult:
         return ValidationResult(None, {NON_FIELD_ERRORS: [MSG_NOT_AN_OBJECT]})
 
     errors: dict[str, list[str]] = {}
-    if data.keys() - _KNOWN_FIELDS:
+    if not _KNOWN_FIELDS.issuperset(data):
         for key in data:
             if type(key) is not str:
                 _add(errors, repr(key), MSG_UNKNOWN_FIELD)
@@ -264,7 +264,9 @@ def validate_answers(data: object) -> ValidationResult:
 
     if errors:
         return ValidationResult(None, _in_form_order(errors), under_16)
-    answers = {code: list(data[code]) if code in _LISTS else data[code] for code in _CORE_CODES}
+    answers = {code: data[code] for code in _CORE_CODES}
+    for code in _LISTS:
+        answers[code] = list(answers[code])
     for code in _MODULE_CODES:
         if get(code) is not None:
             answers[code] = data[code]

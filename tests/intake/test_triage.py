@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from intake.questionnaire import CORE_FIELDS, MODULE_FIELDS
 from intake.triage import (
     DERIVED_KEYS,
+    LIST_ANSWERS,
     RED_FLAG_URGENCY,
     RULES,
     RULESET_VERSION,
@@ -1391,6 +1393,28 @@ def test_each_flag_record_has_exactly_the_contract_keys():
     answers = make_answers(pain_regions=BACK, saddle_numbness=True)
     for flag in evaluate(answers)[1]:
         assert list(flag) == ["code", "explanation", "clauses", "answers"]
+
+
+def test_the_list_answers_are_the_questionnaires_multi_choice_fields():
+    multi = {f.code for f in (*CORE_FIELDS, *MODULE_FIELDS) if f.kind == "multi"}
+    assert multi == LIST_ANSWERS
+
+
+def test_evidence_lists_are_copies_of_the_answers():
+    answers = make_answers(
+        pain_regions=["lower_back", "heel"],
+        numbness_areas=["shin_and_top_of_foot"],
+        footwear_types=["flat_thin_soled"],
+        shoes_worn_or_ill_fitting=True,
+    )
+    copied = 0
+    for flag in evaluate(answers)[1]:
+        for name, value in flag["answers"].items():
+            if name in LIST_ANSWERS:
+                assert value == answers[name]
+                assert value is not answers[name], (flag["code"], name)
+                copied += 1
+    assert copied >= 3
 
 
 def test_evidence_reads_startback_scores_when_the_module_fires():
