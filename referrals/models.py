@@ -1,5 +1,6 @@
 import uuid
 from dataclasses import dataclass
+from typing import Final
 
 from django.conf import settings
 from django.db import models
@@ -188,6 +189,10 @@ class EventKind(models.TextChoices):
     ALERT = "alert", _("Escalation alert sent")
 
 
+# Lazy labels, translated when read: in the language of the request.
+EVENT_KIND_LABELS: Final = dict(EventKind.choices)
+
+
 class ReferralEvent(models.Model):
     """History row for every change to a referral: who, when, from, to and why."""
 
@@ -208,7 +213,13 @@ class ReferralEvent(models.Model):
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.from_status}→{self.to_status}"
+        return f"{self.kind_label} {self.from_status}→{self.to_status}"
+
+    @property
+    def kind_label(self) -> str:
+        """``get_kind_display()`` without its cost: Django builds a dict of every kind's
+        translated label for each call, and a case page shows up to 200 events."""
+        return str(EVENT_KIND_LABELS.get(self.kind, self.kind))
 
 
 class StaffNote(models.Model):

@@ -7,10 +7,10 @@ from django.db import connection
 from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from referrals.admin_queue import CappedCountPaginator, queue_rows
-from referrals.models import AuditEntry, Referral, Status
+from referrals.models import AuditEntry, EventKind, Referral, ReferralEvent, Status
 from referrals.services import referral_claim
 from tests.clinic_fixtures import details, submit
 from tests.conftest import on_postgresql
@@ -455,3 +455,29 @@ def test_the_case_page_shows_the_newest_history_and_links_whatever_their_number(
     assert "Submissions linked (the latest 3):" in page
     assert all(reference in page for reference in references[-3:])
     assert references[0] not in page.split("Submissions linked")[1]
+
+
+@pytest.mark.parametrize("language", ["en-gb", "fr"])
+def test_an_events_kind_label_is_its_display_label(language):
+    with translation.override(language):
+        for kind in [*EventKind.values, "not_a_kind"]:
+            event = ReferralEvent(kind=kind)
+            assert event.kind_label == event.get_kind_display()
+
+
+def test_the_case_page_labels_its_history_without_django_s_per_call_choices_dict(
+    client, triage_lead, monkeypatch
+):
+    """get_kind_display() builds a dict of every kind's translated label on each call: over a
+    case page's 200 events that was a third of its CPU (docs/BENCHMARKS.md)."""
+    calls = []
+    monkeypatch.setattr(ReferralEvent, "get_kind_display", lambda self: calls.append(self.kind))
+    client.force_login(triage_lead)
+    same = details(phone="07700 912345")
+    (referral,) = submit("V01", patient=same).referrals
+    for _ in range(3):
+        submit("V01", patient=same)
+    page = client.get(case_url(referral)).content.decode()
+    assert page.count(str(EventKind.LINKED.label)) == 3
+    assert str(EventKind.CREATED.label) in page
+    assert calls == []
