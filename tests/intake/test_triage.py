@@ -1400,7 +1400,7 @@ def test_the_list_answers_are_the_questionnaires_multi_choice_fields():
     assert multi == LIST_ANSWERS
 
 
-def test_evidence_lists_are_copies_of_the_answers():
+def test_every_list_answer_in_any_flags_evidence_is_a_copy():
     answers = make_answers(
         pain_regions=["lower_back", "heel"],
         numbness_areas=["shin_and_top_of_foot"],
