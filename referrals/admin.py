@@ -28,7 +28,7 @@ from referrals import access, selectors, services
 from referrals.admin_queue import CappedCountPaginator, QueueChangeList
 from referrals.admin_queue_page import queue_changelist_view
 from referrals.audit import audit_record
-from referrals.case import case_answers, case_flags
+from referrals.case import HISTORY_COLUMNS, case_answers, case_flags, history_lines
 from referrals.errors import ReferralError
 from referrals.forms import ClearRedFlagForm, MoveForm, StaffNoteForm
 from referrals.links import KINDS, SENTENCES, link_summary
@@ -548,7 +548,7 @@ CASE_LINKED_SHOWN = 50
 
 def _case_history(referral: Referral) -> dict[str, Any]:
     events = list(
-        referral.events.select_related("actor").order_by("-created_at", "-id")[
+        referral.events.order_by("-created_at", "-id").values(*HISTORY_COLUMNS)[
             : CASE_EVENTS_SHOWN + 1
         ]
     )
@@ -562,7 +562,7 @@ def _case_history(referral: Referral) -> dict[str, Any]:
         .order_by("-id")[: CASE_LINKED_SHOWN + 1]
     ]
     return {
-        "events": events[:CASE_EVENTS_SHOWN][::-1],
+        "history": history_lines(events[:CASE_EVENTS_SHOWN][::-1]),
         "events_more": len(events) > CASE_EVENTS_SHOWN,
         "linked": linked[:CASE_LINKED_SHOWN][::-1],
         "linked_more": len(linked) > CASE_LINKED_SHOWN,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+
+from django.contrib.auth import get_user_model
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
 from intake.questionnaire import FIELD_BY_CODE, SECTIONS, Field, fields_in_section
+from referrals.models import EventKind
 
 
 @dataclass(frozen=True)
@@ -94,3 +99,39 @@ def case_flags(flags: Sequence[Mapping[str, Any]]) -> list[FlagRow]:
         for flag in flags
     ]
     return sorted(rows, key=lambda row: (not row.red, row.code))
+
+
+# A history entry's columns, read as values() rows: a case page shows up to 200 of them, and
+# model instances with their actors cost more than the page's queries.
+ACTOR_NAME: Final = f"actor__{get_user_model().USERNAME_FIELD}"
+HISTORY_COLUMNS: Final = (
+    "created_at",
+    "kind",
+    "from_status",
+    "to_status",
+    "from_urgency",
+    "to_urgency",
+    "reason",
+    ACTOR_NAME,
+)
+
+
+def history_lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One plain-text line per event (the template escapes them): when, what, the status and
+    urgency it changed, who and why; e.g. "3 Dec 15:59 — Status changed: new → claimed by
+    ana"."""
+    labels = {kind: str(label) for kind, label in EventKind.choices}  # the request's language
+    lines = []
+    for row in rows:
+        kind = row["kind"]
+        line = f"{date_format(localtime(row['created_at']), 'j M H:i')} — {labels.get(kind, kind)}"
+        if row["from_status"] or row["to_status"]:
+            line += f": {row['from_status'] or '·'} → {row['to_status']}"
+        if row["to_urgency"]:
+            line += f" ({row['from_urgency'] or '·'} → {row['to_urgency']})"
+        if row[ACTOR_NAME]:
+            line += f" by {row[ACTOR_NAME]}"
+        if row["reason"]:
+            line += f": “{row['reason']}”"
+        lines.append(line)
+    return lines

@@ -1,15 +1,19 @@
 import datetime as dt
+import itertools
 import re
 
 import pytest
 from django.contrib.admin.templatetags.admin_list import results
+from django.contrib.auth.models import User
 from django.db import connection
 from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.html import escape
 
 from referrals.admin_queue import CappedCountPaginator, queue_rows
+from referrals.case import ACTOR_NAME, history_lines
 from referrals.models import AuditEntry, EventKind, Referral, ReferralEvent, Status
 from referrals.services import referral_claim
 from tests.clinic_fixtures import details, submit
@@ -481,3 +485,45 @@ def test_the_case_page_labels_its_history_without_django_s_per_call_choices_dict
     assert page.count(str(EventKind.LINKED.label)) == 3
     assert str(EventKind.CREATED.label) in page
     assert calls == []
+
+
+# The history line as the case template wrote it before history_lines() took it over.
+TEMPLATE_LINE = (
+    '{{ event.created_at|date:"j M H:i" }} — {{ event.kind_label }}'
+    "{% if event.from_status or event.to_status %}: "
+    '{{ event.from_status|default:"·" }} → {{ event.to_status }}{% endif %}'
+    "{% if event.to_urgency %} "
+    '({{ event.from_urgency|default:"·" }} → {{ event.to_urgency }}){% endif %}'
+    "{% if event.actor %} by {{ event.actor.get_username }}{% endif %}"
+    "{% if event.reason %}: “{{ event.reason }}”{% endif %}"
+)
+
+
+@pytest.mark.parametrize("language", ["en-gb", "fr"])
+def test_history_lines_read_as_the_template_wrote_them(language):
+    template = Template(TEMPLATE_LINE)
+    at = dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC)  # the clocks change that night
+    combinations = itertools.product(
+        ["linked", "transition", "not_a_kind"],
+        ["", "new"],
+        ["", "claimed"],
+        ["", "routine"],
+        ["", "urgent"],
+        [None, User(username="ana<b>")],
+        ["", 'Pain <worse> & "odd" at night'],
+    )
+    with translation.override(language):
+        for kind, from_s, to_s, from_u, to_u, actor, reason in combinations:
+            fields = {
+                "created_at": at,
+                "kind": kind,
+                "from_status": from_s,
+                "to_status": to_s,
+                "from_urgency": from_u,
+                "to_urgency": to_u,
+                "reason": reason,
+            }
+            event = ReferralEvent(**fields, actor=actor)
+            row = {**fields, ACTOR_NAME: actor.username if actor else None}
+            (line,) = history_lines([row])
+            assert escape(line) == template.render(Context({"event": event})), row
