@@ -361,6 +361,7 @@ def bench_one(db: str, cases: int, args: argparse.Namespace, wrk: str) -> list[R
     try:
         session = server.login(fixtures["staff_username"], password)
         points = endpoints(server, fixtures, session)
+        assert any(p.name == FIRST_READ for p in points), FIRST_READ  # noqa: S101 - the refresh
         with tempfile.TemporaryDirectory(prefix="load_") as name:
             tmp = Path(name)
             worked: dict[str, int | None] = {}
@@ -418,7 +419,7 @@ def refresh_statistics(url: str) -> str:
 
     The submissions and form steps before the list pages add thousands of open referrals
     (2,470 rows to a 10,000-case database's tables in one run, 17 %). A server with autovacuum
-    analyses such tables within a minute; where it is off (as on the bench machines), the
+    analyses such tables within a minute; where it is off (as on the 2026-12-03 machines), the
     planner took a queue of 1,333 open referrals for 24 and read the admin page by the wrong
     index (12 ms instead of 2.6). Returns the line to print."""
     import psycopg  # the app's driver, in the same venv

@@ -3,7 +3,7 @@
 Usage: python bench/triage.py [N] [--rounds R] [--seed S]. Times R passes over N answer sets
 and prints the median pass's sets/second (with the slowest and fastest) and PASS/FAIL against the
 target of 20,000 answer sets per second. The median, because these machines are shared: one pass
-can run 30 % slower than the next one in the same process.
+ran twice as fast as another in the same process (11,100 and 23,400 sets/s on 2026-12-03).
 """
 
 from __future__ import annotations

@@ -218,7 +218,7 @@ class ReferralEvent(models.Model):
     @property
     def kind_label(self) -> str:
         """``get_kind_display()`` without its cost: Django builds a dict of every kind's
-        translated label for each call, and a case page shows up to 200 events."""
+        translated label on each call."""
         return str(EVENT_KIND_LABELS.get(self.kind, self.kind))
 
 

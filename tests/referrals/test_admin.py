@@ -469,22 +469,24 @@ def test_an_events_kind_label_is_its_display_label(language):
             assert event.kind_label == event.get_kind_display()
 
 
-def test_the_case_page_labels_its_history_without_django_s_per_call_choices_dict(
-    client, triage_lead, monkeypatch
+def test_the_case_page_history_reads_each_event_with_its_label_actor_and_change(
+    client, triage_lead
 ):
-    """get_kind_display() builds a dict of every kind's translated label on each call: over a
-    case page's 200 events that was a third of its CPU (docs/BENCHMARKS.md)."""
-    calls = []
-    monkeypatch.setattr(ReferralEvent, "get_kind_display", lambda self: calls.append(self.kind))
-    client.force_login(triage_lead)
     same = details(phone="07700 912345")
     (referral,) = submit("V01", patient=same).referrals
     for _ in range(3):
         submit("V01", patient=same)
+    referral_claim(referral=referral, actor=triage_lead)
+    client.force_login(triage_lead)
     page = client.get(case_url(referral)).content.decode()
-    assert page.count(str(EventKind.LINKED.label)) == 3
-    assert str(EventKind.CREATED.label) in page
-    assert calls == []
+    entries = re.findall(r"<li>(\d+ \w+ \d\d:\d\d — [^<]*)</li>", page)
+    assert [entry.split(" — ", 1)[1] for entry in entries] == [
+        "Created: · → new (· → routine)",
+        "New submission linked",
+        "New submission linked",
+        "New submission linked",
+        f"Status changed: new → claimed by {triage_lead.get_username()}",
+    ]
 
 
 # The history line as the case template wrote it before history_lines() took it over.
@@ -502,7 +504,8 @@ TEMPLATE_LINE = (
 @pytest.mark.parametrize("language", ["en-gb", "fr"])
 def test_history_lines_read_as_the_template_wrote_them(language):
     template = Template(TEMPLATE_LINE)
-    at = dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC)  # the clocks change that night
+    # 28 Mar 22:30 in New York: the line must show the local day and time, not UTC's.
+    at = dt.datetime(2026, 3, 29, 2, 30, tzinfo=dt.UTC)
     combinations = itertools.product(
         ["linked", "transition", "not_a_kind"],
         ["", "new"],
@@ -512,7 +515,7 @@ def test_history_lines_read_as_the_template_wrote_them(language):
         [None, User(username="ana<b>")],
         ["", 'Pain <worse> & "odd" at night'],
     )
-    with translation.override(language):
+    with translation.override(language), timezone.override("America/New_York"):
         for kind, from_s, to_s, from_u, to_u, actor, reason in combinations:
             fields = {
                 "created_at": at,
@@ -527,3 +530,4 @@ def test_history_lines_read_as_the_template_wrote_them(language):
             row = {**fields, ACTOR_NAME: actor.username if actor else None}
             (line,) = history_lines([row])
             assert escape(line) == template.render(Context({"event": event})), row
+            assert line.startswith("28 ")
