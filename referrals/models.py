@@ -1,6 +1,5 @@
 import uuid
 from dataclasses import dataclass
-from typing import Final
 
 from django.conf import settings
 from django.db import models
@@ -189,10 +188,6 @@ class EventKind(models.TextChoices):
     ALERT = "alert", _("Escalation alert sent")
 
 
-# Lazy labels, translated when read: in the language of the request.
-EVENT_KIND_LABELS: Final = dict(EventKind.choices)
-
-
 class ReferralEvent(models.Model):
     """History row for every change to a referral: who, when, from, to and why."""
 
@@ -213,13 +208,7 @@ class ReferralEvent(models.Model):
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.kind_label} {self.from_status}→{self.to_status}"
-
-    @property
-    def kind_label(self) -> str:
-        """``get_kind_display()`` without its cost: Django builds a dict of every kind's
-        translated label on each call."""
-        return str(EVENT_KIND_LABELS.get(self.kind, self.kind))
+        return f"{self.get_kind_display()} {self.from_status}→{self.to_status}"
 
 
 class StaffNote(models.Model):

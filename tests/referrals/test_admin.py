@@ -14,7 +14,7 @@ from django.utils.html import escape
 
 from referrals.admin_queue import CappedCountPaginator, queue_rows
 from referrals.case import ACTOR_NAME, history_lines
-from referrals.models import AuditEntry, EventKind, Referral, ReferralEvent, Status
+from referrals.models import AuditEntry, Referral, ReferralEvent, Status
 from referrals.services import referral_claim
 from tests.clinic_fixtures import details, submit
 from tests.conftest import on_postgresql
@@ -461,14 +461,6 @@ def test_the_case_page_shows_the_newest_history_and_links_whatever_their_number(
     assert references[0] not in page.split("Submissions linked")[1]
 
 
-@pytest.mark.parametrize("language", ["en-gb", "fr"])
-def test_an_events_kind_label_is_its_display_label(language):
-    with translation.override(language):
-        for kind in [*EventKind.values, "not_a_kind"]:
-            event = ReferralEvent(kind=kind)
-            assert event.kind_label == event.get_kind_display()
-
-
 def test_the_case_page_history_reads_each_event_with_its_label_actor_and_change(
     client, triage_lead
 ):
@@ -491,7 +483,7 @@ def test_the_case_page_history_reads_each_event_with_its_label_actor_and_change(
 
 # The history line as the case template wrote it before history_lines() took it over.
 TEMPLATE_LINE = (
-    '{{ event.created_at|date:"j M H:i" }} — {{ event.kind_label }}'
+    '{{ event.created_at|date:"j M H:i" }} — {{ event.get_kind_display }}'
     "{% if event.from_status or event.to_status %}: "
     '{{ event.from_status|default:"·" }} → {{ event.to_status }}{% endif %}'
     "{% if event.to_urgency %} "
