@@ -1,0 +1,89 @@
+"""clinic.api_filters.FilterBackend: django-filter's backend, with no FilterSet built for a request
+that names none of the filters, and the same answers either way."""
+
+from __future__ import annotations
+
+import django_filters
+import pytest
+from django.test import RequestFactory
+from rest_framework.request import Request
+
+from clinic.api_filters import FilterBackend
+from referrals.api import ReferralFilter
+from referrals.models import Referral
+from tests.api.test_referrals_api import ids, many_cases
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def filtersets(monkeypatch: pytest.MonkeyPatch) -> list[ReferralFilter]:
+    """Every ReferralFilter the requests build."""
+    built: list[ReferralFilter] = []
+    original = ReferralFilter.__init__
+
+    def spy(self: ReferralFilter, *args, **kwargs) -> None:
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ReferralFilter, "__init__", spy)
+    return built
+
+
+@pytest.mark.parametrize("params", [{}, {"limit": "3"}, {"unknown": "x"}])
+def test_a_list_that_names_no_filter_builds_no_filterset(api, filtersets, params):
+    expected = [str(r.public_id) for r in many_cases()]
+    response = api.get("/api/v1/referrals", **params)
+    assert response.status_code == 200
+    assert ids(response.json()["results"]) == expected[: int(params.get("limit", 50))]
+    assert filtersets == []
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"queue": "chiropractic"}, 200),
+        ({"queue": ""}, 200),  # empty: django-filter reads it as no filter
+        ({"status": "claimed", "limit": "2"}, 200),
+        ({"overdue": "maybe"}, 200),  # django-filter reads an unknown boolean as no filter
+        ({"queue": "nowhere"}, 400),
+        ({"updated_since": "yesterday"}, 400),
+    ],
+)
+def test_a_list_that_names_a_filter_goes_through_django_filter(api, filtersets, params, status):
+    many_cases()
+    response = api.get("/api/v1/referrals", **params)
+    assert response.status_code == status
+    assert len(filtersets) == 1
+    if status == 400:
+        assert list(response.json()["errors"]) == [next(iter(params))]
+
+
+@pytest.mark.parametrize("params", [{}, {"cursor": "x", "limit": "1"}, {"queue": "podiatry"}])
+def test_the_backend_filters_as_django_filters_own(params):
+    many_cases()
+    view = type("View", (), {"filterset_class": ReferralFilter})()
+    request = Request(RequestFactory().get("/", params))
+    queryset = Referral.objects.order_by("id")
+    ours = FilterBackend().filter_queryset(request, queryset, view)
+    theirs = django_filters.rest_framework.DjangoFilterBackend().filter_queryset(
+        request, queryset, view
+    )
+    assert list(ours) == list(theirs)
+
+
+class _Ranged(django_filters.FilterSet):
+    priority = django_filters.RangeFilter()  # reads priority_min and priority_max
+
+    class Meta:
+        model = Referral
+        fields = ["priority"]
+
+
+def test_a_filter_whose_widget_reads_other_names_is_always_applied():
+    many_cases()
+    view = type("View", (), {"filterset_class": _Ranged})()
+    request = Request(RequestFactory().get("/", {"priority_min": "1000"}))
+    queryset = Referral.objects.all()
+    assert queryset.exists()
+    assert list(FilterBackend().filter_queryset(request, queryset, view)) == []
