@@ -45,3 +45,64 @@ def compiled(queryset: QuerySet[Any], placeholder: Any) -> CompiledQuery:
         raise ValueError(f"The placeholder is {len(places)} of the query's parameters, not one.")
     columns = [column for column, _sql, _alias in compiler.select]
     return CompiledQuery(queryset.query, sql, tuple(params), places[0], columns)
+
+
+@dataclass(frozen=True)
+class CompiledValues:
+    """A ``values()`` queryset compiled once, run with its named placeholders' values."""
+
+    query: Query
+    sql: str
+    params: tuple[Any, ...]
+    places: dict[str, tuple[int, ...]]  # each placeholder's positions among the parameters
+    columns: list[Any]
+    names: tuple[str, ...]  # the values() row's keys, in the statement's column order
+
+    def rows(self, connection: BaseDatabaseWrapper, **values: Any) -> list[dict[str, Any]]:
+        """The rows ``values()`` would give with ``values`` in the placeholders' places (each
+        given as the database takes it: see ``db_value``)."""
+        params = list(self.params)
+        for name, value in values.items():
+            for place in self.places[name]:
+                params[place] = value
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            fetched = cursor.fetchall()
+        compiler = self.query.get_compiler(connection=connection)
+        converters = compiler.get_converters(self.columns)
+        return [dict(zip(self.names, row, strict=True)) for row in
+                compiler.apply_converters(fetched, converters)]  # fmt: skip
+
+
+def db_value(field: Any, value: Any, connection: BaseDatabaseWrapper) -> Any:
+    """``value`` as a lookup on ``field`` passes it to the database (a datetime as SQLite's
+    text, a small integer as psycopg's Int2)."""
+    return field.get_db_prep_value(field.get_prep_value(value), connection, prepared=True)
+
+
+def compiled_values(queryset: QuerySet[Any], placeholders: dict[str, Any]) -> CompiledValues:
+    """``queryset`` (a ``values()`` queryset with no extra or annotated columns) compiled for
+    its database. Each placeholder, given as ``db_value`` makes it, must appear among the
+    parameters and equal no other parameter (ValueError otherwise)."""
+    compiler = queryset.query.get_compiler(using=queryset.db)
+    sql, params = compiler.as_sql()
+    places = {
+        name: tuple(i for i, param in enumerate(params) if _same(param, value))
+        for name, value in placeholders.items()
+    }
+    if not all(places.values()):
+        missing = [name for name, found in places.items() if not found]
+        raise ValueError(f"Placeholders not among the query's parameters: {missing}.")
+    taken = [place for found in places.values() for place in found]
+    if len(taken) != len(set(taken)):
+        raise ValueError("Two placeholders share a parameter.")
+    query = queryset.query
+    names = (*query.extra_select, *query.values_select, *query.annotation_select)
+    columns = [column for column, _sql, _alias in compiler.select]
+    if not query.values_select or len(names) != len(columns):
+        raise ValueError("Not a values() query of plain columns.")
+    return CompiledValues(query, sql, tuple(params), places, columns, names)
+
+
+def _same(param: Any, value: Any) -> bool:
+    return type(param) is type(value) and param == value

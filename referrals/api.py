@@ -22,6 +22,7 @@ from rest_framework.response import Response
 
 from intake.models import Urgency
 from referrals import selectors, services
+from referrals.access import queues_for
 from referrals.api_auth import ApiView, error_responses
 from referrals.audit import audit_record
 from referrals.links import KINDS, link_summary, stored_link_summary
@@ -238,6 +239,7 @@ class ReferralListView(generics.GenericAPIView[Referral], ApiView):
     filterset_class = ReferralFilter
     pagination_class = KeysetPagination
     list_columns = LIST_COLUMNS  # the page's rows, read after the keyset's id ranges
+    statement_key: tuple[Any, ...] | None = None
 
     def get_queryset(self) -> QuerySet[Referral]:
         return selectors.referral_list(user=self.request.user)
@@ -251,7 +253,16 @@ class ReferralListView(generics.GenericAPIView[Referral], ApiView):
         },
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        queryset = self.get_queryset()
+        filtered = self.filter_queryset(queryset)
+        # With no filter asked for (the filter backend gives the queryset back as it was), the
+        # page's statement depends on the user's queues alone: compiled once per queue set.
+        self.statement_key = (
+            ("referral_list", tuple(sorted(queues_for(request.user))))
+            if filtered is queryset
+            else None
+        )
+        page = self.paginate_queryset(filtered)
         # KeysetPagination reads values(*list_columns) rows here, not instances.
         rows = cast("list[dict[str, Any]]", page or [])
         return self.get_paginated_response(referral_list_rows(rows))

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from django.core import signing
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import F, Q, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from rest_framework.exceptions import ValidationError
@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from clinic.compiled import CompiledValues, compiled_values, db_value
 from referrals.models import Referral
 
 CURSOR_SALT: Final = "referrals.api.cursor"
@@ -100,8 +101,64 @@ def keyset_page(
     return ordered[:limit]
 
 
+# Stand-ins for a cursor's sort key in a compiled page statement: values no page asks for.
+_PLACEHOLDER_KEY: Final = (
+    32_001,
+    dt.datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=dt.UTC),
+    -424_242,
+)
+_STATEMENTS: dict[tuple[Any, ...], CompiledValues] = {}
+STATEMENTS_KEPT: Final = 256
+
+
+def keyset_rows(
+    queryset: QuerySet[Referral],
+    key: tuple[Any, ...],
+    cursor: str | None,
+    limit: int,
+    columns: tuple[str, ...],
+) -> list[dict[str, Any]]:
+    """``list(keyset_page(queryset, cursor, limit, columns))``, compiled once per ``key``.
+
+    ``key`` must tell apart every queryset the caller passes (for the API's list, the user's
+    queues: the list with no filter asked for). The ORM's statement for the page is compiled
+    with a stand-in sort key, kept (at most ``STATEMENTS_KEPT`` of them per process), and
+    run with the cursor's key in its place: building and compiling the two id ranges and the
+    joins cost about as much CPU as reading and converting the page (about 2 ms of 5).
+    """
+    alias = queryset.db
+    database = connections[alias]
+    decoded = decode_cursor(cursor) if cursor else None
+    statement_key = (alias, key, decoded is not None, limit, columns)
+    statement = _STATEMENTS.get(statement_key)
+    if statement is None:
+        if len(_STATEMENTS) >= STATEMENTS_KEPT:
+            _STATEMENTS.clear()
+        stand_in = signing.dumps(
+            [_PLACEHOLDER_KEY[0], _PLACEHOLDER_KEY[1].isoformat(), _PLACEHOLDER_KEY[2]],
+            salt=CURSOR_SALT,
+        )
+        statement = compiled_values(
+            keyset_page(queryset, stand_in if decoded else None, limit, columns),
+            _key_values(_PLACEHOLDER_KEY, database) if decoded else {},
+        )
+        _STATEMENTS[statement_key] = statement
+    return statement.rows(database, **(_key_values(decoded, database) if decoded else {}))
+
+
+def _key_values(key: tuple[int, dt.datetime, int], database: Any) -> dict[str, Any]:
+    fields = Referral._meta
+    priority, due, pk = key
+    return {
+        "priority": db_value(fields.get_field("priority"), priority, database),
+        "due": db_value(fields.get_field("due_at"), due, database),
+        "pk": db_value(fields.pk, pk, database),
+    }
+
+
 class KeysetPagination(BasePagination):
-    """Keyset pages of ``view.list_columns`` rows (instances when the view has none)."""
+    """Keyset pages of ``view.list_columns`` rows (instances when the view has none); compiled
+    once per ``view.statement_key`` when the view sets one (``keyset_rows``)."""
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
         self.request = request
@@ -114,7 +171,11 @@ class KeysetPagination(BasePagination):
             raise ValidationError({"limit": [f"Use a whole number from 1 to {MAX_LIMIT}."]})
         cursor = request.query_params.get("cursor")
         columns = getattr(view, "list_columns", ())
-        rows = list(keyset_page(queryset, cursor, limit + 1, columns))
+        key = getattr(view, "statement_key", None)
+        if key is not None and columns:
+            rows: list[Any] = keyset_rows(queryset, key, cursor, limit + 1, columns)
+        else:
+            rows = list(keyset_page(queryset, cursor, limit + 1, columns))
         self.next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return rows[:limit]
 

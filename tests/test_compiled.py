@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 
-from clinic.compiled import compiled
+from clinic.compiled import compiled, compiled_values, db_value
 
 pytestmark = pytest.mark.django_db
 
@@ -30,3 +30,41 @@ def test_a_placeholder_that_is_not_exactly_one_parameter_is_refused():
         compiled(User.objects.filter(username="x", first_name="x"), "x")
     with pytest.raises(ValueError, match="0 of the query's parameters"):
         compiled(User.objects.filter(username="x"), "y")
+
+
+def test_a_compiled_values_query_gives_the_orms_rows_for_each_placeholder_value():
+    for name in ("ada", "ben", "cy"):
+        User.objects.create(username=name, first_name=name.title(), is_active=name != "ben")
+    field = User._meta.get_field("username")
+    stand_in = db_value(field, "\x00any", connection)
+    query = compiled_values(
+        User.objects.filter(username__gte=stand_in, is_active=True).values("username", "pk"),
+        {"from": stand_in},
+    )
+    assert query.names == ("username", "pk")
+    for start in ("a", "b", "c", "d"):
+        expected = list(
+            User.objects.filter(username__gte=start, is_active=True).values("username", "pk")
+        )
+        assert query.rows(connection, **{"from": db_value(field, start, connection)}) == expected
+
+
+def test_a_placeholder_may_stand_in_several_places():
+    ada = User.objects.create(username="ada", first_name="ada")
+    User.objects.create(username="ben", first_name="Ben")
+    query = compiled_values(
+        User.objects.filter(username="\x00any", first_name="\x00any").values("pk"),
+        {"name": "\x00any"},
+    )
+    assert len(query.places["name"]) == 2
+    assert query.rows(connection, name="ada") == [{"pk": ada.pk}]
+    assert query.rows(connection, name="ben") == []
+
+
+def test_compiled_values_refuses_what_it_cannot_run_faithfully():
+    with pytest.raises(ValueError, match="not among"):
+        compiled_values(User.objects.filter(username="x").values("pk"), {"a": "y"})
+    with pytest.raises(ValueError, match="share a parameter"):
+        compiled_values(User.objects.filter(username="x").values("pk"), {"a": "x", "b": "x"})
+    with pytest.raises(ValueError, match="values"):
+        compiled_values(User.objects.filter(username="x"), {"a": "x"})
