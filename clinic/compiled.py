@@ -1,9 +1,12 @@
-"""A hot query compiled by the ORM once, then run with one parameter changed per call.
+"""A hot query compiled by the ORM once, then run with its placeholders' values changed per call.
 
 Compiling a statement through the ORM costs more CPU than running it when the statement is
-small and runs on every request (the signed-in user, the API token). The query is built once
-with a placeholder value that appears nowhere else among its parameters; its place there is the
-value's on every later call. The statement is the ORM's own: the same SQL, the same columns.
+small and runs on every request (the signed-in user, the API token), or when building it is
+most of the work (the API list's keyset pages). The query is built once with a placeholder
+value that appears nowhere else among its parameters; its places there are the value's on every
+later call. The statement is the ORM's own: the same SQL, the same columns. ``compiled`` has one
+placeholder; ``compiled_values`` (a ``values()`` query) has named ones, and checks them against
+the same statement built with other stand-ins.
 """
 
 from __future__ import annotations
@@ -58,15 +61,19 @@ class CompiledValues:
     columns: list[Any]
     names: tuple[str, ...]  # the values() row's keys, in the statement's column order
 
-    def rows(self, connection: BaseDatabaseWrapper, **values: Any) -> list[dict[str, Any]]:
-        """The rows ``values()`` would give with ``values`` in the placeholders' places (each
-        given as the database takes it: see ``db_value``)."""
+    def params_for(self, **values: Any) -> list[Any]:
+        """The parameters with ``values`` (each as ``db_value`` makes it) in the placeholders'
+        places."""
         params = list(self.params)
         for name, value in values.items():
             for place in self.places[name]:
                 params[place] = value
+        return params
+
+    def rows(self, connection: BaseDatabaseWrapper, **values: Any) -> list[dict[str, Any]]:
+        """The rows ``values()`` would give with ``values`` in the placeholders' places."""
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+            cursor.execute(self.sql, self.params_for(**values))
             fetched = cursor.fetchall()
         compiler = self.query.get_compiler(connection=connection)
         converters = compiler.get_converters(self.columns)
@@ -80,10 +87,20 @@ def db_value(field: Any, value: Any, connection: BaseDatabaseWrapper) -> Any:
     return field.get_db_prep_value(field.get_prep_value(value), connection, prepared=True)
 
 
-def compiled_values(queryset: QuerySet[Any], placeholders: dict[str, Any]) -> CompiledValues:
-    """``queryset`` (a ``values()`` queryset with no extra or annotated columns) compiled for
-    its database. Each placeholder, given as ``db_value`` makes it, must appear among the
-    parameters and equal no other parameter (ValueError otherwise)."""
+def compiled_values(
+    queryset: QuerySet[Any],
+    placeholders: dict[str, Any],
+    again: tuple[QuerySet[Any], dict[str, Any]] | None = None,
+) -> CompiledValues:
+    """``queryset`` (a ``values()`` queryset) compiled for its database, with ``placeholders``
+    (each as ``db_value`` makes it) found among its parameters.
+
+    ``again`` is the same queryset built with other stand-ins: its statement must be this one
+    with those in the placeholders' places. That catches a parameter that only happened to
+    equal a stand-in (it would be overwritten on every call) and a statement whose SQL depends
+    on the values. ValueError when a placeholder is missing, two share a parameter, or the
+    check fails.
+    """
     compiler = queryset.query.get_compiler(using=queryset.db)
     sql, params = compiler.as_sql()
     places = {
@@ -97,11 +114,23 @@ def compiled_values(queryset: QuerySet[Any], placeholders: dict[str, Any]) -> Co
     if len(taken) != len(set(taken)):
         raise ValueError("Two placeholders share a parameter.")
     query = queryset.query
-    names = (*query.extra_select, *query.values_select, *query.annotation_select)
+    if not query.values_select:
+        raise ValueError("Not a values() query.")
+    # As ValuesIterable names a row's values.
+    names = tuple(
+        query.selected or (*query.extra_select, *query.values_select, *query.annotation_select)
+    )
     columns = [column for column, _sql, _alias in compiler.select]
-    if not query.values_select or len(names) != len(columns):
-        raise ValueError("Not a values() query of plain columns.")
-    return CompiledValues(query, sql, tuple(params), places, columns, names)
+    if len(names) != len(columns):
+        raise ValueError("The row's names and the statement's columns differ.")
+    statement = CompiledValues(query, sql, tuple(params), places, columns, names)
+    if again is not None:
+        other, stand_ins = again
+        expected = (sql, statement.params_for(**stand_ins))
+        sql_again, params_again = other.query.get_compiler(using=other.db).as_sql()
+        if (sql_again, list(params_again)) != expected:
+            raise ValueError("The statement built with other stand-ins is not this one with them.")
+    return statement
 
 
 def _same(param: Any, value: Any) -> bool:

@@ -13,10 +13,8 @@ tests/referrals/test_admin_queue_page.py holds the whole page to Django's.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import cache
-from threading import Lock
 from typing import Any, Final
 
 from django.contrib.admin.options import (
@@ -40,6 +38,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext, ngettext
 
+from clinic.memo import BoundedMemo
 from referrals import access
 from referrals.admin_queue import ROW_VALUES, queue_body, queue_layout, queue_rows_from_values
 from referrals.templatetags.referral_queue import queue_result_list
@@ -51,40 +50,7 @@ QUEUE_PARTS: Final = "admin/referrals/referral/queue_parts.html"
 FRAGMENT_MEMO_SIZE: Final = 512
 
 
-class BoundedMemo:
-    """A least-recently-used map of rendered HTML, at most ``size`` entries, shared by the
-    threads of one process."""
-
-    def __init__(self, size: int = FRAGMENT_MEMO_SIZE) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[Any, ...], SafeString] = OrderedDict()
-        self._lock = Lock()
-
-    def get(self, key: tuple[Any, ...], make: Callable[[], SafeString]) -> SafeString:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = make()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-    def entries(self) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return list(self._items)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-FRAGMENTS = BoundedMemo()
+FRAGMENTS: BoundedMemo[SafeString] = BoundedMemo(FRAGMENT_MEMO_SIZE)
 
 
 def queue_changelist_view(

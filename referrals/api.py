@@ -20,9 +20,9 @@ from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clinic.api_filters import FilterBackend
 from intake.models import Urgency
 from referrals import selectors, services
-from referrals.access import queues_for
 from referrals.api_auth import ApiView, error_responses
 from referrals.audit import audit_record
 from referrals.links import KINDS, link_summary, stored_link_summary
@@ -237,6 +237,7 @@ class ReferralListView(generics.GenericAPIView[Referral], ApiView):
     required_scope = Scope.REFERRALS_READ
     serializer_class = ReferralSerializer
     filterset_class = ReferralFilter
+    filter_backends = [FilterBackend]
     pagination_class = KeysetPagination
     list_columns = LIST_COLUMNS  # the page's rows, read after the keyset's id ranges
     statement_key: tuple[Any, ...] | None = None
@@ -256,11 +257,9 @@ class ReferralListView(generics.GenericAPIView[Referral], ApiView):
         queryset = self.get_queryset()
         filtered = self.filter_queryset(queryset)
         # With no filter asked for (the filter backend gives the queryset back as it was), the
-        # page's statement depends on the user's queues alone: compiled once per queue set.
+        # page's statement is compiled once per what referral_list depends on.
         self.statement_key = (
-            ("referral_list", tuple(sorted(queues_for(request.user))))
-            if filtered is queryset
-            else None
+            selectors.referral_list_key(user=request.user) if filtered is queryset else None
         )
         page = self.paginate_queryset(filtered)
         # KeysetPagination reads values(*list_columns) rows here, not instances.

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from django.core import signing
-from django.db import connection, connections
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
 from django.db.models import F, Q, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from rest_framework.exceptions import ValidationError
@@ -23,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from clinic.compiled import CompiledValues, compiled_values, db_value
+from clinic.memo import BoundedMemo
 from referrals.models import Referral
 
 CURSOR_SALT: Final = "referrals.api.cursor"
@@ -69,7 +71,7 @@ def after(queryset: QuerySet[Referral], cursor: str, limit: int) -> QuerySet[Ref
     # estimate (it guessed 11 rows for the row comparison alone where there were 627).
     same = queryset.filter(rest, priority=priority, due_at__gte=due)
     lower = queryset.filter(priority__lt=priority)
-    if not connection.features.supports_slicing_ordering_in_compound:
+    if not connections[queryset.db].features.supports_slicing_ordering_in_compound:
         # SQLite cannot limit the parts of a UNION, but it can limit a subquery: the two
         # limited ranges as two id lists (an OR of the two conditions instead walked the index
         # from the top: 190 ms a page half-way down 1,000,000 cases).
@@ -101,14 +103,15 @@ def keyset_page(
     return ordered[:limit]
 
 
-# Stand-ins for a cursor's sort key in a compiled page statement: values no page asks for.
-_PLACEHOLDER_KEY: Final = (
-    32_001,
-    dt.datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=dt.UTC),
-    -424_242,
+# Stand-ins for a cursor's sort key while a page statement is compiled: each must equal no
+# other parameter of the statement (compiled_values checks that against the second set). A real
+# cursor equal to them is harmless: values go in by position.
+_STAND_INS: Final = (
+    (32_001, dt.datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=dt.UTC), -424_242),
+    (32_002, dt.datetime(1902, 3, 4, 5, 6, 7, 890_123, tzinfo=dt.UTC), -434_343),
 )
-_STATEMENTS: dict[tuple[Any, ...], CompiledValues] = {}
 STATEMENTS_KEPT: Final = 256
+_STATEMENTS: BoundedMemo[CompiledValues] = BoundedMemo(STATEMENTS_KEPT)
 
 
 def keyset_rows(
@@ -120,30 +123,38 @@ def keyset_rows(
 ) -> list[dict[str, Any]]:
     """``list(keyset_page(queryset, cursor, limit, columns))``, compiled once per ``key``.
 
-    ``key`` must tell apart every queryset the caller passes (for the API's list, the user's
-    queues: the list with no filter asked for). The ORM's statement for the page is compiled
-    with a stand-in sort key, kept (at most ``STATEMENTS_KEPT`` of them per process), and
-    run with the cursor's key in its place: building and compiling the two id ranges and the
-    joins cost about as much CPU as reading and converting the page (about 2 ms of 5).
+    ``key`` must tell apart every queryset the caller passes (for the API's list,
+    ``selectors.referral_list_key``). The ORM's statement for the page is compiled with a
+    stand-in sort key, checked against the one built with another, kept (the
+    ``STATEMENTS_KEPT`` most recently used per process), and run with the cursor's key in its
+    place: building and compiling the two id ranges and the joins cost about as much CPU as
+    reading and converting the page (about 2 ms of 5).
     """
     alias = queryset.db
     database = connections[alias]
     decoded = decode_cursor(cursor) if cursor else None
-    statement_key = (alias, key, decoded is not None, limit, columns)
-    statement = _STATEMENTS.get(statement_key)
-    if statement is None:
-        if len(_STATEMENTS) >= STATEMENTS_KEPT:
-            _STATEMENTS.clear()
-        stand_in = signing.dumps(
-            [_PLACEHOLDER_KEY[0], _PLACEHOLDER_KEY[1].isoformat(), _PLACEHOLDER_KEY[2]],
-            salt=CURSOR_SALT,
+
+    def compile_page() -> CompiledValues:
+        if decoded is None:
+            return compiled_values(keyset_page(queryset, None, limit, columns), {})
+        first, second = (
+            (
+                keyset_page(queryset, _signed(stand_in), limit, columns),
+                _key_values(stand_in, database),
+            )
+            for stand_in in _STAND_INS
         )
-        statement = compiled_values(
-            keyset_page(queryset, stand_in if decoded else None, limit, columns),
-            _key_values(_PLACEHOLDER_KEY, database) if decoded else {},
-        )
-        _STATEMENTS[statement_key] = statement
+        return compiled_values(*first, again=second)
+
+    try:
+        statement = _STATEMENTS.get((alias, key, decoded is not None, limit, columns), compile_page)
+    except EmptyResultSet:  # no rows can match (no queues): the ORM reads nothing either
+        return []
     return statement.rows(database, **(_key_values(decoded, database) if decoded else {}))
+
+
+def _signed(key: tuple[int, dt.datetime, int]) -> str:
+    return encode_cursor({"priority": key[0], "due_at": key[1], "id": key[2]})
 
 
 def _key_values(key: tuple[int, dt.datetime, int], database: Any) -> dict[str, Any]:

@@ -21,6 +21,13 @@ def referral_list(*, user: Any) -> QuerySet[Referral]:
     )
 
 
+def referral_list_key(*, user: Any) -> tuple[str, ...]:
+    """What ``referral_list``'s statement depends on, for a compiled page statement
+    (referrals.pagination.keyset_rows): the user's queues. Kept beside the query it describes:
+    a condition added there that depends on anything else must be added here too."""
+    return ("referral_list", *sorted(queues_for(user)))
+
+
 def referral_get(*, user: Any, public_id: UUID | str) -> Referral:
     try:
         return referral_list(user=user).get(public_id=public_id)

@@ -68,3 +68,16 @@ def test_compiled_values_refuses_what_it_cannot_run_faithfully():
         compiled_values(User.objects.filter(username="x").values("pk"), {"a": "x", "b": "x"})
     with pytest.raises(ValueError, match="values"):
         compiled_values(User.objects.filter(username="x"), {"a": "x"})
+
+
+def test_a_parameter_that_only_happens_to_equal_a_stand_in_is_caught():
+    """The same statement built with another stand-in shows which parameters are the
+    placeholder's: here first_name is fixed at "x" and only username is the placeholder."""
+
+    def built(name: str):
+        return User.objects.filter(username=name, first_name="x").values("pk")
+
+    with pytest.raises(ValueError, match="other stand-ins"):
+        compiled_values(built("x"), {"name": "x"}, again=(built("y"), {"name": "y"}))
+    query = compiled_values(built("w"), {"name": "w"}, again=(built("y"), {"name": "y"}))
+    assert len(query.places["name"]) == 1

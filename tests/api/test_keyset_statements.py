@@ -4,16 +4,22 @@ giving what the ORM's keyset_page gives for every page."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
 
-from referrals import pagination
+from clinic.memo import BoundedMemo
+from referrals import pagination, selectors
+from referrals.access import QUEUE_GROUPS
 from referrals.api import LIST_COLUMNS
 from referrals.models import Queue, Referral
 from referrals.pagination import encode_cursor, keyset_page, keyset_rows
+from referrals.tokens import api_token_authenticate
 from tests.api.conftest import Api
 from tests.api.test_referrals_api import all_pages, many_cases
+from tests.clinic_fixtures import make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -26,12 +32,12 @@ def compiles(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     seen: list[object] = []
     original = pagination.compiled_values
 
-    def spy(queryset, placeholders):
+    def spy(queryset, placeholders, again=None):
         seen.append(queryset)
-        return original(queryset, placeholders)
+        return original(queryset, placeholders, again)
 
     monkeypatch.setattr(pagination, "compiled_values", spy)
-    monkeypatch.setattr(pagination, "_STATEMENTS", {})
+    monkeypatch.setattr(pagination, "_STATEMENTS", BoundedMemo(pagination.STATEMENTS_KEPT))
     return seen
 
 
@@ -94,11 +100,64 @@ def test_the_api_compiles_per_queue_set_and_never_for_a_filtered_list(api, compi
     assert len(compiles) == 3
 
 
-def test_the_store_is_bounded(monkeypatch, compiles):
+def test_the_store_keeps_the_most_recently_used(monkeypatch, compiles):
     many_cases(3)
-    monkeypatch.setattr(pagination, "STATEMENTS_KEPT", 2)
+    monkeypatch.setattr(pagination, "_STATEMENTS", BoundedMemo(2))
     queryset = _scoped(tuple(Queue.values))
-    for limit in range(1, 6):
+    for limit in (1, 2, 1, 3, 1):  # 1 stays in use; 2 goes when 3 comes
         keyset_rows(queryset, ("all",), None, limit, LIST_COLUMNS)
         assert len(pagination._STATEMENTS) <= 2
-    assert len(compiles) == 5
+    assert len(compiles) == 3
+    keyset_rows(queryset, ("all",), None, 2, LIST_COLUMNS)
+    assert len(compiles) == 4
+
+
+def test_a_user_with_no_queues_gets_an_empty_list(client, compiles):
+    """Staff sessions may read the API; one in no queue group sees nothing (and no 500: the
+    ORM answers no rows for an empty IN without running it, and so does the compiled page)."""
+    client.force_login(make_staff("no_queues"))
+    many_cases(3)
+    first = client.get("/api/v1/referrals")
+    assert first.status_code == 200
+    assert first.json() == {"next": None, "results": []}
+    cursor = encode_cursor(Referral.objects.values("priority", "due_at", "id")[0])
+    deep = client.get("/api/v1/referrals", {"cursor": cursor})
+    assert deep.status_code == 200
+    assert deep.json()["results"] == []
+
+
+def _token_user(raw: str) -> Any:
+    """The service user as the API sees it: carrying its token (and so the token's queues)."""
+    token = api_token_authenticate(raw)
+    assert token is not None
+    return token.user
+
+
+def test_the_key_decides_the_statement(make_token, chiropractor, triage_lead, podiatrist):
+    """referral_list_key tells apart every statement referral_list makes: users with the same
+    key get the same SQL and parameters, users with different keys different ones."""
+    users = [
+        chiropractor,
+        make_staff("chiro_too", QUEUE_GROUPS[Queue.CHIROPRACTIC]),
+        podiatrist,
+        triage_lead,
+        User.objects.create_superuser("root", "root@clinic.test", "pw"),
+        *(
+            _token_user(make_token(queues=queues).raw)
+            for queues in ((), (Queue.CHIROPRACTIC,), (Queue.PODIATRY, Queue.CHIROPRACTIC))
+        ),
+    ]
+    statements: dict[tuple[str, ...], set[tuple[str, tuple]]] = {}
+    deep = encode_cursor({"priority": 3, "due_at": timezone.now(), "id": 9})
+    for user in users:
+        for cursor in (None, deep):
+            page = keyset_page(selectors.referral_list(user=user), cursor, 51, LIST_COLUMNS)
+            sql, params = page.query.get_compiler(using=page.db).as_sql()
+            # The queues' order among the parameters follows the set's, and a group member's
+            # are Queue members where a token's are their values: the same rows.
+            statements.setdefault(selectors.referral_list_key(user=user), set()).add(
+                (sql, tuple(sorted(map(str, params))))
+            )
+    assert len(statements) == 4  # chiropractic, podiatry, every queue, podiatry + chiropractic
+    assert all(len(found) == 2 for found in statements.values())  # first and deeper pages
+    assert len(set().union(*statements.values())) == 2 * len(statements)
