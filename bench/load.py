@@ -281,16 +281,21 @@ def endpoints(server: Server, fixtures: dict, session: str) -> list[Endpoint]:
     ]  # fmt: skip
 
 
-def sample_queries(server: Server, endpoint: Endpoint) -> int | None:
-    """X-Query-Count of a request, the fewer of two sent one after the other.
+SAMPLES = 4
 
-    Some work is done once a minute, not once a request: the first request of a rate-limit
-    window creates its counter row, a token's first request of a minute stamps last_used_at, a
-    session's expiry is pushed on once a minute. One sample that happened to open a minute
-    counted one statement more than the next (the API's first page 4, its deep page 3, at
-    1,000,000 cases on 2026-12-03); of two requests sent back to back at most one opens a minute.
+
+def sample_queries(server: Server, endpoint: Endpoint) -> int | None:
+    """X-Query-Count of a request: the fewest of ``SAMPLES`` sent one after the other.
+
+    Some work is done once a minute, not once a request, each on a clock of its own: the first
+    request of a rate-limit window creates its counter row, a token's first request a minute
+    after its last stamp stamps last_used_at again, a session's expiry is pushed on a minute
+    after the last push. One sample that happened to do such work counted one statement more
+    than the next (the API's first page 4, its deep page 3, at 1,000,000 cases on 2026-12-03).
+    Requests sent back to back take well under a minute, so each of the three falls on at most
+    one of them, and one of four does none.
     """
-    counts = [_one_sample(server, endpoint) for _ in range(2)]
+    counts = [_one_sample(server, endpoint) for _ in range(SAMPLES)]
     known = [count for count in counts if count is not None]
     return min(known) if known else None
 

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 from psycopg.conninfo import make_conninfo
 
 from clinic.bench import QUERY_COUNT_HEADER
@@ -77,6 +78,9 @@ def test_the_query_sample_leaves_out_the_once_a_minute_work(monkeypatch, setting
     server = _ClientServer(Client(headers={"Authorization": f"Bearer {created.raw}"}))
     endpoint = bench.Endpoint("api_referrals_first", "GET", "/api/v1/referrals", None, {})
 
+    # One instant for every request: no rate-limit window can end between them.
+    instant = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: instant)
     # The token's first request opens its rate-limit window (the counter row) and stamps its
     # last use; the requests after it in the same minute do neither.
     opening = int(server.request("GET", "/api/v1/referrals")[1][QUERY_COUNT_HEADER])
