@@ -7,15 +7,15 @@ from collections.abc import Callable, Hashable
 from threading import Lock
 
 
-class BoundedMemo[V]:
+class BoundedMemo[K: Hashable, V]:
     """At most ``size`` entries; the least recently used goes first."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[Hashable, V] = OrderedDict()
+        self._items: OrderedDict[K, V] = OrderedDict()
         self._lock = Lock()
 
-    def get(self, key: Hashable, make: Callable[[], V]) -> V:
+    def get(self, key: K, make: Callable[[], V]) -> V:
         """The value for ``key``, made (outside the lock) and kept when there is none."""
         with self._lock:
             if key in self._items:
@@ -28,7 +28,7 @@ class BoundedMemo[V]:
                 self._items.popitem(last=False)
         return value
 
-    def entries(self) -> list[Hashable]:
+    def entries(self) -> list[K]:
         with self._lock:
             return list(self._items)
 

@@ -50,7 +50,7 @@ QUEUE_PARTS: Final = "admin/referrals/referral/queue_parts.html"
 FRAGMENT_MEMO_SIZE: Final = 512
 
 
-FRAGMENTS: BoundedMemo[SafeString] = BoundedMemo(FRAGMENT_MEMO_SIZE)
+FRAGMENTS: BoundedMemo[tuple[Any, ...], SafeString] = BoundedMemo(FRAGMENT_MEMO_SIZE)
 
 
 def queue_changelist_view(

@@ -111,7 +111,7 @@ _STAND_INS: Final = (
     (32_002, dt.datetime(1902, 3, 4, 5, 6, 7, 890_123, tzinfo=dt.UTC), -434_343),
 )
 STATEMENTS_KEPT: Final = 256
-_STATEMENTS: BoundedMemo[CompiledValues] = BoundedMemo(STATEMENTS_KEPT)
+_STATEMENTS: BoundedMemo[tuple[Any, ...], CompiledValues] = BoundedMemo(STATEMENTS_KEPT)
 
 
 def keyset_rows(
