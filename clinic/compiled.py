@@ -11,6 +11,7 @@ the same statement built with other stand-ins.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,22 +33,34 @@ class CompiledQuery:
         return [*self.params[: self.where], value, *self.params[self.where + 1 :]]
 
     def converted(self, row: Any, connection: BaseDatabaseWrapper) -> list[Any]:
-        """A fetched row through the selected fields' database converters, as the ORM converts
-        the rows it reads (on ``connection``, this thread's, not the one compiled on)."""
-        compiler = self.query.get_compiler(connection=connection)
-        return next(compiler.apply_converters([row], compiler.get_converters(self.columns)))
+        """A fetched row through the selected fields' database converters."""
+        return next(_converted(self.query, self.columns, [row], connection))
 
 
 def compiled(queryset: QuerySet[Any], placeholder: Any) -> CompiledQuery:
     """``queryset`` compiled for its database; ``placeholder`` must be exactly one of its
     parameters (ValueError otherwise)."""
-    compiler = queryset.query.get_compiler(using=queryset.db)
-    sql, params = compiler.as_sql()
+    sql, params, columns = _compile(queryset)
     places = [index for index, value in enumerate(params) if value == placeholder]
     if len(places) != 1:
         raise ValueError(f"The placeholder is {len(places)} of the query's parameters, not one.")
-    columns = [column for column, _sql, _alias in compiler.select]
     return CompiledQuery(queryset.query, sql, tuple(params), places[0], columns)
+
+
+def _compile(queryset: QuerySet[Any]) -> tuple[str, list[Any], list[Any]]:
+    """The statement, its parameters and its selected columns, for the queryset's database."""
+    compiler = queryset.query.get_compiler(using=queryset.db)
+    sql, params = compiler.as_sql()
+    return sql, list(params), [column for column, _sql, _alias in compiler.select]
+
+
+def _converted(
+    query: Query, columns: list[Any], rows: Iterable[Any], connection: BaseDatabaseWrapper
+) -> Iterator[list[Any]]:
+    """Fetched rows through the selected fields' database converters, as the ORM converts the
+    rows it reads (on ``connection``, this thread's, not the one compiled on)."""
+    compiler = query.get_compiler(connection=connection)
+    return compiler.apply_converters(rows, compiler.get_converters(columns))
 
 
 @dataclass(frozen=True)
@@ -75,10 +88,10 @@ class CompiledValues:
         with connection.cursor() as cursor:
             cursor.execute(self.sql, self.params_for(**values))
             fetched = cursor.fetchall()
-        compiler = self.query.get_compiler(connection=connection)
-        converters = compiler.get_converters(self.columns)
-        return [dict(zip(self.names, row, strict=True)) for row in
-                compiler.apply_converters(fetched, converters)]  # fmt: skip
+        return [
+            dict(zip(self.names, row, strict=True))
+            for row in _converted(self.query, self.columns, fetched, connection)
+        ]
 
 
 def db_value(field: Any, value: Any, connection: BaseDatabaseWrapper) -> Any:
@@ -101,8 +114,7 @@ def compiled_values(
     on the values. ValueError when a placeholder is missing, two share a parameter, or the
     check fails.
     """
-    compiler = queryset.query.get_compiler(using=queryset.db)
-    sql, params = compiler.as_sql()
+    sql, params, columns = _compile(queryset)
     places = {
         name: tuple(i for i, param in enumerate(params) if _same(param, value))
         for name, value in placeholders.items()
@@ -120,15 +132,14 @@ def compiled_values(
     names = tuple(
         query.selected or (*query.extra_select, *query.values_select, *query.annotation_select)
     )
-    columns = [column for column, _sql, _alias in compiler.select]
     if len(names) != len(columns):
         raise ValueError("The row's names and the statement's columns differ.")
     statement = CompiledValues(query, sql, tuple(params), places, columns, names)
     if again is not None:
         other, stand_ins = again
         expected = (sql, statement.params_for(**stand_ins))
-        sql_again, params_again = other.query.get_compiler(using=other.db).as_sql()
-        if (sql_again, list(params_again)) != expected:
+        sql_again, params_again, _columns = _compile(other)
+        if (sql_again, params_again) != expected:
             raise ValueError("The statement built with other stand-ins is not this one with them.")
     return statement
 
