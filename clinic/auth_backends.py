@@ -20,6 +20,7 @@ from django.db.models import F, OuterRef, QuerySet, StringAgg, Subquery, Value
 from django.db.models.functions import Concat
 
 from clinic.compiled import CompiledQuery, compiled
+from clinic.prepared import preparing
 
 # Group names are free text; permission names are "app_label.codename".
 _SEPARATOR: Final = "\x1f"
@@ -73,7 +74,8 @@ class StaffModelBackend(ModelBackend):
         except ValidationError:
             return None
         query = _user_query(manager.db)
-        user: Any = next(iter(manager.raw(query.sql, query.params_with(user_id))), None)
+        with preparing(manager.db):
+            user: Any = next(iter(manager.raw(query.sql, query.params_with(user_id))), None)
         if user is None or not self.user_can_authenticate(user):
             return None
         own, inherited = _split(user._own_permissions), _split(user._group_permissions)

@@ -159,6 +159,10 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
 elif _database["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast (and let /healthz answer 503) when the server does not answer.
     _database["OPTIONS"] = {"connect_timeout": 5, **_database.get("OPTIONS", {})}
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        # Only the statements run inside clinic.prepared.preparing() are prepared (the
+        # default client-side cursors never are); each on its first run on a connection.
+        _database["OPTIONS"].setdefault("prepare_threshold", 0)
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -264,6 +268,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Django's database sessions, the read prepared on PostgreSQL (clinic/sessions.py).
+SESSION_ENGINE = "clinic.sessions"
 SESSION_COOKIE_SECURE = PRODUCTION
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -26,6 +26,7 @@ from django.contrib.admin.options import (
 from django.contrib.admin.sites import AdminSite
 from django.contrib.admin.views.main import PAGE_VAR, SEARCH_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
+from django.db import router
 from django.forms import Media
 from django.http import HttpRequest, HttpResponse
 from django.template import Context
@@ -39,6 +40,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext, ngettext
 
 from clinic.memo import BoundedMemo
+from clinic.prepared import preparing
 from referrals import access
 from referrals.admin_queue import ROW_VALUES, queue_body, queue_layout, queue_rows_from_values
 from referrals.templatetags.referral_queue import queue_result_list
@@ -61,14 +63,17 @@ def queue_changelist_view(
         return None
     if not model_admin.has_view_or_change_permission(request):
         raise PermissionDenied
-    try:
-        cl = model_admin.get_changelist_instance(request)
-    except IncorrectLookupParameters:
-        return None  # Django's view redirects with ?e=1
-    if cl.list_editable or model_admin.actions_on_bottom or not queue_layout(cl):
-        return None
-    # The page's rows as plain values: the same query as Django's, without the instances.
-    cl.result_list = list(cl.result_list.values(*ROW_VALUES))
+    # The capped count and the page are the same two statements for every plain GET of a
+    # queue set: PostgreSQL prepares them once per connection (clinic.prepared).
+    with preparing(router.db_for_read(model_admin.model)):
+        try:
+            cl = model_admin.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return None  # Django's view redirects with ?e=1
+        if cl.list_editable or model_admin.actions_on_bottom or not queue_layout(cl):
+            return None
+        # The page's rows as plain values: the same query as Django's, without the instances.
+        cl.result_list = list(cl.result_list.values(*ROW_VALUES))
     actions = model_admin.get_actions(request, action_location=ActionLocation.CHANGE_LIST)
     action_form = None
     if actions:

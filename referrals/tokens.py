@@ -17,6 +17,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from clinic.compiled import CompiledQuery, compiled
+from clinic.prepared import preparing
 from referrals.access import API_TOKEN_ATTRIBUTE
 from referrals.models import ApiToken, Queue, Scope
 
@@ -134,7 +135,7 @@ def _live_token(prefix: str) -> ApiToken | None:
     alias = ApiToken._default_manager.db
     lookup = _live_token_lookup(alias)
     connection = connections[alias]
-    with connection.cursor() as cursor:
+    with preparing(alias), connection.cursor() as cursor:
         cursor.execute(lookup.statement.sql, lookup.statement.params_with(prefix))
         row = cursor.fetchone()
     if row is None:

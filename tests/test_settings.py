@@ -121,6 +121,26 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path):
 
 
 @pytest.mark.parametrize(
+    ("environ", "threshold"),
+    [
+        ({}, 0),
+        ({"DATABASE_PREPARED_STATEMENTS": "false"}, None),
+        ({"DATABASE_URL": "sqlite:///var/never-opened.sqlite3"}, None),
+    ],
+)
+def test_prepared_statements_are_on_for_postgresql_unless_turned_off(environ, threshold):
+    # Settings only: no connection is made (clinic/prepared.py, tests/test_prepared.py).
+    code = (
+        "import clinic.settings as s\n"
+        "print(repr(s.DATABASES['default']['OPTIONS'].get('prepare_threshold')))"
+    )
+    postgres = {"DATABASE_URL": "postgres://clinic@db.invalid:5432/clinic"}
+    result = run_python(code, {**postgres, **environ})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(threshold)
+
+
+@pytest.mark.parametrize(
     ("raw", "expected"),
     [("true", True), ("Yes", True), ("1", True), ("off", False), ("0", False), ("", True)],
 )
