@@ -7,6 +7,8 @@ With --generate N the database is migrated and N cases are generated first (skip
 data set). Runs EXPLAIN (ANALYZE, BUFFERS) for each list query the staff pages run, writes each
 plan to bench/results/plans/<name>.txt (or under --out DIR) and prints one summary line per
 plan: time, whether an index scan is used, and whether a Sort node reads the referral table.
+The admin queue's statements are the ones the page runs, caught on their way to the database;
+as the page prepares them (clinic/prepared.py), their generic plans are checked too (``_generic``).
 bench/load.py runs it on each PostgreSQL database it measures.
 """
 
@@ -48,9 +50,9 @@ def main() -> int:
     from django.contrib.auth.models import User
     from django.db import connection
     from django.db.models import QuerySet
-    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from clinic.prepared import enabled as prepared_statements
     from referrals import selectors
     from referrals.models import OPEN_STATUSES, Queue, Referral
     from referrals.pagination import encode_cursor, keyset_page
@@ -114,9 +116,8 @@ def main() -> int:
 
     # The pages bench/load.py times, built by the code that serves them: the API list as an
     # integration token with every queue sees it (first page and a cursor half-way down), and
-    # the clinician's admin queue (capped count, then the page's rows as the queue page reads
-    # them: values() of the changelist's queryset, referrals/admin_queue_page.py).
-    from referrals.admin_queue import ROW_FIELDS, ROW_VALUES, CappedCountPaginator
+    # the admin queue of a clinician in the biggest queue: the capped count and the page's rows,
+    # the very statements the queue page runs (referrals/admin_queue_page.py).
     from referrals.api import LIST_COLUMNS
     from referrals.tokens import api_token_authenticate, api_token_create
 
@@ -126,23 +127,23 @@ def main() -> int:
     queries["api_first_page"] = keyset_page(api_list, None, PAGE + 1, LIST_COLUMNS)
     middle = encode_cursor(api_list[api_list.count() // 2])
     queries["api_deep_page"] = keyset_page(api_list, middle, PAGE + 1, LIST_COLUMNS)
-    staff_queue = scoped(big).only(*ROW_FIELDS)
-    with CaptureQueriesContext(connection) as counted:
-        _ = CappedCountPaginator(staff_queue, PAGE).count
-    statements: dict[str, str] = {f"admin_queue_{big}_capped_count": counted[-1]["sql"]}
-    queries[f"admin_queue_{big}_page"] = staff_queue[:PAGE].values(*ROW_VALUES)
+    count, page = f"admin_queue_{big}_capped_count", f"admin_queue_{big}_page"
+    planned: dict[str, tuple[str, Any]] = {
+        name: queryset.query.sql_with_params() for name, queryset in queries.items()
+    }
+    planned[count], planned[page] = _queue_page_statements(big)
 
     out.mkdir(parents=True, exist_ok=True)
     print(f"{Referral.objects.count():,} referrals; plans in {out}/")
     failures = 0
-    planned: dict[str, tuple[str, Any]] = {
-        name: queryset.query.sql_with_params() for name, queryset in queries.items()
-    }
-    planned.update({name: (sql, ()) for name, sql in statements.items()})
-    for name, (sql, params) in planned.items():
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
-            plan = "\n".join(row[0] for row in cursor.fetchall())
+    explained = {name: explain(sql, params) for name, (sql, params) in planned.items()}
+    # The queue page's two statements are prepared (clinic.prepared): after five runs on a
+    # connection PostgreSQL may keep one generic plan, made without the parameters' values.
+    if prepared_statements(connection.alias):
+        for name in (count, page):
+            explained[f"{name}_generic"] = explain_generic(*planned[name])
+    for name, plan in explained.items():
+        sql, params = planned[name.removesuffix("_generic")]
         shown = sql % tuple(map(repr, params)) if params else sql
         (out / f"{name}.txt").write_text(f"-- {name}\n{shown}\n\n{plan}\n")
         index = bool(re.search(r"Index (Only )?Scan", plan))
@@ -158,6 +159,76 @@ def main() -> int:
             f"sort_on_big_table={'YES' if big_sort else 'no'}"
         )
     return 1 if failures else 0
+
+
+def _queue_page_statements(queue: str) -> tuple[tuple[str, Any], tuple[str, Any]]:
+    """The capped count and the page statement the admin queue page runs for a clinician
+    whose only queue is ``queue``, as (sql, params), caught on their way to the database."""
+    from django.contrib import admin
+    from django.contrib.auth.models import Group, User
+    from django.db import connection
+    from django.test import RequestFactory
+
+    from referrals.access import QUEUE_GROUPS
+    from referrals.admin_queue_page import queue_changelist_view
+    from referrals.models import Referral
+
+    user, _ = User.objects.get_or_create(username="explain-clinician", is_staff=True)
+    user.groups.set([Group.objects.get(name=QUEUE_GROUPS[queue])])
+    user = User.objects.get(pk=user.pk)  # no cached groups
+    request = RequestFactory().get("/admin/referrals/referral/")
+    request.user = user
+    seen: list[tuple[str, Any]] = []
+
+    def catch(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if '"referrals_referral"' in sql:
+            seen.append((sql, params))
+        return execute(sql, params, many, context)
+
+    model_admin = admin.site.get_model_admin(Referral)
+    with connection.execute_wrapper(catch):
+        queue_changelist_view(model_admin, request, {})
+    (count,) = [(sql, params) for sql, params in seen if sql.startswith("SELECT COUNT(*)")]
+    (page,) = [(sql, params) for sql, params in seen if "ORDER BY" in sql]
+    return count, page
+
+
+def explain(sql: str, params: Any) -> str:
+    """The statement's plan as PostgreSQL makes it for these values, run (ANALYZE)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def explain_generic(sql: str, params: Any) -> str:
+    """The plan PostgreSQL keeps for the statement prepared as clinic.prepared prepares it,
+    made without the parameters' values (plan_cache_mode force_generic_plan), run with them."""
+    from django.db import connection
+
+    from clinic.prepared import preparing
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        try:
+            # psycopg forgets its prepared statements too when it sees this: the statement
+            # below is prepared anew, and is the connection's only one.
+            cursor.execute("DEALLOCATE ALL")
+            with preparing(connection.alias), connection.cursor() as prepared:
+                prepared.execute(sql, params)
+            cursor.execute("SELECT name FROM pg_prepared_statements")
+            ((name,),) = cursor.fetchall()
+            values = ", ".join(["%s"] * len(params))
+            cursor.execute(
+                f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE {name}({values})"
+                if params
+                else f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE {name}",
+                params,
+            )
+            return "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("RESET plan_cache_mode")
 
 
 def _sorts_referrals(plan: str) -> bool:

@@ -3,10 +3,6 @@ the sampled query counts."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from types import ModuleType
-
 import psycopg
 import pytest
 from django.db import connection
@@ -18,19 +14,9 @@ from clinic.bench import QUERY_COUNT_HEADER
 from intake.models import RateCounter
 from referrals.models import ApiToken, Scope
 from referrals.tokens import api_token_create
-from tests.helpers import ROOT
+from tests.helpers import load_bench_script
 
 QUERY_COUNT_MIDDLEWARE = "clinic.bench.QueryCountMiddleware"
-
-
-def _load_bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_load", ROOT / "bench" / "load.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look themselves up
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.postgres_only
@@ -48,7 +34,7 @@ def test_the_load_bench_analyses_the_database_before_the_list_pages(monkeypatch)
     assert before is not None
     assert autovacuum is not None
 
-    line = _load_bench(monkeypatch).refresh_statistics(dsn)
+    line = load_bench_script("load", monkeypatch).refresh_statistics(dsn)
 
     assert line.startswith("statistics refreshed before the list pages (ANALYZE, ")
     assert line.endswith(f" s; this server's autovacuum: {autovacuum[0]})")
@@ -73,7 +59,7 @@ class _ClientServer:
 @pytest.mark.django_db
 def test_the_query_sample_leaves_out_the_once_a_minute_work(monkeypatch, settings):
     settings.MIDDLEWARE = [QUERY_COUNT_MIDDLEWARE, *settings.MIDDLEWARE]
-    bench = _load_bench(monkeypatch)
+    bench = load_bench_script("load", monkeypatch)
     created = api_token_create(name="Bench sample", scopes=[Scope.REFERRALS_READ])
     server = _ClientServer(Client(headers={"Authorization": f"Bearer {created.raw}"}))
     endpoint = bench.Endpoint("api_referrals_first", "GET", "/api/v1/referrals", None, {})
