@@ -64,6 +64,16 @@ def test_the_queue_pages_statements_are_prepared_once_and_then_run_by_name(
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
+def test_a_search_of_the_queue_is_not_prepared(client, triage_lead, fresh_connection):
+    submit("V01")
+    client.force_login(triage_lead)
+    for term in ["Smith", "07700 900123", "no such patient"]:
+        assert client.get(LIST, {"q": term}).status_code == 200
+    assert having(prepared(), "referrals_referral") == {}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
 def test_the_api_token_lookup_is_prepared(client, fresh_connection):
     submit("V01")
     token = api_token_create(name="Kiosk", scopes=[Scope.REFERRALS_READ], queues=())
