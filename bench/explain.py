@@ -8,7 +8,8 @@ data set). Runs EXPLAIN (ANALYZE, BUFFERS) for each list query the staff pages r
 plan to bench/results/plans/<name>.txt (or under --out DIR) and prints one summary line per
 plan: time, whether an index scan is used, and whether a Sort node reads the referral table.
 The admin queue's statements are the ones the page runs, caught on their way to the database;
-as the page prepares them (clinic/prepared.py), their generic plans are checked too (``_generic``).
+as the page prepares them (clinic/prepared.py), their generic plans are checked too (``_generic``),
+and the API's first page's.
 bench/load.py runs it on each PostgreSQL database it measures.
 """
 
@@ -137,10 +138,11 @@ def main() -> int:
     print(f"{Referral.objects.count():,} referrals; plans in {out}/")
     failures = 0
     explained = {name: explain(sql, params) for name, (sql, params) in planned.items()}
-    # The queue page's two statements are prepared (clinic.prepared): after five runs on a
-    # connection PostgreSQL may keep one generic plan, made without the parameters' values.
+    # The queue page's two statements and the API's first page are prepared (clinic.prepared):
+    # after five runs on a connection PostgreSQL may keep one generic plan, made without the
+    # parameters' values.
     if prepared_statements(connection.alias):
-        for name in (count, page):
+        for name in (count, page, "api_first_page"):
             explained[f"{name}_generic"] = explain_generic(*planned[name])
     for name, plan in explained.items():
         sql, params = planned[name.removesuffix("_generic")]

@@ -74,14 +74,25 @@ def test_a_search_of_the_queue_is_not_prepared(client, triage_lead, fresh_connec
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_the_api_token_lookup_is_prepared(client, fresh_connection):
-    submit("V01")
+def test_the_api_token_lookup_and_first_page_are_prepared(client, fresh_connection):
+    for case in ["V01", "V06", "V22"]:
+        submit(case)
     token = api_token_create(name="Kiosk", scopes=[Scope.REFERRALS_READ], queues=())
+    bearer = {"Authorization": f"Bearer {token.raw}"}
     for _ in range(2):
-        response = client.get("/api/v1/referrals", headers={"Authorization": f"Bearer {token.raw}"})
+        response = client.get("/api/v1/referrals?limit=1", headers=bearer)
         assert response.status_code == 200
-    lookup = having(prepared(), "referrals_apitoken", "prefix")
+    statements = prepared()
+    lookup = having(statements, "referrals_apitoken", "prefix")
     assert list(lookup.values()) == [2]
+    first_page = having(statements, "referrals_referral", "ORDER BY")
+    assert list(first_page.values()) == [2]
+    # A deep page's statement is not prepared: its generic plan could ignore the cursor.
+    next_page = response.json()["next"]
+    assert next_page is not None
+    response = client.get(next_page, headers=bearer)
+    assert response.status_code == 200
+    assert having(prepared(), "referrals_referral") == first_page
 
 
 @pytest.mark.postgres_only
