@@ -54,3 +54,29 @@ def per_request(send: Callable[[], object], requests: int, warm: int) -> tuple[f
     for _ in range(requests):
         send()
     return (time.perf_counter() - wall) / requests, (time.process_time() - cpu) / requests
+
+
+def database_cpu() -> Callable[[], float] | None:
+    """A clock of the CPU seconds the PostgreSQL backend serving this process's connection has
+    used (user + system, from /proc: the server must run on this machine), or None (SQLite,
+    or a server elsewhere). Its resolution is the kernel's clock tick (10 ms): time many
+    requests."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used() -> float:
+        # Fields after the command name (which may hold spaces): utime and stime are the
+        # 14th and 15th of the line.
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    return used

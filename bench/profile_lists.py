@@ -10,9 +10,10 @@ instrumentation would add its own cost. Creates an API token (every scope) and a
 clinician in the chiropractic queue, as bench/load_setup.py does, then sends each list request
 through Django's test client (the whole middleware stack) ``--requests`` times after a warm-up
 and prints wall and CPU milliseconds per request and SQL statements per request. CPU time is
-this process only: on SQLite it includes the queries, on PostgreSQL the server's share is not
-in it. ``--profile NAME`` (api_first, api_deep, admin_queue, admin_case) prints a cProfile of
-that request instead.
+this process only: on SQLite it includes the queries; on PostgreSQL the server's share is
+printed beside it ("database cpu": the CPU its backend process used, read from /proc when the
+server runs on this machine). ``--profile NAME`` (api_first, api_deep, admin_queue,
+admin_case) prints a cProfile of that request instead.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import sys
 from functools import partial
 
-from inprocess import arguments, per_request, profile
+from inprocess import arguments, database_cpu, per_request, profile
 
 
 def main() -> int:
@@ -62,11 +63,16 @@ def main() -> int:
     for name, (client, url, params) in requests.items():
         response = client.get(url, params, secure=True)
         assert response.status_code == 200, (name, response.status_code)  # noqa: S101
-        wall, cpu = per_request(partial(client.get, url, params, secure=True), args.requests, 5)
+        send = partial(client.get, url, params, secure=True)
+        per_request(send, 5, 0)  # warm-up; then the database's clock (the connection is open)
+        server = database_cpu()
+        before = server() if server else 0.0
+        wall, cpu = per_request(send, args.requests, 0)
+        server_ms = f"{(server() - before) / args.requests * 1000:6.2f}" if server else "     -"
         count = response.get("X-Query-Count", "?")
         print(
             f"{name:12} wall {wall * 1000:6.2f} ms  cpu {cpu * 1000:6.2f} ms  "
-            f"queries {count:>2}  {len(response.content):,} bytes"
+            f"database cpu {server_ms} ms  queries {count:>2}  {len(response.content):,} bytes"
         )
     return 0
 
