@@ -211,12 +211,12 @@ def explain_generic(sql: str, params: Any) -> str:
 
     from clinic.prepared import preparing
 
-    with connection.cursor() as cursor:
-        cursor.execute("SET plan_cache_mode = force_generic_plan")
-        try:
-            # psycopg forgets its prepared statements too when it sees this: the statement
-            # below is prepared anew, and is the connection's only one.
-            cursor.execute("DEALLOCATE ALL")
+    # A session of its own: the statement below is the only one prepared in it, and the
+    # setting ends with it.
+    connection.close()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET plan_cache_mode = force_generic_plan")
             with preparing(connection.alias), connection.cursor() as prepared:
                 prepared.execute(sql, params)
             cursor.execute("SELECT name FROM pg_prepared_statements")
@@ -229,8 +229,8 @@ def explain_generic(sql: str, params: Any) -> str:
                 params,
             )
             return "\n".join(row[0] for row in cursor.fetchall())
-        finally:
-            cursor.execute("RESET plan_cache_mode")
+    finally:
+        connection.close()
 
 
 def _sorts_referrals(plan: str) -> bool:

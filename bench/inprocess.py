@@ -69,7 +69,10 @@ def database_cpu() -> Callable[[], float] | None:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
     stat = Path(f"/proc/{pid}/stat")
-    if not stat.exists():
+    # The server's process id means this machine's process only when the server runs here
+    # (not in a container or elsewhere): then the process is a postgres.
+    comm = Path(f"/proc/{pid}/comm")
+    if not comm.exists() or comm.read_text().strip() != "postgres":
         return None
     tick = os.sysconf("SC_CLK_TCK")
 

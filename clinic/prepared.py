@@ -1,4 +1,4 @@
-"""The hot statements of the staff pages, prepared by PostgreSQL once per connection.
+"""The hot statements of the staff pages and the API, prepared by PostgreSQL once per connection.
 
 PostgreSQL plans a statement every time it receives one. With Django's default client-side
 binding (psycopg's ``ClientCursor``) nothing is ever prepared, so the statements every staff
@@ -10,17 +10,23 @@ statement the first time it runs on the connection (``prepare_threshold`` 0, fro
 settings), then executes it by name. Everything else runs as before: the other cursors are
 client-side and never prepare.
 
-The statements are still the ORM's, run through Django's cursor wrapper (execute wrappers,
-query logging and counting see them). Only a few statements are run this way, each shaped
-the same on every request, so each connection keeps a handful of prepared statements (psycopg
-forgets them all on a rollback, and prepares them again on their next run). After five runs
-PostgreSQL may keep one generic plan, made without the parameters' values: bench/explain.py
-checks that the queue page's generic plans use the indexes as its custom ones do (a status
-given as a parameter could not use the partial indexes, so the queue's status filters write
-their codes into the SQL: referrals/lookups.py).
+The statements are still the ORM's, run through Django's cursor wrapper (execute wrappers and
+query counts see them; Django logs them in its "QUERY = ... - PARAMS = ..." form).
+Only statements shaped the same on every request are run this way: the session, the user,
+the API token, and per queue set the default queue page's count and page and the API's first
+page. So a connection keeps a handful; psycopg forgets them all on a rollback (and prepares
+them again on their next run), and keeps its count of the other, client-side statements it
+sees (at most 100, values included, in the process's memory).
+
+After five runs PostgreSQL may keep one generic plan, made without the parameters' values:
+bench/explain.py checks that the prepared list statements' generic plans use the indexes as
+their custom ones do. (A status given as a parameter could not use the partial indexes; the
+default queue page's open-work filter writes its codes into the SQL: referrals/lookups.py.)
+
 Prepared statements need a session-level connection to PostgreSQL, or a pooler that keeps
-protocol-level prepared statements (PgBouncer 1.21 or later with max_prepared_statements);
-``DATABASE_PREPARED_STATEMENTS=false`` turns them off (docs/SCALING.md).
+protocol-level prepared statements and understands psycopg's ``DEALLOCATE ALL`` (PgBouncer
+1.22 or later with max_prepared_statements; psycopg's bundled libpq 17 or later for closing
+one statement); ``DATABASE_PREPARED_STATEMENTS=false`` turns them off (docs/SCALING.md).
 """
 
 from __future__ import annotations
@@ -28,7 +34,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connections
+from django.db import NotSupportedError, connections
+
+# "cached plan must not change result type": a column a prepared statement selects changed
+# type (a migration) since the connection prepared it.
+_STALE_PLAN = "0A000"
 
 
 def enabled(using: str) -> bool:
@@ -41,9 +51,10 @@ def enabled(using: str) -> bool:
 
 
 @contextmanager
-def preparing(using: str) -> Iterator[None]:
-    """Statements run on ``using`` inside the block are prepared (PostgreSQL, when enabled)."""
-    if not enabled(using):
+def preparing(using: str, when: bool = True) -> Iterator[None]:
+    """Statements run on ``using`` inside the block are prepared (PostgreSQL, when enabled,
+    and ``when`` the caller's statements are ones to prepare)."""
+    if not (when and enabled(using)):
         yield
         return
     from django.db.backends.postgresql.base import ServerBindingCursor
@@ -58,5 +69,13 @@ def preparing(using: str) -> Iterator[None]:
     raw.cursor_factory = ServerBindingCursor
     try:
         yield
+    except NotSupportedError as error:
+        # psycopg would keep running the stale statement by name, failing every request on
+        # this connection until it closed: close it now, so the next request starts afresh.
+        # (In a transaction, its rollback makes psycopg forget every prepared statement.)
+        stale = getattr(error.__cause__, "sqlstate", None) == _STALE_PLAN
+        if stale and not connection.in_atomic_block:
+            connection.close()
+        raise
     finally:
         raw.cursor_factory = before

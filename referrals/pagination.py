@@ -151,14 +151,12 @@ def keyset_rows(
         statement = _STATEMENTS.get((alias, key, decoded is not None, limit, columns), compile_page)
     except EmptyResultSet:  # no rows can match (no queues): the ORM reads nothing either
         return []
-    if decoded is None:
-        # The first page's statement is the same on every request of a queue set: PostgreSQL
-        # prepares it (clinic.prepared), which saves planning it (longer than running it).
-        # Not a deep page's: a generic plan, made without the cursor, read 16 ms where the
-        # cursor's own plan read 2.5 (bench/explain.py checks the first page's).
-        with preparing(alias):
-            return statement.rows(database)
-    return statement.rows(database, **_key_values(decoded, database))
+    # The first page's statement is the same on every request of a queue set: PostgreSQL
+    # prepares it (clinic.prepared), which saves planning it (longer than running it). Not a
+    # deep page's: a generic plan, made without the cursor, read 16 ms where the cursor's own
+    # plan read 2.5 (bench/explain.py checks the first page's).
+    with preparing(alias, when=decoded is None):
+        return statement.rows(database, **(_key_values(decoded, database) if decoded else {}))
 
 
 def _signed(key: tuple[int, dt.datetime, int]) -> str:

@@ -1,10 +1,14 @@
 """The staff pages' hot statements are prepared by PostgreSQL once per connection
 (clinic/prepared.py), through Django's cursor wrapper, and nothing else is."""
 
+from collections.abc import Iterator
+
+import psycopg
 import pytest
-from django.db import DataError, connection
+from django.db import DataError, NotSupportedError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from psycopg.conninfo import make_conninfo
 
 from clinic.prepared import enabled, preparing
 from referrals.models import Referral, Scope
@@ -14,15 +18,20 @@ from tests.clinic_fixtures import submit
 LIST = reverse("admin:referrals_referral_changelist")
 
 
-def prepared() -> dict[str, int]:
-    """This connection's prepared statements: each one's text, and how often it ran."""
+def prepared() -> dict[str, tuple[str, int]]:
+    """This connection's prepared statements by name: each one's text, and how often it ran."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
-        return dict(cursor.fetchall())
+        cursor.execute(
+            "SELECT name, statement, generic_plans + custom_plans FROM pg_prepared_statements"
+        )
+        return {name: (text, runs) for name, text, runs in cursor.fetchall()}
 
 
-def having(statements: dict[str, int], *parts: str) -> dict[str, int]:
-    return {text: runs for text, runs in statements.items() if all(p in text for p in parts)}
+def having(statements: dict[str, tuple[str, int]], *parts: str) -> dict[str, int]:
+    """How often each of the statements whose text has every one of ``parts`` ran."""
+    return {
+        name: runs for name, (text, runs) in statements.items() if all(p in text for p in parts)
+    }
 
 
 @pytest.fixture
@@ -54,8 +63,8 @@ def test_the_queue_pages_statements_are_prepared_once_and_then_run_by_name(
     assert len(session) == len(user) == len(count) == len(page) == 1
     # Each prepared once, then executed by name on every request.
     for statement in (session, user, count, page):
-        ((text, runs),) = statement.items()
-        assert runs - before.get(text, 0) == 3
+        ((name, runs),) = statement.items()
+        assert runs - before.get(name, ("", 0))[1] == 3
     # Still run through Django's cursor wrapper: counted and logged like any statement.
     assert len(queries) == 3 * 4
     # Nothing else the page ran was prepared.
@@ -64,11 +73,22 @@ def test_the_queue_pages_statements_are_prepared_once_and_then_run_by_name(
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_a_search_of_the_queue_is_not_prepared(client, triage_lead, fresh_connection):
-    submit("V01")
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "Smith"},  # a generic plan could not use what the term allows
+        {"status": "claimed"},  # the status as a parameter: no partial index for a generic plan
+        {"p": "2"},
+        {"o": "2.-7"},
+        {"queue": "podiatry"},
+    ],
+)
+def test_a_chosen_view_of_the_queue_is_not_prepared(client, triage_lead, fresh_connection, params):
+    for case in ["V01", "V09", "V11"]:
+        submit(case)
     client.force_login(triage_lead)
-    for term in ["Smith", "07700 900123", "no such patient"]:
-        assert client.get(LIST, {"q": term}).status_code == 200
+    for _ in range(2):
+        assert client.get(LIST, params).status_code == 200
     assert having(prepared(), "referrals_referral") == {}
 
 
@@ -140,6 +160,80 @@ def test_a_connection_that_failed_its_health_check_is_replaced_before_the_block(
         assert connection.connection is not broken
         assert Referral.objects.filter(pk=-1).count() == 0
     assert len(having(prepared(), "COUNT(*)")) == 1
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_block_inside_a_block_leaves_the_outer_one_preparing(fresh_connection):
+    from django.db.backends.postgresql.base import ServerBindingCursor
+    from psycopg import ClientCursor
+
+    with preparing(connection.alias):
+        with preparing(connection.alias), connection.cursor() as cursor:
+            assert isinstance(cursor.cursor, ServerBindingCursor)
+        with connection.cursor() as cursor:
+            assert isinstance(cursor.cursor, ServerBindingCursor)
+    with connection.cursor() as cursor:
+        assert isinstance(cursor.cursor, ClientCursor)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_after_a_rollback_the_statements_are_prepared_again(fresh_connection):
+    def count() -> int:
+        with preparing(connection.alias):
+            return Referral.objects.filter(pk=-1).count()
+
+    count()
+    assert list(having(prepared(), "COUNT(*)").values()) == [1]
+
+    def count_then_fail() -> None:
+        with transaction.atomic():
+            count()
+            raise RuntimeError("the transaction rolls back")
+
+    with pytest.raises(RuntimeError):
+        count_then_fail()
+    # psycopg forgot (and deallocated) every prepared statement on the rollback ...
+    assert having(prepared(), "COUNT(*)") == {}
+    # ... and prepares the next run's again.
+    assert count() == 0
+    assert list(having(prepared(), "COUNT(*)").values()) == [1]
+
+
+@pytest.fixture
+def probe_table(fresh_connection: None) -> Iterator[None]:
+    """A table of its own, whose column another session can change under a prepared plan."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE prepared_probe (value integer)")
+        cursor.execute("INSERT INTO prepared_probe VALUES (1)")
+    yield
+    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE prepared_probe")
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_whose_columns_changed_type_fails_once_then_runs_again(probe_table):
+    def read() -> list[tuple[int]]:
+        with preparing(connection.alias), connection.cursor() as cursor:
+            cursor.execute("SELECT value FROM prepared_probe WHERE value >= %s", [0])
+            return cursor.fetchall()
+
+    assert read() == [(1,)]
+    # A migration in another session changes the column under the prepared statement.
+    params = connection.get_connection_params()
+    dsn = make_conninfo(
+        **{k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}}
+    )
+    with psycopg.connect(dsn, autocommit=True) as other:
+        other.execute("ALTER TABLE prepared_probe ALTER COLUMN value TYPE bigint")
+    with pytest.raises(NotSupportedError, match="cached plan must not change result type"):
+        read()
+    # The connection was closed: the next request's connection prepares it afresh.
+    assert connection.connection is None
+    assert read() == [(1,)]
 
 
 @pytest.mark.postgres_only
