@@ -25,7 +25,7 @@ from intake.messages import staff_disclaimer
 from intake.models import Urgency
 from intake.triage import RULESET_VERSION
 from referrals import access, selectors, services
-from referrals.admin_queue import CappedCountPaginator, QueueChangeList
+from referrals.admin_queue import CappedCountPaginator, QueueChangeList, default_view_key
 from referrals.admin_queue_page import queue_changelist_view
 from referrals.audit import audit_record
 from referrals.case import HISTORY_COLUMNS, case_answers, case_flags, history_lines
@@ -182,6 +182,12 @@ class ReferralAdmin(admin.ModelAdmin):
     # --- scoping -------------------------------------------------------------------------
     def get_queryset(self, request: HttpRequest) -> QuerySet[Referral]:
         return selectors.referral_list(user=request.user)
+
+    def get_paginator(self, request: HttpRequest, queryset: Any, *args: Any, **kwargs: Any) -> Any:
+        paginator = super().get_paginator(request, queryset, *args, **kwargs)
+        if isinstance(paginator, CappedCountPaginator):
+            paginator.statement_key = default_view_key(request, queryset)
+        return paginator
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return QueueChangeList

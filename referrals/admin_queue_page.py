@@ -42,7 +42,14 @@ from django.utils.translation import get_language, gettext, ngettext
 from clinic.memo import BoundedMemo
 from clinic.prepared import preparing
 from referrals import access
-from referrals.admin_queue import ROW_VALUES, queue_body, queue_layout, queue_rows_from_values
+from referrals.admin_queue import (
+    ROW_VALUES,
+    default_view_key,
+    default_view_rows,
+    queue_body,
+    queue_layout,
+    queue_rows_from_values,
+)
 from referrals.templatetags.referral_queue import queue_result_list
 
 PAGE_TEMPLATE: Final = "admin/referrals/referral/queue_page.html"
@@ -75,8 +82,13 @@ def queue_changelist_view(
             return None  # Django's view redirects with ?e=1
         if cl.list_editable or model_admin.actions_on_bottom or not queue_layout(cl):
             return None
-        # The page's rows as plain values: the same query as Django's, without the instances.
-        cl.result_list = list(cl.result_list.values(*ROW_VALUES))
+        # The page's rows as plain values: the same query as Django's, without the instances
+        # (the default view's statement compiled once per queue set).
+        key = default_view_key(request, cl.queryset)
+        if key is None:
+            cl.result_list = list(cl.result_list.values(*ROW_VALUES))
+        else:
+            cl.result_list = default_view_rows(cl, key)
     actions = model_admin.get_actions(request, action_location=ActionLocation.CHANGE_LIST)
     action_form = None
     if actions:

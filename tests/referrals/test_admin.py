@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import escape
 
-from referrals.admin_queue import CappedCountPaginator, queue_rows
+from referrals.admin_queue import STATEMENTS, CappedCountPaginator, queue_rows
 from referrals.case import ACTOR_NAME, history_lines
 from referrals.models import AuditEntry, Referral, ReferralEvent, Status
 from referrals.services import referral_claim
@@ -278,6 +278,9 @@ def test_queue_and_case_page_queries_do_not_grow_with_rows(client, triage_lead):
     # Session, user (with its permissions and groups: clinic/auth_backends.py), the capped
     # count and the page, on SQLite and PostgreSQL alike.
     assert large[0] == QUEUE_QUERIES
+    # The same when the default view's statements are not kept yet (admin_queue.STATEMENTS).
+    STATEMENTS.clear()
+    assert _queries(client, LIST) == QUEUE_QUERIES
 
 
 def test_another_teams_note_and_clearance_forms_are_404s(client, cases, podiatrist):

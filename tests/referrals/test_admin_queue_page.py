@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+from typing import Any
 
 import pytest
 from django.urls import reverse
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from referrals import admin as referral_admin
-from referrals import admin_queue_page
+from referrals import admin_queue, admin_queue_page
 from referrals.admin import waiting_text
 from referrals.admin_queue import CappedCountPaginator
 from referrals.models import Referral, Status, Urgency
@@ -213,3 +214,46 @@ def test_every_request_gets_its_own_nonce_in_the_memoised_parts(client, chiropra
         assert "queue-page-nonce" not in page
         seen.add(match.group(1))
     assert len(seen) == 2
+
+
+@pytest.mark.django_db
+def test_the_default_views_statements_are_compiled_once_per_queue_set(
+    client, chiropractor, podiatrist, triage_lead, queue, monkeypatch
+):
+    admin_queue.STATEMENTS.clear()
+    compiles = []
+    compile_values = admin_queue.compiled_values
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        compiles.append(args)
+        return compile_values(*args, **kwargs)
+
+    monkeypatch.setattr(admin_queue, "compiled_values", counted)
+    monkeypatch.setattr(referral_admin.ReferralAdmin, "list_per_page", 2)
+    for user in (chiropractor, podiatrist, triage_lead):
+        client.force_login(user)
+        client.get(LIST)  # the session is extended on the first request after logging in
+        for _ in range(2):
+            fast, django = both_pages(client, monkeypatch, {})
+            assert fast == django
+    kept = admin_queue.STATEMENTS.entries()
+    assert sorted(key[0] for key in kept) == ["count"] * 3 + ["page"] * 3
+    assert len(compiles) == 3  # one page statement per queue set, then kept
+    # Any other view builds its statements anew, and keeps none.
+    for params in ({"status": "any"}, {"p": "2"}, {"q": "O'Brien"}):
+        fast, django = both_pages(client, monkeypatch, params)
+        assert fast == django
+    assert admin_queue.STATEMENTS.entries() == kept
+
+
+@pytest.mark.django_db
+def test_the_default_view_of_no_queue_reads_nothing():
+    from types import SimpleNamespace
+
+    admin_queue.STATEMENTS.clear()
+    nothing = Referral.objects.filter(queue__in=[]).order_by("id")
+    paginator = CappedCountPaginator(nothing, 50)
+    paginator.statement_key = ("default", "referral_list")
+    assert paginator.count == 0
+    cl: Any = SimpleNamespace(list_per_page=50, multi_page=False, result_list=nothing)
+    assert admin_queue.default_view_rows(cl, ("default", "referral_list")) == []
