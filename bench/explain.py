@@ -171,6 +171,7 @@ def _queue_page_statements(queue: str) -> tuple[tuple[str, Any], tuple[str, Any]
     from django.db import connection
     from django.test import RequestFactory
 
+    from clinic.compiled import statements_sent
     from referrals.access import QUEUE_GROUPS
     from referrals.admin_queue_page import queue_changelist_view
     from referrals.models import Referral
@@ -180,16 +181,10 @@ def _queue_page_statements(queue: str) -> tuple[tuple[str, Any], tuple[str, Any]
     user = User.objects.get(pk=user.pk)  # no cached groups
     request = RequestFactory().get("/admin/referrals/referral/")
     request.user = user
-    seen: list[tuple[str, Any]] = []
-
-    def catch(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if '"referrals_referral"' in sql:
-            seen.append((sql, params))
-        return execute(sql, params, many, context)
-
     model_admin = admin.site.get_model_admin(Referral)
-    with connection.execute_wrapper(catch):
+    with statements_sent(connection.alias) as sent:
         queue_changelist_view(model_admin, request, {})
+    seen = [(sql, params) for sql, params in sent if '"referrals_referral"' in sql]
     (count,) = [(sql, params) for sql, params in seen if sql.startswith("SELECT COUNT(*)")]
     (page,) = [(sql, params) for sql, params in seen if "ORDER BY" in sql]
     return count, page

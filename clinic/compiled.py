@@ -12,9 +12,11 @@ the same statement built with other stand-ins.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet
 from django.db.models.sql import Query
@@ -146,3 +148,17 @@ def compiled_values(
 
 def _same(param: Any, value: Any) -> bool:
     return type(param) is type(value) and param == value
+
+
+@contextmanager
+def statements_sent(alias: str) -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
+    """The statements sent on ``alias`` inside the block, as (sql, params), caught on their
+    way to the database (they run as usual)."""
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+
+    def catch(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        sent.append((sql, tuple(params or ())))
+        return execute(sql, params, many, context)
+
+    with connections[alias].execute_wrapper(catch):
+        yield sent

@@ -28,7 +28,7 @@ from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext
 
-from clinic.compiled import compiled_values
+from clinic.compiled import compiled_values, statements_sent
 from clinic.memo import BoundedMemo
 from referrals import selectors
 from referrals.models import Queue, Referral, Status
@@ -73,10 +73,16 @@ _PLACEHOLDER: Final = "00000000-0000-0000-0000-000000000000"
 STATEMENTS: BoundedMemo[tuple[Any, ...], Any] = BoundedMemo(256)
 
 
+def default_view(request: Any) -> bool:
+    """Whether the request asks for the queue's default view: no filter, sort, page or search
+    chosen, nothing posted."""
+    return request.method in ("GET", "HEAD") and not request.GET
+
+
 def default_view_key(request: Any, queryset: QuerySet[Any]) -> tuple[Any, ...] | None:
     """What the default queue view's statements depend on (the database and the user's
     queues: selectors.referral_list_key), or None for any other view, whose are built anew."""
-    if request.method not in ("GET", "HEAD") or request.GET:
+    if not default_view(request):
         return None
     return (queryset.db, *selectors.referral_list_key(user=request.user))
 
@@ -118,31 +124,27 @@ class CappedCountPaginator(Paginator):
 
 
 def _counted(limited: QuerySet[Any]) -> tuple[int, tuple[str, tuple[Any, ...]] | None]:
-    """``limited.count()``, and the statement it sent (caught on its way) or None when it
-    sent none."""
-    sent: list[tuple[str, tuple[Any, ...]]] = []
-
-    def catch(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        sent.append((sql, tuple(params or ())))
-        return execute(sql, params, many, context)
-
-    with connections[limited.db].execute_wrapper(catch):
+    """``limited.count()``, and the statement it sent or None when it sent none."""
+    with statements_sent(limited.db) as sent:
         count = int(limited.count())
     return count, (sent[-1] if sent else None)
 
 
-def default_view_rows(cl: ChangeList, key: tuple[Any, ...]) -> list[dict[str, Any]]:
-    """``list(cl.result_list.values(*ROW_VALUES))`` for the default view, its statement
-    compiled once per queue set and page shape (``default_view_key``)."""
-    shape = ("page", *key, cl.list_per_page, cl.multi_page)
+def page_rows(cl: ChangeList) -> list[dict[str, Any]]:
+    """``list(cl.result_list.values(*ROW_VALUES))``; for the default view (its paginator has
+    a ``statement_key``) the statement compiled once per queue set and page shape."""
     result_list: Any = cl.result_list
+    key = getattr(cl.paginator, "statement_key", None)
+    if key is None:
+        return list(result_list.values(*ROW_VALUES))
+    shape = ("page", *key, cl.list_per_page, cl.multi_page)
     try:
         statement = STATEMENTS.get(
             shape, lambda: compiled_values(result_list.values(*ROW_VALUES), {})
         )
     except EmptyResultSet:  # no queue: the ORM reads nothing either
         return []
-    return statement.rows(connections[key[0]])
+    return statement.rows(connections[result_list.db])
 
 
 class QueueChangeList(ChangeList):

@@ -43,9 +43,8 @@ from clinic.memo import BoundedMemo
 from clinic.prepared import preparing
 from referrals import access
 from referrals.admin_queue import (
-    ROW_VALUES,
-    default_view_key,
-    default_view_rows,
+    default_view,
+    page_rows,
     queue_body,
     queue_layout,
     queue_rows_from_values,
@@ -75,7 +74,7 @@ def queue_changelist_view(
     # (clinic.prepared), and bench/explain.py checks their generic plans. Not any other view's:
     # a status filter gives the status as a parameter, which a generic plan cannot match to
     # the partial indexes, and each sort, page and filter would be one more statement to keep.
-    with preparing(router.db_for_read(model_admin.model), when=not request.GET):
+    with preparing(router.db_for_read(model_admin.model), when=default_view(request)):
         try:
             cl = model_admin.get_changelist_instance(request)
         except IncorrectLookupParameters:
@@ -84,11 +83,7 @@ def queue_changelist_view(
             return None
         # The page's rows as plain values: the same query as Django's, without the instances
         # (the default view's statement compiled once per queue set).
-        key = default_view_key(request, cl.queryset)
-        if key is None:
-            cl.result_list = list(cl.result_list.values(*ROW_VALUES))
-        else:
-            cl.result_list = default_view_rows(cl, key)
+        cl.result_list = page_rows(cl)
     actions = model_admin.get_actions(request, action_location=ActionLocation.CHANGE_LIST)
     action_form = None
     if actions:

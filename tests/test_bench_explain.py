@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.db import connection
 from django.urls import reverse
 
+from clinic.compiled import statements_sent
 from tests.clinic_fixtures import submit
 from tests.helpers import load_bench_script
 
@@ -21,15 +20,9 @@ def test_the_queue_pages_plans_are_of_the_statements_it_runs(client, chiropracto
     explain = load_bench_script("explain", monkeypatch)
     count, page = explain._queue_page_statements("chiropractic")
 
-    seen: list[tuple[str, tuple[Any, ...]]] = []
-
-    def catch(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        seen.append((sql, tuple(params or ())))
-        return execute(sql, params, many, context)
-
     client.force_login(chiropractor)
     client.get(LIST)  # the first request after logging in extends the session
-    with connection.execute_wrapper(catch):
+    with statements_sent(connection.alias) as seen:
         assert client.get(LIST).status_code == 200
     assert count[0].startswith("SELECT COUNT(*)")
     assert "ORDER BY" in page[0]

@@ -255,5 +255,7 @@ def test_the_default_view_of_no_queue_reads_nothing():
     paginator = CappedCountPaginator(nothing, 50)
     paginator.statement_key = ("default", "referral_list")
     assert paginator.count == 0
-    cl: Any = SimpleNamespace(list_per_page=50, multi_page=False, result_list=nothing)
-    assert admin_queue.default_view_rows(cl, ("default", "referral_list")) == []
+    cl: Any = SimpleNamespace(
+        list_per_page=50, multi_page=False, result_list=nothing, paginator=paginator
+    )
+    assert admin_queue.page_rows(cl) == []
