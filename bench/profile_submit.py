@@ -8,9 +8,11 @@ environment (DJANGO_ENV=production, DEBUG=false, a SECRET_KEY, BENCH_QUERY_COUNT
 BENCH_BASELINE=1, ALLOWED_HOSTS=testserver, API_RATE_LIMIT raised as bench/load.py does).
 Creates an API token with every scope, then sends each request through Django's test client
 (the whole middleware stack) ``--requests`` times after a warm-up and prints wall and CPU
-milliseconds per request and SQL statements per request, and each endpoint's CPU against the
-baseline's. Every submission is a new patient, as in bench/load.py. ``--profile NAME``
-(baseline, api_submit, api_preview) prints a cProfile of that request instead.
+milliseconds per request, the PostgreSQL backend's CPU per request beside them ("database
+cpu", as in bench/profile_lists.py; the commit's wait for the disk is in neither), SQL
+statements per request, and each endpoint's CPU against the baseline's. Every submission is
+a new patient, as in bench/load.py. ``--profile NAME`` (baseline, api_submit, api_preview)
+prints a cProfile of that request instead.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import secrets
 import sys
 from functools import partial
 
-from inprocess import arguments, per_request, profile
+from inprocess import arguments, database_cpu, per_request, profile
 
 
 def main() -> int:
@@ -64,11 +66,16 @@ def main() -> int:
         return 0
     cpu_of: dict[str, float] = {}
     for name in requests:
-        wall, cpu_of[name] = per_request(partial(send, name), args.requests, 10)
+        per_request(partial(send, name), 10, 0)  # warm-up; then the database's clock
+        server = database_cpu()
+        before = server() if server else 0.0
+        wall, cpu_of[name] = per_request(partial(send, name), args.requests, 0)
+        server_ms = f"{(server() - before) / args.requests * 1000:6.2f}" if server else "     -"
         count = send(name)  # a request like the timed ones (the warm-up opened the rate window)
         print(
             f"{name:12} wall {wall * 1000:6.2f} ms  cpu {cpu_of[name] * 1000:6.2f} ms  "
-            f"queries {count:>2}  cpu x baseline {cpu_of[name] / cpu_of['baseline']:5.1f}"
+            f"database cpu {server_ms} ms  queries {count:>2}  "
+            f"cpu x baseline {cpu_of[name] / cpu_of['baseline']:5.1f}"
         )
     return 0
 
