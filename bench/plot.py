@@ -4,7 +4,8 @@ Usage: python bench/plot.py [results.json ...] [--out docs/bench_latency.png]
 
 Reads one or more result files of bench/load.py (default bench/results/load.json), and plots
 p50 and p95 latency of the referral list (first and deep page) and the admin queue page against
-the number of generated cases, one line per endpoint and database (log-scaled case axis).
+the number of generated cases, one line per endpoint and database (log-scaled case axis), with
+the p95 target as a dotted line.
 Needs matplotlib (a dev dependency); without it this says so and exits with status 2.
 """
 
@@ -15,6 +16,8 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from load import LIST_P95_MS_MAX  # bench/load.py
 
 ROOT = Path(__file__).resolve().parent.parent
 LIST_ENDPOINTS = ("api_referrals_first", "api_referrals_deep", "admin_queue")
@@ -60,6 +63,14 @@ def main() -> int:
         axis.set_xlabel("generated cases")
         axis.set_title(f"{label} latency")
         axis.grid(True, which="both", alpha=0.3)
+    # The list pages' target (p95 at 1,000,000 cases on PostgreSQL), as bench/load.py checks it.
+    axes[1].axhline(
+        LIST_P95_MS_MAX,
+        color="black",
+        linewidth=1,
+        linestyle=":",
+        label=f"target: p95 < {LIST_P95_MS_MAX:g} ms",
+    )
     axes[0].set_ylabel("ms")
     axes[1].legend(fontsize="small")
     fig.tight_layout()
