@@ -10,6 +10,7 @@ import pstats
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,16 +47,6 @@ def profile(send: Callable[[], object], args: argparse.Namespace) -> None:
     pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
 
 
-def per_request(send: Callable[[], object], requests: int, warm: int) -> tuple[float, float]:
-    """Wall and CPU seconds per send, after ``warm`` sends not counted."""
-    for _ in range(warm):
-        send()
-    wall, cpu = time.perf_counter(), time.process_time()
-    for _ in range(requests):
-        send()
-    return (time.perf_counter() - wall) / requests, (time.process_time() - cpu) / requests
-
-
 def database_cpu() -> Callable[[], float] | None:
     """A clock of the CPU seconds the PostgreSQL backend serving this process's connection has
     used (user + system, from /proc: the server must run on this machine), or None (SQLite,
@@ -83,3 +74,31 @@ def database_cpu() -> Callable[[], float] | None:
         return (int(fields[11]) + int(fields[12])) / tick
 
     return used
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per send: wall and this process's CPU, and the database backend's CPU (None
+    where ``database_cpu`` has no clock)."""
+
+    wall: float
+    cpu: float
+    database: float | None
+
+    def database_ms(self) -> str:
+        return "     -" if self.database is None else f"{self.database * 1000:6.2f}"
+
+
+def timed(send: Callable[[], object], requests: int, warm: int) -> Timing:
+    """Seconds per send of ``requests`` sends, after ``warm`` sends not counted (the database's
+    clock is read after them: the connection whose backend it reads is open by then)."""
+    for _ in range(warm):
+        send()
+    server = database_cpu()
+    before = server() if server else 0.0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(requests):
+        send()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    database = (server() - before) / requests if server else None
+    return Timing(wall / requests, cpu / requests, database)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 from functools import partial
 
-from inprocess import arguments, database_cpu, per_request, profile
+from inprocess import arguments, profile, timed
 
 
 def main() -> int:
@@ -63,16 +63,12 @@ def main() -> int:
     for name, (client, url, params) in requests.items():
         response = client.get(url, params, secure=True)
         assert response.status_code == 200, (name, response.status_code)  # noqa: S101
-        send = partial(client.get, url, params, secure=True)
-        per_request(send, 5, 0)  # warm-up; then the database's clock (the connection is open)
-        server = database_cpu()
-        before = server() if server else 0.0
-        wall, cpu = per_request(send, args.requests, 0)
-        server_ms = f"{(server() - before) / args.requests * 1000:6.2f}" if server else "     -"
+        took = timed(partial(client.get, url, params, secure=True), args.requests, 5)
         count = response.get("X-Query-Count", "?")
         print(
-            f"{name:12} wall {wall * 1000:6.2f} ms  cpu {cpu * 1000:6.2f} ms  "
-            f"database cpu {server_ms} ms  queries {count:>2}  {len(response.content):,} bytes"
+            f"{name:12} wall {took.wall * 1000:6.2f} ms  cpu {took.cpu * 1000:6.2f} ms  "
+            f"database cpu {took.database_ms()} ms  queries {count:>2}  "
+            f"{len(response.content):,} bytes"
         )
     return 0
 

@@ -23,7 +23,7 @@ import secrets
 import sys
 from functools import partial
 
-from inprocess import arguments, database_cpu, per_request, profile
+from inprocess import arguments, profile, timed
 
 
 def main() -> int:
@@ -66,15 +66,12 @@ def main() -> int:
         return 0
     cpu_of: dict[str, float] = {}
     for name in requests:
-        per_request(partial(send, name), 10, 0)  # warm-up; then the database's clock
-        server = database_cpu()
-        before = server() if server else 0.0
-        wall, cpu_of[name] = per_request(partial(send, name), args.requests, 0)
-        server_ms = f"{(server() - before) / args.requests * 1000:6.2f}" if server else "     -"
+        took = timed(partial(send, name), args.requests, 10)
+        cpu_of[name] = took.cpu
         count = send(name)  # a request like the timed ones (the warm-up opened the rate window)
         print(
-            f"{name:12} wall {wall * 1000:6.2f} ms  cpu {cpu_of[name] * 1000:6.2f} ms  "
-            f"database cpu {server_ms} ms  queries {count:>2}  "
+            f"{name:12} wall {took.wall * 1000:6.2f} ms  cpu {took.cpu * 1000:6.2f} ms  "
+            f"database cpu {took.database_ms()} ms  queries {count:>2}  "
             f"cpu x baseline {cpu_of[name] / cpu_of['baseline']:5.1f}"
         )
     return 0
