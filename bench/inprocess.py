@@ -1,5 +1,14 @@
 """What bench/profile_lists.py and bench/profile_submit.py share: the command line, and
-timing or profiling one request sent through Django's test client in this process."""
+timing, profiling or counting the instructions of one request sent through Django's test client
+in this process.
+
+Time on these shared machines moves by a fifth within minutes, more than most single changes
+save. ``--instructions`` runs the script again under valgrind's callgrind, instrumenting
+nothing until a count starts, and prints each request's instructions: the same count to about
+0.1 % from run to run whatever else the machine does, so a change of a few per cent shows.
+Instructions are not time (a cache miss costs more than an add), and the database server's
+work is not in them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,9 @@ import argparse
 import cProfile
 import os
 import pstats
+import re
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +36,15 @@ def arguments(doc: str | None, requests: int) -> argparse.Namespace:
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--dump", default="", help="also write the raw profile to this file")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count each request's instructions under callgrind instead of timing it "
+        "(about 50 times slower: use --requests 30)",
+    )
     args = parser.parse_args()
+    if args.instructions:
+        under_callgrind()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
     import django
@@ -102,3 +122,66 @@ def timed(send: Callable[[], object], requests: int, warm: int) -> Timing:
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     database = (server() - before) / requests if server else None
     return Timing(wall / requests, cpu / requests, database)
+
+
+# Set in the run under callgrind, so that it does not start valgrind again.
+_UNDER_CALLGRIND = "BENCH_UNDER_CALLGRIND"
+
+
+def under_callgrind() -> None:
+    """Run this script again under callgrind with instrumentation off (until ``instructions``
+    turns it on) and the same hash seed each time; return when already there."""
+    if os.environ.get(_UNDER_CALLGRIND):
+        return
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (Debian's package valgrind).")
+    out = ROOT / "var" / "bench" / "callgrind.out.%p"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, _UNDER_CALLGRIND: "1", "PYTHONHASHSEED": "0"}
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        *sys.argv,
+    ]
+    sys.stdout.flush()
+    os.execvpe("valgrind", command, env)  # noqa: S606 - valgrind on this same script
+
+
+def _callgrind(*options: str) -> str:
+    return subprocess.run(
+        ["callgrind_control", *options, str(os.getpid())],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def _counted() -> int:
+    """Instructions since callgrind's counters were last zeroed, all threads."""
+    shown = _callgrind("-e", "Ir")
+    threads = re.findall(r"^\s*Th \d+\s+([\d,]+)\s*$", shown, re.MULTILINE)
+    if not threads:
+        raise RuntimeError(f"callgrind_control printed no counts: {shown!r}")
+    return sum(int(count.replace(",", "")) for count in threads)
+
+
+def instructions(send: Callable[[], object], requests: int, warm: int) -> int:
+    """Instructions per send of ``requests`` sends after ``warm`` sends not counted, under
+    callgrind (``under_callgrind``). Asking callgrind for its counters costs instructions of
+    its own (a process started); that cost, counted with no sends, is taken off."""
+    for _ in range(warm):
+        send()
+    _callgrind("--instr=on")
+    try:
+        _callgrind("--zero")
+        asking = _counted()
+        _callgrind("--zero")
+        for _ in range(requests):
+            send()
+        counted = _counted()
+    finally:
+        _callgrind("--instr=off")
+    return max(counted - asking, 0) // requests

@@ -1,7 +1,7 @@
 """Per-request time of the list pages, in-process (no server, no wrk): where the time goes.
 
 Usage: DATABASE_URL=... python bench/profile_lists.py [--requests 200] [--profile NAME]
-       [--sort cumulative] [--top 40]
+       [--sort cumulative] [--top 40] [--instructions]
 
 Run after ``migrate`` and ``generate_cases``, with the server's environment (DJANGO_ENV=production,
 DEBUG=false, a SECRET_KEY, BENCH_QUERY_COUNT=1, static files collected) and
@@ -13,7 +13,8 @@ and prints wall and CPU milliseconds per request and SQL statements per request.
 this process only: on SQLite it includes the queries; on PostgreSQL the server's share is
 printed beside it ("database cpu": the CPU its backend process used, read from /proc when the
 server runs on this machine). ``--profile NAME`` (api_first, api_deep, admin_queue,
-admin_case) prints a cProfile of that request instead.
+admin_case) prints a cProfile of that request instead; ``--instructions`` each request's
+instructions under callgrind (bench/inprocess.py: steady where time is not).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import sys
 from functools import partial
 
-from inprocess import arguments, profile, timed
+from inprocess import arguments, instructions, profile, timed
 
 
 def main() -> int:
@@ -63,8 +64,15 @@ def main() -> int:
     for name, (client, url, params) in requests.items():
         response = client.get(url, params, secure=True)
         assert response.status_code == 200, (name, response.status_code)  # noqa: S101
-        took = timed(partial(client.get, url, params, secure=True), args.requests, 5)
+        send = partial(client.get, url, params, secure=True)
         count = response.get("X-Query-Count", "?")
+        if args.instructions:
+            print(
+                f"{name:12} {instructions(send, args.requests, 5):>13,} instructions  "
+                f"queries {count:>2}  {len(response.content):,} bytes"
+            )
+            continue
+        took = timed(send, args.requests, 5)
         print(
             f"{name:12} wall {took.wall * 1000:6.2f} ms  cpu {took.cpu * 1000:6.2f} ms  "
             f"database cpu {took.database_ms()} ms  queries {count:>2}  "

@@ -1,7 +1,7 @@
 """Per-request time of the write endpoints, in-process (no server, no wrk): where the time goes.
 
 Usage: DATABASE_URL=... python bench/profile_submit.py [--requests 300] [--profile NAME]
-       [--sort cumulative] [--top 40]
+       [--sort cumulative] [--top 40] [--instructions]
 
 Run after ``migrate`` (and ``generate_cases`` for a realistic table size), with the server's
 environment (DJANGO_ENV=production, DEBUG=false, a SECRET_KEY, BENCH_QUERY_COUNT=1,
@@ -12,7 +12,9 @@ milliseconds per request, the PostgreSQL backend's CPU per request beside them (
 cpu", as in bench/profile_lists.py; the commit's wait for the disk is in neither), SQL
 statements per request, and each endpoint's CPU against the baseline's. Every submission is
 a new patient, as in bench/load.py. ``--profile NAME`` (baseline, api_submit, api_preview)
-prints a cProfile of that request instead.
+prints a cProfile of that request instead; ``--instructions`` each request's instructions
+under callgrind (bench/inprocess.py: steady where time is not) and their ratio to the
+baseline's.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import secrets
 import sys
 from functools import partial
 
-from inprocess import arguments, profile, timed
+from inprocess import arguments, instructions, profile, timed
 
 
 def main() -> int:
@@ -63,6 +65,14 @@ def main() -> int:
     print(f"{connection.vendor}")
     if args.profile:
         profile(partial(send, args.profile), args)
+        return 0
+    if args.instructions:
+        counts = {name: instructions(partial(send, name), args.requests, 10) for name in requests}
+        for name, count in counts.items():
+            print(
+                f"{name:12} {count:>13,} instructions  queries {send(name):>2}  "
+                f"x baseline {count / counts['baseline']:5.1f}"
+            )
         return 0
     cpu_of: dict[str, float] = {}
     for name in requests:

@@ -1,11 +1,15 @@
-"""bench/inprocess.py's clock of the database's CPU, beside the in-process timings."""
+"""bench/inprocess.py: the clock of the database's CPU beside the in-process timings, and the
+instruction counts under callgrind."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 from django.db import connection
 
-from tests.helpers import load_bench_script
+from tests.helpers import ROOT, load_bench_script
 
 
 @pytest.mark.postgres_only
@@ -38,3 +42,27 @@ def test_timed_leaves_the_warm_up_out_and_has_no_database_clock_on_sqlite(monkey
     assert took.cpu >= 0
     assert took.database is None
     assert took.database_ms() == "     -"
+
+
+def test_instructions_are_counted_under_callgrind_per_send(tmp_path):
+    # The real mechanism: a script re-run by under_callgrind, counting a send whose work
+    # doubles; the counts must be steady and scale with the work.
+    script = tmp_path / "count.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'bench')!r})\n"
+        "import inprocess\n"
+        "inprocess.under_callgrind()\n"
+        "def work(n):\n"
+        "    return lambda: sum(i * i for i in range(n))\n"
+        "for n in (20_000, 20_000, 40_000):\n"
+        "    print(inprocess.instructions(work(n), 5, 1))\n"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter and a script of the test
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    first, again, double = (int(line) for line in done.stdout.split())
+    assert first > 1_000_000  # about 100 instructions per item in CPython
+    assert abs(again - first) <= first * 0.01
+    assert 1.9 <= double / first <= 2.1
