@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any, Final, cast
+from zoneinfo import ZoneInfo
 
 import django_filters
+import orjson
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -28,6 +30,7 @@ from referrals.audit import audit_record
 from referrals.links import KINDS, link_summary, stored_link_summary
 from referrals.models import OPEN_STATUSES, Action, Queue, Referral, Scope, Status
 from referrals.pagination import KeysetPagination
+from referrals.renderers import PlainJSONRenderer
 
 # --- serializers ---------------------------------------------------------------------------------
 
@@ -49,11 +52,23 @@ def link_summary_of(intake: Any) -> dict[str, Any]:
     return link_summary(intake.flag_codes, intake.answers).as_dict()
 
 
+# Since 1973 every IANA zone's offset is whole minutes (Liberia's -0:44:30 ended in 1972):
+# the only offsets orjson writes as isoformat does (it leaves out an offset's seconds).
+_WHOLE_MINUTE_OFFSETS_SINCE: Final = dt.datetime(1973, 1, 1, tzinfo=dt.UTC)
+
+
 def _iso(value: dt.datetime | None, tz: dt.tzinfo) -> str | None:
-    """What serializers.DateTimeField writes: in the current time zone, UTC as 'Z'."""
+    """What serializers.DateTimeField writes: in the current time zone, UTC as 'Z'.
+
+    A page carries 250 of them; ``isoformat`` formats each field through C's sprintf (about
+    12,600 instructions a value), orjson writes the same text for about a third of that.
+    """
     if not value:
         return None
-    text = value.astimezone(tz).isoformat()
+    local = value.astimezone(tz)
+    if value >= _WHOLE_MINUTE_OFFSETS_SINCE and (tz is dt.UTC or type(tz) is ZoneInfo):
+        return orjson.dumps(local, option=orjson.OPT_UTC_Z)[1:-1].decode()
+    text = local.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -239,6 +254,8 @@ class ReferralListView(generics.GenericAPIView[Referral], ApiView):
     filterset_class = ReferralFilter
     filter_backends = [FilterBackend]
     pagination_class = KeysetPagination
+    # The rows referral_list_rows makes are plain JSON values without floats.
+    renderer_classes = [PlainJSONRenderer]
     list_columns = LIST_COLUMNS  # the page's rows, read after the keyset's id ranges
     statement_key: tuple[Any, ...] | None = None
 
