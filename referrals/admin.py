@@ -472,10 +472,11 @@ def _waiting_minutes(minutes: int, language: str | None) -> str:
     return timesince(now - dt.timedelta(minutes=minutes), now, time_strings=_time_strings(language))
 
 
-def due_text(due_at: dt.datetime, status: str, now: dt.datetime) -> str:
-    """The "Due" column (escaped): the local due time, marked when open work is overdue."""
+def due_text(due_at: dt.datetime, status: str, now: dt.datetime, zone: str | None = None) -> str:
+    """The "Due" column (escaped): the local due time, marked when open work is overdue.
+    ``zone``: the current time zone's name, when the caller has it already."""
     overdue = status in OPEN_STATUSES and due_at < now
-    return _due_cell(due_at, timezone.get_current_timezone_name(), overdue)
+    return _due_cell(due_at, zone or timezone.get_current_timezone_name(), overdue)
 
 
 @lru_cache(maxsize=4096)

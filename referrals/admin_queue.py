@@ -12,6 +12,7 @@ output, and any other list layout falls back to Django's).
 from __future__ import annotations
 
 import html
+from functools import lru_cache
 from typing import Any, Final
 
 from django.contrib.admin.templatetags.admin_list import ResultList, results
@@ -22,7 +23,7 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import QuerySet
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.functional import cached_property
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString
@@ -198,24 +199,38 @@ def row_values(obj: Referral) -> dict[str, Any]:
 ROW_VALUES: Final = ("pk", *(name for name in ROW_FIELDS if name != "priority"))
 
 
+@lru_cache(maxsize=16)
+def _row_labels(
+    language: str | None,
+) -> tuple[dict[str, str], dict[str, str], dict[str, str], str]:
+    """The rows' labels in ``language`` as plain text, once: a lazy translation is translated
+    again at every use (through every catalogue in turn), and Django's escape() wraps every
+    call for lazy values (html.escape is what it calls). Status labels escaped, queue labels
+    plain and escaped, the checkbox's title."""
+    with translation.override(language):
+        return (
+            {value: html.escape(str(label)) for value, label in Status.choices},
+            {value: str(label) for value, label in Queue.choices},
+            {value: html.escape(str(label)) for value, label in Queue.choices},
+            str(gettext("Select this object for an action - {}")),
+        )
+
+
 def queue_rows_from_values(cl: ChangeList, values: list[dict[str, Any]]) -> list[ResultList]:
     """The rows of ``queue_rows`` from ``ROW_VALUES`` rows: the same cells, escaped alike."""
     from referrals import admin as columns  # the admin's column helpers (it imports this)
 
-    # Labels are made plain text once: a lazy translation is translated again at every use,
-    # and Django's escape() wraps every call for lazy values. html.escape is what it calls.
     empty = str(conditional_escape(cl.model_admin.get_empty_value_display()))
-    status_labels = {value: html.escape(str(label)) for value, label in Status.choices}
-    queue_labels = {value: str(label) for value, label in Queue.choices}
-    select = str(gettext("Select this object for an action - {}"))
+    language = get_language()
+    status_labels, queue_labels, queue_cells, select = _row_labels(language)
     link = add_preserved_filters(
         {"preserved_filters": cl.preserved_filters, "opts": cl.opts},
         reverse("admin:referrals_referral_change", args=[_PLACEHOLDER]),
     )
     path, mark, query = link.partition("?")
     path, query = escape(path), escape(mark + query)
-    language = get_language()
     now = timezone.now()
+    zone = timezone.get_current_timezone_name()
     rows = []
     for row in values:
         reference, assignee = row["intake__reference"], row["assigned_to__username"]
@@ -223,7 +238,7 @@ def queue_rows_from_values(cl: ChangeList, values: list[dict[str, Any]]) -> list
         patient = columns.patient_name_text(row["patient__family_name"], row["patient__given_name"])
         urgency = columns.urgency_badge_html(row["urgency"], language)
         waiting = html.escape(columns.waiting_text(row["created_at"], now, language))
-        due = columns.due_text(row["due_at"], row["status"], now)
+        due = columns.due_text(row["due_at"], row["status"], now, zone)
         href = path.replace(_PLACEHOLDER, str(row["public_id"])) + query
         cells = [
             '<td class="action-checkbox"><input type="checkbox" name="_selected_action" '
@@ -238,7 +253,7 @@ def queue_rows_from_values(cl: ChangeList, values: list[dict[str, Any]]) -> list
             '<td class="field-assigned_to nowrap">'
             f"{empty if assignee is None else html.escape(assignee)}</td>",
             f'<td class="field-status">{status_labels.get(row["status"], empty)}</td>',
-            f'<td class="field-queue">{html.escape(queue_labels.get(row["queue"], empty))}</td>',
+            f'<td class="field-queue">{queue_cells.get(row["queue"], empty)}</td>',
         ]
         # Every part above is escaped or already safe HTML.
         rows.append(ResultList(None, [SafeString(cell) for cell in cells]))

@@ -101,6 +101,19 @@ def test_requests_that_share_parts_of_the_page_still_get_djangos_page(
 
 
 @pytest.mark.django_db
+def test_the_rows_labels_follow_the_language(client, triage_lead, queue, monkeypatch, settings):
+    """The rows' labels are translated once per language: each language's page is Django's."""
+    client.force_login(triage_lead)
+    client.get(LIST)
+    for language in ("fr", "en-gb", "fr"):
+        settings.LANGUAGE_CODE = language
+        admin_queue_page.FRAGMENTS.clear()
+        fast, django = both_pages(client, monkeypatch, {"status": "any"})
+        assert fast == django, language
+    assert "Choisir cet objet pour une action - " in fast  # Django's French, not English
+
+
+@pytest.mark.django_db
 def test_the_page_escapes_names_and_shows_overdue_and_claimed_rows(client, triage_lead, queue):
     client.force_login(triage_lead)
     page = client.get(LIST, {"status": "any"}).content.decode()
