@@ -25,7 +25,12 @@ from intake.messages import staff_disclaimer
 from intake.models import Urgency
 from intake.triage import RULESET_VERSION
 from referrals import access, selectors, services
-from referrals.admin_queue import CappedCountPaginator, QueueChangeList, default_view_key
+from referrals.admin_queue import (
+    CappedCountPaginator,
+    QueueChangeList,
+    choice_labels,
+    default_view_key,
+)
 from referrals.admin_queue_page import queue_changelist_view
 from referrals.audit import audit_record
 from referrals.case import HISTORY_COLUMNS, case_answers, case_flags, history_lines
@@ -50,7 +55,9 @@ class QueueFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         mine = access.queues_for(request.user)
-        return [(value, str(label)) for value, label in Queue.choices if value in mine]
+        return [
+            (value, label) for value, label in choice_labels(Queue, get_language()) if value in mine
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
         return queryset.filter(queue=self.value()) if self.value() else queryset
@@ -63,7 +70,7 @@ class StatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        statuses = [(value, str(label)) for value, label in Status.choices]
+        statuses = choice_labels(Status, get_language())
         return [("open", "Open (default)"), *statuses, ("any", "Any status")]
 
     def choices(self, changelist: Any) -> Any:
