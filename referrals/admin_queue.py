@@ -202,8 +202,8 @@ ROW_VALUES: Final = ("pk", *(name for name in ROW_FIELDS if name != "priority"))
 @lru_cache(maxsize=64)
 def choice_labels(choices: type[Choices], language: str | None) -> tuple[tuple[str, str], ...]:
     """``choices.choices`` with each label as plain text in ``language``, translated once: a
-    lazy translation is translated again at every use, through every catalogue in turn (about
-    90,000 instructions a label; the queue page used some thirty a request)."""
+    lazy translation is translated again at every use, through every catalogue in turn
+    (40,000-90,000 instructions a label; the queue page used some thirty a request)."""
     with translation.override(language):
         return tuple((value, str(label)) for value, label in choices.choices)
 
