@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import signal
+import types
 import zoneinfo
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import Count, Q
 
 from intake import rows
@@ -22,7 +25,7 @@ from intake.bulk import (
     intake_submit_bulk,
     prepare_one,
 )
-from intake.generator import _other_form
+from intake.generator import CaseGenerator, _other_form
 from intake.identity import age_on, normalise_phone
 from intake.models import Intake, IntakeSource, Patient
 from intake.services import validate_patient
@@ -501,6 +504,37 @@ def test_generate_cases_in_worker_processes_writes_the_same_rows_as_in_one_proce
     assert single == parallel
     assert ReferralEvent.objects.filter(kind=EventKind.LINKED).exists()
     assert Patient.objects.count() < 500
+
+
+def test_generate_cases_workers_run_at_a_lower_priority_than_the_writer(monkeypatch):
+    from intake.management.commands import generate_cases as command
+
+    monkeypatch.setattr(command, "_plan_here", lambda *args: os.nice(0))
+    generator = cast(CaseGenerator, types.SimpleNamespace(batch_count=lambda batch: 3))
+    now = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
+    niceness = [plan for plan, _load in command._plans(generator, 10, workers=2, now=now)]
+    assert niceness == [min(19, os.nice(0) + command.WORKER_NICENESS)] * 3
+
+
+def test_a_worker_killed_mid_run_stops_generate_cases_with_a_message_keeping_what_was_written(
+    monkeypatch,
+):
+    from intake.management.commands import generate_cases as command
+
+    plan = command._plan_here
+
+    def plan_or_die(generator, index, batch, now):
+        if index == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return plan(generator, index, batch, now)
+
+    monkeypatch.setattr(command, "_plan_here", plan_or_die)
+    arguments = ["--count", "120", "--batch", "30", "--workers", "1", "--seed", "3"]
+    with pytest.raises(CommandError, match="A worker process stopped unexpectedly") as stopped:
+        call_command("generate_cases", *arguments, stdout=io.StringIO())
+    # One worker: batches 0 and 1 were sent back before it planned batch 2, and written.
+    assert "the 60 cases written before it are kept" in str(stopped.value)
+    assert Intake.objects.count() == 60
 
 
 def test_a_repeat_patient_writing_the_number_the_other_way_keeps_a_valid_number():
