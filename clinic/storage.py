@@ -15,7 +15,7 @@ class StaticFilesStorage(CompressedManifestStaticFilesStorage):
     """Each ``{% static %}`` URL worked out once per process instead of on every use.
 
     The manifest is read once, when the storage is made, so a name's URL cannot change until
-    the next ``collectstatic`` (whose own rewriting starts and ends with the memo emptied) or
+    the next ``collectstatic`` (whose own rewriting ends with the memo emptied) or
     the next process. Working it out splits, looks up, joins and unquotes the name: some
     twenty calls for each of the eight a staff page draws. Missing names still raise
     (nothing is kept for them), and in DEBUG the plain names are given as Django does.
@@ -33,6 +33,9 @@ class StaticFilesStorage(CompressedManifestStaticFilesStorage):
         return self._urls.get((name, force), lambda: whole(name, force))
 
     def post_process(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        self._urls = BoundedMemo(1024)
-        yield from super().post_process(*args, **kwargs)
-        self._urls = BoundedMemo(1024)
+        # Emptied however the rewriting ends (collectstatic stops at the first failed file):
+        # a URL worked out in between came from a half-made manifest.
+        try:
+            yield from super().post_process(*args, **kwargs)
+        finally:
+            self._urls = BoundedMemo(1024)

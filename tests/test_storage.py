@@ -67,3 +67,21 @@ def test_collectstatic_forgets_the_urls_it_rehashes(tmp_path: Path, settings):
     hashed = ours.hashed_files["site.css"]
     assert hashed != "site.1a2b.css"
     assert ours.url("site.css") == f"/static/{hashed}"
+
+
+def test_a_collectstatic_that_fails_half_way_forgets_the_urls_too(
+    tmp_path: Path, settings, monkeypatch
+):
+    settings.DEBUG = False
+    ours, _ = storages(tmp_path)
+    assert ours.url("site.css") == "/static/site.1a2b.css"
+
+    def fails_after_one_file(self, *args, **kwargs):
+        self.hashed_files = {"site.css": "site.9f8e.css"}
+        yield "site.css", "site.9f8e.css", True
+        raise ValueError("a file failed")
+
+    monkeypatch.setattr(CompressedManifestStaticFilesStorage, "post_process", fails_after_one_file)
+    with pytest.raises(ValueError, match="a file failed"):
+        list(ours.post_process({}))
+    assert ours.url("site.css") == "/static/site.9f8e.css"

@@ -533,7 +533,8 @@ def test_a_worker_killed_mid_run_stops_generate_cases_with_a_message_keeping_wha
     with pytest.raises(CommandError, match="A worker process stopped unexpectedly") as stopped:
         call_command("generate_cases", *arguments, stdout=io.StringIO())
     # One worker: batches 0 and 1 were sent back before it planned batch 2, and written.
-    assert "the 60 cases written before it are kept" in str(stopped.value)
+    assert "The 60 cases written before it are kept." in str(stopped.value)
+    assert "terminated abruptly" in str(stopped.value)  # what the executor knows
     assert Intake.objects.count() == 60
 
 

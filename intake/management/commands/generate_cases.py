@@ -175,8 +175,8 @@ class Command(BaseCommand):
         except BrokenProcessPool as broken:
             progress.close()
             raise CommandError(
-                f"A worker process stopped unexpectedly (killed, or out of memory?); the "
-                f"{done:,} cases written before it are kept."
+                f"A worker process stopped unexpectedly: {broken} The {done:,} cases "
+                "written before it are kept."
             ) from broken
         progress.close()
         elapsed = time.perf_counter() - began
@@ -253,8 +253,10 @@ def default_workers() -> int:
 
 # The workers yield to the writer: it is the one serial step, and while all three are busy on
 # two cores an equal share kept it at two thirds of a core and left it behind with a
-# backlog to write alone at the end (bench/generate.py 50000: 4,290 -> 4,560 cases/s).
-WORKER_NICENESS = 10
+# backlog to write alone at the end (bench/generate.py 50000 on SQLite, alternately: 4,254-4,432
+# cases/s at niceness 0-2, 4,446-4,739 at 5 or 10). 5, not more: on a machine busy with other
+# work, the workers still get about a quarter of a core against each other busy process.
+WORKER_NICENESS = 5
 
 Loader = Callable[[Sequence[int]], Mapping[int, PreparedSubmission]]
 # What a forked worker needs: set before the pool starts, inherited by fork (never pickled).
@@ -307,21 +309,24 @@ def _plans(
     if not connection.in_atomic_block:
         connections.close_all()
     pending: deque[tuple[int, Future[BatchPlan]]] = deque()
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=os.nice,
+        initargs=(WORKER_NICENESS,),
+    )
     try:
-        with ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=os.nice,
-            initargs=(WORKER_NICENESS,),
-        ) as pool:
-            sent = 0
-            while sent < count or pending:
-                while sent < count and len(pending) < 2 * workers:
-                    pending.append((sent, pool.submit(_plan_batch, sent)))
-                    sent += 1
-                index, result = pending.popleft()
-                yield result.result(), _loader(generator, index, batch)
+        sent = 0
+        while sent < count or pending:
+            while sent < count and len(pending) < 2 * workers:
+                pending.append((sent, pool.submit(_plan_batch, sent)))
+                sent += 1
+            index, result = pending.popleft()
+            yield result.result(), _loader(generator, index, batch)
     finally:
+        # After a failure, batches not yet begun are dropped rather than planned for nothing
+        # (those begun still finish: a worker cannot be stopped mid-task).
+        pool.shutdown(wait=True, cancel_futures=True)
         _WORKER = None
 
 
