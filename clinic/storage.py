@@ -10,6 +10,9 @@ from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 from clinic.memo import BoundedMemo
 
+# Names come from templates, but ``{% static %}`` may be given a variable: bounded.
+URLS_KEPT = 1024
+
 
 class StaticFilesStorage(CompressedManifestStaticFilesStorage):
     """Each ``{% static %}`` URL worked out once per process instead of on every use.
@@ -23,8 +26,7 @@ class StaticFilesStorage(CompressedManifestStaticFilesStorage):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Names come from templates, but ``{% static %}`` may be given a variable: bounded.
-        self._urls: BoundedMemo[tuple[str, bool], str] = BoundedMemo(1024)
+        self._urls: BoundedMemo[tuple[str, bool], str] = BoundedMemo(URLS_KEPT)
 
     def url(self, name: str | None, force: bool = False) -> str:
         if name is None or (settings.DEBUG and not force):
@@ -38,4 +40,4 @@ class StaticFilesStorage(CompressedManifestStaticFilesStorage):
         try:
             yield from super().post_process(*args, **kwargs)
         finally:
-            self._urls = BoundedMemo(1024)
+            self._urls = BoundedMemo(URLS_KEPT)

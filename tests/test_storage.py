@@ -55,11 +55,7 @@ def test_debug_gives_the_plain_name_even_after_a_remembered_url(tmp_path: Path, 
 
 def test_collectstatic_forgets_the_urls_it_rehashes(tmp_path: Path, settings):
     settings.DEBUG = False
-    source = tmp_path / "source"
-    target = tmp_path / "target"
-    source.mkdir()
-    target.mkdir()
-    ours, _ = storages(target)
+    ours, _ = storages(tmp_path)
     assert ours.url("site.css") == "/static/site.1a2b.css"
     ours.save("site.css", ContentFile(b"body { color: red }"))
     processed = list(ours.post_process({"site.css": (ours, "site.css")}))

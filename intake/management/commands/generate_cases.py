@@ -173,12 +173,12 @@ class Command(BaseCommand):
                     gc.collect()
                     progress.update(done)
         except BrokenProcessPool as broken:
-            progress.close()
             raise CommandError(
                 f"A worker process stopped unexpectedly: {broken} The {done:,} cases "
                 "written before it are kept."
             ) from broken
-        progress.close()
+        finally:
+            progress.close()
         elapsed = time.perf_counter() - began
         cpu = time.process_time() - cpu
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
