@@ -118,6 +118,14 @@ class PatientMessages:
     safety_net: str | None
     diabetic_safety_net: str | None
 
+    def as_dict(self) -> dict[str, str | None]:
+        """``dataclasses.asdict(self)`` (what an intake stores), without its recursive copy."""
+        return {
+            "urgency_message": self.urgency_message,
+            "safety_net": self.safety_net,
+            "diabetic_safety_net": self.diabetic_safety_net,
+        }
+
     def as_list(self) -> list[str]:
         return [
             text

@@ -1,3 +1,4 @@
+import dataclasses
 import inspect
 import itertools
 import re
@@ -140,6 +141,7 @@ def test_patient_messages_for_every_combination(
         for text in (expected_urgency_message, expected_safety_net, expected_diabetic_safety_net)
         if text is not None
     ]
+    assert messages.as_dict() == dataclasses.asdict(messages)  # what an intake stores
 
 
 @pytest.mark.parametrize("has_diabetes", [False, True])

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from intake.models import Intake, Patient
-from intake.services import SubmissionInvalid
+from intake.services import SubmissionInvalid, intake_prepare
 from referrals.models import EventKind, Referral, ReferralEvent, Status
 from tests.clinic_fixtures import details, submit, worked_case
 
@@ -38,6 +38,19 @@ def test_the_reference_is_unambiguous_and_the_messages_shown_are_recorded():
     assert intake.urgency == "emergency"
     assert intake.patient_messages["urgency_message"]
     assert intake.messages_shown_at is not None
+
+
+def test_the_submission_date_is_the_clinics_date_whatever_zone_is_active():
+    """The clinic's date (TIME_ZONE, the working calendar's zone), not that of a zone a request
+    may have activated: 23:30 in London on 1 March is still 1 March in Los Angeles but already
+    2 March in Tokyo."""
+    at = dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC)  # London is on GMT in March before the 29th
+    for zone in ("America/Los_Angeles", "Asia/Tokyo", "Europe/London"):
+        with timezone.override(zone):
+            prepared = intake_prepare(
+                patient=details(), answers=worked_case("V01"), submitted_at=at
+            )
+        assert prepared.submission_date == dt.date(2026, 3, 1), zone
 
 
 def test_invalid_answers_store_nothing_and_report_errors_per_field():
