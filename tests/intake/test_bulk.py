@@ -633,3 +633,49 @@ def test_generate_cases_refreshes_postgresql_statistics_of_what_it_wrote():
             )
             (estimated,) = cursor.fetchone()
             assert estimated == model.objects.count() > 0, model.__name__
+
+
+def test_history_draws_are_a_function_of_the_key_uniform_and_chained_past_one_digest():
+    from intake.generator import HistoryDraws
+
+    first, again, other = (
+        HistoryDraws("history:1:a"),
+        HistoryDraws("history:1:a"),
+        HistoryDraws("history:1:b"),
+    )
+    drawn = [first.random() for _ in range(20)]  # eight per digest: two chained digests more
+    assert drawn == [again.random() for _ in range(20)]
+    assert drawn != [other.random() for _ in range(20)]
+    assert len(set(drawn)) == 20
+    assert all(0.0 <= value < 1.0 for value in drawn)
+    many = [HistoryDraws(f"key:{n}") for n in range(4000)]
+    values = [draws.random() for draws in many]
+    assert abs(sum(values) / len(values) - 0.5) < 0.02
+    assert sum(value < 0.1 for value in values) == pytest.approx(400, abs=80)
+    staff = (7, 8, 9)
+    picked = [draws.choice(staff) for draws in many]
+    assert {picked.count(n) for n in staff} <= set(range(1200, 1467))
+    assert all(2 <= draws.uniform(2, 14) < 14 for draws in many[:500])
+    waits = [draws.expovariate(1 / 3) for draws in many]
+    assert min(waits) >= 0
+    assert sum(waits) / len(waits) == pytest.approx(3, rel=0.1)
+
+
+def test_a_referrals_history_is_the_same_whenever_and_wherever_it_is_made():
+    """The writer may build an item's history again (a redone item): it depends on the referral
+    alone, not on what was drawn before."""
+    from intake.generator import CaseGenerator
+
+    start = dt.datetime(2025, 1, 1, 9, tzinfo=dt.UTC)
+    generator = CaseGenerator(
+        seed=3, count=10, start=start, end=start + dt.timedelta(days=90), staff={"podiatry": [5, 6]}
+    )
+    referrals = [
+        Referral(queue="podiatry", urgency=urgency, created_at=start + dt.timedelta(hours=n))
+        for n, urgency in enumerate(["routine", "urgent", "emergency"] * 10)
+    ]
+    forward = [generator.history(referral) for referral in referrals]
+    backward = [generator.history(referral) for referral in reversed(referrals)][::-1]
+    assert forward == backward
+    assert all(steps for steps in forward)
+    assert len({tuple(steps) for steps in forward}) == len(forward)
