@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -394,6 +394,41 @@ def _write_plan(
     writer._write_with(plan, dropped=set(redo))
 
 
+def candidate_queries(keys: Sequence[IdentityKey]) -> Iterator[tuple[str, list[Any]]]:
+    """The queries (SQL and parameters) for the stored patients, not anonymised, with one of
+    ``keys`` (name key, birth date; no key twice), by id: one probe of the matching index per
+    key, whatever the table's size.
+
+    Written as a join from the keys, not ``(name, born) IN (VALUES ...)``: with that, SQLite
+    scanned the whole patient table for every batch, and PostgreSQL hashed the list and
+    scanned it in parallel (115-130 ms a batch of 5,000 keys at 820,000 patients, about 25 µs
+    a case and growing with the history; 9 ms as a join). On PostgreSQL the keys go as two
+    arrays, which the planner counts (a nested loop over the index) and which need two
+    parameters instead of two per key.
+    """
+    table = connection.ops.quote_name(Patient._meta.db_table)
+    join = (
+        f"JOIN {table} p ON p.family_name_key = k.name AND p.date_of_birth = k.born "
+        "WHERE p.anonymised_at IS NULL ORDER BY p.id"
+    )
+    if connection.vendor == "postgresql":
+        names = [name for name, _born in keys]
+        borns = [born for _name, born in keys]
+        sql = f"SELECT p.* FROM unnest(%s::text[], %s::date[]) AS k (name, born) {join}"  # noqa: S608 - a quoted table name
+        yield sql, [names, borns]
+        return
+    adapt = connection.ops.adapt_datefield_value
+    for start in range(0, len(keys), MATCH_ROWS):
+        part = keys[start : start + MATCH_ROWS]
+        values = ", ".join(["(%s, %s)"] * len(part))
+        params: list[Any] = [value for name, born in part for value in (name, adapt(born))]
+        yield (
+            "SELECT p.* FROM (SELECT column1 AS name, column2 AS born "  # noqa: S608 - placeholders only
+            f"FROM (VALUES {values})) AS k {join}",
+            params,
+        )
+
+
 class _BatchWriter:
     """Match, propose and write one batch; a fresh instance re-reads everything on retry."""
 
@@ -422,17 +457,8 @@ class _BatchWriter:
 
     # --- reads ------------------------------------------------------------------------------
     def _load_candidates(self, keys: list[IdentityKey]) -> None:
-        table = connection.ops.quote_name(Patient._meta.db_table)
-        adapt = connection.ops.adapt_datefield_value
         by_id: dict[int, Patient] = {}
-        for start in range(0, len(keys), MATCH_ROWS):
-            part = keys[start : start + MATCH_ROWS]
-            values = ", ".join(["(%s, %s)"] * len(part))
-            params: list[Any] = [value for name, born in part for value in (name, adapt(born))]
-            sql = (
-                f"SELECT * FROM {table} WHERE anonymised_at IS NULL "  # noqa: S608 - placeholders only
-                f"AND (family_name_key, date_of_birth) IN (VALUES {values}) ORDER BY id"
-            )
+        for sql, params in candidate_queries(keys):
             for patient in Patient.objects.raw(sql, params):
                 self.candidates[(patient.family_name_key, patient.date_of_birth)].append(patient)
                 by_id[patient.pk] = patient

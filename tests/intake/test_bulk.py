@@ -39,6 +39,7 @@ from referrals.models import (
     Status,
 )
 from tests.clinic_fixtures import details, submit, worked_case, worked_cases
+from tests.conftest import on_postgresql
 
 pytestmark = pytest.mark.django_db
 
@@ -615,6 +616,62 @@ def test_stored_values_names_the_stored_ones_in_any_number_of_queries(monkeypatc
     asked = ["NOPE0001", stored[0], "NOPE0002", stored[2], stored[1]]
     assert sorted(rows.stored_values(Intake, "reference", asked)) == sorted(stored)
     assert rows.stored_values(Intake, "reference", []) == []
+
+
+def test_candidate_queries_find_exactly_the_stored_patients_with_the_keys(monkeypatch):
+    """Matching reads the stored patients with a batch's keys, however many queries the keys
+    take, anonymised ones left out (their identity is gone)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    import intake.bulk
+
+    monkeypatch.setattr(intake.bulk, "MATCH_ROWS", 3)  # several queries on SQLite
+    people = [
+        submit(
+            "V01", patient=details(family_name=name, date_of_birth=born, phone=phone)
+        ).intake.patient
+        for name, born, phone in [
+            ("Okafor", dt.date(1980, 5, 17), "07700 900001"),
+            ("Okafor", dt.date(1980, 5, 17), "07700 900002"),  # same key, another person
+            ("Núñez", dt.date(1975, 1, 2), "07700 900003"),
+            ("Smith", dt.date(1990, 3, 4), "07700 900004"),
+            ("Jones", dt.date(1960, 7, 8), "07700 900005"),
+        ]
+    ]
+    assert len({person.pk for person in people}) == 5
+    Patient.objects.filter(pk=people[4].pk).update(anonymised_at=timezone.now())
+    keys = sorted(
+        {(p.family_name_key, p.date_of_birth) for p in people}
+        | {("okafor", dt.date(1980, 5, 18)), ("nobody", dt.date(1980, 5, 17))}
+        | {(f"absent{n}", dt.date(2000, 1, 1)) for n in range(5)}
+    )
+    found: list[int] = []
+    for sql, params in intake.bulk.candidate_queries(keys):
+        found.extend(patient.pk for patient in Patient.objects.raw(sql, params))
+    assert sorted(found) == sorted(person.pk for person in people[:4])
+    assert len(found) == 4
+    if connection.vendor == "postgresql":
+        assert len(list(intake.bulk.candidate_queries(keys))) == 1  # two arrays, one query
+
+
+@pytest.mark.skipif(on_postgresql(), reason="SQLite's planner; PostgreSQL's follows statistics")
+def test_candidates_are_read_by_one_probe_of_the_matching_index_per_key_not_a_scan():
+    """A scan of the patient table per batch would grow with the history (SQLite did that
+    with ``IN (VALUES ...)``). SQLite's planner follows fixed rules, so its plan on a small
+    test database is its plan at a million patients."""
+    from django.db import connection
+
+    import intake.bulk
+
+    keys = [(f"name{n}", dt.date(1980, 1, 1) + dt.timedelta(days=n)) for n in range(50)]
+    ((sql, params),) = intake.bulk.candidate_queries(keys)
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = [row[-1] for row in cursor.fetchall()]
+    table = Patient._meta.db_table
+    assert any("USING INDEX patient_match_idx" in step for step in plan), plan
+    assert not any(step.startswith(f"SCAN {table}") or step == "SCAN p" for step in plan), plan
 
 
 @pytest.mark.postgres_only
