@@ -277,7 +277,7 @@ class IdentityForm(StepForm):
         if not isinstance(born, dt.date):
             return cleaned
         details = self._details(cleaned, born)
-        today = timezone.localdate()
+        today = timezone.localdate(timezone=timezone.get_default_timezone())  # as intake_prepare
         for key, messages in validate_patient(details, today=today).items():
             if key in self.fields and key not in self.errors:
                 for message in messages:

@@ -172,8 +172,8 @@ class CaseGenerator:
         self.staff = staff
         self.repeat_share = repeat_share
         self.history_share = history_share
-        # timezone.localtime() looks the zone up per call (a context-local read): once per batch.
-        self.tz = timezone.get_current_timezone()
+        # The clinic's zone, in which intake_prepare dates a submission.
+        self.tz = timezone.get_default_timezone()
         # Who wrote in recently in this batch, and whether they came from the pool.
         self.recent: deque[tuple[PatientDetails, bool]] = deque(maxlen=RECENT_PEOPLE)
         pool_rng = random.Random(seed + 2)  # noqa: S311
@@ -230,7 +230,6 @@ class CaseGenerator:
         if not 0 <= index < self.batch_count(batch):
             raise IndexError(index)
         self.rng = random.Random(f"batch:{self.seed}:{index}")  # noqa: S311
-        self.tz = timezone.get_current_timezone()
         self.recent.clear()
         span = (self.end - self.start).total_seconds()
         done = index * batch

@@ -13,14 +13,16 @@ from intake.validation import validate_answers
 def test_sample_gives_k_different_items_each_equally_likely_in_each_place():
     rng = random.Random(7)
     items = ("a", "b", "c", "d")
-    firsts: collections.Counter[str] = collections.Counter()
+    places: list[collections.Counter[str]] = [collections.Counter() for _ in range(3)]
     for _ in range(8000):
         drawn = _sample(rng, items, 3)
         assert len(drawn) == len(set(drawn)) == 3
         assert set(drawn) <= set(items)
-        firsts[drawn[0]] += 1
-    assert set(firsts) == set(items)
-    assert all(firsts[item] == pytest.approx(2000, abs=200) for item in items)
+        for place, item in zip(places, drawn, strict=True):
+            place[item] += 1
+    for place in places:
+        assert set(place) == set(items)
+        assert all(place[item] == pytest.approx(2000, abs=200) for item in items)
     assert _sample(rng, items, 0) == []
     assert sorted(_sample(rng, items, 4)) == sorted(items)
 

@@ -53,6 +53,26 @@ def test_the_submission_date_is_the_clinics_date_whatever_zone_is_active():
         assert prepared.submission_date == dt.date(2026, 3, 1), zone
 
 
+def test_the_form_decides_under_16_by_the_clinics_date_whatever_zone_is_active(monkeypatch):
+    """The identity step and intake_prepare date the same moment alike: at 23:30 in London on
+    1 March someone born on 2 March 2010 is still 15 there, though 16 in Tokyo."""
+    from intake.forms import IdentityForm
+
+    monkeypatch.setattr(timezone, "now", lambda: dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC))
+    data = {
+        "given_name": "Ada",
+        "family_name": "Okafor",
+        "date_of_birth": "2010-03-02",
+        "phone": "07700 900123",
+        "email": "",
+        "preferred_contact": "phone",
+    }
+    with timezone.override("Asia/Tokyo"):
+        form = IdentityForm(data=data)
+        form.is_valid()
+    assert form.under_16
+
+
 def test_invalid_answers_store_nothing_and_report_errors_per_field():
     answers = worked_case("V01")
     answers["tingling"] = None

@@ -230,7 +230,8 @@ def _large_page_cache() -> None:
             cursor.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
 
 
-# The writer collects every this many batches, the workers every batch. A collection walks
+# The writer collects every this many batches (and plans them too with --workers 0), the
+# workers every batch. A collection walks
 # every tracked object alive, and the writer holds the plans received ahead of it (up to two
 # per worker): 16-60 ms a batch, about 8 µs a case (bench/generate.py 50000 on SQLite), where
 # a worker's takes 3-5 ms. None of them found anything after the first: the rows are plain
