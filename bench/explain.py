@@ -160,7 +160,35 @@ def main() -> int:
             f"seq_scan_referrals={'YES' if seq_on_referrals else 'no'} "
             f"sort_on_big_table={'YES' if big_sort else 'no'}"
         )
+        custom = explained.get(name.removesuffix("_generic"))
+        if not ok and name.endswith("_generic") and custom is not None:
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW cpu_operator_cost")
+                (operator_cost,) = cursor.fetchone()
+            print("     " + generic_against_custom(plan, custom, sql, float(operator_cost)))
     return 1 if failures else 0
+
+
+def generic_against_custom(generic: str, custom: str, sql: str, operator_cost: float) -> str:
+    """Whether PostgreSQL would run a generic plan at all: after five custom plans it keeps
+    the generic one only if its estimated cost is below the custom plans' average plus their
+    planning charge, 1000 x cpu_operator_cost for each range-table entry (a table or a join)
+    and one more (plancache.c, choose_custom_plan and cached_plan_cost). The custom plan here
+    is for this run's values only; other values' costs differ."""
+
+    def cost(plan: str) -> float:
+        found = re.search(r"cost=[\d.]+\.\.([\d.]+)", plan)
+        return float(found.group(1)) if found else float("nan")
+
+    tables = len(re.findall(r'(?:FROM|JOIN) "\w+"', sql))
+    joins = len(re.findall(r'JOIN "\w+"', sql))
+    charge = 1000 * operator_cost * (tables + joins + 1)
+    kept = cost(generic) < cost(custom) + charge
+    return (
+        f"generic cost {cost(generic):.1f} against {cost(custom):.1f} for these values' custom "
+        f"plan + {charge:.1f} for planning it: PostgreSQL "
+        + ("would keep the generic plan" if kept else "would go on planning per run here")
+    )
 
 
 def _queue_page_statements(queue: str) -> tuple[tuple[str, Any], tuple[str, Any]]:
