@@ -32,6 +32,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass
 from typing import Any, Final
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -396,7 +397,7 @@ def _write_plan(
 
 def candidate_queries(keys: Sequence[IdentityKey]) -> Iterator[tuple[str, list[Any]]]:
     """The queries (SQL and parameters) for the stored patients, not anonymised, with one of
-    ``keys`` (name key, birth date; no key twice), by id: one probe of the matching index per
+    ``keys`` (name key, birth date), by id: one probe of the matching index per
     key, whatever the table's size.
 
     Written as a join from the keys, not ``(name, born) IN (VALUES ...)``: with that, SQLite
@@ -455,7 +456,7 @@ class _BatchWriter:
         self.links: list[tuple[Referral, Intake, dt.datetime]] = []
         self.events: list[EventRow] = []
         self.due_cache: dict[tuple[str, dt.date], dt.datetime] = {}
-        self.tz = timezone.get_default_timezone()  # the clinic's, as intake_prepare
+        self.tz = settings.CLINIC_CALENDAR.tz  # the due times' dates, as referral_due_at's
 
     # --- reads ------------------------------------------------------------------------------
     def _load_candidates(self, keys: list[IdentityKey]) -> None:

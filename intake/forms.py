@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Final
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.html import format_html
@@ -47,6 +48,7 @@ from intake.validation import (
     MSG_UNDER_16,
     validate_fields,
 )
+from referrals.calendar import local_date
 
 HONEYPOT: Final = "website"
 YES_NO: Final = (("yes", _("Yes")), ("no", _("No")))
@@ -277,7 +279,7 @@ class IdentityForm(StepForm):
         if not isinstance(born, dt.date):
             return cleaned
         details = self._details(cleaned, born)
-        today = timezone.localdate(timezone=timezone.get_default_timezone())  # as intake_prepare
+        today = local_date(timezone.now(), settings.CLINIC_CALENDAR)  # as intake_prepare
         for key, messages in validate_patient(details, today=today).items():
             if key in self.fields and key not in self.errors:
                 for message in messages:

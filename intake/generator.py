@@ -23,14 +23,14 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
-from django.utils import timezone
+from django.conf import settings
 
 from intake.bulk import BulkSubmission, HistoryStep
 from intake.identity import age_on
 from intake.models import ContactMethod
 from intake.questionnaire import FIELD_BY_CODE
 from intake.sampling import random_answers
-from intake.services import PatientDetails
+from intake.services import CONTACT_METHODS, PatientDetails
 from referrals.models import Action, Referral
 
 GIVEN_NAMES: Final = (
@@ -59,8 +59,6 @@ DECLINE_SHARE: Final = 0.06
 RELEASE_SHARE: Final = 0.05
 CANCEL_REASON: Final = "The patient withdrew the request."
 DECLINE_REASON: Final = "Not suitable for this clinic: advised to see the GP."
-# ``ContactMethod.values`` builds a new list at every read.
-CONTACT_METHODS: Final = tuple(ContactMethod.values)
 _AGE = FIELD_BY_CODE["age_years"]
 MIN_AGE: Final = _AGE.min_value or 0
 MAX_AGE: Final = _AGE.max_value or 200
@@ -173,7 +171,7 @@ class CaseGenerator:
         self.repeat_share = repeat_share
         self.history_share = history_share
         # The clinic's zone, in which intake_prepare dates a submission.
-        self.tz = timezone.get_default_timezone()
+        self.tz = settings.CLINIC_CALENDAR.tz
         # Who wrote in recently in this batch, and whether they came from the pool.
         self.recent: deque[tuple[PatientDetails, bool]] = deque(maxlen=RECENT_PEOPLE)
         pool_rng = random.Random(seed + 2)  # noqa: S311

@@ -20,6 +20,7 @@ from intake.messages import PatientMessages, patient_messages
 from intake.models import ContactMethod, Intake, Patient
 from intake.questionnaire import QUESTIONNAIRE_VERSION
 from intake.validation import validate_answers
+from referrals.calendar import local_date as calendar_date
 from referrals.links import link_kind
 from referrals.models import Referral
 from referrals.services import referrals_record
@@ -66,7 +67,8 @@ def _text_errors(value: str, label: str, *, required: bool, max_length: int) -> 
 
 
 # ``ContactMethod.values`` builds a new list at every read (about 3 µs, once per submission).
-CONTACT_METHODS: Final = frozenset(ContactMethod.values)
+# In order: the generator draws from it.
+CONTACT_METHODS: Final = tuple(ContactMethod.values)
 
 
 def validate_patient(details: PatientDetails, *, today: dt.date) -> dict[str, list[str]]:
@@ -216,10 +218,9 @@ def intake_prepare(
     Raises SubmissionInvalid with errors per field.
     """
     submitted_at = submitted_at or timezone.now()
-    # The clinic's date: its own zone (TIME_ZONE, the working calendar's), whatever zone a
-    # request may have activated; and one cached lookup where the active zone is a
-    # context-local read (about 4 µs, once per submission).
-    local_date = timezone.localtime(submitted_at, timezone.get_default_timezone()).date()
+    # The clinic's date, on the working calendar due times are reckoned by, whatever zone a
+    # request may have activated (and no context-local read of the active zone).
+    local_date = calendar_date(submitted_at, settings.CLINIC_CALENDAR)
     errors = validate_patient(patient, today=local_date)
     birth_date_valid = "date_of_birth" not in errors
     if not isinstance(answers, Mapping):

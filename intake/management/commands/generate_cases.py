@@ -231,12 +231,11 @@ def _large_page_cache() -> None:
 
 
 # The writer collects every this many batches (and plans them too with --workers 0), the
-# workers every batch. A collection walks
-# every tracked object alive, and the writer holds the plans received ahead of it (up to two
-# per worker): 16-60 ms a batch, about 8 µs a case (bench/generate.py 50000 on SQLite), where
-# a worker's takes 3-5 ms. None of them found anything after the first: the rows are plain
-# tuples, the model instances hold no cycles. The collection stays as the bound on memory
-# should something in a batch make cycles.
+# workers every batch. A collection walks every tracked object alive, and the writer holds the
+# plans received ahead of it (up to two per worker): 16-60 ms a batch, about 8 µs a case
+# (bench/generate.py 50000 on SQLite), where a worker's takes 3-5 ms. None of them found
+# anything after the first: the rows are plain tuples, the model instances hold no cycles. The
+# collection stays as the bound on memory should something in a batch make cycles.
 WRITER_COLLECT_EVERY = 10
 
 
