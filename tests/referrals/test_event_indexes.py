@@ -6,7 +6,10 @@ is one more insert per row (bench/generate.py), so an index no query reads is a 
 
 import pytest
 from django.db import connection
+from django.db.models import QuerySet
+from django.test.utils import CaptureQueriesContext
 
+from referrals.admin import _case_history
 from referrals.models import Action, ReferralEvent, ReferralIntake
 from referrals.services import referral_transition
 from tests.clinic_fixtures import submit
@@ -41,27 +44,27 @@ def test_links_are_found_by_referral_through_the_unique_constraints_index():
     assert ["intake_id"] in indexes.values()
 
 
+def _sqlite_plan(query: QuerySet | str) -> str:
+    sql, params = query.query.sql_with_params() if isinstance(query, QuerySet) else (query, ())
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        return " ".join(str(row) for row in cursor.fetchall())
+
+
 @pytest.mark.skipif(on_postgresql(), reason="SQLite's rule-based plans; PostgreSQL plans by cost")
 def test_on_sqlite_a_referrals_history_is_read_in_order_from_the_index(triage_lead):
-    """The case page's newest-first history (referrals.admin._case_history) and the erasure's
+    """The case page's newest-first history, as the page reads it, and the erasure's
     oldest-first walk: one index range each, no sort."""
     (referral,) = submit("V01").referrals
     referral_transition(referral=referral, action=Action.CLAIM, actor=triage_lead)
-    for events in (
-        referral.events.order_by("-created_at", "-id")[:201],
-        referral.events.all(),
-    ):
-        sql, params = events.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
-            plan = " ".join(str(row) for row in cursor.fetchall())
+    with CaptureQueriesContext(connection) as shown:
+        _case_history(referral)
+    (case_page,) = [q["sql"] for q in shown if '"referrals_referralevent"' in q["sql"]]
+    for events in (case_page, referral.events.all()):
+        plan = _sqlite_plan(events)
         assert "event_referral_time_idx" in plan, plan
         assert "TEMP B-TREE" not in plan, plan
-    links = ReferralIntake.objects.filter(referral=referral)
-    sql, params = links.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
-        plan = " ".join(str(row) for row in cursor.fetchall())
+    plan = _sqlite_plan(ReferralIntake.objects.filter(referral=referral))
     # The unique constraint's index (SQLite names it sqlite_autoindex_...), by its first column.
     assert "SEARCH referrals_referralintake USING INDEX" in plan, plan
     assert "(referral_id=?)" in plan, plan
