@@ -159,6 +159,7 @@ class Referral(models.Model):
 
 
 Referral._meta.get_field("status").register_lookup(InConstants)
+Referral._meta.get_field("queue").register_lookup(InConstants)
 
 
 class ReferralIntake(models.Model):

@@ -14,8 +14,9 @@ from referrals.models import Referral
 
 
 def referral_list(*, user: Any) -> QuerySet[Referral]:
+    # The queues written into the statement (referrals.lookups): it is built per queue set.
     return (
-        Referral.objects.filter(queue__in=queues_for(user))
+        Referral.objects.filter(queue__in_constants=queues_for(user))
         .select_related("intake", "patient", "assigned_to")
         .order_by("-priority", "due_at", "id")
     )
