@@ -67,6 +67,11 @@ def _pick[T](rng: random.Random, items: tuple[T, ...]) -> T:
     return items[int(rng.random() * len(items))]
 
 
+def _between(rng: random.Random, low: int, high: int) -> int:
+    """An integer from ``low`` to ``high``, both included, uniformly (as the int fields')."""
+    return low + int(rng.random() * (high - low + 1))
+
+
 def _sample[T](rng: random.Random, items: tuple[T, ...], k: int) -> list[T]:
     """``k`` different items in random order, uniformly (a partial Fisher-Yates shuffle)."""
     pool = list(items)
@@ -110,7 +115,7 @@ def random_answers(rng: random.Random) -> dict[str, Any]:
         answers[code] = sample(rng, yes_rate) if applies else None
     if spinal_pain(answers) and rng.random() < STARTBACK_RATE:
         # Distress is items 5-9 of the total, and items 1-4 add at most 4 more.
-        distress = int(rng.random() * 6)
+        distress = _between(rng, 0, 5)
         answers["sbst_distress"] = distress
-        answers["sbst_total"] = distress + int(rng.random() * (min(9, distress + 4) - distress + 1))
+        answers["sbst_total"] = _between(rng, distress, min(9, distress + 4))
     return answers

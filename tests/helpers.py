@@ -5,9 +5,10 @@ import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -118,3 +119,13 @@ def load_bench_script(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look themselves up
     spec.loader.exec_module(module)
     return module
+
+
+def sqlite_plan(sql: str, params: Sequence[Any] = ()) -> list[str]:
+    """SQLite's plan for a statement: the detail of each ``EXPLAIN QUERY PLAN`` step
+    ("SEARCH t USING INDEX i (a=?)", "USE TEMP B-TREE FOR ORDER BY", ...)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        return [row[-1] for row in cursor.fetchall()]

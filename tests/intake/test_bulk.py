@@ -40,6 +40,7 @@ from referrals.models import (
 )
 from tests.clinic_fixtures import details, submit, worked_case, worked_cases
 from tests.conftest import on_postgresql
+from tests.helpers import sqlite_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -661,17 +662,13 @@ def test_candidates_are_read_by_one_probe_of_the_matching_index_per_key_not_a_sc
     with ``IN (VALUES ...)``). Without statistics (generate_cases leaves SQLite's unset)
     SQLite plans by fixed rules, so the plan on a small test database is the plan at a
     million patients; checked with a full query's worth of keys and with a few."""
-    from django.db import connection
-
     import intake.bulk
 
     table = Patient._meta.db_table
     for count in (intake.bulk.MATCH_ROWS, 50):
         keys = [(f"name{n}", dt.date(1900, 1, 1) + dt.timedelta(days=n)) for n in range(count)]
         ((sql, params),) = intake.bulk.candidate_queries(keys)
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
-            plan = [row[-1] for row in cursor.fetchall()]
+        plan = sqlite_plan(sql, params)
         assert any("USING INDEX patient_match_idx" in step for step in plan), plan
         assert not any(step.startswith(f"SCAN {table}") or step == "SCAN p" for step in plan)
 

@@ -18,6 +18,7 @@ from referrals.models import AuditEntry, Referral, ReferralEvent, Status
 from referrals.services import referral_claim
 from tests.clinic_fixtures import details, submit
 from tests.conftest import on_postgresql
+from tests.helpers import sqlite_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -383,10 +384,7 @@ def test_on_sqlite_the_open_queue_reads_an_open_work_index(client, cases, person
     """SQLite uses a partial index only if the query repeats its condition as literals."""
     client.force_login(request.getfixturevalue(persona))
     cl = client.get(LIST).context["cl"]
-    sql, params = cl.queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
-        plan = " ".join(str(row) for row in cursor.fetchall())
+    plan = " ".join(sqlite_plan(*cl.queryset.query.sql_with_params()))
     assert re.search(r"referral_(queue_)?open_order_idx|referral_queue_order_idx", plan), plan
     assert "SCAN referrals_referral" not in plan
 

@@ -14,6 +14,7 @@ from referrals.models import Action, ReferralEvent, ReferralIntake
 from referrals.services import referral_transition
 from tests.clinic_fixtures import submit
 from tests.conftest import on_postgresql
+from tests.helpers import sqlite_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +47,7 @@ def test_links_are_found_by_referral_through_the_unique_constraints_index():
 
 def _sqlite_plan(query: QuerySet | str) -> str:
     sql, params = query.query.sql_with_params() if isinstance(query, QuerySet) else (query, ())
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
-        return " ".join(str(row) for row in cursor.fetchall())
+    return " ".join(sqlite_plan(sql, params))
 
 
 @pytest.mark.skipif(on_postgresql(), reason="SQLite's rule-based plans; PostgreSQL plans by cost")
