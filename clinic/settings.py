@@ -152,6 +152,8 @@ try:
 except ValueError as error:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
 if _database["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, with writers waiting for the lock in short steps (clinic/sqlite/base.py).
+    _database["ENGINE"] = "clinic.sqlite"
     _database["CONN_MAX_AGE"] = 0
     _database["OPTIONS"] = {**SQLITE_OPTIONS, **_database.get("OPTIONS", {})}
     if _database["NAME"] and _database["NAME"] != ":memory:":

@@ -108,16 +108,19 @@ def test_defaults_describe_a_london_clinic_open_weekdays_eight_to_six():
     }
 
 
-def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path):
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_writers_waiting_in_short_steps(
+    tmp_path: Path,
+):
     code = (
         "import django; django.setup(); from django.db import connection\n"
         "with connection.cursor() as c:\n"
         "    c.execute('PRAGMA journal_mode'); print(c.fetchone()[0])\n"
         "    c.execute('PRAGMA busy_timeout'); print(c.fetchone()[0])\n"
+        "from django.db import connections; print(type(connections['default']).__module__)\n"
     )
     result = run_python(code, {"DATABASE_URL": f"sqlite:///{tmp_path / 'wal.sqlite3'}"})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["wal", "5000"]
+    assert result.stdout.split() == ["wal", "5000", "clinic.sqlite.base"]
 
 
 @pytest.mark.parametrize(
