@@ -1,7 +1,7 @@
 """Load benchmark: the production server under wrk, against a baseline from the same run.
 
 Usage: python bench/load.py [--cases 10000,1000000] [--db sqlite,postgres] [--duration 20]
-       [--quick] [--workers 2] [--connections 8] [--reuse]
+       [--quick] [--workers 2] [--connections 8] [--reuse] [--endpoints NAME,...]
 
 For each database and case count: a fresh database (SQLite file under var/bench/, or the
 PostgreSQL database ``<prefix><N>``, ``load_<N>`` unless --db-prefix says otherwise, on
@@ -17,7 +17,9 @@ SQL queries per request come from the bench-only X-Query-Count header (BENCH_QUE
 Prints requests/s, p50/p95/p99, queries per request and the ratio to the baseline endpoint
 (POST /bench/baseline, BENCH_BASELINE=1: validate a small JSON body, insert one row), then
 PASS/FAIL per target; writes bench/results/load.json. ``--quick`` is a smoke run (1,000 cases,
-SQLite, 3 s per endpoint). wrk is installed with apt-get when missing.
+SQLite, 3 s per endpoint). ``--endpoints`` runs only the endpoints named (and the baseline, which
+every ratio needs), to compare a change on them; the targets whose endpoints did not run are
+left out. wrk is installed with apt-get when missing.
 """
 
 from __future__ import annotations
@@ -255,6 +257,33 @@ def preview_body() -> str:
     return json.dumps({"answers": next(c for c in cases if c["id"].startswith("V22"))["answers"]})
 
 
+# Every endpoint, in the order they run (the ones that write first).
+ENDPOINT_NAMES = (
+    "baseline",
+    "api_intake_submit",
+    "form_final_step",
+    "api_triage_preview",
+    "api_referrals_first",
+    "api_referrals_deep",
+    "admin_queue",
+    "admin_case",
+)
+
+
+def chosen(names: str | None) -> set[str] | None:
+    """``--endpoints``: the endpoints to run, the baseline always among them (None: all)."""
+    if names is None:
+        return None
+    wanted = {name.strip() for name in names.split(",") if name.strip()}
+    unknown = sorted(wanted - set(ENDPOINT_NAMES))
+    if unknown or not wanted:
+        raise ValueError(
+            f"unknown endpoint(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(ENDPOINT_NAMES)}"
+        )
+    return wanted | {"baseline"}
+
+
 def endpoints(server: Server, fixtures: dict, session: str) -> list[Endpoint]:
     api = {"Authorization": f"Bearer {fixtures['token']}", "Content-Type": "application/json"}
     staff = {"Cookie": f"sessionid={session}"}
@@ -379,19 +408,20 @@ def bench_one(db: str, cases: int, args: argparse.Namespace, wrk: str) -> list[R
     results: list[Result] = []
     try:
         session = server.login(fixtures["staff_username"], password)
-        points = endpoints(server, fixtures, session)
-        assert any(p.name == FIRST_READ for p in points), FIRST_READ  # noqa: S101 - the refresh
+        every = endpoints(server, fixtures, session)
+        assert [p.name for p in every] == list(ENDPOINT_NAMES)  # noqa: S101 - the names' order
+        points = [p for p in every if args.only is None or p.name in args.only]
         with tempfile.TemporaryDirectory(prefix="load_") as name:
             tmp = Path(name)
             worked: dict[str, int | None] = {}
             for label, case in WORKED.items():
                 probe = Endpoint("probe", "POST", "/api/v1/intakes", intake_body(case),
-                                 points[1].headers)  # fmt: skip
+                                 every[1].headers)  # fmt: skip
                 worked[label] = sample_queries(server, probe)
             print(f"  SQL queries per API submission: {worked}", flush=True)
             pool = list(fixtures["form_sessions"])
             for endpoint in points:
-                if db == "postgres" and endpoint.name == FIRST_READ:
+                if db == "postgres" and endpoint.name == first_read(points):
                     print(f"  {refresh_statistics(url)}", flush=True)
                 if endpoint.sessions is not None:
                     endpoint.sessions = pool
@@ -409,8 +439,9 @@ def bench_one(db: str, cases: int, args: argparse.Namespace, wrk: str) -> list[R
                 )  # fmt: skip
                 results.append(result)
                 print(f"  {_row(result)}", flush=True)
-            if fixtures["form_sessions"]:
-                used = next(r for r in results if r.endpoint == "form_final_step").requests
+            form = [r for r in results if r.endpoint == "form_final_step"]
+            if fixtures["form_sessions"] and form:
+                used = form[0].requests
                 if used > len(pool):
                     print(f"  ! the form ran out of drafts ({used} > {len(pool)})")
     finally:
@@ -425,8 +456,9 @@ def bench_one(db: str, cases: int, args: argparse.Namespace, wrk: str) -> list[R
     return results
 
 
-# The first endpoint that only reads: the ones before it write thousands of rows.
-FIRST_READ = "api_referrals_first"
+def first_read(points: list[Endpoint]) -> str | None:
+    """The first endpoint that only reads: the ones before it write thousands of rows."""
+    return next((p.name for p in points if p.method == "GET"), None)
 
 
 def refresh_statistics(url: str) -> str:
@@ -469,9 +501,10 @@ def verdicts(results: list[Result], triage_line: str) -> list[tuple[str, bool | 
     for db_cases in sorted({(r.db, r.cases) for r in real}):
         mine = {r.endpoint: r for r in real if (r.db, r.cases) == db_cases}
         label = f"{db_cases[0]} {db_cases[1]:,}"
-        submit = mine["api_intake_submit"]
-        rows.append((f"{label}: API submission >= {SUBMIT_RATIO_MIN}x baseline",
-                     (submit.ratio or 0) >= SUBMIT_RATIO_MIN, f"{submit.ratio:.2f}x"))  # fmt: skip
+        if "api_intake_submit" in mine:
+            ratio = mine["api_intake_submit"].ratio or 0
+            rows.append((f"{label}: API submission >= {SUBMIT_RATIO_MIN}x baseline",
+                         ratio >= SUBMIT_RATIO_MIN, f"{ratio:.2f}x"))  # fmt: skip
         worked = next(
             r.__dict__["worked"] for r in results
             if r.endpoint == "_worked_queries" and (r.db, r.cases) == db_cases
@@ -482,12 +515,14 @@ def verdicts(results: list[Result], triage_line: str) -> list[tuple[str, bool | 
                      bool(counts) and max(counts) <= SUBMIT_QUERIES_MAX, detail))  # fmt: skip
         rows.append((f"{label}: the same number of queries for every worked case",
                      bool(counts) and len(set(counts)) == 1, detail))  # fmt: skip
-        pages = (mine["api_referrals_first"], mine["api_referrals_deep"])
-        rows.append((f"{label}: referral list first and deep page run the same queries",
-                     pages[0].queries == pages[1].queries,
-                     f"{pages[0].queries} / {pages[1].queries}"))  # fmt: skip
+        if "api_referrals_first" in mine and "api_referrals_deep" in mine:
+            first, deep = mine["api_referrals_first"], mine["api_referrals_deep"]
+            rows.append((f"{label}: referral list first and deep page run the same queries",
+                         first.queries == deep.queries,
+                         f"{first.queries} / {deep.queries}"))  # fmt: skip
         if db_cases == ("postgres", 1_000_000):
-            for r in (*pages, mine["admin_queue"]):
+            lists = ("api_referrals_first", "api_referrals_deep", "admin_queue")
+            for r in (mine[name] for name in lists if name in mine):
                 rows.append((f"{label}: {r.endpoint} p95 < {LIST_P95_MS_MAX:.0f} ms",
                              r.p95_ms < LIST_P95_MS_MAX, f"{r.p95_ms:.1f} ms"))  # fmt: skip
     for name in ("api_referrals_first", "api_referrals_deep", "admin_queue"):
@@ -531,8 +566,16 @@ def main() -> int:
         default="load_",
         help="name databases <prefix><N> (a shared server: keep to the names that are yours)",
     )
+    parser.add_argument(
+        "--endpoints",
+        help=f"only these, comma-separated, and the baseline ({', '.join(ENDPOINT_NAMES)})",
+    )
     parser.add_argument("--out", default=str(RESULTS / "load.json"))
     args = parser.parse_args()
+    try:
+        args.only = chosen(args.endpoints)
+    except ValueError as error:
+        parser.error(f"--endpoints: {error}")
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.db_prefix):
         parser.error("--db-prefix: lower-case letters, digits and underscores (a database name)")
     if args.quick:
