@@ -8,13 +8,19 @@ milliseconds. With two gunicorn workers taking API submissions (each holds the l
 slowest submission in a hundred took 0.2-0.7 s (bench/load.py on SQLite, docs/BENCHMARKS.md).
 
 Python's sqlite3 has no way to install another busy handler, so the statements that take the
-write lock when they start (``BEGIN IMMEDIATE``, which ``transaction.atomic()`` sends, and
+write lock when they start (``BEGIN IMMEDIATE``, which ``transaction.atomic()`` sends, and one
 ``INSERT``, ``UPDATE``, ``DELETE`` or ``REPLACE`` outside a transaction) run with the busy
 timeout off and are tried again every millisecond until the connection's own busy timeout has
-passed, then fail as before ("database is locked"). A statement that finds the lock taken has
-done nothing, so trying it again is safe. Everything else, and every statement inside a
-transaction, runs as in Django's backend. Rails' SQLite adapter waits the same way (a fixed
-short interval instead of the backoff) for the same reason.
+passed, then fail as before ("database is locked"). SQLite takes every lock a statement needs
+before it changes anything, so a statement refused with SQLITE_BUSY did nothing and may be sent
+again. Rails' SQLite adapter waits the same way (a fixed short interval instead of the
+backoff) for the same reason.
+
+Left to SQLite's own handler, as in Django's backend: everything inside a transaction, every
+other statement, and ``executemany`` (outside a transaction each of its rows commits on its
+own, so sending it again after a refusal half-way would write the first rows twice).
+SQLITE_BUSY_SNAPSHOT is raised at once, as SQLite's handler does: the connection still reads
+an older snapshot (a SELECT of its own still open), and no wait makes it newer.
 
 The tries are below Django's cursor wrapper: a statement is logged and counted once however
 many times it had to wait.
@@ -24,14 +30,17 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Final
 
 from django.db.backends.sqlite3 import base
 
 # How long a writer sleeps between tries for the lock (seconds).
-POLL_SECONDS: Final = 0.001
-_TAKES_WRITE_LOCK: Final = (
+POLL_SECONDS: Final[float] = 0.001
+# The refusals SQLite's own handler waits on: the lock taken, or another connection
+# recovering the WAL index.
+_WAIT_ON: Final[frozenset[int]] = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_BUSY_RECOVERY})
+_TAKES_WRITE_LOCK: Final[tuple[str, ...]] = (
     "BEGIN IMMEDIATE",
     "BEGIN EXCLUSIVE",
     "INSERT",
@@ -39,7 +48,7 @@ _TAKES_WRITE_LOCK: Final = (
     "DELETE",
     "REPLACE",
 )
-_PREFIX: Final = max(len(word) for word in _TAKES_WRITE_LOCK)
+_PREFIX: Final[int] = max(len(word) for word in _TAKES_WRITE_LOCK)
 
 
 class Connection(sqlite3.Connection):
@@ -53,44 +62,29 @@ def takes_write_lock(sql: str) -> bool:
     return sql.lstrip()[:_PREFIX].upper().startswith(_TAKES_WRITE_LOCK)
 
 
+def pause() -> None:
+    """The wait between two tries (a function of its own for the tests to count)."""
+    time.sleep(POLL_SECONDS)
+
+
 class CursorWrapper(base.SQLiteCursorWrapper):
-    # The signatures are Django's (its stubs' SQLiteCursorWrapper already differs from
-    # sqlite3.Cursor's, hence the ignores).
+    # The signature is Django's (its stubs' SQLiteCursorWrapper already differs from
+    # sqlite3.Cursor's, hence the ignore).
     def execute(self, query: str, params: Iterable[Any] | None = None) -> Any:  # type: ignore[override]
-        run = super().execute
-        if not self._waits(query):
-            return run(query, params)
-        return self._waiting(lambda: run(query, params))
-
-    def executemany(self, query: str, param_list: Iterable[Iterable[Any]]) -> Any:  # type: ignore[override]
-        run = super().executemany
-        if not self._waits(query):
-            return run(query, param_list)
-        rows = list(param_list)  # a generator would be spent by a try that found the lock taken
-        return self._waiting(lambda: run(query, rows))
-
-    def _waits(self, query: str) -> bool:
         conn = self.connection
-        return isinstance(conn, Connection) and not conn.in_transaction and takes_write_lock(query)
-
-    def _waiting(self, run: Callable[[], Any]) -> Any:
-        conn = self.connection
-        assert isinstance(conn, Connection)  # noqa: S101 - _waits checked it
+        if not isinstance(conn, Connection) or conn.in_transaction or not takes_write_lock(query):
+            return super().execute(query, params)
         timeout_ms = conn.busy_timeout_ms
         conn.execute("PRAGMA busy_timeout = 0")
         try:
             deadline = time.monotonic() + timeout_ms / 1000
             while True:
                 try:
-                    return run()
+                    return super().execute(query, params)
                 except sqlite3.OperationalError as error:
-                    # Any SQLITE_BUSY (the extended codes keep it in the low byte): the
-                    # statement did not start, and a try afresh reads the latest snapshot.
-                    if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                    if error.sqlite_errorcode not in _WAIT_ON or time.monotonic() >= deadline:
                         raise
-                    if time.monotonic() >= deadline:
-                        raise
-                time.sleep(POLL_SECONDS)
+                pause()
         finally:
             conn.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
 
