@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.db.models.sql import Query
 
 
@@ -162,3 +162,37 @@ def statements_sent(alias: str) -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
 
     with connections[alias].execute_wrapper(catch):
         yield sent
+
+
+@dataclass(frozen=True)
+class CompiledInstances:
+    """A model queryset compiled once (through ``values()`` of every concrete field), run with
+    its named placeholders' values and read back as the model's instances, as the ORM makes
+    them (``Model.from_db``)."""
+
+    statement: CompiledValues
+    model: type[Model]
+
+    def instances(self, connection: BaseDatabaseWrapper, **values: Any) -> list[Any]:
+        with connection.cursor() as cursor:
+            cursor.execute(self.statement.sql, self.statement.params_for(**values))
+            fetched = cursor.fetchall()
+        names = list(self.statement.names)
+        rows = _converted(self.statement.query, self.statement.columns, fetched, connection)
+        return [self.model.from_db(connection.alias, names, row) for row in rows]
+
+
+def compiled_instances(
+    queryset: QuerySet[Any],
+    placeholders: dict[str, Any],
+    again: tuple[QuerySet[Any], dict[str, Any]],
+) -> CompiledInstances:
+    """``queryset``'s statement compiled for its database with ``placeholders`` (each as
+    ``db_value`` makes it) among its parameters, checked against ``again`` as
+    ``compiled_values`` checks it; ValueError as there."""
+    fields = [field.attname for field in queryset.model._meta.concrete_fields]
+    other, stand_ins = again
+    statement = compiled_values(
+        queryset.values(*fields), placeholders, (other.values(*fields), stand_ins)
+    )
+    return CompiledInstances(statement, queryset.model)

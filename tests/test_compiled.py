@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 
-from clinic.compiled import compiled, compiled_values, db_value
+from clinic.compiled import compiled, compiled_instances, compiled_values, db_value
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +81,43 @@ def test_a_parameter_that_only_happens_to_equal_a_stand_in_is_caught():
         compiled_values(built("x"), {"name": "x"}, again=(built("y"), {"name": "y"}))
     query = compiled_values(built("w"), {"name": "w"}, again=(built("y"), {"name": "y"}))
     assert len(query.places["name"]) == 1
+
+
+def test_compiled_instances_are_the_instances_the_orm_reads_for_each_value():
+    for name in ("ada", "ben", "cy"):
+        User.objects.create(username=name, first_name=name.title(), is_active=name != "ben")
+
+    def active_from(start: str):
+        return User.objects.filter(username__gte=start, is_active=True).order_by("username")
+
+    field = User._meta.get_field("username")
+    lookup = compiled_instances(
+        active_from("\x00any"),
+        {"from": db_value(field, "\x00any", connection)},
+        (active_from("\x00other"), {"from": db_value(field, "\x00other", connection)}),
+    )
+    for start in ("a", "b", "c", "d"):
+        made = lookup.instances(connection, **{"from": db_value(field, start, connection)})
+        read = list(active_from(start))
+        assert made == read
+        for mine, orms in zip(made, read, strict=True):
+            assert type(mine) is User
+            assert mine.__dict__.keys() == orms.__dict__.keys()
+            assert {k: v for k, v in mine.__dict__.items() if k != "_state"} == {
+                k: v for k, v in orms.__dict__.items() if k != "_state"
+            }
+            assert (mine._state.db, mine._state.adding) == (orms._state.db, False)
+
+
+def test_compiled_instances_refuse_a_stand_in_the_statement_does_not_take():
+    def named(name: str):
+        return User.objects.filter(username=name)
+
+    with pytest.raises(ValueError, match="not among the query's parameters"):
+        compiled_instances(named("x"), {"name": "y"}, (named("z"), {"name": "z"}))
+    with pytest.raises(ValueError, match="other stand-ins"):
+        compiled_instances(
+            User.objects.filter(username="\x00any", first_name="ada"),
+            {"name": "\x00any"},
+            (User.objects.filter(username="\x00other", first_name="ben"), {"name": "\x00other"}),
+        )

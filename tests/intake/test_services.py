@@ -217,3 +217,48 @@ def test_five_taken_references_in_a_row_store_nothing(monkeypatch):
         submit("V22", patient=details(family_name="Second"))
     assert Intake.objects.count() == 1
     assert Patient.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_lookups_inside_the_write_are_the_orms_statements_compiled_once(monkeypatch):
+    # The patient match and the patient's open referrals are compiled once (per database, and
+    # per queue set for the referrals) and sent with each submission's values: the same SQL,
+    # parameters and instances as the ORM's querysets.
+    from clinic.compiled import statements_sent
+    from intake import services as intake_services
+    from referrals import services as referral_services
+
+    intake_services._candidates_lookup.cache_clear()
+    referral_services._open_lookup.cache_clear()
+    first = submit("V22")  # three queues
+    submit("V22", patient=details(date_of_birth=dt.date(1991, 2, 3)))  # another person
+    submit("V22", patient=details(given_name="Ade"))  # the first, returning
+    assert intake_services._candidates_lookup.cache_info().misses == 1
+    assert referral_services._open_lookup.cache_info().misses == 1
+
+    born = dt.date(1980, 5, 17)
+    queues = sorted({r.queue for r in first.referrals})
+    with statements_sent("default") as sent:
+        candidates = intake_services._candidates("okafor", born)
+        open_referrals = referral_services._open_referrals(first.intake.patient_id, queues)
+    patients = intake_services._same_person("okafor", born)
+    referrals = referral_services._open_of(first.intake.patient_id, queues)
+    expected = [
+        (sql, tuple(params))
+        for sql, params in (
+            patients.values(
+                *[f.attname for f in Patient._meta.concrete_fields]
+            ).query.sql_with_params(),
+            referrals.values(
+                *[f.attname for f in Referral._meta.concrete_fields]
+            ).query.sql_with_params(),
+        )
+    ]
+    assert sent == expected
+    assert candidates == list(patients) == [first.intake.patient]
+    assert open_referrals == list(referrals)
+    assert len(open_referrals) == 3
+    assert [r.__dict__ | {"_state": None} for r in open_referrals] == [
+        r.__dict__ | {"_state": None} for r in referrals
+    ]
+    assert referral_services._open_referrals(first.intake.patient_id, []) == []
