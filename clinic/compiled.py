@@ -19,7 +19,9 @@ from typing import Any
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
+from django.db.models.fetch_modes import FETCH_ONE
 from django.db.models.sql import Query
+from django.db.transaction import TransactionManagementError
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,16 @@ class CompiledInstances:
     model: type[Model]
 
     def instances(self, connection: BaseDatabaseWrapper, **values: Any) -> list[Any]:
+        if (
+            self.statement.query.select_for_update
+            and connection.features.has_select_for_update
+            and connection.features.supports_transactions
+            and connection.get_autocommit()
+        ):
+            # Django checks this when it compiles; compiled once, it is checked here each run.
+            raise TransactionManagementError(
+                "select_for_update cannot be used outside of a transaction."
+            )
         with connection.cursor() as cursor:
             cursor.execute(self.statement.sql, self.statement.params_for(**values))
             fetched = cursor.fetchall()
@@ -189,10 +201,15 @@ def compiled_instances(
 ) -> CompiledInstances:
     """``queryset``'s statement compiled for its database with ``placeholders`` (each as
     ``db_value`` makes it) among its parameters, checked against ``again`` as
-    ``compiled_values`` checks it; ValueError as there."""
+    ``compiled_values`` checks it; ValueError as there, and for a queryset that reads other
+    than every concrete field, in their order, with the default fetch mode."""
     fields = [field.attname for field in queryset.model._meta.concrete_fields]
+    if getattr(queryset, "_fetch_mode", FETCH_ONE) is not FETCH_ONE:  # not in django-stubs
+        raise ValueError("Only the default fetch mode: from_db is given no other.")
     other, stand_ins = again
     statement = compiled_values(
         queryset.values(*fields), placeholders, (other.values(*fields), stand_ins)
     )
+    if statement.names != tuple(fields):  # from_db takes the values in this order
+        raise ValueError("The statement does not read every concrete field in order.")
     return CompiledInstances(statement, queryset.model)

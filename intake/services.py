@@ -149,8 +149,10 @@ def _same_person(family_key: str, date_of_birth: dt.date) -> QuerySet[Patient]:
     ).order_by("id")
 
 
-# A family name key and birth dates no patient has: their places among the compiled lookup's
-# parameters are the submission's (keys are letters only; birth dates are this century's).
+# Stand-ins for the family name key and the birth date while the lookup is compiled: their
+# places among its parameters are the submission's. Built a second time with the other pair,
+# the statement must differ only there (compiled_values), so a parameter that happened to
+# equal a stand-in is caught rather than overwritten.
 _ANY_FAMILY, _ANY_FAMILY_AGAIN = "\x00family", "\x00family again"
 _ANY_BIRTH, _ANY_BIRTH_AGAIN = dt.date(1, 1, 1), dt.date(1, 1, 2)
 

@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -147,7 +147,7 @@ def _open_referrals(patient_id: int, queues: Collection[str]) -> list[Referral]:
     """``_open_of(patient_id, queues)``'s referrals, without compiling it."""
     if not queues:
         return []
-    alias = Referral._default_manager.db
+    alias = router.db_for_write(Referral)  # a locking read, as select_for_update() routes it
     lookup = _open_lookup(alias, tuple(sorted(set(queues))))
     return lookup.instances(connections[alias], patient=patient_id)
 

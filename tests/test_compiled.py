@@ -121,3 +121,17 @@ def test_compiled_instances_refuse_a_stand_in_the_statement_does_not_take():
             {"name": "\x00any"},
             (User.objects.filter(username="\x00other", first_name="ben"), {"name": "\x00other"}),
         )
+
+
+def test_compiled_instances_take_only_the_default_fetch_mode():
+    from django.db.models import FETCH_PEERS
+
+    def named(name: str):
+        return User.objects.filter(username=name)
+
+    with pytest.raises(ValueError, match="default fetch mode"):
+        compiled_instances(
+            named("\x00any").fetch_mode(FETCH_PEERS),
+            {"name": "\x00any"},
+            (named("\x00other"), {"name": "\x00other"}),
+        )

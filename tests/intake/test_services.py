@@ -262,3 +262,22 @@ def test_the_lookups_inside_the_write_are_the_orms_statements_compiled_once(monk
         r.__dict__ | {"_state": None} for r in referrals
     ]
     assert referral_services._open_referrals(first.intake.patient_id, []) == []
+
+
+@pytest.mark.django_db
+def test_the_compiled_patient_lookup_reads_every_candidate_as_the_orm_does():
+    from intake import services as intake_services
+
+    born = dt.date(1980, 5, 17)
+    first = submit("V01").intake.patient
+    other = submit("V01", patient=details(phone="07700 900999")).intake.patient  # no shared contact
+    gone = submit("V01", patient=details(phone="07700 900888")).intake.patient
+    Patient.objects.filter(pk=gone.pk).update(anonymised_at=timezone.now())
+    submit("V01", patient=details(family_name="Okafor-Smith"))  # another family name
+
+    made = intake_services._candidates("okafor", born)
+    read = list(intake_services._same_person("okafor", born))
+    assert [p.pk for p in made] == [p.pk for p in read] == [first.pk, other.pk]
+    for mine, orms in zip(made, read, strict=True):
+        assert mine.__dict__ | {"_state": None} == orms.__dict__ | {"_state": None}
+        assert (mine._state.db, mine._state.adding) == ("default", False)

@@ -63,3 +63,32 @@ def test_two_submissions_for_one_new_patient_at_once_make_one_patient_and_one_re
     assert Referral.objects.filter(status=Status.NEW).count() == 1
     referral = Referral.objects.get()
     assert referral.intakes.count() == 2
+
+
+def test_the_compiled_open_referral_lookup_locks_the_rows_and_refuses_to_run_unlocked():
+    import psycopg
+    from django.db import transaction
+    from django.db.transaction import TransactionManagementError
+    from psycopg.conninfo import make_conninfo
+
+    from referrals.services import _open_referrals
+
+    first = submit("V22")
+    patient_id = first.intake.patient_id
+    queues = sorted({r.queue for r in first.referrals})
+    params = connection.get_connection_params()
+    dsn = make_conninfo(
+        **{k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}}
+    )
+    with transaction.atomic():
+        locked = _open_referrals(patient_id, queues)
+        assert len(locked) == 3
+        with psycopg.connect(dsn, autocommit=True) as other:
+            for referral in locked:
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    other.execute(
+                        "SELECT id FROM referrals_referral WHERE id = %s FOR UPDATE NOWAIT",
+                        [referral.pk],
+                    )
+    with pytest.raises(TransactionManagementError, match="outside of a transaction"):
+        _open_referrals(patient_id, queues)
