@@ -420,8 +420,9 @@ def bench_one(db: str, cases: int, args: argparse.Namespace, wrk: str) -> list[R
                 worked[label] = sample_queries(server, probe)
             print(f"  SQL queries per API submission: {worked}", flush=True)
             pool = list(fixtures["form_sessions"])
+            reads_from = first_read(points)
             for endpoint in points:
-                if db == "postgres" and endpoint.name == first_read(points):
+                if db == "postgres" and endpoint.name == reads_from:
                     print(f"  {refresh_statistics(url)}", flush=True)
                 if endpoint.sessions is not None:
                     endpoint.sessions = pool

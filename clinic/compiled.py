@@ -89,13 +89,18 @@ class CompiledValues:
 
     def rows(self, connection: BaseDatabaseWrapper, **values: Any) -> list[dict[str, Any]]:
         """The rows ``values()`` would give with ``values`` in the placeholders' places."""
+        return [
+            dict(zip(self.names, row, strict=True))
+            for row in self.converted_rows(connection, **values)
+        ]
+
+    def converted_rows(self, connection: BaseDatabaseWrapper, **values: Any) -> Iterator[list[Any]]:
+        """The statement's rows with ``values`` in the placeholders' places, each through the
+        selected fields' database converters, in the statement's column order."""
         with connection.cursor() as cursor:
             cursor.execute(self.sql, self.params_for(**values))
             fetched = cursor.fetchall()
-        return [
-            dict(zip(self.names, row, strict=True))
-            for row in _converted(self.query, self.columns, fetched, connection)
-        ]
+        return _converted(self.query, self.columns, fetched, connection)
 
 
 def db_value(field: Any, value: Any, connection: BaseDatabaseWrapper) -> Any:
@@ -186,11 +191,8 @@ class CompiledInstances:
             raise TransactionManagementError(
                 "select_for_update cannot be used outside of a transaction."
             )
-        with connection.cursor() as cursor:
-            cursor.execute(self.statement.sql, self.statement.params_for(**values))
-            fetched = cursor.fetchall()
         names = list(self.statement.names)
-        rows = _converted(self.statement.query, self.statement.columns, fetched, connection)
+        rows = self.statement.converted_rows(connection, **values)
         return [self.model.from_db(connection.alias, names, row) for row in rows]
 
 
