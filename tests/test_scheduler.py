@@ -118,3 +118,63 @@ def test_the_scheduler_loop_enqueues_then_exits_cleanly_on_a_signal(
             ["referrals.tasks.escalate_overdue"],
         ).fetchone()
     assert queued == 1
+
+
+ROUND_THEN_SIGNAL = """
+import os, signal, sys
+import django
+django.setup()
+from django.core.management import call_command
+from referrals.management.commands import run_scheduler
+
+real = run_scheduler.enqueue_all
+
+def enqueue_all_after_a_signal(tasks):
+    os.kill(os.getpid(), signal.{name})
+    return real(tasks)
+
+run_scheduler.enqueue_all = enqueue_all_after_a_signal
+before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+call_command("run_scheduler", "--interval", "3600", "--verbosity", "2")
+after = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+print("mask restored" if before == after else f"mask {{before}} -> {{after}}")
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_a_round_stops_the_scheduler_once_the_round_is_done(
+    tmp_path: Path, migrated_sqlite: Path, signum: int
+) -> None:
+    """The signal arrives while the round enqueues; the round finishes, then the loop stops.
+
+    With an hour between rounds, a signal lost or left waiting would hang the child.
+    """
+    database = tmp_path / "queue.sqlite3"
+    shutil.copy(migrated_sqlite, database)
+    env = {
+        "DATABASE_URL": f"sqlite:///{database}",
+        "TASKS_BACKEND": "database",
+        "DJANGO_SETTINGS_MODULE": "clinic.settings",
+    }
+    code = ROUND_THEN_SIGNAL.format(name=signal.Signals(signum).name)
+    finished = subprocess.run(
+        [sys.executable, "-u", "-c", code],
+        cwd=ROOT,
+        env=child_env(env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    lines = finished.stdout.splitlines()
+    assert lines[1:] == [
+        f"Enqueued {len(django_settings.PERIODIC_TASKS)} periodic task(s).",
+        "Scheduler stopped.",
+        "mask restored",
+    ]
+    with sqlite3.connect(database) as db:
+        (queued,) = db.execute(
+            f"SELECT count(*) FROM {DBTaskResult._meta.db_table}",  # noqa: S608
+        ).fetchone()
+    assert queued == len(django_settings.PERIODIC_TASKS)

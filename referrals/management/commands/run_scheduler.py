@@ -6,9 +6,7 @@ jobs on the queue, the workers run them.
 
 import logging
 import signal
-import threading
 import time
-from types import FrameType
 from typing import Any
 
 from django.conf import settings
@@ -74,24 +72,28 @@ class Command(BaseCommand):
             self.stdout.write(f"Enqueued {count} of {len(tasks)} periodic task(s): {names}.")
             return
 
-        stop = threading.Event()
-
-        def request_stop(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
-
-        self.stdout.write(
-            f"Scheduler started: every {interval} s enqueues {len(tasks)} task(s): {names}."
-        )
-        self.stdout.flush()
-        while not stop.is_set():
-            # A long-running process must drop connections the server has closed.
+        # No Python signal handler: one that set a threading.Event could
+        # deadlock, arriving while the loop's own Event.wait held the event's
+        # lock. SIGTERM and SIGINT are blocked instead and taken with
+        # sigtimedwait, so one that arrives during a round waits, pending,
+        # until the round is done.
+        stopping = {signal.SIGTERM, signal.SIGINT}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
+        try:
+            self.stdout.write(
+                f"Scheduler started: every {interval} s enqueues {len(tasks)} task(s): {names}."
+            )
+            self.stdout.flush()
+            while True:
+                # A long-running process must drop connections the server has closed.
+                close_old_connections()
+                count = enqueue_all(tasks)
+                if options["verbosity"] >= 2:
+                    self.stdout.write(f"Enqueued {count} periodic task(s).")
+                    self.stdout.flush()
+                if signal.sigtimedwait(stopping, interval - time.time() % interval):
+                    break
             close_old_connections()
-            count = enqueue_all(tasks)
-            if options["verbosity"] >= 2:
-                self.stdout.write(f"Enqueued {count} periodic task(s).")
-            stop.wait(interval - time.time() % interval)
-        close_old_connections()
-        self.stdout.write("Scheduler stopped.")
+            self.stdout.write("Scheduler stopped.")
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
