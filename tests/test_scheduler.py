@@ -12,7 +12,7 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django_tasks_db.models import DBTaskResult
 
-from tests.helpers import ROOT, child_env, run_manage
+from tests.helpers import ROOT, child_env, run_manage, run_python
 
 DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
@@ -130,6 +130,9 @@ from referrals.management.commands import run_scheduler
 real = run_scheduler.enqueue_all
 
 def enqueue_all_after_a_signal(tasks):
+    # No Python handler (one could run while the loop holds a lock it takes).
+    assert signal.getsignal(signal.{name}) in (signal.SIG_DFL, signal.default_int_handler)
+    assert signal.{name} in signal.pthread_sigmask(signal.SIG_BLOCK, [])
     os.kill(os.getpid(), signal.{name})
     return real(tasks)
 
@@ -151,21 +154,9 @@ def test_a_signal_during_a_round_stops_the_scheduler_once_the_round_is_done(
     """
     database = tmp_path / "queue.sqlite3"
     shutil.copy(migrated_sqlite, database)
-    env = {
-        "DATABASE_URL": f"sqlite:///{database}",
-        "TASKS_BACKEND": "database",
-        "DJANGO_SETTINGS_MODULE": "clinic.settings",
-    }
+    env = {"DATABASE_URL": f"sqlite:///{database}", "TASKS_BACKEND": "database"}
     code = ROUND_THEN_SIGNAL.format(name=signal.Signals(signum).name)
-    finished = subprocess.run(
-        [sys.executable, "-u", "-c", code],
-        cwd=ROOT,
-        env=child_env(env),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    finished = run_python(code, env=env, timeout=30)
     assert finished.returncode == 0, finished.stderr
     lines = finished.stdout.splitlines()
     assert lines[1:] == [
