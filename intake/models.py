@@ -97,18 +97,41 @@ class Intake(models.Model):
         null=True, blank=True, help_text="When the in-browser emergency advice was shown."
     )
     red_flag_cleared_at = models.DateTimeField(null=True, blank=True)
+    # The two users below are indexed only where set (Meta.indexes): see SPARSE_USER_INDEXES.
     red_flag_cleared_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     red_flag_clearance_reason = models.TextField(blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-submitted_at"]
+        indexes = [
+            models.Index(
+                fields=["red_flag_cleared_by"],
+                name="intake_flag_cleared_by_idx",
+                condition=models.Q(red_flag_cleared_by__isnull=False),
+            ),
+            models.Index(
+                fields=["created_by"],
+                name="intake_created_by_idx",
+                condition=models.Q(created_by__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.reference

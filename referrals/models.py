@@ -105,11 +105,22 @@ class Referral(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     overdue_at = models.DateTimeField(null=True, blank=True)
     last_alert_at = models.DateTimeField(null=True, blank=True)
+    # The two below are indexed only where set (Meta.indexes), as Intake's users are.
     rerouted_from = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="rerouted_to"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rerouted_to",
+        db_index=False,
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -148,6 +159,16 @@ class Referral(models.Model):
             models.Index(fields=["due_at"], name="referral_due_idx"),
             # updated_since pages by (updated_at, id).
             models.Index(fields=["updated_at", "id"], name="referral_updated_id_idx"),
+            models.Index(
+                fields=["rerouted_from"],
+                name="referral_rerouted_from_idx",
+                condition=models.Q(rerouted_from__isnull=False),
+            ),
+            models.Index(
+                fields=["created_by"],
+                name="referral_created_by_idx",
+                condition=models.Q(created_by__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
