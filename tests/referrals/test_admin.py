@@ -389,6 +389,30 @@ def test_on_sqlite_the_open_queue_reads_an_open_work_index(client, cases, person
     assert "SCAN referrals_referral" not in plan
 
 
+@pytest.mark.django_db
+def test_the_intakes_link_kind_has_no_index():
+    with connection.cursor() as cursor:
+        indexed = connection.introspection.get_constraints(cursor, "intake_intake")
+    assert ["link_kind"] not in [info["columns"] for info in indexed.values()], indexed
+
+
+@pytest.mark.skipif(on_postgresql(), reason="SQLite's rule-based plans")
+@pytest.mark.parametrize("persona", ["chiropractor", "triage_lead"])
+def test_on_sqlite_the_queue_filtered_by_link_reads_referrals_in_order(
+    client, cases, persona, request
+):
+    """The foot-and-back filter checks each referral's intake by key, in the queue's order.
+
+    The intake's link kind (seven values) had an index that neither this plan nor any other
+    read (the plan was the same with it), at an insert per submission: it is gone."""
+    client.force_login(request.getfixturevalue(persona))
+    cl = client.get(LIST, {"link": "both"}).context["cl"]
+    plan = " ".join(sqlite_plan(*cl.queryset.query.sql_with_params()))
+    assert re.search(r"referral_(queue_)?open_order_idx|referral_queue_order_idx", plan), plan
+    assert "SEARCH intake_intake USING INTEGER PRIMARY KEY" in plan, plan
+    assert "intake_intake USING INDEX" not in plan, plan
+
+
 @pytest.mark.parametrize("language", ["en-gb", "fr", "de", "pl"])
 @pytest.mark.parametrize(
     "ago",
