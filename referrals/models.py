@@ -136,6 +136,19 @@ class Referral(models.Model):
             models.CheckConstraint(
                 condition=models.Q(status__in=Status.values), name="referral_status_valid"
             ),
+            # A referral is saved whenever it is claimed, so it is never updated before it was
+            # created or claimed. The dashboard bounds its windows by updated_at too, to read
+            # them by referral_updated_id_idx (referrals.dashboard.recent): these keep that
+            # bound from leaving anything out.
+            models.CheckConstraint(
+                condition=models.Q(updated_at__gte=models.F("created_at")),
+                name="referral_updated_after_created",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(claimed_at__isnull=True)
+                | models.Q(claimed_at__lte=models.F("updated_at")),
+                name="referral_updated_after_claimed",
+            ),
         ]
         indexes = [
             models.Index(

@@ -193,9 +193,9 @@ def test_filters_by_queue_status_urgency_overdue_and_updated_since(api, chiropra
         api.get("/api/v1/referrals", overdue="false", limit=200).json()["results"]
     )
     since = (timezone.now() - dt.timedelta(seconds=1)).isoformat()
-    Referral.objects.exclude(pk=chiro[0].pk).update(
-        updated_at=timezone.now() - dt.timedelta(days=1)
-    )
+    day_ago = timezone.now() - dt.timedelta(days=1)
+    # Created then too: a referral is never updated before it was created (a constraint).
+    Referral.objects.exclude(pk=chiro[0].pk).update(created_at=day_ago, updated_at=day_ago)
     assert ids(api.get("/api/v1/referrals", updated_since=since).json()["results"]) == [
         str(chiro[0].public_id)
     ]
@@ -205,7 +205,7 @@ def test_updated_since_takes_any_offset_python_reads_as_the_same_instant(api):
     """PostgreSQL takes offsets up to 15:59; a later one was a 500 there (schema fuzzing)."""
     (referral,) = submit("V01").referrals
     stamp = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
-    Referral.objects.filter(pk=referral.pk).update(updated_at=stamp)
+    Referral.objects.filter(pk=referral.pk).update(created_at=stamp, updated_at=stamp)
     far_east = dt.timezone(dt.timedelta(hours=21, minutes=41))
     for since, shown in ((stamp, True), (stamp + dt.timedelta(minutes=1), False)):
         response = api.get(

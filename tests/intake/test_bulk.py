@@ -600,7 +600,7 @@ def test_table_update_stores_what_bulk_update_stores():
         referral.due_at = SUBMITTED + dt.timedelta(hours=n)
         referral.overdue_at = None if n else SUBMITTED
         referral.priority = 7
-        referral.updated_at = SUBMITTED + dt.timedelta(minutes=n)
+        referral.updated_at = referral.created_at + dt.timedelta(minutes=n)
     one, other = referrals[: len(referrals) // 2], referrals[len(referrals) // 2 :]
     Referral.objects.bulk_update(one, fields)
     rows.Table(Referral, [*fields, "id"]).update(other)

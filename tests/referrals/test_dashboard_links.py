@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +13,8 @@ from django.utils import timezone
 from referrals.dashboard import dashboard_for
 from referrals.models import Referral
 from tests.clinic_fixtures import details, submit
+from tests.conftest import on_postgresql
+from tests.helpers import sqlite_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -74,3 +76,56 @@ def test_the_panel_is_on_the_admin_index_with_constant_queries(client, triage_le
     for i in range(1, 12):
         submit(("V15", "V13", "V22")[i % 3], patient=person(i))
     assert queries() == small
+
+
+def test_a_window_counts_by_its_own_time_however_recently_a_referral_was_touched(
+    chiropractor,
+):
+    """The windows are bounded by updated_at too (to read them by index); what they count is
+    still what was created (90 days) or claimed (30 days) in them."""
+    now = timezone.now()
+    old, recent = (submit("V22", patient=person(i)).referrals[0] for i in (0, 1))
+    Referral.objects.filter(pk=old.pk).update(
+        created_at=now - dt.timedelta(days=120),
+        claimed_at=now - dt.timedelta(days=40),
+        updated_at=now - dt.timedelta(hours=1),  # touched today, created and claimed long ago
+    )
+    Referral.objects.filter(pk=recent.pk).update(
+        created_at=now - dt.timedelta(days=20),
+        claimed_at=now - dt.timedelta(days=10),
+        updated_at=now - dt.timedelta(days=5),
+    )
+    board = dashboard_for(chiropractor, now=now)
+    assert board.claims_counted == 1
+    assert board.median_minutes_to_claim == 10 * 24 * 60
+    assert {r.queue: r.counts["back_to_foot"] for r in board.link_rows} == {"chiropractic": 1}
+
+
+@pytest.mark.skipif(on_postgresql(), reason="SQLite's rule-based plans")
+def test_on_sqlite_the_windows_are_read_by_the_updated_index(triage_lead):
+    submit("V22", patient=person(0))
+    with CaptureQueriesContext(connection) as ctx:
+        dashboard_for(triage_lead)
+    windows = [q["sql"] for q in ctx.captured_queries if '"updated_at" >=' in q["sql"]]
+    assert len(windows) == 2, [q["sql"] for q in ctx.captured_queries]
+    for sql in windows:
+        plan = " ".join(sqlite_plan(sql))
+        assert "SEARCH referrals_referral USING INDEX referral_updated_id_idx" in plan, plan
+
+
+@pytest.mark.parametrize(
+    ("created", "claimed", "updated"),
+    [(0, None, -1), (0, 2, 1)],
+    ids=["updated before created", "updated before claimed"],
+)
+def test_a_referral_is_never_updated_before_it_was_created_or_claimed(created, claimed, updated):
+    (referral,) = submit("V01").referrals
+    now = timezone.now()
+
+    def at(minutes: int | None) -> dt.datetime | None:
+        return None if minutes is None else now + dt.timedelta(minutes=minutes)
+
+    with pytest.raises(IntegrityError, match="referral_updated_after"), transaction.atomic():
+        Referral.objects.filter(pk=referral.pk).update(
+            created_at=at(created), claimed_at=at(claimed), updated_at=at(updated)
+        )
