@@ -232,8 +232,15 @@ class ReferralEvent(models.Model):
         Referral, on_delete=models.PROTECT, related_name="events", db_index=False
     )
     kind = models.CharField(max_length=20, choices=EventKind.choices)
+    # None for the system's own events (created, linked, overdue, alerts): indexed only where
+    # set (event_actor_idx below), as Referral's users are.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
@@ -250,7 +257,10 @@ class ReferralEvent(models.Model):
         # where a referral index and a time index each took an insert per event (7 a
         # generated case) and the time index served no query.
         indexes = [
-            models.Index(fields=["referral", "created_at", "id"], name="event_referral_time_idx")
+            models.Index(fields=["referral", "created_at", "id"], name="event_referral_time_idx"),
+            models.Index(
+                fields=["actor"], name="event_actor_idx", condition=models.Q(actor__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
