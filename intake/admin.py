@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from intake.models import Intake
 from referrals import selectors
+from referrals.admin_queue import CappedCountPaginator
 from referrals.models import Referral
 
 
@@ -20,6 +21,8 @@ class IntakeAdmin(admin.ModelAdmin):
     list_select_related = ["patient"]
     ordering = ["-submitted_at"]
     show_full_result_count = False
+    # Counts no further than the referral queue does: a full count grows with the history.
+    paginator = CappedCountPaginator
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Intake]:
         return selectors.intake_list(user=request.user)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 
 from intake.models import Intake
 from referrals.access import queues_for
-from referrals.models import Referral
+from referrals.models import Referral, ReferralIntake
 
 
 def referral_list(*, user: Any) -> QuerySet[Referral]:
@@ -37,9 +37,17 @@ def referral_get(*, user: Any, public_id: UUID | str) -> Referral:
 
 
 def intake_list(*, user: Any) -> QuerySet[Intake]:
-    """Intakes with at least one referral, current or past, in the user's queues."""
-    visible = Referral.objects.filter(queue__in=queues_for(user)).values("intakes")
-    return Intake.objects.filter(pk__in=visible).select_related("patient")
+    """Intakes with at least one referral, current or past, in the user's queues.
+
+    Asked per intake (EXISTS: its links by their intake index, each referral by key), so
+    that a page in the intakes' own order reads about as many intakes as it shows. As
+    ``pk IN (every linked intake of those queues)`` it collected all of them first on
+    SQLite, and PostgreSQL hashed them all to count the list: a cost that grew with the
+    history."""
+    visible = ReferralIntake.objects.filter(
+        intake=OuterRef("pk"), referral__queue__in=queues_for(user)
+    )
+    return Intake.objects.filter(Exists(visible)).select_related("patient")
 
 
 def intake_get(*, user: Any, public_id: UUID | str) -> Intake:

@@ -92,6 +92,50 @@ def test_another_teams_intake_is_absent_and_its_page_a_404(client, cases, podiat
     assert client.get(reverse("admin:intake_intake_change", args=[other.pk])).status_code == 404
 
 
+def test_a_linked_submission_is_listed_for_its_referrals_team(client, podiatrist):
+    """Visible through any link, not only the submission that opened the referral."""
+    first = submit("V11", patient=details(family_name="Patel", phone="07700 900002"))
+    second = submit("V11", patient=details(family_name="Patel", phone="07700 900002"))
+    assert second.intake.patient_id == first.intake.patient_id
+    client.force_login(podiatrist)
+    response = client.get(reverse("admin:intake_intake_changelist"))
+    listed = {i.reference for i in response.context["cl"].result_list}
+    assert listed == {first.intake.reference, second.intake.reference}
+
+
+def test_the_submissions_list_counts_no_further_than_its_cap(client, triage_lead, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "cap", 4)
+    for i in range(5):
+        submit("V01", patient=details(phone=f"07700 94{i:04d}"))
+    client.force_login(triage_lead)
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get(reverse("admin:intake_intake_changelist")).content.decode()
+    counts = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert len(counts) == 1
+    assert "LIMIT 5" in counts[0]
+    assert "More than 4 intakes" in page
+    monkeypatch.setattr(CappedCountPaginator, "cap", 5)
+    assert "5 intakes" in client.get(reverse("admin:intake_intake_changelist")).content.decode()
+
+
+@pytest.mark.skipif(on_postgresql(), reason="SQLite's rule-based plans")
+@pytest.mark.parametrize("persona", ["podiatrist", "triage_lead"])
+def test_on_sqlite_the_submissions_page_reads_intakes_in_order_and_asks_each_for_a_link(
+    client, cases, persona, request
+):
+    client.force_login(request.getfixturevalue(persona))
+    cl = client.get(reverse("admin:intake_intake_changelist")).context["cl"]
+    plan = " ".join(sqlite_plan(*cl.result_list.query.sql_with_params()))
+    # Newest first by the submissions' time index; per intake, its links by their intake
+    # index and each link's referral by key; no list of every linked intake, no sort.
+    assert "SCAN intake_intake USING INDEX intake_intake_submitted_at" in plan, plan
+    assert "CORRELATED SCALAR SUBQUERY" in plan, plan
+    assert "SEARCH U0 USING INDEX referrals_referralintake_intake_id" in plan, plan
+    assert "USING INTEGER PRIMARY KEY" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
+    assert "LIST SUBQUERY" not in plan, plan
+
+
 def test_the_case_page_shows_flags_with_evidence_the_disclaimer_and_what_the_patient_saw(
     client, cases, medical_reviewer
 ):
