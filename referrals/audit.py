@@ -9,7 +9,25 @@ from django.http import HttpRequest
 
 from clinic.middleware import client_ip
 from intake.models import Intake, Patient
-from referrals.models import AuditEntry, Referral
+from referrals.models import Action, AuditEntry, Referral
+
+# Every action an entry may record, with the audit trail's filter label: the referral moves
+# and these. audit_record refuses any other, so the filter lists them all without reading the
+# table (a DISTINCT over every entry grew with the history).
+ACTIONS: dict[str, str] = {
+    **{action.value: str(action.label) for action in Action},
+    "override_urgency": "Override urgency",
+    "add_note": "Add a staff note",
+    "view": "View the case page",
+    "api_view": "Read through the API",
+    "api_fhir_export": "Export as FHIR through the API",
+    "patient_export": "Export a patient's data",
+    "patient_erase": "Erase a patient",
+}
+OBJECT_TYPES: dict[str, str] = {
+    model._meta.model_name or "": str(model._meta.verbose_name)
+    for model in (Intake, Patient, Referral)
+}
 
 
 def _patient_id(obj: models.Model) -> int | None:
@@ -28,6 +46,10 @@ def audit_record(
     request: HttpRequest | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
+    if action not in ACTIONS:
+        raise ValueError(f"Unknown audit action {action!r}: add it to referrals.audit.ACTIONS.")
+    if obj._meta.model_name not in OBJECT_TYPES:
+        raise ValueError(f"Audit entries are for {', '.join(OBJECT_TYPES)}, not {obj!r}.")
     return AuditEntry.objects.create(
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         action=action,

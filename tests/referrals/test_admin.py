@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import escape
 
+from referrals import audit
 from referrals.admin_queue import STATEMENTS, CappedCountPaginator, queue_rows
 from referrals.case import ACTOR_NAME, history_lines
 from referrals.models import AuditEntry, Referral, ReferralEvent, Status
@@ -289,6 +290,48 @@ def test_the_audit_trail_is_for_the_triage_lead_and_read_only(
     delete = reverse("admin:referrals_auditentry_delete", args=[entry.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk, action="view").exists()
+
+
+def test_the_audit_trails_page_reads_no_more_than_it_shows(client, cases, triage_lead, monkeypatch):
+    """Filters of constants and date ranges, a capped count: nothing reads every entry (no
+    DISTINCT of a column, no date hierarchy's years)."""
+    monkeypatch.setattr(CappedCountPaginator, "cap", 2)
+    (referral,) = cases["sciatica"].referrals
+    for action in ("view", "claim", "view"):
+        audit.audit_record(actor=triage_lead, action=action, obj=referral)
+    old = audit.audit_record(actor=triage_lead, action="patient_export", obj=referral.patient)
+    AuditEntry.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=40))
+    client.force_login(triage_lead)
+    url = reverse("admin:referrals_auditentry_changelist")
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get(url).content.decode()
+    statements = [q["sql"] for q in ctx.captured_queries if "referrals_auditentry" in q["sql"]]
+    assert not [sql for sql in statements if "DISTINCT" in sql.upper()], statements
+    (count,) = [sql for sql in statements if "COUNT(" in sql.upper()]
+    assert "LIMIT 3" in count
+    assert "More than 2 audit entries" in page
+    for label in (audit.ACTIONS["patient_export"], audit.OBJECT_TYPES["patient"], "Past 7 days"):
+        assert escape(label) in page
+
+    def shown(**params: str) -> list[str]:
+        response = client.get(url, params)
+        return sorted(entry.action for entry in response.context["cl"].result_list)
+
+    assert shown(action="view") == ["view", "view"]
+    assert shown(object_type="patient") == ["patient_export"]
+    # "Past 7 days", as the filter's link writes it: aware local midnights.
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    since, until = str(today - dt.timedelta(days=7)), str(today + dt.timedelta(days=1))
+    assert shown(created_at__gte=since, created_at__lt=until) == ["claim", "view", "view"]
+
+
+def test_an_audit_entry_records_only_a_known_action_on_a_patients_records(cases, triage_lead):
+    (referral,) = cases["sciatica"].referrals
+    with pytest.raises(ValueError, match="Unknown audit action 'peek'"):
+        audit.audit_record(actor=triage_lead, action="peek", obj=referral)
+    with pytest.raises(ValueError, match="not"):
+        audit.audit_record(actor=triage_lead, action="view", obj=triage_lead)
+    assert not AuditEntry.objects.exists()
 
 
 def test_the_admin_index_shows_the_dashboard(client, cases, triage_lead):
