@@ -244,7 +244,7 @@ class ReferralFilter(django_filters.FilterSet):
     def filter_overdue(
         self, queryset: QuerySet[Referral], name: str, value: bool
     ) -> QuerySet[Referral]:
-        late = {"status__in": OPEN_STATUSES, "due_at__lt": timezone.now()}
+        late = {"status__in_constants": OPEN_STATUSES, "due_at__lt": timezone.now()}
         return queryset.filter(**late) if value else queryset.exclude(**late)
 
 

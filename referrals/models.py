@@ -169,7 +169,13 @@ class Referral(models.Model):
                 name="referral_assignee_order_idx",
                 condition=models.Q(status__in=sorted(OPEN_STATUSES)),
             ),
-            models.Index(fields=["due_at"], name="referral_due_idx"),
+            # Open work by due time (overdue: the escalation job each minute, the filters):
+            # every such read is of open referrals, and a closed one leaves the index.
+            models.Index(
+                fields=["due_at"],
+                name="referral_open_due_idx",
+                condition=models.Q(status__in=sorted(OPEN_STATUSES)),
+            ),
             # updated_since pages by (updated_at, id).
             models.Index(fields=["updated_at", "id"], name="referral_updated_id_idx"),
             models.Index(

@@ -80,7 +80,9 @@ def escalate(*, now: dt.datetime) -> dict[str, int]:
     with transaction.atomic():
         for referral in (
             Referral.objects.select_for_update(skip_locked=True)
-            .filter(status__in=OPEN_STATUSES, due_at__lt=now, overdue_at=None)
+            # The open statuses written in (referrals.lookups): by the open work's due index
+            # on SQLite too, rather than every referral ever due, in the write transaction.
+            .filter(status__in_constants=OPEN_STATUSES, due_at__lt=now, overdue_at=None)
             .order_by("due_at")[:500]
         ):
             referral.overdue_at = now
@@ -90,6 +92,8 @@ def escalate(*, now: dt.datetime) -> dict[str, int]:
     alert_ids: list[int] = []
     with transaction.atomic():
         for referral in Referral.objects.select_for_update(skip_locked=True).filter(
+            # New is open: the open statuses named too, for SQLite to read open work only.
+            status__in_constants=OPEN_STATUSES,
             status=Status.NEW,
             urgency=Urgency.EMERGENCY,
             created_at__lte=now - EMERGENCY_REALERT,

@@ -1,14 +1,20 @@
 import datetime as dt
+import re
+from typing import Any
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
-from referrals.models import EventKind, Referral
+from referrals.models import Action, EventKind, Referral
+from referrals.services import referral_transition
 from referrals.tasks import escalate
 from tests.clinic_fixtures import details, submit
+from tests.conftest import on_postgresql
+from tests.helpers import sqlite_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +53,46 @@ def test_an_unclaimed_emergency_alerts_again_every_15_minutes(triage_lead, medic
     assert escalate(now=start + dt.timedelta(minutes=20))["alerts"] == 0
     assert escalate(now=start + dt.timedelta(minutes=32))["alerts"] == 1
     assert Referral.objects.get().events.filter(kind=EventKind.ALERT).count() == 2
+
+
+def test_a_closed_referral_past_its_due_time_is_never_marked(triage_lead, chiropractor):
+    (referral,) = submit("V01").referrals
+    referral_transition(
+        referral=referral, action=Action.CANCEL, actor=chiropractor, reason="Seen elsewhere"
+    )
+    assert escalate(now=referral.due_at + dt.timedelta(days=1)) == {"overdue": 0, "alerts": 0}
+
+
+@pytest.mark.skipif(on_postgresql(), reason="SQLite's rule-based plans")
+def test_on_sqlite_the_job_each_minute_reads_open_work_only(triage_lead):
+    """It runs in a write transaction every minute: reading every referral ever due (or
+    every referral, for the emergencies) held SQLite's write lock longer as history grew."""
+    (referral,) = submit("V09").referrals
+    with CaptureQueriesContext(connection) as ctx:
+        escalate(now=referral.created_at + dt.timedelta(minutes=16))
+    reads = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT")]
+    plans = [" ".join(sqlite_plan(sql)) for sql in reads if '"referrals_referral"' in sql]
+    assert len(plans) >= 2, reads
+    overdue, alerts = plans[:2]
+    assert "SEARCH referrals_referral USING INDEX referral_open_due_idx (due_at<?)" in overdue
+    # Every open referral at most (the emergencies have no index of their own), none closed.
+    assert re.search(r"referrals_referral USING INDEX referral_(queue_)?open_\w+_idx", alerts)
+    for plan in plans:
+        assert plan.count("referrals_referral") == plan.count("referrals_referral USING"), plan
+
+
+def test_the_due_time_is_indexed_for_open_work_only():
+    definitions = {
+        name: info
+        for name, info in _constraints("referrals_referral").items()
+        if info["columns"] == ["due_at"]
+    }
+    assert list(definitions) == ["referral_open_due_idx"]
+
+
+def _constraints(table: str) -> dict[str, Any]:
+    with connection.cursor() as cursor:
+        return connection.introspection.get_constraints(cursor, table)
 
 
 @pytest.mark.django_db(transaction=True)
