@@ -45,6 +45,7 @@ from referrals.models import (
     Referral,
     ReferralIntake,
     Status,
+    status_is,
 )
 from referrals.twofactor import StaffLoginForm
 
@@ -88,7 +89,7 @@ class StatusFilter(admin.SimpleListFilter):
             return queryset.filter(status__in_constants=OPEN_STATUSES)
         if value == "any":
             return queryset
-        return queryset.filter(status=value)
+        return queryset.filter(status_is(value))
 
 
 class OverdueFilter(admin.SimpleListFilter):

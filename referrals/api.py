@@ -28,7 +28,7 @@ from referrals import selectors, services
 from referrals.api_auth import ApiView, error_responses
 from referrals.audit import audit_record
 from referrals.links import KINDS, link_summary, stored_link_summary
-from referrals.models import OPEN_STATUSES, Action, Queue, Referral, Scope, Status
+from referrals.models import OPEN_STATUSES, Action, Queue, Referral, Scope, Status, status_is
 from referrals.pagination import KeysetPagination
 from referrals.renderers import PlainJSONRenderer
 
@@ -228,7 +228,7 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 class ReferralFilter(django_filters.FilterSet):
     queue = django_filters.ChoiceFilter(choices=Queue.choices)
-    status = django_filters.ChoiceFilter(choices=Status.choices)
+    status = django_filters.ChoiceFilter(choices=Status.choices, method="filter_status")
     urgency = django_filters.ChoiceFilter(choices=Urgency.choices)
     overdue = django_filters.BooleanFilter(
         method="filter_overdue", label="Open and past its due time."
@@ -240,6 +240,11 @@ class ReferralFilter(django_filters.FilterSet):
     class Meta:
         model = Referral
         fields = ["queue", "status", "urgency", "overdue", "updated_since"]
+
+    def filter_status(
+        self, queryset: QuerySet[Referral], name: str, value: str
+    ) -> QuerySet[Referral]:
+        return queryset.filter(status_is(value))
 
     def filter_overdue(
         self, queryset: QuerySet[Referral], name: str, value: bool

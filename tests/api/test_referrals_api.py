@@ -23,6 +23,8 @@ from referrals.services import (
 )
 from tests.api.conftest import Api
 from tests.clinic_fixtures import details, submit
+from tests.conftest import on_postgresql
+from tests.helpers import sqlite_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -357,3 +359,23 @@ def test_clearing_needs_the_urgent_medical_review_queue(make_token):
         f"/api/v1/intakes/{submission.intake.public_id}/clear-red-flag", {"reason": "x"}
     )
     assert response.status_code == 404
+
+
+@pytest.mark.skipif(on_postgresql(), reason="SQLite's rule-based plans")
+@pytest.mark.parametrize(
+    "params",
+    [{"status": "cancelled"}, {"status": "cancelled", "queue": "chiropractic"}],
+    ids=["one status", "one status in one queue"],
+)
+def test_on_sqlite_a_closed_status_is_read_in_page_order_by_its_index(api, params, triage_lead):
+    """No partial index holds closed referrals: a filter by one of them walked every referral
+    in page order to find it, a cost that grew with the history."""
+    (referral,) = submit("V01").referrals
+    referral_cancel(referral=referral, actor=triage_lead, reason="The patient withdrew.")
+    with CaptureQueriesContext(connection) as ctx:
+        response = api.get("/api/v1/referrals", **params)
+    assert ids(response.json()["results"]) == [str(referral.public_id)]
+    (page,) = [q["sql"] for q in ctx.captured_queries if '"referrals_referral"' in q["sql"]]
+    plan = " ".join(sqlite_plan(page))
+    assert "USING INDEX referral_closed_order_idx (status=?)" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
