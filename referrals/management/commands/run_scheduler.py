@@ -4,9 +4,15 @@ Run exactly one scheduler beside the `db_worker`s: the scheduler only puts
 jobs on the queue, the workers run them.
 """
 
+from __future__ import annotations
+
+import contextlib
 import logging
+import os
+import select
 import signal
 import time
+from types import FrameType
 from typing import Any
 
 from django.conf import settings
@@ -46,6 +52,52 @@ def enqueue_all(tasks: list[Task[Any, Any]]) -> int:
     return enqueued
 
 
+class StopSignals:
+    """SIGTERM and SIGINT as a flag, and a wait that either ends at once.
+
+    The handler only sets a boolean: a handler that set a ``threading.Event`` deadlocked the
+    scheduler when the signal arrived while the loop's own ``Event.wait`` held the event's
+    lock. The wait is a ``select`` on the signal wake-up pipe (``signal.set_wakeup_fd``), to
+    which the interpreter writes a byte as the signal arrives, before any Python runs: a
+    signal just before the wait still ends it. A signal during a round stops the loop once
+    the round is done. Portable (no ``sigtimedwait``), and nothing is left blocked for threads
+    or child processes. The main thread only, as any Python signal handling.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+        self._handlers: dict[int, Any] = {}
+        self._wakeup = -1
+
+    def __enter__(self) -> StopSignals:
+        self._wakeup = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        for signum in self.SIGNALS:
+            self._handlers[signum] = signal.signal(signum, self._request)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._handlers.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(self._wakeup)
+        os.close(self._read)
+        os.close(self._write)
+
+    def _request(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+    def wait(self, seconds: float) -> None:
+        if not self.requested:
+            select.select([self._read], [], [], seconds)
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._read, 512):
+                pass
+
+
 class Command(BaseCommand):
     help = "Enqueue settings.PERIODIC_TASKS every minute until SIGTERM or SIGINT."
 
@@ -72,28 +124,18 @@ class Command(BaseCommand):
             self.stdout.write(f"Enqueued {count} of {len(tasks)} periodic task(s): {names}.")
             return
 
-        # No Python signal handler: one that set a threading.Event could
-        # deadlock, arriving while the loop's own Event.wait held the event's
-        # lock. SIGTERM and SIGINT are blocked instead and taken with
-        # sigtimedwait, so one that arrives during a round waits, pending,
-        # until the round is done.
-        stopping = {signal.SIGTERM, signal.SIGINT}
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
-        try:
+        with StopSignals() as stop:
             self.stdout.write(
                 f"Scheduler started: every {interval} s enqueues {len(tasks)} task(s): {names}."
             )
             self.stdout.flush()
-            while True:
+            while not stop.requested:
                 # A long-running process must drop connections the server has closed.
                 close_old_connections()
                 count = enqueue_all(tasks)
                 if options["verbosity"] >= 2:
                     self.stdout.write(f"Enqueued {count} periodic task(s).")
                     self.stdout.flush()
-                if signal.sigtimedwait(stopping, interval - time.time() % interval):
-                    break
+                stop.wait(interval - time.time() % interval)
             close_old_connections()
             self.stdout.write("Scheduler stopped.")
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
