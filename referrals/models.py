@@ -1,5 +1,6 @@
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -90,6 +91,26 @@ def referral_priority(urgency: str, red_flag_count: int) -> int:
     return URGENCY_RANK[Urgency(urgency)] * 10 + min(red_flag_count, 9)
 
 
+class UpdatedAtField(models.DateTimeField):
+    """``auto_now``, never earlier than the row's ``created_at`` or ``claimed_at``.
+
+    The referral's constraints hold ``updated_at`` at or after both (the dashboard relies on
+    it). Each is this host's clock when set; a later save on a host whose clock is behind by
+    more than the time since must not fail the save: it takes the later time instead. Fields
+    not loaded (deferred) are left out rather than read.
+    """
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        value = super().pre_save(model_instance, add)
+        loaded = model_instance.__dict__
+        times = [t for t in (loaded.get("created_at"), loaded.get("claimed_at")) if t is not None]
+        floor = max(times, default=None)
+        if value is not None and floor is not None and value < floor:
+            value = floor
+            setattr(model_instance, self.attname, value)
+        return value
+
+
 class Referral(models.Model):
     """A proposed referral of one case to one queue; claiming it is the clinician's confirmation."""
 
@@ -134,7 +155,7 @@ class Referral(models.Model):
         db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = UpdatedAtField(auto_now=True)
 
     class Meta:
         ordering = ["-priority", "due_at", "id"]

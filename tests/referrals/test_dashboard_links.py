@@ -137,3 +137,35 @@ def test_a_referral_is_never_updated_before_it_was_created_or_claimed(created, c
         Referral.objects.filter(pk=referral.pk).update(
             created_at=at(created), claimed_at=at(claimed), updated_at=at(updated)
         )
+
+
+def test_a_save_on_a_host_whose_clock_is_behind_keeps_the_times_in_order(chiropractor):
+    """Claimed on one host; saved again on another whose clock is behind by more than the time
+    since: updated_at takes the claim's time rather than fail the constraint."""
+    (referral,) = submit("V01", patient=person(0)).referrals
+    ahead = timezone.now() + dt.timedelta(minutes=5)
+    Referral.objects.filter(pk=referral.pk).update(claimed_at=ahead, updated_at=ahead)
+    referral.refresh_from_db()
+    referral.overdue_at = timezone.now()
+    referral.save(update_fields=["overdue_at", "updated_at"])
+    referral.refresh_from_db()
+    assert referral.updated_at == ahead
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_constraints_migration_moves_up_rows_a_clock_behind_had_written():
+    from django.db.migrations.executor import MigrationExecutor
+
+    (referral,) = submit("V01", patient=person(0)).referrals
+    before = [("referrals", "0006_sparse_user_indexes")]
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    now = timezone.now()
+    early, claimed = now - dt.timedelta(hours=1), now + dt.timedelta(minutes=1)
+    Referral.objects.filter(pk=referral.pk).update(
+        created_at=now, claimed_at=claimed, updated_at=early
+    )
+    MigrationExecutor(connection).migrate(latest)
+    referral.refresh_from_db()
+    assert referral.updated_at == claimed
