@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
+from clinic.admin_filters import month_filter
 from intake.models import Intake
 from referrals import selectors
 from referrals.admin_queue import CappedCountPaginator
@@ -16,7 +17,7 @@ class IntakeAdmin(admin.ModelAdmin):
     """Submissions, scoped like the referrals; a row opens the case page of a visible referral."""
 
     list_display = ["reference", "submitted_at", "urgency", "source", "flag_list"]
-    list_filter = ["urgency", "source"]
+    list_filter = ["urgency", "source", month_filter("submitted_at")]
     search_fields = ["reference"]
     list_select_related = ["patient"]
     ordering = ["-submitted_at"]

@@ -20,6 +20,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import TIME_STRINGS, timesince
 from django.utils.translation import get_language
 
+from clinic.admin_filters import month_filter
 from intake.bodymap import body_map_svg
 from intake.messages import staff_disclaimer
 from intake.models import Urgency
@@ -626,12 +627,14 @@ class AuditObjectFilter(_ChoicesFilter):
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
     """The audit trail, whose cost stays flat as it grows by every look at a case: filters
-    of constants and date ranges by the time index (a date hierarchy read every entry's
-    year), and a count that stops at the queue's cap."""
+    of constants, and recent ranges and calendar months by the time index (a date hierarchy
+    read every entry's year), and a count that stops at the queue's cap: a month, an
+    action or the search narrows a longer list."""
 
     list_display = ["created_at", "actor", "action", "object_type", "object_id", "ip_address"]
     list_filter = [
         ("created_at", admin.DateFieldListFilter),
+        month_filter("created_at"),
         AuditActionFilter,
         AuditObjectFilter,
     ]

@@ -210,8 +210,9 @@ class Referral(models.Model):
                 name="referral_assignee_order_idx",
                 condition=models.Q(status__in=sorted(OPEN_STATUSES)),
             ),
-            # Open work by due time (overdue: the escalation job each minute, the filters):
-            # every such read is of open referrals, and a closed one leaves the index.
+            # Open work by due time (overdue: the escalation job each minute, the filters, the
+            # queue sorted by due): a closed referral leaves the index. Sorting closed ones by
+            # due time too (the queue under "any status") sorts them.
             models.Index(
                 fields=["due_at"],
                 name="referral_open_due_idx",

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import escape
 
+from intake.models import Intake
 from referrals import audit
 from referrals.admin_queue import STATEMENTS, CappedCountPaginator, queue_rows
 from referrals.case import ACTOR_NAME, history_lines
@@ -323,6 +324,34 @@ def test_the_audit_trails_page_reads_no_more_than_it_shows(client, cases, triage
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     since, until = str(today - dt.timedelta(days=7)), str(today + dt.timedelta(days=1))
     assert shown(created_at__gte=since, created_at__lt=until) == ["claim", "view", "view"]
+
+
+def test_the_audit_trail_and_the_submissions_are_narrowed_by_month(client, triage_lead, cases):
+    """Every month from the earliest row's to this one is offered without reading the rows
+    (one MIN by the index), and a month is a range on the time index."""
+    (referral,) = cases["sciatica"].referrals
+    old = audit.audit_record(actor=triage_lead, action="view", obj=referral)
+    audit.audit_record(actor=triage_lead, action="claim", obj=referral)
+    now = timezone.localtime()
+    then = (now.replace(day=15) - dt.timedelta(days=62)).replace(day=10)
+    AuditEntry.objects.filter(pk=old.pk).update(created_at=then)
+    Intake.objects.filter(pk=cases["heel"].intake.pk).update(submitted_at=then)
+    client.force_login(triage_lead)
+    months = [f"{m:%Y-%m}" for m in (now, now.replace(day=1) - dt.timedelta(days=1), then)]
+    for url, param, field in (
+        (reverse("admin:referrals_auditentry_changelist"), "created_at_month", "action"),
+        (reverse("admin:intake_intake_changelist"), "submitted_at_month", "reference"),
+    ):
+        with CaptureQueriesContext(connection) as ctx:
+            page = client.get(url).content.decode()
+        assert all(f"{param}={month}" in page for month in months), months
+        offered = [q["sql"] for q in ctx.captured_queries if "MIN(" in q["sql"].upper()]
+        assert len(offered) == 1
+        assert "DISTINCT" not in offered[0].upper()
+        shown = client.get(url, {param: months[-1]}).context["cl"].result_list
+        want = "view" if field == "action" else cases["heel"].intake.reference
+        assert [getattr(row, field) for row in shown] == [want]
+        assert client.get(url, {param: "2026-13"}).status_code == 200  # not a month: ignored
 
 
 def test_an_audit_entry_records_only_a_known_action_on_a_patients_records(cases, triage_lead):
