@@ -174,10 +174,11 @@ def test_a_signal_just_before_the_wait_ends_it_at_once() -> None:
     """The wake-up pipe holds the signal's byte: a wait begun after it returns at once."""
     from referrals.management.commands.run_scheduler import StopSignals
 
+    before = signal.getsignal(signal.SIGTERM)
     with StopSignals() as stop:
         signal.raise_signal(signal.SIGTERM)
         began = time.monotonic()
         stop.wait(30)
         assert stop.requested
         assert time.monotonic() - began < 5
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) == before
