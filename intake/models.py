@@ -1,9 +1,9 @@
 import uuid
 
-from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from clinic.sparse import index_where_set, optional_user
 from referrals.links import KINDS, NEITHER
 
 LINK_KIND_CHOICES = [(kind, label) for kind, (label, _icon) in KINDS.items()]
@@ -97,40 +97,18 @@ class Intake(models.Model):
         null=True, blank=True, help_text="When the in-browser emergency advice was shown."
     )
     red_flag_cleared_at = models.DateTimeField(null=True, blank=True)
-    # The two users below are indexed only where set (Meta.indexes): see SPARSE_USER_INDEXES.
-    red_flag_cleared_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-    )
+    # The two users below are indexed only where set (clinic.sparse).
+    red_flag_cleared_by = optional_user()
     red_flag_clearance_reason = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-    )
+    created_by = optional_user()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-submitted_at"]
         indexes = [
-            models.Index(
-                fields=["red_flag_cleared_by"],
-                name="intake_flag_cleared_by_idx",
-                condition=models.Q(red_flag_cleared_by__isnull=False),
-            ),
-            models.Index(
-                fields=["created_by"],
-                name="intake_created_by_idx",
-                condition=models.Q(created_by__isnull=False),
-            ),
+            index_where_set("red_flag_cleared_by", "intake_flag_cleared_by_idx"),
+            index_where_set("created_by", "intake_created_by_idx"),
         ]
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from clinic.sparse import index_where_set, optional_user
 from intake.models import URGENCY_RANK, Intake, Patient, Urgency
 from referrals.lookups import InConstants
 
@@ -146,14 +147,7 @@ class Referral(models.Model):
         related_name="rerouted_to",
         db_index=False,
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-    )
+    created_by = optional_user()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = UpdatedAtField(auto_now=True)
 
@@ -220,16 +214,8 @@ class Referral(models.Model):
             ),
             # updated_since pages by (updated_at, id).
             models.Index(fields=["updated_at", "id"], name="referral_updated_id_idx"),
-            models.Index(
-                fields=["rerouted_from"],
-                name="referral_rerouted_from_idx",
-                condition=models.Q(rerouted_from__isnull=False),
-            ),
-            models.Index(
-                fields=["created_by"],
-                name="referral_created_by_idx",
-                condition=models.Q(created_by__isnull=False),
-            ),
+            index_where_set("rerouted_from", "referral_rerouted_from_idx"),
+            index_where_set("created_by", "referral_created_by_idx"),
         ]
 
     def __str__(self) -> str:
@@ -282,14 +268,7 @@ class ReferralEvent(models.Model):
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     # None for the system's own events (created, linked, overdue, alerts): indexed only where
     # set (event_actor_idx below), as Referral's users are.
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-    )
+    actor = optional_user()
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
     from_urgency = models.CharField(max_length=10, blank=True)
@@ -306,9 +285,7 @@ class ReferralEvent(models.Model):
         # generated case) and the time index served no query.
         indexes = [
             models.Index(fields=["referral", "created_at", "id"], name="event_referral_time_idx"),
-            models.Index(
-                fields=["actor"], name="event_actor_idx", condition=models.Q(actor__isnull=False)
-            ),
+            index_where_set("actor", "event_actor_idx"),
         ]
 
     def __str__(self) -> str:
