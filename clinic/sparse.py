@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import models
 
 
-def optional_user(**options: Any) -> models.ForeignKey[Any, Any]:
+def optional_user() -> models.ForeignKey[Any, Any]:
     """A member of staff who may be absent; kept while referred to (PROTECT), with no index
     of its own: give the model ``index_where_set`` for it."""
     return models.ForeignKey(
@@ -26,7 +26,6 @@ def optional_user(**options: Any) -> models.ForeignKey[Any, Any]:
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
-        **options,
     )
 
 

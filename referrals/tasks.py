@@ -15,7 +15,7 @@ from django.utils import timezone
 from intake.models import Intake, Urgency
 from referrals import webhooks
 from referrals.access import QUEUE_GROUPS, TRIAGE_LEAD_GROUP
-from referrals.models import OPEN_STATUSES, EventKind, Referral, ReferralEvent, Status
+from referrals.models import OPEN_STATUSES, EventKind, Referral, ReferralEvent, Status, status_is
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +92,8 @@ def escalate(*, now: dt.datetime) -> dict[str, int]:
     alert_ids: list[int] = []
     with transaction.atomic():
         for referral in Referral.objects.select_for_update(skip_locked=True).filter(
-            # New is open: the open statuses named too, for SQLite to read open work only.
-            status__in_constants=OPEN_STATUSES,
-            status=Status.NEW,
+            # With its group (status_is), for SQLite to read open work only.
+            status_is(Status.NEW),
             urgency=Urgency.EMERGENCY,
             created_at__lte=now - EMERGENCY_REALERT,
         ):
