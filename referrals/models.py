@@ -1,3 +1,4 @@
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -103,13 +104,19 @@ class UpdatedAtField(models.DateTimeField):
 
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:
         value = super().pre_save(model_instance, add)
-        loaded = model_instance.__dict__
-        times = [t for t in (loaded.get("created_at"), loaded.get("claimed_at")) if t is not None]
-        floor = max(times, default=None)
-        if value is not None and floor is not None and value < floor:
-            value = floor
+        if value is not None:
+            value = not_before_set(model_instance, value)
             setattr(model_instance, self.attname, value)
         return value
+
+
+def not_before_set(referral: models.Model, when: dt.datetime) -> dt.datetime:
+    """``when``, or the referral's ``created_at`` or ``claimed_at`` where that is later (the
+    fields loaded only): the ``updated_at`` its constraints accept. ``UpdatedAtField`` applies
+    it on save; a write that bypasses ``pre_save`` (``bulk_update``) applies it itself."""
+    loaded = referral.__dict__
+    times = [t for t in (loaded.get("created_at"), loaded.get("claimed_at")) if t is not None]
+    return max([when, *times])
 
 
 class Referral(models.Model):

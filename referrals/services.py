@@ -29,6 +29,7 @@ from referrals.models import (
     ReferralIntake,
     StaffNote,
     Status,
+    not_before_set,
     referral_priority,
 )
 from referrals.proposals import (
@@ -195,7 +196,9 @@ def referrals_record(
             continue
         events, was_raised = referral_join(existing, proposal, intake=intake, actor=actor)
         join_events.extend(events)
-        existing.updated_at = timezone.now()
+        # bulk_update below skips UpdatedAtField.pre_save: its floor is applied here (a clock
+        # behind the one that created or claimed the referral must not fail the submission).
+        existing.updated_at = not_before_set(existing, timezone.now())
         joined.append(existing)
         if was_raised:
             raised.append(existing)

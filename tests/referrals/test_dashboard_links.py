@@ -152,6 +152,20 @@ def test_a_save_on_a_host_whose_clock_is_behind_keeps_the_times_in_order(chiropr
     assert referral.updated_at == ahead
 
 
+@pytest.mark.parametrize("stamped", ["claimed_at", "created_at"])
+def test_a_submission_joining_a_referral_a_clock_ahead_stamped_is_stored(stamped, chiropractor):
+    """The join's bulk_update skips UpdatedAtField.pre_save: it applies the same floor itself.
+    A review found the second submission failing the constraint (a 500, the case lost)."""
+    (referral,) = submit("V01", patient=person(0)).referrals
+    ahead = timezone.now() + dt.timedelta(minutes=5)
+    Referral.objects.filter(pk=referral.pk).update(**{stamped: ahead, "updated_at": ahead})
+    (joined,) = submit("V01", patient=person(0)).referrals
+    assert joined.pk == referral.pk
+    joined.refresh_from_db()
+    assert joined.updated_at == ahead
+    assert joined.intakes.count() == 2
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_constraints_migration_moves_up_rows_a_clock_behind_had_written():
     from django.db.migrations.executor import MigrationExecutor
