@@ -29,6 +29,18 @@ def _next(year: int, month: int) -> tuple[int, int]:
     return (year + 1, 1) if month == 12 else (year, month + 1)
 
 
+def _month(value: str | None) -> tuple[int, int] | None:
+    """A ``YYYY-MM`` value as (year, month), or None for anything else. The years at the ends
+    of the calendar are refused: a month's range (its next month's start, and either moved to
+    UTC) would fall outside what a datetime holds, an error where the list expects a value to
+    ignore."""
+    match = _MONTH.fullmatch(value or "")
+    if match is None:
+        return None
+    year, month = int(match[1]), int(match[2])
+    return (year, month) if dt.MINYEAR < year < dt.MAXYEAR else None
+
+
 def month_filter(field: str, title: str = "month") -> type[admin.SimpleListFilter]:
     class MonthFilter(admin.SimpleListFilter):
         parameter_name = f"{field}_month"
@@ -48,10 +60,10 @@ def month_filter(field: str, title: str = "month") -> type[admin.SimpleListFilte
             return months
 
         def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-            match = _MONTH.fullmatch(self.value() or "")
-            if match is None:
+            asked = _month(self.value())
+            if asked is None:
                 return queryset
-            year, month = int(match[1]), int(match[2])
+            year, month = asked
             return queryset.filter(
                 **{
                     f"{field}__gte": _start(year, month),
