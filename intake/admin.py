@@ -8,12 +8,12 @@ from django.urls import reverse
 from clinic.admin_filters import month_filter
 from intake.models import Intake
 from referrals import selectors
-from referrals.admin_queue import CappedCountPaginator
+from referrals.admin_queue import CappedCountAdmin
 from referrals.models import Referral
 
 
 @admin.register(Intake)
-class IntakeAdmin(admin.ModelAdmin):
+class IntakeAdmin(CappedCountAdmin):
     """Submissions, scoped like the referrals; a row opens the case page of a visible referral."""
 
     list_display = ["reference", "submitted_at", "urgency", "source", "flag_list"]
@@ -21,9 +21,6 @@ class IntakeAdmin(admin.ModelAdmin):
     search_fields = ["reference"]
     list_select_related = ["patient"]
     ordering = ["-submitted_at"]
-    show_full_result_count = False
-    # Counts no further than the referral queue does: a full count grows with the history.
-    paginator = CappedCountPaginator
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Intake]:
         return selectors.intake_list(user=request.user)

@@ -27,6 +27,7 @@ from intake.models import Urgency
 from intake.triage import RULESET_VERSION
 from referrals import access, audit, selectors, services
 from referrals.admin_queue import (
+    CappedCountAdmin,
     CappedCountPaginator,
     QueueChangeList,
     choice_labels,
@@ -136,7 +137,7 @@ class LinkKindFilter(admin.SimpleListFilter):
 
 
 @admin.register(Referral)
-class ReferralAdmin(admin.ModelAdmin):
+class ReferralAdmin(CappedCountAdmin):
     list_display = [
         "reference",
         "patient_name",
@@ -165,11 +166,9 @@ class ReferralAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Referral._meta.fields]
     ordering = ["-priority", "due_at", "id"]
     actions = ["claim_selected", "release_selected"]
-    # Counting on a big table costs a scan that grows with it: no full count, no facet counts,
-    # and the paginator stops counting at a cap (referrals/admin_queue.py).
-    show_full_result_count = False
+    # Counting on a big table costs a scan that grows with it: no facet counts, and the
+    # paginator stops counting at a cap past the page (CappedCountAdmin).
     show_facets = admin.ShowFacets.NEVER
-    paginator = CappedCountPaginator
 
     class Media:
         css = {"all": ["referrals/admin.css"]}
@@ -625,7 +624,7 @@ class AuditObjectFilter(_ChoicesFilter):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(CappedCountAdmin):
     """The audit trail, whose cost stays flat as it grows by every look at a case: filters
     of constants, and recent ranges and calendar months by the time index (a date hierarchy
     read every entry's year), and a count that stops at the queue's cap: a month, an
@@ -640,8 +639,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
     ]
     search_fields = ["object_id", "actor__username"]
     list_select_related = ["actor"]
-    show_full_result_count = False
-    paginator = CappedCountPaginator
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return access.is_triage_lead(request.user)

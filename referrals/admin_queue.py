@@ -15,13 +15,15 @@ import html
 from functools import lru_cache
 from typing import Any, Final
 
+from django.contrib import admin
 from django.contrib.admin.templatetags.admin_list import ResultList, results
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Choices, QuerySet
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.functional import cached_property
@@ -89,18 +91,27 @@ def default_view_key(request: Any, queryset: QuerySet[Any]) -> tuple[Any, ...] |
 
 
 class CappedCountPaginator(Paginator):
-    """Counts at most ``COUNT_CAP + 1`` rows: the pages up to the cap, and whether there are
-    more (``capped``). A queue longer than that is narrowed with the filters or the search.
-    With a ``statement_key`` (the default view's) the count's statement is the one kept."""
+    """Counts no further than ``cap`` rows past the first row of the page asked for
+    (``first_row``, which ``CappedCountAdmin`` sets): the pages up to there, and whether there
+    are more (``capped``). A long list is narrowed with the filters or the search, or paged on:
+    each page reached offers ``cap`` rows more, so every row stays reachable and a count costs
+    about what reading the page at that depth does, whatever the history behind it.
+    With a ``statement_key`` (the default view's) the first page's count statement is kept."""
 
     cap = COUNT_CAP
+    first_row = 0
     statement_key: tuple[Any, ...] | None = None
+
+    @property
+    def limit(self) -> int:
+        """The rows counted at most, less one (the one that tells there are more)."""
+        return self.first_row + self.cap
 
     @cached_property
     def count(self) -> int:
         object_list: Any = self.object_list
-        limited = object_list.order_by()[: self.cap + 1]
-        if self.statement_key is None:
+        limited = object_list.order_by()[: self.limit + 1]
+        if self.statement_key is None or self.first_row:
             return int(limited.count())
         counted: list[int] = []  # the count, when this request is the one that keeps it
 
@@ -121,7 +132,25 @@ class CappedCountPaginator(Paginator):
 
     @property
     def capped(self) -> bool:
-        return self.count > self.cap
+        return self.count > self.limit
+
+
+class CappedCountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """A list counted by ``CappedCountPaginator``, from the page the request asks for."""
+
+    paginator = CappedCountPaginator
+    # Counting on a big table costs a scan that grows with it: no full count either.
+    show_full_result_count = False
+
+    def get_paginator(self, request: HttpRequest, queryset: Any, *args: Any, **kwargs: Any) -> Any:
+        paginator = super().get_paginator(request, queryset, *args, **kwargs)
+        if isinstance(paginator, CappedCountPaginator):
+            try:  # as ChangeList reads it; a page that does not exist is its error to give
+                page = int(request.GET.get(PAGE_VAR, 1))
+            except ValueError:
+                page = 1
+            paginator.first_row = max(page - 1, 0) * paginator.per_page
+        return paginator
 
 
 def _counted(limited: QuerySet[Any]) -> tuple[int, tuple[str, tuple[Any, ...]] | None]:

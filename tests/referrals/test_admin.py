@@ -12,8 +12,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import escape
 
+from intake.admin import IntakeAdmin
 from intake.models import Intake
 from referrals import audit
+from referrals.admin import ReferralAdmin
 from referrals.admin_queue import STATEMENTS, CappedCountPaginator, queue_rows
 from referrals.case import ACTOR_NAME, history_lines
 from referrals.models import AuditEntry, Referral, ReferralEvent, Status
@@ -118,6 +120,52 @@ def test_the_submissions_list_counts_no_further_than_its_cap(client, triage_lead
     assert "More than 4 intakes" in page
     monkeypatch.setattr(CappedCountPaginator, "cap", 5)
     assert "5 intakes" in client.get(reverse("admin:intake_intake_changelist")).content.decode()
+
+
+def test_paging_on_past_the_cap_reaches_the_oldest_submission(client, triage_lead, monkeypatch):
+    """Each page counts ``cap`` rows past its own first row: the last page counted leads on,
+    so no row is left reachable only by search (a review found a month's 1,001st entry was)."""
+    monkeypatch.setattr(CappedCountPaginator, "cap", 2)
+    monkeypatch.setattr(IntakeAdmin, "list_per_page", 1)
+    made = [submit("V01", patient=details(phone=f"07700 95{i:04d}")).intake for i in range(5)]
+    client.force_login(triage_lead)
+    url = reverse("admin:intake_intake_changelist")
+
+    def page(number: int) -> tuple[list[str], str, list[str]]:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url, {"p": number})
+        assert response.status_code == 200
+        counts = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
+        shown = [intake.reference for intake in response.context["cl"].result_list]
+        return shown, response.content.decode(), counts
+
+    shown, html, counts = page(1)
+    assert shown == [made[-1].reference]
+    assert "More than 2 intakes" in html and "LIMIT 3" in counts[0]
+    assert "?p=3" in html and "?p=4" not in html
+    shown, html, counts = page(3)
+    assert shown == [made[2].reference]
+    assert "More than 4 intakes" in html and "LIMIT 5" in counts[0]
+    assert "?p=5" in html
+    shown, html, counts = page(5)
+    assert shown == [made[0].reference]
+    assert "5 intakes" in html
+    assert client.get(url, {"p": 6}).status_code == 302  # past the end: Django's ?e=1
+
+
+def test_the_queue_pages_on_past_its_cap(client, triage_lead, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "cap", 4)
+    monkeypatch.setattr(ReferralAdmin, "list_per_page", 2)
+    for i in range(3):
+        submit("V22", patient=details(phone=f"07700 96{i:04d}"))  # three referrals each
+    client.force_login(triage_lead)
+    seen: list[str] = []
+    for number in range(1, 6):
+        response = client.get(LIST, {"status": "any", "p": number})
+        assert response.status_code == 200, number
+        seen += [str(row["public_id"]) for row in response.context["cl"].result_list]
+    assert "9 referrals" in response.content.decode()
+    assert sorted(seen) == sorted(str(r.public_id) for r in Referral.objects.all())
 
 
 @pytest.mark.skipif(on_postgresql(), reason="SQLite's rule-based plans")
