@@ -22,6 +22,9 @@ class IntakeAdmin(CappedCountAdmin):
     list_select_related = ["patient"]
     ordering = ["-submitted_at"]
 
+    class Media:
+        css = {"all": ["referrals/admin.css"]}
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Intake]:
         return selectors.intake_list(user=request.user)
 

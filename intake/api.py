@@ -29,7 +29,7 @@ from rest_framework.response import Response
 from intake import fhir
 from intake.assessment import assess
 from intake.bodymap import body_map_svg
-from intake.messages import under_16_refusal
+from intake.messages import patient_disclaimer, staff_disclaimer, under_16_refusal
 from intake.models import ContactMethod, Intake, IntakeSource, Urgency
 from intake.questionnaire import FIELDS, QUESTIONNAIRE_VERSION, SECTIONS, Field
 from intake.services import (
@@ -158,6 +158,24 @@ class TriageResultOut(serializers.Serializer[Any]):
 
 TRIAGE_KEYS: Final = tuple(TriageResultOut().fields)
 
+PATIENT_DISCLAIMER_HELP: Final = (
+    "Spec §7: show it to the patient below patient_message, as the form's result page does."
+)
+STAFF_DISCLAIMER_HELP: Final = (
+    "Spec §7, naming the ruleset version that made the triage: show it with the triage "
+    "wherever staff see it."
+)
+
+
+def disclaimers(ruleset_version: str | None = None) -> dict[str, str]:
+    """The §7 texts an answer carries: the patient's, and the staff's beside a triage result."""
+    out = {
+        "patient_disclaimer": patient_disclaimer(emergency_number=settings.CLINIC_EMERGENCY_NUMBER)
+    }
+    if ruleset_version is not None:
+        out["staff_disclaimer"] = staff_disclaimer(ruleset_version=ruleset_version)
+    return out
+
 
 def triage_out(result: dict[str, Any]) -> dict[str, Any]:
     """What ``TriageResultOut(result).data`` gives for a result of ``assess`` (a test checks it
@@ -170,8 +188,12 @@ class IntakeCreatedOut(serializers.Serializer[Any]):
     reference = serializers.CharField()
     urgency = serializers.ChoiceField(choices=Urgency.choices)
     patient_message = PatientMessageOut()
+    patient_disclaimer = serializers.CharField(help_text=PATIENT_DISCLAIMER_HELP)
     triage = TriageResultOut(
         required=False, help_text="Only for a token that also has the intake:read scope."
+    )
+    staff_disclaimer = serializers.CharField(
+        required=False, help_text=f"With the triage only. {STAFF_DISCLAIMER_HELP}"
     )
     referrals = ReferralSerializer(
         many=True, required=False, help_text="Only for a token that also has intake:read."
@@ -200,10 +222,14 @@ class IntakeOut(serializers.Serializer[Any]):
     answers = serializers.DictField(child=serializers.JSONField(allow_null=True))
     urgency = serializers.ChoiceField(choices=Urgency.choices)
     triage = TriageResultOut(source="triage_result")
+    staff_disclaimer = serializers.SerializerMethodField(help_text=STAFF_DISCLAIMER_HELP)
     patient_message = PatientMessageOut(source="patient_messages")
     red_flag_cleared_at = serializers.DateTimeField(allow_null=True)
     link_summary = serializers.SerializerMethodField()
     referrals = serializers.SerializerMethodField()
+
+    def get_staff_disclaimer(self, intake: Intake) -> str:
+        return staff_disclaimer(ruleset_version=intake.ruleset_version)
 
     @extend_schema_field(LinkSummaryOut)
     def get_link_summary(self, intake: Intake) -> dict[str, Any]:
@@ -220,6 +246,8 @@ class TriagePreviewIn(serializers.Serializer[Any]):
 
 class TriagePreviewOut(TriageResultOut):
     patient_message = PatientMessageOut()
+    patient_disclaimer = serializers.CharField(help_text=PATIENT_DISCLAIMER_HELP)
+    staff_disclaimer = serializers.CharField(help_text=STAFF_DISCLAIMER_HELP)
 
 
 class ClearRedFlagIn(serializers.Serializer[Any]):
@@ -417,12 +445,16 @@ class IntakeSubmitView(ApiView):
             "reference": intake.reference,
             "urgency": intake.urgency,
             "patient_message": dataclasses.asdict(submission.messages),
+            **disclaimers(),
         }
         if Scope.INTAKE_READ in scopes_of(request):
             visible = _visible_referrals(submission.referrals, request.user)
             # A token that cannot see any queue of the case learns nothing about its triage.
             if visible:
                 body["triage"] = triage_out(submission.result)
+                body["staff_disclaimer"] = staff_disclaimer(
+                    ruleset_version=submission.result["ruleset_version"]
+                )
                 body["referrals"] = visible
         return 201, body
 
@@ -452,7 +484,13 @@ class TriagePreviewView(ApiView):
             return Response(body, status=400)
         result = assess(checked.answers)
         messages = patient_messages_for(result, checked.answers)
-        return Response({**triage_out(result), "patient_message": dataclasses.asdict(messages)})
+        return Response(
+            {
+                **triage_out(result),
+                "patient_message": dataclasses.asdict(messages),
+                **disclaimers(result["ruleset_version"]),
+            }
+        )
 
 
 class IntakeDetailView(ApiView):

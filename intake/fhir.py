@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
+from intake.messages import staff_disclaimer
 from intake.questionnaire import (
     FIELDS,
     QUESTIONNAIRE_VERSION,
@@ -248,6 +249,7 @@ def _service_request(
     patient_id: str,
     response_id: uuid.UUID,
     flag_ids: Sequence[uuid.UUID],
+    disclaimer: str,
 ) -> dict[str, Any]:
     label = referral.get_queue_display()
     resource: dict[str, Any] = {
@@ -268,8 +270,8 @@ def _service_request(
     }
     if flag_ids:
         resource["reasonReference"] = [_ref(flag_id) for flag_id in flag_ids]
-    if referral.note:
-        resource["note"] = [{"text": referral.note}]
+    # The referral's note for staff, then the §7 staff text that goes with any triage result.
+    resource["note"] = [*([{"text": referral.note}] if referral.note else []), {"text": disclaimer}]
     return resource
 
 
@@ -286,11 +288,12 @@ def intake_bundle(
     response_id = uuid.uuid5(intake.public_id, "questionnaire-response")
     flags = list(intake.triage_result.get("flags", []))
     flag_ids = [uuid.uuid5(intake.public_id, f"flag:{flag['code']}") for flag in flags]
+    disclaimer = staff_disclaimer(ruleset_version=intake.triage_result["ruleset_version"])
     resources = [
         _patient(patient),
         _response(intake, patient_id, response_id),
         *(_flag(flag, intake, patient_id, fid) for flag, fid in zip(flags, flag_ids, strict=True)),
-        *(_service_request(r, patient_id, response_id, flag_ids) for r in referrals),
+        *(_service_request(r, patient_id, response_id, flag_ids, disclaimer) for r in referrals),
     ]
     return {
         "resourceType": "Bundle",

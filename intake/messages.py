@@ -22,7 +22,7 @@ flag as input.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 Translate = Callable[[str], str]
@@ -206,6 +206,15 @@ def patient_disclaimer(*, emergency_number: str, translate: Translate = _identit
 def staff_disclaimer(*, ruleset_version: str, translate: Translate = _identity) -> str:
     """The §7 staff disclaimer for every triage view, naming the ruleset that made the result."""
     return _fill(STAFF_DISCLAIMER, translate, ruleset_version=ruleset_version)
+
+
+def staff_disclaimer_for(
+    versions: Iterable[str | None], *, current: str, translate: Translate = _identity
+) -> str:
+    """The staff disclaimer for a page of several results (a queue, a list of submissions):
+    it names every ruleset version among them, or ``current`` (the one in force) for none."""
+    named = sorted({version for version in versions if version}) or [current]
+    return staff_disclaimer(ruleset_version=", ".join(named), translate=translate)
 
 
 def under_16_refusal(*, emergency_number: str, translate: Translate = _identity) -> list[str]:

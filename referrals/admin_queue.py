@@ -51,7 +51,8 @@ COLUMNS: Final = (
     "status",
     "queue",
 )
-# Only what a row shows (and str(referral), the checkbox's label): an intake row is mostly
+# Only what a row shows (and str(referral), the checkbox's label; the ruleset version, which
+# the page's disclaimer names): an intake row is mostly
 # its answers and triage result, and every column loaded is converted for every row.
 ROW_FIELDS: Final = (
     "public_id",
@@ -64,6 +65,7 @@ ROW_FIELDS: Final = (
     "intake__reference",
     "intake__flag_codes",
     "intake__link_kind",
+    "intake__ruleset_version",
     "patient__family_name",
     "patient__given_name",
     "assigned_to__username",
@@ -135,7 +137,7 @@ class CappedCountPaginator(Paginator):
         return self.count > self.limit
 
 
-class CappedCountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CappedCountAdmin(admin.ModelAdmin):
     """A list counted by ``CappedCountPaginator``, from the page the request asks for."""
 
     paginator = CappedCountPaginator
@@ -218,6 +220,7 @@ def row_values(obj: Referral) -> dict[str, Any]:
         "intake__reference": intake.reference,
         "intake__flag_codes": intake.flag_codes,
         "intake__link_kind": intake.link_kind,
+        "intake__ruleset_version": intake.ruleset_version,
         "patient__family_name": patient.family_name,
         "patient__given_name": patient.given_name,
         "assigned_to__username": None if assignee is None else str(assignee),

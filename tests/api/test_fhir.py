@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from intake import fhir
+from intake.messages import staff_disclaimer
 from intake.questionnaire import FIELD_BY_CODE, FIELDS
 from tests.clinic_fixtures import submit
 
@@ -98,6 +99,8 @@ def test_a_service_request_per_referral_with_priority_and_performer(api, case, p
     for request in requests:
         assert request["subject"] == {"reference": f"urn:uuid:{patient['id']}"}
         assert request["status"] == "active"
+        # The referral's note where it has one, then the §7 staff text of a triage result.
+        assert request["note"][-1] == {"text": staff_disclaimer(ruleset_version="1.0.0")}
 
 
 def test_the_patient_resource_carries_identity_and_contact(api):

@@ -14,8 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
-from intake.api import TriagePreviewOut, TriageResultOut, triage_out
+from intake.api import TriagePreviewOut, TriageResultOut, disclaimers, triage_out
 from intake.assessment import assess
+from intake.messages import patient_disclaimer, staff_disclaimer
 from intake.models import Intake, IntakeSource
 from intake.questionnaire import FIELDS
 from intake.services import PatientDetails, patient_messages_for
@@ -49,6 +50,8 @@ def test_submitting_stores_the_case_and_answers_with_the_reference_and_patient_m
     assert "999" in body["patient_message"]["urgency_message"]
     assert body["patient_message"]["safety_net"].startswith("Get emergency help")
     assert body["patient_message"]["diabetic_safety_net"] is None
+    # Spec §7: the patient text the form's result page shows, for a kiosk to show likewise.
+    assert body["patient_disclaimer"] == patient_disclaimer(emergency_number="999")
     assert intake.source == IntakeSource.API
     assert intake.created_by is not None
     assert intake.created_by.username.startswith("api-")
@@ -64,6 +67,9 @@ def test_a_reader_token_gets_flags_explanations_and_referrals(api):
     (referral,) = body["referrals"]
     assert referral["queue"] == "urgent_medical_review"
     assert referral["id"] == str(Referral.objects.get().public_id)
+    # Spec §7, "show on every triage view": the staff text goes with the flags.
+    assert body["staff_disclaimer"] == staff_disclaimer(ruleset_version="1.0.0")
+    assert "(version 1.0.0)" in body["staff_disclaimer"]
 
 
 def test_the_api_routes_exactly_like_the_form(api):
@@ -184,7 +190,11 @@ def test_preview_returns_the_spec_result_and_patient_message_and_stores_nothing(
         "urgency",
         "suggested_after_clearance",
         "patient_message",
+        "patient_disclaimer",
+        "staff_disclaimer",
     }
+    assert body["staff_disclaimer"] == staff_disclaimer(ruleset_version="1.0.0")
+    assert body["patient_disclaimer"] == patient_disclaimer(emergency_number="999")
     assert body["derived"]["bmi"] == pytest.approx(24.221453287197235)
     assert body["flags"][1]["clauses"] == ["RED_FLAG_CAUDA_EQUINA.a", "RED_FLAG_CAUDA_EQUINA.b"]
     assert body["patient_message"]["urgency_message"].startswith("Based on your answers")
@@ -218,7 +228,15 @@ def test_reading_a_case_shows_identity_answers_triage_and_referrals_and_is_audit
     assert body["answers"]["pain_regions"] == worked_case("V11")["pain_regions"]
     assert sorted(r["queue"] for r in body["referrals"]) == ["orthotic_fitting", "podiatry"]
     assert body["triage"]["urgency"] == "routine"
+    assert body["staff_disclaimer"] == staff_disclaimer(ruleset_version="1.0.0")
     assert AuditEntry.objects.filter(action="api_view", object_id=created["id"]).exists()
+
+
+def test_a_case_reads_with_the_staff_text_of_the_ruleset_that_triaged_it(api):
+    created = api.post("/api/v1/intakes", intake_body("V11")).json()
+    Intake.objects.filter(public_id=created["id"]).update(ruleset_version="0.9.0")
+    body = api.get(f"/api/v1/intakes/{created['id']}").json()
+    assert "(version 0.9.0)" in body["staff_disclaimer"]
 
 
 def test_a_queue_limited_reader_sees_only_its_queues_referrals(make_token, api):
@@ -348,10 +366,11 @@ def test_the_fast_triage_projection_equals_the_documented_serializer(case):
     result = assess(answers)
     assert triage_out(result) == TriageResultOut(result).data
     messages = dataclasses.asdict(patient_messages_for(result, answers))
-    preview = {**triage_out(result), "patient_message": messages}
-    assert preview == TriagePreviewOut({**result, "patient_message": messages}).data
+    texts = disclaimers(result["ruleset_version"])
+    preview = {**triage_out(result), "patient_message": messages, **texts}
+    assert preview == TriagePreviewOut({**result, "patient_message": messages, **texts}).data
     assert json.dumps(preview, sort_keys=True) == json.dumps(
-        TriagePreviewOut({**result, "patient_message": messages}).data, sort_keys=True
+        TriagePreviewOut({**result, "patient_message": messages, **texts}).data, sort_keys=True
     )
 
 

@@ -210,7 +210,7 @@ def test_a_token_with_no_scope_cannot_even_read_the_questionnaire(db, path):
 def test_a_submit_only_token_gets_no_triage_back(make_token):
     api = Api(make_token(Scope.INTAKE_SUBMIT).raw)
     body = api.post("/api/v1/intakes", intake_body("V09")).json()
-    assert set(body) == {"id", "reference", "urgency", "patient_message"}
+    assert set(body) == {"id", "reference", "urgency", "patient_message", "patient_disclaimer"}
 
 
 def test_a_reader_outside_the_cases_queues_gets_no_triage_back(make_token):

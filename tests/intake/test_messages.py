@@ -12,6 +12,7 @@ from intake.messages import (
     patient_disclaimer,
     patient_messages,
     staff_disclaimer,
+    staff_disclaimer_for,
     under_16_refusal,
 )
 
@@ -272,6 +273,13 @@ def test_interrupt_message_is_the_emergency_message_then_the_follow_up() -> None
 
 def test_patient_disclaimer_is_verbatim() -> None:
     assert patient_disclaimer(emergency_number=EMERGENCY_NUMBER) == PATIENT_DISCLAIMER
+
+
+def test_a_list_names_every_ruleset_version_among_its_results_or_the_one_in_force() -> None:
+    assert staff_disclaimer_for([], current="1.0.0") == STAFF_DISCLAIMER
+    assert staff_disclaimer_for(["1.0.0", None, "1.0.0"], current="1.1.0") == STAFF_DISCLAIMER
+    both = staff_disclaimer_for(["1.0.0", "0.9.0"], current="1.0.0")
+    assert "(version 0.9.0, 1.0.0)" in both
 
 
 def test_staff_disclaimer_is_verbatim_and_names_the_ruleset_version() -> None:

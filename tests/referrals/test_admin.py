@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 
 from intake.admin import IntakeAdmin
+from intake.messages import staff_disclaimer
 from intake.models import Intake
 from referrals import audit
 from referrals.admin import ReferralAdmin
@@ -141,11 +142,14 @@ def test_paging_on_past_the_cap_reaches_the_oldest_submission(client, triage_lea
 
     shown, html, counts = page(1)
     assert shown == [made[-1].reference]
-    assert "More than 2 intakes" in html and "LIMIT 3" in counts[0]
-    assert "?p=3" in html and "?p=4" not in html
+    assert "More than 2 intakes" in html
+    assert "LIMIT 3" in counts[0]
+    assert "?p=3" in html
+    assert "?p=4" not in html
     shown, html, counts = page(3)
     assert shown == [made[2].reference]
-    assert "More than 4 intakes" in html and "LIMIT 5" in counts[0]
+    assert "More than 4 intakes" in html
+    assert "LIMIT 5" in counts[0]
     assert "?p=5" in html
     shown, html, counts = page(5)
     assert shown == [made[0].reference]
@@ -200,6 +204,26 @@ def test_the_case_page_shows_flags_with_evidence_the_disclaimer_and_what_the_pat
     assert "prompts for clinical reasoning, not diagnoses" in page
     assert "Do not wait for us to contact you" in page
     assert "Clear the red flag" in page
+
+
+@pytest.mark.parametrize("page", ["queue", "queue, Django's view", "submissions"])
+def test_the_lists_of_triage_results_carry_the_staff_text_naming_their_rulesets(
+    client, cases, triage_lead, page
+):
+    """Spec §7: the staff text "on every triage view"; a list names the ruleset versions of
+    the rows it shows (docs/CLINICAL_DECISIONS.md)."""
+    client.force_login(triage_lead)
+    url, params = {
+        "queue": (LIST, {}),
+        "queue, Django's view": (LIST, {"_popup": "1"}),
+        "submissions": (reverse("admin:intake_intake_changelist"), {}),
+    }[page]
+    text = client.get(url, params).content.decode()
+    assert "Decision support, not diagnosis." in text
+    assert escape(staff_disclaimer(ruleset_version="1.0.0")) in text
+    Intake.objects.filter(pk=cases["ces"].intake.pk).update(ruleset_version="0.9.0")
+    text = client.get(url, params).content.decode()
+    assert "rule set (version 0.9.0, 1.0.0) applied" in text
 
 
 def test_every_look_at_a_case_is_audited_with_who_and_where(client, cases, chiropractor):
