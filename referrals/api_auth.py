@@ -7,6 +7,7 @@ Every error the API returns has one shape, ``{"errors": {"<field or non_field_er
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -238,13 +239,61 @@ class SizeLimitedJSONParser(JSONParser):
         except UnicodeDecodeError as exc:
             raise exceptions.ParseError("JSON parse error - the body is not UTF-8.") from exc
         try:
-            return json.loads(text, parse_constant=_reject_constant)
+            data = json.loads(text, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+        if _ESCAPED_UNSTORABLE.search(text):
+            where = _unstorable_at(data)
+            if where is not None:
+                path, message = where
+                raise exceptions.ValidationError({path or NON_FIELD_ERRORS: [message]})
+        return data
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+UNSTORABLE_VALUE = (
+    "Text may not hold a NUL character (\\u0000) or an unpaired surrogate (\\ud800-\\udfff)."
+)
+UNSTORABLE_KEY = (
+    "A name in this object holds a NUL character (\\u0000) or an unpaired surrogate "
+    "(\\ud800-\\udfff)."
+)
+# JSON writes both only as escapes (raw control characters are refused, and the body is UTF-8):
+# a body without such an escape is not looked through. Neither can be stored (PostgreSQL refuses
+# NUL in text and jsonb) nor written back as UTF-8, and an error body may repeat a key or value:
+# a 400 naming where it is, before any field's own checks.
+_ESCAPED_UNSTORABLE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def _unstorable(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")  # a pair the decoder joined into one character encodes
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _unstorable_at(data: Any) -> tuple[str, str] | None:
+    """Where in ``data`` a string (or an object's key) holds NUL or a lone surrogate: its
+    dotted path and the message, or None. Iterative: the decoder's nesting may be deep."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if _unstorable(item):
+                return path, UNSTORABLE_VALUE
+        elif isinstance(item, dict):
+            if any(_unstorable(key) for key in item):
+                return path, UNSTORABLE_KEY
+            stack.extend((f"{path}.{key}" if path else key, value) for key, value in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{path}.{n}" if path else str(n), value) for n, value in enumerate(item))
+    return None
 
 
 class LenientNegotiation(DefaultContentNegotiation):

@@ -22,7 +22,12 @@ from intake.questionnaire import FIELDS
 from intake.services import PatientDetails, patient_messages_for
 from intake.validation import MSG_REQUIRED, MSG_UNDER_16, validate_answers
 from referrals.api import ReferralSerializer
-from referrals.api_auth import RequestTooLarge, SizeLimitedJSONParser
+from referrals.api_auth import (
+    UNSTORABLE_KEY,
+    UNSTORABLE_VALUE,
+    RequestTooLarge,
+    SizeLimitedJSONParser,
+)
 from referrals.models import AuditEntry, Referral, Scope
 from referrals.services import referral_claim
 from tests.api.conftest import Api, intake_body
@@ -120,6 +125,51 @@ def test_malformed_bodies_get_400_in_the_same_shape(api, raw, key):
     response = api.post("/api/v1/intakes", raw)
     assert response.status_code == 400
     assert key in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("where", "path", "message"),
+    [
+        ("answers key", "answers", UNSTORABLE_KEY),
+        ("preferred_contact", "preferred_contact", UNSTORABLE_VALUE),
+        ("main_concern", "answers.main_concern", UNSTORABLE_VALUE),
+        ("pain_regions", "answers.pain_regions.0", UNSTORABLE_VALUE),
+    ],
+)
+@pytest.mark.parametrize("bad", ["\ud800", "a\udfffb", "a\u0000b"])
+def test_text_that_cannot_be_stored_or_written_back_gets_400_where_it_is(
+    api, where, path, message, bad
+):
+    """An unpaired surrogate was echoed in the 400's body, which then failed to encode: a 500,
+    replayed to every retry of an Idempotency-Key; NUL, refused by PostgreSQL's jsonb, the
+    same there. A review found both. Now a 400 names where the text is; nothing is stored."""
+    payload = intake_body()
+    if where == "answers key":
+        payload["answers"][bad] = 1
+    elif where == "preferred_contact":
+        payload["preferred_contact"] = bad
+    elif where == "main_concern":
+        payload["answers"]["main_concern"] = bad
+    else:
+        payload["answers"]["pain_regions"] = [bad]
+    for _attempt in range(2):
+        response = api.post("/api/v1/intakes", payload, headers={"Idempotency-Key": "nul-1"})
+        assert response.status_code == 400
+        assert response.json() == {"errors": {path: [message]}}
+    preview = api.post("/api/v1/triage/preview", {"answers": {bad: 1}})
+    assert preview.status_code == 400
+    assert preview.json() == {"errors": {"answers": [UNSTORABLE_KEY]}}
+    assert not Intake.objects.exists()
+
+
+def test_a_character_outside_the_basic_plane_is_text_like_any_other(api):
+    """A surrogate pair is one character (here an emoji): stored and echoed as it came."""
+    payload = intake_body()
+    payload["answers"]["main_concern"] = "Heel pain \U0001f97e"
+    raw = json.dumps(payload)  # ensure_ascii: written as the pair \ud83e\udd7e
+    assert "\\ud83e\\udd7e" in raw
+    assert api.post("/api/v1/intakes", raw).status_code == 201
+    assert Intake.objects.get().answers["main_concern"] == "Heel pain \U0001f97e"
 
 
 def test_wrong_types_get_400_not_500(api):
