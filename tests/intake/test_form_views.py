@@ -263,6 +263,18 @@ def test_an_out_of_range_imperial_height_says_what_it_came_to(client):
     )
 
 
+def test_an_absurd_imperial_height_or_weight_is_a_form_message_not_an_error(client):
+    """Numbers past the decimal context's 28 digits made the conversion raise (a 500 on the
+    public form, found by a review): now converted exactly and refused by the range."""
+    complete(client, worked_case("V01"), upto="about_you")
+    data = {"height_feet": "1" + "0" * 31, "weight_stones": "9" * 45, "has_diabetes": "no"}
+    response = client.post("/form/about_you/", data)
+    assert response.status_code == 200
+    page = html(response)
+    assert "Please enter a number from 120 to 220." in page
+    assert "Please enter a number from 30 to 250." in page
+
+
 def test_tom_under_16_is_refused_as_soon_as_he_gives_his_date_of_birth(client):
     page = html(client.post("/form/identity/", TEEN_TOM))
     assert "only for people aged 16 and over" in page
