@@ -43,9 +43,10 @@ class Proposal:
 def proposals_for(
     *, intake: Intake, queues: Iterable[str], urgency: str, due: dt.datetime, cleared: bool = False
 ) -> list[Proposal]:
-    """One proposal per queue, in queue order, each with the note its clinician reads."""
+    """One proposal per queue (a queue named twice is one), in queue order, each with the note
+    its clinician reads."""
     result = intake.triage_result
-    all_queues = sorted(queues)
+    all_queues = sorted(set(queues))
     flag_codes = intake.flag_codes
     suggested = result["suggested_after_clearance"]
     if cleared:

@@ -363,7 +363,8 @@ def intake_clear_red_flag(
         raise ReasonRequired("Please give a reason for clearing the red flag.")
     _check_queue(actor, Queue.URGENT_MEDICAL_REVIEW)
     suggested = list(intake.triage_result.get("suggested_after_clearance", []))
-    queues = suggested if release_queues is None else sorted(release_queues)
+    # A queue named twice is released once (it made two proposals and a 500 before).
+    queues = suggested if release_queues is None else sorted(set(release_queues))
     unknown = set(queues) - (set(Queue.values) - {Queue.URGENT_MEDICAL_REVIEW})
     if unknown:
         raise TransitionNotAllowed("Release only to the specialty and general review queues.")

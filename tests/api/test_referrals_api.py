@@ -346,6 +346,17 @@ def test_clearing_a_red_flag_releases_the_case(api):
     assert "already been cleared" in again.json()["errors"]["non_field_errors"][0]
 
 
+def test_a_queue_released_twice_is_released_once(api):
+    """Two proposals for one queue broke the open-referral unique index: a 500 (a review)."""
+    submission = submit("V09")
+    path = f"/api/v1/intakes/{submission.intake.public_id}/clear-red-flag"
+    body = {"reason": "Examined", "release_queues": ["podiatry", "podiatry", "chiropractic"]}
+    response = api.post(path, body)
+    assert response.status_code == 200
+    released = sorted(r["queue"] for r in response.json()["referrals"] if r["status"] == "new")
+    assert released == ["chiropractic", "podiatry"]
+
+
 def test_clearing_needs_the_urgent_medical_review_queue(make_token):
     submission = submit("V09")
     # Even once the case is visible through its released chiropractic referral, only the

@@ -285,11 +285,13 @@ def test_the_medical_reviewer_clears_a_red_flag_and_releases_referrals(
     client.force_login(medical_reviewer)
     (referral,) = cases["ces"].referrals
     url = reverse("admin:referrals_referral_clear", args=[referral.public_id])
+    # A queue named twice (a hand-made POST) is released once.
+    release = ["chiropractic", "chiropractic"]
     response = client.post(
-        url, {"clear-reason": "Saddle sensation normal on exam", "clear-release": ["chiropractic"]}
+        url, {"clear-reason": "Saddle sensation normal on exam", "clear-release": release}
     )
     assert response.status_code == 302
-    assert Referral.objects.filter(patient=referral.patient, queue="chiropractic").exists()
+    assert Referral.objects.filter(patient=referral.patient, queue="chiropractic").count() == 1
     referral.refresh_from_db()
     assert referral.status == Status.COMPLETED
 
