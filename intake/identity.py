@@ -17,12 +17,20 @@ REFERENCE_LENGTH = 8
 _NON_NAME = re.compile(r"[^a-z]")
 _NON_DIGIT = re.compile(r"\D")
 
+# The matching keys' widths (the Patient columns). Folding can lengthen text ("ß" -> "ss",
+# "ﬃ" -> "ffi"), so a name or address within its own limit can fold to more: the keys are cut
+# to these widths, the same cut for storing and for looking up. PostgreSQL refused the longer
+# key, failing the submission (a review found it); two people alike in the first 150 letters
+# of their folded family name must still share a birth date and a phone or email to match.
+FAMILY_NAME_KEY_MAX = 150
+EMAIL_KEY_MAX = 254
+
 
 def normalise_family_name(name: str) -> str:
     """Fold case, accents, spaces, hyphens and apostrophes: "O'Brien-Núñez" -> "obriennunez"."""
     decomposed = unicodedata.normalize("NFKD", name.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _NON_NAME.sub("", stripped)
+    return _NON_NAME.sub("", stripped)[:FAMILY_NAME_KEY_MAX]
 
 
 def normalise_phone(phone: str) -> str:
@@ -40,7 +48,7 @@ def normalise_phone(phone: str) -> str:
 
 
 def normalise_email(email: str) -> str:
-    return (email or "").strip().casefold()
+    return (email or "").strip().casefold()[:EMAIL_KEY_MAX]
 
 
 def age_on(birth: dt.date, on: dt.date) -> int:

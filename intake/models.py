@@ -4,6 +4,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from clinic.sparse import index_where_set, optional_user
+from intake import identity
 from referrals.links import KINDS, NEITHER
 
 LINK_KIND_CHOICES = [(kind, label) for kind, (label, _icon) in KINDS.items()]
@@ -20,12 +21,12 @@ class Patient(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     given_name = models.CharField(max_length=150)
     family_name = models.CharField(max_length=150)
-    family_name_key = models.CharField(max_length=150, editable=False)
+    family_name_key = models.CharField(max_length=identity.FAMILY_NAME_KEY_MAX, editable=False)
     date_of_birth = models.DateField()
     phone = models.CharField(max_length=40, blank=True)
     phone_key = models.CharField(max_length=40, blank=True, editable=False)
     email = models.EmailField(max_length=254, blank=True)
-    email_key = models.CharField(max_length=254, blank=True, editable=False)
+    email_key = models.CharField(max_length=identity.EMAIL_KEY_MAX, blank=True, editable=False)
     preferred_contact = models.CharField(max_length=10, choices=ContactMethod.choices)
     # Erasure anonymises identity but keeps the clinical record lawful (issue 8).
     anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)

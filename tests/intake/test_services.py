@@ -7,6 +7,7 @@ from intake.models import Intake, Patient
 from intake.services import SubmissionInvalid, intake_prepare
 from referrals.models import EventKind, Referral, ReferralEvent, Status
 from tests.clinic_fixtures import details, submit, worked_case
+from tests.conftest import on_postgresql
 
 pytestmark = pytest.mark.django_db
 
@@ -129,6 +130,38 @@ def test_the_same_person_is_matched_by_email_when_the_phone_differs():
     assert first.intake.patient_id == second.intake.patient_id
     patient = Patient.objects.get()
     assert patient.phone_key == "07700900999"
+
+
+def test_names_and_addresses_that_fold_longer_than_their_keys_are_stored_and_matched():
+    """Folding lengthens "ß" to "ss": a 150-letter name made a 300-letter key, which PostgreSQL
+    refused (a 500, and a patient stuck on the form's last step). The keys are cut to width."""
+    name, email = "ß" * 150, "a@" + ".".join(["ß" * 63] * 3) + ".de"
+    first = submit("V01", patient=details(family_name=name, email=email))
+    patient = Patient.objects.get()
+    assert patient.family_name == name
+    assert patient.family_name_key == "s" * 150
+    assert len(patient.email_key) == 254
+    second = submit("V11", patient=details(family_name=name, email=email, phone="07700 900999"))
+    assert second.intake.patient_id == first.intake.patient_id
+
+
+@pytest.mark.skipif(on_postgresql(), reason="PostgreSQL never held a key past its width")
+@pytest.mark.django_db(transaction=True)
+def test_keys_stored_past_their_width_are_cut_so_their_patients_still_match():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    name = "ß" * 150
+    first = submit("V01", patient=details(family_name=name))
+    Patient.objects.update(family_name_key="s" * 300, email_key="e" * 300)
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    MigrationExecutor(connection).migrate([("intake", "0007_link_kind_unindexed")])
+    MigrationExecutor(connection).migrate(latest)
+    patient = Patient.objects.get()
+    assert (patient.family_name_key, patient.email_key) == ("s" * 150, "e" * 254)
+    assert submit("V11", patient=details(family_name=name)).intake.patient_id == (
+        first.intake.patient_id
+    )
 
 
 def test_same_name_and_birth_date_but_no_shared_contact_is_another_patient():
