@@ -14,9 +14,9 @@ WIDTHS = {"family_name_key": 150, "email_key": 254}
 def cut(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     patient = apps.get_model("intake", "Patient")
     for column, width in WIDTHS.items():
-        patient.objects.using(schema_editor.connection.alias).annotate(
-            width=Length(column)
-        ).filter(width__gt=width).update(**{column: Substr(column, 1, width)})
+        patient.objects.using(schema_editor.connection.alias).annotate(width=Length(column)).filter(
+            width__gt=width
+        ).update(**{column: Substr(column, 1, width)})
 
 
 class Migration(migrations.Migration):
