@@ -51,6 +51,33 @@ class RequestSizeLimitMiddleware:
         return render(request, "413.html", status=413)
 
 
+class NulQueryMiddleware:
+    """Answer a query string holding a NUL character (``%00``) with 400.
+
+    No page means one: PostgreSQL refuses NUL in text, so a filter value carrying it (the
+    admin's list filters, Django's own among them) failed the page's query with a 500 (a review
+    found it). Forms already refuse NUL in what they read; the query string is read by many
+    hands, so it is checked once here. JSON under /api/, a page elsewhere.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "%00" in request.META.get("QUERY_STRING", "") and any(
+            "\x00" in key or any("\x00" in value for value in values)
+            for key, values in request.GET.lists()
+        ):
+            return bad_request(request, gettext("The address holds a character it may not."))
+        return self.get_response(request)
+
+
+def bad_request(request: HttpRequest, message: str) -> HttpResponse:
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"errors": {"non_field_errors": [message]}}, status=400)
+    return render(request, "bad_request.html", {"message": message}, status=400)
+
+
 def client_address(request: HttpRequest) -> str:
     """The client's IP address, for per-address limits.
 

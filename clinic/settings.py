@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Before sessions and CSRF read the body: an oversized request gets a 413 page.
     "clinic.middleware.RequestSizeLimitMiddleware",
+    "clinic.middleware.NulQueryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "clinic.middleware.IdleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",

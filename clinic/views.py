@@ -50,6 +50,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """
     if isinstance(sys.exception(), OperationalError | InterfaceError):
         return service_unavailable(request)
+    if request.path.startswith(API_PREFIX):
+        # The API's one error shape, not Django's HTML page.
+        message = gettext(
+            "Something went wrong on our side. Please retry: a submission sent again with the "
+            "same Idempotency-Key is never stored twice."
+        )
+        return JsonResponse({"errors": {"non_field_errors": [message]}}, status=500)
     return django_server_error(request)
 
 

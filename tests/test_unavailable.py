@@ -50,3 +50,9 @@ def test_other_errors_stay_500(monkeypatch):
     response = api.post("/api/v1/intakes", intake_body())
     assert response.status_code == 500
     assert "Retry-After" not in response
+    # In the API's one error shape, not Django's HTML page (a review found the HTML).
+    assert response["Content-Type"] == "application/json"
+    assert "Idempotency-Key" in response.json()["errors"]["non_field_errors"][0]
+    page = Client(raise_request_exception=False)
+    monkeypatch.setattr("intake.views.rate_limit_hit", broken(RuntimeError("bug")))
+    assert page.post("/form/identity/", IDENTITY)["Content-Type"].startswith("text/html")
