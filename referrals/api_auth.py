@@ -29,7 +29,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from intake.ratelimit import rate_limit_hit
 from intake.validation import NON_FIELD_ERRORS
-from referrals.errors import QueueNotAllowed, ReasonRequired, ReferralError
+from referrals.errors import InvalidInput, QueueNotAllowed, ReasonRequired, ReferralError
 from referrals.models import Scope
 from referrals.tokens import api_token_authenticate, token_of
 
@@ -124,7 +124,8 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
         # Out-of-queue looks exactly like not-there: the caller learns nothing.
         exc = Http404()
     elif isinstance(exc, ReferralError):
-        return Response(errors_body({NON_FIELD_ERRORS: [exc.message]}), status=409)
+        status_code = 400 if isinstance(exc, InvalidInput) else 409
+        return Response(errors_body({NON_FIELD_ERRORS: [exc.message]}), status=status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = drf_exception_handler(exc, dict(context))

@@ -7,11 +7,19 @@ class ReferralError(Exception):
 
 
 class TransitionNotAllowed(ReferralError):
+    """The referral's state does not allow it (409)."""
+
+
+class InvalidInput(ReferralError):
+    """What was sent is missing or wrong, whatever the referral's state (400)."""
+
+
+class ReasonRequired(InvalidInput):
     pass
 
 
-class ReasonRequired(ReferralError):
-    pass
+class ChoiceRequired(InvalidInput):
+    """A queue or an urgency that is not one of the clinic's."""
 
 
 class QueueNotAllowed(ReferralError):

@@ -17,7 +17,12 @@ from clinic.compiled import CompiledInstances, compiled_instances
 from intake.models import Intake, Urgency
 from referrals import access, webhooks
 from referrals.calendar import WorkingCalendar, due_at
-from referrals.errors import QueueNotAllowed, ReasonRequired, TransitionNotAllowed
+from referrals.errors import (
+    ChoiceRequired,
+    QueueNotAllowed,
+    ReasonRequired,
+    TransitionNotAllowed,
+)
 from referrals.models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -303,7 +308,7 @@ referral_mark_entered_in_error = _move(Action.ENTERED_IN_ERROR)
 def referral_reroute(*, referral: Referral, actor: Any, queue: str, reason: str) -> Referral:
     """Close this referral as rerouted and propose one in another queue, linked to it."""
     if queue not in Queue.values:
-        raise TransitionNotAllowed("Choose one of the clinic's queues.")
+        raise ChoiceRequired("Choose one of the clinic's queues.")
     if queue == referral.queue:
         raise TransitionNotAllowed("The referral is already in that queue.")
     with transaction.atomic():
@@ -326,7 +331,7 @@ def referral_override_urgency(
 ) -> Referral:
     """A clinician's override, up or down, always with a recorded reason."""
     if urgency not in Urgency.values:
-        raise TransitionNotAllowed("Choose emergency, urgent or routine.")
+        raise ChoiceRequired("Choose emergency, urgent or routine.")
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired("Please give a reason for changing the urgency.")

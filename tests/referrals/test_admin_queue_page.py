@@ -178,6 +178,22 @@ def test_the_actions_and_popups_are_djangos_view(client, triage_lead, queue):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("selected", ["abc", "1.5", "٣", ""])
+def test_an_action_on_a_selection_that_is_not_row_ids_is_a_message(
+    client, triage_lead, queue, selected
+):
+    """A hand-made POST selecting something else raised in the action's query: a 500."""
+    client.force_login(triage_lead)
+    referral = Referral.objects.filter(status=Status.NEW).order_by("id")[0]
+    data = {"action": "claim_selected", "_selected_action": [referral.pk, selected], "index": "0"}
+    response = client.post(LIST, data, follow=True)
+    assert response.status_code == 200
+    assert "The selection was not understood" in response.content.decode()
+    referral.refresh_from_db()
+    assert referral.status == Status.NEW
+
+
+@pytest.mark.django_db
 def test_the_queue_page_is_forbidden_without_the_view_permission(client, cases_user_without_perm):
     client.force_login(cases_user_without_perm)
     assert client.get(LIST).status_code == 403
