@@ -52,6 +52,21 @@ class DraftNotFound(Exception):
     """The link is unknown, has expired, or its form has been sent already."""
 
 
+class DraftSubmitted(DraftNotFound):
+    """The form was sent moments ago (a second click on "Send"): ``intake`` is what it made."""
+
+    def __init__(self, intake: str) -> None:
+        super().__init__(intake)
+        self.intake = intake
+
+
+# A sent draft is kept this long, holding only the intake it made (no answers, no identity),
+# so that a second "Send" racing the first shows the patient the same result page instead of
+# "no longer available": the browser shows the answer to the last click.
+SENT_KEPT: Final = dt.timedelta(minutes=10)
+_SENT: Final = "sent_intake"
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -75,9 +90,10 @@ def draft_for_token(token: str | None, *, now: dt.datetime | None = None) -> Int
     """The live draft for a resume token, or None (unknown, expired or submitted)."""
     if not token or not isinstance(token, str):
         return None
-    return IntakeDraft.objects.filter(
+    draft = IntakeDraft.objects.filter(
         token_hash=hash_token(token), expires_at__gt=now or timezone.now()
     ).first()
+    return None if draft is None or _SENT in draft.data else draft
 
 
 def draft_answers(draft: IntakeDraft | None) -> dict[str, Any]:
@@ -124,6 +140,8 @@ def _locked(token: str, now: dt.datetime) -> IntakeDraft:
     )
     if draft is None:
         raise DraftNotFound
+    if _SENT in draft.data:
+        raise DraftSubmitted(draft.data[_SENT])
     return draft
 
 
@@ -271,7 +289,10 @@ def draft_submit(
             )
             draft.save()
         else:
-            draft.delete()
+            # Kept a few minutes as a marker of what was sent, everything else dropped.
+            draft.data = {_SENT: str(submission.intake.public_id)}
+            draft.expires_at = now + SENT_KEPT
+            draft.save(update_fields=["data", "expires_at", "updated_at"])
             if submission.intake.patient.email:
                 intake_id = str(submission.intake.public_id)
                 transaction.on_commit(lambda: send_intake_confirmation.enqueue(intake_id=intake_id))

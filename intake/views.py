@@ -19,6 +19,7 @@ from intake.drafts import (
     SESSION_KEY,
     STEP_CODES,
     DraftNotFound,
+    DraftSubmitted,
     draft_answers,
     draft_for_token,
     draft_record_interrupt,
@@ -143,6 +144,9 @@ def _save(request: HttpRequest, form: StepForm, draft: IntakeDraft | None) -> Ht
                 answers=form.answers(),
                 patient=patient,
             )
+    except DraftSubmitted as sent:
+        # A second "Send" while the first was being stored: the same result page.
+        return _show_done(request, sent.intake)
     except DraftNotFound:
         return _draft_missing(request)
     return redirect(_step_url(STEP_CODES[STEP_CODES.index(form.step) + 1]))
@@ -160,8 +164,12 @@ def _submit(request: HttpRequest, form: StepForm, token: str) -> HttpResponse:
             return _refuse(request)
         draft = draft_for_token(token)
         return redirect(_step_url(draft.current_step if draft else IDENTITY_STEP, check=True))
+    return _show_done(request, str(submission.intake.public_id))
+
+
+def _show_done(request: HttpRequest, intake: str) -> HttpResponse:
     request.session.pop(SESSION_KEY, None)
-    request.session[DONE_KEY] = str(submission.intake.public_id)
+    request.session[DONE_KEY] = intake
     return redirect("form-done")
 
 

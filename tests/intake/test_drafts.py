@@ -15,8 +15,10 @@ from django.utils import timezone
 
 from intake.drafts import (
     IDENTITY_STEP,
+    SENT_KEPT,
     STEP_CODES,
     DraftNotFound,
+    DraftSubmitted,
     draft_answers,
     draft_for_token,
     draft_record_interrupt,
@@ -156,7 +158,7 @@ def test_the_first_report_of_the_advice_counts():
     assert draft.data["interrupt_shown_at"] == first.isoformat()
 
 
-def test_submitting_stores_the_case_with_its_referrals_and_deletes_the_draft():
+def test_submitting_stores_the_case_with_its_referrals_and_keeps_only_what_it_made():
     answers = worked_case("V22")
     _draft, token = fill(answers)
     submission = submit(answers, token)
@@ -169,9 +171,25 @@ def test_submitting_stores_the_case_with_its_referrals_and_deletes_the_draft():
         "orthotic_fitting",
         "podiatry",
     ]
-    assert not IntakeDraft.objects.exists()
-    with pytest.raises(DraftNotFound):
+    # For a few minutes the draft holds only the intake it made (no answers, no identity):
+    # a second "Send" racing the first is shown the same result.
+    (sent,) = IntakeDraft.objects.all()
+    assert sent.data == {"sent_intake": str(intake.public_id)}
+    assert sent.expires_at <= timezone.now() + SENT_KEPT
+    with pytest.raises(DraftSubmitted) as again:
         submit(answers, token)
+    assert again.value.intake == str(intake.public_id)
+    assert Intake.objects.count() == 1
+    # To everything else it is gone, as before.
+    assert draft_for_token(token) is None
+    for gone in (
+        lambda: draft_resume(token=token),
+        lambda: draft_save_step(token=token, step="consent", values={}),
+        lambda: draft_record_interrupt(token=token),
+    ):
+        with pytest.raises(DraftNotFound):
+            gone()
+    assert drafts_purge(now=timezone.now() + SENT_KEPT) == 1
 
 
 def test_an_emergency_case_carries_the_time_the_advice_was_shown():
