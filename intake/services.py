@@ -11,7 +11,7 @@ from typing import Any, Final
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -19,6 +19,7 @@ from clinic.compiled import CompiledInstances, compiled_instances, db_value
 from clinic.instances import unsaved
 from intake import identity
 from intake.assessment import assess
+from intake.locks import lock_identity
 from intake.messages import PatientMessages, patient_messages
 from intake.models import ContactMethod, Intake, Patient
 from intake.questionnaire import QUESTIONNAIRE_VERSION
@@ -116,21 +117,11 @@ def validate_patient(details: PatientDetails, *, today: dt.date) -> dict[str, li
     return errors
 
 
-def _lock_identity(family_key: str, date_of_birth: dt.date) -> None:
-    """Serialise submissions for the same person so two races cannot create two patients."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s))",
-                [f"patient:{family_key}:{date_of_birth.isoformat()}"],
-            )
-
-
 def patient_match_or_create(details: PatientDetails) -> Patient:
     family_key = identity.normalise_family_name(details.family_name)
     phone_key = identity.normalise_phone(details.phone)
     email_key = identity.normalise_email(details.email)
-    _lock_identity(family_key, details.date_of_birth)
+    lock_identity(family_key, details.date_of_birth)
     for patient in _candidates(family_key, details.date_of_birth):
         if patient_matches(patient, phone_key, email_key):
             changed = patient_refresh_contact(patient, details, phone_key, email_key)

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from clinic.compiled import CompiledInstances, compiled_instances
+from intake.locks import lock_patient
 from intake.models import Intake, Urgency
 from referrals import access, webhooks
 from referrals.calendar import WorkingCalendar, due_at
@@ -312,6 +313,7 @@ def referral_reroute(*, referral: Referral, actor: Any, queue: str, reason: str)
     if queue == referral.queue:
         raise TransitionNotAllowed("The referral is already in that queue.")
     with transaction.atomic():
+        lock_patient(referral.patient_id)
         old = referral_transition(
             referral=referral, action=Action.REROUTE, actor=actor, reason=reason, data={"to": queue}
         )
@@ -374,6 +376,7 @@ def intake_clear_red_flag(
     if unknown:
         raise TransitionNotAllowed("Release only to the specialty and general review queues.")
     with transaction.atomic():
+        lock_patient(intake.patient_id)
         locked = Intake.objects.select_for_update().get(pk=intake.pk)
         if not locked.red_flag_count:
             raise TransitionNotAllowed("This case has no red flag to clear.")

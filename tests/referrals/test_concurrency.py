@@ -92,3 +92,28 @@ def test_the_compiled_open_referral_lookup_locks_the_rows_and_refuses_to_run_unl
                     )
     with pytest.raises(TransactionManagementError, match="outside of a transaction"):
         _open_referrals(patient_id, queues)
+
+
+def test_a_reroute_and_a_submission_opening_the_same_queue_at_once_share_one_referral(
+    chiropractor,
+):
+    """Both open a podiatry referral for one patient: the reroute takes the patient's lock as a
+    submission does, so the later one joins the referral the first opened instead of failing
+    the one-open-referral index (a 500, and the case not stored; a review suspected it)."""
+    from referrals.services import referral_reroute
+
+    for attempt in range(5):
+        patient = details(phone=f"07700 90020{attempt}")
+        (referral,) = submit("V01", patient=patient).referrals  # chiropractic
+        outcomes = run_at_once(
+            lambda r=referral: referral_reroute(
+                referral=r, actor=chiropractor, queue="podiatry", reason="Heel, not back"
+            ),
+            lambda p=patient: submit("V11", patient=p),  # podiatry and orthotic fitting
+        )
+        assert [kind for kind, _ in outcomes] == ["ok", "ok"], outcomes
+        podiatry = Referral.objects.filter(
+            patient_id=referral.patient_id, queue="podiatry", status=Status.NEW
+        )
+        assert podiatry.count() == 1
+        assert podiatry.get().intakes.count() == 2

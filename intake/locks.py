@@ -1,0 +1,32 @@
+"""The per-person lock of the writes that match patients or open their referrals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import connection
+
+from intake.models import Patient
+
+
+def lock_identity(family_key: str, date_of_birth: dt.date) -> None:
+    """Serialise submissions for the same person so two races cannot create two patients."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                [f"patient:{family_key}:{date_of_birth.isoformat()}"],
+            )
+
+
+def lock_patient(patient_id: int) -> None:
+    """The lock a submission takes for this patient's identity (``lock_identity``), for
+    another write that opens referrals for the patient (a reroute, a release after a red flag
+    is cleared): taken first, before any row lock, in the order a submission takes them, so
+    the later of the two joins the referral the first opened."""
+    if connection.vendor != "postgresql":
+        return  # SQLite's one write lock orders them already
+    family_key, date_of_birth = Patient.objects.values_list("family_name_key", "date_of_birth").get(
+        pk=patient_id
+    )
+    lock_identity(family_key, date_of_birth)
