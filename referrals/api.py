@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import django_filters
 import orjson
+from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -226,13 +227,33 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+class StrictBooleanField(forms.Field):
+    """true or false (or 1 or 0), and an error for anything else, where Django's
+    NullBooleanField reads an unknown value as "not given" and the filter was silently left
+    out (a review found ``?overdue=maybe`` listing everything)."""
+
+    VALUES: Final = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        try:
+            return self.VALUES[str(value).strip().lower()]
+        except KeyError:
+            raise ValidationError("Use true or false.", code="invalid") from None
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class ReferralFilter(django_filters.FilterSet):
     queue = django_filters.ChoiceFilter(choices=Queue.choices)
     status = django_filters.ChoiceFilter(choices=Status.choices, method="filter_status")
     urgency = django_filters.ChoiceFilter(choices=Urgency.choices)
-    overdue = django_filters.BooleanFilter(
-        method="filter_overdue", label="Open and past its due time."
-    )
+    overdue = StrictBooleanFilter(method="filter_overdue", label="Open and past its due time.")
     updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label="Changed at or after this time."
     )

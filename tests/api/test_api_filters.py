@@ -48,7 +48,7 @@ def test_a_list_that_names_no_filter_builds_no_filterset(api, filtersets, params
         ({"queue": "chiropractic"}, 200),
         ({"queue": ""}, 200),  # empty: django-filter reads it as no filter
         ({"status": "claimed", "limit": "2"}, 200),
-        ({"overdue": "maybe"}, 200),  # django-filter reads an unknown boolean as no filter
+        ({"overdue": "maybe"}, 400),  # not true or false (referrals.api.StrictBooleanField)
         ({"queue": "nowhere"}, 400),
         ({"updated_since": "yesterday"}, 400),
     ],

@@ -194,6 +194,13 @@ def test_filters_by_queue_status_urgency_overdue_and_updated_since(api, chiropra
     assert str(chiro[1].public_id) not in ids(
         api.get("/api/v1/referrals", overdue="false", limit=200).json()["results"]
     )
+    assert ids(api.get("/api/v1/referrals", overdue="1").json()["results"]) == [
+        str(chiro[1].public_id)
+    ]
+    # Not true or false: an error, not the filter silently left out.
+    maybe = api.get("/api/v1/referrals", overdue="maybe")
+    assert maybe.status_code == 400
+    assert maybe.json() == {"errors": {"overdue": ["Use true or false."]}}
     since = (timezone.now() - dt.timedelta(seconds=1)).isoformat()
     day_ago = timezone.now() - dt.timedelta(days=1)
     # Created then too: a referral is never updated before it was created (a constraint).
