@@ -291,7 +291,10 @@ AXES_COOLOFF_TIME = timedelta(
     minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=24 * 60)
 )
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# A sign-in clears that username's own failures only (referrals.apps: forget_own_failures).
+# axes' reset cleared every failure from the address too, so any account's sign-in from the
+# guesser's address reset the count against another (a review found it).
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AXES_VERBOSE = False
 # One reading of the client address for every per-address limit (TRUSTED_PROXY_HOPS).

@@ -32,6 +32,7 @@ from intake.validation import NON_FIELD_ERRORS
 from referrals.errors import InvalidInput, QueueNotAllowed, ReasonRequired, ReferralError
 from referrals.models import Scope
 from referrals.tokens import api_token_authenticate, token_of
+from referrals.twofactor import two_factor_required
 
 # What a staff member signed in to the staff site may do through the API: read what their
 # groups allow and move referrals (with the CSRF token). Submitting intakes is for integrations.
@@ -186,8 +187,16 @@ def scopes_of(request: Request) -> frozenset[str]:
         return frozenset(token.scopes)
     user = request.user
     if getattr(user, "is_authenticated", False) and user.is_active and user.is_staff:
-        return STAFF_SESSION_SCOPES
+        return frozenset() if needs_second_factor(user) else STAFF_SESSION_SCOPES
     return frozenset()
+
+
+def needs_second_factor(user: Any) -> bool:
+    """A staff session that must use two-factor sign-in and has not: the admin sends it to the
+    set-up page (StaffTwoFactorMiddleware), and the API grants it nothing (a review found
+    the password alone reading and changing every case through the API)."""
+    verified = getattr(user, "is_verified", None)
+    return two_factor_required(user) and not (callable(verified) and verified())
 
 
 class HasScope(BasePermission):
@@ -197,6 +206,9 @@ class HasScope(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if not getattr(request.user, "is_authenticated", False):
+            return False
+        if token_of(request.user) is None and needs_second_factor(request.user):
+            self.message = "Sign in with your second factor (set it up in the admin) first."
             return False
         scope = getattr(view, "required_scope", None)
         granted = scopes_of(request)

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -13,4 +15,13 @@ class ReferralsConfig(AppConfig):
         from referrals import admin_integrations  # noqa: F401 - registers the integration admin
 
         user_logged_in.connect(stamp_session_refresh, dispatch_uid="stamp_session_refresh")
+        user_logged_in.connect(forget_own_failures, dispatch_uid="forget_own_failures")
         connection_created.connect(use_fast_timestamps, dispatch_uid="use_fast_timestamps")
+
+
+def forget_own_failures(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """On sign-in, the failed attempts at this username are forgotten, and only those: the
+    failures at other usernames from the same address still count towards its lockout."""
+    from axes.models import AccessAttempt
+
+    AccessAttempt.objects.filter(username=user.get_username()).delete()

@@ -61,6 +61,23 @@ def test_a_successful_login_resets_the_count(client, settings):
     assert log_in(client, "chiro_carla").status_code == 302
 
 
+def test_signing_in_to_ones_own_account_does_not_clear_failures_at_another(client, settings):
+    """axes' reset on success cleared every failure from the address: an insider could guess a
+    colleague's password four times, sign in as themselves, and go on without end (a review
+    found it). Only the failures at one's own username are forgotten."""
+    settings.AXES_FAILURE_LIMIT = 5
+    make_staff("chiro_carla", "Chiropractic team")
+    make_staff("pod_pete", "Podiatry team")
+    office = "203.0.113.77"
+    for _round in range(2):
+        for _guess in range(2):
+            assert log_in(client, "chiro_carla", "guess", addr=office).status_code == 200
+        assert log_in(client, "pod_pete", addr=office).status_code == 302
+        client.logout()
+    assert log_in(client, "chiro_carla", "guess", addr="198.51.100.3").status_code == 429
+    assert log_in(client, "chiro_carla", addr="198.51.100.4").status_code == 429
+
+
 def test_staff_with_an_authenticator_must_give_its_code(client):
     user = make_staff("dr_umar", "Urgent medical review team")
     device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
@@ -90,6 +107,30 @@ def test_the_triage_lead_is_sent_to_set_up_two_factor_when_it_is_required(client
     device = TOTPDevice.objects.get(user__username="lead_lin", confirmed=False)
     assert client.post(setup, {"token": code_for(device)}).status_code == 302
     assert client.get(reverse("admin:referrals_referral_changelist")).status_code == 200
+
+
+def test_the_api_grants_a_session_nothing_until_its_required_second_factor(client, settings):
+    """The admin sent the lead to set up two-factor, but the API took the password-only
+    session and read and changed every case (a review found it): now a 403 saying why."""
+    from tests.clinic_fixtures import submit
+
+    settings.STAFF_2FA_REQUIRED = "lead"
+    case = submit("V01")
+    make_staff("lead_lin", "Triage lead")
+    assert log_in(client, "lead_lin").status_code == 302
+    for url in (
+        "/api/v1/referrals",
+        f"/api/v1/intakes/{case.intake.public_id}",
+        f"/api/v1/intakes/{case.intake.public_id}/fhir",
+    ):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "second factor" in response.json()["errors"]["non_field_errors"][0]
+    setup = reverse("staff-two-factor")
+    client.get(setup)
+    device = TOTPDevice.objects.get(user__username="lead_lin", confirmed=False)
+    assert client.post(setup, {"token": code_for(device)}).status_code == 302
+    assert client.get("/api/v1/referrals").status_code == 200
 
 
 def test_other_staff_are_not_forced_when_only_the_lead_must(client, settings):
