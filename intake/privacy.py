@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from intake import fhir
+from intake.locks import lock_patient
 from intake.models import Intake, Patient
 from intake.questionnaire import FIELDS
 from referrals.audit import audit_record
@@ -161,6 +162,11 @@ def patient_erase(*, public_id: str | uuid.UUID, actor: Any, reason: str) -> Pat
     if not reason.strip():
         raise ValueError("A reason is required for an erasure.")
     with transaction.atomic():
+        # The person's lock first, as a submission takes it: a submission matching this
+        # patient either finishes before (and its intake is erased too) or starts after (and
+        # finds no one to match). Without it, one that had read the patient before the erasure
+        # wrote identity back onto it afterwards (a review found it).
+        lock_patient(_patient(public_id).pk)
         patient = _patient(public_id, lock=True)
         if patient.anonymised_at is not None:
             raise AlreadyErased(public_id)

@@ -9,7 +9,7 @@ from django.db import connection
 from referrals.errors import TransitionNotAllowed
 from referrals.models import EventKind, Referral, Status
 from referrals.services import referral_claim
-from tests.clinic_fixtures import details, submit
+from tests.clinic_fixtures import details, submit, worked_case
 
 # No serialized_rollback: an earlier transactional test's flush recreates the content types
 # under new ids, and reloading the serialized ones then collides with them. The staff groups
@@ -117,3 +117,50 @@ def test_a_reroute_and_a_submission_opening_the_same_queue_at_once_share_one_ref
         )
         assert podiatry.count() == 1
         assert podiatry.get().intakes.count() == 2
+
+
+def test_an_erasure_and_a_submission_matching_the_patient_at_once_leave_nothing_identifying(
+    monkeypatch,
+):
+    """The submission has read the patient when the erasure starts: the erasure waits for the
+    person's lock, then erases the new intake too (a review found identity written back onto
+    the erased patient, and a new intake with the full birth date and free text)."""
+    import time
+
+    import intake.services
+    from intake.models import Intake, Patient
+    from intake.privacy import ERASED_TEXT, patient_erase
+
+    person = details(email="ada@example.com")
+    first = submit("V01", patient=person, answers={**worked_case("V01"), "main_concern": "Back"})
+    public_id = first.intake.patient.public_id
+    read = threading.Event()
+    real_refresh = intake.services.patient_refresh_contact
+
+    def refresh_slowly(*args: Any, **kwargs: Any) -> Any:
+        read.set()  # the submission has matched the stored patient
+        time.sleep(1.0)
+        return real_refresh(*args, **kwargs)
+
+    monkeypatch.setattr(intake.services, "patient_refresh_contact", refresh_slowly)
+    later = details(email="ada.new@example.com", phone=person.phone)
+
+    def erase() -> Any:
+        assert read.wait(10)
+        return patient_erase(public_id=public_id, actor=None, reason="Asked to be forgotten")
+
+    outcomes = run_at_once(
+        lambda: submit(
+            "V11", patient=later, answers={**worked_case("V11"), "main_concern": "Heel, Ada L."}
+        ),
+        erase,
+    )
+    assert [kind for kind, _ in outcomes] == ["ok", "ok"], outcomes
+    patient = Patient.objects.get(public_id=public_id)
+    assert patient.anonymised_at is not None
+    assert (patient.email, patient.phone, patient.family_name_key) == ("", "", "")
+    intakes = Intake.objects.filter(patient=patient)
+    assert intakes.count() == 2
+    for case in intakes:
+        assert case.date_of_birth.month == case.date_of_birth.day == 1
+        assert case.answers["main_concern"] == ERASED_TEXT
