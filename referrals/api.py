@@ -333,6 +333,9 @@ class ReferralDetailView(ApiView):
     )
     def get(self, request: Request, public_id: str) -> Response:
         referral = selectors.referral_get(user=request.user, public_id=public_id)
+        # The case's note, its links and its history with staff reasons: a look at patient
+        # data, audited as reading the case is (a review found it unrecorded).
+        audit_record(actor=request.user, action="api_view", obj=referral, request=request)
         return Response(_detail(referral, request.user))
 
 

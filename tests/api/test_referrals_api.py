@@ -14,7 +14,7 @@ from rest_framework.renderers import JSONRenderer
 
 from referrals import selectors
 from referrals.api import ReferralSerializer
-from referrals.models import EventKind, Referral, Scope, Status
+from referrals.models import AuditEntry, EventKind, Referral, Scope, Status
 from referrals.services import (
     referral_cancel,
     referral_claim,
@@ -246,6 +246,11 @@ def test_detail_shows_the_history(api):
         ("transition", "claimed"),
     ]
     assert body["events"][1]["actor"].startswith("api-")
+    # Reading it is a look at patient data: audited, as the case's other reads are.
+    (entry,) = AuditEntry.objects.filter(action="api_view")
+    assert entry.object_id == str(referral.public_id)
+    assert entry.patient_id == referral.patient_id
+    assert entry.actor.username.startswith("api-")
 
 
 def test_the_whole_pathway_through_the_api(api):
