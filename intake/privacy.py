@@ -61,6 +61,11 @@ def _referral_json(referral: Referral) -> dict[str, Any]:
         "due_at": _iso(referral.due_at),
         "created_at": _iso(referral.created_at),
         "closed_at": _iso(referral.closed_at),
+        "note": referral.note,
+        # Staff's clinical notes about the person (their authors left out, as in the history).
+        "staff_notes": [
+            {"text": note.text, "at": _iso(note.created_at)} for note in referral.staff_notes.all()
+        ],
         "history": [
             {
                 "kind": event.kind,
@@ -80,7 +85,7 @@ def _intakes(patient: Patient) -> list[Intake]:
     return list(
         Intake.objects.filter(patient=patient)
         .order_by("submitted_at", "id")
-        .prefetch_related("referrals__events")
+        .prefetch_related("referrals__events", "referrals__staff_notes")
     )
 
 
@@ -132,6 +137,10 @@ def patient_export(*, public_id: str | uuid.UUID, actor: Any, fmt: str = "json")
                 "triage_result": intake.triage_result,
                 "urgency": intake.urgency,
                 "messages_shown": intake.patient_messages,
+                "messages_shown_at": _iso(intake.messages_shown_at),
+                "emergency_advice_shown_at": _iso(intake.interrupt_shown_at),
+                "red_flag_cleared_at": _iso(intake.red_flag_cleared_at),
+                "red_flag_clearance_reason": intake.red_flag_clearance_reason,
                 "referrals": [_referral_json(r) for r in intake.referrals.all()],
             }
             for intake in intakes

@@ -14,7 +14,7 @@ from fhir.resources.R4B.bundle import Bundle
 from intake.models import Intake, Patient
 from intake.privacy import ERASED_NAME, ERASED_TEXT, AlreadyErased, patient_erase, patient_export
 from referrals.models import AuditEntry, EventKind, Referral
-from referrals.services import referral_claim
+from referrals.services import referral_add_note, referral_claim
 from tests.clinic_fixtures import details, submit
 
 pytestmark = pytest.mark.django_db
@@ -37,8 +37,12 @@ def case(chiropractor):
     return first.intake.patient, [first, second]
 
 
-def test_json_export_holds_identity_every_intake_answers_triage_and_referral_history(case):
+def test_json_export_holds_identity_every_intake_answers_triage_and_referral_history(
+    case, chiropractor
+):
     patient, submissions = case
+    referral = submissions[0].referrals[0]
+    referral_add_note(referral=referral, actor=chiropractor, text="Phoned: pain easing.")
     data = json.loads(command("export_patient", str(patient.public_id), "--format", "json"))
     assert data["patient"]["family_name"] == "Okafor"
     assert data["patient"]["email"] == "ada@example.org"
@@ -52,6 +56,14 @@ def test_json_export_holds_identity_every_intake_answers_triage_and_referral_his
     }
     kinds = [e["kind"] for r in first["referrals"] for e in r["history"]]
     assert EventKind.CREATED in kinds
+    # Also what staff wrote and when the patient was shown what (a review found them left out).
+    (exported,) = first["referrals"]
+    assert [n["text"] for n in exported["staff_notes"]] == ["Phoned: pain easing."]
+    assert exported["note"] == Referral.objects.get(pk=referral.pk).note != ""
+    assert first["messages_shown_at"] == submissions[0].intake.submitted_at.isoformat()
+    assert {"emergency_advice_shown_at", "red_flag_cleared_at", "red_flag_clearance_reason"} <= set(
+        first
+    )
     assert AuditEntry.objects.filter(action="patient_export", patient=patient).count() == 1
 
 
