@@ -250,6 +250,7 @@ TASKS = {
 PERIODIC_TASKS = [
     "clinic.tasks.prune_task_results",
     "clinic.tasks.purge_rate_counters",
+    "clinic.tasks.purge_expired_sessions",
     "referrals.tasks.escalate_overdue",
     "intake.tasks.purge_expired_drafts",
     "referrals.tasks.purge_idempotency_records",

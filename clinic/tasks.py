@@ -26,3 +26,13 @@ def purge_rate_counters() -> int:
     from intake.ratelimit import rate_counters_purge
 
     return rate_counters_purge()
+
+
+@task
+def purge_expired_sessions() -> int:
+    """Delete sessions past their expiry (Django's clearsessions), by the expiry's index: a
+    patient's session holds the resume link of their form in progress until it expires."""
+    from django.contrib.sessions.models import Session
+
+    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted

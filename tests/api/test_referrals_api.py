@@ -250,6 +250,7 @@ def test_detail_shows_the_history(api):
     (entry,) = AuditEntry.objects.filter(action="api_view")
     assert entry.object_id == str(referral.public_id)
     assert entry.patient_id == referral.patient_id
+    assert entry.actor is not None
     assert entry.actor.username.startswith("api-")
 
 

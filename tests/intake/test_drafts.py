@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from io import StringIO
 from typing import Any
 
@@ -279,3 +280,23 @@ def test_the_confirmation_email_repeats_the_reference_and_messages_and_nothing_c
         assert flag["explanation"] not in message.body
     assert "saddle" not in message.body.lower()
     assert "cauda" not in message.body.lower()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sent_resume_link_leaves_no_address_or_link_in_the_task_table(settings):
+    """The worker sends it from the task's arguments; once it has, they are emptied, where the
+    table kept the address and the private link for the results' retention (a review)."""
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    _draft, token = draft_start(
+        values={}, patient={**PATIENT, "email": "bea@example.org"}, resume_url=lambda t: f"/r/{t}/"
+    )
+    (queued,) = DBTaskResult.objects.filter(task_path="intake.tasks.send_resume_link")
+    assert token in json.dumps(queued.args_kwargs)  # needed until it is sent
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+    assert [m.to for m in mail.outbox] == [["bea@example.org"]]
+    assert token in mail.outbox[0].body
+    sent = DBTaskResult.objects.get(pk=queued.pk)
+    assert sent.status == "SUCCESSFUL"
+    assert sent.args_kwargs == {"args": [], "kwargs": {}}

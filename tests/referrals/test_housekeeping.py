@@ -30,6 +30,7 @@ def test_every_purge_and_the_sweeper_are_scheduled():
     for path in (
         "intake.tasks.purge_expired_drafts",
         "clinic.tasks.purge_rate_counters",
+        "clinic.tasks.purge_expired_sessions",
         "clinic.tasks.prune_task_results",
         "referrals.tasks.purge_idempotency_records",
         "referrals.tasks.purge_webhook_deliveries",
@@ -119,3 +120,21 @@ def test_the_stale_period_must_outlast_the_receiver_timeout():
     )
     assert result.returncode != 0
     assert "WEBHOOK_STALE_SECONDS must be longer" in result.stderr
+
+
+def test_expired_sessions_are_purged_and_live_ones_kept():
+    """A patient's session holds the resume link of a form in progress until it expires."""
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+
+    from clinic.tasks import purge_expired_sessions
+
+    live, old = SessionStore(), SessionStore()
+    for store in (live, old):
+        store["intake_draft_token"] = "a-token"
+        store.create()
+    Session.objects.filter(session_key=old.session_key).update(
+        expire_date=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert purge_expired_sessions.call() == 1
+    assert list(Session.objects.values_list("session_key", flat=True)) == [live.session_key]
