@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import urllib.error
@@ -57,7 +58,9 @@ def verify(secret: str, header: str, body: bytes, *, now: int, tolerance: int = 
         return False
     if abs(now - timestamp) > tolerance:
         return False
-    return hmac.compare_digest(sign(secret, timestamp, body), parts.get("v1", ""))
+    # Compared as bytes: compare_digest refuses a str that is not ASCII (a forged header's).
+    given = parts.get("v1", "").encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(sign(secret, timestamp, body).encode(), given)
 
 
 # --- the outbox ---------------------------------------------------------------------------------
@@ -155,19 +158,34 @@ def on_referral_status_changed(
 # --- delivery -----------------------------------------------------------------------------------
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer other than 2xx, retried like any: urllib's default turned a
+    301/302/303 into a GET without the body to the new address (with the signature headers)
+    and recorded the final 200 as delivered (a review found it)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER: Final = urllib.request.build_opener(_NoRedirects)
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
     if not url.startswith(("http://", "https://")):
         return None, "Only http and https URLs are delivered."
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
     try:
-        with urllib.request.urlopen(  # noqa: S310 - scheme checked above
-            request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS
-        ) as response:
+        with _OPENER.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
             return int(response.status), ""
     except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}"
+        redirect = " (redirects are not followed)" if 300 <= exc.code < 400 else ""
+        return exc.code, f"HTTP {exc.code}{redirect}"
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return None, str(exc)[:ERROR_TEXT_MAX]
+    # A malformed answer (a bad status line, too many headers) is a failed attempt like any
+    # other; it escaped here and the delivery was never counted (a review found it).
+    except http.client.HTTPException as exc:
+        return None, f"Malformed answer ({type(exc).__name__}): {exc}"[:ERROR_TEXT_MAX]
 
 
 def retry_delay(attempts: int) -> dt.timedelta:

@@ -254,6 +254,69 @@ def test_an_unreachable_receiver_is_a_failed_attempt_not_a_crash(settings):
     assert Intake.objects.count() == 1
 
 
+class RawServer:
+    """A loopback server that answers every connection with ``reply`` (bytes as given) and
+    records the request lines it was sent."""
+
+    def __init__(self, reply: bytes) -> None:
+        import socket
+
+        self.reply = reply
+        self.request_lines: list[str] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = conn.recv(65536)
+                self.request_lines.append(data.split(b"\r\n", 1)[0].decode())
+                conn.sendall(self.reply)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("reply", "code", "error"),
+    [
+        (b"HTTP/1.1 302 Found\r\nLocation: /landing\r\nContent-Length: 0\r\n\r\n", 302, "redirect"),
+        (b"HTTP/1.1 301 Moved\r\nLocation: /landing\r\nContent-Length: 0\r\n\r\n", 301, "redirect"),
+        (b"garbage that is no status line\r\n\r\n", None, "BadStatusLine"),
+    ],
+)
+def test_a_redirect_or_a_malformed_answer_is_a_failed_attempt(settings, reply, code, error):
+    """A review found a 301/302/303 followed as a GET without the body and recorded as
+    delivered, and a malformed answer escaping the attempt, so it was never counted."""
+    settings.TASKS = DATABASE_QUEUE
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    server = RawServer(reply)
+    WebhookEndpoint.objects.create(
+        name="Odd", url=server.url, secret=SECRET, events=[WebhookEvent.INTAKE_SUBMITTED]
+    )
+    submit("V01")
+    run_worker()
+    server.sock.close()
+    (delivery,) = WebhookDelivery.objects.all()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == (
+        "failed",
+        1,
+        code,
+    )
+    assert error in delivery.last_error
+    assert server.request_lines == ["POST /hook HTTP/1.1"]  # no GET to the new address
+
+
+def test_a_receivers_check_refuses_a_forged_header_without_raising():
+    body = b'{"a":1}'
+    for header in ("t=abc,v1=00", "t=1700000000,v1=ü", "t=,v1=", "v1=1"):
+        assert not verify("s", header, body, now=1700000000), header
+
+
 @pytest.mark.django_db
 def test_the_delivery_log_is_read_only_in_the_admin(receiver, django_capture_on_commit_callbacks):
     endpoint_for(receiver)
