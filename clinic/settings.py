@@ -256,6 +256,7 @@ PERIODIC_TASKS = [
     "referrals.tasks.purge_idempotency_records",
     "referrals.tasks.purge_webhook_deliveries",
     "referrals.tasks.requeue_stale_webhooks",
+    "referrals.tasks.announce_missed",
 ]
 TASK_RESULT_RETENTION_DAYS = env_int("TASK_RESULT_RETENTION_DAYS", 14, minimum=1)
 
@@ -372,6 +373,9 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1, maxi
 # A pending delivery this long past its attempt time was lost (its worker died mid-delivery):
 # the sweeper enqueues it again. Longer than the receiver's timeout, or live sends are doubled.
 WEBHOOK_STALE_SECONDS = env_int("WEBHOOK_STALE_SECONDS", 300, minimum=1)
+# A case's announcement (webhooks, staff alerts) not done this long after it was stored is
+# enqueued again (referrals.tasks.announce_missed): the worker died or the task failed.
+ANNOUNCE_STALE_SECONDS = env_int("ANNOUNCE_STALE_SECONDS", 600, minimum=60)
 if WEBHOOK_STALE_SECONDS <= WEBHOOK_TIMEOUT_SECONDS:
     raise ImproperlyConfigured("WEBHOOK_STALE_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS.")
 # Delivered and failed webhook rows, and idempotency keys, are kept this long.

@@ -506,7 +506,8 @@ class _BatchWriter:
             prepared, patient=patient, source=self.source, actor=None, interrupt_shown_at=None
         )
         intake.reference = reference
-        intake.created_at = intake.updated_at = at
+        # History, not news: no webhooks or alerts to send (the sweeper leaves it alone).
+        intake.created_at = intake.updated_at = intake.announced_at = at
         self.intakes.append(intake)
         result = prepared.result
         proposals = proposals_for(

@@ -102,6 +102,10 @@ class Intake(models.Model):
     red_flag_cleared_by = optional_user()
     red_flag_clearance_reason = models.TextField(blank=True)
     created_by = optional_user()
+    # When the case's webhooks and staff alerts were recorded (referrals.tasks.announce_intake);
+    # null until then, and a sweeper enqueues again an announcement missing for too long
+    # (referrals.tasks.announce_missed). The generator's history has nothing to announce.
+    announced_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -110,6 +114,12 @@ class Intake(models.Model):
         indexes = [
             index_where_set("red_flag_cleared_by", "intake_flag_cleared_by_idx"),
             index_where_set("created_by", "intake_created_by_idx"),
+            # Only the cases still to announce, oldest first: the sweeper's read stays flat.
+            models.Index(
+                fields=["created_at"],
+                name="intake_unannounced_idx",
+                condition=models.Q(announced_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

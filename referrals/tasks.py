@@ -38,14 +38,77 @@ def announce_intake(
 ) -> int:
     """After a submission commits: record its webhooks (intake.submitted, and
     referral.status_changed for each new referral), then alert the staff of each emergency or
-    urgent referral it opened or raised. Returns the number of alerts sent."""
+    urgent referral it opened or raised, then mark the intake announced. Returns the number of
+    alerts sent.
+
+    A task that failed or whose worker died leaves the intake unannounced, and
+    ``announce_missed`` enqueues it again (a review found such cases' webhooks and alerts lost
+    for good): alerts at least once, webhooks once with the mark; one already announced is
+    left alone."""
+    intake = Intake.objects.only("public_id", "reference", "urgency", "announced_at").get(
+        pk=intake_id
+    )
+    if intake.announced_at is not None:
+        return 0
     found = Referral.objects.select_related("intake").filter(pk__in=referral_ids)
     referrals = {r.pk: r for r in found}
-    intake = Intake.objects.only("public_id", "reference", "urgency").get(pk=intake_id)
+    # The alerts first: a failure leaves the case unannounced, and sending them again is
+    # better than never. Then the webhooks and the mark in one transaction: recorded once.
+    sent = sum(_notify(referrals[pk]) for pk in notify_ids)
     with transaction.atomic():
+        if not Intake.objects.select_for_update().filter(pk=intake_id, announced_at=None):
+            return sent  # another run of this task got there first
         webhooks.on_intake_submitted(intake, [referrals[pk] for pk in referral_ids])
         webhooks.on_referrals_created([referrals[pk] for pk in created_ids])
-    return sum(_notify(referrals[pk]) for pk in notify_ids)
+        Intake.objects.filter(pk=intake_id).update(announced_at=timezone.now())
+    return sent
+
+
+def announcement_of(intake: Intake) -> tuple[list[int], list[int], list[int]]:
+    """``announce_intake``'s arguments as the submission gave them, read back from what it
+    stored: the referrals it feeds (queue order), those it opened, and those it opened or
+    raised to an urgency that pages the queue's staff."""
+    from referrals.services import NOTIFIED_URGENCIES
+
+    fed = sorted(
+        Referral.objects.filter(intakes=intake).only("id", "queue", "urgency", "intake_id"),
+        key=lambda referral: referral.queue,
+    )
+    raised = set(
+        ReferralEvent.objects.filter(
+            referral__in=fed, kind=EventKind.URGENCY_RAISED, data__intake=intake.reference
+        ).values_list("referral_id", flat=True)
+    )
+    created = [r.pk for r in fed if r.intake_id == intake.pk]
+    notify = [
+        r.pk
+        for r in fed
+        if (r.intake_id == intake.pk or r.pk in raised) and r.urgency in NOTIFIED_URGENCIES
+    ]
+    return [r.pk for r in fed], created, notify
+
+
+ANNOUNCE_BATCH = 200
+
+
+@task()
+def announce_missed() -> int:
+    """Periodic: enqueue again the announcement of each case submitted more than
+    ANNOUNCE_STALE_SECONDS ago and not yet announced (by the index of those only)."""
+    return announce_missed_now(now=timezone.now())
+
+
+def announce_missed_now(*, now: dt.datetime) -> int:
+    stale = now - dt.timedelta(seconds=settings.ANNOUNCE_STALE_SECONDS)
+    missed = list(
+        Intake.objects.filter(announced_at=None, created_at__lt=stale)
+        .only("id", "reference")
+        .order_by("created_at")[:ANNOUNCE_BATCH]
+    )
+    for intake in missed:
+        log.warning("intake %s was not announced: enqueued again", intake.pk)
+        announce_intake.enqueue(intake.pk, *announcement_of(intake))
+    return len(missed)
 
 
 @task()
