@@ -140,6 +140,7 @@ def escalate_overdue() -> dict[str, int]:
 def escalate(*, now: dt.datetime) -> dict[str, int]:
     """Mark open referrals past due once, and re-alert emergencies left unclaimed for 15 minutes."""
     overdue_ids: list[int] = []
+    event_ids: list[int] = []
     with transaction.atomic():
         for referral in (
             Referral.objects.select_for_update(skip_locked=True)
@@ -150,9 +151,12 @@ def escalate(*, now: dt.datetime) -> dict[str, int]:
         ):
             referral.overdue_at = now
             referral.save(update_fields=["overdue_at", "updated_at"])
-            ReferralEvent.objects.create(referral=referral, kind=EventKind.OVERDUE)
+            event_ids.append(
+                ReferralEvent.objects.create(referral=referral, kind=EventKind.OVERDUE).pk
+            )
             overdue_ids.append(referral.pk)
     alert_ids: list[int] = []
+    previous_alerts: dict[int, dt.datetime | None] = {}
     with transaction.atomic():
         for referral in Referral.objects.select_for_update(skip_locked=True).filter(
             # With its group (status_is), for SQLite to read open work only.
@@ -162,9 +166,12 @@ def escalate(*, now: dt.datetime) -> dict[str, int]:
         ):
             if referral.last_alert_at and referral.last_alert_at > now - EMERGENCY_REALERT:
                 continue
+            previous_alerts[referral.pk] = referral.last_alert_at
             referral.last_alert_at = now
             referral.save(update_fields=["last_alert_at", "updated_at"])
-            ReferralEvent.objects.create(referral=referral, kind=EventKind.ALERT)
+            event_ids.append(
+                ReferralEvent.objects.create(referral=referral, kind=EventKind.ALERT).pk
+            )
             alert_ids.append(referral.pk)
     if overdue_ids or alert_ids:
         refs = Referral.objects.filter(pk__in=overdue_ids + alert_ids).select_related("intake")
@@ -174,15 +181,35 @@ def escalate(*, now: dt.datetime) -> dict[str, int]:
             f"{timezone.localtime(r.due_at):%a %d %b %H:%M}"
             for r in refs
         ]
-        _send(
-            _staff_emails(TRIAGE_LEAD_GROUP),
-            f"{len(overdue_ids)} overdue, {len(alert_ids)} unclaimed emergency referral(s)",
-            "\n".join(lines),
-        )
+        try:
+            _send(
+                _staff_emails(TRIAGE_LEAD_GROUP),
+                f"{len(overdue_ids)} overdue, {len(alert_ids)} unclaimed emergency referral(s)",
+                "\n".join(lines),
+            )
+        except Exception:
+            # Not told, so not marked: the next minute's run finds them again (a review found
+            # a mail failure after the marks had committed losing the alert for good).
+            _unmark(now, overdue_ids, previous_alerts, event_ids)
+            raise
         for pk in alert_ids:
             notify_queue_staff.enqueue(pk)
     log.info("escalation: %d overdue, %d emergency alerts", len(overdue_ids), len(alert_ids))
     return {"overdue": len(overdue_ids), "alerts": len(alert_ids)}
+
+
+def _unmark(
+    now: dt.datetime,
+    overdue_ids: list[int],
+    previous_alerts: dict[int, dt.datetime | None],
+    event_ids: list[int],
+) -> None:
+    """Undo what an escalation run marked when its email could not be sent."""
+    with transaction.atomic():
+        Referral.objects.filter(pk__in=overdue_ids, overdue_at=now).update(overdue_at=None)
+        for pk, previous in previous_alerts.items():
+            Referral.objects.filter(pk=pk, last_alert_at=now).update(last_alert_at=previous)
+        ReferralEvent.objects.filter(pk__in=event_ids).delete()
 
 
 @task

@@ -55,6 +55,35 @@ def test_an_unclaimed_emergency_alerts_again_every_15_minutes(triage_lead, medic
     assert Referral.objects.get().events.filter(kind=EventKind.ALERT).count() == 2
 
 
+def test_a_run_whose_email_fails_marks_nothing_and_the_next_run_tells(
+    triage_lead, medical_reviewer, monkeypatch
+):
+    """The marks committed before the email was sent: a mail failure lost the alert for good
+    (a review found it). Not told, not marked: the next minute's run finds them again."""
+    (late,) = submit("V01", patient=details(phone="07700 900011")).referrals
+    (emergency,) = submit("V09", patient=details(phone="07700 900012")).referrals
+    now = max(late.due_at, emergency.created_at + dt.timedelta(minutes=16)) + dt.timedelta(
+        minutes=1
+    )
+    mail.outbox.clear()
+
+    def no_smtp(*args: object, **kwargs: object) -> None:
+        raise OSError("the mail server is away")
+
+    monkeypatch.setattr("referrals.tasks.send_mail", no_smtp)
+    with pytest.raises(OSError, match="away"):
+        escalate(now=now)
+    for referral in (late, emergency):
+        referral.refresh_from_db()
+        assert (referral.overdue_at, referral.last_alert_at) == (None, None)
+        assert not referral.events.filter(kind__in=[EventKind.OVERDUE, EventKind.ALERT]).exists()
+    monkeypatch.undo()
+    told = escalate(now=now + dt.timedelta(minutes=1))
+    assert told["overdue"] >= 1
+    assert told["alerts"] == 1
+    assert any(late.intake.reference in m.body for m in mail.outbox)
+
+
 def test_a_closed_referral_past_its_due_time_is_never_marked(triage_lead, chiropractor):
     (referral,) = submit("V01").referrals
     referral_transition(
