@@ -193,11 +193,33 @@ def retry_delay(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempts - 1))
 
 
+# A retry's task may start a little before its due time (clocks of two hosts).
+CLOCK_SLACK: Final = dt.timedelta(seconds=5)
+
+
 def webhook_deliver(*, delivery_id: int) -> str:
-    """One attempt. On failure, schedule the next one (or give up after the last)."""
+    """One attempt. On failure, schedule the next one (or give up after the last).
+
+    The attempt is claimed first: its due time moves to the end of the attempt's time limit,
+    on condition that nothing changed since it was read, so a second run for the same
+    delivery (the sweeper's, a duplicate retry) finds it not due and leaves it. Without the
+    claim two attempts overwrote each other's outcome (a 503 after a 200 left it pending with
+    a new retry chain, attempts undercounted: a review found it). The outcome is written on
+    the same condition."""
     delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     if delivery.status != DeliveryStatus.PENDING:
         return delivery.status
+    now = timezone.now()
+    due = delivery.next_attempt_at
+    if due is not None and due > now + CLOCK_SLACK:
+        return delivery.status  # another run holds it, or its retry is not due yet
+    attempts = delivery.attempts
+    lease = now + dt.timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS) + CLOCK_SLACK
+    mine = WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=attempts, next_attempt_at=due
+    )
+    if not mine.update(next_attempt_at=lease, updated_at=now):
+        return DeliveryStatus.PENDING  # another run claimed it first
     endpoint = delivery.endpoint
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = int(timezone.now().timestamp())
@@ -210,7 +232,7 @@ def webhook_deliver(*, delivery_id: int) -> str:
     }
     code, error = _post(endpoint.url, body, headers) if endpoint.is_active else (None, "inactive")
     now = timezone.now()
-    delivery.attempts += 1
+    delivery.attempts = attempts + 1
     delivery.last_status_code = code
     delivery.last_error = error
     if code is not None and 200 <= code < 300:
@@ -222,17 +244,21 @@ def webhook_deliver(*, delivery_id: int) -> str:
         delivery.next_attempt_at = None
     else:
         delivery.next_attempt_at = now + retry_delay(delivery.attempts)
-    delivery.save(
-        update_fields=[
-            "attempts",
-            "last_status_code",
-            "last_error",
-            "status",
-            "delivered_at",
-            "next_attempt_at",
-            "updated_at",
-        ]
+    written = WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=attempts
+    ).update(
+        attempts=delivery.attempts,
+        last_status_code=code,
+        last_error=error,
+        status=delivery.status,
+        delivered_at=delivery.delivered_at,
+        next_attempt_at=delivery.next_attempt_at,
+        updated_at=now,
     )
+    if not written:
+        # The claim ran out (an attempt past its time limit and the sweeper's period) and
+        # another attempt's outcome is recorded: that one stands.
+        return WebhookDelivery.objects.get(pk=delivery.pk).status
     if delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None:
         _schedule_retry(delivery.pk, delivery.next_attempt_at)
     return delivery.status

@@ -164,3 +164,53 @@ def test_an_erasure_and_a_submission_matching_the_patient_at_once_leave_nothing_
     for case in intakes:
         assert case.date_of_birth.month == case.date_of_birth.day == 1
         assert case.answers["main_concern"] == ERASED_TEXT
+
+
+def test_two_runs_of_one_delivery_at_once_make_one_attempt():
+    """The sweeper's run and a retry (or two sweeps) at once: one claims the attempt, the other
+    leaves it; one request, one attempt counted, the outcome kept (a review found a 503 after a
+    200 leaving the delivery pending with a new retry chain)."""
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from referrals.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+    from referrals.webhooks import webhook_deliver
+
+    requests: list[str] = []
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            requests.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            time.sleep(1.0)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        WebhookEndpoint.objects.create(
+            name="Slow",
+            url=f"http://127.0.0.1:{server.server_address[1]}/hook",
+            secret="s",
+            events=[WebhookEvent.INTAKE_SUBMITTED],
+        )
+        submit("V01")  # the immediate backend sends it at once: made pending again below
+        (delivery,) = WebhookDelivery.objects.all()
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.PENDING, attempts=0, delivered_at=None
+        )
+        requests.clear()
+        outcomes = run_at_once(
+            lambda: webhook_deliver(delivery_id=delivery.pk),
+            lambda: webhook_deliver(delivery_id=delivery.pk),
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(value for _, value in outcomes) == ["delivered", "pending"], outcomes
+    assert len(requests) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 1)
