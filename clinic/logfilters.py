@@ -2,6 +2,8 @@
 
 Django's request logger writes the path of every 4xx/5xx ("Not Found: /resume/<token>/"). A
 resume token opens a patient's saved form, so it is masked wherever it appears in a record.
+So are email addresses, in the message and in an exception's text (a mail server refusing a
+patient's address names it: a review found it in the task worker's log).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from typing import Any, Final
 
 RESUME_TOKEN: Final = re.compile(r"(/resume/)[^/\s?#\"']+")
 MASK: Final = r"\1[masked]"
+EMAIL: Final = re.compile(
+    r"[^\s@<>()\[\]{}'\",;:]+@[^\s@<>()\[\]{}'\",;:]+\.[^\s@<>()\[\]{}'\",;:]+"
+)
 
 
 def mask(text: str) -> str:
-    return RESUME_TOKEN.sub(MASK, text)
+    return EMAIL.sub("[email]", RESUME_TOKEN.sub(MASK, text))
 
 
 def _masked(value: Any) -> Any:
@@ -30,6 +35,11 @@ class MaskSecretsFilter(logging.Filter):
             record.args = tuple(_masked(arg) for arg in record.args)
         elif isinstance(record.args, dict):
             record.args = {key: _masked(value) for key, value in record.args.items()}
+        if record.exc_info and not record.exc_text:
+            # The text every Formatter then prints as it is (it formats an exception once).
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask(record.exc_text)
         request = getattr(record, "request", None)
         if request is not None and hasattr(request, "path"):
             # Handlers that print the request (AdminEmailHandler) see the masked path only.

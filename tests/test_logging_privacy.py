@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client
 
-from clinic.logfilters import mask
+from clinic.logfilters import MaskSecretsFilter, mask
 from intake.drafts import SESSION_KEY
 from intake.models import Intake
 from referrals.tokens import CreatedToken, api_token_create
@@ -134,7 +134,35 @@ def test_a_resume_token_in_a_logged_path_is_masked(client, records):
         ("Not Found: /resume/abc-DEF_123/", "Not Found: /resume/[masked]/"),
         ("GET /resume/abc?x=1 HTTP/1.1", "GET /resume/[masked]?x=1 HTTP/1.1"),
         ("/form/identity/", "/form/identity/"),
+        ("refused: {'ada.okafor@example.org': (550, b'no')}", "refused: {'[email]': (550, b'no')}"),
+        ("<Ada.O+x@mail.example.co.uk>", "<[email]>"),
+        ("user@localhost and 07:30 @ noon", "user@localhost and 07:30 @ noon"),
     ],
 )
-def test_mask_hides_resume_tokens_only(text, expected):
+def test_mask_hides_resume_tokens_and_email_addresses(text, expected):
     assert mask(text) == expected
+
+
+def test_an_exception_naming_an_address_is_logged_without_it():
+    """As the worker logs a failed task: the exception's text goes through the filter too."""
+    import io
+    import logging.config
+    import smtplib
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(MaskSecretsFilter())
+    handler.setFormatter(logging.Formatter("{levelname} {message}", style="{"))
+    logger = logging.getLogger("tests.mask")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise smtplib.SMTPRecipientsRefused({"philippa.q@example.org": (550, b"unknown")})
+        except smtplib.SMTPRecipientsRefused:
+            logger.exception("Task id=%s failed", "t-1")
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert "SMTPRecipientsRefused" in text
+    assert "[email]" in text
+    assert "philippa.q@example.org" not in text
