@@ -19,18 +19,22 @@ class IntakeConfig(AppConfig):
 
 
 def forget_personal_arguments(sender: Any, task_result: Any, **kwargs: Any) -> None:
-    """``task_finished``: the database backend's row of such a task keeps no arguments (other
-    backends store nothing)."""
+    """``task_finished``: the database backend's row of a task that carried personal data keeps
+    no arguments, and a failed task's traceback no email address (a mail server refusing one
+    names it), masked as the logs mask it. Other backends store nothing."""
+    from django.tasks import TaskResultStatus
     from django_tasks_db import DatabaseBackend
     from django_tasks_db.models import DBTaskResult
 
+    from clinic.logfilters import mask
+
     # django-tasks-db's worker sends its backend on success and the backend's class on failure.
     backend = sender if isinstance(sender, type) else type(sender)
-    if task_result.task.module_path not in PERSONAL_TASKS or not issubclass(
-        backend, DatabaseBackend
-    ):
+    if not issubclass(backend, DatabaseBackend):
         return
-    # A failure's traceback may name the address too (a refused recipient): kept as its class.
-    DBTaskResult.objects.filter(id=task_result.id).update(
-        args_kwargs={"args": [], "kwargs": {}}, traceback=""
-    )
+    row = DBTaskResult.objects.filter(id=task_result.id)
+    if task_result.task.module_path in PERSONAL_TASKS:
+        row.update(args_kwargs={"args": [], "kwargs": {}}, traceback="")
+    elif task_result.status == TaskResultStatus.FAILED:
+        for traceback in row.values_list("traceback", flat=True):
+            row.update(traceback=mask(traceback))

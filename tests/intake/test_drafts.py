@@ -300,3 +300,30 @@ def test_a_sent_resume_link_leaves_no_address_or_link_in_the_task_table(settings
     sent = DBTaskResult.objects.get(pk=queued.pk)
     assert sent.status == "SUCCESSFUL"
     assert sent.args_kwargs == {"args": [], "kwargs": {}}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_email_tasks_traceback_keeps_no_address(settings, monkeypatch):
+    """A mail server refusing the patient's address names it in the exception; the task
+    table's copy of the traceback is masked as the logs are."""
+    import smtplib
+
+    from django_tasks_db.models import DBTaskResult
+
+    from intake.tasks import send_intake_confirmation
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise smtplib.SMTPRecipientsRefused({"bea@example.org": (550, b"no such user")})
+
+    monkeypatch.setattr("intake.tasks.send_mail", refuse)
+    answers = worked_case("V01")
+    _draft, token = fill(answers, patient={**PATIENT, "email": "bea@example.org"})
+    submit(answers, token)
+    DBTaskResult.objects.filter(task_path="intake.tasks.send_resume_link").delete()
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+    (failed,) = DBTaskResult.objects.filter(task_path=send_intake_confirmation.module_path)
+    assert failed.status == "FAILED"
+    assert "SMTPRecipientsRefused" in failed.traceback
+    assert "bea@example.org" not in failed.traceback
