@@ -15,9 +15,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from intake import fhir
+from intake import fhir, identity
 from intake.locks import lock_patient
-from intake.models import Intake, Patient
+from intake.models import Intake, IntakeDraft, Patient
 from intake.questionnaire import FIELDS
 from referrals.audit import audit_record
 from referrals.models import Referral
@@ -89,7 +89,9 @@ def _intakes(patient: Patient) -> list[Intake]:
     )
 
 
-def patient_export(*, public_id: str | uuid.UUID, actor: Any, fmt: str = "json") -> dict[str, Any]:
+def patient_export(
+    *, public_id: str | uuid.UUID, actor: Any, fmt: str = "json", operator: str = ""
+) -> dict[str, Any]:
     """Everything held about one patient: identity, every intake with its answers, triage
     result, referrals and their history. ``fmt="fhir"`` gives a FHIR Bundle per intake."""
     if fmt not in ("json", "fhir"):
@@ -97,7 +99,8 @@ def patient_export(*, public_id: str | uuid.UUID, actor: Any, fmt: str = "json")
     patient = _patient(public_id)
     intakes = _intakes(patient)
     with transaction.atomic():
-        audit_record(actor=actor, action="patient_export", obj=patient, detail={"format": fmt})
+        detail = {"format": fmt, **({"operator": operator} if operator else {})}
+        audit_record(actor=actor, action="patient_export", obj=patient, detail=detail)
     if fmt == "fhir":
         now = timezone.now()
         return {
@@ -160,13 +163,17 @@ def _scrub_text(data: Any) -> Any:
     return data
 
 
-def patient_erase(*, public_id: str | uuid.UUID, actor: Any, reason: str) -> Patient:
+def patient_erase(
+    *, public_id: str | uuid.UUID, actor: Any, reason: str, operator: str = ""
+) -> Patient:
     """Anonymise one patient's identity and free text; keep the clinical record.
 
     Kept: the year of birth (as 1 January of that year; each intake keeps the age at
     submission, which triage used), answers other than free text, triage results, referrals,
     their history and the audit trail. Cleared: names, phone, email, matching keys and the
-    patient's own words. Not reversible.
+    patient's own words, and any form the person has in progress (a draft holds their identity
+    and answers: a review found it outliving the erasure). Not reversible. ``operator`` names
+    who ran it when ``actor`` is not a staff account (the command line).
     """
     if not reason.strip():
         raise ValueError("A reason is required for an erasure.")
@@ -180,6 +187,7 @@ def patient_erase(*, public_id: str | uuid.UUID, actor: Any, reason: str) -> Pat
         if patient.anonymised_at is not None:
             raise AlreadyErased(public_id)
         now = timezone.now()
+        drafts = _drafts_of(patient.family_name_key, patient.date_of_birth)
         year_only = dt.date(patient.date_of_birth.year, 1, 1)
         patient.given_name = ERASED_NAME
         patient.family_name = ERASED_NAME
@@ -195,10 +203,30 @@ def patient_erase(*, public_id: str | uuid.UUID, actor: Any, reason: str) -> Pat
             intake.triage_result = _scrub_text(intake.triage_result)
             intake.date_of_birth = year_only
             intake.save(update_fields=["answers", "triage_result", "date_of_birth", "updated_at"])
+        IntakeDraft.objects.filter(pk__in=[draft.pk for draft in drafts]).delete()
         audit_record(
             actor=actor,
             action="patient_erase",
             obj=patient,
-            detail={"reason": reason.strip(), "intakes": len(intakes)},
+            detail={
+                "reason": reason.strip(),
+                "intakes": len(intakes),
+                "drafts": len(drafts),
+                **({"operator": operator} if operator else {}),
+            },
         )
     return patient
+
+
+def _drafts_of(family_key: str, date_of_birth: dt.date) -> list[IntakeDraft]:
+    """Forms in progress by the same person (family name and birth date, as a submission
+    would match them). Drafts live DRAFT_TTL_DAYS: the table is read whole."""
+    found = []
+    for draft in IntakeDraft.objects.all():
+        details = draft.data.get("patient") or {}
+        if (
+            details.get("date_of_birth") == date_of_birth.isoformat()
+            and identity.normalise_family_name(str(details.get("family_name", ""))) == family_key
+        ):
+            found.append(draft)
+    return found

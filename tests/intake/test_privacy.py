@@ -11,7 +11,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from fhir.resources.R4B.bundle import Bundle
 
-from intake.models import Intake, Patient
+from intake.drafts import draft_start
+from intake.models import Intake, IntakeDraft, Patient
 from intake.privacy import ERASED_NAME, ERASED_TEXT, AlreadyErased, patient_erase, patient_export
 from referrals.models import AuditEntry, EventKind, Referral
 from referrals.services import referral_add_note, referral_claim
@@ -20,6 +21,14 @@ from tests.clinic_fixtures import details, submit
 pytestmark = pytest.mark.django_db
 
 CONCERN = "Shooting pain down my left leg since I bent to pick up a box."
+PATIENT_FORM = {
+    "given_name": "Ada",
+    "family_name": "Okafor",
+    "date_of_birth": "1980-05-17",
+    "phone": "07700 900123",
+    "email": "",
+    "preferred_contact": "phone",
+}
 
 
 def command(*args: str) -> str:
@@ -64,7 +73,8 @@ def test_json_export_holds_identity_every_intake_answers_triage_and_referral_his
     assert {"emergency_advice_shown_at", "red_flag_cleared_at", "red_flag_clearance_reason"} <= set(
         first
     )
-    assert AuditEntry.objects.filter(action="patient_export", patient=patient).count() == 1
+    (exported,) = AuditEntry.objects.filter(action="patient_export", patient=patient)
+    assert exported.detail["operator"].startswith("login:")  # who ran it, by default
 
 
 def test_fhir_export_is_one_valid_bundle_per_intake(case):
@@ -86,7 +96,20 @@ def test_export_of_an_unknown_patient_is_a_command_error():
 def test_erasure_anonymises_identity_and_free_text_but_keeps_the_clinical_record(case):
     patient, submissions = case
     referrals_before = Referral.objects.filter(patient=patient).count()
-    out = command("erase_patient", str(patient.public_id), "--reason", "Request SAR-17", "--yes")
+    # A second form in progress, hers (the same family name and birth date), and someone else's.
+    hers, _ = draft_start(
+        values={}, patient={**PATIENT_FORM, "family_name": "OKAFOR", "email": "ada@example.org"}
+    )
+    other, _ = draft_start(values={}, patient={**PATIENT_FORM, "family_name": "Okoro"})
+    out = command(
+        "erase_patient",
+        str(patient.public_id),
+        "--reason",
+        "Request SAR-17",
+        "--yes",
+        "--operator",
+        "dpo.jones",
+    )
     assert "Erased patient" in out
     patient.refresh_from_db()
     assert (patient.given_name, patient.family_name) == (ERASED_NAME, ERASED_NAME)
@@ -103,7 +126,14 @@ def test_erasure_anonymises_identity_and_free_text_but_keeps_the_clinical_record
         assert intake.date_of_birth == dt.date(1980, 1, 1)
     assert Referral.objects.filter(patient=patient).count() == referrals_before
     entry = AuditEntry.objects.get(action="patient_erase", patient=patient)
-    assert entry.detail == {"reason": "Request SAR-17", "intakes": 2}
+    assert entry.detail == {
+        "reason": "Request SAR-17",
+        "intakes": 2,
+        "drafts": 1,
+        "operator": "dpo.jones",
+    }
+    assert list(IntakeDraft.objects.values_list("pk", flat=True)) == [other.pk]
+    assert hers.pk != other.pk
     dump = json.dumps(patient_export(public_id=patient.public_id, actor=None))
     for secret in ("Okafor", "Ada", "ada@example.org", "900123", "1980-05-17", CONCERN):
         assert secret not in dump

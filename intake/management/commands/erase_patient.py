@@ -2,6 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from clinic.operator import add_operator_argument, operator_of
 from intake.privacy import AlreadyErased, PatientNotFound, patient_erase
 
 
@@ -16,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("public_id", help="The patient's public id (a UUID).")
         parser.add_argument("--reason", required=True, help="Why, e.g. the request's reference.")
         parser.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
+        add_operator_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         public_id = options["public_id"]
@@ -24,7 +26,12 @@ class Command(BaseCommand):
             if answer.strip() != "erase":
                 raise CommandError("Not erased.")
         try:
-            patient = patient_erase(public_id=public_id, actor=None, reason=options["reason"])
+            patient = patient_erase(
+                public_id=public_id,
+                actor=None,
+                reason=options["reason"],
+                operator=operator_of(options),
+            )
         except PatientNotFound:
             raise CommandError(f"No patient with id {public_id}.") from None
         except AlreadyErased:
