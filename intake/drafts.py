@@ -166,6 +166,10 @@ def _merge(
     for spec in _CONDITIONAL:
         if not is_shown(spec, merged):
             merged[spec.code] = None
+            # And what was typed for it goes too: shown again later it would read as answered
+            # while the answer is null (a review found the form refusing to send with no
+            # error on the page it pointed to).
+            data["values"].get(spec.section, {}).pop(spec.code, None)
     # Without JavaScript the advice appears on the page that answers this step: record it now.
     if interrupt_due(merged) and not data.get("interrupt_shown_at"):
         data["interrupt_shown_at"] = now.isoformat()

@@ -100,8 +100,19 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
     if step not in STEP_FORMS:
         raise Http404
     draft = draft_for_token(_token(request))
-    if step != IDENTITY_STEP and not (draft and step_reachable(draft, step)):
-        return redirect(_step_url(draft.current_step if draft else IDENTITY_STEP))
+    if step != IDENTITY_STEP and draft is None:
+        if submitted_intake(request.session.get(DONE_KEY)) is not None:
+            # Sent from this browser: a second "Send", or Back from the result page.
+            return redirect("form-done")
+        if request.method == "POST" or _token(request):
+            # Someone filling the form whose session ended (idle, or the browser closed), or
+            # whose draft has gone: say so and how to continue, where an empty first step
+            # looked like everything typed was lost (a review found it).
+            context = {"days": settings.DRAFT_TTL_DAYS}
+            return render(request, "intake/not_found_here.html", context)
+        return redirect(_step_url(IDENTITY_STEP))
+    if step != IDENTITY_STEP and not step_reachable(draft, step):
+        return redirect(_step_url(draft.current_step))
     form_class, answers = STEP_FORMS[step], draft_answers(draft)
     if request.method == "POST":
         form = form_class(request.POST, answers=answers)
@@ -189,6 +200,8 @@ def _render_step(request: HttpRequest, form: StepForm, draft: IntakeDraft | None
             draft_record_interrupt(token=token)
     context = {
         "form": form,
+        # Sent back by a submission that failed validation: the form is not sent yet.
+        "not_sent": bool(request.GET.get("check")) and draft is not None,
         "step_number": index + 1,
         "step_total": len(STEP_CODES),
         "previous_url": _step_url(STEP_CODES[index - 1]) if index else reverse("start"),

@@ -278,6 +278,60 @@ def test_an_absurd_imperial_height_or_weight_is_a_form_message_not_an_error(clie
     assert "Please enter a number from 30 to 250." in page
 
 
+def test_after_sending_a_second_send_or_back_shows_the_result_again(client):
+    """The browser's Back from the result page, or Send clicked again once it went: the
+    result page, where an empty first step looked like the form was lost (a review)."""
+    answers = worked_case("V01")
+    complete(client, answers)
+    reference = Intake.objects.get().reference
+    for response in (
+        client.post("/form/consent/", step_data("consent", answers)),
+        client.get("/form/consent/"),
+    ):
+        assert response["Location"] == "/form/done/"
+    assert f"{reference[:4]}-{reference[4:]}" in html(client.get("/form/done/"))
+    assert Intake.objects.count() == 1
+    # Starting a new form from the start page is still possible.
+    assert client.get("/form/identity/").status_code == 200
+
+
+def test_a_step_sent_after_the_session_ended_says_how_to_carry_on(client):
+    answers = worked_case("V01")
+    complete(client, answers, upto="timing")
+    client.cookies.clear()  # idle past the limit, or the browser closed
+    response = client.post("/form/timing/", step_data("timing", answers))
+    assert response.status_code == 200
+    page = html(response)
+    assert "We cannot find your form on this browser" in page
+    assert "private link" in page
+    assert client.get("/form/timing/")["Location"] == "/form/identity/"  # a newcomer
+
+
+def test_a_question_hidden_then_asked_again_is_asked_again_before_sending(client):
+    """Leg symptoms answered "none" then back: the leg-duration answer was nulled but its typed
+    value kept, so the form refused to send and the page it pointed to showed no error."""
+    answers = worked_case("V01")
+    assert answers["leg_symptoms_duration"] is not None
+    complete(client, answers, upto="consent")
+    no_leg = {
+        **answers,
+        "leg_symptoms_side": "none",
+        "pain_below_knee_side": "none",
+        "leg_neuro_side": "none",
+    }
+    for version in (no_leg, answers):
+        for step in ("pain_locations", "neuro"):
+            response = client.post(f"/form/{step}/", step_data(step, version))
+            assert response.status_code == 302, html(response)[:3000]
+    sent = client.post("/form/consent/", step_data("consent", answers))
+    assert sent["Location"] == "/form/timing/?check=1"
+    assert not Intake.objects.exists()
+    page = html(client.get(sent["Location"]))
+    assert "Your answers have not been sent yet" in page
+    assert '<div id="error-summary"' in page
+    assert 'href="#id_leg_symptoms_duration_0"' in page
+
+
 def test_tom_under_16_is_refused_as_soon_as_he_gives_his_date_of_birth(client):
     page = html(client.post("/form/identity/", TEEN_TOM))
     assert "only for people aged 16 and over" in page
