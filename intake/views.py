@@ -111,7 +111,7 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
             context = {"days": settings.DRAFT_TTL_DAYS}
             return render(request, "intake/not_found_here.html", context)
         return redirect(_step_url(IDENTITY_STEP))
-    if step != IDENTITY_STEP and not step_reachable(draft, step):
+    if draft is not None and step != IDENTITY_STEP and not step_reachable(draft, step):
         return redirect(_step_url(draft.current_step))
     form_class, answers = STEP_FORMS[step], draft_answers(draft)
     if request.method == "POST":
