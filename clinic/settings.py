@@ -60,6 +60,7 @@ if PRODUCTION and not ALLOWED_HOSTS:
         "ALLOWED_HOSTS is required when DJANGO_ENV=production: list the public host names."
     )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "clinic.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

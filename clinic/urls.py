@@ -8,6 +8,7 @@ from referrals.twofactor import two_factor_setup
 
 # A database outage is answered 503 with Retry-After (JSON under /api/), other errors 500.
 handler500 = views.server_error
+handler404 = views.not_found
 
 urlpatterns = [
     path("", include("intake.urls")),

@@ -70,3 +70,21 @@ def service_unavailable(request: HttpRequest) -> HttpResponse:
     response = render(request, "503.html", status=503)
     response["Retry-After"] = RETRY_AFTER
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: the API's error shape under /api/, the site's page elsewhere (with the
+    emergency numbers), where Django's bare "Not Found" page had neither."""
+    if request.path.startswith(API_PREFIX):
+        message = gettext("There is nothing at this address.")
+        return JsonResponse({"errors": {"non_field_errors": [message]}}, status=404)
+    return render(request, "404.html", status=404)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a page that says what to do (a page left open very long, or cookies
+    blocked), where Django's bare 403 page lost the patient with no way back."""
+    if request.path.startswith(API_PREFIX):
+        message = gettext("The request was refused: sign in again, or use an API token.")
+        return JsonResponse({"errors": {"non_field_errors": [message]}}, status=403)
+    return render(request, "csrf_failure.html", status=403)

@@ -235,21 +235,27 @@ class IdentityForm(StepForm):
     step = IDENTITY_STEP
     title = _("About you and how to contact you")
 
+    # Each message says what to do, where Django's own said only "This field is required."
     given_name = forms.CharField(
         label=_("Given name (first name)"),
         max_length=NAME_MAX,
         widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+        error_messages={"required": _("Please enter your given name.")},
     )
     family_name = forms.CharField(
         label=_("Family name (surname)"),
         max_length=NAME_MAX,
         widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+        error_messages={"required": _("Please enter your family name.")},
     )
     date_of_birth = forms.DateField(
         label=_("What is your date of birth?"),
         help_text=_("For example, 17 May 1980."),
         widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"),
-        error_messages={"invalid": _("Please enter a real date, for example 17 May 1980.")},
+        error_messages={
+            "invalid": _("Please enter a real date, for example 17 May 1980."),
+            "required": _("Please enter your date of birth: day, month and year."),
+        },
     )
     phone = forms.CharField(
         label=_("Phone number"),

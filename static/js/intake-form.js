@@ -47,8 +47,9 @@
       var hidden = advice.classList.contains("d-none");
       advice.classList.remove("d-none");
       if (hidden) {
+        // Shown and announced (role="alert"), focus left on the answer: moving it on a change
+        // of answer pulled keyboard users away with "Yes" ticked (WCAG 3.2.2; a review).
         advice.scrollIntoView({ block: "start" });
-        advice.focus({ preventScroll: true });
       }
       record();
     }

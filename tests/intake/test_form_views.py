@@ -340,6 +340,13 @@ def test_tom_under_16_is_refused_as_soon_as_he_gives_his_date_of_birth(client):
     assert not IntakeDraft.objects.exists()
 
 
+def test_a_missing_name_or_birth_date_says_what_to_enter(client):
+    page = html(client.post("/form/identity/", {**GRACE, "given_name": "", "date_of_birth": ""}))
+    assert "Please enter your given name." in page
+    assert "Please enter your date of birth: day, month and year." in page
+    assert "This field is required." not in page
+
+
 def test_identity_needs_a_way_to_reach_the_patient(client):
     data = {**GRACE, "phone": "", "email": ""}
     page = html(client.post("/form/identity/", data))
@@ -410,7 +417,25 @@ def test_a_filled_honeypot_is_refused_without_saving(client):
 
 def test_the_form_needs_its_csrf_token():
     client = Client(enforce_csrf_checks=True)
-    assert client.post("/form/identity/", GRACE).status_code == 403
+    response = client.post("/form/identity/", GRACE)
+    assert response.status_code == 403
+    # The site's page, saying what to do and with the numbers to call, not Django's bare one.
+    page = html(response)
+    assert "Go back, reload the page, and send it again." in page
+    assert "call 999" in page
+
+
+def test_an_unknown_address_is_the_sites_page_or_the_apis_error():
+    page = Client(raise_request_exception=False).get("/form/nope/")
+    assert page.status_code == 404
+    assert "Page not found" in html(page)
+    assert "call 999" in html(page)
+    api = Client().get("/api/v1/nothing-here")
+    assert api.status_code == 404
+    assert list(api.json()["errors"]) == ["non_field_errors"]
+    schema = Client().get("/api/nothing-here")  # under /api/, outside the API's own routes
+    assert schema.status_code == 404
+    assert schema.json() == {"errors": {"non_field_errors": ["There is nothing at this address."]}}
 
 
 def test_starting_too_many_forms_from_one_address_gets_a_friendly_429(client, settings):
