@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from intake import bodymap, identity
@@ -229,6 +230,22 @@ class StepForm(forms.Form):
         return links
 
 
+def _fraction_messages(unit: Any, example: str) -> dict[str, Any]:
+    """A DecimalField's messages in the form's words, where Django's said "Ensure that there
+    are no more than 1 decimal place."."""
+    message = format_lazy(
+        _("Please enter the {unit} as a number with at most one decimal place, for example {ex}."),
+        unit=unit,
+        ex=example,
+    )
+    return {
+        "invalid": message,
+        "max_decimal_places": message,
+        "max_digits": message,
+        "max_whole_digits": message,
+    }
+
+
 class IdentityForm(StepForm):
     """Who the patient is and how to reach them; decides the under-16 refusal at once (§0.7)."""
 
@@ -349,6 +366,7 @@ class AboutYouBase(StepForm):
         max_digits=4,
         decimal_places=1,
         widget=forms.NumberInput(attrs=_DECIMAL),
+        error_messages=_fraction_messages(_("inches"), "5.5"),
     )
     weight_kg = forms.IntegerField(
         label=_("Kilograms"),
@@ -365,6 +383,7 @@ class AboutYouBase(StepForm):
     weight_pounds = forms.DecimalField(
         label=_("Pounds"),
         required=False,
+        error_messages=_fraction_messages(_("pounds"), "7.5"),
         max_digits=4,
         decimal_places=1,
         widget=forms.NumberInput(attrs=_DECIMAL),
@@ -417,6 +436,9 @@ class AboutYouBase(StepForm):
         parsed = super().parsed_answers(cleaned)
         for code, (metric, whole, fraction, convert) in self.UNITS.items():
             if any(name in self.errors for name in (metric, whole, fraction)):
+                # That box has its message; "please answer" for the question as well was wrong
+                # (the patient did answer, in the other unit: a review found it).
+                parsed.pop(code, None)
                 continue
             imperial = cleaned.get(whole) is not None or cleaned.get(fraction) is not None
             if cleaned.get(metric) is not None:

@@ -258,6 +258,20 @@ def test_height_in_both_units_at_once_is_refused(client):
     )
 
 
+def test_an_imperial_box_filled_wrongly_has_one_message_in_plain_words(client):
+    """Inches 5.55 gave "Centimetres: Please answer this question." (the patient had answered,
+    in inches) and Django's "Ensure that there are no more than 1 decimal place." (a review)."""
+    complete(client, worked_case("V01"), upto="about_you")
+    data = {"height_feet": "5", "height_inches": "5.55", "weight_kg": "80", "has_diabetes": "no"}
+    page = html(client.post("/form/about_you/", data))
+    assert (
+        "Please enter the inches as a number with at most one decimal place, for example 5.5."
+        in page
+    )
+    assert "Please answer this question" not in page
+    assert "Ensure that" not in page
+
+
 def test_an_out_of_range_imperial_height_says_what_it_came_to(client):
     complete(client, worked_case("V01"), upto="about_you")
     data = {"height_feet": "3", "weight_kg": "80", "has_diabetes": "no"}
