@@ -8,14 +8,16 @@ ids, the reference, the event type and statuses: no answers, names or free text.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import http.client
 import json
 import logging
-import urllib.error
-import urllib.request
+import socket
+import threading
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -158,34 +160,56 @@ def on_referral_status_changed(
 # --- delivery -----------------------------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer other than 2xx, retried like any: urllib's default turned a
-    301/302/303 into a GET without the body to the new address (with the signature headers)
-    and recorded the final 200 as delivered (a review found it)."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER: Final = urllib.request.build_opener(_NoRedirects)
-
-
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
-    if not url.startswith(("http://", "https://")):
+    """One POST; (status, error text). Any answer other than 2xx is an error, a redirect too
+    (not followed: urllib followed a 301/302/303 as a GET without the body and the final 200
+    was recorded as delivered). WEBHOOK_TIMEOUT_SECONDS bounds the whole attempt, not each
+    read: a receiver answering a byte at a time held a worker as long as it liked (and with
+    it the escalation job queued behind; a review found both)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         return None, "Only http and https URLs are delivered."
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    limit = settings.WEBHOOK_TIMEOUT_SECONDS
+    connection_class = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
     try:
-        with _OPENER.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
-            return int(response.status), ""
-    except urllib.error.HTTPError as exc:
-        redirect = " (redirects are not followed)" if 300 <= exc.code < 400 else ""
-        return exc.code, f"HTTP {exc.code}{redirect}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        connection = connection_class(parts.hostname, parts.port, timeout=limit)
+    except ValueError as exc:  # a port that is not a number
         return None, str(exc)[:ERROR_TEXT_MAX]
-    # A malformed answer (a bad status line, too many headers) is a failed attempt like any
-    # other; it escaped here and the delivery was never counted (a review found it).
-    except http.client.HTTPException as exc:
-        return None, f"Malformed answer ({type(exc).__name__}): {exc}"[:ERROR_TEXT_MAX]
+    late = threading.Event()
+
+    def cut_off() -> None:
+        late.set()
+        sock = connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    deadline = threading.Timer(limit, cut_off)
+    deadline.daemon = True
+    deadline.start()
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        code = int(connection.getresponse().status)
+    except (http.client.HTTPException, OSError, ValueError) as exc:
+        if late.is_set():
+            return None, f"No complete answer within {limit} s."
+        if isinstance(exc, http.client.HTTPException):
+            # A malformed answer (a bad status line, too many headers) is a counted failed
+            # attempt; it escaped here and the delivery was re-sent forever at attempt 0.
+            return None, f"Malformed answer ({type(exc).__name__}): {exc}"[:ERROR_TEXT_MAX]
+        return None, str(exc)[:ERROR_TEXT_MAX]
+    finally:
+        deadline.cancel()
+        connection.close()
+    if 200 <= code < 300:
+        return code, ""
+    redirect = " (redirects are not followed)" if 300 <= code < 400 else ""
+    return code, f"HTTP {code}{redirect}"
 
 
 def retry_delay(attempts: int) -> dt.timedelta:

@@ -311,6 +311,49 @@ def test_a_redirect_or_a_malformed_answer_is_a_failed_attempt(settings, reply, c
     assert server.request_lines == ["POST /hook HTTP/1.1"]  # no GET to the new address
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_receiver_answering_a_byte_at_a_time_is_cut_off_at_the_time_limit(settings):
+    """WEBHOOK_TIMEOUT_SECONDS bounds the whole attempt: a receiver trickling its answer held
+    the worker 18 s with a 1 s limit, then counted as delivered (a review found it)."""
+    import socket
+
+    settings.TASKS = DATABASE_QUEUE
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                if stop.wait(0.3):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    threading.Thread(target=trickle, daemon=True).start()
+    WebhookEndpoint.objects.create(
+        name="Trickle",
+        url=f"http://127.0.0.1:{listener.getsockname()[1]}/hook",
+        secret=SECRET,
+        events=[WebhookEvent.INTAKE_SUBMITTED],
+    )
+    submit("V01")
+    began = time.monotonic()
+    run_worker()
+    took = time.monotonic() - began
+    stop.set()
+    listener.close()
+    (delivery,) = WebhookDelivery.objects.all()
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert delivery.last_error == "No complete answer within 1 s."
+    assert took < 5, took
+
+
 def test_a_receivers_check_refuses_a_forged_header_without_raising():
     body = b'{"a":1}'
     for header in ("t=abc,v1=00", "t=1700000000,v1=ü", "t=,v1=", "v1=1"):
