@@ -17,18 +17,12 @@ from intake.privacy import ERASED_NAME, ERASED_TEXT, AlreadyErased, patient_eras
 from referrals.models import AuditEntry, EventKind, Referral
 from referrals.services import referral_add_note, referral_claim
 from tests.clinic_fixtures import details, submit
+from tests.form_data import IDENTITY
 
 pytestmark = pytest.mark.django_db
 
 CONCERN = "Shooting pain down my left leg since I bent to pick up a box."
-PATIENT_FORM = {
-    "given_name": "Ada",
-    "family_name": "Okafor",
-    "date_of_birth": "1980-05-17",
-    "phone": "07700 900123",
-    "email": "",
-    "preferred_contact": "phone",
-}
+PATIENT_FORM = IDENTITY  # the fixture's patient, as the form's first step saves them
 
 
 def command(*args: str) -> str:
