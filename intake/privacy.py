@@ -19,6 +19,7 @@ from intake import fhir, identity
 from intake.locks import lock_patient
 from intake.models import Intake, IntakeDraft, Patient
 from intake.questionnaire import FIELDS
+from intake.services import patient_matches
 from referrals.audit import audit_record
 from referrals.models import Referral
 
@@ -187,7 +188,7 @@ def patient_erase(
         if patient.anonymised_at is not None:
             raise AlreadyErased(public_id)
         now = timezone.now()
-        drafts = _drafts_of(patient.family_name_key, patient.date_of_birth)
+        drafts = _drafts_of(patient)
         year_only = dt.date(patient.date_of_birth.year, 1, 1)
         patient.given_name = ERASED_NAME
         patient.family_name = ERASED_NAME
@@ -218,15 +219,23 @@ def patient_erase(
     return patient
 
 
-def _drafts_of(family_key: str, date_of_birth: dt.date) -> list[IntakeDraft]:
-    """Forms in progress by the same person (family name and birth date, as a submission
-    would match them). Drafts live DRAFT_TTL_DAYS: the table is read whole."""
+def _drafts_of(patient: Patient) -> list[IntakeDraft]:
+    """Forms in progress by the same person, as a submission would match them: the folded
+    family name, the birth date and a phone or an email shared with the patient (a namesake
+    born the same day, a twin, is someone else: a review found their draft deleted too).
+    Drafts live DRAFT_TTL_DAYS: the table is read whole."""
     found = []
     for draft in IntakeDraft.objects.all():
         details = draft.data.get("patient") or {}
         if (
-            details.get("date_of_birth") == date_of_birth.isoformat()
-            and identity.normalise_family_name(str(details.get("family_name", ""))) == family_key
+            details.get("date_of_birth") == patient.date_of_birth.isoformat()
+            and identity.normalise_family_name(str(details.get("family_name", "")))
+            == patient.family_name_key
+            and patient_matches(
+                patient,
+                identity.normalise_phone(str(details.get("phone") or "")),
+                identity.normalise_email(str(details.get("email") or "")),
+            )
         ):
             found.append(draft)
     return found
