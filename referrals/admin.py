@@ -280,7 +280,8 @@ class ReferralAdmin(CappedCountAdmin):
         """Django's, once the selection holds only row ids: a hand-made POST selecting
         something else raised in the action's query (a 500 a review found)."""
         selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        if not all(value.isascii() and value.isdigit() for value in selected):
+        # A row id: digits, and no more than a 64-bit integer holds (SQLite overflowed).
+        if not all(value.isascii() and value.isdigit() and len(value) < 19 for value in selected):
             self.message_user(
                 request, "The selection was not understood: please choose again.", messages.ERROR
             )

@@ -37,6 +37,8 @@ from referrals import selectors
 from referrals.models import Queue, Referral, Status
 
 COUNT_CAP: Final = 1000
+# How deep a capped list pages on (CappedCountAdmin): a page's count reads this many rows at most.
+MAX_DEPTH: Final = 100_000
 # The list_display queue_rows knows how to write; anything else is rendered by Django.
 COLUMNS: Final = (
     "action_checkbox",
@@ -151,7 +153,11 @@ class CappedCountAdmin(admin.ModelAdmin):
                 page = int(request.GET.get(PAGE_VAR, 1))
             except ValueError:
                 page = 1
-            paginator.first_row = max(page - 1, 0) * paginator.per_page
+            first_row = max(page - 1, 0) * paginator.per_page
+            # Deeper than MAX_DEPTH rows a list is narrowed, not paged: the count stays at
+            # the cap and Django answers such a page as one that does not exist (a number
+            # past what the database's integers hold was a 500; a review found it).
+            paginator.first_row = first_row if first_row <= MAX_DEPTH else 0
         return paginator
 
 

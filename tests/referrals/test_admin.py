@@ -157,6 +157,24 @@ def test_paging_on_past_the_cap_reaches_the_oldest_submission(client, triage_lea
     assert client.get(url, {"p": 6}).status_code == 302  # past the end: Django's ?e=1
 
 
+@pytest.mark.parametrize("page", ["2001", "99999999999999999999", "-3"])
+def test_a_page_past_the_paging_depth_is_a_page_that_does_not_exist(client, triage_lead, page):
+    """A page number past what the database's integers hold was a 500 (a review); deeper
+    than MAX_DEPTH rows a list is narrowed, not paged: Django's answer to a page that does
+    not exist (a redirect with ?e=1), or its first page for a number below one."""
+    submit("V01")
+    client.force_login(triage_lead)
+    for url in (
+        LIST,
+        reverse("admin:intake_intake_changelist"),
+        reverse("admin:referrals_auditentry_changelist"),
+    ):
+        response = client.get(url, {"p": page})
+        assert response.status_code in (200, 302), (url, response.status_code)
+        if response.status_code == 302:
+            assert "e=1" in response["Location"]
+
+
 def test_the_queue_pages_on_past_its_cap(client, triage_lead, monkeypatch):
     monkeypatch.setattr(CappedCountPaginator, "cap", 4)
     monkeypatch.setattr(ReferralAdmin, "list_per_page", 2)

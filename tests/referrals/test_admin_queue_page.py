@@ -178,7 +178,7 @@ def test_the_actions_and_popups_are_djangos_view(client, triage_lead, queue):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("selected", ["abc", "1.5", "٣", ""])
+@pytest.mark.parametrize("selected", ["abc", "1.5", "٣", "", "9" * 20])
 def test_an_action_on_a_selection_that_is_not_row_ids_is_a_message(
     client, triage_lead, queue, selected
 ):
