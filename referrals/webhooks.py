@@ -174,9 +174,13 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, s
         http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     )
     try:
-        connection = connection_class(parts.hostname, parts.port, timeout=limit)
+        port = parts.port
     except ValueError as exc:  # a port that is not a number
         return None, str(exc)[:ERROR_TEXT_MAX]
+    # The port always given: without one, http.client reads a bare IPv6 address's last part
+    # as the port ("[::1]" went to host ":" port 1; a review found it).
+    port = port or connection_class.default_port
+    connection = connection_class(parts.hostname, port, timeout=limit)
     late = threading.Event()
 
     def cut_off() -> None:

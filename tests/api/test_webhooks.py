@@ -354,6 +354,37 @@ def test_a_receiver_answering_a_byte_at_a_time_is_cut_off_at_the_time_limit(sett
     assert took < 5, took
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_endpoint_at_an_ipv6_address_is_reached(settings):
+    """http.client reads a bare IPv6 address's last part as a port: "[::1]" went to host ":"
+    port 1 (a review found it when the POST moved off urllib)."""
+    import socket
+
+    settings.TASKS = DATABASE_QUEUE
+    listener = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    seen: list[bytes] = []
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            seen.append(conn.recv(65536))
+            conn.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    WebhookEndpoint.objects.create(
+        name="Six",
+        url=f"http://[::1]:{listener.getsockname()[1]}/hook?k=1",
+        secret=SECRET,
+        events=[WebhookEvent.INTAKE_SUBMITTED],
+    )
+    submit("V01")
+    run_worker()
+    listener.close()
+    (delivery,) = WebhookDelivery.objects.all()
+    assert (delivery.status, delivery.last_status_code) == ("delivered", 204)
+    assert seen[0].startswith(b"POST /hook?k=1 HTTP/1.1")
+
+
 def test_a_receivers_check_refuses_a_forged_header_without_raising():
     body = b'{"a":1}'
     for header in ("t=abc,v1=00", "t=1700000000,v1=ü", "t=,v1=", "v1=1"):
