@@ -14,9 +14,9 @@ from typing import Any, Final
 
 RESUME_TOKEN: Final = re.compile(r"(/resume/)[^/\s?#\"']+")
 MASK: Final = r"\1[masked]"
-EMAIL: Final = re.compile(
-    r"[^\s@<>()\[\]{}'\",;:]+@[^\s@<>()\[\]{}'\",;:]+\.[^\s@<>()\[\]{}'\",;:]+"
-)
+# Bounded parts (an address's own limits): linear in the text, where unbounded ones were
+# quadratic on a long run of letters (a review timed 2.9 s for a 32,000-character path).
+EMAIL: Final = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 
 
 def mask(text: str) -> str:
