@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.tasks import task
+from django.tasks import TaskResultStatus, task
 from django.utils import timezone
 
 from intake.models import Intake, Urgency
@@ -36,15 +36,15 @@ def _send(recipients: list[str], subject: str, body: str) -> None:
 def announce_intake(
     intake_id: int, referral_ids: list[int], created_ids: list[int], notify_ids: list[int]
 ) -> int:
-    """After a submission commits: record its webhooks (intake.submitted, and
-    referral.status_changed for each new referral), then alert the staff of each emergency or
-    urgent referral it opened or raised, then mark the intake announced. Returns the number of
-    alerts sent.
+    """After a submission commits, in one transaction: record its webhooks (intake.submitted,
+    and referral.status_changed for each new referral), enqueue an alert to the staff of each
+    emergency or urgent referral it opened or raised (``notify_queue_staff``, which retries a
+    mail that fails), and mark the intake announced. Returns the number of alerts enqueued.
 
     A task that failed or whose worker died leaves the intake unannounced, and
     ``announce_missed`` enqueues it again (a review found such cases' webhooks and alerts lost
-    for good): alerts at least once, webhooks once with the mark; one already announced is
-    left alone."""
+    for good); one already announced is left alone, so each is recorded once. The mail server
+    being away delays the alerts only, not the webhooks."""
     intake = Intake.objects.only("public_id", "reference", "urgency", "announced_at").get(
         pk=intake_id
     )
@@ -52,16 +52,15 @@ def announce_intake(
         return 0
     found = Referral.objects.select_related("intake").filter(pk__in=referral_ids)
     referrals = {r.pk: r for r in found}
-    # The alerts first: a failure leaves the case unannounced, and sending them again is
-    # better than never. Then the webhooks and the mark in one transaction: recorded once.
-    sent = sum(_notify(referrals[pk]) for pk in notify_ids)
     with transaction.atomic():
         if not Intake.objects.select_for_update().filter(pk=intake_id, announced_at=None):
-            return sent  # another run of this task got there first
+            return 0  # another run of this task got there first
         webhooks.on_intake_submitted(intake, [referrals[pk] for pk in referral_ids])
         webhooks.on_referrals_created([referrals[pk] for pk in created_ids])
+        for pk in notify_ids:
+            notify_queue_staff.enqueue(pk)  # a task row of this transaction
         Intake.objects.filter(pk=intake_id).update(announced_at=timezone.now())
-    return sent
+    return len(notify_ids)
 
 
 def announcement_of(intake: Intake) -> tuple[list[int], list[int], list[int]]:
@@ -105,16 +104,51 @@ def announce_missed_now(*, now: dt.datetime) -> int:
         .only("id", "reference")
         .order_by("created_at")[:ANNOUNCE_BATCH]
     )
+    enqueued = 0
     for intake in missed:
+        if _announcement_waiting(intake.pk):
+            continue  # enqueued already (by the submission or a sweep) and not yet run
         log.warning("intake %s was not announced: enqueued again", intake.pk)
         announce_intake.enqueue(intake.pk, *announcement_of(intake))
-    return len(missed)
+        enqueued += 1
+    return enqueued
+
+
+def _announcement_waiting(intake_id: int) -> bool:
+    """An announcement of this intake is queued and has not run (the database backend's
+    table; other backends keep no queue). Without the check a worker that was away came back
+    to one more copy per case for every minute of its absence (a review)."""
+    from django_tasks_db import DatabaseBackend
+    from django_tasks_db.models import DBTaskResult
+
+    if not isinstance(announce_intake.get_backend(), DatabaseBackend):
+        return False
+    return DBTaskResult.objects.filter(
+        task_path=announce_intake.module_path,
+        status=TaskResultStatus.READY,
+        args_kwargs__args__0=intake_id,
+    ).exists()
+
+
+NOTIFY_ATTEMPTS = 6
+NOTIFY_RETRY = dt.timedelta(minutes=1)
 
 
 @task()
-def notify_queue_staff(referral_id: int) -> int:
-    """Tell a queue's staff an emergency or urgent case arrived; no clinical detail in email."""
-    return _notify(Referral.objects.select_related("intake").get(pk=referral_id))
+def notify_queue_staff(referral_id: int, attempt: int = 1) -> int:
+    """Tell a queue's staff an emergency or urgent case arrived; no clinical detail in email.
+
+    A mail that cannot be sent is tried again after 1, 2, 4, 8 and 16 minutes (the task fails
+    each time, for the record, and enqueues the next try first)."""
+    referral = Referral.objects.select_related("intake").get(pk=referral_id)
+    try:
+        return _notify(referral)
+    except Exception:
+        backend = notify_queue_staff.get_backend()
+        if attempt < NOTIFY_ATTEMPTS and backend.supports_defer:
+            later = timezone.now() + NOTIFY_RETRY * 2 ** (attempt - 1)
+            notify_queue_staff.using(run_after=later).enqueue(referral_id, attempt + 1)
+        raise
 
 
 def _notify(referral: Referral) -> int:

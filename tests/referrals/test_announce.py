@@ -34,27 +34,62 @@ def test_an_announcement_that_failed_is_done_again_by_the_sweeper(
         name="Partner", url="http://127.0.0.1:9/hook", secret="s", events=WebhookEvent.values
     )
     case = submit("V09")  # an emergency: its queue's staff are paged
-    monkeypatch.setattr(
-        "referrals.tasks.send_mail", lambda *a, **k: (_ for _ in ()).throw(OSError("no SMTP"))
-    )
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the worker fell over")
+
+    monkeypatch.setattr("referrals.webhooks.on_intake_submitted", broken)
     run_worker()
     (task,) = DBTaskResult.objects.filter(task_path__endswith="announce_intake")
     assert task.status == "FAILED"
     intake = Intake.objects.get(pk=case.intake.pk)
     assert intake.announced_at is None
+    assert not WebhookDelivery.objects.exists()
     assert mail.outbox == []
 
     monkeypatch.undo()
     assert announce_missed_now(now=timezone.now()) == 0  # not stale yet
     later = timezone.now() + dt.timedelta(minutes=11)
     assert announce_missed_now(now=later) == 1
+    # Queued and not yet run: the next minutes' sweeps add no copy.
+    assert announce_missed_now(now=later + dt.timedelta(minutes=1)) == 0
     run_worker()
     assert [m.to for m in mail.outbox] == [[medical_reviewer.email]]
     intake.refresh_from_db()
     assert intake.announced_at is not None
     events = sorted(WebhookDelivery.objects.values_list("event_type", flat=True))
     assert events.count(WebhookEvent.INTAKE_SUBMITTED) == 1
-    assert announce_missed_now(now=later + dt.timedelta(minutes=1)) == 0
+    assert announce_missed_now(now=later + dt.timedelta(minutes=2)) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_alert_the_mail_server_refused_is_tried_again_and_the_webhooks_do_not_wait(
+    settings, monkeypatch, medical_reviewer
+):
+    settings.TASKS = DATABASE_QUEUE
+    WebhookEndpoint.objects.create(
+        name="Partner", url="http://127.0.0.1:9/hook", secret="s", events=WebhookEvent.values
+    )
+    case = submit("V09")
+
+    def no_smtp(*args: object, **kwargs: object) -> None:
+        raise OSError("the mail server is away")
+
+    monkeypatch.setattr("referrals.tasks.send_mail", no_smtp)
+    run_worker()
+    assert Intake.objects.get(pk=case.intake.pk).announced_at is not None
+    assert WebhookDelivery.objects.filter(event_type=WebhookEvent.INTAKE_SUBMITTED).exists()
+    alerts = DBTaskResult.objects.filter(task_path__endswith="notify_queue_staff")
+    assert sorted(alerts.values_list("status", flat=True)) == ["FAILED", "READY"]
+    retry = alerts.get(status="READY")
+    assert retry.args_kwargs["args"][1] == 2  # the second attempt
+    assert retry.run_after > timezone.now()
+    assert mail.outbox == []
+
+    monkeypatch.undo()
+    alerts.filter(pk=retry.pk).update(run_after=timezone.now())
+    run_worker()
+    assert [m.to for m in mail.outbox] == [[medical_reviewer.email]]
 
 
 @pytest.mark.django_db
