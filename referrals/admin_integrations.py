@@ -74,6 +74,14 @@ class ApiTokenAdmin(SuperuserOnly):
             *self.readonly_fields[2:],
         ]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.revoked_at is not None:
+            # Revocation is final: clearing the date made a revoked token valid again (a
+            # review found it). An integration that needs access again gets a new token.
+            fields += ["name", "scopes", "queues", "revoked_at"]
+        return fields
+
     @admin.display(description="scopes")
     def scope_list(self, obj: ApiToken) -> str:
         return ", ".join(obj.scopes)

@@ -259,6 +259,20 @@ def test_an_administrator_revokes_tokens_from_the_list(admin_client, integration
     assert api.get("/api/v1/questionnaire").status_code == 401
 
 
+def test_a_revoked_token_stays_revoked_whatever_the_change_form_sends(
+    admin_client, integration, api
+):
+    api_token_revoke(token=integration.token)
+    url = f"/admin/referrals/apitoken/{integration.token.pk}/change/"
+    page = admin_client.get(url).content.decode()
+    assert 'name="revoked_at' not in page  # shown, not editable
+    admin_client.post(url, {"name": "Back again", "revoked_at_0": "", "revoked_at_1": ""})
+    token = ApiToken.objects.get()
+    assert token.revoked_at is not None
+    assert token.name == integration.token.name
+    assert api.get("/api/v1/questionnaire").status_code == 401
+
+
 def test_staff_cannot_see_the_token_admin(chiropractor):
     client = Client()
     client.force_login(chiropractor)
