@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -59,7 +60,19 @@ class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
         cleaned = super().clean()
         user = self.get_user()
         if user is not None and has_device(user):
-            self.clean_otp(user)
+            try:
+                self.clean_otp(user)
+            except forms.ValidationError:
+                if (self.cleaned_data.get("otp_token") or "").strip():
+                    # A code given and refused (wrong, or while django-otp holds the device
+                    # back after failures) is a failed sign-in like any: it counts towards
+                    # the lockout, where guesses at codes were not counted (a review).
+                    user_login_failed.send(
+                        sender=__name__,
+                        credentials={"username": user.get_username()},
+                        request=self.request,
+                    )
+                raise
         return cleaned
 
 

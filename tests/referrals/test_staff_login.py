@@ -148,6 +148,22 @@ def test_a_wrong_code_is_refused_on_login_and_on_set_up(client):
     assert "_auth_user_id" not in client.session
 
 
+def test_wrong_authenticator_codes_count_towards_the_lockout(client, settings):
+    """The right password with wrong codes: each a failed sign-in (they were not counted, so
+    codes could be guessed past the limit; a review found it)."""
+    settings.AXES_FAILURE_LIMIT = 3
+    user = make_staff("dr_umar", "Urgent medical review team")
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    right = code_for(device)
+    wrong = [code for code in ("000000", "111111", "222222", "333333") if code != right]
+    for n, code in enumerate(wrong[:3], start=1):
+        answer = log_in(client, "dr_umar", otp_token=code, addr=f"203.0.113.{n}")
+        assert answer.status_code == (429 if n == 3 else 200), n  # as with wrong passwords
+    locked = log_in(client, "dr_umar", otp_token=right, addr="203.0.113.9")
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
 def test_a_staff_session_ends_after_the_idle_time_and_activity_extends_it(client, settings):
     import datetime as dt
 
