@@ -37,7 +37,7 @@ from referrals.admin_queue import (
 from referrals.admin_queue_page import queue_changelist_view
 from referrals.audit import audit_record
 from referrals.case import HISTORY_COLUMNS, case_answers, case_flags, history_lines
-from referrals.errors import InvalidInput, ReferralError
+from referrals.errors import ReferralError
 from referrals.forms import ClearRedFlagForm, MoveForm, StaffNoteForm
 from referrals.links import KINDS, SENTENCES, link_summary
 from referrals.models import (
@@ -409,7 +409,7 @@ class ReferralAdmin(CappedCountAdmin):
                 )
         except ReferralError as exc:
             form.add_error(None, exc.message)
-            return self._render_case(request, referral, move_form=form, status=_status_of(exc))
+            return self._render_case(request, referral, move_form=form, status=exc.status)
         audit_record(
             actor=request.user,
             action=data["action"],
@@ -441,7 +441,7 @@ class ReferralAdmin(CappedCountAdmin):
             )
         except ReferralError as exc:
             form.add_error(None, exc.message)
-            return self._render_case(request, referral, clear_form=form, status=_status_of(exc))
+            return self._render_case(request, referral, clear_form=form, status=exc.status)
         audit_record(
             actor=request.user,
             action="clear_red_flag",
@@ -487,11 +487,6 @@ def waiting_text(created_at: dt.datetime, now: dt.datetime, language: str | None
     if waited < _WAITING_CACHED_BELOW:
         return _waiting_minutes(max(int(waited.total_seconds() // 60), 0), language)
     return timesince(created_at, now, time_strings=_time_strings(language))
-
-
-def _status_of(error: ReferralError) -> int:
-    """400 for input to correct (as the API answers it), 409 for a referral's state."""
-    return 400 if isinstance(error, InvalidInput) else 409
 
 
 @lru_cache(maxsize=4096)

@@ -29,10 +29,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from intake.ratelimit import rate_limit_hit
 from intake.validation import NON_FIELD_ERRORS
-from referrals.errors import InvalidInput, QueueNotAllowed, ReasonRequired, ReferralError
+from referrals.errors import QueueNotAllowed, ReasonRequired, ReferralError
 from referrals.models import Scope
 from referrals.tokens import api_token_authenticate, token_of
-from referrals.twofactor import two_factor_required
+from referrals.twofactor import needs_second_factor
 
 # What a staff member signed in to the staff site may do through the API: read what their
 # groups allow and move referrals (with the CSRF token). Submitting intakes is for integrations.
@@ -125,8 +125,7 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
         # Out-of-queue looks exactly like not-there: the caller learns nothing.
         exc = Http404()
     elif isinstance(exc, ReferralError):
-        status_code = 400 if isinstance(exc, InvalidInput) else 409
-        return Response(errors_body({NON_FIELD_ERRORS: [exc.message]}), status=status_code)
+        return Response(errors_body({NON_FIELD_ERRORS: [exc.message]}), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = drf_exception_handler(exc, dict(context))
@@ -187,16 +186,10 @@ def scopes_of(request: Request) -> frozenset[str]:
         return frozenset(token.scopes)
     user = request.user
     if getattr(user, "is_authenticated", False) and user.is_active and user.is_staff:
+        # Grants nothing until the second factor (a review found the password alone reading
+        # and changing every case through the API).
         return frozenset() if needs_second_factor(user) else STAFF_SESSION_SCOPES
     return frozenset()
-
-
-def needs_second_factor(user: Any) -> bool:
-    """A staff session that must use two-factor sign-in and has not: the admin sends it to the
-    set-up page (StaffTwoFactorMiddleware), and the API grants it nothing (a review found
-    the password alone reading and changing every case through the API)."""
-    verified = getattr(user, "is_verified", None)
-    return two_factor_required(user) and not (callable(verified) and verified())
 
 
 class HasScope(BasePermission):

@@ -1,6 +1,9 @@
 class ReferralError(Exception):
     """A domain error that views turn into a form message and the API into 400/409."""
 
+    # The HTTP status that answers it, on the case page and in the API alike.
+    status = 409
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
@@ -12,6 +15,8 @@ class TransitionNotAllowed(ReferralError):
 
 class InvalidInput(ReferralError):
     """What was sent is missing or wrong, whatever the referral's state (400)."""
+
+    status = 400
 
 
 class ReasonRequired(InvalidInput):
