@@ -4,6 +4,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
+from clinic.middleware import api_error
 from intake import api as intake_api
 from referrals import api as referrals_api
 
@@ -13,7 +14,7 @@ app_name = "api"
 @csrf_exempt  # no state changes; the API's own views check CSRF for sessions
 def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
     """Anything else under /api/v1/ (an id that is not a UUID, a typo) is a JSON 404."""
-    return JsonResponse({"errors": {"non_field_errors": ["Not found."]}}, status=404)
+    return api_error("Not found.", 404)
 
 
 urlpatterns = [

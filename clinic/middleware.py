@@ -15,6 +15,11 @@ from django.utils.translation import gettext
 API_PREFIX = "/api/"
 
 
+def api_error(message: str, status: int, headers: dict[str, str] | None = None) -> JsonResponse:
+    """The API's one error shape (referrals/api_auth.py), for answers made outside DRF."""
+    return JsonResponse({"errors": {"non_field_errors": [message]}}, status=status, headers=headers)
+
+
 class RequestSizeLimitMiddleware:
     """Answer a body larger than the limit with 413 before anything reads it.
 
@@ -43,11 +48,7 @@ class RequestSizeLimitMiddleware:
     @staticmethod
     def too_large(request: HttpRequest, limit: int) -> HttpResponse:
         if request.path.startswith(API_PREFIX):
-            # The API's one error shape (referrals/api_auth.py).
-            return JsonResponse(
-                {"errors": {"non_field_errors": [gettext("The request body is too large.")]}},
-                status=413,
-            )
+            return api_error(gettext("The request body is too large."), 413)
         return render(request, "413.html", status=413)
 
 

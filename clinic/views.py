@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from django.views.defaults import server_error as django_server_error
 
-from clinic.middleware import API_PREFIX
+from clinic.middleware import API_PREFIX, api_error
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
             "Something went wrong on our side. Please retry: a submission sent again with the "
             "same Idempotency-Key is never stored twice."
         )
-        return JsonResponse({"errors": {"non_field_errors": [message]}}, status=500)
+        return api_error(message, 500)
     return django_server_error(request)
 
 
@@ -64,9 +64,7 @@ def service_unavailable(request: HttpRequest) -> HttpResponse:
     headers = {"Retry-After": RETRY_AFTER}
     if request.path.startswith(API_PREFIX):
         message = gettext("The service is briefly unavailable. Please retry shortly.")
-        return JsonResponse(
-            {"errors": {"non_field_errors": [message]}}, status=503, headers=headers
-        )
+        return api_error(message, 503, headers)
     response = render(request, "503.html", status=503)
     response["Retry-After"] = RETRY_AFTER
     return response
@@ -77,7 +75,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     emergency numbers), where Django's bare "Not Found" page had neither."""
     if request.path.startswith(API_PREFIX):
         message = gettext("There is nothing at this address.")
-        return JsonResponse({"errors": {"non_field_errors": [message]}}, status=404)
+        return api_error(message, 404)
     return render(request, "404.html", status=404)
 
 
@@ -86,5 +84,5 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     blocked), where Django's bare 403 page lost the patient with no way back."""
     if request.path.startswith(API_PREFIX):
         message = gettext("The request was refused: sign in again, or use an API token.")
-        return JsonResponse({"errors": {"non_field_errors": [message]}}, status=403)
+        return api_error(message, 403)
     return render(request, "csrf_failure.html", status=403)
