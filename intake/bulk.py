@@ -38,6 +38,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from intake import identity
+from intake.locks import lock_name
 from intake.models import Intake, IntakeSource, Patient
 from intake.rows import IN_ROWS, Table, allocate_ids, datetime_texts, stored_values
 from intake.services import (
@@ -792,7 +793,7 @@ def _lock_identities(keys: Sequence[IdentityKey]) -> None:
     """The same advisory locks as patient_match_or_create, taken in one statement, in order."""
     if connection.vendor != "postgresql" or not keys:
         return
-    names = [f"patient:{family}:{born.isoformat()}" for family, born in keys]
+    names = [lock_name(family, born) for family, born in keys]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtext(k)) "

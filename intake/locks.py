@@ -9,13 +9,17 @@ from django.db import connection
 from intake.models import Patient
 
 
+def lock_name(family_key: str, date_of_birth: dt.date) -> str:
+    """The advisory lock's name for one identity (the bulk writer takes the same ones)."""
+    return f"patient:{family_key}:{date_of_birth.isoformat()}"
+
+
 def lock_identity(family_key: str, date_of_birth: dt.date) -> None:
     """Serialise submissions for the same person so two races cannot create two patients."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s))",
-                [f"patient:{family_key}:{date_of_birth.isoformat()}"],
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", [lock_name(family_key, date_of_birth)]
             )
 
 
