@@ -104,9 +104,10 @@ def announce_missed_now(*, now: dt.datetime) -> int:
         .only("id", "reference")
         .order_by("created_at")[:ANNOUNCE_BATCH]
     )
+    waiting = _announcements_waiting([intake.pk for intake in missed])
     enqueued = 0
     for intake in missed:
-        if _announcement_waiting(intake.pk):
+        if intake.pk in waiting:
             continue  # enqueued already (by the submission or a sweep) and not yet run
         log.warning("intake %s was not announced: enqueued again", intake.pk)
         announce_intake.enqueue(intake.pk, *announcement_of(intake))
@@ -114,20 +115,22 @@ def announce_missed_now(*, now: dt.datetime) -> int:
     return enqueued
 
 
-def _announcement_waiting(intake_id: int) -> bool:
-    """An announcement of this intake is queued and has not run (the database backend's
-    table; other backends keep no queue). Without the check a worker that was away came back
-    to one more copy per case for every minute of its absence (a review)."""
+def _announcements_waiting(intake_ids: list[int]) -> set[int]:
+    """Those of ``intake_ids`` whose announcement is queued and has not run (the database
+    backend's table, in one read; other backends keep no queue). Without the check a worker
+    that was away came back to one more copy per case for every minute of its absence."""
     from django_tasks_db import DatabaseBackend
     from django_tasks_db.models import DBTaskResult
 
-    if not isinstance(announce_intake.get_backend(), DatabaseBackend):
-        return False
-    return DBTaskResult.objects.filter(
-        task_path=announce_intake.module_path,
-        status=TaskResultStatus.READY,
-        args_kwargs__args__0=intake_id,
-    ).exists()
+    if not intake_ids or not isinstance(announce_intake.get_backend(), DatabaseBackend):
+        return set()
+    return set(
+        DBTaskResult.objects.filter(
+            task_path=announce_intake.module_path,
+            status=TaskResultStatus.READY,
+            args_kwargs__args__0__in=intake_ids,
+        ).values_list("args_kwargs__args__0", flat=True)
+    )
 
 
 NOTIFY_ATTEMPTS = 6
