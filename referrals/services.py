@@ -45,6 +45,7 @@ from referrals.proposals import (
     referral_build,
     referral_join,
 )
+from referrals.tasks import announce_pending
 
 ASSIGNEE_ONLY = frozenset({Action.CONTACT, Action.SCHEDULE, Action.COMPLETE, Action.RELEASE})
 
@@ -240,6 +241,7 @@ def referral_transition(
         raise TransitionNotAllowed(f"Unknown action {action!r}.")
     reason = (reason or "").strip()
     with transaction.atomic():
+        announce_pending(referral.pk)  # its creation is told before its first change
         locked = Referral.objects.select_for_update().get(pk=referral.pk)
         _check_queue(actor, locked.queue)
         if action == Action.CLEAR_RED_FLAG and locked.queue != Queue.URGENT_MEDICAL_REVIEW:
@@ -338,6 +340,7 @@ def referral_override_urgency(
     if not reason:
         raise ReasonRequired("Please give a reason for changing the urgency.")
     with transaction.atomic():
+        announce_pending(referral.pk)  # the creation is told with the urgency it had
         locked = Referral.objects.select_for_update().get(pk=referral.pk)
         _check_queue(actor, locked.queue)
         if locked.status not in OPEN_STATUSES:

@@ -15,7 +15,15 @@ from django.utils import timezone
 from intake.models import Intake, Urgency
 from referrals import webhooks
 from referrals.access import QUEUE_GROUPS, TRIAGE_LEAD_GROUP
-from referrals.models import OPEN_STATUSES, EventKind, Referral, ReferralEvent, Status, status_is
+from referrals.models import (
+    OPEN_STATUSES,
+    EventKind,
+    Referral,
+    ReferralEvent,
+    ReferralIntake,
+    Status,
+    status_is,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +93,32 @@ def announcement_of(intake: Intake) -> tuple[list[int], list[int], list[int]]:
         if (r.intake_id == intake.pk or r.pk in raised) and r.urgency in NOTIFIED_URGENCIES
     ]
     return [r.pk for r in fed], created, notify
+
+
+def announce_pending(referral_id: int) -> int:
+    """Announce now, in the caller's transaction, each case feeding the referral that the
+    worker has not announced yet (oldest first); the number announced.
+
+    Called before a referral changes (a status move, an urgency override), so a subscriber
+    hears of a referral's creation before its first change, and with the state it was created
+    in: a review found that a case claimed while the worker had a backlog sent its
+    ``referral.status_changed`` to "claimed" first and the creation afterwards, already
+    "claimed". Taken before the referral's row lock, in the order a red-flag clearance takes
+    them (the case, then its referral). The queued task then finds the case announced.
+    """
+    pending = (
+        Intake.objects.filter(
+            pk__in=ReferralIntake.objects.filter(referral_id=referral_id).values("intake_id"),
+            announced_at=None,
+        )
+        .only("id", "reference")
+        .order_by("created_at", "id")
+    )
+    announced = 0
+    for intake in pending:
+        announced += 1
+        announce_intake.call(intake.pk, *announcement_of(intake))
+    return announced
 
 
 ANNOUNCE_BATCH = 200

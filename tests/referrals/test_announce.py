@@ -14,6 +14,7 @@ from django_tasks_db.models import DBTaskResult
 
 from intake.models import Intake
 from referrals.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from referrals.services import intake_clear_red_flag, referral_claim, referral_override_urgency
 from referrals.tasks import announce_intake, announce_missed_now, announcement_of
 from tests.clinic_fixtures import details, submit
 
@@ -124,3 +125,102 @@ def test_generated_history_has_nothing_to_announce(settings):
     call_command("generate_cases", "--count", "20", "--no-progress", "--workers", "0")
     assert not Intake.objects.filter(announced_at=None).exists()
     assert announce_missed_now(now=timezone.now() + dt.timedelta(days=3)) == 0
+
+
+Told = tuple[str, str | None, str | None, str | None]
+
+
+def _told(endpoint: WebhookEndpoint) -> list[Told]:
+    """What the endpoint is sent, in the order recorded: (type, queue, previous, status)."""
+    told: list[Told] = []
+    for delivery in WebhookDelivery.objects.filter(endpoint=endpoint).order_by("id"):
+        data = delivery.payload["data"]
+        if delivery.event_type == WebhookEvent.INTAKE_SUBMITTED:
+            statuses = {r["status"] for r in data["referrals"]}
+            told.append((delivery.event_type, None, None, ",".join(sorted(statuses))))
+        else:
+            referral = data["referral"]
+            told.append(
+                (
+                    delivery.event_type,
+                    referral["queue"],
+                    referral["previous_status"],
+                    referral["status"],
+                )
+            )
+    return told
+
+
+@pytest.mark.django_db(transaction=True)  # the worker's run closes its connection
+def test_a_referral_changed_before_the_worker_ran_is_told_created_first(settings, chiropractor):
+    """A review found a case claimed while the worker had a backlog sent the claim first and
+    the creation after it, already "claimed". The change now announces the case first."""
+    settings.TASKS = DATABASE_QUEUE  # the announcement waits in the queue: no worker runs
+    endpoint = WebhookEndpoint.objects.create(
+        name="Partner", url="http://127.0.0.1:9/hook", secret="s", events=WebhookEvent.values
+    )
+    case = submit("V01")  # one chiropractic referral
+    (referral,) = case.referrals
+    assert Intake.objects.get(pk=case.intake.pk).announced_at is None
+    assert _told(endpoint) == []
+
+    referral_claim(referral=referral, actor=chiropractor)
+
+    changed = WebhookEvent.REFERRAL_STATUS_CHANGED
+    assert _told(endpoint) == [
+        (WebhookEvent.INTAKE_SUBMITTED, None, None, "new"),
+        (changed, "chiropractic", None, "new"),
+        (changed, "chiropractic", "new", "claimed"),
+    ]
+    assert Intake.objects.get(pk=case.intake.pk).announced_at is not None
+    # The queued announcement, run later, finds the case told and tells nothing twice.
+    run_worker()
+    (task,) = DBTaskResult.objects.filter(task_path__endswith="announce_intake")
+    assert task.status == "SUCCESSFUL"
+    assert task.return_value == 0
+    assert len(_told(endpoint)) == 3
+
+
+@pytest.mark.django_db
+def test_an_urgency_overridden_before_the_worker_ran_is_told_as_it_was_created(
+    settings, chiropractor
+):
+    settings.TASKS = DATABASE_QUEUE
+    endpoint = WebhookEndpoint.objects.create(
+        name="Partner", url="http://127.0.0.1:9/hook", secret="s", events=WebhookEvent.values
+    )
+    case = submit("V01")
+    (referral,) = case.referrals
+    created_as = referral.urgency
+    referral_override_urgency(
+        referral=referral, actor=chiropractor, urgency="emergency", reason="Phoned: worse."
+    )
+    (created,) = WebhookDelivery.objects.filter(
+        endpoint=endpoint, event_type=WebhookEvent.REFERRAL_STATUS_CHANGED
+    )
+    assert created.payload["data"]["referral"]["urgency"] == created_as != "emergency"
+
+
+@pytest.mark.django_db
+def test_a_released_red_flag_tells_the_case_before_the_referrals_it_opens(
+    settings, medical_reviewer
+):
+    settings.TASKS = DATABASE_QUEUE
+    endpoint = WebhookEndpoint.objects.create(
+        name="Partner", url="http://127.0.0.1:9/hook", secret="s", events=WebhookEvent.values
+    )
+    case = submit("V09")  # a red flag: urgent medical review only
+    intake_clear_red_flag(
+        intake=case.intake,
+        actor=medical_reviewer,
+        reason="Seen: no emergency.",
+        release_queues=["chiropractic"],
+    )
+    changed = WebhookEvent.REFERRAL_STATUS_CHANGED
+    told = _told(endpoint)
+    assert told[:2] == [
+        (WebhookEvent.INTAKE_SUBMITTED, None, None, "new"),
+        (changed, "urgent_medical_review", None, "new"),
+    ]
+    assert told[2][1:3] == ("urgent_medical_review", "new")
+    assert told[3] == (changed, "chiropractic", None, "new")

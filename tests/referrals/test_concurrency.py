@@ -214,3 +214,34 @@ def test_two_runs_of_one_delivery_at_once_make_one_attempt():
     assert len(requests) == 1
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("delivered", 1)
+
+
+def test_a_claim_and_the_workers_announcement_at_once_tell_the_case_once(settings, chiropractor):
+    """The claim announces a case the worker has not (referrals.tasks.announce_pending); the
+    worker's run at the same instant must not tell it a second time, nor deadlock."""
+    from referrals.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+    from referrals.tasks import announce_intake, announcement_of
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    endpoint = WebhookEndpoint.objects.create(
+        name="Partner", url="http://127.0.0.1:9/hook", secret="s", events=WebhookEvent.values
+    )
+    for attempt in range(5):
+        case = submit("V01", patient=details(phone=f"07700 90020{attempt}"))
+        (referral,) = case.referrals
+        arguments = announcement_of(case.intake)
+        outcomes = run_at_once(
+            lambda r=referral: referral_claim(referral=r, actor=chiropractor),
+            lambda i=case.intake.pk, a=arguments: announce_intake.call(i, *a),
+        )
+        assert [kind for kind, _ in outcomes] == ["ok", "ok"], outcomes
+        told = WebhookDelivery.objects.filter(
+            endpoint=endpoint, payload__data__intake__reference=case.intake.reference
+        )
+        types = [d.event_type for d in told.order_by("id")]
+        assert types.count(WebhookEvent.INTAKE_SUBMITTED) == 1, types
+        changes = [
+            d.payload["data"]["referral"]["status"]
+            for d in told.filter(event_type=WebhookEvent.REFERRAL_STATUS_CHANGED).order_by("id")
+        ]
+        assert changes == ["new", "claimed"], changes
