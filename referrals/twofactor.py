@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import logging
+import smtplib
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import segno
 from django import forms
@@ -12,10 +17,14 @@ from django.contrib import messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.signals import user_login_failed
+from django.core import signing
+from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.safestring import mark_safe
 from django_otp import devices_for_user
 from django_otp import login as otp_login
@@ -25,6 +34,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from referrals.access import is_triage_lead
 
 SETUP_URL_NAME = "staff-two-factor"
+
+log = logging.getLogger(__name__)
 
 
 def two_factor_required(user: Any) -> bool:
@@ -109,14 +120,113 @@ class ConfirmDeviceForm(forms.Form):
     )
 
 
+# Setting up an authenticator needs more than the password: a link sent to the staff member's
+# own email address. Without it, whoever learnt a password first could add their own
+# authenticator (trust on first use) and keep the account, its owner locked out.
+ENROL_SALT = "referrals.twofactor.enrol"
+ENROL_LINK_MAX_AGE = dt.timedelta(minutes=30)
+MAILBOX_PROVEN_KEY = "two_factor_mailbox"
+
+
+def _password_stamp(user: Any) -> str:
+    """Changes with the password: a new password ends the links sent before it."""
+    return hashlib.sha256(f"{user.pk}:{user.password}".encode()).hexdigest()[:24]
+
+
+def enrol_link_token(user: Any) -> str:
+    return signing.TimestampSigner(salt=ENROL_SALT).sign(f"{user.pk}:{_password_stamp(user)}")
+
+
+def enrol_link_valid(user: Any, token: str) -> bool:
+    try:
+        value = signing.TimestampSigner(salt=ENROL_SALT).unsign(token, max_age=ENROL_LINK_MAX_AGE)
+    except signing.BadSignature:  # tampered, another site's, or older than the limit
+        return False
+    return constant_time_compare(value, f"{user.pk}:{_password_stamp(user)}")
+
+
+def masked_email(address: str) -> str:
+    """``c***@clinic.test``: enough for its owner to know which mailbox to look in."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def _send_enrol_link(request: HttpRequest, user: Any) -> bool:
+    url = request.build_absolute_uri(reverse(SETUP_URL_NAME))
+    link = f"{url}?{urlencode({'proof': enrol_link_token(user)})}"
+    minutes = int(ENROL_LINK_MAX_AGE.total_seconds() // 60)
+    body = (
+        f"Someone signed in to your clinic staff account {user.get_username()} and asked to set "
+        f"up two-factor sign-in. To continue, open this link in the same browser within "
+        f"{minutes} minutes:\n\n{link}\n\nIf this was not you, do not open it: tell your "
+        "administrator and change your password."
+    )
+    try:
+        send_mail("Set up two-factor sign-in", body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    except (OSError, smtplib.SMTPException):
+        log.exception("two-factor set-up link not sent to user %s", user.pk)
+        return False
+    return True
+
+
+def _send_enrolled_notice(user: Any) -> None:
+    when = timezone.localtime().strftime("%d %B %Y at %H:%M")
+    body = (
+        f"An authenticator app was set up for two-factor sign-in to your clinic staff account "
+        f"{user.get_username()} on {when}. If this was not you, tell your administrator now."
+    )
+    try:
+        send_mail("Two-factor sign-in was set up", body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    except (OSError, smtplib.SMTPException):
+        log.exception("two-factor set-up notice not sent to user %s", user.pk)
+
+
+def _mailbox_step(request: HttpRequest, user: Any) -> HttpResponse:
+    """Before the QR code: send the set-up link to the account's own address."""
+    if request.method == "POST" and user.email:
+        if _send_enrol_link(request, user):
+            messages.success(
+                request,
+                f"We sent a set-up link to {masked_email(user.email)}. Open it in this browser "
+                f"within {int(ENROL_LINK_MAX_AGE.total_seconds() // 60)} minutes.",
+            )
+        else:
+            messages.error(
+                request, "The email could not be sent just now. Please try again in a minute."
+            )
+        return HttpResponseRedirect(reverse(SETUP_URL_NAME))
+    context = {
+        "title": "Set up two-factor sign-in",
+        "mailbox": True,
+        "email": masked_email(user.email) if user.email else "",
+        "minutes": int(ENROL_LINK_MAX_AGE.total_seconds() // 60),
+        "required": two_factor_required(user),
+    }
+    return render(request, "admin/two_factor.html", context)
+
+
 @login_required(login_url="admin:login")
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
-    """Set up (or confirm) a TOTP authenticator for the signed-in staff member."""
+    """Set up (or confirm) a TOTP authenticator for the signed-in staff member, once a link
+    sent to their email address has proved the mailbox is theirs too."""
     user = request.user
     if not user.is_staff:
         return HttpResponseRedirect("/")
     if has_device(user) and user.is_verified():  # type: ignore[attr-defined]
         return render(request, "admin/two_factor.html", {"done": True, "title": "Two-factor"})
+    proof = request.GET.get("proof")
+    if proof is not None:
+        if enrol_link_valid(user, proof):
+            request.session[MAILBOX_PROVEN_KEY] = user.pk
+        else:
+            messages.error(
+                request,
+                "That set-up link has expired, was replaced by a new password, or belongs to "
+                "another account. Send yourself a new one.",
+            )
+        return HttpResponseRedirect(reverse(SETUP_URL_NAME))  # the link out of the address bar
+    if request.session.get(MAILBOX_PROVEN_KEY) != user.pk:
+        return _mailbox_step(request, user)
     with transaction.atomic():
         device, _ = TOTPDevice.objects.get_or_create(
             user=user, confirmed=False, defaults={"name": "Authenticator app"}
@@ -127,6 +237,8 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
+            request.session.pop(MAILBOX_PROVEN_KEY, None)
+            _send_enrolled_notice(user)
             messages.success(request, "Two-factor sign-in is set up.")
             return HttpResponseRedirect(reverse("admin:index"))
         form.add_error("token", "That code did not match. Check the time on your phone.")

@@ -1,6 +1,10 @@
 """Staff sign-in: lockout after repeated failures, optional TOTP, TOTP required where configured."""
 
+import re
+from urllib.parse import unquote
+
 import pytest
+from django.core import mail
 from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -11,6 +15,7 @@ pytestmark = pytest.mark.django_db
 
 LOGIN = reverse("admin:login")
 PASSWORD = "correct horse battery staple"
+QR = "Set-up QR code"  # the title of the QR code's SVG
 
 
 def log_in(client, username, password=PASSWORD, addr="203.0.113.5", **extra):
@@ -19,6 +24,19 @@ def log_in(client, username, password=PASSWORD, addr="203.0.113.5", **extra):
         {"username": username, "password": password, "next": "/admin/", **extra},
         REMOTE_ADDR=addr,
     )
+
+
+def prove_mailbox(client):
+    """The set-up page's first step: the link emailed to the account's own address."""
+    setup = reverse("staff-two-factor")
+    mail.outbox.clear()
+    assert client.post(setup).status_code == 302
+    (message,) = mail.outbox
+    found = re.search(r"https?://\S+", str(message.body))
+    assert found is not None
+    link = found.group(0)
+    assert client.get(link).status_code == 302
+    return setup
 
 
 def code_for(device):
@@ -103,7 +121,11 @@ def test_the_triage_lead_is_sent_to_set_up_two_factor_when_it_is_required(client
     assert response.status_code == 302
     assert response["Location"] == setup
     page = client.get(setup)
-    assert "<svg" in page.content.decode()
+    assert QR not in page.content.decode()  # no secret before the mailbox is proved
+    assert "l***@clinic.test" in page.content.decode()
+    prove_mailbox(client)
+    page = client.get(setup)
+    assert QR in page.content.decode()
     device = TOTPDevice.objects.get(user__username="lead_lin", confirmed=False)
     assert client.post(setup, {"token": code_for(device)}).status_code == 302
     assert client.get(reverse("admin:referrals_referral_changelist")).status_code == 200
@@ -126,7 +148,7 @@ def test_the_api_grants_a_session_nothing_until_its_required_second_factor(clien
         response = client.get(url)
         assert response.status_code == 403, url
         assert "second factor" in response.json()["errors"]["non_field_errors"][0]
-    setup = reverse("staff-two-factor")
+    setup = prove_mailbox(client)
     client.get(setup)
     device = TOTPDevice.objects.get(user__username="lead_lin", confirmed=False)
     assert client.post(setup, {"token": code_for(device)}).status_code == 302
@@ -211,3 +233,90 @@ def test_activity_writes_the_session_at_most_once_a_refresh_interval(client, set
     assert len(session_writes()) == 1
     after = Session.objects.get(session_key=client.session.session_key).expire_date
     assert after > before
+
+
+def test_a_stolen_password_alone_cannot_add_an_authenticator(client, settings):
+    """Trust on first use let whoever had a lead's password first add their own authenticator
+    and keep the account (a review named it): the set-up now needs the owner's mailbox."""
+    settings.STAFF_2FA_REQUIRED = "lead"
+    make_staff("lead_lin", "Triage lead")
+    log_in(client, "lead_lin")
+    setup = reverse("staff-two-factor")
+    page = client.get(setup).content.decode()
+    assert QR not in page
+    assert "type the key" not in page
+    # A code sent without the link does nothing, and no device (no secret) is made.
+    assert client.post(setup, {"token": "123456"}).status_code == 302
+    assert not TOTPDevice.objects.filter(user__username="lead_lin").exists()
+    # Forged, another account's, or another site's links are refused.
+    other = make_staff("chiro_carla", "Chiropractic team")
+    from referrals.twofactor import enrol_link_token
+
+    for proof in ("nonsense", enrol_link_token(other), enrol_link_token(other)[:-1] + "x"):
+        client.get(setup, {"proof": proof})
+        assert QR not in client.get(setup).content.decode(), proof
+    assert client.get(reverse("admin:referrals_referral_changelist")).status_code == 302
+
+
+def test_a_set_up_link_expires_and_a_new_password_ends_it(client, settings, monkeypatch):
+    import time
+
+    from referrals.twofactor import ENROL_LINK_MAX_AGE, enrol_link_valid
+
+    user = make_staff("lead_lin", "Triage lead")
+    log_in(client, "lead_lin")
+    client.post(reverse("staff-two-factor"))
+    (message,) = mail.outbox
+    found = re.search(r"proof=(\S+)", str(message.body))
+    assert found is not None
+    token = unquote(found.group(1))
+    assert enrol_link_valid(user, token)
+    later = time.time() + ENROL_LINK_MAX_AGE.total_seconds() + 1
+    monkeypatch.setattr("django.core.signing.time.time", lambda: later)
+    assert not enrol_link_valid(user, token)
+    monkeypatch.undo()
+    user.set_password("a brand new passphrase 42")
+    user.save()
+    assert not enrol_link_valid(user, token)
+
+
+def test_the_owner_is_told_when_an_authenticator_is_set_up(client, settings):
+    make_staff("dr_umar", "Urgent medical review team")
+    log_in(client, "dr_umar")
+    setup = prove_mailbox(client)
+    client.get(setup)
+    device = TOTPDevice.objects.get(user__username="dr_umar", confirmed=False)
+    mail.outbox.clear()
+    assert client.post(setup, {"token": code_for(device)}).status_code == 302
+    (notice,) = mail.outbox
+    assert notice.to == ["dr_umar@clinic.test"]
+    assert "If this was not you" in notice.body
+    assert "?proof=" not in notice.body
+
+
+def test_staff_without_an_email_address_are_told_whom_to_ask(client, settings):
+    settings.STAFF_2FA_REQUIRED = "lead"
+    make_staff("lead_lin", "Triage lead", email="")
+    from django.contrib.auth.models import User
+
+    User.objects.filter(username="lead_lin").update(email="")
+    log_in(client, "lead_lin")
+    setup = reverse("staff-two-factor")
+    page = client.get(setup).content.decode()
+    assert "no email address" in page
+    assert client.post(setup).status_code == 200
+    assert mail.outbox == []
+
+
+def test_a_mail_server_that_is_away_gives_a_message_not_an_error(client, settings, monkeypatch):
+    make_staff("lead_lin", "Triage lead")
+    log_in(client, "lead_lin")
+
+    def away(*args, **kwargs):
+        raise ConnectionRefusedError("no mail server")
+
+    monkeypatch.setattr("referrals.twofactor.send_mail", away)
+    setup = reverse("staff-two-factor")
+    answer = client.post(setup, follow=True)
+    assert answer.status_code == 200
+    assert "could not be sent" in answer.content.decode()
