@@ -127,6 +127,13 @@ def test_generated_history_has_nothing_to_announce(settings):
     assert announce_missed_now(now=timezone.now() + dt.timedelta(days=3)) == 0
 
 
+def _partner() -> WebhookEndpoint:
+    """A subscriber to every event (nothing listens at its address: deliveries are only read)."""
+    return WebhookEndpoint.objects.create(
+        name="Partner", url="http://127.0.0.1:9/hook", secret="s", events=WebhookEvent.values
+    )
+
+
 Told = tuple[str, str | None, str | None, str | None]
 
 
@@ -156,9 +163,7 @@ def test_a_referral_changed_before_the_worker_ran_is_told_created_first(settings
     """A review found a case claimed while the worker had a backlog sent the claim first and
     the creation after it, already "claimed". The change now announces the case first."""
     settings.TASKS = DATABASE_QUEUE  # the announcement waits in the queue: no worker runs
-    endpoint = WebhookEndpoint.objects.create(
-        name="Partner", url="http://127.0.0.1:9/hook", secret="s", events=WebhookEvent.values
-    )
+    endpoint = _partner()
     case = submit("V01")  # one chiropractic referral
     (referral,) = case.referrals
     assert Intake.objects.get(pk=case.intake.pk).announced_at is None
@@ -186,9 +191,7 @@ def test_an_urgency_overridden_before_the_worker_ran_is_told_as_it_was_created(
     settings, chiropractor
 ):
     settings.TASKS = DATABASE_QUEUE
-    endpoint = WebhookEndpoint.objects.create(
-        name="Partner", url="http://127.0.0.1:9/hook", secret="s", events=WebhookEvent.values
-    )
+    endpoint = _partner()
     case = submit("V01")
     (referral,) = case.referrals
     created_as = referral.urgency
@@ -206,9 +209,7 @@ def test_a_released_red_flag_tells_the_case_before_the_referrals_it_opens(
     settings, medical_reviewer
 ):
     settings.TASKS = DATABASE_QUEUE
-    endpoint = WebhookEndpoint.objects.create(
-        name="Partner", url="http://127.0.0.1:9/hook", secret="s", events=WebhookEvent.values
-    )
+    endpoint = _partner()
     case = submit("V09")  # a red flag: urgent medical review only
     intake_clear_red_flag(
         intake=case.intake,
