@@ -71,11 +71,16 @@ def _coding(field: Field, choice: Choice) -> dict[str, str]:
 def _question(field: Field) -> dict[str, Any]:
     item: dict[str, Any] = {
         "linkId": field.code,
-        "text": field.label,
+        "text": _item_text(field),
         "type": ITEM_TYPES[field.kind],
         # Conditional and optional questions are not required; `show_when` in the JSON
-        # definition says when the timing questions apply.
-        "required": field.show_when is None and not field.nullable and field.kind != "text",
+        # definition says when the timing questions apply. Nor are free text and tick-all-
+        # that-apply lists: "nothing ticked" is a valid answer that FHIR writes as no answer
+        # item, and a `required` item must have one in a completed response (a review found
+        # most responses invalid against this Questionnaire).
+        "required": field.show_when is None
+        and not field.nullable
+        and field.kind not in ("text", "multi"),
     }
     if field.kind == "multi":
         item["repeats"] = True
@@ -97,6 +102,14 @@ def _question(field: Field) -> dict[str, Any]:
             {"linkId": f"{field.code}.help", "text": field.help_text, "type": "display"}
         ]
     return item
+
+
+def _item_text(field: Field) -> str:
+    """The question's text; for a value the server computes (the age, from the date of birth
+    the form asks for), what the value is, so an integer is not labelled as a date."""
+    if field.computed and field.code == "age_years":
+        return f"Age in years, computed from the answer to: {field.label}"
+    return field.label
 
 
 def _sections() -> list[tuple[str, str, str]]:
@@ -136,6 +149,7 @@ class PatientLike(Protocol):
     phone: str
     email: str
     preferred_contact: str
+    anonymised_at: dt.datetime | None
 
 
 class IntakeLike(Protocol):
@@ -149,7 +163,9 @@ class IntakeLike(Protocol):
 
 
 class ReferralLike(Protocol):
+    pk: Any
     public_id: uuid.UUID
+    rerouted_from_id: int | None
     queue: str
     status: str
     urgency: str
@@ -163,7 +179,25 @@ def _ref(resource_id: uuid.UUID | str) -> dict[str, str]:
     return {"reference": f"urn:uuid:{resource_id}"}
 
 
+# HL7's security label for information removed from a resource.
+REDACTED: Final = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+    "code": "REDACTED",
+    "display": "redacted",
+}
+
+
 def _patient(patient: PatientLike) -> dict[str, Any]:
+    if patient.anonymised_at is not None:
+        # Erased (intake.privacy.patient_erase): no name or contact is left, and only the
+        # year of birth, which FHIR's date writes as a year alone (a review found the 1
+        # January the database keeps exported as an exact birth date, and "Erased" as a name).
+        return {
+            "resourceType": "Patient",
+            "id": str(patient.public_id),
+            "meta": {"security": [REDACTED]},
+            "birthDate": f"{patient.date_of_birth.year:04d}",
+        }
     telecom: list[dict[str, Any]] = []
     if patient.phone:
         telecom.append({"system": "phone", "value": patient.phone})
@@ -209,7 +243,7 @@ def _response(intake: IntakeLike, patient_id: str, response_id: uuid.UUID) -> di
             # Unanswered (null), empty text and no-option-ticked lists carry no answer item.
             given = _answers_for(field, answers.get(field.code))
             if given:
-                items.append({"linkId": field.code, "text": field.label, "answer": given})
+                items.append({"linkId": field.code, "text": _item_text(field), "answer": given})
         if items:
             groups.append({"linkId": code, "text": title, "item": items})
     return {
@@ -248,8 +282,9 @@ def _service_request(
     referral: ReferralLike,
     patient_id: str,
     response_id: uuid.UUID,
-    flag_ids: Sequence[uuid.UUID],
+    flags: Sequence[tuple[Mapping[str, Any], uuid.UUID]],
     disclaimer: str,
+    replaces: uuid.UUID | None,
 ) -> dict[str, Any]:
     label = referral.get_queue_display()
     resource: dict[str, Any] = {
@@ -266,10 +301,21 @@ def _service_request(
             "coding": [{"system": QUEUE_SYSTEM, "code": referral.queue, "display": label}],
             "text": label,
         },
-        "supportingInfo": [_ref(response_id)],
+        # The answers, then the case's Flags: R4's reasonReference may only point at a
+        # Condition, Observation, DiagnosticReport or DocumentReference (a review found Flags
+        # there), so the flags' codes are the reason and the Flag resources support it.
+        "supportingInfo": [_ref(response_id), *(_ref(flag_id) for _flag, flag_id in flags)],
     }
-    if flag_ids:
-        resource["reasonReference"] = [_ref(flag_id) for flag_id in flag_ids]
+    if flags:
+        resource["reasonCode"] = [
+            {
+                "coding": [{"system": FLAG_SYSTEM, "code": flag["code"]}],
+                "text": flag["explanation"],
+            }
+            for flag, _flag_id in flags
+        ]
+    if replaces is not None:
+        resource["replaces"] = [_ref(replaces)]
     # The referral's note for staff, then the §7 staff text that goes with any triage result.
     resource["note"] = [*([{"text": referral.note}] if referral.note else []), {"text": disclaimer}]
     return resource
@@ -289,11 +335,20 @@ def intake_bundle(
     flags = list(intake.triage_result.get("flags", []))
     flag_ids = [uuid.uuid5(intake.public_id, f"flag:{flag['code']}") for flag in flags]
     disclaimer = staff_disclaimer(ruleset_version=intake.triage_result["ruleset_version"])
+    paired = list(zip(flags, flag_ids, strict=True))
+    referrals = list(referrals)
+    # A reroute's new request replaces the one it closed, when both are in this bundle.
+    in_bundle = {referral.pk: referral.public_id for referral in referrals}
     resources = [
         _patient(patient),
         _response(intake, patient_id, response_id),
-        *(_flag(flag, intake, patient_id, fid) for flag, fid in zip(flags, flag_ids, strict=True)),
-        *(_service_request(r, patient_id, response_id, flag_ids, disclaimer) for r in referrals),
+        *(_flag(flag, intake, patient_id, fid) for flag, fid in paired),
+        *(
+            _service_request(
+                r, patient_id, response_id, paired, disclaimer, in_bundle.get(r.rerouted_from_id)
+            )
+            for r in referrals
+        ),
     ]
     return {
         "resourceType": "Bundle",

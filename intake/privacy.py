@@ -110,7 +110,9 @@ def patient_export(
                 fhir.intake_bundle(
                     intake=intake,
                     patient=patient,
-                    referrals=list(intake.referrals.all()),
+                    # Every referral the case fed, as the API's bundle has it (a later case
+                    # that joined an open referral lost it here: a review found it).
+                    referrals=list(Referral.objects.filter(intakes=intake).order_by("id")),
                     now=now,
                 )
                 for intake in intakes

@@ -150,3 +150,91 @@ def test_the_bundle_is_stable_for_the_same_case(api):
     path = f"/api/v1/intakes/{submission.intake.public_id}/fhir"
     first, second = api.get(path).json(), api.get(path).json()
     assert [e["fullUrl"] for e in first["entry"]] == [e["fullUrl"] for e in second["entry"]]
+
+
+ALL_CASES = ["V01", "V09", "V11", "V17", "V22", "V24"]
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_a_service_request_gives_its_flags_as_reason_codes_and_supporting_flags(api, case):
+    """R4's ServiceRequest.reasonReference may only point at a Condition, Observation,
+    DiagnosticReport or DocumentReference; the Flags were there (the R4B models do not check
+    reference targets, so a review found it by reading the specification)."""
+    bundle = bundle_for(api, case)
+    types = {e["fullUrl"]: e["resource"]["resourceType"] for e in bundle["entry"]}
+    flags = {f["code"]["coding"][0]["code"] for f in by_type(bundle, "Flag")}
+    for request in by_type(bundle, "ServiceRequest"):
+        assert "reasonReference" not in request
+        reasons = {c["coding"][0]["code"] for c in request.get("reasonCode", [])}
+        assert reasons == flags
+        supporting = [types[ref["reference"]] for ref in request["supportingInfo"]]
+        assert supporting == ["QuestionnaireResponse", *["Flag"] * len(flags)]
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_every_required_question_is_answered_in_a_completed_response(api, case):
+    """A `required` item must be present in a completed QuestionnaireResponse (R4); a list
+    with nothing ticked has no answer item, so those questions are not marked required."""
+    bundle = bundle_for(api, case)
+    (response,) = by_type(bundle, "QuestionnaireResponse")
+    assert response["status"] == "completed"
+    answered = {i["linkId"] for g in response["item"] for i in g["item"]}
+    required = [
+        i["linkId"] for g in fhir.questionnaire()["item"] for i in g["item"] if i.get("required")
+    ]
+    assert [code for code in required if code not in answered] == []
+    assert all(FIELD_BY_CODE[code].kind != "multi" for code in required)
+
+
+def test_the_computed_age_is_not_labelled_as_the_date_of_birth(api):
+    bundle = bundle_for(api, "V01")
+    (response,) = by_type(bundle, "QuestionnaireResponse")
+    (age,) = [i for g in response["item"] for i in g["item"] if i["linkId"] == "age_years"]
+    assert age["text"].startswith("Age in years")
+    assert "valueInteger" in age["answer"][0]
+
+
+def test_an_erased_patient_keeps_only_the_year_of_birth_and_is_marked_redacted(api):
+    from intake.privacy import patient_erase
+
+    submission = submit("V01")
+    patient_erase(public_id=submission.intake.patient.public_id, actor=None, reason="Asked to")
+    bundle = api.get(f"/api/v1/intakes/{submission.intake.public_id}/fhir").json()
+    validate(bundle)
+    (patient,) = by_type(bundle, "Patient")
+    validate(patient)
+    assert patient["birthDate"] == "1980"
+    assert "name" not in patient
+    assert "telecom" not in patient
+    assert patient["meta"]["security"][0]["code"] == "REDACTED"
+
+
+def test_the_subject_access_bundle_has_the_referrals_a_later_case_joined(api):
+    from intake.privacy import patient_export
+
+    submit("V22")
+    joined = submit("V01")  # the same patient: joins the open chiropractic referral
+    exported = patient_export(public_id=joined.intake.patient.public_id, actor=None, fmt="fhir")
+    (bundle,) = [
+        b for b in exported["bundles"] if b["identifier"]["value"] == joined.intake.reference
+    ]
+    from_api = api.get(f"/api/v1/intakes/{joined.intake.public_id}/fhir").json()
+    queues = {r["performerType"]["coding"][0]["code"] for r in by_type(bundle, "ServiceRequest")}
+    assert queues == {
+        r["performerType"]["coding"][0]["code"] for r in by_type(from_api, "ServiceRequest")
+    }
+    assert queues == {"chiropractic"}
+
+
+def test_a_rerouted_referrals_new_request_replaces_the_old(api, triage_lead):
+    from referrals.services import referral_reroute
+
+    submission = submit("V01")
+    (old,) = submission.referrals
+    new = referral_reroute(referral=old, actor=triage_lead, queue="podiatry", reason="Foot first")
+    bundle = api.get(f"/api/v1/intakes/{submission.intake.public_id}/fhir").json()
+    validate(bundle)
+    requests = {r["id"]: r for r in by_type(bundle, "ServiceRequest")}
+    assert requests[str(old.public_id)]["status"] == "revoked"
+    assert requests[str(new.public_id)]["replaces"] == [{"reference": f"urn:uuid:{old.public_id}"}]
+    assert "replaces" not in requests[str(old.public_id)]
