@@ -24,7 +24,7 @@ from django.utils.translation import get_language
 from clinic.admin_filters import month_filter
 from intake.bodymap import body_map_svg
 from intake.messages import staff_disclaimer
-from intake.models import Urgency
+from intake.models import Intake, Urgency
 from intake.triage import RULESET_VERSION
 from referrals import access, audit, selectors, services
 from referrals.admin_queue import (
@@ -338,11 +338,20 @@ class ReferralAdmin(CappedCountAdmin):
         intake = referral.intake
         audit_record(actor=request.user, action="view", obj=referral, request=request)
         flags = intake.triage_result["flags"]
+        later, later_more = _later_cases(referral)
+        # An open review with red flags: its own case's, or a later case's that joined it.
         can_clear = (
             referral.queue == Queue.URGENT_MEDICAL_REVIEW
             and referral.is_open
-            and intake.red_flag_count
-            and intake.red_flag_cleared_at is None
+            and referral.red_flag_count > 0
+        )
+        suggested = sorted(
+            {
+                queue
+                for case in [intake, *later]
+                if case.red_flag_count and case.red_flag_cleared_at is None
+                for queue in case.triage_result.get("suggested_after_clearance", [])
+            }
         )
         context = {
             **self.admin_site.each_context(request),
@@ -353,6 +362,16 @@ class ReferralAdmin(CappedCountAdmin):
             "patient": referral.patient,
             "sections": case_answers(intake.answers, flags),
             "flags": case_flags(flags),
+            "later_cases": [
+                {
+                    "reference": case.reference,
+                    "submitted_at": case.submitted_at,
+                    "cleared": case.red_flag_cleared_at is not None,
+                    "flags": case_flags(case.triage_result["flags"]),
+                }
+                for case in later
+            ],
+            "later_more": later_more,
             "derived": intake.triage_result["derived"],
             "link": link_summary(intake.flag_codes, intake.answers),
             "body_map": body_map_svg(intake, staff=True),
@@ -366,7 +385,7 @@ class ReferralAdmin(CappedCountAdmin):
                 clear_form
                 or ClearRedFlagForm(
                     prefix="clear",
-                    initial={"release": intake.triage_result.get("suggested_after_clearance", [])},
+                    initial={"release": suggested},
                 )
             )
             if can_clear
@@ -597,6 +616,25 @@ def _case_history(referral: Referral) -> dict[str, Any]:
         "linked": linked[:CASE_LINKED_SHOWN][::-1],
         "linked_more": len(linked) > CASE_LINKED_SHOWN,
     }
+
+
+# Later submissions whose flags the case page shows: each reads its triage result (5 KB).
+CASE_LATER_SHOWN = 10
+
+
+def _later_cases(referral: Referral) -> tuple[list[Intake], bool]:
+    """The latest submissions, after the one that opened it, that joined this referral (oldest
+    first), and whether there are more. A later case may raise the urgency with flags of its
+    own, a red flag too: the page showed only the first case's (a review found it)."""
+    later = list(
+        Intake.objects.filter(
+            pk__in=ReferralIntake.objects.filter(referral=referral).values("intake_id")
+        )
+        .exclude(pk=referral.intake_id)
+        .only("reference", "submitted_at", "triage_result", "red_flag_count", "red_flag_cleared_at")
+        .order_by("-submitted_at", "-id")[: CASE_LATER_SHOWN + 1]
+    )
+    return later[:CASE_LATER_SHOWN][::-1], len(later) > CASE_LATER_SHOWN
 
 
 def _case_url(referral: Referral) -> str:

@@ -38,6 +38,16 @@ class Proposal:
     due_at: dt.datetime
     note: str
     suggested_after_clearance: list[str]
+    # The red flags it brings: none once they are cleared (a released referral ranked above
+    # others of its urgency by red flags already cleared: a review found it).
+    red_flag_count: int = 0
+
+
+# The note of an urgent medical review that staff asked for (a reroute), not a red flag.
+ESCALATED_NOTE = (
+    "Sent to urgent medical review by staff, not by a red flag in the answers: read the "
+    "reason in the history and review the answers."
+)
 
 
 def proposals_for(
@@ -49,29 +59,43 @@ def proposals_for(
     all_queues = sorted(set(queues))
     flag_codes = intake.flag_codes
     suggested = result["suggested_after_clearance"]
+    red_flags = intake.red_flag_count
     if cleared:
         # Released after clearance: the specialty note reads the case as its non-red flags.
         flag_codes = [code for code in flag_codes if not code.startswith("RED_FLAG_")]
         suggested = []
+        red_flags = 0
     return [
         Proposal(
             queue=queue,
             urgency=urgency,
             due_at=due,
-            note=referral_note(
-                queue=queue,
-                flag_codes=flag_codes,
-                derived=result["derived"],
-                queues=all_queues,
-                suggested_after_clearance=suggested,
-                answers=intake.answers,
-            ),
+            note=_note(intake, queue, all_queues, flag_codes, suggested),
             suggested_after_clearance=result["suggested_after_clearance"]
-            if queue == Queue.URGENT_MEDICAL_REVIEW
+            if queue == Queue.URGENT_MEDICAL_REVIEW and red_flags
             else [],
+            red_flag_count=red_flags,
         )
         for queue in all_queues
     ]
+
+
+def _note(
+    intake: Intake, queue: str, queues: list[str], flag_codes: list[str], suggested: list[str]
+) -> str:
+    if queue == Queue.URGENT_MEDICAL_REVIEW and not any(
+        code.startswith("RED_FLAG_") for code in flag_codes
+    ):
+        # Only a reroute by staff sends a case without a red flag here (triage never does).
+        return ESCALATED_NOTE
+    return referral_note(
+        queue=queue,
+        flag_codes=flag_codes,
+        derived=intake.triage_result["derived"],
+        queues=queues,
+        suggested_after_clearance=suggested,
+        answers=intake.answers,
+    )
 
 
 def referral_build(proposal: Proposal, *, intake: Intake, actor: Any) -> Referral:
@@ -82,8 +106,8 @@ def referral_build(proposal: Proposal, *, intake: Intake, actor: Any) -> Referra
         intake=intake,
         queue=proposal.queue,
         urgency=proposal.urgency,
-        red_flag_count=intake.red_flag_count,
-        priority=referral_priority(proposal.urgency, intake.red_flag_count),
+        red_flag_count=proposal.red_flag_count,
+        priority=referral_priority(proposal.urgency, proposal.red_flag_count),
         due_at=proposal.due_at,
         note=proposal.note,
         suggested_after_clearance=proposal.suggested_after_clearance,
@@ -138,6 +162,6 @@ def referral_join(
                 data={"intake": intake.reference},
             )
         )
-    existing.red_flag_count = max(existing.red_flag_count, intake.red_flag_count)
+    existing.red_flag_count = max(existing.red_flag_count, proposal.red_flag_count)
     existing.priority = referral_priority(existing.urgency, existing.red_flag_count)
     return events, raised

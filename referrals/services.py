@@ -214,9 +214,12 @@ def referrals_record(
         Referral.objects.bulk_create(created)
     if joined:
         Referral.objects.bulk_update(joined, list(LINK_FIELDS))
-    # The intake is new, so none of these links can exist yet.
+    # A submission's intake is new, so none of its links exist yet; a reroute or a release
+    # proposes for a stored case, which may already feed the open referral it joins (a
+    # reroute to a queue the case also went to was a 500: a review found it).
     ReferralIntake.objects.bulk_create(
-        [ReferralIntake(referral=referral, intake=intake) for referral in out]
+        [ReferralIntake(referral=referral, intake=intake) for referral in out],
+        ignore_conflicts=True,
     )
     ReferralEvent.objects.bulk_create(
         [
@@ -316,12 +319,26 @@ def referral_reroute(*, referral: Referral, actor: Any, queue: str, reason: str)
         raise TransitionNotAllowed("The referral is already in that queue.")
     with transaction.atomic():
         lock_patient(referral.patient_id)
+        current = Referral.objects.only("queue", "red_flag_count").get(pk=referral.pk)
+        if current.queue == Queue.URGENT_MEDICAL_REVIEW and current.red_flag_count:
+            # A red flag leaves this queue only through its clearance, with its reason (a
+            # reroute skipped that, and was a 500: a review found it).
+            raise TransitionNotAllowed(
+                "A case with a red flag leaves urgent medical review when its red flag is "
+                "cleared: clear it, with your reason, and choose the queues to release it to."
+            )
         old = referral_transition(
             referral=referral, action=Action.REROUTE, actor=actor, reason=reason, data={"to": queue}
         )
         intake = old.intake
         (new,) = referrals_propose(
-            intake=intake, queues=[queue], urgency=old.urgency, actor=actor, reason=reason
+            intake=intake,
+            queues=[queue],
+            urgency=old.urgency,
+            actor=actor,
+            reason=reason,
+            # A case released after clearance is rerouted as released: its red flags are done.
+            cleared=intake.red_flag_cleared_at is not None,
         )
         if new.rerouted_from_id is None and new.pk != old.pk:
             new.rerouted_from = old
@@ -367,67 +384,105 @@ def referral_override_urgency(
 def intake_clear_red_flag(
     *, intake: Intake, actor: Any, reason: str, release_queues: Collection[str] | None = None
 ) -> list[Referral]:
-    """The medical reviewer clears the red flag and, in the same step, releases referrals."""
+    """The medical reviewer clears the red flag and, in the same step, releases referrals.
+
+    One open urgent medical review serves every submission of the patient that fed it (a later
+    one joins it): clearing it clears the red flags of each of those cases still uncleared,
+    and releases each to the chosen queues (by default every one its cases suggest). A review
+    found a later case's red flag left active for good once the first case was cleared, its
+    review closed and nothing left to clear it through. Such a case, left from before, is
+    cleared on its own. See docs/CLINICAL_DECISIONS.md (Red-flag clearance).
+    """
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired("Please give a reason for clearing the red flag.")
     _check_queue(actor, Queue.URGENT_MEDICAL_REVIEW)
-    suggested = list(intake.triage_result.get("suggested_after_clearance", []))
+    chosen = None if release_queues is None else sorted(set(release_queues))
     # A queue named twice is released once (it made two proposals and a 500 before).
-    queues = suggested if release_queues is None else sorted(set(release_queues))
-    unknown = set(queues) - (set(Queue.values) - {Queue.URGENT_MEDICAL_REVIEW})
-    if unknown:
+    if chosen is not None and set(chosen) - (set(Queue.values) - {Queue.URGENT_MEDICAL_REVIEW}):
         raise TransitionNotAllowed("Release only to the specialty and general review queues.")
     with transaction.atomic():
         lock_patient(intake.patient_id)
-        locked = Intake.objects.select_for_update().get(pk=intake.pk)
-        if not locked.red_flag_count:
-            raise TransitionNotAllowed("This case has no red flag to clear.")
-        if locked.red_flag_cleared_at is not None:
-            raise TransitionNotAllowed("The red flag on this case has already been cleared.")
-        review = (
-            Referral.objects.select_for_update()
-            .filter(intakes=locked, queue=Queue.URGENT_MEDICAL_REVIEW, status__in=OPEN_STATUSES)
-            .first()
+        fed = Referral.objects.filter(intakes=intake, queue=Queue.URGENT_MEDICAL_REVIEW)
+        open_review = fed.filter(status__in=OPEN_STATUSES).order_by("id").first()
+        # The cases first, then the review: the order a status move takes them in.
+        covered = (
+            ReferralIntake.objects.filter(referral=open_review).values_list("intake_id", flat=True)
+            if open_review is not None
+            else [intake.pk]
         )
-        if review is None:
+        cases = list(
+            Intake.objects.select_for_update()
+            .filter(
+                pk__in=covered,
+                red_flag_count__gt=0,
+                red_flag_cleared_at=None,
+            )
+            .order_by("submitted_at", "id")
+        )
+        if not cases:
+            current = Intake.objects.only("red_flag_count", "red_flag_cleared_at").get(pk=intake.pk)
+            if not current.red_flag_count:
+                raise TransitionNotAllowed("This case has no red flag to clear.")
+            if current.red_flag_cleared_at is not None:
+                raise TransitionNotAllowed("The red flag on this case has already been cleared.")
             raise TransitionNotAllowed("There is no open urgent medical review for this case.")
-        now = timezone.now()
-        locked.red_flag_cleared_at = now
-        locked.red_flag_cleared_by = actor
-        locked.red_flag_clearance_reason = reason
-        locked.save(
-            update_fields=[
-                "red_flag_cleared_at",
-                "red_flag_cleared_by",
-                "red_flag_clearance_reason",
-                "updated_at",
-            ]
+        review = (
+            Referral.objects.select_for_update().get(pk=open_review.pk)
+            if open_review is not None
+            else fed.order_by("-id").first()
         )
+        if review is None or (open_review is not None and not review.is_open):
+            raise TransitionNotAllowed("There is no open urgent medical review for this case.")
+        suggested = sorted(
+            {q for case in cases for q in case.triage_result.get("suggested_after_clearance", [])}
+        )
+        queues = suggested if chosen is None else chosen
+        now = timezone.now()
+        for case in cases:
+            case.red_flag_cleared_at = now
+            case.red_flag_cleared_by = actor
+            case.red_flag_clearance_reason = reason
+            case.save(
+                update_fields=[
+                    "red_flag_cleared_at",
+                    "red_flag_cleared_by",
+                    "red_flag_clearance_reason",
+                    "updated_at",
+                ]
+            )
         ReferralEvent.objects.create(
             referral=review,
             kind=EventKind.RED_FLAG_CLEARED,
             actor=actor,
             reason=reason,
-            data={"released": queues, "suggested": suggested},
+            data={
+                "released": queues,
+                "suggested": suggested,
+                "intakes": [case.reference for case in cases],
+            },
         )
-        referral_transition(
-            referral=review,
-            action=Action.CLEAR_RED_FLAG,
-            actor=actor,
-            reason=reason,
-            data={"released": queues},
-        )
-        released = referrals_propose(
-            intake=locked,
-            queues=queues,
-            urgency=Urgency.ROUTINE,
-            actor=actor,
-            now=now,
-            reason=f"Released after red-flag clearance: {reason}",
-            cleared=True,
-        )
-    return released
+        if review.is_open:
+            referral_transition(
+                referral=review,
+                action=Action.CLEAR_RED_FLAG,
+                actor=actor,
+                reason=reason,
+                data={"released": queues},
+            )
+        released: dict[int, Referral] = {}
+        for case in cases:
+            for referral in referrals_propose(
+                intake=case,
+                queues=queues,
+                urgency=Urgency.ROUTINE,
+                actor=actor,
+                now=now,
+                reason=f"Released after red-flag clearance: {reason}",
+                cleared=True,
+            ):
+                released.setdefault(referral.pk, referral)
+    return list(released.values())
 
 
 def referral_add_note(*, referral: Referral, actor: Any, text: str) -> StaffNote:

@@ -1,0 +1,166 @@
+"""Red-flag workflow across submissions and reroutes (found by a review of the staff pages and
+the FHIR export): a review shared by several cases, reroutes into and out of urgent medical
+review, and the rank of referrals released after clearance."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from django.urls import reverse
+
+from intake.models import Intake
+from referrals.errors import TransitionNotAllowed
+from referrals.models import EventKind, Referral, Status, referral_priority
+from referrals.proposals import ESCALATED_NOTE
+from referrals.services import intake_clear_red_flag, referral_reroute
+from tests.clinic_fixtures import details, submit
+
+pytestmark = pytest.mark.django_db
+
+
+def _review(case):
+    (review,) = [r for r in case.referrals if r.queue == "urgent_medical_review"]
+    return review
+
+
+def test_clearing_a_shared_review_clears_every_case_that_fed_it(medical_reviewer):
+    person = details(phone="07700 900321")
+    first = submit("V09", patient=person)  # cauda equina: an emergency review
+    later = submit("V17", patient=person)  # diabetic foot: joins the same open review
+    review = _review(first)
+    assert _review(later).pk == review.pk
+
+    released = intake_clear_red_flag(
+        intake=first.intake, actor=medical_reviewer, reason="Examined: no emergency."
+    )
+
+    for case in (first, later):
+        stored = Intake.objects.get(pk=case.intake.pk)
+        assert stored.red_flag_cleared_at is not None
+        assert stored.red_flag_clearance_reason == "Examined: no emergency."
+    review.refresh_from_db()
+    assert review.status == Status.COMPLETED
+    suggested = set(first.intake.triage_result["suggested_after_clearance"]) | set(
+        later.intake.triage_result["suggested_after_clearance"]
+    )
+    assert {r.queue for r in released} == suggested
+    event = review.events.get(kind=EventKind.RED_FLAG_CLEARED)
+    assert event.data["intakes"] == [first.intake.reference, later.intake.reference]
+    with pytest.raises(TransitionNotAllowed, match="already been cleared"):
+        intake_clear_red_flag(intake=later.intake, actor=medical_reviewer, reason="Again")
+
+
+def test_a_case_left_uncleared_by_an_earlier_clearance_can_still_be_cleared(medical_reviewer):
+    """Before the shared clearance, clearing the first case closed the review and left the
+    later case's red flag active with nothing to clear it through."""
+    person = details(phone="07700 900322")
+    first = submit("V09", patient=person)
+    later = submit("V17", patient=person)
+    intake_clear_red_flag(intake=first.intake, actor=medical_reviewer, reason="Examined")
+    Intake.objects.filter(pk=later.intake.pk).update(
+        red_flag_cleared_at=None, red_flag_cleared_by=None, red_flag_clearance_reason=""
+    )
+    released = intake_clear_red_flag(
+        intake=later.intake, actor=medical_reviewer, reason="Foot seen", release_queues=["podiatry"]
+    )
+    assert [r.queue for r in released] == ["podiatry"]
+    assert Intake.objects.get(pk=later.intake.pk).red_flag_cleared_at is not None
+
+
+def test_the_review_page_shows_a_later_cases_flags_and_clears_them(client, medical_reviewer):
+    person = details(phone="07700 900323")
+    first = submit("V17", patient=person)  # diabetic foot, urgent
+    later = submit("V09", patient=person)  # cauda equina raises the review to emergency
+    review = _review(first)
+    review.refresh_from_db()
+    assert review.urgency == "emergency"
+    client.force_login(medical_reviewer)
+    page = client.get(reverse("admin:referrals_referral_change", args=[review.public_id]))
+    html = page.content.decode()
+    assert "Flags of later submissions linked to this referral" in html
+    assert later.intake.reference in html
+    assert "RED_FLAG_CAUDA_EQUINA" in html
+    # The release suggested covers both cases.
+    suggested = set(first.intake.triage_result["suggested_after_clearance"]) | set(
+        later.intake.triage_result["suggested_after_clearance"]
+    )
+    assert set(page.context["clear_form"].initial["release"]) == suggested
+
+
+def test_staff_can_send_a_case_without_a_red_flag_to_urgent_medical_review(client, triage_lead):
+    (referral,) = submit("V01").referrals
+    client.force_login(triage_lead)
+    answer = client.post(
+        reverse("admin:referrals_referral_move", args=[referral.public_id]),
+        {"move-action": "reroute", "move-queue": "urgent_medical_review", "move-reason": "Worse"},
+    )
+    assert answer.status_code == 302
+    new = Referral.objects.get(rerouted_from=referral)
+    assert new.queue == "urgent_medical_review"
+    assert new.note == ESCALATED_NOTE
+    assert new.red_flag_count == 0
+    assert new.suggested_after_clearance == []
+    # Without a red flag, it may be sent on again.
+    onward = referral_reroute(referral=new, actor=triage_lead, queue="podiatry", reason="Seen")
+    assert onward.queue == "podiatry"
+
+
+def test_a_red_flag_leaves_urgent_medical_review_only_through_clearance(client, triage_lead):
+    review = _review(submit("V09"))
+    client.force_login(triage_lead)
+    reason = "Looks muscular to me, typed at length"
+    answer = client.post(
+        reverse("admin:referrals_referral_move", args=[review.public_id]),
+        {"move-action": "reroute", "move-queue": "chiropractic", "move-reason": reason},
+    )
+    assert answer.status_code == 409
+    html = answer.content.decode()
+    assert "leaves urgent medical review when its red flag is" in html
+    assert reason in html  # what was typed is still there
+    review.refresh_from_db()
+    assert review.status == Status.NEW
+
+
+def test_a_reroute_to_a_queue_the_case_also_went_to_joins_that_referral(triage_lead):
+    case = submit("V22")  # chiropractic, orthotic fitting and podiatry
+    chiro = next(r for r in case.referrals if r.queue == "chiropractic")
+    podiatry = next(r for r in case.referrals if r.queue == "podiatry")
+    new = referral_reroute(referral=chiro, actor=triage_lead, queue="podiatry", reason="Feet")
+    assert new.pk == podiatry.pk
+    chiro.refresh_from_db()
+    assert chiro.status == Status.REROUTED
+
+
+def test_a_released_referral_ranks_by_urgency_alone_and_can_be_rerouted(
+    medical_reviewer, triage_lead
+):
+    case = submit("V09")
+    (released, *_rest) = intake_clear_red_flag(
+        intake=case.intake, actor=medical_reviewer, reason="Examined"
+    )
+    assert released.red_flag_count == 0
+    assert released.priority == referral_priority("routine", 0)
+    other = "podiatry" if released.queue != "podiatry" else "chiropractic"
+    moved = referral_reroute(referral=released, actor=triage_lead, queue=other, reason="Feet")
+    assert moved.queue == other
+    assert moved.priority == referral_priority(moved.urgency, 0)
+
+
+def test_the_migration_ranks_stored_released_referrals_by_urgency_alone(medical_reviewer):
+    case = submit("V09")
+    released = intake_clear_red_flag(intake=case.intake, actor=medical_reviewer, reason="Seen")
+    Referral.objects.filter(pk__in=[r.pk for r in released]).update(
+        red_flag_count=2, priority=referral_priority("routine", 2)
+    )
+    from django.apps import apps
+
+    module = importlib.import_module(
+        "referrals.migrations.0010_released_referrals_rank_without_cleared_red_flags"
+    )
+    module.rank_without_cleared_red_flags(apps, None)
+    for referral in Referral.objects.filter(pk__in=[r.pk for r in released]):
+        assert (referral.red_flag_count, referral.priority) == (0, referral_priority("routine", 0))
+    review = _review(case)
+    review.refresh_from_db()
+    assert review.red_flag_count > 0  # the review keeps its red flags
