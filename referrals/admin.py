@@ -9,6 +9,7 @@ from typing import Any, Final
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csp import get_nonce
@@ -322,7 +323,16 @@ class ReferralAdmin(CappedCountAdmin):
         raise Http404("The case page shows the history.")
 
     # --- the case page -------------------------------------------------------------------
+    def _require(self, allowed: bool) -> None:
+        """The case page and its forms ask the model permissions the admin's own views ask
+        (they checked staff status alone: a review found a claim and a note saved by staff
+        whose group had neither permission). A missing permission is a 403, before the case
+        is looked up, so it says nothing of which cases exist."""
+        if not allowed:
+            raise PermissionDenied
+
     def case_view(self, request: HttpRequest, public_id: Any, **kwargs: Any) -> HttpResponse:
+        self._require(self.has_view_permission(request))
         referral = selectors.referral_get(user=request.user, public_id=public_id)
         return self._render_case(request, referral)
 
@@ -381,15 +391,16 @@ class ReferralAdmin(CappedCountAdmin):
             **_case_history(referral),
             "notes": referral.staff_notes.select_related("author"),
             "move_form": move_form or MoveForm(prefix="move"),
-            "clear_form": (
-                clear_form
-                or ClearRedFlagForm(
-                    prefix="clear",
-                    initial={"release": suggested},
-                )
-            )
-            if can_clear
-            else None,
+            # A form sent back with an error is shown even when the red flag is gone (cleared
+            # meanwhile by a colleague), so the reason typed is not lost (a review found it).
+            "clear_form": clear_form
+            or (
+                ClearRedFlagForm(prefix="clear", initial={"release": suggested})
+                if can_clear
+                else None
+            ),
+            "can_clear": can_clear,
+            "typed_elsewhere": _typed_elsewhere(move_form, referral),
             "note_form": note_form or StaffNoteForm(prefix="note"),
             "is_open": referral.is_open,
             "now": timezone.now(),
@@ -397,6 +408,7 @@ class ReferralAdmin(CappedCountAdmin):
         return TemplateResponse(request, "admin/referrals/case.html", context, status=status)
 
     def move_view(self, request: HttpRequest, public_id: Any) -> HttpResponse:
+        self._require(self.has_change_permission(request))
         referral = selectors.referral_get(user=request.user, public_id=public_id)
         if request.method != "POST":
             return HttpResponseRedirect(_case_url(referral))
@@ -445,6 +457,7 @@ class ReferralAdmin(CappedCountAdmin):
         return HttpResponseRedirect(_case_url(target))
 
     def clear_view(self, request: HttpRequest, public_id: Any) -> HttpResponse:
+        self._require(self.has_change_permission(request))
         referral = selectors.referral_get(user=request.user, public_id=public_id)
         if request.method != "POST":
             return HttpResponseRedirect(_case_url(referral))
@@ -476,6 +489,7 @@ class ReferralAdmin(CappedCountAdmin):
         return HttpResponseRedirect(_case_url(referral))
 
     def note_view(self, request: HttpRequest, public_id: Any) -> HttpResponse:
+        self._require(request.user.has_perm("referrals.add_staffnote"))
         referral = selectors.referral_get(user=request.user, public_id=public_id)
         if request.method != "POST":
             return HttpResponseRedirect(_case_url(referral))
@@ -616,6 +630,17 @@ def _case_history(referral: Referral) -> dict[str, Any]:
         "linked": linked[:CASE_LINKED_SHOWN][::-1],
         "linked_more": len(linked) > CASE_LINKED_SHOWN,
     }
+
+
+def _typed_elsewhere(move_form: MoveForm | None, referral: Referral) -> str:
+    """The reason typed for a move refused because the referral closed meanwhile (a colleague
+    cancelled it, say): the closed page's only form is "entered in error", so the text is shown
+    apart, to copy, where it was lost (a review found it)."""
+    if move_form is None or not move_form.is_bound or referral.is_open:
+        return ""
+    if move_form.data.get("move-action") == Action.ENTERED_IN_ERROR:
+        return ""
+    return str(move_form.data.get("move-reason", "")).strip()
 
 
 # Later submissions whose flags the case page shows: each reads its triage result (5 KB).

@@ -485,9 +485,28 @@ def intake_clear_red_flag(
     return list(released.values())
 
 
+NOTE_REPEAT_WINDOW = dt.timedelta(minutes=2)
+
+
 def referral_add_note(*, referral: Referral, actor: Any, text: str) -> StaffNote:
     text = (text or "").strip()
     if not text:
         raise ReasonRequired("The note is empty.")
     _check_queue(actor, referral.queue)
-    return StaffNote.objects.create(referral=referral, author=actor, text=text)
+    with transaction.atomic():
+        # The referral's lock orders two sends of one form (a double click saved the note
+        # twice: a review found it); the same text by the same author just now is that note.
+        list(Referral.objects.select_for_update().filter(pk=referral.pk).values_list("pk"))
+        repeat = (
+            StaffNote.objects.filter(
+                referral=referral,
+                author=actor,
+                text=text,
+                created_at__gte=timezone.now() - NOTE_REPEAT_WINDOW,
+            )
+            .order_by("-id")
+            .first()
+        )
+        if repeat is not None:
+            return repeat
+        return StaffNote.objects.create(referral=referral, author=actor, text=text)

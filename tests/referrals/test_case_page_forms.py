@@ -1,0 +1,101 @@
+"""The case page's forms keep what staff typed, ask the model permissions and save a note once
+(each found by a review of the staff pages)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.urls import reverse
+
+from referrals.models import StaffNote, Status
+from referrals.services import intake_clear_red_flag, referral_cancel
+from tests.clinic_fixtures import make_staff, submit
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name, referral):
+    return reverse(f"admin:referrals_referral_{name}", args=[referral.public_id])
+
+
+def test_a_clearance_a_colleague_made_first_keeps_the_reason_typed(client, medical_reviewer):
+    case = submit("V09")
+    (review,) = case.referrals
+    client.force_login(medical_reviewer)
+    intake_clear_red_flag(intake=case.intake, actor=medical_reviewer, reason="First")
+    typed = "Examined: saddle sensation normal, reflexes brisk."
+    answer = client.post(url("clear", review), {"clear-reason": typed})
+    assert answer.status_code == 409
+    html = answer.content.decode()
+    assert "already been cleared" in html
+    assert typed in html
+    assert "Nothing was saved" in html
+
+
+def test_a_move_refused_because_the_referral_closed_keeps_the_reason_typed(
+    client, chiropractor, triage_lead
+):
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    referral_cancel(referral=referral, actor=triage_lead, reason="Patient withdrew")
+    typed = "Declining: seen elsewhere, letter on file."
+    answer = client.post(url("move", referral), {"move-action": "decline", "move-reason": typed})
+    assert answer.status_code == 409
+    html = answer.content.decode()
+    assert typed in html
+    assert "Not saved: the reason you typed" in html
+
+
+def test_an_entered_in_error_reason_refused_is_shown_with_its_error(client, triage_lead):
+    (referral,) = submit("V01").referrals
+    referral_cancel(referral=referral, actor=triage_lead, reason="Withdrew")
+    client.force_login(triage_lead)
+    typed = "x" * 2001
+    answer = client.post(
+        url("move", referral), {"move-action": "entered_in_error", "move-reason": typed}
+    )
+    assert answer.status_code == 400
+    html = answer.content.decode()
+    assert typed in html
+    assert "at most 2000 characters" in html
+
+
+def test_the_case_page_and_its_forms_ask_the_model_permissions(client):
+    (referral,) = submit("V01").referrals
+    user = make_staff("chiro_x", "Chiropractic team")
+    group = Group.objects.get(name="Chiropractic team")
+    group.permissions.remove(
+        *Permission.objects.filter(codename__in=["change_referral", "add_staffnote"])
+    )
+    client.force_login(user)
+    assert client.get(url("change", referral)).status_code == 200
+    assert client.post(url("move", referral), {"move-action": "claim"}).status_code == 403
+    assert client.post(url("note", referral), {"note-text": "hi"}).status_code == 403
+    assert client.post(url("clear", referral), {"clear-reason": "x"}).status_code == 403
+    referral.refresh_from_db()
+    assert referral.status == Status.NEW
+    assert not StaffNote.objects.exists()
+    group.permissions.clear()
+    assert client.get(url("change", referral)).status_code == 403
+
+
+def test_a_double_clicked_note_is_saved_once(client, chiropractor):
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    for _ in range(2):
+        answer = client.post(url("note", referral), {"note-text": "Phoned, no answer."})
+        assert answer.status_code == 302
+    assert StaffNote.objects.filter(referral=referral).count() == 1
+    # The same words later, or other words, are new notes.
+    client.post(url("note", referral), {"note-text": "Phoned again."})
+    assert StaffNote.objects.filter(referral=referral).count() == 2
+
+
+def test_the_notes_section_is_named_by_its_heading_and_the_reason_help_is_shown(
+    client, chiropractor
+):
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    html = client.get(url("change", referral)).content.decode()
+    assert 'aria-labelledby="notes-h"' in html
+    assert 'id="id_move-reason_helptext"' in html
