@@ -25,6 +25,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from clinic.forms import TextareaField
 from intake import bodymap, identity
 from intake.bodymap import BodyMapInput
 from intake.drafts import IDENTITY_STEP, STEP_CODES
@@ -100,7 +101,7 @@ def _field_for(spec: Field) -> forms.Field:
             widget=forms.CheckboxSelectMultiple,
             error_messages={"invalid_choice": MSG_MULTI_UNKNOWN, "invalid_list": MSG_MULTI},
         )
-    return forms.CharField(
+    return TextareaField(
         label=label,
         help_text=help_text or _("You can leave this empty."),
         required=False,

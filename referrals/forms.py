@@ -1,23 +1,10 @@
-from typing import Any
-
 from django import forms
 
+from clinic.forms import TextareaField
 from intake.models import Urgency
 from referrals.models import Action, Queue
 
 REASON_HELP = "Required to decline, cancel, reroute, mark entered in error or change urgency."
-
-
-class TextareaField(forms.CharField):
-    r"""Text from a textarea, its line breaks made "\n" before the length is checked.
-
-    Browsers send each line break as "\r\n" but count it as one character against the
-    textarea's maxlength: without this, a note the browser let through (4,990 characters, 199 of
-    them line breaks) was refused for having 5,189."""
-
-    def to_python(self, value: Any) -> str | None:
-        text = super().to_python(value)
-        return text.replace("\r\n", "\n").replace("\r", "\n") if text else text
 
 
 class MoveForm(forms.Form):

@@ -384,6 +384,21 @@ def test_a_null_byte_in_the_main_concern_is_a_field_message(client):
     assert "Null characters are not allowed." in html(response)
 
 
+def test_a_main_concern_with_line_breaks_is_counted_as_the_browser_counts_it(client):
+    """Browsers send each line break as two characters and count it as one against the
+    textarea's maxlength (1,000): 900 characters in 100 lines were refused as 999 + 99."""
+    complete(client, worked_case("V01"), upto="pain_character")
+    data = step_data("pain_character", worked_case("V01"))
+    typed = "\r\n".join(["Sore back."] * 91)  # 1,000 characters as the browser counts them
+    assert len(typed.replace("\r\n", "\n")) == 1000
+    response = client.post("/form/pain_character/", {**data, "main_concern": typed})
+    assert response.status_code == 302, html(response)
+    too_long = typed + "!"
+    response = client.post("/form/pain_character/", {**data, "main_concern": too_long})
+    assert response.status_code == 200
+    assert 'href="#id_main_concern"' in html(response)
+
+
 def test_a_resume_link_opens_the_draft_on_another_device(client):
     complete(client, worked_case("V01"), upto="neuro")
     token = client.session[SESSION_KEY]
