@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
 from typing import Any, Final
 
@@ -162,7 +163,10 @@ class ReferralAdmin(CappedCountAdmin):
         LinkKindFilter,
     ]
     search_fields = ["intake__reference", "patient__family_name", "patient__given_name"]
-    search_help_text = "Reference, name, date of birth (DD/MM/YYYY) or phone number."
+    search_help_text = (
+        "Reference, family name (or family and given name, either order, as “Hughes, Ada”), "
+        "date of birth (DD/MM/YYYY) or phone number."
+    )
     list_select_related = ["intake", "patient", "assigned_to"]
     list_per_page = 50
     readonly_fields = [f.name for f in Referral._meta.fields]
@@ -222,6 +226,17 @@ class ReferralAdmin(CappedCountAdmin):
         key = normalise_family_name(term)
         if key:
             match |= Q(patient__family_name_key__startswith=key)
+        # "Hughes, Ada", "HUGHES Ada" (as the list shows names) or "Ada Hughes": a family name
+        # and a given name, either way round. The family name's key leads, so the patient
+        # index serves it; a given name alone would read every patient, and is not searched.
+        words = [w for w in re.split(r"[\s,]+", term) if w]
+        if len(words) >= 2:
+            for family, given in ((words[:-1], words[-1]), (words[1:], words[0])):
+                family_key = normalise_family_name(" ".join(family))
+                if family_key:
+                    match |= Q(patient__family_name_key__startswith=family_key) & Q(
+                        patient__given_name__istartswith=given
+                    )
         return queryset.filter(match), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:

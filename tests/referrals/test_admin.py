@@ -331,7 +331,18 @@ def test_staff_notes_are_added_and_shown(client, cases, chiropractor):
 
 @pytest.mark.parametrize(
     ("term", "expected"),
-    [("Hughes", "sciatica"), ("17/05/1980", "all"), ("07700900002", "heel"), ("", "all")],
+    [
+        ("Hughes", "sciatica"),
+        ("17/05/1980", "all"),
+        ("07700900002", "heel"),
+        ("", "all"),
+        # A family and a given name, either way round, as the list writes them (a review found
+        # "Hughes, Ada" and "Ada Hughes" found nothing).
+        ("Hughes, Ada", "sciatica"),
+        ("HUGHES Ada", "sciatica"),
+        ("Ada Hughes", "sciatica"),
+        ("Hughes, Zed", "none"),
+    ],
 )
 def test_search_by_name_birth_date_phone_and_reference(client, cases, triage_lead, term, expected):
     client.force_login(triage_lead)
@@ -340,6 +351,8 @@ def test_search_by_name_birth_date_phone_and_reference(client, cases, triage_lea
     want = (
         {c.intake.reference for c in cases.values()}
         if expected == "all"
+        else set()
+        if expected == "none"
         else {cases[expected].intake.reference}
     )
     assert found == want
