@@ -164,3 +164,16 @@ def test_the_migration_ranks_stored_released_referrals_by_urgency_alone(medical_
     review = _review(case)
     review.refresh_from_db()
     assert review.red_flag_count > 0  # the review keeps its red flags
+
+
+def test_the_case_page_shows_the_latest_later_cases_newest_last(client, chiropractor):
+    from referrals.admin import CASE_LATER_SHOWN
+
+    person = details(phone="07700 900324")
+    cases = [submit("V01", patient=person) for _ in range(CASE_LATER_SHOWN + 2)]
+    (referral,) = cases[0].referrals
+    client.force_login(chiropractor)
+    page = client.get(reverse("admin:referrals_referral_change", args=[referral.public_id]))
+    shown = [case["reference"] for case in page.context["later_cases"]]
+    assert shown == [case.intake.reference for case in cases[2:]]
+    assert page.context["later_more"] is True
