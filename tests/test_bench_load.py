@@ -39,7 +39,9 @@ def test_the_load_bench_analyses_the_database_before_the_list_pages(monkeypatch)
 
     line = load_bench_script("load", monkeypatch).refresh_statistics(dsn)
 
-    assert line.startswith("statistics refreshed before the list pages (ANALYZE, ")
+    assert line.startswith(
+        "tables vacuumed and statistics refreshed before the list pages (VACUUM (ANALYZE), "
+    )
     assert line.endswith(f" s; this server's autovacuum: {autovacuum[0]})")
     with psycopg.connect(dsn, autocommit=True) as conn:
         tables, analysed = conn.execute(

