@@ -22,7 +22,7 @@ from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import Choices, QuerySet
+from django.db.models import Choices, F, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -34,7 +34,7 @@ from django.utils.translation import get_language, gettext
 from clinic.compiled import compiled_values, statements_sent
 from clinic.memo import BoundedMemo
 from referrals import selectors
-from referrals.models import Queue, Referral, Status
+from referrals.models import Queue, Referral, ReferralIntake, Status
 
 COUNT_CAP: Final = 1000
 # How deep a capped list pages on (CappedCountAdmin): a page's count reads this many rows at most.
@@ -263,9 +263,40 @@ def _row_labels(
     )
 
 
+def _with_later(row: dict[str, Any], later: dict[int, list[str]]) -> list[str]:
+    codes: list[str] = row["intake__flag_codes"]
+    extra = later.get(row["pk"])
+    if not extra:
+        return codes
+    seen = set(codes)
+    return [*codes, *sorted({c for c in extra if c not in seen})]
+
+
+def later_red_flags(values: list[dict[str, Any]]) -> dict[int, list[str]]:
+    """The red flags of later cases that joined the page's urgent medical reviews, by referral
+    (one statement, only on a page with such reviews). A later red-flag case joins the open
+    review and may raise it to emergency; the row showed the first case's flags alone (a
+    review found a CES red flag shown nowhere). Only reviews take such cases: a red flag
+    routes nowhere else."""
+    reviews = [row["pk"] for row in values if row["queue"] == Queue.URGENT_MEDICAL_REVIEW]
+    if not reviews:
+        return {}
+    found: dict[int, list[str]] = {}
+    links = (
+        ReferralIntake.objects.filter(referral_id__in=reviews, intake__red_flag_count__gt=0)
+        .exclude(intake_id=F("referral__intake_id"))
+        .values_list("referral_id", "intake__flag_codes")
+    )
+    for referral_id, codes in links:
+        found.setdefault(referral_id, []).extend(c for c in codes if c.startswith("RED_FLAG_"))
+    return found
+
+
 def queue_rows_from_values(cl: ChangeList, values: list[dict[str, Any]]) -> list[ResultList]:
     """The rows of ``queue_rows`` from ``ROW_VALUES`` rows: the same cells, escaped alike."""
     from referrals import admin as columns  # the admin's column helpers (it imports this)
+
+    later = later_red_flags(values)
 
     empty = str(conditional_escape(cl.model_admin.get_empty_value_display()))
     language = get_language()
@@ -293,7 +324,7 @@ def queue_rows_from_values(cl: ChangeList, values: list[dict[str, Any]]) -> list
             f'<th class="field-reference"><a href="{href}">{html.escape(reference)}</a></th>',
             f'<td class="field-patient_name">{html.escape(patient)}</td>',
             f'<td class="field-urgency_badge">{urgency}</td>',
-            f'<td class="field-flags">{columns.flags_html(row["intake__flag_codes"])}</td>',
+            f'<td class="field-flags">{columns.flags_html(_with_later(row, later))}</td>',
             f'<td class="field-link">{columns.link_badge(row["intake__link_kind"])}</td>',
             f'<td class="field-waiting">{waiting}</td>',
             f'<td class="field-due">{due}</td>',

@@ -177,3 +177,32 @@ def test_the_case_page_shows_the_latest_later_cases_newest_last(client, chiropra
     shown = [case["reference"] for case in page.context["later_cases"]]
     assert shown == [case.intake.reference for case in cases[2:]]
     assert page.context["later_more"] is True
+
+
+def test_the_queue_row_of_a_review_shows_a_later_cases_red_flags_in_one_statement(
+    client, medical_reviewer
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    queue = reverse("admin:referrals_referral_changelist")
+    client.force_login(medical_reviewer)
+
+    def page() -> tuple[str, int]:
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get(queue).content.decode()
+        return html, len(ctx.captured_queries)
+
+    person = details(phone="07700 900325")
+    submit("V17", patient=person)  # diabetic foot: the review's own red flag
+    html, statements = page()
+    assert "RED_FLAG_CAUDA_EQUINA" not in html
+    submit("V09", patient=person)  # cauda equina joins it, raising it to emergency
+    html, with_later = page()
+    assert "RED_FLAG_DIABETIC_FOOT" in html
+    assert "RED_FLAG_CAUDA_EQUINA" in html
+    for n in range(3):  # more reviews, more later cases: no more statements
+        other = details(phone=f"07700 90033{n}")
+        submit("V17", patient=other)
+        submit("V09", patient=other)
+    assert page()[1] == with_later == statements
