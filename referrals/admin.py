@@ -318,11 +318,13 @@ class ReferralAdmin(CappedCountAdmin):
         if done:
             self.message_user(request, f"{done} referral(s): {Action(action).label.lower()} done.")
 
-    @admin.action(description="Claim the selected referrals")
+    # The case page's change permission (the actions were offered and run without it: a
+    # review found a claim made by a group that could not claim on the case page).
+    @admin.action(description="Claim the selected referrals", permissions=["change"])
     def claim_selected(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:
         self._bulk(request, queryset, Action.CLAIM)
 
-    @admin.action(description="Release the selected referrals to the queue")
+    @admin.action(description="Release the selected referrals to the queue", permissions=["change"])
     def release_selected(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:
         self._bulk(request, queryset, Action.RELEASE)
 
@@ -504,7 +506,11 @@ class ReferralAdmin(CappedCountAdmin):
         return HttpResponseRedirect(_case_url(referral))
 
     def note_view(self, request: HttpRequest, public_id: Any) -> HttpResponse:
-        self._require(request.user.has_perm("referrals.add_staffnote"))
+        # A refused note shows the case page again: viewing it is needed too (a review found
+        # a group with "add note" alone shown the whole case on an empty note).
+        self._require(
+            self.has_view_permission(request) and request.user.has_perm("referrals.add_staffnote")
+        )
         referral = selectors.referral_get(user=request.user, public_id=public_id)
         if request.method != "POST":
             return HttpResponseRedirect(_case_url(referral))

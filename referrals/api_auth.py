@@ -39,6 +39,13 @@ from referrals.twofactor import needs_second_factor
 STAFF_SESSION_SCOPES: Final = frozenset(
     {Scope.INTAKE_READ, Scope.REFERRALS_READ, Scope.REFERRALS_WRITE, Scope.TRIAGE_PREVIEW}
 )
+# The model permissions a staff session needs for each scope, as the staff site asks them.
+SESSION_SCOPE_PERMISSIONS: Final = {
+    Scope.INTAKE_READ: ("referrals.view_referral",),
+    Scope.REFERRALS_READ: ("referrals.view_referral",),
+    Scope.REFERRALS_WRITE: ("referrals.view_referral", "referrals.change_referral"),
+    Scope.TRIAGE_PREVIEW: ("referrals.view_referral",),
+}
 BEARER: Final = "Bearer"
 
 
@@ -187,8 +194,16 @@ def scopes_of(request: Request) -> frozenset[str]:
     user = request.user
     if getattr(user, "is_authenticated", False) and user.is_active and user.is_staff:
         # Grants nothing until the second factor (a review found the password alone reading
-        # and changing every case through the API).
-        return frozenset() if needs_second_factor(user) else STAFF_SESSION_SCOPES
+        # and changing every case through the API), and no more than the staff member's model
+        # permissions give on the staff site (a group without "change referral" claimed
+        # through the API: a review found it).
+        if needs_second_factor(user):
+            return frozenset()
+        return frozenset(
+            scope
+            for scope in STAFF_SESSION_SCOPES
+            if all(user.has_perm(perm) for perm in SESSION_SCOPE_PERMISSIONS[scope])
+        )
     return frozenset()
 
 

@@ -99,3 +99,38 @@ def test_the_notes_section_is_named_by_its_heading_and_the_reason_help_is_shown(
     html = client.get(url("change", referral)).content.decode()
     assert 'aria-labelledby="notes-h"' in html
     assert 'id="id_move-reason_helptext"' in html
+
+
+def _chiropractor_without(*codenames):
+    user = make_staff("chiro_y", "Chiropractic team")
+    Group.objects.get(name="Chiropractic team").permissions.remove(
+        *Permission.objects.filter(codename__in=codenames)
+    )
+    return user
+
+
+def test_the_queue_actions_and_the_api_ask_the_change_permission_too(client):
+    """The case page refused a claim without "change referral", but the queue's bulk action
+    and the API with the same session claimed (a review found both)."""
+    (referral,) = submit("V01").referrals
+    client.force_login(_chiropractor_without("change_referral"))
+    listed = client.get(reverse("admin:referrals_referral_changelist"))
+    assert listed.status_code == 200
+    assert "claim_selected" not in listed.content.decode()
+    client.post(
+        reverse("admin:referrals_referral_changelist"),
+        {"action": "claim_selected", "_selected_action": [referral.pk]},
+    )
+    answer = client.post(f"/api/v1/referrals/{referral.public_id}/claim", {})
+    assert answer.status_code == 403
+    referral.refresh_from_db()
+    assert referral.status == Status.NEW
+    assert client.get(f"/api/v1/referrals/{referral.public_id}").status_code == 200
+
+
+def test_a_refused_note_does_not_show_the_case_to_whoever_may_not_view_it(client):
+    (referral,) = submit("V01").referrals
+    client.force_login(_chiropractor_without("view_referral", "change_referral"))
+    answer = client.post(url("note", referral), {"note-text": ""})
+    assert answer.status_code == 403
+    assert referral.intake.reference not in answer.content.decode()
