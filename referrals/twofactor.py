@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import secrets
 import smtplib
 from collections.abc import Callable
 from typing import Any
@@ -126,23 +127,33 @@ class ConfirmDeviceForm(forms.Form):
 ENROL_SALT = "referrals.twofactor.enrol"
 ENROL_LINK_MAX_AGE = dt.timedelta(minutes=30)
 MAILBOX_PROVEN_KEY = "two_factor_mailbox"
+# The link's one-time value, kept by the session that asked for it: the link works once, and
+# only there (a review found one link, used, set up a second authenticator from another session
+# of the account within its 30 minutes).
+LINK_NONCE_KEY = "two_factor_link"
 
 
-def _password_stamp(user: Any) -> str:
-    """Changes with the password: a new password ends the links sent before it."""
-    return hashlib.sha256(f"{user.pk}:{user.password}".encode()).hexdigest()[:24]
+def _account_stamp(user: Any) -> str:
+    """Changes with the password and with each authenticator confirmed: a new password, or an
+    authenticator set up meanwhile, ends the links sent before."""
+    confirmed = TOTPDevice.objects.filter(user=user, confirmed=True).count()
+    return hashlib.sha256(f"{user.pk}:{user.password}:{confirmed}".encode()).hexdigest()[:24]
 
 
-def enrol_link_token(user: Any) -> str:
-    return signing.TimestampSigner(salt=ENROL_SALT).sign(f"{user.pk}:{_password_stamp(user)}")
+def enrol_link_token(user: Any, nonce: str) -> str:
+    return signing.TimestampSigner(salt=ENROL_SALT).sign(
+        f"{user.pk}:{_account_stamp(user)}:{nonce}"
+    )
 
 
-def enrol_link_valid(user: Any, token: str) -> bool:
+def enrol_link_valid(user: Any, token: str, nonce: str | None) -> bool:
+    if not nonce:
+        return False
     try:
         value = signing.TimestampSigner(salt=ENROL_SALT).unsign(token, max_age=ENROL_LINK_MAX_AGE)
     except signing.BadSignature:  # tampered, another site's, or older than the limit
         return False
-    return constant_time_compare(value, f"{user.pk}:{_password_stamp(user)}")
+    return constant_time_compare(value, f"{user.pk}:{_account_stamp(user)}:{nonce}")
 
 
 def masked_email(address: str) -> str:
@@ -152,8 +163,10 @@ def masked_email(address: str) -> str:
 
 
 def _send_enrol_link(request: HttpRequest, user: Any) -> bool:
+    nonce = secrets.token_urlsafe(16)
+    request.session[LINK_NONCE_KEY] = nonce  # a new link ends the one sent before
     url = request.build_absolute_uri(reverse(SETUP_URL_NAME))
-    link = f"{url}?{urlencode({'proof': enrol_link_token(user)})}"
+    link = f"{url}?{urlencode({'proof': enrol_link_token(user, nonce)})}"
     minutes = int(ENROL_LINK_MAX_AGE.total_seconds() // 60)
     body = (
         f"Someone signed in to your clinic staff account {user.get_username()} and asked to set "
@@ -216,13 +229,17 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         return render(request, "admin/two_factor.html", {"done": True, "title": "Two-factor"})
     proof = request.GET.get("proof")
     if proof is not None:
-        if enrol_link_valid(user, proof):
+        if enrol_link_valid(user, proof, request.session.pop(LINK_NONCE_KEY, None)):
             request.session[MAILBOX_PROVEN_KEY] = user.pk
+            # A set-up begun before (its secret shown then, perhaps to someone else) is not
+            # offered again: the owner scans a new secret (a review found the old one reused).
+            TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         else:
             messages.error(
                 request,
-                "That set-up link has expired, was replaced by a new password, or belongs to "
-                "another account. Send yourself a new one.",
+                "That set-up link has expired, was used already, was sent to another browser "
+                "or account, or was replaced by a newer one or a new password. Send yourself a "
+                "new one from this page and open it in this browser.",
             )
         return HttpResponseRedirect(reverse(SETUP_URL_NAME))  # the link out of the address bar
     if request.session.get(MAILBOX_PROVEN_KEY) != user.pk:

@@ -250,9 +250,16 @@ def test_a_stolen_password_alone_cannot_add_an_authenticator(client, settings):
     assert not TOTPDevice.objects.filter(user__username="lead_lin").exists()
     # Forged, another account's, or another site's links are refused.
     other = make_staff("chiro_carla", "Chiropractic team")
-    from referrals.twofactor import enrol_link_token
+    from referrals.twofactor import LINK_NONCE_KEY, enrol_link_token
 
-    for proof in ("nonsense", enrol_link_token(other), enrol_link_token(other)[:-1] + "x"):
+    forged = (
+        lambda nonce: "nonsense",
+        lambda nonce: enrol_link_token(other, nonce),  # another account's, this session's value
+        lambda nonce: enrol_link_token(other, nonce)[:-1] + "x",
+    )
+    for forge in forged:
+        client.post(setup)  # a link of its own is sent: the session holds its one-time value
+        proof = forge(client.session[LINK_NONCE_KEY])
         client.get(setup, {"proof": proof})
         assert QR not in client.get(setup).content.decode(), proof
     assert client.get(reverse("admin:referrals_referral_changelist")).status_code == 302
@@ -261,7 +268,7 @@ def test_a_stolen_password_alone_cannot_add_an_authenticator(client, settings):
 def test_a_set_up_link_expires_and_a_new_password_ends_it(client, settings, monkeypatch):
     import time
 
-    from referrals.twofactor import ENROL_LINK_MAX_AGE, enrol_link_valid
+    from referrals.twofactor import ENROL_LINK_MAX_AGE, LINK_NONCE_KEY, enrol_link_valid
 
     user = make_staff("lead_lin", "Triage lead")
     log_in(client, "lead_lin")
@@ -270,14 +277,17 @@ def test_a_set_up_link_expires_and_a_new_password_ends_it(client, settings, monk
     found = re.search(r"proof=(\S+)", str(message.body))
     assert found is not None
     token = unquote(found.group(1))
-    assert enrol_link_valid(user, token)
+    nonce = client.session[LINK_NONCE_KEY]
+    assert enrol_link_valid(user, token, nonce)
+    assert not enrol_link_valid(user, token, None)  # another session: no value kept
+    assert not enrol_link_valid(user, token, "another value")
     later = time.time() + ENROL_LINK_MAX_AGE.total_seconds() + 1
     monkeypatch.setattr("django.core.signing.time.time", lambda: later)
-    assert not enrol_link_valid(user, token)
+    assert not enrol_link_valid(user, token, nonce)
     monkeypatch.undo()
     user.set_password("a brand new passphrase 42")
     user.save()
-    assert not enrol_link_valid(user, token)
+    assert not enrol_link_valid(user, token, nonce)
 
 
 def test_the_owner_is_told_when_an_authenticator_is_set_up(client, settings):
@@ -320,3 +330,47 @@ def test_a_mail_server_that_is_away_gives_a_message_not_an_error(client, setting
     answer = client.post(setup, follow=True)
     assert answer.status_code == 200
     assert "could not be sent" in answer.content.decode()
+
+
+def test_a_set_up_link_works_once_and_only_in_the_session_that_asked_for_it(client):
+    """A review found a used link setting up a second authenticator from another session of
+    the account within its 30 minutes."""
+    from django.test import Client
+
+    make_staff("lead_lin", "Triage lead")
+    other_session = Client()
+    log_in(other_session, "lead_lin", addr="203.0.113.7")
+    log_in(client, "lead_lin")
+    setup = reverse("staff-two-factor")
+    mail.outbox.clear()
+    client.post(setup)
+    (message,) = mail.outbox
+    link = re.search(r"https?://\S+", str(message.body))
+    assert link is not None
+    # Opened by another session of the same account first: refused, and nothing shown there.
+    other_session.get(link.group(0))
+    assert QR not in other_session.get(setup).content.decode()
+    # The session that asked uses it once ...
+    client.get(link.group(0))
+    assert QR in client.get(setup).content.decode()
+    device = TOTPDevice.objects.get(user__username="lead_lin", confirmed=False)
+    assert client.post(setup, {"token": code_for(device)}).status_code == 302
+    # ... and not again, there or elsewhere.
+    for session in (client, other_session):
+        session.get(link.group(0))
+    assert QR not in other_session.get(setup).content.decode()
+    assert TOTPDevice.objects.filter(user__username="lead_lin").count() == 1
+
+
+def test_a_set_up_begun_before_the_mailbox_step_gets_a_new_secret(client):
+    """An unconfirmed authenticator made before (its secret shown to whoever had the password
+    then) is not offered to the owner: proving the mailbox starts a new one."""
+    user = make_staff("lead_lin", "Triage lead")
+    old = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    log_in(client, "lead_lin")
+    setup = prove_mailbox(client)
+    page = client.get(setup).content.decode()
+    (device,) = TOTPDevice.objects.filter(user=user)
+    assert device.pk != old.pk
+    assert device.key != old.key
+    assert old.config_url.split("secret=")[1].split("&")[0] not in page
