@@ -260,6 +260,14 @@ class ClearRedFlagIn(serializers.Serializer[Any]):
         allow_empty=True,
         help_text="Queues to release the case to; omit for the ones triage suggested.",
     )
+    with_intakes = serializers.ListField(
+        child=serializers.CharField(max_length=20),
+        required=False,
+        allow_empty=True,
+        max_length=1000,
+        help_text="References of the patient's other cases with red flags that feed the same "
+        "urgent medical review, read and cleared with this one (a 409 names any left out).",
+    )
 
 
 class ChoiceOut(serializers.Serializer[Any]):
@@ -589,6 +597,7 @@ class IntakeClearRedFlagView(ApiView):
             actor=request.user,
             reason=data.validated_data["reason"],
             release_queues=data.validated_data.get("release_queues"),
+            seen=[intake.reference, *data.validated_data.get("with_intakes", [])],
         )
         audit_record(
             actor=request.user,

@@ -372,11 +372,15 @@ class ReferralAdmin(CappedCountAdmin):
             and referral.is_open
             and referral.red_flag_count > 0
         )
+        uncleared = [
+            case
+            for case in [intake, *later]
+            if case.red_flag_count and case.red_flag_cleared_at is None
+        ]
         suggested = sorted(
             {
                 queue
-                for case in [intake, *later]
-                if case.red_flag_count and case.red_flag_cleared_at is None
+                for case in uncleared
                 for queue in case.triage_result.get("suggested_after_clearance", [])
             }
         )
@@ -412,7 +416,13 @@ class ReferralAdmin(CappedCountAdmin):
             # meanwhile by a colleague), so the reason typed is not lost (a review found it).
             "clear_form": clear_form
             or (
-                ClearRedFlagForm(prefix="clear", initial={"release": suggested})
+                ClearRedFlagForm(
+                    prefix="clear",
+                    initial={
+                        "release": suggested,
+                        "seen": ",".join(case.reference for case in uncleared),
+                    },
+                )
                 if can_clear
                 else None
             ),
@@ -487,6 +497,7 @@ class ReferralAdmin(CappedCountAdmin):
                 actor=request.user,
                 reason=form.cleaned_data["reason"],
                 release_queues=form.cleaned_data["release"],
+                seen=form.seen_references(),
             )
         except ReferralError as exc:
             form.add_error(None, exc.message)
@@ -674,19 +685,21 @@ def _later_cases(referral: Referral) -> tuple[list[Intake], bool]:
     own, a red flag too: the page showed only the first case's (a review found it)."""
     # The newest links by the link table's own key, as _case_history takes them: ordering the
     # intakes themselves read every linked one (a bench patient's thousands: 52 ms a page).
-    newest = (
-        ReferralIntake.objects.filter(referral=referral)
-        .exclude(intake_id=referral.intake_id)
-        .order_by("-id")
-        .values("intake_id")[: CASE_LATER_SHOWN + 1]
+    links = ReferralIntake.objects.filter(referral=referral).exclude(intake_id=referral.intake_id)
+    newest = links.order_by("-id").values("intake_id")
+    more = newest[CASE_LATER_SHOWN : CASE_LATER_SHOWN + 1].exists()
+    chosen = Q(pk__in=newest[:CASE_LATER_SHOWN])  # a subquery: the same statements however many
+    if referral.queue == Queue.URGENT_MEDICAL_REVIEW:
+        # Every later case whose red flag is not cleared is shown too, however many: a
+        # clearance covers only cases the reviewer saw (a review found an older one cleared
+        # unseen). Only a review takes red-flag cases, so other pages skip reading them.
+        chosen |= Q(
+            pk__in=links.values("intake_id"), red_flag_count__gt=0, red_flag_cleared_at=None
+        )
+    later = Intake.objects.filter(chosen).only(
+        "reference", "submitted_at", "triage_result", "red_flag_count", "red_flag_cleared_at"
     )
-    later = sorted(
-        Intake.objects.filter(pk__in=newest).only(
-            "reference", "submitted_at", "triage_result", "red_flag_count", "red_flag_cleared_at"
-        ),
-        key=lambda case: (case.submitted_at, case.pk),
-    )
-    return later[-CASE_LATER_SHOWN:], len(later) > CASE_LATER_SHOWN
+    return sorted(later, key=lambda case: (case.submitted_at, case.pk)), more
 
 
 def _case_url(referral: Referral) -> str:

@@ -34,6 +34,13 @@ class ClearRedFlagForm(forms.Form):
         required=False,
         label="Release to",
     )
+    # The cases whose red flags the page showed (their references): the clearance covers
+    # those, and is refused if another has joined the review since (the reviewer has not seen
+    # its flags).
+    seen = forms.CharField(widget=forms.HiddenInput, required=False, max_length=2000)
+
+    def seen_references(self) -> list[str]:
+        return [ref for ref in self.cleaned_data.get("seen", "").split(",") if ref]
 
 
 class StaffNoteForm(forms.Form):

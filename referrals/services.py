@@ -382,16 +382,25 @@ def referral_override_urgency(
 
 
 def intake_clear_red_flag(
-    *, intake: Intake, actor: Any, reason: str, release_queues: Collection[str] | None = None
+    *,
+    intake: Intake,
+    actor: Any,
+    reason: str,
+    release_queues: Collection[str] | None = None,
+    seen: Collection[str] | None = None,
 ) -> list[Referral]:
     """The medical reviewer clears the red flag and, in the same step, releases referrals.
 
     One open urgent medical review serves every submission of the patient that fed it (a later
     one joins it): clearing it clears the red flags of each of those cases still uncleared,
-    and releases each to the chosen queues (by default every one its cases suggest). A review
-    found a later case's red flag left active for good once the first case was cleared, its
-    review closed and nothing left to clear it through. Such a case, left from before, is
-    cleared on its own. See docs/CLINICAL_DECISIONS.md (Red-flag clearance).
+    all of which the reviewer must have seen: ``seen`` names the cases (by reference) whose
+    flags the reviewer read (the case page sends those it showed; by default the case named).
+    A case with red flags not among them refuses the clearance, naming it (a review found a
+    red flag that joined after the page was loaded cleared unseen). Each chosen queue is
+    released for the cases that suggested it, or for this case when none did. A review found a
+    later case's red flag left active for good once the first case was cleared, its review
+    closed by that clearance: such a case, left from before, is cleared on its own. See
+    docs/CLINICAL_DECISIONS.md (Red-flag clearance and reroutes).
     """
     reason = (reason or "").strip()
     if not reason:
@@ -413,11 +422,7 @@ def intake_clear_red_flag(
         )
         cases = list(
             Intake.objects.select_for_update()
-            .filter(
-                pk__in=covered,
-                red_flag_count__gt=0,
-                red_flag_cleared_at=None,
-            )
+            .filter(pk__in=covered, red_flag_count__gt=0, red_flag_cleared_at=None)
             .order_by("submitted_at", "id")
         )
         if not cases:
@@ -427,17 +432,41 @@ def intake_clear_red_flag(
             if current.red_flag_cleared_at is not None:
                 raise TransitionNotAllowed("The red flag on this case has already been cleared.")
             raise TransitionNotAllowed("There is no open urgent medical review for this case.")
-        review = (
-            Referral.objects.select_for_update().get(pk=open_review.pk)
-            if open_review is not None
-            else fed.order_by("-id").first()
-        )
-        if review is None or (open_review is not None and not review.is_open):
-            raise TransitionNotAllowed("There is no open urgent medical review for this case.")
-        suggested = sorted(
-            {q for case in cases for q in case.triage_result.get("suggested_after_clearance", [])}
-        )
+        unseen = [c.reference for c in cases if c.reference not in set(seen or [intake.reference])]
+        if unseen:
+            raise TransitionNotAllowed(
+                f"Another submission with a red flag feeds this review ({', '.join(unseen)}): "
+                "read its flags on the review's page, then clear them together."
+            )
+        if open_review is not None:
+            review = Referral.objects.select_for_update().get(pk=open_review.pk)
+            if not review.is_open:
+                raise TransitionNotAllowed("There is no open urgent medical review for this case.")
+        else:
+            # Only a case whose review another case's clearance closed (before every case of
+            # a review was cleared together) is cleared on its own; a review cancelled,
+            # declined or entered in error is not reopened by a release (a review found it).
+            closed = (
+                fed.filter(status=Status.COMPLETED, events__kind=EventKind.RED_FLAG_CLEARED)
+                .order_by("-id")
+                .first()
+            )
+            if closed is None:
+                raise TransitionNotAllowed("There is no open urgent medical review for this case.")
+            review = closed
+        suggestions = {
+            case.pk: set(case.triage_result.get("suggested_after_clearance", [])) for case in cases
+        }
+        suggested = sorted(set().union(*suggestions.values()))
         queues = suggested if chosen is None else chosen
+        # Each queue for the cases that suggested it; one no case suggested, for this case
+        # (or the first): a release opened on a case that did not suggest it read wrong.
+        named = next((case for case in cases if case.pk == intake.pk), cases[0])
+        release: dict[int, list[str]] = {case.pk: [] for case in cases}
+        for queue in queues:
+            takers = [case for case in cases if queue in suggestions[case.pk]] or [named]
+            for case in takers:
+                release[case.pk].append(queue)
         now = timezone.now()
         for case in cases:
             case.red_flag_cleared_at = now
@@ -472,9 +501,11 @@ def intake_clear_red_flag(
             )
         released: dict[int, Referral] = {}
         for case in cases:
+            if not release[case.pk]:
+                continue
             for referral in referrals_propose(
                 intake=case,
-                queues=queues,
+                queues=release[case.pk],
                 urgency=Urgency.ROUTINE,
                 actor=actor,
                 now=now,

@@ -683,6 +683,7 @@ def test_generate_cases_refreshes_postgresql_statistics_of_what_it_wrote():
     call_command("generate_cases", "--count", "40", "--seed", "5", "--workers", "0", stdout=out)
     # Inside the test's transaction: ANALYZE alone (VACUUM cannot run in one).
     assert "statistics refreshed" in out.getvalue()
+    assert "vacuumed" not in out.getvalue()
     with connection.cursor() as cursor:
         for model in WRITTEN_MODELS:
             cursor.execute(
@@ -747,7 +748,9 @@ def test_generate_cases_vacuums_what_it_wrote_so_index_only_scans_work():
     from django.db import connection
 
     from referrals.models import Referral
+    from tests.clinic_fixtures import ensure_staff_groups
 
+    ensure_staff_groups()  # an earlier transactional test's flush removed them
     out = io.StringIO()
     call_command("generate_cases", "--count", "200", "--seed", "6", "--workers", "0", stdout=out)
     assert "vacuumed" in out.getvalue()

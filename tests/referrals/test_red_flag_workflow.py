@@ -31,8 +31,14 @@ def test_clearing_a_shared_review_clears_every_case_that_fed_it(medical_reviewer
     review = _review(first)
     assert _review(later).pk == review.pk
 
+    # Clearing as if only the first case were seen is refused, naming the other.
+    with pytest.raises(TransitionNotAllowed, match=later.intake.reference):
+        intake_clear_red_flag(intake=first.intake, actor=medical_reviewer, reason="Seen one")
     released = intake_clear_red_flag(
-        intake=first.intake, actor=medical_reviewer, reason="Examined: no emergency."
+        intake=first.intake,
+        actor=medical_reviewer,
+        reason="Examined: no emergency.",
+        seen=[first.intake.reference, later.intake.reference],
     )
 
     for case in (first, later):
@@ -45,6 +51,10 @@ def test_clearing_a_shared_review_clears_every_case_that_fed_it(medical_reviewer
         later.intake.triage_result["suggested_after_clearance"]
     )
     assert {r.queue for r in released} == suggested
+    # Each queue opened on a case that suggested it.
+    for referral in released:
+        opener = Intake.objects.get(pk=referral.intake_id)
+        assert referral.queue in opener.triage_result["suggested_after_clearance"]
     event = review.events.get(kind=EventKind.RED_FLAG_CLEARED)
     assert event.data["intakes"] == [first.intake.reference, later.intake.reference]
     with pytest.raises(TransitionNotAllowed, match="already been cleared"):
@@ -57,7 +67,8 @@ def test_a_case_left_uncleared_by_an_earlier_clearance_can_still_be_cleared(medi
     person = details(phone="07700 900322")
     first = submit("V09", patient=person)
     later = submit("V17", patient=person)
-    intake_clear_red_flag(intake=first.intake, actor=medical_reviewer, reason="Examined")
+    both = [first.intake.reference, later.intake.reference]
+    intake_clear_red_flag(intake=first.intake, actor=medical_reviewer, reason="Seen", seen=both)
     Intake.objects.filter(pk=later.intake.pk).update(
         red_flag_cleared_at=None, red_flag_cleared_by=None, red_flag_clearance_reason=""
     )
@@ -206,3 +217,87 @@ def test_the_queue_row_of_a_review_shows_a_later_cases_red_flags_in_one_statemen
         submit("V17", patient=other)
         submit("V09", patient=other)
     assert page()[1] == with_later == statements
+
+
+def test_a_red_flag_that_joined_after_the_page_was_loaded_is_not_cleared_unseen(
+    client, medical_reviewer
+):
+    """A review found a clearance, sent from a page loaded before a CES case joined the
+    review, clearing that red flag unseen."""
+    person = details(phone="07700 900340")
+    first = submit("V17", patient=person)
+    review = _review(first)
+    client.force_login(medical_reviewer)
+    page = client.get(reverse("admin:referrals_referral_change", args=[review.public_id]))
+    form = page.context["clear_form"]
+    assert form.initial["seen"] == first.intake.reference
+    later = submit("V09", patient=person)  # joins after the page was drawn
+    answer = client.post(
+        reverse("admin:referrals_referral_clear", args=[review.public_id]),
+        {"clear-reason": "Foot examined", "clear-seen": form.initial["seen"]},
+    )
+    assert answer.status_code == 409
+    assert later.intake.reference in answer.content.decode()
+    assert Intake.objects.get(pk=later.intake.pk).red_flag_cleared_at is None
+    assert Intake.objects.get(pk=first.intake.pk).red_flag_cleared_at is None
+    # The page drawn now shows it and sends both.
+    page = client.get(reverse("admin:referrals_referral_change", args=[review.public_id]))
+    seen = page.context["clear_form"].initial["seen"]
+    assert set(seen.split(",")) == {first.intake.reference, later.intake.reference}
+    answer = client.post(
+        reverse("admin:referrals_referral_clear", args=[review.public_id]),
+        {"clear-reason": "Both examined", "clear-seen": seen},
+    )
+    assert answer.status_code == 302
+    assert Intake.objects.get(pk=later.intake.pk).red_flag_cleared_at is not None
+
+
+def test_every_uncleared_red_flag_case_is_shown_beyond_the_latest_ten(client, medical_reviewer):
+    from referrals.admin import CASE_LATER_SHOWN
+
+    person = details(phone="07700 900341")
+    first = submit("V09", patient=person)
+    red = submit("V09", patient=person)  # an older later case with a red flag
+    for _ in range(CASE_LATER_SHOWN + 1):
+        submit("V09", patient=person)
+    review = _review(first)
+    client.force_login(medical_reviewer)
+    page = client.get(reverse("admin:referrals_referral_change", args=[review.public_id]))
+    shown = [case["reference"] for case in page.context["later_cases"]]
+    assert red.intake.reference in shown
+    assert red.intake.reference in page.context["clear_form"].initial["seen"].split(",")
+
+
+def test_a_review_cancelled_or_entered_in_error_is_not_reopened_by_a_clearance(
+    medical_reviewer, triage_lead
+):
+    from referrals.services import referral_cancel
+
+    case = submit("V09")
+    referral_cancel(referral=_review(case), actor=triage_lead, reason="Duplicate")
+    with pytest.raises(TransitionNotAllowed, match="no open urgent medical review"):
+        intake_clear_red_flag(intake=case.intake, actor=medical_reviewer, reason="Seen")
+    assert (
+        not Referral.objects.filter(patient=case.intake.patient)
+        .exclude(queue="urgent_medical_review")
+        .exists()
+    )
+
+
+def test_the_api_clearance_names_the_other_cases_it_clears(medical_reviewer):
+    from rest_framework.test import APIClient
+
+    person = details(phone="07700 900342")
+    first = submit("V09", patient=person)
+    later = submit("V17", patient=person)
+    api = APIClient()
+    api.force_login(medical_reviewer)
+    url = f"/api/v1/intakes/{first.intake.public_id}/clear-red-flag"
+    refused = api.post(url, {"reason": "Examined"}, format="json")
+    assert refused.status_code == 409
+    assert later.intake.reference in str(refused.json())
+    cleared = api.post(
+        url, {"reason": "Examined", "with_intakes": [later.intake.reference]}, format="json"
+    )
+    assert cleared.status_code == 200
+    assert Intake.objects.get(pk=later.intake.pk).red_flag_cleared_at is not None

@@ -193,11 +193,15 @@ class Command(BaseCommand):
             f"{(children.ru_utime + children.ru_stime) / done * 1e6:,.0f} µs in {workers} "
             "worker(s)."
         )
+        vacuum = not connection.in_atomic_block
         analysed = analyse_written_tables()
         if analysed is not None:
-            self.stdout.write(
-                f"The written tables vacuumed and their statistics refreshed in {analysed:.1f} s."
+            done = (
+                "were vacuumed and their statistics refreshed"
+                if vacuum
+                else "had their statistics refreshed"
             )
+            self.stdout.write(f"The written tables {done} in {analysed:.1f} s.")
 
 
 # SQLite's page cache for this command's connection, in KiB: the indexes of a data set of a
