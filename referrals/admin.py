@@ -12,7 +12,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.middleware.csp import get_nonce
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -414,7 +414,7 @@ class ReferralAdmin(CappedCountAdmin):
             "move_form": move_form or MoveForm(prefix="move"),
             # A form sent back with an error is shown even when the red flag is gone (cleared
             # meanwhile by a colleague), so the reason typed is not lost (a review found it).
-            "clear_form": clear_form
+            "clear_form": _with_seen(clear_form, uncleared)
             or (
                 ClearRedFlagForm(
                     prefix="clear",
@@ -662,6 +662,22 @@ def _case_history(referral: Referral) -> dict[str, Any]:
         "linked": linked[:CASE_LINKED_SHOWN][::-1],
         "linked_more": len(linked) > CASE_LINKED_SHOWN,
     }
+
+
+def _with_seen(form: ClearRedFlagForm | None, uncleared: list[Intake]) -> ClearRedFlagForm | None:
+    """A clearance form sent back with an error, naming the cases this page now shows: the page
+    shows a case that joined meanwhile, so sending it again covers it (the form kept the old
+    list and was refused again: a review found it). What was typed and ticked is kept."""
+    if form is None or not form.is_bound:
+        return form
+    data = QueryDict(mutable=True)
+    data.update(form.data)
+    data[form.add_prefix("seen")] = ",".join(case.reference for case in uncleared)
+    redrawn = ClearRedFlagForm(data, prefix=form.prefix)
+    redrawn.is_valid()
+    for error in form.non_field_errors():
+        redrawn.add_error(None, error)
+    return redrawn
 
 
 def _typed_elsewhere(move_form: MoveForm | None, referral: Referral) -> str:

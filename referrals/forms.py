@@ -37,7 +37,9 @@ class ClearRedFlagForm(forms.Form):
     # The cases whose red flags the page showed (their references): the clearance covers
     # those, and is refused if another has joined the review since (the reviewer has not seen
     # its flags).
-    seen = forms.CharField(widget=forms.HiddenInput, required=False, max_length=2000)
+    # No length of its own: every uncleared case is listed, however many (the request's size
+    # limit bounds it; a review found 2,000 characters, some 220 cases, refused every clearance).
+    seen = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def seen_references(self) -> list[str]:
         return [ref for ref in self.cleaned_data.get("seen", "").split(",") if ref]

@@ -443,14 +443,11 @@ def intake_clear_red_flag(
             if not review.is_open:
                 raise TransitionNotAllowed("There is no open urgent medical review for this case.")
         else:
-            # Only a case whose review another case's clearance closed (before every case of
-            # a review was cleared together) is cleared on its own; a review cancelled,
-            # declined or entered in error is not reopened by a release (a review found it).
-            closed = (
-                fed.filter(status=Status.COMPLETED, events__kind=EventKind.RED_FLAG_CLEARED)
-                .order_by("-id")
-                .first()
-            )
+            # A case whose review was completed (by another case's clearance, before every
+            # case of a review was cleared together, or by the review's own work) is cleared
+            # on its own; a review cancelled, declined or entered in error is not reopened by a
+            # release (a review found it).
+            closed = fed.filter(status=Status.COMPLETED).order_by("-id").first()
             if closed is None:
                 raise TransitionNotAllowed("There is no open urgent medical review for this case.")
             review = closed

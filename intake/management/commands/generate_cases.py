@@ -196,12 +196,12 @@ class Command(BaseCommand):
         vacuum = not connection.in_atomic_block
         analysed = analyse_written_tables()
         if analysed is not None:
-            done = (
+            refreshed = (
                 "were vacuumed and their statistics refreshed"
                 if vacuum
                 else "had their statistics refreshed"
             )
-            self.stdout.write(f"The written tables {done} in {analysed:.1f} s.")
+            self.stdout.write(f"The written tables {refreshed} in {analysed:.1f} s.")
 
 
 # SQLite's page cache for this command's connection, in KiB: the indexes of a data set of a
