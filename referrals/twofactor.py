@@ -7,6 +7,7 @@ import hashlib
 import logging
 import secrets
 import smtplib
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -156,6 +157,15 @@ def enrol_link_valid(user: Any, token: str, nonce: str | None) -> bool:
     return constant_time_compare(value, f"{user.pk}:{_account_stamp(user)}:{nonce}")
 
 
+def _mailbox_proven(request: HttpRequest, user: Any) -> bool:
+    """The link was opened in this session by this account, within the link's own lifetime
+    (a proof kept for ever let a session left open finish a set-up days later)."""
+    proven = request.session.get(MAILBOX_PROVEN_KEY)
+    if not isinstance(proven, list) or len(proven) != 2 or proven[0] != user.pk:
+        return False
+    return 0 <= time.time() - proven[1] <= ENROL_LINK_MAX_AGE.total_seconds()
+
+
 def masked_email(address: str) -> str:
     """``c***@clinic.test``: enough for its owner to know which mailbox to look in."""
     local, _, domain = address.partition("@")
@@ -230,7 +240,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     proof = request.GET.get("proof")
     if proof is not None:
         if enrol_link_valid(user, proof, request.session.pop(LINK_NONCE_KEY, None)):
-            request.session[MAILBOX_PROVEN_KEY] = user.pk
+            request.session[MAILBOX_PROVEN_KEY] = [user.pk, int(time.time())]
             # A set-up begun before (its secret shown then, perhaps to someone else) is not
             # offered again: the owner scans a new secret (a review found the old one reused).
             TOTPDevice.objects.filter(user=user, confirmed=False).delete()
@@ -242,7 +252,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
                 "new one from this page and open it in this browser.",
             )
         return HttpResponseRedirect(reverse(SETUP_URL_NAME))  # the link out of the address bar
-    if request.session.get(MAILBOX_PROVEN_KEY) != user.pk:
+    if not _mailbox_proven(request, user):
         return _mailbox_step(request, user)
     with transaction.atomic():
         device, _ = TOTPDevice.objects.get_or_create(

@@ -374,3 +374,25 @@ def test_a_set_up_begun_before_the_mailbox_step_gets_a_new_secret(client):
     assert device.pk != old.pk
     assert device.key != old.key
     assert old.config_url.split("secret=")[1].split("&")[0] not in page
+
+
+def test_a_proved_mailbox_lasts_as_long_as_the_link(client):
+    import time
+
+    from referrals.twofactor import ENROL_LINK_MAX_AGE, MAILBOX_PROVEN_KEY
+
+    user = make_staff("lead_lin", "Triage lead")
+    log_in(client, "lead_lin")
+    setup = prove_mailbox(client)
+    assert QR in client.get(setup).content.decode()
+    session = client.session
+    proved_a_while_ago = int(time.time() - ENROL_LINK_MAX_AGE.total_seconds() + 60)
+    session[MAILBOX_PROVEN_KEY] = [user.pk, proved_a_while_ago]
+    session.save()
+    assert QR in client.get(setup).content.decode()
+    proved_long_ago = int(time.time() - ENROL_LINK_MAX_AGE.total_seconds() - 1)
+    session[MAILBOX_PROVEN_KEY] = [user.pk, proved_long_ago]
+    session.save()
+    page = client.get(setup).content.decode()
+    assert QR not in page
+    assert "Email me the set-up link" in page  # the mailbox step again, still signed in
