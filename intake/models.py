@@ -129,6 +129,15 @@ class Intake(models.Model):
     def has_red_flag(self) -> bool:
         return self.red_flag_count > 0
 
+    @property
+    def red_flag_uncleared(self) -> bool:
+        """A red flag that no medical reviewer has cleared yet (``RED_FLAG_UNCLEARED``)."""
+        return self.red_flag_count > 0 and self.red_flag_cleared_at is None
+
+
+# The cases with a red flag no medical reviewer has cleared (``Intake.red_flag_uncleared``).
+RED_FLAG_UNCLEARED = models.Q(red_flag_count__gt=0, red_flag_cleared_at=None)
+
 
 class RateCounter(models.Model):
     """A fixed-window request counter shared by every process (never per-process memory)."""

@@ -26,7 +26,7 @@ from django.utils.translation import get_language
 from clinic.admin_filters import month_filter
 from intake.bodymap import body_map_svg
 from intake.messages import staff_disclaimer
-from intake.models import Intake, Urgency
+from intake.models import RED_FLAG_UNCLEARED, Intake, Urgency
 from intake.triage import RULESET_VERSION
 from referrals import access, audit, selectors, services
 from referrals.admin_queue import (
@@ -372,18 +372,7 @@ class ReferralAdmin(CappedCountAdmin):
             and referral.is_open
             and referral.red_flag_count > 0
         )
-        uncleared = [
-            case
-            for case in [intake, *later]
-            if case.red_flag_count and case.red_flag_cleared_at is None
-        ]
-        suggested = sorted(
-            {
-                queue
-                for case in uncleared
-                for queue in case.triage_result.get("suggested_after_clearance", [])
-            }
-        )
+        uncleared = [case for case in [intake, *later] if case.red_flag_uncleared]
         context = {
             **self.admin_site.each_context(request),
             "title": f"Case {intake.reference} — {referral.get_queue_display()}",
@@ -419,7 +408,7 @@ class ReferralAdmin(CappedCountAdmin):
                 ClearRedFlagForm(
                     prefix="clear",
                     initial={
-                        "release": suggested,
+                        "release": services.suggested_after_clearance(uncleared),
                         "seen": ",".join(case.reference for case in uncleared),
                     },
                 )
@@ -709,9 +698,7 @@ def _later_cases(referral: Referral) -> tuple[list[Intake], bool]:
         # Every later case whose red flag is not cleared is shown too, however many: a
         # clearance covers only cases the reviewer saw (a review found an older one cleared
         # unseen). Only a review takes red-flag cases, so other pages skip reading them.
-        chosen |= Q(
-            pk__in=links.values("intake_id"), red_flag_count__gt=0, red_flag_cleared_at=None
-        )
+        chosen |= Q(RED_FLAG_UNCLEARED, pk__in=links.values("intake_id"))
     later = Intake.objects.filter(chosen).only(
         "reference", "submitted_at", "triage_result", "red_flag_count", "red_flag_cleared_at"
     )

@@ -34,12 +34,9 @@ from referrals.models import Scope
 from referrals.tokens import api_token_authenticate, token_of
 from referrals.twofactor import needs_second_factor
 
-# What a staff member signed in to the staff site may do through the API: read what their
-# groups allow and move referrals (with the CSRF token). Submitting intakes is for integrations.
-STAFF_SESSION_SCOPES: Final = frozenset(
-    {Scope.INTAKE_READ, Scope.REFERRALS_READ, Scope.REFERRALS_WRITE, Scope.TRIAGE_PREVIEW}
-)
-# The model permissions a staff session needs for each scope, as the staff site asks them.
+# What a staff member signed in to the staff site may do through the API, and the model
+# permissions each needs, as the staff site asks them: read what their groups allow and move
+# referrals (with the CSRF token). Submitting intakes is for integrations.
 SESSION_SCOPE_PERMISSIONS: Final = {
     Scope.INTAKE_READ: ("referrals.view_referral",),
     Scope.REFERRALS_READ: ("referrals.view_referral",),
@@ -201,8 +198,8 @@ def scopes_of(request: Request) -> frozenset[str]:
             return frozenset()
         return frozenset(
             scope
-            for scope in STAFF_SESSION_SCOPES
-            if all(user.has_perm(perm) for perm in SESSION_SCOPE_PERMISSIONS[scope])
+            for scope, permissions in SESSION_SCOPE_PERMISSIONS.items()
+            if all(user.has_perm(perm) for perm in permissions)
         )
     return frozenset()
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from clinic.compiled import CompiledInstances, compiled_instances
 from intake.locks import lock_patient
-from intake.models import Intake, Urgency
+from intake.models import RED_FLAG_UNCLEARED, Intake, Urgency
 from referrals import access, webhooks
 from referrals.calendar import WorkingCalendar, due_at
 from referrals.errors import (
@@ -381,6 +381,14 @@ def referral_override_urgency(
     return locked
 
 
+def suggested_after_clearance(cases: Iterable[Intake]) -> list[str]:
+    """The queues triage suggested after clearance for any of ``cases``: what a clearance
+    releases unless the reviewer chooses (the case page ticks them)."""
+    return sorted(
+        {q for case in cases for q in case.triage_result.get("suggested_after_clearance", [])}
+    )
+
+
 def intake_clear_red_flag(
     *,
     intake: Intake,
@@ -422,7 +430,7 @@ def intake_clear_red_flag(
         )
         cases = list(
             Intake.objects.select_for_update()
-            .filter(pk__in=covered, red_flag_count__gt=0, red_flag_cleared_at=None)
+            .filter(RED_FLAG_UNCLEARED, pk__in=covered)
             .order_by("submitted_at", "id")
         )
         if not cases:
@@ -432,7 +440,8 @@ def intake_clear_red_flag(
             if current.red_flag_cleared_at is not None:
                 raise TransitionNotAllowed("The red flag on this case has already been cleared.")
             raise TransitionNotAllowed("There is no open urgent medical review for this case.")
-        unseen = [c.reference for c in cases if c.reference not in set(seen or [intake.reference])]
+        read = set(seen or [intake.reference])
+        unseen = [case.reference for case in cases if case.reference not in read]
         if unseen:
             raise TransitionNotAllowed(
                 f"Another submission with a red flag feeds this review ({', '.join(unseen)}): "
@@ -451,32 +460,25 @@ def intake_clear_red_flag(
             if closed is None:
                 raise TransitionNotAllowed("There is no open urgent medical review for this case.")
             review = closed
-        suggestions = {
-            case.pk: set(case.triage_result.get("suggested_after_clearance", [])) for case in cases
-        }
-        suggested = sorted(set().union(*suggestions.values()))
+        suggested = suggested_after_clearance(cases)
         queues = suggested if chosen is None else chosen
         # Each queue for the cases that suggested it; one no case suggested, for this case
         # (or the first): a release opened on a case that did not suggest it read wrong.
         named = next((case for case in cases if case.pk == intake.pk), cases[0])
         release: dict[int, list[str]] = {case.pk: [] for case in cases}
         for queue in queues:
-            takers = [case for case in cases if queue in suggestions[case.pk]] or [named]
+            takers = [case for case in cases if queue in suggested_after_clearance([case])]
+            takers = takers or [named]
             for case in takers:
                 release[case.pk].append(queue)
         now = timezone.now()
-        for case in cases:
-            case.red_flag_cleared_at = now
-            case.red_flag_cleared_by = actor
-            case.red_flag_clearance_reason = reason
-            case.save(
-                update_fields=[
-                    "red_flag_cleared_at",
-                    "red_flag_cleared_by",
-                    "red_flag_clearance_reason",
-                    "updated_at",
-                ]
-            )
+        # One statement for every case (a review may have hundreds).
+        Intake.objects.filter(pk__in=[case.pk for case in cases]).update(
+            red_flag_cleared_at=now,
+            red_flag_cleared_by=actor,
+            red_flag_clearance_reason=reason,
+            updated_at=now,
+        )
         ReferralEvent.objects.create(
             referral=review,
             kind=EventKind.RED_FLAG_CLEARED,
