@@ -127,6 +127,7 @@ class ConfirmDeviceForm(forms.Form):
 # authenticator (trust on first use) and keep the account, its owner locked out.
 ENROL_SALT = "referrals.twofactor.enrol"
 ENROL_LINK_MAX_AGE = dt.timedelta(minutes=30)
+ENROL_LINK_MINUTES = int(ENROL_LINK_MAX_AGE.total_seconds() // 60)
 MAILBOX_PROVEN_KEY = "two_factor_mailbox"
 # The link's one-time value, kept by the session that asked for it: the link works once, and
 # only there (a review found one link, used, set up a second authenticator from another session
@@ -177,17 +178,21 @@ def _send_enrol_link(request: HttpRequest, user: Any) -> bool:
     request.session[LINK_NONCE_KEY] = nonce  # a new link ends the one sent before
     url = request.build_absolute_uri(reverse(SETUP_URL_NAME))
     link = f"{url}?{urlencode({'proof': enrol_link_token(user, nonce)})}"
-    minutes = int(ENROL_LINK_MAX_AGE.total_seconds() // 60)
     body = (
         f"Someone signed in to your clinic staff account {user.get_username()} and asked to set "
         f"up two-factor sign-in. To continue, open this link in the same browser within "
-        f"{minutes} minutes:\n\n{link}\n\nIf this was not you, do not open it: tell your "
-        "administrator and change your password."
+        f"{ENROL_LINK_MINUTES} minutes:\n\n{link}\n\nIf this was not you, do not open it: tell "
+        "your administrator and change your password."
     )
+    return _mail(user, "Set up two-factor sign-in", body)
+
+
+def _mail(user: Any, subject: str, body: str) -> bool:
+    """Send ``body`` to the staff member's own address; False (logged) when it cannot go."""
     try:
-        send_mail("Set up two-factor sign-in", body, settings.DEFAULT_FROM_EMAIL, [user.email])
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
     except (OSError, smtplib.SMTPException):
-        log.exception("two-factor set-up link not sent to user %s", user.pk)
+        log.exception("two-factor email %r not sent to user %s", subject, user.pk)
         return False
     return True
 
@@ -198,10 +203,7 @@ def _send_enrolled_notice(user: Any) -> None:
         f"An authenticator app was set up for two-factor sign-in to your clinic staff account "
         f"{user.get_username()} on {when}. If this was not you, tell your administrator now."
     )
-    try:
-        send_mail("Two-factor sign-in was set up", body, settings.DEFAULT_FROM_EMAIL, [user.email])
-    except (OSError, smtplib.SMTPException):
-        log.exception("two-factor set-up notice not sent to user %s", user.pk)
+    _mail(user, "Two-factor sign-in was set up", body)
 
 
 def _mailbox_step(request: HttpRequest, user: Any) -> HttpResponse:
@@ -211,7 +213,7 @@ def _mailbox_step(request: HttpRequest, user: Any) -> HttpResponse:
             messages.success(
                 request,
                 f"We sent a set-up link to {masked_email(user.email)}. Open it in this browser "
-                f"within {int(ENROL_LINK_MAX_AGE.total_seconds() // 60)} minutes.",
+                f"within {ENROL_LINK_MINUTES} minutes.",
             )
         else:
             messages.error(
@@ -222,7 +224,7 @@ def _mailbox_step(request: HttpRequest, user: Any) -> HttpResponse:
         "title": "Set up two-factor sign-in",
         "mailbox": True,
         "email": masked_email(user.email) if user.email else "",
-        "minutes": int(ENROL_LINK_MAX_AGE.total_seconds() // 60),
+        "minutes": ENROL_LINK_MINUTES,
         "required": two_factor_required(user),
     }
     return render(request, "admin/two_factor.html", context)
