@@ -21,7 +21,7 @@ from intake.models import Intake, IntakeDraft, Patient
 from intake.questionnaire import FIELDS
 from intake.services import patient_matches
 from referrals.audit import audit_record
-from referrals.models import Referral
+from referrals.models import Referral, ReferralIntake
 
 ERASED_NAME: Final = "Erased"
 ERASED_TEXT: Final = "[erased]"
@@ -104,16 +104,20 @@ def patient_export(
         audit_record(actor=actor, action="patient_export", obj=patient, detail=detail)
     if fmt == "fhir":
         now = timezone.now()
+        # Every referral each case fed, as the API's bundle has it (a later case that joined
+        # an open referral lost it here: a review found it), read in one statement.
+        fed: dict[int, list[Referral]] = {intake.pk: [] for intake in intakes}
+        for link in (
+            ReferralIntake.objects.filter(intake__in=intakes)
+            .select_related("referral")
+            .order_by("referral_id")
+        ):
+            fed[link.intake_id].append(link.referral)
         return {
             "patient": str(patient.public_id),
             "bundles": [
                 fhir.intake_bundle(
-                    intake=intake,
-                    patient=patient,
-                    # Every referral the case fed, as the API's bundle has it (a later case
-                    # that joined an open referral lost it here: a review found it).
-                    referrals=list(Referral.objects.filter(intakes=intake).order_by("id")),
-                    now=now,
+                    intake=intake, patient=patient, referrals=fed[intake.pk], now=now
                 )
                 for intake in intakes
             ],
