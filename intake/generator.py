@@ -54,6 +54,12 @@ REPEAT_SHARE: Final = 0.2
 # joins the open referral) rather than a returning patient from the pool.
 RECENT_SHARE: Final = 0.4
 RECENT_PEOPLE: Final = 200
+# The first batches hold 1/16, 1/8, 1/4 and 1/2 of ``--batch``, the rest all of it.
+# generate_cases' writer can write nothing before the first plan arrives, and a worker took
+# about a second to plan 5,000 cases while the writer waited (bench/generate.py 50000 on SQLite:
+# 1.1-1.2 s of a 10 s run, with a further 0.2-0.4 s at the third batch, the workers not yet
+# ahead); a first batch of 312 is planned in some 60 ms.
+RAMP: Final = (16, 8, 4, 2)
 CANCEL_SHARE: Final = 0.04
 DECLINE_SHARE: Final = 0.06
 RELEASE_SHARE: Final = 0.05
@@ -216,22 +222,38 @@ class CaseGenerator:
 
     # --- submissions ------------------------------------------------------------------------
     def batch_count(self, batch: int) -> int:
-        return -(-self.count // batch)
+        return len(self.bounds(batch))
+
+    def bounds(self, batch: int) -> list[tuple[int, int]]:
+        """Where each batch of ``batches(batch)`` starts and how many cases it holds: ``batch``
+        each, except the first ones, which ramp up (``RAMP``)."""
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        out: list[tuple[int, int]] = []
+        done = 0
+        while done < self.count:
+            step = len(out)
+            size = max(1, batch // RAMP[step]) if step < len(RAMP) else batch
+            size = min(size, self.count - done)
+            out.append((done, size))
+            done += size
+        return out
 
     def batches(self, batch: int) -> Iterator[list[BulkSubmission]]:
-        """``count`` submissions in batches of ``batch``, each batch later than the one before."""
+        """``count`` submissions in batches of at most ``batch``, each later than the one
+        before."""
         for index in range(self.batch_count(batch)):
             yield self.batch(index, batch)
 
     def batch(self, index: int, batch: int) -> list[BulkSubmission]:
         """Batch number ``index`` (from 0) of ``batches(batch)``, made on its own."""
-        if not 0 <= index < self.batch_count(batch):
+        bounds = self.bounds(batch)
+        if not 0 <= index < len(bounds):
             raise IndexError(index)
         self.rng = random.Random(f"batch:{self.seed}:{index}")  # noqa: S311
         self.recent.clear()
         span = (self.end - self.start).total_seconds()
-        done = index * batch
-        size = min(batch, self.count - done)
+        done, size = bounds[index]
         low = self.start + dt.timedelta(seconds=span * done / self.count)
         width = span * size / self.count
         offsets = sorted(self.rng.random() * width for _ in range(size))

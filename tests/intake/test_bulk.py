@@ -534,10 +534,11 @@ def test_a_worker_killed_mid_run_stops_generate_cases_with_a_message_keeping_wha
     arguments = ["--count", "120", "--batch", "30", "--workers", "1", "--seed", "3"]
     with pytest.raises(CommandError, match="A worker process stopped unexpectedly") as stopped:
         call_command("generate_cases", *arguments, stdout=io.StringIO())
-    # One worker: batches 0 and 1 were sent back before it planned batch 2, and written.
-    assert "The 60 cases written before it are kept." in str(stopped.value)
+    # One worker: batches 0 and 1 (30 // 16 and 30 // 8 cases: the ramp) were sent back
+    # before it planned batch 2, and written.
+    assert "The 4 cases written before it are kept." in str(stopped.value)
     assert "terminated abruptly" in str(stopped.value)  # what the executor knows
-    assert Intake.objects.count() == 60
+    assert Intake.objects.count() == 4
 
 
 def test_a_repeat_patient_writing_the_number_the_other_way_keeps_a_valid_number():
@@ -552,6 +553,34 @@ def test_a_repeat_patient_writing_the_number_the_other_way_keeps_a_valid_number(
     assert all(
         not validate_patient(details(phone=form), today=dt.date(2026, 1, 1)) for form in forms
     )
+
+
+@pytest.mark.parametrize(("count", "batch"), [(1, 5000), (50_000, 5000), (937, 64), (10, 3)])
+def test_generated_batches_ramp_up_then_hold_the_batch_size_and_cover_every_case_once(count, batch):
+    """The writer writes nothing before the first plan: the first batches are small
+    (intake.generator.RAMP), later ones ``--batch``, and together they are the count, in order."""
+    from intake.generator import RAMP, CaseGenerator
+
+    start = dt.datetime(2025, 1, 1, 9, tzinfo=dt.UTC)
+    generator = CaseGenerator(
+        seed=1, count=count, start=start, end=start + dt.timedelta(days=60), staff={}
+    )
+    bounds = generator.bounds(batch)
+    assert generator.batch_count(batch) == len(bounds)
+    assert [first for first, _size in bounds] == [
+        sum(size for _first, size in bounds[:n]) for n in range(len(bounds))
+    ]
+    assert sum(size for _first, size in bounds) == count
+    sizes = [size for _first, size in bounds]
+    ramp = [max(1, batch // part) for part in RAMP]
+    assert sizes[:-1] == (ramp + [batch] * len(sizes))[: len(sizes) - 1]
+    assert 1 <= sizes[-1] <= (ramp + [batch] * len(sizes))[len(sizes) - 1]
+    made = [generator.batch(index, batch) for index in range(len(bounds))]
+    assert [len(items) for items in made] == sizes
+    times = [item.submitted_at for items in made for item in items]
+    assert times == sorted(times)
+    with pytest.raises(IndexError):
+        generator.batch(len(bounds), batch)
 
 
 def test_a_repeat_patient_past_the_questionnaires_age_range_is_not_sent_again():
