@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import itertools
 import math
 import random
 from collections import deque
@@ -54,11 +55,13 @@ REPEAT_SHARE: Final = 0.2
 # joins the open referral) rather than a returning patient from the pool.
 RECENT_SHARE: Final = 0.4
 RECENT_PEOPLE: Final = 200
-# The first batches hold 1/16, 1/8, 1/4 and 1/2 of ``--batch``, the rest all of it.
-# generate_cases' writer can write nothing before the first plan arrives, and a worker took
-# about a second to plan 5,000 cases while the writer waited (bench/generate.py 50000 on SQLite:
-# 1.1-1.2 s of a 10 s run, with a further 0.2-0.4 s at the third batch, the workers not yet
-# ahead); a first batch of 312 is planned in some 60 ms.
+# The first batches hold 1/16, 1/8, 1/4 and 1/2 of ``--batch``, the last ones the same in
+# reverse, the rest all of it. generate_cases' writer can write nothing before the first plan
+# arrives, and a worker took about a second to plan 5,000 cases while the writer waited
+# (bench/generate.py 50000 on SQLite: 1.1-1.2 s of a 10 s run, and 0.2-0.4 s more at the third
+# batch, the workers not yet ahead); a first batch of 312 is planned in some 60 ms. At the end
+# the workers are done and the writer writes the plans it has received alone, one core idle:
+# up to two batches per worker (0.7-0.8 s each at 5,000), under half of one with the ramp down.
 RAMP: Final = (16, 8, 4, 2)
 CANCEL_SHARE: Final = 0.04
 DECLINE_SHARE: Final = 0.06
@@ -226,18 +229,28 @@ class CaseGenerator:
 
     def bounds(self, batch: int) -> list[tuple[int, int]]:
         """Where each batch of ``batches(batch)`` starts and how many cases it holds: ``batch``
-        each, except the first ones, which ramp up (``RAMP``)."""
+        each, except that the first ones ramp up and the last ones down (``RAMP``)."""
         if batch < 1:
             raise ValueError("batch must be at least 1")
-        out: list[tuple[int, int]] = []
-        done = 0
-        while done < self.count:
-            step = len(out)
-            size = max(1, batch // RAMP[step]) if step < len(RAMP) else batch
-            size = min(size, self.count - done)
-            out.append((done, size))
-            done += size
-        return out
+        ramp = [max(1, batch // part) for part in RAMP]
+        sizes: list[int] = []
+        remaining = self.count
+
+        def take(size: int) -> None:
+            nonlocal remaining
+            sizes.append(min(size, remaining))
+            remaining -= sizes[-1]
+
+        for size in ramp:
+            if remaining:
+                take(size)
+        while remaining > sum(ramp):
+            take(min(batch, remaining - sum(ramp)))
+        for size in reversed(ramp):
+            if remaining:
+                take(size)
+        starts = itertools.accumulate(sizes, initial=0)
+        return list(zip(starts, sizes, strict=False))
 
     def batches(self, batch: int) -> Iterator[list[BulkSubmission]]:
         """``count`` submissions in batches of at most ``batch``, each later than the one

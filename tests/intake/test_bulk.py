@@ -555,26 +555,30 @@ def test_a_repeat_patient_writing_the_number_the_other_way_keeps_a_valid_number(
     )
 
 
-@pytest.mark.parametrize(("count", "batch"), [(1, 5000), (50_000, 5000), (937, 64), (10, 3)])
-def test_generated_batches_ramp_up_then_hold_the_batch_size_and_cover_every_case_once(count, batch):
-    """The writer writes nothing before the first plan: the first batches are small
-    (intake.generator.RAMP), later ones ``--batch``, and together they are the count, in order."""
-    from intake.generator import RAMP, CaseGenerator
+@pytest.mark.parametrize(
+    ("count", "batch", "sizes"),
+    [
+        (1, 5000, [1]),
+        (50_000, 5000, [312, 625, 1250, 2500, *[5000] * 8, 626, 2500, 1250, 625, 312]),
+        (937, 64, [4, 8, 16, 32, *[64] * 12, 49, 32, 16, 8, 4]),
+        (5000, 5000, [312, 625, 1250, 2500, 313]),
+        (10, 3, [1, 1, 1, 1, 2, 1, 1, 1, 1]),
+    ],
+)
+def test_generated_batches_ramp_up_and_down_and_cover_every_case_once(count, batch, sizes):
+    """The writer writes nothing before the first plan and writes the last ones alone: the
+    first and last batches are small (intake.generator.RAMP), the others ``--batch``; together
+    they are the count, in order."""
+    from intake.generator import CaseGenerator
 
     start = dt.datetime(2025, 1, 1, 9, tzinfo=dt.UTC)
     generator = CaseGenerator(
         seed=1, count=count, start=start, end=start + dt.timedelta(days=60), staff={}
     )
     bounds = generator.bounds(batch)
+    assert [size for _first, size in bounds] == sizes
+    assert [first for first, _size in bounds] == [sum(sizes[:n]) for n in range(len(sizes))]
     assert generator.batch_count(batch) == len(bounds)
-    assert [first for first, _size in bounds] == [
-        sum(size for _first, size in bounds[:n]) for n in range(len(bounds))
-    ]
-    assert sum(size for _first, size in bounds) == count
-    sizes = [size for _first, size in bounds]
-    ramp = [max(1, batch // part) for part in RAMP]
-    assert sizes[:-1] == (ramp + [batch] * len(sizes))[: len(sizes) - 1]
-    assert 1 <= sizes[-1] <= (ramp + [batch] * len(sizes))[len(sizes) - 1]
     made = [generator.batch(index, batch) for index in range(len(bounds))]
     assert [len(items) for items in made] == sizes
     times = [item.submitted_at for items in made for item in items]
