@@ -1,13 +1,14 @@
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from clinic.admin_filters import month_filter
 from intake.models import Intake
-from referrals import selectors
+from referrals import access, selectors
 from referrals.admin_queue import CappedCountAdmin
 from referrals.models import Referral
 
@@ -32,6 +33,17 @@ class IntakeAdmin(CappedCountAdmin):
     def flag_list(self, obj: Intake) -> str:
         return ", ".join(obj.flag_codes)
 
+    # Its rows are found through the referral queues and show the submission: "view referral"
+    # and "view intake", as the API asks to read them (access.VIEW_REFERRALS). A row opens
+    # the case page, which shows the patient too: linked only for whoever may open it.
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.may_view_referrals(request.user)
+
+    def get_list_display_links(self, request: HttpRequest, list_display: Any) -> Any:
+        if not access.may_view_cases(request.user):
+            return None
+        return super().get_list_display_links(request, list_display)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -44,6 +56,9 @@ class IntakeAdmin(CappedCountAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any
     ) -> HttpResponse:
+        # Before the lookup, as the case page does: a refusal says nothing of what exists.
+        if not access.may_view_cases(request.user):
+            raise PermissionDenied
         intake = self.get_object(request, object_id)
         if intake is None:
             raise Http404("No such intake.")

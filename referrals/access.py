@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Final
 
 from referrals.models import Queue
 
@@ -31,6 +32,20 @@ STAFF_PERMISSIONS = [
 ]
 LEAD_EXTRA_PERMISSIONS = [("referrals", "view_auditentry")]
 
+# What a staff member must hold to be shown data, on the staff site and through the API
+# alike (docs/SECURITY.md, "What each staff page needs"). Cases are reached through the
+# queues, so every look at one needs "view referral"; and, besides, the view permission of
+# each model whose data is shown. A referral is never shown without its submission's
+# reference and flags, nor a submission without the referral that makes it visible: the two
+# go together.
+VIEW_REFERRALS: Final = ("referrals.view_referral", "intake.view_intake")
+# The queue and the case page show the patient too: name, birth date, contact details. A case
+# is shown whole or not at all: a clinician acting on part of a case (its flags without the
+# patient, say) acts on what they cannot see.
+VIEW_CASES: Final = (*VIEW_REFERRALS, "intake.view_patient")
+# The audit trail is the triage lead's; its entries name the patient they concern.
+VIEW_AUDIT: Final = ("referrals.view_auditentry", "intake.view_patient")
+
 
 def _group_names(user: Any) -> set[str]:
     cached = getattr(user, "_clinic_group_names", None)
@@ -49,6 +64,29 @@ def is_triage_lead(user: Any) -> bool:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     return bool(user.is_superuser) or TRIAGE_LEAD_GROUP in _group_names(user)
+
+
+def has_all(user: Any, permissions: Iterable[str]) -> bool:
+    """Whether the user is an active member of staff holding every one of ``permissions``
+    (a superuser holds them all)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return bool(user.is_staff) and all(user.has_perm(perm) for perm in permissions)
+
+
+def may_view_referrals(user: Any) -> bool:
+    """The submissions list (the API's reads of referrals ask VIEW_REFERRALS too)."""
+    return has_all(user, VIEW_REFERRALS)
+
+
+def may_view_cases(user: Any) -> bool:
+    """The queue, the case page (and every form that shows it again), and the dashboard,
+    which counts the queue and links into it (the API's reads of a case ask VIEW_CASES too)."""
+    return has_all(user, VIEW_CASES)
+
+
+def may_view_audit(user: Any) -> bool:
+    return is_triage_lead(user) and has_all(user, VIEW_AUDIT)
 
 
 def queues_for(user: Any) -> frozenset[str]:

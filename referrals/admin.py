@@ -239,6 +239,16 @@ class ReferralAdmin(CappedCountAdmin):
                     )
         return queryset.filter(match), False
 
+    # --- permissions ---------------------------------------------------------------------
+    # The queue's rows and the case page show the patient and the submission's flags and
+    # answers: they ask what the API asks for the same data (access.VIEW_CASES). "Change"
+    # does not stand in for "view" as in Django's own admin: the API asks "view" for moves too.
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.may_view_cases(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return access.may_view_cases(request.user) and super().has_change_permission(request, obj)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -762,10 +772,10 @@ class AuditEntryAdmin(CappedCountAdmin):
     list_select_related = ["actor"]
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return access.is_triage_lead(request.user)
+        return access.may_view_audit(request.user)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return access.is_triage_lead(request.user)
+        return access.may_view_audit(request.user)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -29,6 +29,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from intake.ratelimit import rate_limit_hit
 from intake.validation import NON_FIELD_ERRORS
+from referrals.access import VIEW_CASES, VIEW_REFERRALS
 from referrals.errors import QueueNotAllowed, ReasonRequired, ReferralError
 from referrals.models import Scope
 from referrals.tokens import api_token_authenticate, token_of
@@ -36,11 +37,14 @@ from referrals.twofactor import needs_second_factor
 
 # What a staff member signed in to the staff site may do through the API, and the model
 # permissions each needs, as the staff site asks them: read what their groups allow and move
-# referrals (with the CSRF token). Submitting intakes is for integrations.
+# referrals (with the CSRF token). Submitting intakes is for integrations. A read needs the
+# view permission of each model whose data it answers with (referrals.access): a referral
+# carries its submission's reference and flags, a case (and a move's, a clearance's answer,
+# as on the case page) the patient too. A preview reads nothing stored.
 SESSION_SCOPE_PERMISSIONS: Final = {
-    Scope.INTAKE_READ: ("referrals.view_referral",),
-    Scope.REFERRALS_READ: ("referrals.view_referral",),
-    Scope.REFERRALS_WRITE: ("referrals.view_referral", "referrals.change_referral"),
+    Scope.INTAKE_READ: VIEW_CASES,
+    Scope.REFERRALS_READ: VIEW_REFERRALS,
+    Scope.REFERRALS_WRITE: (*VIEW_CASES, "referrals.change_referral"),
     Scope.TRIAGE_PREVIEW: ("referrals.view_referral",),
 }
 BEARER: Final = "Bearer"

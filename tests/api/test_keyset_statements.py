@@ -118,8 +118,10 @@ def test_a_user_with_no_queues_gets_an_empty_list(client, compiles):
     from django.contrib.auth.models import Permission
 
     user = make_staff("no_queues")
-    # The permission to view referrals, but no queue (without it the API refuses: 403).
-    user.user_permissions.add(Permission.objects.get(codename="view_referral"))
+    # The permissions to read referrals, but no queue (without them the API refuses: 403).
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_referral", "view_intake"])
+    )
     client.force_login(user)
     many_cases(3)
     first = client.get("/api/v1/referrals")
