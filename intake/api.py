@@ -578,10 +578,14 @@ class IntakeFhirView(ApiView):
 
 class IntakeClearRedFlagView(ApiView):
     required_scope = Scope.REFERRALS_WRITE
+    # The reviewer clears what they have read (the case's answers and flags), and the answer
+    # is the whole case, patient included: what intake:read guards.
+    also_required_scopes = (Scope.INTAKE_READ,)
 
     @extend_schema(
         operation_id="intake_clear_red_flag",
         summary="Clear the red flag (urgent medical review) and release the case",
+        description="Needs the `referrals:write` and `intake:read` scopes.",
         request=ClearRedFlagIn,
         responses={
             (200, "application/json"): IntakeOut,

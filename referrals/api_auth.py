@@ -209,7 +209,8 @@ def scopes_of(request: Request) -> frozenset[str]:
 
 
 class HasScope(BasePermission):
-    """Authenticated, and holding the view's ``required_scope`` (if it names one)."""
+    """Authenticated, and holding the view's ``required_scope`` (if it names one) and each of
+    its ``also_required_scopes``."""
 
     message = "This token does not have the scope this operation needs."
 
@@ -223,7 +224,7 @@ class HasScope(BasePermission):
         granted = scopes_of(request)
         if scope is None:
             return bool(granted)
-        return scope in granted
+        return scope in granted and granted.issuperset(getattr(view, "also_required_scopes", ()))
 
 
 class TokenRateThrottle(BaseThrottle):
@@ -340,6 +341,8 @@ class ApiView(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = LenientNegotiation
     required_scope: str | None = None
+    # Further scopes the operation needs: one that answers with what another scope guards.
+    also_required_scopes: tuple[str, ...] = ()
 
     # A declared oversized body is refused by clinic.middleware.RequestSizeLimitMiddleware;
     # SizeLimitedJSONParser caps bodies sent without a Content-Length.

@@ -359,6 +359,22 @@ def test_clearing_a_red_flag_releases_the_case(api):
     assert "already been cleared" in again.json()["errors"]["non_field_errors"][0]
 
 
+def test_clearing_a_red_flag_needs_intake_read_as_well_as_referrals_write(make_token):
+    """The answer is the whole case (patient, answers, flags), which intake:read guards, and a
+    reviewer clears what they have read: a token with referrals:write alone got the case back
+    (a review)."""
+    submission = submit("V09")
+    path = f"/api/v1/intakes/{submission.intake.public_id}/clear-red-flag"
+    writer = Api(make_token(Scope.REFERRALS_WRITE).raw)
+    refused = writer.post(path, {"reason": "Examined"})
+    assert refused.status_code == 403
+    assert submission.intake.reference not in refused.content.decode()
+    submission.intake.refresh_from_db()
+    assert submission.intake.red_flag_cleared_at is None
+    both = Api(make_token(Scope.REFERRALS_WRITE, Scope.INTAKE_READ).raw)
+    assert both.post(path, {"reason": "Examined"}).status_code == 200
+
+
 def test_a_queue_released_twice_is_released_once(api):
     """Two proposals for one queue broke the open-referral unique index: a 500 (a review)."""
     submission = submit("V09")
