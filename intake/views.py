@@ -6,9 +6,10 @@ from contextlib import suppress
 from typing import Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -32,12 +33,13 @@ from intake.drafts import (
     step_reachable,
     submitted_intake,
 )
-from intake.forms import STEP_FORMS, IdentityForm, StepForm
+from intake.forms import HONEYPOT, STEP_FORMS, IdentityForm, StepForm
 from intake.identity import format_reference
 from intake.messages import interrupt_message, patient_disclaimer, under_16_refusal
 from intake.models import IntakeDraft
 from intake.questionnaire import INTERRUPT_FIELDS
 from intake.ratelimit import rate_limit_hit
+from intake.rejected import rejected_forget, rejected_keep, rejected_typed
 from intake.services import SubmissionInvalid
 
 DONE_KEY = "intake_submitted"
@@ -82,6 +84,22 @@ def _step_url(step: str, *, check: bool = False) -> str:
     return f"{url}?check=1" if check else url
 
 
+def _see_other(url: str) -> HttpResponse:
+    """303: the browser fetches ``url`` with GET, and its history holds no POST to send again."""
+    return HttpResponseRedirect(url, status=303)
+
+
+def _draft_id(draft: IntakeDraft | None) -> str:
+    """Which draft refused input belongs to (the hash, never the token; "" before a draft)."""
+    return draft.token_hash if draft else ""
+
+
+def _typed(request: HttpRequest, form: StepForm) -> dict[str, list[str]]:
+    """Exactly what was sent for the step's own fields (no CSRF token, no honeypot)."""
+    names = (name for name in form.fields if name != HONEYPOT)
+    return {name: request.POST.getlist(name) for name in names if name in request.POST}
+
+
 @require_safe
 def start(request: HttpRequest) -> HttpResponse:
     draft = draft_for_token(_token(request))
@@ -113,20 +131,43 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
         return redirect(_step_url(IDENTITY_STEP))
     if draft is not None and step != IDENTITY_STEP and not step_reachable(draft, step):
         return redirect(_step_url(draft.current_step))
-    form_class, answers = STEP_FORMS[step], draft_answers(draft)
     if request.method == "POST":
-        form = form_class(request.POST, answers=answers)
-        if form.honeypot_filled():
-            return render(request, "intake/not_accepted.html", status=400)
-        if form.is_valid():
-            return _save(request, form, draft)
+        form = STEP_FORMS[step](request.POST, answers=draft_answers(draft))
+        return _post_step(request, form, draft)
+    return _render_step(request, _shown_form(request, step, draft), draft)
+
+
+def _post_step(request: HttpRequest, form: StepForm, draft: IntakeDraft | None) -> HttpResponse:
+    if form.honeypot_filled():
+        return render(request, "intake/not_accepted.html", status=400)
+    if form.is_valid():
+        # What was typed now replaces what was refused before, whatever happens next.
+        rejected_forget(request.session, step=form.step)
+        return _save(request, form, draft)
+    if not rejected_keep(
+        request.session, draft=_draft_id(draft), step=form.step, typed=_typed(request, form)
+    ):
+        return _render_step(request, form, draft)  # over the size kept: answered as before
+    return _see_other(_step_url(form.step))
+
+
+def _shown_form(request: HttpRequest, step: str, draft: IntakeDraft | None) -> StepForm:
+    form_class, answers = STEP_FORMS[step], draft_answers(draft)
+    # Refused input is kept until the step is sent again, not just until shown once: a refresh,
+    # Back from the page after, or coming back to the step shows what was typed and why it was
+    # refused, every time, where showing it once would put the older saved answers in its place
+    # and lose what was typed.
+    typed = rejected_typed(request.session, draft=_draft_id(draft), step=step)
+    if typed is not None:
+        form = form_class(MultiValueDict(typed), answers=answers)
+        form.is_valid()
     elif request.GET.get("check") and draft:
         # Sent back here by a failed submission: show what the validator found.
         form = form_class(draft_values(draft, step), answers=answers)
         form.is_valid()
     else:
         form = form_class(initial=draft_values(draft, step), answers=answers)
-    return _render_step(request, form, draft)
+    return form
 
 
 def _save(request: HttpRequest, form: StepForm, draft: IntakeDraft | None) -> HttpResponse:
@@ -174,12 +215,13 @@ def _submit(request: HttpRequest, form: StepForm, token: str) -> HttpResponse:
         if error.under_16:
             return _refuse(request)
         draft = draft_for_token(token)
-        return redirect(_step_url(draft.current_step if draft else IDENTITY_STEP, check=True))
+        return _see_other(_step_url(draft.current_step if draft else IDENTITY_STEP, check=True))
     return _show_done(request, str(submission.intake.public_id))
 
 
 def _show_done(request: HttpRequest, intake: str) -> HttpResponse:
     request.session.pop(SESSION_KEY, None)
+    rejected_forget(request.session)
     request.session[DONE_KEY] = intake
     return redirect("form-done")
 
@@ -238,6 +280,8 @@ def resume(request: HttpRequest, token: str) -> HttpResponse:
         draft = draft_resume(token=token)
     except DraftNotFound:
         return _draft_missing(request)
+    if _token(request) != token:
+        rejected_forget(request.session)  # typed for another draft (or before there was one)
     request.session[SESSION_KEY] = token
     return redirect(_step_url(draft.current_step))
 

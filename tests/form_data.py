@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from intake.drafts import IDENTITY_STEP, STEP_CODES
@@ -49,3 +50,13 @@ def step_data(
 def all_steps(answers: dict[str, Any], identity: dict[str, PostValue] | None = None):
     for step in STEP_CODES:
         yield step, step_data(step, answers, identity)
+
+
+def refused(client: Any, step: str, data: Mapping[str, PostValue]) -> Any:
+    """Post a step the form refuses: it answers 303 to the step's own page; return that page."""
+    response = client.post(f"/form/{step}/", data)
+    assert response.status_code == 303, response.content.decode()[:2000]
+    assert response["Location"] == f"/form/{step}/"
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    return page
