@@ -17,10 +17,10 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
 SESSION_KEY: Final = "intake_rejected"
-# The most one step holds when typed within the page's own limits is about 2,100 characters (the
-# main concern's 1,000, each line break sent as two characters). A client that ignores those
-# limits gets its messages in the answer to its POST, as before (nothing it sent is dropped),
-# and a session holds at most one entry per step: a refused step never stores more than this.
+# The most one step holds when typed within the page's own limits is about 2,250 characters (the
+# main concern's 1,000, each line break sent as two; tests/intake/test_form_refused.py). A client
+# that ignores those limits gets its messages in the answer to its POST, as before (nothing it
+# sent is dropped), and a session holds at most one entry per step.
 MAX_CHARS: Final = 8_000
 
 Typed = dict[str, list[str]]
