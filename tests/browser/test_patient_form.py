@@ -6,6 +6,7 @@ Screenshots of every step at 1280 and 375 px go to test-artifacts/screenshots/fo
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -233,3 +234,56 @@ def test_a_patient_under_16_gets_the_refusal_page(page: Page):
     expect(page.get_by_text("contact your GP or family doctor")).to_be_visible()
     check_step(page, "01-identity-under-16")
     assert not IntakeDraft.objects.exists()
+
+
+def test_back_or_reload_after_a_refused_step_sends_nothing_again_and_keeps_what_was_typed(
+    page: Page,
+):
+    answers = worked_case("V01")
+    page.goto("/form/identity/")
+    for step in STEP_CODES[:3]:
+        fill_step(page, step_data(step, answers, IDENTITY))
+        next_step(page)
+    expect(page.get_by_text("Step 4 of 12")).to_be_visible()
+    saved = IntakeDraft.objects.get()
+    posts: list[str] = []
+    page.on(
+        "request", lambda request: posts.append(request.url) if request.method == "POST" else None
+    )
+    typed = "Sharp pain, left heel.\nWorse on stairs\n\n  <worst> in the morning & at night"
+    data = step_data("pain_character", answers, IDENTITY)
+    fill_step(page, {**data, "main_concern": typed, "pain_now_nrs": "14"})
+    with page.expect_response(lambda response: response.request.method == "POST") as sent:
+        next_step(page)
+    assert sent.value.status == 303
+    assert len(posts) == 1
+
+    def shows_the_refusal() -> None:
+        expect(page).to_have_url(re.compile(r"/form/pain_character/$"))
+        expect(page).to_have_title(re.compile(r"^Error: Pain character"))
+        summary = page.locator("#error-summary")
+        expect(summary).to_be_focused()
+        expect(summary).to_contain_text("Please enter a number from 0 to 10.")
+        expect(page.locator("#id_pain_now_nrs")).to_have_value("14")
+        expect(page.locator("#id_pain_now_nrs")).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#id_main_concern")).to_have_value(typed)
+        expect(page.locator("input[name='night_pain_constant'][value='no']")).to_be_checked()
+
+    shows_the_refusal()
+    assert run_axe(page) == [], describe(run_axe(page))
+    screenshot(page, "form/04-pain_character-refused")
+    for move in (page.reload, page.go_back, page.go_forward, page.reload):
+        response = move()
+        assert response is not None
+        assert response.request.method == "GET"
+        shows_the_refusal()
+    assert len(posts) == 1  # nothing sent again
+    after = IntakeDraft.objects.get()
+    assert (after.updated_at, after.data) == (saved.updated_at, saved.data)
+
+    page.locator("#id_pain_now_nrs").fill("6")
+    next_step(page)
+    expect(page.get_by_text("Step 5 of 12")).to_be_visible()
+    stored = IntakeDraft.objects.get().data["answers"]
+    assert stored["main_concern"] == typed
+    assert stored["pain_now_nrs"] == 6
