@@ -15,7 +15,12 @@ from referrals.access import queues_for
 from referrals.links import BACK_TO_FOOT, BOTH, FOOT_TO_BACK, KINDS, SEPARATE
 from referrals.models import OPEN_STATUSES, Queue, Referral
 
-URGENCY_COLOURS = {"emergency": "#b00020", "urgent": "#c98f00", "routine": "#6b7280"}
+# The light theme's; each bar also has a class by which the admin's style sheet colours it in
+# the admin's theme (referrals/static/referrals/admin.css). No three colours can each keep 3:1
+# against the other two and the page (WCAG 1.4.11), so a bar's parts are drawn apart, the page
+# showing between them, and each needs its 3:1 against the page alone.
+URGENCY_COLOURS = {"emergency": "#b00020", "urgent": "#9a6700", "routine": "#6b7280"}
+BAR_GAP = 2
 
 
 @dataclass(frozen=True)
@@ -162,10 +167,13 @@ def bar_chart(rows: list[QueueRow]) -> str:
             n = row.counts[urgency]
             if not n:
                 continue
-            w = (width - label_w - 40) * n / top
+            w = (width - label_w - 40 - 2 * BAR_GAP) * n / top
+            if x > label_w:
+                x += BAR_GAP
             parts.append(
-                f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" '
-                f'fill="{URGENCY_COLOURS[urgency]}"><title>{n} {urgency}</title></rect>'
+                f'<rect class="bar-{urgency}" x="{x:.1f}" y="{y}" width="{w:.1f}" '
+                f'height="{bar_h}" fill="{URGENCY_COLOURS[urgency]}">'
+                f"<title>{n} {urgency}</title></rect>"
             )
             x += w
         parts.append(
@@ -176,7 +184,7 @@ def bar_chart(rows: list[QueueRow]) -> str:
     for j, urgency in enumerate(Urgency.values):
         lx = label_w + j * 110
         parts.append(
-            f'<rect x="{lx}" y="{legend_y - 10}" width="12" height="12" '
+            f'<rect class="bar-{urgency}" x="{lx}" y="{legend_y - 10}" width="12" height="12" '
             f'fill="{URGENCY_COLOURS[urgency]}"/><text x="{lx + 16}" y="{legend_y}" '
             f'font-size="12" fill="currentColor">{urgency}</text>'
         )

@@ -1,18 +1,20 @@
 """The queue and the case page stay readable in the admin's dark theme, chosen by the browser's
 preference or by the theme toggle: our colours measured as chromium draws them (the cascade, not
-just our rules; Django's ``tr:nth-child`` row backgrounds once hid the flagged-answer highlight)."""
+just our rules; Django's ``tr:nth-child`` row backgrounds once hid the flagged-answer highlight).
+The dashboard's bars keep 3:1 (WCAG 1.4.11) in either theme."""
 
 import datetime as dt
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
+from referrals.access import TRIAGE_LEAD_GROUP
 from referrals.models import Referral
-from tests.browser.conftest import describe, run_axe
+from tests.browser.conftest import SCREENSHOTS, describe, run_axe
 from tests.browser.test_staff_admin import log_in
 from tests.clinic_fixtures import details, make_staff, submit
-from tests.referrals.test_admin_contrast import AA_TEXT, contrast
+from tests.referrals.test_admin_contrast import AA_TEXT, NON_TEXT, contrast
 
 pytestmark = [
     pytest.mark.browser,
@@ -76,3 +78,67 @@ def test_the_queue_and_the_case_are_readable_in_the_dark_theme(page: Page, chose
     row_bg = flagged.first.evaluate("(el) => getComputedStyle(el).backgroundColor")
     assert row_bg != "rgb(18, 18, 18)", "the flagged answers are not marked out"
     assert run_axe(page) == [], describe(run_axe(page))
+
+
+# An SVG property of every element a selector finds, as "#rrggbb" (or as given, for a pattern).
+DRAWN_PROPERTY = """([els, prop]) => els.map((el) => {
+    const css = getComputedStyle(el)[prop];
+    const p = css.match(/[\\d.]+/g);
+    if (!css.startsWith("rgb")) return css;
+    return "#" + p.slice(0, 3)
+        .map((n) => Math.round(Number(n)).toString(16).padStart(2, "0")).join("");
+})"""
+PAGE_BEHIND = """(el) => {
+    const opaque = (css) => { const p = css.match(/[\\d.]+/g); return p.length < 4 || +p[3] > 0; };
+    let node = el;
+    while (node && !opaque(getComputedStyle(node).backgroundColor)) node = node.parentElement;
+    const css = node ? getComputedStyle(node).backgroundColor : "rgb(255, 255, 255)";
+    return "#" + css.match(/[\\d.]+/g).slice(0, 3)
+        .map((n) => Number(n).toString(16).padStart(2, "0")).join("");
+}"""
+THEMES = ["light", "dark by browser preference", "dark by theme toggle"]
+
+
+def choose(page: Page, theme: str) -> None:
+    page.emulate_media(color_scheme="dark" if theme == "dark by browser preference" else "light")
+    if theme == "dark by theme toggle":
+        page.add_init_script("localStorage.setItem('theme', 'dark')")
+
+
+def snap(element: Locator, name: str) -> None:
+    """The drawing alone, under test-artifacts/screenshots/admin/, for a person to look at."""
+    (SCREENSHOTS / "admin").mkdir(parents=True, exist_ok=True)
+    element.screenshot(path=SCREENSHOTS / "admin" / f"{name.replace(' ', '-')}.png")
+
+
+def drawn(page: Page, selector: str, prop: str) -> list[str]:
+    found = page.locator(selector)
+    expect(found.first).to_be_attached()
+    return found.evaluate_all(f"(els) => ({DRAWN_PROPERTY})([els, {prop!r}])")
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_the_dashboard_bars_keep_3_to_1_in_either_theme(page: Page, theme: str):
+    make_staff("lead_lin", TRIAGE_LEAD_GROUP)
+    submit("V09", patient=details(family_name="Morgan", phone="07700 900003"))  # emergency
+    submit("V17", patient=details(family_name="Patel", phone="07700 900004"))  # urgent
+    submit("V11", patient=details(family_name="Evans", phone="07700 900005"))  # routine
+    choose(page, theme)
+    log_in(page, "lead_lin")
+    low: list[tuple[str, str, str, float]] = []
+
+    def need(what: str, fg: str, bg: str, ratio: float = NON_TEXT) -> None:
+        if contrast(fg, bg) < ratio:
+            low.append((what, fg, bg, round(contrast(fg, bg), 2)))
+
+    page.goto("/admin/")
+    chart = page.locator(".dash-chart svg")
+    module = chart.evaluate(PAGE_BEHIND)
+    assert (module == "#121212") == theme.startswith("dark")
+    for urgency in ("emergency", "urgent", "routine"):
+        bars = drawn(page, f".dash-chart rect.bar-{urgency}", "fill")
+        assert len(bars) >= 2, urgency  # a bar and the legend
+        for fill in bars:
+            need(f"{urgency} bar", fill, module)
+    snap(chart, f"dashboard-chart-{theme}")
+    assert low == []

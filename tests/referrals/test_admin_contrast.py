@@ -1,6 +1,7 @@
-"""Every colour referrals/admin.css sets keeps WCAG AA contrast (4.5:1 for text) in the admin's
-light and dark themes, however the theme was chosen: the toggle (``html[data-theme]``: light,
-dark or auto) and the browser's preference (``prefers-color-scheme``), with or without script.
+"""Every colour referrals/admin.css sets keeps WCAG AA contrast (4.5:1 for text, 3:1 for the
+graphics needed to read the dashboard's bars, WCAG 1.4.11) in the admin's light and dark themes,
+however the theme was chosen: the toggle (``html[data-theme]``: light, dark or auto) and the
+browser's preference (``prefers-color-scheme``), with or without script.
 
 No browser: the three style sheets are read as the admin loads them (Django's base.css, then
 dark_mode.css, then ours), the custom properties on the root are cascaded for each way of choosing
@@ -14,11 +15,14 @@ from pathlib import Path
 import pytest
 from django.contrib import admin
 
+from referrals.dashboard import URGENCY_COLOURS
+
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_CSS = ROOT / "referrals" / "static" / "referrals" / "admin.css"
 DJANGO_CSS = Path(admin.__file__).parent / "static" / "admin" / "css"
 
 AA_TEXT = 4.5
+NON_TEXT = 3.0
 # Where text with a colour but no background of its own is drawn in the admin: the page, the
 # alternate table rows, and a changelist row ticked for an action.
 SURFACES = ("var(--body-bg)", "var(--darkened-bg)", "var(--selected-row)")
@@ -160,6 +164,14 @@ def contrast(fg: str, bg: str) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
+def over(fg: str, opacity: float, bg: str) -> str:
+    """``fg`` drawn at ``opacity`` on ``bg``, as "#rrggbb"."""
+    mixed = (
+        round(opacity * f + (1 - opacity) * b) for f, b in zip(colour(fg), colour(bg), strict=True)
+    )
+    return "#" + "".join(f"{c:02x}" for c in mixed)
+
+
 def sheets() -> tuple[list[Rule], list[list[Rule]]]:
     ours = parse(ADMIN_CSS.read_text(encoding="utf-8"))
     django = [
@@ -224,3 +236,69 @@ def test_admin_css_text_keeps_aa_contrast(theme: str | None, prefers_dark: bool)
         if ratio < AA_TEXT
     ]
     assert failures == []
+
+
+PAGE = "var(--body-bg)"
+# (what, its colour, its opacity, the colours it is drawn beside, the ratio it needs). A bar's
+# parts stand apart with the page between them (referrals.dashboard.BAR_GAP), so each meets the
+# page only.
+GRAPHICS = (
+    ("emergency bar", "var(--clinic-bar-emergency)", 1.0, (PAGE,), NON_TEXT),
+    ("urgent bar", "var(--clinic-bar-urgent)", 1.0, (PAGE,), NON_TEXT),
+    ("routine bar", "var(--clinic-bar-routine)", 1.0, (PAGE,), NON_TEXT),
+)
+# What the server draws without a style sheet: the light theme's.
+SVG_OWN_COLOURS = {
+    "--clinic-bar-emergency": URGENCY_COLOURS["emergency"],
+    "--clinic-bar-urgent": URGENCY_COLOURS["urgent"],
+    "--clinic-bar-routine": URGENCY_COLOURS["routine"],
+}
+LIGHT_SCENARIOS = [(t, d) for t, d in SCENARIOS if t == "light" or (t != "dark" and not d)]
+
+
+def graphic_contrasts(theme: str | None, prefers_dark: bool) -> list[tuple[str, str, float]]:
+    """(what, beside what, ratio) for every graphic of the bars."""
+    _, cascade = sheets()
+    variables = root_variables(cascade, theme, prefers_dark)
+    out = []
+    for what, fg, opacity, besides, _ in GRAPHICS:
+        for beside in besides:
+            bg = resolve(beside, variables)
+            drawn = over(resolve(fg, variables), opacity, bg)
+            out.append((what, beside, contrast(drawn, bg)))
+    return out
+
+
+@pytest.mark.parametrize(("theme", "prefers_dark"), SCENARIOS)
+def test_the_bars_keep_non_text_contrast(theme: str | None, prefers_dark: bool):
+    needs = {what: ratio for what, *_, ratio in GRAPHICS}
+    failures = [
+        f"{what} beside {beside}: {ratio:.2f}:1"
+        for what, beside, ratio in graphic_contrasts(theme, prefers_dark)
+        if ratio < needs[what]
+    ]
+    assert failures == []
+
+
+@pytest.mark.parametrize(("theme", "prefers_dark"), LIGHT_SCENARIOS)
+def test_the_light_theme_is_the_drawings_own_colours(theme: str | None, prefers_dark: bool):
+    _, cascade = sheets()
+    variables = root_variables(cascade, theme, prefers_dark)
+    drawn = {name: colour(resolve(variables[name], variables)) for name in SVG_OWN_COLOURS}
+    assert drawn == {name: colour(value) for name, value in SVG_OWN_COLOURS.items()}
+
+
+def test_every_colour_of_the_bars_is_checked():
+    _, cascade = sheets()
+    ours = {
+        name
+        for theme, prefers_dark in SCENARIOS
+        for name in root_variables(cascade, theme, prefers_dark)
+        if name.startswith("--clinic-bar-")
+    }
+    checked = {
+        re.sub(r"var\((--[\w-]+)\)", r"\1", value)
+        for _, fg, _, besides, _ in GRAPHICS
+        for value in (fg, *besides)
+    }
+    assert ours == set(SVG_OWN_COLOURS) == checked - {"--body-bg"}
