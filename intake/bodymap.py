@@ -17,10 +17,19 @@ from intake.questionnaire import FIELD_BY_CODE
 # patient's right is on the viewer's left; back view and soles: the patient's left is on the left.
 Shape = str
 
+# The light colours, which the API's standalone SVG is drawn in (it has no page theme). Each
+# part also carries a class, by which the staff admin's style sheet redraws it in the admin's
+# theme (referrals/static/referrals/admin.css; tests/referrals/test_admin_contrast.py holds both
+# themes to WCAG 1.4.11's 3:1 against the colours beside each part). Lines that cross other
+# marks (the numbness hatching and outlines, the radiating line) run on a halo of skin colour,
+# so they keep their contrast over a pain region as well as over skin.
 PAIN_FILL: Final = "#c62828"
+PAIN_OPACITY: Final = 0.75
 NUMB_STROKE: Final = "#1565c0"
+RADIATING_STROKE: Final = "#6a1b9a"
 SKIN: Final = "#eef0f2"
 OUTLINE: Final = "#5f6b76"
+HALO_WIDTH: Final = 3  # added to the width of the line it runs under: 1.5 on either side
 
 
 def _e(cx: float, cy: float, rx: float, ry: float) -> Shape:
@@ -207,20 +216,25 @@ def render(
         f'<title id="{p}-title">Body map</title>',
         f'<desc id="{p}-desc">{escape(" ".join(text_alternative(data, staff=staff)))}</desc>',
         "<defs>"
-        f'<pattern id="{p}-numb" width="6" height="6" patternUnits="userSpaceOnUse" '
+        f'<pattern id="{p}-numb" width="8" height="8" patternUnits="userSpaceOnUse" '
         f'patternTransform="rotate(45)">'
-        f'<line x1="0" y1="0" x2="0" y2="6" stroke="{NUMB_STROKE}" stroke-width="2.5"/>'
+        f'<line class="map-halo" x1="4" y1="0" x2="4" y2="8" stroke="{SKIN}" '
+        f'stroke-width="{2 + HALO_WIDTH}"/>'
+        f'<line class="numb-hatch" x1="4" y1="0" x2="4" y2="8" stroke="{NUMB_STROKE}" '
+        'stroke-width="2"/>'
         "</pattern></defs>",
         _panel_title(FRONT_X, "Front", ("R", "L")),
         _panel_title(BACK_X, "Back", ("L", "R")),
         _panel_title(SOLES_X, "Soles", ("L", "R")),
         _group(
             [(FRONT_X, s) for s in SILHOUETTE] + [(BACK_X, s) for s in SILHOUETTE],
-            f'fill="{SKIN}" stroke="{OUTLINE}" stroke-width="1.5" aria-hidden="true"',
+            f'class="map-skin" fill="{SKIN}" stroke="{OUTLINE}" stroke-width="1.5" '
+            'aria-hidden="true"',
         ),
         _group(
             [(SOLES_X, s) for s in SOLE_OUTLINE],
-            f'fill="{SKIN}" stroke="{OUTLINE}" stroke-width="1.5" aria-hidden="true"',
+            f'class="map-skin" fill="{SKIN}" stroke="{OUTLINE}" stroke-width="1.5" '
+            'aria-hidden="true"',
         ),
     ]
     if interactive:
@@ -231,12 +245,19 @@ def render(
                 out.append(
                     _group(
                         shapes,
-                        f'class="pain" data-code="{code}" fill="{PAIN_FILL}" fill-opacity="0.75" '
-                        f'stroke="{PAIN_FILL}" aria-hidden="true"',
+                        f'class="pain" data-code="{code}" fill="{PAIN_FILL}" '
+                        f'fill-opacity="{PAIN_OPACITY}" stroke="{PAIN_FILL}" aria-hidden="true"',
                     )
                 )
         for code, shapes in NUMB_REGIONS.items():
             if code in selected_numb:
+                out.append(
+                    _group(
+                        shapes,
+                        f'class="map-halo" fill="none" stroke="{SKIN}" '
+                        f'stroke-width="{1.5 + HALO_WIDTH}" aria-hidden="true"',
+                    )
+                )
                 out.append(
                     _group(
                         shapes,
@@ -250,8 +271,11 @@ def render(
         for side in sides:
             out.append(
                 f'<g transform="translate({BACK_X} {TOP})" aria-hidden="true">'
+                f'<path class="map-halo" d="{RADIATING_PATH[side]}" fill="none" '
+                f'stroke="{SKIN}" stroke-width="{4 + HALO_WIDTH}"/>'
                 f'<path class="radiating" data-side="{side}" d="{RADIATING_PATH[side]}" '
-                f'fill="none" stroke="#6a1b9a" stroke-width="4" stroke-dasharray="8 5"/></g>'
+                f'fill="none" stroke="{RADIATING_STROKE}" stroke-width="4" '
+                'stroke-dasharray="8 5"/></g>'
             )
         if staff:
             out.append(_staff_root_labels(selected_numb))
@@ -288,8 +312,9 @@ def _staff_root_labels(selected: set[str]) -> str:
     for code, (x, y) in spots.items():
         if code in selected:
             parts.append(
-                f'<text x="{x}" y="{y + TOP}" font-size="11" font-weight="700" '
-                f'text-anchor="middle" fill="{NUMB_STROKE}">{NUMB_LABELS_STAFF[code]}</text>'
+                f'<text class="root-label" x="{x}" y="{y + TOP}" font-size="11" '
+                f'font-weight="700" text-anchor="middle" fill="{NUMB_STROKE}">'
+                f"{NUMB_LABELS_STAFF[code]}</text>"
             )
     return "".join(parts)
 
@@ -297,17 +322,20 @@ def _staff_root_labels(selected: set[str]) -> str:
 def _legend(*, staff: bool, radiating: bool, prefix: str) -> str:
     y = 530
     items = [
-        f'<rect x="10" y="{y - 10}" width="14" height="12" fill="{PAIN_FILL}" fill-opacity="0.75"/>'
+        f'<rect class="legend-pain" x="10" y="{y - 10}" width="14" height="12" '
+        f'fill="{PAIN_FILL}" fill-opacity="{PAIN_OPACITY}"/>'
         f'<text x="30" y="{y}" font-size="12" fill="currentColor">Pain</text>',
-        f'<rect x="90" y="{y - 10}" width="14" height="12" fill="url(#{prefix}-numb)" '
-        f'stroke="{NUMB_STROKE}"/><text x="110" y="{y}" font-size="12" fill="currentColor">'
+        f'<rect class="legend-numb" x="90" y="{y - 10}" width="14" height="12" '
+        f'fill="url(#{prefix}-numb)" stroke="{NUMB_STROKE}"/>'
+        f'<text x="110" y="{y}" font-size="12" fill="currentColor">'
         f"Numbness{' (L4, L5, S1 zones labelled)' if staff else ''}</text>",
     ]
     if radiating:
         items.append(
-            f'<line x1="330" y1="{y - 4}" x2="360" y2="{y - 4}" stroke="#6a1b9a" '
-            f'stroke-width="4" stroke-dasharray="8 5"/><text x="366" y="{y}" font-size="12" '
-            'fill="currentColor">Pain travelling below the knee</text>'
+            f'<line class="legend-radiating" x1="330" y1="{y - 4}" x2="360" y2="{y - 4}" '
+            f'stroke="{RADIATING_STROKE}" stroke-width="4" stroke-dasharray="8 5"/>'
+            f'<text x="366" y="{y}" font-size="12" fill="currentColor">'
+            "Pain travelling below the knee</text>"
         )
     return f'<g class="legend">{"".join(items)}</g>'
 

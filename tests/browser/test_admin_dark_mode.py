@@ -1,7 +1,7 @@
 """The queue and the case page stay readable in the admin's dark theme, chosen by the browser's
 preference or by the theme toggle: our colours measured as chromium draws them (the cascade, not
 just our rules; Django's ``tr:nth-child`` row backgrounds once hid the flagged-answer highlight).
-The dashboard's bars keep 3:1 (WCAG 1.4.11) in either theme."""
+The dashboard's bars and the case page's body map keep 3:1 (WCAG 1.4.11) in either theme."""
 
 import datetime as dt
 
@@ -13,8 +13,8 @@ from referrals.access import TRIAGE_LEAD_GROUP
 from referrals.models import Referral
 from tests.browser.conftest import SCREENSHOTS, describe, run_axe
 from tests.browser.test_staff_admin import log_in
-from tests.clinic_fixtures import details, make_staff, submit
-from tests.referrals.test_admin_contrast import AA_TEXT, NON_TEXT, contrast
+from tests.clinic_fixtures import details, make_staff, submit, worked_case
+from tests.referrals.test_admin_contrast import AA_TEXT, NON_TEXT, contrast, over
 
 pytestmark = [
     pytest.mark.browser,
@@ -97,6 +97,20 @@ PAGE_BEHIND = """(el) => {
         .map((n) => Number(n).toString(16).padStart(2, "0")).join("");
 }"""
 THEMES = ["light", "dark by browser preference", "dark by theme toggle"]
+# Every numbness zone (all three nerve roots labelled), over pain on the same legs.
+MAPPED = {
+    **worked_case("V01"),
+    "pain_regions": ["lower_back", "buttock", "back_of_thigh", "lower_leg", "ankle", "heel"],
+    "numbness_areas": [
+        "shin_and_top_of_foot",
+        "outer_foot_and_sole",
+        "inner_shin",
+        "both_feet_sock_area",
+    ],
+    "pain_below_knee_side": "both",
+    "leg_symptoms_side": "both",
+    "leg_neuro_side": "both",
+}
 
 
 def choose(page: Page, theme: str) -> None:
@@ -117,12 +131,19 @@ def drawn(page: Page, selector: str, prop: str) -> list[str]:
     return found.evaluate_all(f"(els) => ({DRAWN_PROPERTY})([els, {prop!r}])")
 
 
+def one(page: Page, selector: str, prop: str) -> str:
+    values = set(drawn(page, selector, prop))
+    assert len(values) == 1, (selector, prop, values)
+    return values.pop()
+
+
 @pytest.mark.parametrize("theme", THEMES)
-def test_the_dashboard_bars_keep_3_to_1_in_either_theme(page: Page, theme: str):
+def test_the_dashboard_bars_and_the_body_map_keep_3_to_1_in_either_theme(page: Page, theme: str):
     make_staff("lead_lin", TRIAGE_LEAD_GROUP)
     submit("V09", patient=details(family_name="Morgan", phone="07700 900003"))  # emergency
     submit("V17", patient=details(family_name="Patel", phone="07700 900004"))  # urgent
     submit("V11", patient=details(family_name="Evans", phone="07700 900005"))  # routine
+    mapped = submit(answers=MAPPED, patient=details(family_name="Hughes", phone="07700 900001"))
     choose(page, theme)
     log_in(page, "lead_lin")
     low: list[tuple[str, str, str, float]] = []
@@ -141,4 +162,30 @@ def test_the_dashboard_bars_keep_3_to_1_in_either_theme(page: Page, theme: str):
         for fill in bars:
             need(f"{urgency} bar", fill, module)
     snap(chart, f"dashboard-chart-{theme}")
+
+    page.goto(f"/admin/referrals/referral/{mapped.referrals[0].public_id}/change/")
+    body_map = page.locator(".body-map-wrap svg")
+    bg = body_map.evaluate(PAGE_BEHIND)
+    assert (bg == "#121212") == theme.startswith("dark")
+    skin = one(page, ".body-map-wrap .map-skin", "fill")
+    assert one(page, ".body-map-wrap .map-halo", "stroke") == skin
+    outline = one(page, ".body-map-wrap .map-skin", "stroke")
+    need("figure's outline on the page", outline, bg)
+    need("figure's outline on its skin", outline, skin)
+    for where in (".pain", ".legend-pain"):
+        fill = one(page, f".body-map-wrap {where}", "fill")
+        opacity = float(one(page, f".body-map-wrap {where}", "fillOpacity"))
+        need(f"{where} on skin", over(fill, opacity, skin), skin)
+        need(f"{where} on the page", over(fill, opacity, bg), bg)
+    for where in (".pain", ".numb", ".numb-hatch", ".legend-numb", ".radiating"):
+        line = one(page, f".body-map-wrap {where}", "stroke")
+        need(f"{where} lines on skin", line, skin)
+        need(f"{where} lines on the page", line, bg)
+    need("radiating legend", one(page, ".body-map-wrap .legend-radiating", "stroke"), bg)
+    labels = drawn(page, ".body-map-wrap .root-label", "fill")
+    assert len(labels) == 3
+    for label in labels:
+        need("nerve-root label on the page", label, bg, AA_TEXT)
+        need("nerve-root label on skin", label, skin, AA_TEXT)
+    snap(body_map, f"case-body-map-{theme}")
     assert low == []

@@ -1,7 +1,7 @@
 """Every colour referrals/admin.css sets keeps WCAG AA contrast (4.5:1 for text, 3:1 for the
-graphics needed to read the dashboard's bars, WCAG 1.4.11) in the admin's light and dark themes,
-however the theme was chosen: the toggle (``html[data-theme]``: light, dark or auto) and the
-browser's preference (``prefers-color-scheme``), with or without script.
+graphics needed to read the dashboard's bars and the body map, WCAG 1.4.11) in the admin's light
+and dark themes, however the theme was chosen: the toggle (``html[data-theme]``: light, dark or
+auto) and the browser's preference (``prefers-color-scheme``), with or without script.
 
 No browser: the three style sheets are read as the admin loads them (Django's base.css, then
 dark_mode.css, then ours), the custom properties on the root are cascaded for each way of choosing
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.contrib import admin
 
+from intake import bodymap
 from referrals.dashboard import URGENCY_COLOURS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -239,25 +240,39 @@ def test_admin_css_text_keeps_aa_contrast(theme: str | None, prefers_dark: bool)
 
 
 PAGE = "var(--body-bg)"
+SKIN = "var(--clinic-map-skin)"
 # (what, its colour, its opacity, the colours it is drawn beside, the ratio it needs). A bar's
 # parts stand apart with the page between them (referrals.dashboard.BAR_GAP), so each meets the
-# page only.
+# page only. The map's pain regions lie on the figure and, at its edges, on the page; its lines
+# that cross other marks run on a halo of skin colour (intake.bodymap.HALO_WIDTH), so they meet
+# skin whatever lies under them, and their legend puts them on the page.
 GRAPHICS = (
     ("emergency bar", "var(--clinic-bar-emergency)", 1.0, (PAGE,), NON_TEXT),
     ("urgent bar", "var(--clinic-bar-urgent)", 1.0, (PAGE,), NON_TEXT),
     ("routine bar", "var(--clinic-bar-routine)", 1.0, (PAGE,), NON_TEXT),
+    ("figure's outline", "var(--clinic-map-outline)", 1.0, (PAGE, SKIN), NON_TEXT),
+    ("pain region", "var(--clinic-map-pain)", bodymap.PAIN_OPACITY, (SKIN, PAGE), NON_TEXT),
+    ("pain region's edge", "var(--clinic-map-pain)", 1.0, (SKIN, PAGE), NON_TEXT),
+    ("numbness hatching and edge", "var(--clinic-map-numb)", 1.0, (SKIN, PAGE), NON_TEXT),
+    ("radiating pain line", "var(--clinic-map-radiating)", 1.0, (SKIN, PAGE), NON_TEXT),
+    ("nerve-root label (text)", "var(--clinic-map-numb)", 1.0, (SKIN, PAGE), AA_TEXT),
 )
-# What the server draws without a style sheet: the light theme's.
+# What the server draws without a style sheet (the API's standalone map): the light theme's.
 SVG_OWN_COLOURS = {
     "--clinic-bar-emergency": URGENCY_COLOURS["emergency"],
     "--clinic-bar-urgent": URGENCY_COLOURS["urgent"],
     "--clinic-bar-routine": URGENCY_COLOURS["routine"],
+    "--clinic-map-skin": bodymap.SKIN,
+    "--clinic-map-outline": bodymap.OUTLINE,
+    "--clinic-map-pain": bodymap.PAIN_FILL,
+    "--clinic-map-numb": bodymap.NUMB_STROKE,
+    "--clinic-map-radiating": bodymap.RADIATING_STROKE,
 }
 LIGHT_SCENARIOS = [(t, d) for t, d in SCENARIOS if t == "light" or (t != "dark" and not d)]
 
 
 def graphic_contrasts(theme: str | None, prefers_dark: bool) -> list[tuple[str, str, float]]:
-    """(what, beside what, ratio) for every graphic of the bars."""
+    """(what, beside what, ratio) for every graphic of the bars and the map."""
     _, cascade = sheets()
     variables = root_variables(cascade, theme, prefers_dark)
     out = []
@@ -269,8 +284,15 @@ def graphic_contrasts(theme: str | None, prefers_dark: bool) -> list[tuple[str, 
     return out
 
 
+def test_opacity_is_mixed_into_the_colour_drawn():
+    assert over("#c62828", 1.0, "#fff") == "#c62828"
+    assert over("#000000", 0.5, "#ffffff") == "#808080"
+    # The pain legend before this test: #c62828 at 75% on the dark page.
+    assert contrast(over("#c62828", 0.75, "#121212"), "#121212") == pytest.approx(2.33, abs=0.01)
+
+
 @pytest.mark.parametrize(("theme", "prefers_dark"), SCENARIOS)
-def test_the_bars_keep_non_text_contrast(theme: str | None, prefers_dark: bool):
+def test_the_bars_and_the_body_map_keep_non_text_contrast(theme: str | None, prefers_dark: bool):
     needs = {what: ratio for what, *_, ratio in GRAPHICS}
     failures = [
         f"{what} beside {beside}: {ratio:.2f}:1"
@@ -288,13 +310,13 @@ def test_the_light_theme_is_the_drawings_own_colours(theme: str | None, prefers_
     assert drawn == {name: colour(value) for name, value in SVG_OWN_COLOURS.items()}
 
 
-def test_every_colour_of_the_bars_is_checked():
+def test_every_colour_of_the_bars_and_the_map_is_checked():
     _, cascade = sheets()
     ours = {
         name
         for theme, prefers_dark in SCENARIOS
         for name in root_variables(cascade, theme, prefers_dark)
-        if name.startswith("--clinic-bar-")
+        if name.startswith(("--clinic-bar-", "--clinic-map-"))
     }
     checked = {
         re.sub(r"var\((--[\w-]+)\)", r"\1", value)
