@@ -332,9 +332,9 @@ def _legend(*, staff: bool, radiating: bool, prefix: str) -> str:
     ]
     if radiating:
         items.append(
-            f'<line class="legend-radiating" x1="330" y1="{y - 4}" x2="360" y2="{y - 4}" '
+            f'<line class="legend-radiating" x1="370" y1="{y - 4}" x2="400" y2="{y - 4}" '
             f'stroke="{RADIATING_STROKE}" stroke-width="4" stroke-dasharray="8 5"/>'
-            f'<text x="366" y="{y}" font-size="12" fill="currentColor">'
+            f'<text x="406" y="{y}" font-size="12" fill="currentColor">'
             "Pain travelling below the knee</text>"
         )
     return f'<g class="legend">{"".join(items)}</g>'

@@ -4,6 +4,7 @@ just our rules; Django's ``tr:nth-child`` row backgrounds once hid the flagged-a
 The dashboard's bars and the case page's body map keep 3:1 (WCAG 1.4.11) in either theme."""
 
 import datetime as dt
+from itertools import pairwise
 
 import pytest
 from django.utils import timezone
@@ -187,5 +188,11 @@ def test_the_dashboard_bars_and_the_body_map_keep_3_to_1_in_either_theme(page: P
     for label in labels:
         need("nerve-root label on the page", label, bg, AA_TEXT)
         need("nerve-root label on skin", label, skin, AA_TEXT)
+    # The legend's keys and words apart (the numbness words once ran into the radiating key).
+    boxes = page.locator(".body-map-wrap .legend > *").evaluate_all(
+        "(els) => els.map((el) => { const b = el.getBBox(); return [b.x, b.width]; })"
+    )
+    spans = sorted((x, x + width) for x, width in boxes)
+    assert all(end <= start for (_, end), (start, _) in pairwise(spans)), spans
     snap(body_map, f"case-body-map-{theme}")
     assert low == []
