@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import itertools
 import math
 import random
 from collections import deque
@@ -55,14 +54,6 @@ REPEAT_SHARE: Final = 0.2
 # joins the open referral) rather than a returning patient from the pool.
 RECENT_SHARE: Final = 0.4
 RECENT_PEOPLE: Final = 200
-# The first batches hold 1/16, 1/8, 1/4 and 1/2 of ``--batch``, the last ones the same in
-# reverse, the rest all of it. generate_cases' writer can write nothing before the first plan
-# arrives, and a worker took about a second to plan 5,000 cases while the writer waited
-# (bench/generate.py 50000 on SQLite: 1.1-1.2 s of a 10 s run, and 0.2-0.4 s more at the third
-# batch, the workers not yet ahead); a first batch of 312 is planned in some 60 ms. At the end
-# the workers are done and the writer writes the plans it has received alone, one core idle:
-# up to two batches per worker (0.7-0.8 s each at 5,000), under half of one with the ramp down.
-RAMP: Final = (16, 8, 4, 2)
 CANCEL_SHARE: Final = 0.04
 DECLINE_SHARE: Final = 0.06
 RELEASE_SHARE: Final = 0.05
@@ -225,48 +216,22 @@ class CaseGenerator:
 
     # --- submissions ------------------------------------------------------------------------
     def batch_count(self, batch: int) -> int:
-        return len(self.bounds(batch))
-
-    def bounds(self, batch: int) -> list[tuple[int, int]]:
-        """Where each batch of ``batches(batch)`` starts and how many cases it holds: ``batch``
-        each, except that the first ones ramp up and the last ones down (``RAMP``)."""
-        if batch < 1:
-            raise ValueError("batch must be at least 1")
-        ramp = [max(1, batch // part) for part in RAMP]
-        sizes: list[int] = []
-        remaining = self.count
-
-        def take(size: int) -> None:
-            nonlocal remaining
-            sizes.append(min(size, remaining))
-            remaining -= sizes[-1]
-
-        for size in ramp:
-            if remaining:
-                take(size)
-        while remaining > sum(ramp):
-            take(min(batch, remaining - sum(ramp)))
-        for size in reversed(ramp):
-            if remaining:
-                take(size)
-        starts = itertools.accumulate(sizes, initial=0)
-        return list(zip(starts, sizes, strict=False))
+        return -(-self.count // batch)
 
     def batches(self, batch: int) -> Iterator[list[BulkSubmission]]:
-        """``count`` submissions in batches of at most ``batch``, each later than the one
-        before."""
+        """``count`` submissions in batches of ``batch``, each batch later than the one before."""
         for index in range(self.batch_count(batch)):
             yield self.batch(index, batch)
 
     def batch(self, index: int, batch: int) -> list[BulkSubmission]:
         """Batch number ``index`` (from 0) of ``batches(batch)``, made on its own."""
-        bounds = self.bounds(batch)
-        if not 0 <= index < len(bounds):
+        if not 0 <= index < self.batch_count(batch):
             raise IndexError(index)
         self.rng = random.Random(f"batch:{self.seed}:{index}")  # noqa: S311
         self.recent.clear()
         span = (self.end - self.start).total_seconds()
-        done, size = bounds[index]
+        done = index * batch
+        size = min(batch, self.count - done)
         low = self.start + dt.timedelta(seconds=span * done / self.count)
         width = span * size / self.count
         offsets = sorted(self.rng.random() * width for _ in range(size))

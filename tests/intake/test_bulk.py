@@ -534,11 +534,10 @@ def test_a_worker_killed_mid_run_stops_generate_cases_with_a_message_keeping_wha
     arguments = ["--count", "120", "--batch", "30", "--workers", "1", "--seed", "3"]
     with pytest.raises(CommandError, match="A worker process stopped unexpectedly") as stopped:
         call_command("generate_cases", *arguments, stdout=io.StringIO())
-    # One worker: batches 0 and 1 (30 // 16 and 30 // 8 cases: the ramp) were sent back
-    # before it planned batch 2, and written.
-    assert "The 4 cases written before it are kept." in str(stopped.value)
+    # One worker: batches 0 and 1 were sent back before it planned batch 2, and written.
+    assert "The 60 cases written before it are kept." in str(stopped.value)
     assert "terminated abruptly" in str(stopped.value)  # what the executor knows
-    assert Intake.objects.count() == 4
+    assert Intake.objects.count() == 60
 
 
 def test_a_repeat_patient_writing_the_number_the_other_way_keeps_a_valid_number():
@@ -553,38 +552,6 @@ def test_a_repeat_patient_writing_the_number_the_other_way_keeps_a_valid_number(
     assert all(
         not validate_patient(details(phone=form), today=dt.date(2026, 1, 1)) for form in forms
     )
-
-
-@pytest.mark.parametrize(
-    ("count", "batch", "sizes"),
-    [
-        (1, 5000, [1]),
-        (50_000, 5000, [312, 625, 1250, 2500, *[5000] * 8, 626, 2500, 1250, 625, 312]),
-        (937, 64, [4, 8, 16, 32, *[64] * 12, 49, 32, 16, 8, 4]),
-        (5000, 5000, [312, 625, 1250, 2500, 313]),
-        (10, 3, [1, 1, 1, 1, 2, 1, 1, 1, 1]),
-    ],
-)
-def test_generated_batches_ramp_up_and_down_and_cover_every_case_once(count, batch, sizes):
-    """The writer writes nothing before the first plan and writes the last ones alone: the
-    first and last batches are small (intake.generator.RAMP), the others ``--batch``; together
-    they are the count, in order."""
-    from intake.generator import CaseGenerator
-
-    start = dt.datetime(2025, 1, 1, 9, tzinfo=dt.UTC)
-    generator = CaseGenerator(
-        seed=1, count=count, start=start, end=start + dt.timedelta(days=60), staff={}
-    )
-    bounds = generator.bounds(batch)
-    assert [size for _first, size in bounds] == sizes
-    assert [first for first, _size in bounds] == [sum(sizes[:n]) for n in range(len(sizes))]
-    assert generator.batch_count(batch) == len(bounds)
-    made = [generator.batch(index, batch) for index in range(len(bounds))]
-    assert [len(items) for items in made] == sizes
-    times = [item.submitted_at for items in made for item in items]
-    assert times == sorted(times)
-    with pytest.raises(IndexError):
-        generator.batch(len(bounds), batch)
 
 
 def test_a_repeat_patient_past_the_questionnaires_age_range_is_not_sent_again():

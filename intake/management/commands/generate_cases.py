@@ -100,7 +100,7 @@ class Command(BaseCommand):
             "--batch",
             type=int,
             default=DEFAULT_BATCH,
-            help=f"cases per transaction ({DEFAULT_BATCH}; the first few transactions hold fewer)",
+            help=f"cases per transaction ({DEFAULT_BATCH})",
         )
         parser.add_argument(
             "--years", type=float, default=2.0, help="spread over the last N years (2)"
