@@ -16,7 +16,7 @@ import orjson
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
@@ -29,7 +29,16 @@ from referrals import selectors, services
 from referrals.api_auth import ApiView, error_responses
 from referrals.audit import audit_record
 from referrals.links import KINDS, link_summary, stored_link_summary
-from referrals.models import OPEN_STATUSES, Action, Queue, Referral, Scope, Status, status_is
+from referrals.models import (
+    OPEN_STATUSES,
+    Action,
+    Queue,
+    Referral,
+    ReferralIntake,
+    Scope,
+    Status,
+    status_is,
+)
 from referrals.pagination import KeysetPagination
 from referrals.renderers import PlainJSONRenderer
 
@@ -178,7 +187,32 @@ class EventSerializer(serializers.Serializer[Any]):
     created_at = serializers.DateTimeField()
 
 
+class ReferralCaseSerializer(serializers.Serializer[Any]):
+    """One case that fed a referral (its link), as much as the referral's reader may know: the
+    whole case is ``GET /intakes/{id}`` (intake:read)."""
+
+    id = serializers.UUIDField(source="intake.public_id")
+    reference = serializers.CharField(source="intake.reference")
+    submitted_at = serializers.DateTimeField(source="intake.submitted_at")
+    urgency = serializers.ChoiceField(source="intake.urgency", choices=Urgency.choices)
+    flags = serializers.ListField(
+        source="intake.flag_codes", child=serializers.CharField(), help_text="Its flag codes."
+    )
+    red_flag_cleared_at = serializers.DateTimeField(
+        source="intake.red_flag_cleared_at", allow_null=True
+    )
+    linked_at = serializers.DateTimeField(source="created_at")
+
+
 class ReferralDetailSerializer(ReferralSerializer):
+    cases = ReferralCaseSerializer(
+        many=True,
+        source="referralintake_set",
+        help_text=(
+            "Every case that fed it, oldest first: the one that opened it, then a patient's "
+            "later submissions that joined it (each may have raised its urgency)."
+        ),
+    )
     events = EventSerializer(many=True, help_text="The history, oldest first.")
 
 
@@ -310,11 +344,30 @@ class ReferralListView(generics.GenericAPIView[Referral], ApiView):
         return self.get_paginated_response(referral_list_rows(rows))
 
 
+# A case's columns the detail's ``cases`` shows (not its answers and triage result, the bulk
+# of an intake row).
+CASE_COLUMNS: Final = (
+    "created_at",
+    "referral_id",
+    "intake__public_id",
+    "intake__reference",
+    "intake__submitted_at",
+    "intake__urgency",
+    "intake__flag_codes",
+    "intake__red_flag_cleared_at",
+)
+
+
 def _detail(referral: Referral, user: Any) -> dict[str, Any]:
+    cases = (
+        ReferralIntake.objects.select_related("intake")
+        .only(*CASE_COLUMNS)
+        .order_by("created_at", "id")
+    )
     fresh = (
         selectors.referral_list(user=user)
         .select_related("rerouted_from")
-        .prefetch_related("events__actor")
+        .prefetch_related("events__actor", Prefetch("referralintake_set", queryset=cases))
         .get(pk=referral.pk)
     )
     return dict(ReferralDetailSerializer(fresh).data)

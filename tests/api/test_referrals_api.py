@@ -236,6 +236,31 @@ def test_updated_since_with_no_utc_time_is_a_400_naming_the_field(api, since):
     ]
 
 
+def test_detail_lists_every_case_that_fed_the_referral_oldest_first(api):
+    """A patient's later submission joins the open referral; the list's row and link summary
+    are the opening case's, so an integrator could not tell which cases a referral holds nor
+    see a later case's flags (the history's "linked" event names none)."""
+    first = submit("V01")
+    later = submit("V01")
+    (referral,) = first.referrals
+    assert [r.pk for r in later.referrals] == [referral.pk]
+    with CaptureQueriesContext(connection) as ctx:
+        body = api.get(f"/api/v1/referrals/{referral.public_id}").json()
+    cases = body["cases"]
+    assert [c["id"] for c in cases] == [str(first.intake.public_id), str(later.intake.public_id)]
+    assert [c["reference"] for c in cases] == [first.intake.reference, later.intake.reference]
+    assert cases[1]["flags"] == later.intake.flag_codes
+    assert cases[1]["urgency"] == later.intake.urgency
+    assert cases[1]["red_flag_cleared_at"] is None
+    assert set(cases[0]) == {
+        "id", "reference", "submitted_at", "urgency", "flags", "red_flag_cleared_at", "linked_at"
+    }  # fmt: skip
+    # The cases' answers and triage results (the bulk of their rows) are not read.
+    (read,) = [q["sql"] for q in ctx.captured_queries if "referralintake" in q["sql"]]
+    assert "answers" not in read
+    assert "triage_result" not in read
+
+
 def test_detail_shows_the_history(api):
     (referral,) = submit("V01").referrals
     api.post(f"/api/v1/referrals/{referral.public_id}/claim")
