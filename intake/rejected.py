@@ -8,7 +8,11 @@ every value exactly as it was sent. Only what was typed is kept, never the messa
 It lives in the session, which is stored server-side (database sessions: the cookie holds only
 the session's key), so it never travels in a cookie or an address, and it ends with the session
 (SESSION_IDLE_MINUTES idle). It belongs to one draft: a session that opens another draft's link
-does not show it there. No Django imports: the session is a mapping.
+does not show it there, and nothing is kept before there is a draft (the first step's refusal
+is answered on its POST, as before: kept under no draft, one patient's name, birth date and
+contact details were shown to whoever opened the form next in that browser, a kiosk say, and
+every refused first step from a client without a session made a session row; a review found
+both). No Django imports: the session is a mapping.
 """
 
 from __future__ import annotations
@@ -48,9 +52,15 @@ def _store(session: MutableMapping[str, Any], draft: str, steps: dict[str, Any])
 
 
 def rejected_keep(
-    session: MutableMapping[str, Any], *, draft: str, step: str, typed: Mapping[str, list[str]]
+    session: MutableMapping[str, Any],
+    *,
+    draft: str,
+    step: str,
+    typed: Mapping[str, list[str]],
+    saved: str = "",
 ) -> bool:
-    """Keep what was typed on ``step`` of ``draft`` (an id of the draft, "" before there is one).
+    """Keep what was typed on ``step`` of ``draft`` (an id of the draft), refused while the
+    draft held ``saved`` for that step (a mark of its saved values).
 
     Returns False, and keeps nothing for the step, when it is over MAX_CHARS.
     """
@@ -58,14 +68,24 @@ def rejected_keep(
     steps.pop(step, None)
     fits = typed_size(typed) <= MAX_CHARS
     if fits:
-        steps[step] = {name: list(values) for name, values in typed.items()}
+        steps[step] = {
+            "saved": saved,
+            "typed": {name: list(values) for name, values in typed.items()},
+        }
     _store(session, draft, steps)
     return fits
 
 
-def rejected_typed(session: Mapping[str, Any], *, draft: str, step: str) -> Typed | None:
-    """What was typed on ``step`` of ``draft`` and refused, or None."""
-    typed = _steps(session, draft).get(step)
+def rejected_typed(
+    session: Mapping[str, Any], *, draft: str, step: str, saved: str = ""
+) -> Typed | None:
+    """What was typed on ``step`` of ``draft`` and refused, or None: also when the draft's
+    saved values for the step are no longer those it was refused over (``saved``): the step
+    was saved since, in another browser, and what was saved is newer than what was typed."""
+    kept = _steps(session, draft).get(step)
+    if not isinstance(kept, dict) or kept.get("saved") != saved:
+        return None
+    typed = kept.get("typed")
     if not isinstance(typed, dict):
         return None
     return {str(name): [str(value) for value in values] for name, values in typed.items()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from contextlib import suppress
 from typing import Any
 
@@ -89,9 +91,11 @@ def _see_other(url: str) -> HttpResponse:
     return HttpResponseRedirect(url, status=303)
 
 
-def _draft_id(draft: IntakeDraft | None) -> str:
-    """Which draft refused input belongs to (the hash, never the token; "" before a draft)."""
-    return draft.token_hash if draft else ""
+def _saved_mark(draft: IntakeDraft, step: str) -> str:
+    """A mark of what ``draft`` holds for ``step``: kept input refused over other saved values
+    is not shown (intake.rejected)."""
+    values = json.dumps(draft_values(draft, step), sort_keys=True, default=str)
+    return hashlib.sha256(values.encode()).hexdigest()
 
 
 def _typed(request: HttpRequest, form: StepForm) -> dict[str, list[str]]:
@@ -118,6 +122,9 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
     if step not in STEP_FORMS:
         raise Http404
     draft = draft_for_token(_token(request))
+    if draft is None:
+        # Input kept for a draft that has gone (sent or expired, in another browser) goes too.
+        rejected_forget(request.session)
     if step != IDENTITY_STEP and draft is None:
         if submitted_intake(request.session.get(DONE_KEY)) is not None:
             # Sent from this browser: a second "Send", or Back from the result page.
@@ -144,10 +151,15 @@ def _post_step(request: HttpRequest, form: StepForm, draft: IntakeDraft | None) 
         # What was typed now replaces what was refused before, whatever happens next.
         rejected_forget(request.session, step=form.step)
         return _save(request, form, draft)
-    if not rejected_keep(
-        request.session, draft=_draft_id(draft), step=form.step, typed=_typed(request, form)
+    # Before there is a draft (the first step), and over the size kept, answered as before.
+    if draft is None or not rejected_keep(
+        request.session,
+        draft=draft.token_hash,
+        step=form.step,
+        typed=_typed(request, form),
+        saved=_saved_mark(draft, form.step),
     ):
-        return _render_step(request, form, draft)  # over the size kept: answered as before
+        return _render_step(request, form, draft)
     return _see_other(_step_url(form.step))
 
 
@@ -157,7 +169,13 @@ def _shown_form(request: HttpRequest, step: str, draft: IntakeDraft | None) -> S
     # Back from the page after, or coming back to the step shows what was typed and why it was
     # refused, every time, where showing it once would put the older saved answers in its place
     # and lose what was typed.
-    typed = rejected_typed(request.session, draft=_draft_id(draft), step=step)
+    typed = (
+        rejected_typed(
+            request.session, draft=draft.token_hash, step=step, saved=_saved_mark(draft, step)
+        )
+        if draft
+        else None
+    )
     if typed is not None:
         form = form_class(MultiValueDict(typed), answers=answers)
         form.is_valid()

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from intake.drafts import IDENTITY_STEP, STEP_CODES
+from intake.drafts import SESSION_KEY as DRAFT_SESSION_KEY
 from intake.questionnaire import FIELD_BY_CODE, fields_in_section
 
 PostValue = str | list[str]
@@ -53,8 +54,14 @@ def all_steps(answers: dict[str, Any], identity: dict[str, PostValue] | None = N
 
 
 def refused(client: Any, step: str, data: Mapping[str, PostValue]) -> Any:
-    """Post a step the form refuses: it answers 303 to the step's own page; return that page."""
+    """Post a step the form refuses and return the page that shows why: the answer to the POST
+    for the first step before there is a draft (nothing is kept then: intake.rejected), else
+    the step's own page after the 303 it answers with."""
+    before = client.session.get(DRAFT_SESSION_KEY)
     response = client.post(f"/form/{step}/", data)
+    if step == "identity" and not before:
+        assert response.status_code == 200, response.status_code
+        return response
     assert response.status_code == 303, response.content.decode()[:2000]
     assert response["Location"] == f"/form/{step}/"
     page = client.get(response["Location"])

@@ -46,7 +46,7 @@ def test_a_refusal_for_another_draft_replaces_everything_kept_for_the_first():
     assert rejected_typed(session, draft="d1", step="neuro") is None
     assert session[SESSION_KEY] == {
         "draft": "d2",
-        "steps": {"timing": {"onset_type": ["sudden"]}},
+        "steps": {"timing": {"saved": "", "typed": {"onset_type": ["sudden"]}}},
     }
 
 
@@ -120,3 +120,13 @@ def test_what_is_kept_survives_the_sessions_json_exactly(typed: dict[str, list[s
     assert rejected_keep(session, draft="d1", step="neuro", typed=typed)
     stored = json.loads(json.dumps(session))  # as Django's JSON session serializer does
     assert rejected_typed(stored, draft="d1", step="neuro") == typed
+
+
+def test_input_refused_over_other_saved_values_is_not_shown():
+    session: dict[str, Any] = {}
+    rejected_keep(session, draft="d1", step="neuro", typed=TYPED, saved="before")
+    assert rejected_typed(session, draft="d1", step="neuro", saved="before") == TYPED
+    assert rejected_typed(session, draft="d1", step="neuro", saved="after") is None
+    # A session holding the shape before the mark (a step's input alone) shows nothing.
+    session[SESSION_KEY] = {"draft": "d1", "steps": {"neuro": TYPED}}
+    assert rejected_typed(session, draft="d1", step="neuro") is None
