@@ -203,6 +203,9 @@ def _save(request: HttpRequest, form: StepForm, draft: IntakeDraft | None) -> Ht
                 patient=form.patient() if isinstance(form, IdentityForm) else {},
                 resume_url=lambda t: request.build_absolute_uri(reverse("form-resume", args=[t])),
             )
+            # A new key for the session that holds a draft from now on: one set in the browser
+            # beforehand (session fixation) would hold it too.
+            request.session.cycle_key()
             request.session[SESSION_KEY] = token
         elif form.step == LAST_STEP:
             return _submit(request, form, token)
@@ -300,6 +303,7 @@ def resume(request: HttpRequest, token: str) -> HttpResponse:
         return _draft_missing(request)
     if _token(request) != token:
         rejected_forget(request.session)  # typed for another draft (or before there was one)
+        request.session.cycle_key()  # as when a draft is started: no session fixed beforehand
     request.session[SESSION_KEY] = token
     return redirect(_step_url(draft.current_step))
 

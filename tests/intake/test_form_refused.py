@@ -341,3 +341,35 @@ def test_more_than_is_kept_is_answered_on_the_post_as_before(client):
     assert 'href="#id_main_concern"' in page
     assert "x" * (MAX_CHARS + 1) in page
     assert REFUSED_KEY not in client.session
+
+
+def fixed_session(client: Client) -> str:
+    """A session made elsewhere and set in ``client``'s browser (session fixation)."""
+    from django.conf import settings
+    from django.contrib.sessions.backends.db import SessionStore
+
+    store = SessionStore()
+    store.save()
+    assert store.session_key is not None
+    client.cookies[settings.SESSION_COOKIE_NAME] = store.session_key
+    return store.session_key
+
+
+def test_a_session_set_in_the_browser_beforehand_never_holds_the_draft(client):
+    """The session that holds a draft gets a new key when the draft is started or its link
+    opened: one fixed in the browser beforehand by someone else stayed the draft's."""
+    from django.conf import settings
+    from django.contrib.sessions.backends.db import SessionStore
+
+    fixed = fixed_session(client)
+    assert client.post("/form/identity/", step_data("identity", V01, GRACE)).status_code == 302
+    assert client.cookies[settings.SESSION_COOKIE_NAME].value != fixed
+    assert SESSION_KEY not in SessionStore(session_key=fixed).load()
+    token = client.session[SESSION_KEY]
+
+    phone = Client()
+    fixed = fixed_session(phone)
+    assert phone.get(f"/resume/{token}/").status_code == 302
+    assert phone.cookies[settings.SESSION_COOKIE_NAME].value != fixed
+    assert SESSION_KEY not in SessionStore(session_key=fixed).load()
+    assert "Step 2 of 12" in html(phone.get("/form/about_you/"))
