@@ -5,6 +5,7 @@ from intake import views
 urlpatterns = [
     path("", views.start, name="start"),
     path("form/interrupt-shown/", views.interrupt_shown, name="form-interrupt"),
+    path("form/new/", views.start_new, name="form-new"),
     path("form/done/", views.done, name="form-done"),
     path("form/<slug:step>/", views.step, name="form-step"),
     path("resume/<slug:token>/", views.resume, name="form-resume"),

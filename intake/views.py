@@ -116,6 +116,19 @@ def start(request: HttpRequest) -> HttpResponse:
     return render(request, "intake/start.html", context)
 
 
+@require_POST
+def start_new(request: HttpRequest) -> HttpResponse:
+    """A new, empty form in this browser: a shared one (a family computer, the clinic's kiosk)
+    otherwise offered the next person only the form someone else left half-way, with their
+    answers. That form is not deleted: it stays saved and its private link still opens it.
+    The rest of the session (a member of staff signed in on the same browser) is kept."""
+    request.session.pop(SESSION_KEY, None)
+    request.session.pop(DONE_KEY, None)
+    rejected_forget(request.session)
+    request.session.cycle_key()
+    return redirect(_step_url(IDENTITY_STEP))
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def step(request: HttpRequest, step: str) -> HttpResponse:

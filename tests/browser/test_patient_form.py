@@ -172,6 +172,24 @@ def test_a_patient_resumes_a_draft_from_its_link_on_another_device(page: Page, b
     assert Intake.objects.get().patient.given_name == "Ada"
 
 
+def test_the_next_person_at_a_shared_browser_starts_a_new_form(page: Page):
+    answers = worked_case("V01")
+    page.goto("/form/identity/")
+    for step in STEP_CODES[:3]:
+        fill_step(page, step_data(step, answers, IDENTITY))
+        next_step(page)
+    page.goto("/")
+    expect(page.get_by_role("link", name="Continue your saved form")).to_be_visible()
+    assert run_axe(page) == [], describe(run_axe(page))
+    screenshot(page, "form/00-start-with-a-saved-form")
+    page.get_by_role("button", name="Start a new form").click()
+    expect(page).to_have_url(re.compile(r"/form/identity/$"))
+    expect(page.locator("#id_given_name")).to_have_value("")
+    page.goto("/")
+    expect(page.get_by_role("link", name="Start now")).to_be_visible()
+    assert IntakeDraft.objects.count() == 1  # theirs is still saved
+
+
 def test_a_patient_fixes_a_validation_error_with_the_summary(page: Page):
     answers = worked_case("V01")
     page.goto("/form/identity/")

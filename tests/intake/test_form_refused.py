@@ -373,3 +373,35 @@ def test_a_session_set_in_the_browser_beforehand_never_holds_the_draft(client):
     assert phone.cookies[settings.SESSION_COOKIE_NAME].value != fixed
     assert SESSION_KEY not in SessionStore(session_key=fixed).load()
     assert "Step 2 of 12" in html(phone.get("/form/about_you/"))
+
+
+def test_a_shared_browser_can_start_a_new_form_and_the_one_left_half_way_stays_saved(client):
+    """On a shared computer the start page offered the next person only "Continue your saved
+    form", with the previous person's answers, for as long as the session lasted."""
+    upto(client, "pain_character")
+    refused(client, "pain_character", bad_pain_character())
+    token = client.session[SESSION_KEY]
+    page = html(client.get("/"))
+    assert "Continue your saved form" in page
+    assert 'action="/form/new/"' in page
+    assert 'aria-describedby="start-new-help"' in page
+    assert client.get("/form/new/").status_code == 405
+
+    response = client.post("/form/new/")
+    assert (response.status_code, response["Location"]) == (302, "/form/identity/")
+    assert SESSION_KEY not in client.session
+    assert REFUSED_KEY not in client.session
+    page = html(client.get("/form/identity/"))
+    assert "Hopper" not in page
+    assert "Continue your saved form" not in html(client.get("/"))
+    # Theirs is still saved, and its link still opens it.
+    assert draft_for_token(token) is not None
+    elsewhere = Client()
+    assert elsewhere.get(f"/resume/{token}/")["Location"] == "/form/pain_character/"
+
+
+def test_starting_a_new_form_keeps_a_staff_sign_in_on_the_same_browser(client, admin_user):
+    client.force_login(admin_user)
+    upto(client, "pain_character")
+    assert client.post("/form/new/").status_code == 302
+    assert client.get("/admin/").status_code == 200
