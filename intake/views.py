@@ -122,10 +122,11 @@ def start_new(request: HttpRequest) -> HttpResponse:
     otherwise offered the next person only the form someone else left half-way, with their
     answers. That form is not deleted: it stays saved and its private link still opens it.
     The rest of the session (a member of staff signed in on the same browser) is kept."""
-    request.session.pop(SESSION_KEY, None)
-    request.session.pop(DONE_KEY, None)
-    rejected_forget(request.session)
-    request.session.cycle_key()
+    if not request.session.is_empty():  # no session is made for a browser that had none
+        request.session.pop(SESSION_KEY, None)
+        request.session.pop(DONE_KEY, None)
+        rejected_forget(request.session)
+        request.session.cycle_key()
     return redirect(_step_url(IDENTITY_STEP))
 
 

@@ -400,6 +400,14 @@ def test_a_shared_browser_can_start_a_new_form_and_the_one_left_half_way_stays_s
     assert elsewhere.get(f"/resume/{token}/")["Location"] == "/form/pain_character/"
 
 
+def test_starting_a_new_form_from_a_browser_without_a_session_makes_none():
+    from django.contrib.sessions.models import Session
+
+    sessions = Session.objects.count()
+    assert Client().post("/form/new/")["Location"] == "/form/identity/"
+    assert Session.objects.count() == sessions
+
+
 def test_starting_a_new_form_keeps_a_staff_sign_in_on_the_same_browser(client, admin_user):
     client.force_login(admin_user)
     upto(client, "pain_character")
