@@ -123,9 +123,8 @@ def start_new(request: HttpRequest) -> HttpResponse:
     answers. That form is not deleted: it stays saved and its private link still opens it.
     The rest of the session (a member of staff signed in on the same browser) is kept."""
     if not request.session.is_empty():  # no session is made for a browser that had none
-        request.session.pop(SESSION_KEY, None)
+        _leave_draft(request)
         request.session.pop(DONE_KEY, None)
-        rejected_forget(request.session)
         request.session.cycle_key()
     return redirect(_step_url(IDENTITY_STEP))
 
@@ -254,9 +253,14 @@ def _submit(request: HttpRequest, form: StepForm, token: str) -> HttpResponse:
     return _show_done(request, str(submission.intake.public_id))
 
 
-def _show_done(request: HttpRequest, intake: str) -> HttpResponse:
+def _leave_draft(request: HttpRequest) -> None:
+    """This browser no longer holds its draft, nor anything kept of its refused steps."""
     request.session.pop(SESSION_KEY, None)
     rejected_forget(request.session)
+
+
+def _show_done(request: HttpRequest, intake: str) -> HttpResponse:
+    _leave_draft(request)
     request.session[DONE_KEY] = intake
     return redirect("form-done")
 

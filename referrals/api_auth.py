@@ -29,7 +29,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from intake.ratelimit import rate_limit_hit
 from intake.validation import NON_FIELD_ERRORS
-from referrals.access import VIEW_CASES, VIEW_REFERRALS
+from referrals.access import VIEW_CASES, VIEW_REFERRALS, has_all
 from referrals.errors import QueueNotAllowed, ReasonRequired, ReferralError
 from referrals.models import Scope
 from referrals.tokens import api_token_authenticate, token_of
@@ -203,7 +203,7 @@ def scopes_of(request: Request) -> frozenset[str]:
         return frozenset(
             scope
             for scope, permissions in SESSION_SCOPE_PERMISSIONS.items()
-            if all(user.has_perm(perm) for perm in permissions)
+            if has_all(user, permissions)
         )
     return frozenset()
 
