@@ -395,9 +395,12 @@ class ReferralDetailView(ApiView):
 # --- moves ---------------------------------------------------------------------------------------
 
 
-# POST a move; the answer is the referral after it (for a reroute, the new one).
+# POST a move; the answer is the referral after it (for a reroute, the new one), so a move needs
+# referrals:read as well: the answer is what reading the referral shows (patient included), and
+# a token with referrals:write alone got it back without being allowed to read it.
 class MoveView(ApiView):
     required_scope = Scope.REFERRALS_WRITE
+    also_required_scopes = (Scope.REFERRALS_READ,)
     action: str = ""
     input_serializer: type[serializers.Serializer[Any]] = ReasonIn
 
@@ -430,6 +433,7 @@ def _move_view(action: str, input_serializer: Any, summary: str) -> type[MoveVie
     @extend_schema(
         operation_id=f"referral_{action}",
         summary=summary,
+        description="Needs the `referrals:write` and `referrals:read` scopes.",
         request=input_serializer,
         responses={
             (200, "application/json"): ReferralDetailSerializer,

@@ -332,7 +332,7 @@ def test_an_illegal_move_is_409_with_the_reason(api):
 def test_claiming_twice_is_409_naming_who_has_it(api, make_token):
     (referral,) = submit("V01").referrals
     api.post(f"/api/v1/referrals/{referral.public_id}/claim")
-    other = Api(make_token(Scope.REFERRALS_WRITE).raw)
+    other = Api(make_token(Scope.REFERRALS_WRITE, Scope.REFERRALS_READ).raw)
     response = other.post(f"/api/v1/referrals/{referral.public_id}/claim")
     assert response.status_code == 409
     assert "already been claimed by api-" in response.json()["errors"]["non_field_errors"][0]
@@ -352,7 +352,7 @@ def test_reroute_answers_with_the_new_referral(api):
 
 def test_a_reroute_out_of_the_tokens_queues_answers_with_the_old_referral(make_token):
     (referral,) = submit("V01").referrals
-    api = Api(make_token(Scope.REFERRALS_WRITE, queues=("chiropractic",)).raw)
+    api = Api(make_token(Scope.REFERRALS_WRITE, Scope.REFERRALS_READ, queues=("chiropractic",)).raw)
     body = api.post(
         f"/api/v1/referrals/{referral.public_id}/reroute", {"queue": "podiatry", "reason": "Feet"}
     ).json()
@@ -382,6 +382,25 @@ def test_clearing_a_red_flag_releases_the_case(api):
     again = api.post(path, {"reason": "again"})
     assert again.status_code == 409
     assert "already been cleared" in again.json()["errors"]["non_field_errors"][0]
+
+
+def test_a_move_needs_referrals_read_as_well_as_referrals_write(make_token):
+    """The answer is the referral after the move, which referrals:read guards: a token with
+    referrals:write alone moved the referral and got it back, patient included (the last
+    note's known gap)."""
+    (referral,) = submit("V01").referrals
+    path = f"/api/v1/referrals/{referral.public_id}/claim"
+    writer = Api(make_token(Scope.REFERRALS_WRITE).raw)
+    refused = writer.post(path, {"reason": "Mine"})
+    assert refused.status_code == 403
+    assert set(refused.json()) == {"errors"}
+    assert str(referral.public_id) not in refused.content.decode()
+    referral.refresh_from_db()
+    assert (referral.status, referral.assigned_to) == ("new", None)
+    both = Api(make_token(Scope.REFERRALS_WRITE, Scope.REFERRALS_READ).raw)
+    answer = both.post(path, {"reason": "Mine"})
+    assert answer.status_code == 200
+    assert answer.json()["id"] == str(referral.public_id)
 
 
 def test_clearing_a_red_flag_needs_intake_read_as_well_as_referrals_write(make_token):
