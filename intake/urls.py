@@ -7,6 +7,7 @@ urlpatterns = [
     path("form/interrupt-shown/", views.interrupt_shown, name="form-interrupt"),
     path("form/new/", views.start_new, name="form-new"),
     path("form/done/", views.done, name="form-done"),
+    path("form/under-16/", views.under_16, name="form-under-16"),
     path("form/<slug:step>/", views.step, name="form-step"),
     path("resume/<slug:token>/", views.resume, name="form-resume"),
 ]

@@ -73,8 +73,9 @@ def _over_limit(request: HttpRequest) -> HttpResponse | None:
 
 
 def _refuse(request: HttpRequest) -> HttpResponse:
-    lines = under_16_refusal(emergency_number=settings.CLINIC_EMERGENCY_NUMBER, translate=gettext)
-    return render(request, "intake/under_16.html", {"lines": lines})
+    """The refusal of §0.7 answers a POST with 303 to its own page: reload and Back show it
+    again without asking to send the date of birth a second time."""
+    return _see_other(reverse("form-under-16"))
 
 
 def _draft_missing(request: HttpRequest) -> HttpResponse:
@@ -324,6 +325,14 @@ def resume(request: HttpRequest, token: str) -> HttpResponse:
         request.session.cycle_key()  # as when a draft is started: no session fixed beforehand
     request.session[SESSION_KEY] = token
     return redirect(_step_url(draft.current_step))
+
+
+@require_safe
+def under_16(request: HttpRequest) -> HttpResponse:
+    """The refusal screen (spec §0.7): the same for everyone, so it holds nothing of the
+    person's and may be opened directly."""
+    lines = under_16_refusal(emergency_number=settings.CLINIC_EMERGENCY_NUMBER, translate=gettext)
+    return render(request, "intake/under_16.html", {"lines": lines})
 
 
 @never_cache

@@ -252,6 +252,15 @@ def test_a_patient_under_16_gets_the_refusal_page(page: Page):
     expect(page.get_by_text("contact your GP or family doctor")).to_be_visible()
     check_step(page, "01-identity-under-16")
     assert not IntakeDraft.objects.exists()
+    # The refusal is a page of its own: reloading it sends nothing again (no resend prompt).
+    assert page.url.endswith("/form/under-16/")
+    posts: list[str] = []
+    page.on(
+        "request", lambda request: posts.append(request.url) if request.method == "POST" else None
+    )
+    page.reload()
+    expect(page.get_by_text("contact your GP or family doctor")).to_be_visible()
+    assert posts == []
 
 
 def test_back_or_reload_after_a_refused_step_sends_nothing_again_and_keeps_what_was_typed(

@@ -341,7 +341,12 @@ def test_a_question_hidden_then_asked_again_is_asked_again_before_sending(client
 
 
 def test_tom_under_16_is_refused_as_soon_as_he_gives_his_date_of_birth(client):
-    page = html(client.post("/form/identity/", TEEN_TOM))
+    sent = client.post("/form/identity/", TEEN_TOM)
+    # 303 to the refusal's own page: reload and Back never ask to send his birth date again.
+    assert (sent.status_code, sent["Location"]) == (303, "/form/under-16/")
+    response = client.get(sent["Location"])
+    assert response.status_code == 200
+    page = html(response)
     assert "only for people aged 16 and over" in page
     assert "contact your GP or family doctor" in page
     assert "call 999 or go to an emergency department now" in page
