@@ -13,9 +13,11 @@ from playwright.sync_api import Page, expect
 
 from intake.drafts import STEP_CODES
 from intake.models import Intake, IntakeDraft
+from tests.browser.test_admin_dark_mode import PAGE_BEHIND, drawn, one
 from tests.browser.test_patient_form import check_step, fill_step, next_step
 from tests.clinic_fixtures import worked_case
 from tests.form_data import IDENTITY, step_data
+from tests.referrals.test_admin_contrast import NON_TEXT, contrast, over
 
 pytestmark = [
     pytest.mark.browser,
@@ -126,3 +128,76 @@ def test_the_numbness_map_never_shows_nerve_root_names(page: Page):
     for staff_word in ("L4", "L5", "S1", "pattern", "polyneuropathy"):
         assert staff_word not in said
     check_step(page, "05-neuro-map")
+
+
+def test_the_maps_outlines_ticked_regions_and_focus_keep_3_to_1(page: Page):
+    """WCAG 1.4.11, measured on the drawn page: a region's outline against the skin and the
+    page, and where it crosses a ticked region (the knee over the thigh and shin: 2.3:1 with
+    the outlines before); a ticked region against the skin and against itself unticked (the
+    numbness regions' 2.9:1 before); the keyboard focus against both. The last note's 'the
+    patient form's clickable body map was not reviewed for contrast'."""
+    answers = worked_case("V22")
+    page.goto("/form/identity/")
+    low: list[tuple[str, str, str, float]] = []
+
+    def need(what: str, fg: str, bg: str) -> None:
+        if contrast(fg, bg) < NON_TEXT:
+            low.append((what, fg, bg, round(contrast(fg, bg), 2)))
+
+    for number, step in enumerate(STEP_CODES[: STEP_CODES.index("neuro") + 1], start=1):
+        expect(page.get_by_text(f"Step {number} of {len(STEP_CODES)}")).to_be_visible()
+        field = MAP_STEPS.get(step)
+        if field is None:
+            fill_step(page, step_data(step, answers, IDENTITY))
+            next_step(page)
+            continue
+        picker = f"[data-body-map='{field}']"
+        expect(page.locator(picker)).to_be_visible()
+        page_bg = page.locator(f"{picker} svg").evaluate(PAGE_BEHIND)
+        skin = one(page, f"{picker} .map-skin", "fill")
+        codes = page.locator(f"{picker} .map-region").evaluate_all(
+            "(els) => els.map((el) => el.dataset.code)"
+        )
+        untouched = {c: drawn(page, f"#map-{field}-{c}", "fill")[0] for c in codes}
+        off = {c: float(one(page, f"#map-{field}-{c}", "fillOpacity")) for c in codes}
+        outline = {c: one(page, f"#map-{field}-{c}", "stroke") for c in codes}
+        for code in codes:  # by keyboard: the sock area lies over the middle of the shin
+            region(page, field, code).focus()
+            page.keyboard.press("Space")
+            expect(region(page, field, code)).to_have_attribute("aria-checked", "true")
+        page.evaluate("document.activeElement.blur()")  # nothing focused or hovered on the map
+        page.mouse.move(0, 0)
+        for code in codes:
+            where = f"#map-{field}-{code}"
+            fill = one(page, where, "fill")
+            on = over(fill, float(one(page, where, "fillOpacity")), skin)
+            need(f"{code}: outline on the skin", outline[code], skin)
+            need(f"{code}: outline on the page", outline[code], page_bg)
+            need(f"{code}: ticked, on the skin", on, skin)
+            need(f"{code}: ticked against unticked", on, over(untouched[code], off[code], skin))
+            for other in codes:
+                need(f"{other}'s outline across ticked {code}", outline[other], on)
+        # Keyboard focus on a ticked region and on an unticked one.
+        first = region(page, field, codes[0])
+        first.focus()
+        page.keyboard.press("Space")  # unticks it: focus from the keyboard
+        assert first.evaluate("(el) => el.matches(':focus-visible')")
+        focus = one(page, f"#map-{field}-{codes[0]}", "stroke")
+        ticked = over(
+            one(page, f"#map-{field}-{codes[1]}", "fill"),
+            float(one(page, f"#map-{field}-{codes[1]}", "fillOpacity")),
+            skin,
+        )
+        need("focus on the skin", focus, skin)
+        need("focus across a ticked region", focus, ticked)
+        assert one(page, f"#map-{field}-{codes[0]}", "strokeWidth") == "3.5px"
+        for code in codes[1:]:  # back to nothing ticked
+            region(page, field, code).focus()
+            page.keyboard.press("Space")
+        check_step(page, f"{number:02d}-{step}-map-contrast")
+        if step != "neuro":
+            data = step_data(step, answers, IDENTITY)
+            data.pop(field, None)
+            fill_step(page, data)
+            next_step(page)
+    assert low == []
