@@ -45,6 +45,11 @@ VIEW_REFERRALS: Final = ("referrals.view_referral", "intake.view_intake")
 VIEW_CASES: Final = (*VIEW_REFERRALS, "intake.view_patient")
 # The audit trail is the triage lead's; its entries name the patient they concern.
 VIEW_AUDIT: Final = ("referrals.view_auditentry", "intake.view_patient")
+# Parts of a case, each shown beside it only with its own model's permission: the history
+# (the case page's and the API's referral detail), the staff notes and their box.
+VIEW_HISTORY: Final = "referrals.view_referralevent"
+VIEW_NOTES: Final = "referrals.view_staffnote"
+ADD_NOTE: Final = "referrals.add_staffnote"
 
 
 def _group_names(user: Any) -> set[str]:

@@ -383,6 +383,15 @@ class ReferralAdmin(CappedCountAdmin):
             and referral.red_flag_count > 0
         )
         uncleared = [case for case in [intake, *later] if case.red_flag_uncleared]
+        # Each part of the page beyond the case itself is shown to whoever holds its own model
+        # permission, as the views that act on them ask (docs/SECURITY.md): the actions with
+        # "change referral", the notes with "view staff note" (the note box with "add staff
+        # note"), the history with "view referral event".
+        user = request.user
+        can_act = self.has_change_permission(request)
+        can_see_notes = user.has_perm(access.VIEW_NOTES)
+        can_add_note = self.has_view_permission(request) and user.has_perm(access.ADD_NOTE)
+        can_see_history = user.has_perm(access.VIEW_HISTORY)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Case {intake.reference} — {referral.get_queue_display()}",
@@ -408,8 +417,11 @@ class ReferralAdmin(CappedCountAdmin):
             "disclaimer": staff_disclaimer(
                 ruleset_version=intake.ruleset_version or RULESET_VERSION
             ),
-            **_case_history(referral),
-            "notes": referral.staff_notes.select_related("author"),
+            **_case_history(referral, events=can_see_history),
+            "can_see_history": can_see_history,
+            "can_see_notes": can_see_notes,
+            "notes": referral.staff_notes.select_related("author") if can_see_notes else (),
+            "can_act": can_act,
             "move_form": move_form or MoveForm(prefix="move"),
             # A form sent back with an error is shown even when the red flag is gone (cleared
             # meanwhile by a colleague), so the reason typed is not lost (a review found it).
@@ -422,12 +434,12 @@ class ReferralAdmin(CappedCountAdmin):
                         "seen": ",".join(case.reference for case in uncleared),
                     },
                 )
-                if can_clear
+                if can_clear and can_act
                 else None
             ),
             "can_clear": can_clear,
             "typed_elsewhere": _typed_elsewhere(move_form, referral),
-            "note_form": note_form or StaffNoteForm(prefix="note"),
+            "note_form": (note_form or StaffNoteForm(prefix="note")) if can_add_note else None,
             "is_open": referral.is_open,
             "now": timezone.now(),
         }
@@ -518,9 +530,7 @@ class ReferralAdmin(CappedCountAdmin):
     def note_view(self, request: HttpRequest, public_id: Any) -> HttpResponse:
         # A refused note shows the case page again: viewing it is needed too (a review found
         # a group with "add note" alone shown the whole case on an empty note).
-        self._require(
-            self.has_view_permission(request) and request.user.has_perm("referrals.add_staffnote")
-        )
+        self._require(self.has_view_permission(request) and request.user.has_perm(access.ADD_NOTE))
         referral = selectors.referral_get(user=request.user, public_id=public_id)
         if request.method != "POST":
             return HttpResponseRedirect(_case_url(referral))
@@ -640,11 +650,17 @@ CASE_EVENTS_SHOWN = 200
 CASE_LINKED_SHOWN = 50
 
 
-def _case_history(referral: Referral) -> dict[str, Any]:
-    events = list(
-        referral.events.order_by("-created_at", "-id").values(*HISTORY_COLUMNS)[
-            : CASE_EVENTS_SHOWN + 1
-        ]
+def _case_history(referral: Referral, *, events: bool = True) -> dict[str, Any]:
+    """The referral's latest events (none read when ``events`` is false: the user may not view
+    them) and the submissions linked to it."""
+    events_read = (
+        list(
+            referral.events.order_by("-created_at", "-id").values(*HISTORY_COLUMNS)[
+                : CASE_EVENTS_SHOWN + 1
+            ]
+        )
+        if events
+        else []
     )
     # Newest links first by the link table's own key: sorting the linked intakes themselves
     # read every one of them (242 ms for thousands on PostgreSQL).
@@ -656,8 +672,8 @@ def _case_history(referral: Referral) -> dict[str, Any]:
         .order_by("-id")[: CASE_LINKED_SHOWN + 1]
     ]
     return {
-        "history": history_lines(events[:CASE_EVENTS_SHOWN][::-1]),
-        "events_more": len(events) > CASE_EVENTS_SHOWN,
+        "history": history_lines(events_read[:CASE_EVENTS_SHOWN][::-1]),
+        "events_more": len(events_read) > CASE_EVENTS_SHOWN,
         "linked": linked[:CASE_LINKED_SHOWN][::-1],
         "linked_more": len(linked) > CASE_LINKED_SHOWN,
     }

@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from clinic.api_filters import FilterBackend
 from intake.models import Urgency
 from referrals import selectors, services
+from referrals.access import VIEW_HISTORY
 from referrals.api_auth import ApiView, error_responses
 from referrals.audit import audit_record
 from referrals.links import KINDS, link_summary, stored_link_summary
@@ -375,6 +376,7 @@ def _detail(referral: Referral, user: Any) -> dict[str, Any]:
 
 class ReferralDetailView(ApiView):
     required_scope = Scope.REFERRALS_READ
+    session_permissions = (VIEW_HISTORY,)  # the answer carries the history
 
     @extend_schema(
         operation_id="referral_get",
@@ -401,6 +403,7 @@ class ReferralDetailView(ApiView):
 class MoveView(ApiView):
     required_scope = Scope.REFERRALS_WRITE
     also_required_scopes = (Scope.REFERRALS_READ,)
+    session_permissions = (VIEW_HISTORY,)  # the answer carries the history
     action: str = ""
     input_serializer: type[serializers.Serializer[Any]] = ReasonIn
 

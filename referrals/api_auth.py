@@ -224,6 +224,10 @@ class HasScope(BasePermission):
         granted = scopes_of(request)
         if scope is None:
             return bool(granted)
+        if token_of(request.user) is None and not has_all(
+            request.user, getattr(view, "session_permissions", ())
+        ):
+            return False
         return scope in granted and granted.issuperset(getattr(view, "also_required_scopes", ()))
 
 
@@ -343,6 +347,9 @@ class ApiView(APIView):
     required_scope: str | None = None
     # Further scopes the operation needs: one that answers with what another scope guards.
     also_required_scopes: tuple[str, ...] = ()
+    # Model permissions a staff session needs besides its scopes' (docs/SECURITY.md): an answer
+    # that shows what the case page shows only to holders of its own permission.
+    session_permissions: tuple[str, ...] = ()
 
     # A declared oversized body is refused by clinic.middleware.RequestSizeLimitMiddleware;
     # SizeLimitedJSONParser caps bodies sent without a Content-Length.

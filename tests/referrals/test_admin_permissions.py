@@ -162,6 +162,83 @@ def test_a_team_member_still_works_the_queue_and_the_case_page(case, chiropracto
     assert referral.status == Status.CLAIMED
 
 
+# --- the case page's parts: actions, notes, history -----------------------------------------
+# Each is shown beside the case only with its own model permission (the last note's "view
+# referral event and view staff note are not asked separately"); the case itself stays.
+
+NOTE = "Rang twice, no answer; try after 5 pm."
+
+
+@pytest.fixture
+def worked(case, chiropractor) -> Submission:
+    """The case claimed and noted by a colleague: a history line and a note to (not) show."""
+    colleague = signed_in(chiropractor)
+    assert colleague.post(case_url(case, "move"), {"move-action": "claim"}).status_code == 302
+    assert colleague.post(case_url(case, "note"), {"note-text": NOTE}).status_code == 302
+    return case
+
+
+def test_without_change_referral_the_case_is_shown_without_its_actions(worked):
+    client = signed_in(team_member_without("change_referral"))
+    page = client.get(case_url(worked))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert FAMILY_NAME in html
+    assert case_url(worked, "move") not in html
+    assert case_url(worked, "clear") not in html
+    assert "may view this referral but not act on it" in html
+    assert NOTE in html
+    assert client.post(case_url(worked, "move"), {"move-action": "release"}).status_code == 403
+
+
+def test_without_view_staff_note_the_notes_are_not_shown(worked):
+    client = signed_in(team_member_without("view_staffnote"))
+    html = client.get(case_url(worked)).content.decode()
+    assert FAMILY_NAME in html
+    assert NOTE not in html
+    assert "may not read the staff notes" in html
+    assert case_url(worked, "note") in html  # "add staff note" kept: the box stays
+
+
+def test_without_add_staff_note_the_note_box_is_not_offered(worked):
+    client = signed_in(team_member_without("add_staffnote"))
+    html = client.get(case_url(worked)).content.decode()
+    assert NOTE in html
+    assert case_url(worked, "note") not in html
+    assert client.post(case_url(worked, "note"), {"note-text": "x"}).status_code == 403
+
+
+def history_of(html: str) -> str:
+    return html.split('id="history-h"', 1)[1].split("</section>", 1)[0]
+
+
+def test_without_view_referral_event_the_history_is_not_shown(worked, chiropractor):
+    assert "<li>" in history_of(signed_in(chiropractor).get(case_url(worked)).content.decode())
+    client = signed_in(team_member_without("view_referralevent"))
+    html = client.get(case_url(worked)).content.decode()
+    assert FAMILY_NAME in html
+    assert "<li>" not in history_of(html)
+    assert "may not read the referral's history" in html
+    (referral,) = worked.referrals
+    # The API's referral detail and a move's answer carry the history: a staff session
+    # without it is refused them; the list, which does not, stays.
+    assert client.get("/api/v1/referrals").status_code == 200
+    detail = client.get(f"/api/v1/referrals/{referral.public_id}")
+    assert detail.status_code == 403
+    assert shows_nothing_of(detail.content.decode(), worked)
+    assert client.post(f"/api/v1/referrals/{referral.public_id}/release", {}).status_code == 403
+    referral.refresh_from_db()
+    assert referral.status == Status.CLAIMED
+
+
+def test_a_team_member_sees_every_part_of_the_case(worked, chiropractor):
+    html = signed_in(chiropractor).get(case_url(worked)).content.decode()
+    assert case_url(worked, "move") in html
+    assert case_url(worked, "note") in html
+    assert NOTE in html
+    assert "may not" not in html
+
+
 # --- the dashboard and the index -------------------------------------------------------------
 
 
