@@ -38,7 +38,12 @@ from intake.questionnaire import (
     is_shown,
 )
 from intake.services import NAME_MAX, PatientDetails, validate_patient
-from intake.units import feet_inches_to_cm, stones_pounds_to_kg
+from intake.units import (
+    INCHES_PER_FOOT,
+    POUNDS_PER_STONE,
+    feet_inches_to_cm,
+    stones_pounds_to_kg,
+)
 from intake.validation import (
     MSG_AGE,
     MSG_BOOL,
@@ -244,7 +249,13 @@ def _fraction_messages(unit: Any, example: str) -> dict[str, Any]:
         "max_decimal_places": message,
         "max_digits": message,
         "max_whole_digits": message,
+        "min_value": _not_negative(unit),
     }
+
+
+def _not_negative(unit: Any) -> Any:
+    """An imperial box below 0: '6 ft -3 in' was stored as 175 cm (a review)."""
+    return format_lazy(_("Please enter the {unit} as 0 or more."), unit=unit)
 
 
 class IdentityForm(StepForm):
@@ -358,12 +369,14 @@ class AboutYouBase(StepForm):
     height_feet = forms.IntegerField(
         label=_("Feet"),
         required=False,
+        min_value=0,
         widget=forms.NumberInput(attrs=_WHOLE),
-        error_messages={"invalid": MSG_INT},
+        error_messages={"invalid": MSG_INT, "min_value": _not_negative(_("feet"))},
     )
     height_inches = forms.DecimalField(
         label=_("Inches"),
         required=False,
+        min_value=0,
         max_digits=4,
         decimal_places=1,
         widget=forms.NumberInput(attrs=_DECIMAL),
@@ -378,12 +391,14 @@ class AboutYouBase(StepForm):
     weight_stones = forms.IntegerField(
         label=_("Stones"),
         required=False,
+        min_value=0,
         widget=forms.NumberInput(attrs=_WHOLE),
-        error_messages={"invalid": MSG_INT},
+        error_messages={"invalid": MSG_INT, "min_value": _not_negative(_("stones"))},
     )
     weight_pounds = forms.DecimalField(
         label=_("Pounds"),
         required=False,
+        min_value=0,
         error_messages=_fraction_messages(_("pounds"), "7.5"),
         max_digits=4,
         decimal_places=1,
@@ -394,6 +409,25 @@ class AboutYouBase(StepForm):
     UNITS: ClassVar = {
         "height_cm": ("height_cm", "height_feet", "height_inches", feet_inches_to_cm),
         "weight_kg": ("weight_kg", "weight_stones", "weight_pounds", stones_pounds_to_kg),
+    }
+    # Beside a whole number of feet or stones, the smaller unit is what is left over: '5 ft 30
+    # in' is a slip (5 ft 3 in?), not 7 ft 6 in, and is asked again (a review found it
+    # converted). Alone, the smaller unit may be any size: 70 inches, or 180 pounds.
+    PART_LIMITS: ClassVar = {
+        "height_cm": (
+            INCHES_PER_FOOT,
+            _(
+                "With the feet filled in, please enter fewer than 12 inches "
+                "(12 inches make a foot)."
+            ),
+        ),
+        "weight_kg": (
+            POUNDS_PER_STONE,
+            _(
+                "With the stones filled in, please enter fewer than 14 pounds "
+                "(14 pounds make a stone)."
+            ),
+        ),
     }
     _BOTH_UNITS: ClassVar = _("Please use one kind of unit only, not both.")
     _EITHER: ClassVar = _("Fill in one: the metric box, or the two imperial boxes.")
@@ -448,6 +482,11 @@ class AboutYouBase(StepForm):
                     continue
                 parsed[code] = cleaned[metric]
             elif imperial:
+                per_whole, too_many = self.PART_LIMITS[code]
+                if cleaned.get(whole) and (cleaned.get(fraction) or 0) >= per_whole:
+                    self.add_error(fraction, too_many)
+                    parsed.pop(code, None)
+                    continue
                 parsed[code] = convert(cleaned.get(whole) or 0, cleaned.get(fraction) or Decimal(0))
                 self.converted[code] = parsed[code]
             else:

@@ -276,6 +276,59 @@ def test_an_out_of_range_imperial_height_says_what_it_came_to(client):
     )
 
 
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ({"height_feet": "6", "height_inches": "-3"}, "Please enter the inches as 0 or more."),
+        ({"height_feet": "-1", "height_inches": "90"}, "Please enter the feet as 0 or more."),
+        (
+            {"height_feet": "5", "height_inches": "30"},
+            "With the feet filled in, please enter fewer than 12 inches (12 inches make a foot).",
+        ),
+        ({"weight_stones": "-2", "weight_pounds": "0"}, "Please enter the stones as 0 or more."),
+        ({"weight_stones": "11", "weight_pounds": "-4"}, "Please enter the pounds as 0 or more."),
+        (
+            {"weight_stones": "11", "weight_pounds": "14"},
+            "With the stones filled in, please enter fewer than 14 pounds "
+            "(14 pounds make a stone).",
+        ),
+    ],
+)
+def test_a_slip_in_an_imperial_box_is_asked_again_not_converted(client, typed, message):
+    """'6 ft -3 in' was stored as 175 cm, '-1 ft 90 in' as 198 and '5 ft 30 in' converted as
+    7 ft 6 in (a review): each changed the BMI, and LIFESTYLE_RISK through it, unseen."""
+    complete(client, worked_case("V01"), upto="about_you")
+    data = {"height_cm": "", "weight_kg": "", "has_diabetes": "no", **typed}
+    if "height_feet" not in typed:
+        data["height_cm"] = "175"
+    if "weight_stones" not in typed:
+        data["weight_kg"] = "80"
+    page = html(refused(client, "about_you", data))
+    assert page.count(message) >= 1
+    assert "Please answer this question" not in page
+    assert "That comes to" not in page
+    assert not Intake.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ({"height_inches": "70", "weight_kg": "80"}, ("height_cm", 178)),
+        ({"height_cm": "178", "weight_pounds": "180"}, ("weight_kg", 82)),
+        ({"height_feet": "5", "height_inches": "11.9", "weight_kg": "80"}, ("height_cm", 183)),
+        ({"height_cm": "178", "weight_stones": "12", "weight_pounds": "13.5"}, ("weight_kg", 82)),
+    ],
+)
+def test_the_smaller_unit_alone_may_be_any_size(client, typed, stored):
+    """70 inches, or 180 pounds with no stones, is how many people give them."""
+    answers = worked_case("V01")
+    complete(client, answers, upto="about_you")
+    assert client.post("/form/about_you/", {"has_diabetes": "no", **typed}).status_code == 302
+    complete_rest(client, answers, after="about_you")
+    code, value = stored
+    assert Intake.objects.get().answers[code] == value
+
+
 def test_an_absurd_imperial_height_or_weight_is_a_form_message_not_an_error(client):
     """Numbers past the decimal context's 28 digits made the conversion raise (a 500 on the
     public form, found by a review): now converted exactly and refused by the range."""
