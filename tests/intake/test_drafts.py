@@ -282,6 +282,22 @@ def test_the_confirmation_email_repeats_the_reference_and_messages_and_nothing_c
     assert "cauda" not in message.body.lower()
 
 
+def test_the_routine_confirmation_email_thanks_the_patient_once(
+    django_capture_on_commit_callbacks,
+):
+    """It opened "Thank you. <clinic> has received your form." and the routine message (§4.3)
+    opens "Thank you." again (a review)."""
+    answers = worked_case("V01")
+    _draft, token = fill(answers, patient={**PATIENT, "email": "bea@example.org"})
+    with django_capture_on_commit_callbacks(execute=True):
+        submission = submit(answers, token)
+    [message] = mail.outbox
+    assert submission.intake.urgency == "routine"
+    assert message.body.startswith(f"{settings.CLINIC_NAME} has received your form.")
+    assert message.body.count("Thank you.") == 1
+    assert submission.intake.patient_messages["urgency_message"] in message.body
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_sent_resume_link_leaves_no_address_or_link_in_the_task_table(settings):
     """The worker sends it from the task's arguments; once it has, they are emptied, where the
