@@ -71,7 +71,8 @@ def field_schema(field: Field) -> dict[str, Any]:
     """OpenAPI 3.0 schema of one answer: type, codes, range, length, nullability."""
     schema: dict[str, Any]
     if field.kind == "bool":
-        schema = {"type": "boolean"}
+        # The consents: false is refused (§1 J), and the schema says so (a review).
+        schema = {"type": "boolean", "enum": [True]} if field.must_be_true else {"type": "boolean"}
     elif field.kind == "int":
         schema = {"type": "integer", "minimum": field.min_value, "maximum": field.max_value}
     elif field.kind == "single":

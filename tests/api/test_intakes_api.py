@@ -342,6 +342,8 @@ def test_the_schema_documents_every_answer_with_its_constraints(db):
             assert {c.code for c in field.choices} <= set(prop["enum"])
         if field.kind == "multi":
             assert prop["items"]["enum"] == [c.code for c in field.choices]
+        if field.kind == "bool":
+            assert prop.get("enum") == ([True] if field.must_be_true else None), field.code
         assert prop.get("nullable", False) == field.nullable
     assert set(submitted["required"]) == {f.code for f in FIELDS if not f.computed and not f.module}
 
