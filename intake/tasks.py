@@ -25,7 +25,10 @@ def send_resume_link(*, email: str, url: str, expires_at: str) -> None:
             "clinic_name": settings.CLINIC_NAME,
             "url": url,
             "expires": formats.date_format(expires, "DATETIME_FORMAT"),
-            "emergency_number": settings.CLINIC_EMERGENCY_NUMBER,
+            # The spec's own words (§7), where a line of ours said less about when to call.
+            "disclaimer": patient_disclaimer(
+                emergency_number=settings.CLINIC_EMERGENCY_NUMBER, translate=gettext
+            ),
         },
     )
     subject = gettext("Your saved form at %(clinic)s") % {"clinic": settings.CLINIC_NAME}

@@ -29,6 +29,7 @@ from intake.drafts import (
     draft_submit,
     drafts_purge,
 )
+from intake.messages import patient_disclaimer
 from intake.models import Intake, IntakeDraft
 from intake.questionnaire import fields_in_section
 from intake.services import SubmissionInvalid
@@ -252,6 +253,10 @@ def test_the_resume_link_is_emailed_after_commit_when_an_address_was_given(
     [message] = mail.outbox
     assert message.to == ["bea@example.org"]
     assert f"https://clinic.example/resume/{token}/" in message.body
+    # When to call for help now in the spec's words (§7), not a shorter line of ours (a review).
+    disclaimer = patient_disclaimer(emergency_number=settings.CLINIC_EMERGENCY_NUMBER)
+    assert disclaimer in message.body
+    assert "This form is not for emergencies" not in message.body
 
 
 def test_no_email_is_sent_without_an_address(django_capture_on_commit_callbacks):
