@@ -149,8 +149,9 @@ def referral_join(
     if raised:
         old = existing.urgency
         existing.urgency = proposal.urgency
+        # Only ever earlier: a referral already marked overdue stays overdue, and keeps its
+        # mark (clearing it had the next run mark it and tell the triage lead again).
         existing.due_at = min(existing.due_at, proposal.due_at)
-        existing.overdue_at = None
         events.append(
             unsaved(
                 ReferralEvent,

@@ -12,7 +12,7 @@ from django_tasks_db.models import DBTaskResult
 from referrals.models import Action, EventKind, Referral
 from referrals.services import referral_transition
 from referrals.tasks import escalate
-from tests.clinic_fixtures import details, submit
+from tests.clinic_fixtures import details, submit, worked_case
 from tests.conftest import on_postgresql
 from tests.helpers import sqlite_plan
 
@@ -146,3 +146,27 @@ def test_emergency_and_urgent_cases_email_their_queue_after_commit(
     body = mail.outbox[0].body
     assert "CAUDA" not in body
     assert "bladder" not in body.lower()
+
+
+def _urgent_review_answers() -> dict[str, Any]:
+    answers = worked_case("V01")
+    answers["weakness_worsening"] = True  # RED_FLAG_PROGRESSIVE_NEURO: an urgent review
+    return answers
+
+
+def test_a_raise_of_an_overdue_referral_does_not_mark_it_overdue_again(triage_lead):
+    """A later submission may only bring the due time forward, so a referral already marked
+    overdue stays overdue: the raise cleared the mark and the next run marked it and emailed
+    the triage lead a second time for the same due time."""
+    monday = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    (review,) = submit(answers=_urgent_review_answers(), submitted_at=monday).referrals
+    wednesday = monday + dt.timedelta(days=2)
+    assert escalate(now=wednesday)["overdue"] == 1
+    submit("V09", submitted_at=wednesday + dt.timedelta(hours=1))  # emergency: raised
+    review.refresh_from_db()
+    assert review.urgency == "emergency"
+    assert review.due_at < wednesday
+    mail.outbox.clear()
+    assert escalate(now=wednesday + dt.timedelta(hours=1, minutes=1))["overdue"] == 0
+    assert review.events.filter(kind=EventKind.OVERDUE).count() == 1
+    assert not any(review.intake.reference in m.body for m in mail.outbox)
