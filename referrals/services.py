@@ -209,11 +209,17 @@ def referrals_record(
         joined.append(existing)
         if was_raised:
             raised.append(existing)
+            if existing.urgency == Urgency.EMERGENCY:
+                # The raise pages the queue (to_notify): the unclaimed-emergency re-alert
+                # counts its 15 minutes from here, not from the referral's opening at a lower
+                # urgency (it paged everyone again at the next minute's run).
+                existing.last_alert_at = existing.updated_at
         out.append(existing)
     if created:
         Referral.objects.bulk_create(created)
     if joined:
-        Referral.objects.bulk_update(joined, list(LINK_FIELDS))
+        alerted = ["last_alert_at"] if any(r.urgency == Urgency.EMERGENCY for r in raised) else []
+        Referral.objects.bulk_update(joined, [*LINK_FIELDS, *alerted])
     # A submission's intake is new, so none of its links exist yet; a reroute or a release
     # proposes for a stored case, which may already feed the open referral it joins (a
     # reroute to a queue the case also went to was a 500: a review found it).

@@ -170,3 +170,21 @@ def test_a_raise_of_an_overdue_referral_does_not_mark_it_overdue_again(triage_le
     assert escalate(now=wednesday + dt.timedelta(hours=1, minutes=1))["overdue"] == 0
     assert review.events.filter(kind=EventKind.OVERDUE).count() == 1
     assert not any(review.intake.reference in m.body for m in mail.outbox)
+
+
+def test_a_referral_raised_to_emergency_is_alerted_again_only_after_15_minutes(
+    triage_lead, medical_reviewer
+):
+    """The raise pages the queue's staff itself; the re-alert of an unclaimed emergency
+    counted from when the referral was opened (as urgent, an hour before), so it paged the
+    triage lead and the queue again at the next minute's run."""
+    (review,) = submit(answers=_urgent_review_answers()).referrals
+    Referral.objects.filter(pk=review.pk).update(
+        created_at=review.created_at - dt.timedelta(hours=1)
+    )
+    submit("V09")  # emergency, same patient: raised
+    review.refresh_from_db()
+    assert review.urgency == "emergency"
+    raised_at = review.events.get(kind=EventKind.URGENCY_RAISED).created_at
+    assert escalate(now=raised_at + dt.timedelta(minutes=1))["alerts"] == 0
+    assert escalate(now=raised_at + dt.timedelta(minutes=16))["alerts"] == 1
