@@ -353,6 +353,20 @@ def referral_reroute(*, referral: Referral, actor: Any, queue: str, reason: str)
     return new
 
 
+def _waiting_since(referral: Referral) -> dt.datetime:
+    """When the case began to wait for this referral: a rerouted referral's first queue took
+    it then. A reroute keeps the earlier due time, and so does a change of urgency after it
+    (counted from the reroute, routine -> urgent -> routine gave the case five more working
+    days than it had: a review found it; docs/CLINICAL_DECISIONS.md)."""
+    since, previous = referral.created_at, referral.rerouted_from_id
+    while previous is not None:
+        created, previous = Referral.objects.values_list("created_at", "rerouted_from_id").get(
+            pk=previous
+        )
+        since = min(since, created)
+    return since
+
+
 def referral_override_urgency(
     *, referral: Referral, actor: Any, urgency: str, reason: str
 ) -> Referral:
@@ -373,7 +387,7 @@ def referral_override_urgency(
         old = locked.urgency
         locked.urgency = urgency
         locked.priority = referral_priority(urgency, locked.red_flag_count)
-        locked.due_at = referral_due_at(urgency, locked.created_at)
+        locked.due_at = referral_due_at(urgency, _waiting_since(locked))
         locked.overdue_at = None
         locked.save(update_fields=["urgency", "priority", "due_at", "overdue_at", "updated_at"])
         ReferralEvent.objects.create(

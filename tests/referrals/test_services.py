@@ -1,4 +1,7 @@
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from referrals.errors import QueueNotAllowed, ReasonRequired, TransitionNotAllowed
 from referrals.models import TRANSITIONS, Action, EventKind, Referral, Status
@@ -9,6 +12,7 @@ from referrals.services import (
     referral_complete,
     referral_contact,
     referral_decline,
+    referral_due_at,
     referral_mark_entered_in_error,
     referral_override_urgency,
     referral_release,
@@ -138,6 +142,31 @@ def test_a_clinician_may_override_urgency_with_a_recorded_reason(sciatica, chiro
     assert changed.priority > 0
     event = changed.events.get(kind=EventKind.URGENCY_OVERRIDDEN)
     assert (event.from_urgency, event.to_urgency) == ("routine", "urgent")
+
+
+def test_an_urgency_change_after_reroutes_counts_from_when_the_case_first_waited(
+    sciatica, triage_lead
+):
+    """Counted from the reroute, routine -> urgent -> routine gave the case five more working
+    days than it had before the reroute (a review)."""
+    came_in = timezone.now() - dt.timedelta(days=4)
+    Referral.objects.filter(pk=sciatica.pk).update(
+        created_at=came_in, due_at=referral_due_at("routine", came_in)
+    )
+    sciatica.refresh_from_db()
+    feet = referral_reroute(referral=sciatica, actor=triage_lead, queue="podiatry", reason="Feet")
+    insoles = referral_reroute(
+        referral=feet, actor=triage_lead, queue="orthotic_fitting", reason="Insoles"
+    )
+    assert insoles.due_at == sciatica.due_at
+    up = referral_override_urgency(
+        referral=insoles, actor=triage_lead, urgency="urgent", reason="Worse on the phone"
+    )
+    assert up.due_at == referral_due_at("urgent", came_in)
+    down = referral_override_urgency(
+        referral=up, actor=triage_lead, urgency="routine", reason="Settled on review"
+    )
+    assert down.due_at == sciatica.due_at
 
 
 def test_clearing_a_red_flag_closes_the_review_and_releases_the_suggested_queues(
