@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from intake.models import Intake
 from referrals.errors import QueueNotAllowed, ReasonRequired, TransitionNotAllowed
 from referrals.models import TRANSITIONS, Action, EventKind, Referral, Status
 from referrals.services import (
@@ -167,6 +168,17 @@ def test_an_urgency_change_after_reroutes_counts_from_when_the_case_first_waited
         referral=up, actor=triage_lead, urgency="routine", reason="Settled on review"
     )
     assert down.due_at == sciatica.due_at
+
+
+def test_a_referral_released_after_clearance_counts_from_its_release(medical_reviewer):
+    """The case could not be worked in that queue before the red flag was cleared
+    (docs/CLINICAL_DECISIONS.md, reroutes 5)."""
+    intake = submit("V09").intake
+    Intake.objects.filter(pk=intake.pk).update(submitted_at=timezone.now() - dt.timedelta(days=9))
+    before = timezone.now()
+    (released,) = intake_clear_red_flag(intake=intake, actor=medical_reviewer, reason="Examined")
+    assert released.created_at >= before
+    assert released.due_at == referral_due_at(released.urgency, released.created_at)
 
 
 def test_clearing_a_red_flag_closes_the_review_and_releases_the_suggested_queues(
