@@ -120,3 +120,21 @@ def test_a_long_red_flag_clearance_typed_in_the_browser_is_saved_with_newlines(
     response = client.post(url, {"clear-reason": as_sent(text)})
     assert response.status_code == 302
     assert Intake.objects.get(pk=referral.intake_id).red_flag_clearance_reason == text
+
+
+@pytest.mark.django_db
+def test_a_reason_typed_on_several_lines_shows_on_several_lines_in_the_history(
+    client, chiropractor
+):
+    """Saved with its newlines, but drawn on one line in the history (a review); escaped."""
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    url = reverse("admin:referrals_referral_move", args=[referral.public_id])
+    reason = "Seen elsewhere.\nGP letter <attached> & filed."
+    assert (
+        client.post(url, {"move-action": "decline", "move-reason": as_sent(reason)}).status_code
+        == 302
+    )
+    page = client.get(reverse("admin:referrals_referral_change", args=[referral.public_id]))
+    html = page.content.decode()
+    assert "“Seen elsewhere.<br>GP letter &lt;attached&gt; &amp; filed.”" in html
