@@ -407,7 +407,7 @@ class IntakeSubmitView(ApiView):
         parameters=[IDEMPOTENCY_KEY],
         responses={
             (201, "application/json"): IntakeCreatedOut,
-            **error_responses(400, 401, 403, 409, 413, 429),
+            **error_responses(400, 401, 403, 409, 413, 415, 429),
         },
     )
     def post(self, request: Request) -> Response:
@@ -477,7 +477,7 @@ class TriagePreviewView(ApiView):
         request=TriagePreviewIn,
         responses={
             (200, "application/json"): TriagePreviewOut,
-            **error_responses(400, 401, 403, 413, 429),
+            **error_responses(400, 401, 403, 413, 415, 429),
         },
     )
     def post(self, request: Request) -> Response:
@@ -590,7 +590,7 @@ class IntakeClearRedFlagView(ApiView):
         request=ClearRedFlagIn,
         responses={
             (200, "application/json"): IntakeOut,
-            **error_responses(400, 401, 403, 404, 409, 413, 429),
+            **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
         },
     )
     def post(self, request: Request, public_id: str) -> Response:

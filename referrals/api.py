@@ -440,7 +440,7 @@ def _move_view(action: str, input_serializer: Any, summary: str) -> type[MoveVie
         request=input_serializer,
         responses={
             (200, "application/json"): ReferralDetailSerializer,
-            **error_responses(400, 401, 403, 404, 409, 413, 429),
+            **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
         },
     )
     def post(self: MoveView, request: Request, public_id: str) -> Response:
@@ -493,7 +493,7 @@ class RerouteView(_Reroute):
         request=RerouteIn,
         responses={
             (200, "application/json"): ReferralDetailSerializer,
-            **error_responses(400, 401, 403, 404, 409, 413, 429),
+            **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
         },
     )
     def post(self, request: Request, public_id: str) -> Response:
@@ -507,7 +507,7 @@ class OverrideUrgencyView(_OverrideUrgency):
         request=OverrideUrgencyIn,
         responses={
             (200, "application/json"): ReferralDetailSerializer,
-            **error_responses(400, 401, 403, 404, 409, 413, 429),
+            **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
         },
     )
     def post(self, request: Request, public_id: str) -> Response:

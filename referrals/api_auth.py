@@ -78,6 +78,7 @@ ERROR_DESCRIPTIONS: Final = {
     409: "The move is not allowed from the referral's current state, or the idempotency key "
     "was used with a different body.",
     413: "The request body is larger than the API accepts.",
+    415: "The body is not sent as `Content-Type: application/json`.",
     429: "Too many requests for this token; retry after `Retry-After` seconds.",
 }
 

@@ -456,3 +456,27 @@ def test_a_second_submission_that_joins_an_open_referral_shows_that_referral(api
     assert [r["id"] for r in second["referrals"]] == [r["id"] for r in first["referrals"]]
     assert second["referrals"][0]["reference"] == first["reference"]
     assert second["reference"] != first["reference"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_that_is_not_json_is_415_in_the_error_shape_and_documented(api, content_type):
+    response = api.client.post(
+        "/api/v1/intakes",
+        json.dumps(intake_body()),
+        content_type=content_type,
+        headers=api.headers,
+    )
+    assert response.status_code == 415
+    assert set(response.json()) == {"errors"}
+    assert not Intake.objects.exists()
+    schema = Client().get("/api/schema/", headers={"Accept": "application/json"}).json()
+    for path, operations in schema["paths"].items():
+        if "post" in operations:
+            assert "415" in operations["post"]["responses"], path
+
+
+def test_a_method_the_path_does_not_take_is_405_in_the_error_shape_with_allow(api):
+    response = api.client.put("/api/v1/intakes", "{}", headers=api.headers)
+    assert response.status_code == 405
+    assert response["Allow"] == "POST, OPTIONS"
+    assert set(response.json()) == {"errors"}
