@@ -49,7 +49,13 @@ from referrals.api import (
     link_summary_of,
     referral_list_rows,
 )
-from referrals.api_auth import ApiView, error_responses, errors_body, scopes_of
+from referrals.api_auth import (
+    ApiView,
+    StrictCharField,
+    error_responses,
+    errors_body,
+    scopes_of,
+)
 from referrals.audit import audit_record
 from referrals.idempotency import MAX_KEY_LENGTH, KeyReused, idempotent_call
 from referrals.models import Queue, Referral, Scope
@@ -122,11 +128,11 @@ class PreviewAnswersField(serializers.JSONField):
 
 
 class IntakeSubmitIn(serializers.Serializer[Any]):
-    given_name = serializers.CharField(max_length=NAME_MAX, allow_blank=True)
-    family_name = serializers.CharField(max_length=NAME_MAX, allow_blank=True)
+    given_name = StrictCharField(max_length=NAME_MAX, allow_blank=True)
+    family_name = StrictCharField(max_length=NAME_MAX, allow_blank=True)
     date_of_birth = serializers.DateField(help_text="ISO date; the age is computed from it.")
-    phone = serializers.CharField(max_length=40, allow_blank=True, default="")
-    email = serializers.CharField(max_length=254, allow_blank=True, default="")
+    phone = StrictCharField(max_length=40, allow_blank=True, default="")
+    email = StrictCharField(max_length=254, allow_blank=True, default="")
     preferred_contact = serializers.ChoiceField(choices=ContactMethod.choices)
     answers = SubmittedAnswersField()
 
@@ -252,7 +258,7 @@ class TriagePreviewOut(TriageResultOut):
 
 
 class ClearRedFlagIn(serializers.Serializer[Any]):
-    reason = serializers.CharField(max_length=2000)
+    reason = StrictCharField(max_length=2000)
     release_queues = serializers.ListField(
         child=serializers.ChoiceField(
             choices=[c for c in Queue.choices if c[0] != Queue.URGENT_MEDICAL_REVIEW]
@@ -262,7 +268,7 @@ class ClearRedFlagIn(serializers.Serializer[Any]):
         help_text="Queues to release the case to; omit for the ones triage suggested.",
     )
     with_intakes = serializers.ListField(
-        child=serializers.CharField(max_length=20),
+        child=StrictCharField(max_length=20),
         required=False,
         allow_empty=True,
         max_length=1000,

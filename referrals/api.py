@@ -27,7 +27,7 @@ from clinic.api_filters import FilterBackend
 from intake.models import Urgency
 from referrals import selectors, services
 from referrals.access import VIEW_HISTORY
-from referrals.api_auth import ApiView, error_responses
+from referrals.api_auth import ApiView, StrictCharField, error_responses
 from referrals.audit import audit_record
 from referrals.links import KINDS, link_summary, stored_link_summary
 from referrals.models import (
@@ -218,11 +218,11 @@ class ReferralDetailSerializer(ReferralSerializer):
 
 
 class ReasonIn(serializers.Serializer[Any]):
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    reason = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class RequiredReasonIn(serializers.Serializer[Any]):
-    reason = serializers.CharField(max_length=2000)
+    reason = StrictCharField(max_length=2000)
 
 
 class RerouteIn(RequiredReasonIn):

@@ -120,6 +120,17 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+class StrictCharField(serializers.CharField):
+    """Text sent as a JSON string only. DRF's CharField writes a number as text: a phone sent
+    as a number (its leading 0 already lost) was stored as a wrong number, a reason ``5`` as
+    "5"; the schema says string, and anything else is a 400 like a boolean already was."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."

@@ -480,3 +480,18 @@ def test_a_method_the_path_does_not_take_is_405_in_the_error_shape_with_allow(ap
     assert response.status_code == 405
     assert response["Allow"] == "POST, OPTIONS"
     assert set(response.json()) == {"errors"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("phone", 7700900123), ("given_name", 1.5), ("family_name", True), ("email", 0)],
+)
+def test_a_number_or_boolean_for_a_text_field_is_400_not_stored_as_text(api, field, value):
+    # A phone sent as a JSON number has already lost its leading 0 (07700 900123 -> 7700900123):
+    # stored as text, it was a wrong number the clinic would call.
+    payload = intake_body()
+    payload[field] = value
+    response = api.post("/api/v1/intakes", payload)
+    assert response.status_code == 400
+    assert response.json()["errors"] == {field: ["Not a valid string."]}
+    assert not Intake.objects.exists()

@@ -308,7 +308,7 @@ def test_release_puts_a_claimed_referral_back(api):
 def test_closing_moves_need_a_reason(api, move, status):
     (referral,) = submit("V01").referrals
     path = f"/api/v1/referrals/{referral.public_id}/{move}"
-    for body in ({}, {"reason": ""}, {"reason": "   "}):
+    for body in ({}, {"reason": ""}, {"reason": "   "}, {"reason": 5}, {"reason": False}):
         response = api.post(path, body)
         assert response.status_code == 400
         assert "reason" in response.json()["errors"]
