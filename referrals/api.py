@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.request import Request
@@ -237,7 +238,7 @@ class OverrideUrgencyIn(RequiredReasonIn):
 
 
 class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
-    """An ISO 8601 time with any offset Python reads (up to ±24 h), as UTC.
+    """An ISO 8601 time with its offset (any Python reads, up to ±24 h; none is a 400), as UTC.
 
     PostgreSQL takes offsets up to ±15:59 only: ``updated_since=1375-08-15T10:53:59+21:41``
     was a 500 there (found by tests/api/test_schema_fuzz.py). The same instant in UTC is fine
@@ -246,9 +247,19 @@ class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
 
     default_error_messages = {
         "out_of_range": "Enter a time between the years 1 and 9999 in UTC.",
+        "no_time_zone": "Give the time zone: Z for UTC or an offset such as +01:00.",
     }
 
     def to_python(self, value: Any) -> dt.datetime | None:
+        # Without an offset the time was read in the clinic's TIME_ZONE: a poller sending its
+        # own local or UTC time was off by the difference and missed changes (docs/API.md:
+        # times carry a time zone).
+        try:
+            naive = isinstance(value, str) and _parsed_without_zone(value.strip())
+        except ValueError:
+            naive = False  # not a time at all: the parent's error
+        if naive:
+            raise ValidationError(self.error_messages["no_time_zone"], code="no_time_zone")
         parsed = super().to_python(value)
         if parsed is None:
             return None
@@ -256,6 +267,11 @@ class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
             return parsed.astimezone(dt.UTC)
         except OverflowError as exc:
             raise ValidationError(self.error_messages["out_of_range"], code="out_of_range") from exc
+
+
+def _parsed_without_zone(text: str) -> bool:
+    parsed = parse_datetime(text)
+    return parsed is not None and parsed.tzinfo is None
 
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -290,7 +306,9 @@ class ReferralFilter(django_filters.FilterSet):
     urgency = django_filters.ChoiceFilter(choices=Urgency.choices)
     overdue = StrictBooleanFilter(method="filter_overdue", label="Open and past its due time.")
     updated_since = UtcIsoDateTimeFilter(
-        field_name="updated_at", lookup_expr="gte", label="Changed at or after this time."
+        field_name="updated_at",
+        lookup_expr="gte",
+        label="Changed at or after this time (with its time zone: Z or an offset).",
     )
 
     class Meta:

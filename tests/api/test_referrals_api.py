@@ -227,6 +227,18 @@ def test_updated_since_takes_any_offset_python_reads_as_the_same_instant(api):
     )
 
 
+@pytest.mark.parametrize("since", ["2026-07-01T12:00:00", "2026-07-01", "2026-07-01T12:00"])
+def test_updated_since_without_a_time_zone_is_a_400_not_read_as_the_clinics_local_time(api, since):
+    """docs/API.md: times are ISO 8601 with a time zone. Without one, the time was read in the
+    clinic's TIME_ZONE: a poller sending its own local (or UTC) time without an offset was off
+    by the difference and silently missed changes."""
+    response = api.get("/api/v1/referrals", updated_since=since)
+    assert response.status_code == 400
+    assert response.json()["errors"]["updated_since"] == [
+        "Give the time zone: Z for UTC or an offset such as +01:00."
+    ]
+
+
 @pytest.mark.parametrize("since", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:30:00-05:00"])
 def test_updated_since_with_no_utc_time_is_a_400_naming_the_field(api, since):
     response = api.get("/api/v1/referrals", updated_since=since)
