@@ -35,14 +35,29 @@ def test_the_same_key_with_another_body_is_409(api):
 
 
 @pytest.mark.django_db
-def test_a_refused_submission_is_replayed_too(api):
-    headers = {"Idempotency-Key": "bad-1"}
-    body = intake_body()
-    body["answers"]["pain_now_nrs"] = 99
-    first = api.post("/api/v1/intakes", body, headers=headers)
-    again = api.post("/api/v1/intakes", body, headers=headers)
-    assert first.status_code == again.status_code == 400
-    assert again.json() == first.json()
+@pytest.mark.parametrize("refused_by", ["the answers' checks", "the outer checks"])
+def test_a_refused_submission_keeps_nothing_and_the_corrected_body_goes_under_the_same_key(
+    api, refused_by
+):
+    """A refusal by the answers' checks was kept (its corrected body then a 409 "different
+    body"), one by the outer checks was not (a review): neither is kept now."""
+    headers = {"Idempotency-Key": "order-8812"}
+    wrong = intake_body()
+    if refused_by == "the answers' checks":
+        wrong["answers"]["pain_now_nrs"] = 99
+    else:
+        del wrong["preferred_contact"]
+    for _ in range(2):
+        refused = api.post("/api/v1/intakes", wrong, headers=headers)
+        assert refused.status_code == 400
+        assert "Idempotent-Replayed" not in refused
+    assert not IdempotencyRecord.objects.exists()
+    created = api.post("/api/v1/intakes", intake_body(), headers=headers)
+    assert created.status_code == 201
+    again = api.post("/api/v1/intakes", intake_body(), headers=headers)
+    assert (again.status_code, again["Idempotent-Replayed"]) == (201, "true")
+    assert again.json() == created.json()
+    assert Intake.objects.count() == 1
 
 
 @pytest.mark.django_db
