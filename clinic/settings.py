@@ -355,6 +355,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Deep links put a link inside each operation's toggle button (nested controls, WCAG 4.1.2).
     "SWAGGER_UI_SETTINGS": {"deepLinking": False, "persistAuthorization": True},
+    # The default hook (named enums), then ours: request bodies refuse unknown fields.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "referrals.api_auth.strict_request_bodies",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "QueueEnum": "referrals.models.Queue",
         "UrgencyEnum": "intake.models.Urgency",

@@ -52,6 +52,7 @@ from referrals.api import (
 from referrals.api_auth import (
     ApiView,
     StrictCharField,
+    StrictSerializer,
     error_responses,
     errors_body,
     scopes_of,
@@ -127,7 +128,7 @@ class PreviewAnswersField(serializers.JSONField):
 # --- serializers ---------------------------------------------------------------------------------
 
 
-class IntakeSubmitIn(serializers.Serializer[Any]):
+class IntakeSubmitIn(StrictSerializer):
     given_name = StrictCharField(max_length=NAME_MAX, allow_blank=True)
     family_name = StrictCharField(max_length=NAME_MAX, allow_blank=True)
     date_of_birth = serializers.DateField(help_text="ISO date; the age is computed from it.")
@@ -247,7 +248,7 @@ class IntakeOut(serializers.Serializer[Any]):
         return ReferralSerializer(self.context["referrals"], many=True).data
 
 
-class TriagePreviewIn(serializers.Serializer[Any]):
+class TriagePreviewIn(StrictSerializer):
     answers = PreviewAnswersField()
 
 
@@ -257,7 +258,7 @@ class TriagePreviewOut(TriageResultOut):
     staff_disclaimer = serializers.CharField(help_text=STAFF_DISCLAIMER_HELP)
 
 
-class ClearRedFlagIn(serializers.Serializer[Any]):
+class ClearRedFlagIn(StrictSerializer):
     reason = StrictCharField(max_length=2000)
     release_queues = serializers.ListField(
         child=serializers.ChoiceField(

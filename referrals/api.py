@@ -28,7 +28,7 @@ from clinic.api_filters import FilterBackend
 from intake.models import Urgency
 from referrals import selectors, services
 from referrals.access import VIEW_HISTORY
-from referrals.api_auth import ApiView, StrictCharField, error_responses
+from referrals.api_auth import ApiView, StrictCharField, StrictSerializer, error_responses
 from referrals.audit import audit_record
 from referrals.links import KINDS, link_summary, stored_link_summary
 from referrals.models import (
@@ -218,11 +218,11 @@ class ReferralDetailSerializer(ReferralSerializer):
     events = EventSerializer(many=True, help_text="The history, oldest first.")
 
 
-class ReasonIn(serializers.Serializer[Any]):
+class ReasonIn(StrictSerializer):
     reason = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class RequiredReasonIn(serializers.Serializer[Any]):
+class RequiredReasonIn(StrictSerializer):
     reason = StrictCharField(max_length=2000)
 
 

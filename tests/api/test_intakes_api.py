@@ -31,7 +31,7 @@ from referrals.api_auth import (
 from referrals.models import AuditEntry, Referral, Scope
 from referrals.services import referral_claim
 from tests.api.conftest import Api, intake_body
-from tests.clinic_fixtures import details, worked_case, worked_cases
+from tests.clinic_fixtures import details, submit, worked_case, worked_cases
 
 pytestmark = pytest.mark.django_db
 
@@ -265,6 +265,34 @@ def test_preview_needs_answers(api):
     assert response.json() == {"errors": {"answers": ["This field is required."]}}
 
 
+UNKNOWN = "This field is not part of this operation."
+
+
+def test_an_unknown_field_is_refused_by_name_beside_the_other_errors(api):
+    """A misspelt "e_mail" was dropped and the case saved without the address (a review)."""
+    body = intake_body()
+    body["e_mail"] = body.pop("email")
+    response = api.post("/api/v1/intakes", body)
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"e_mail": [UNKNOWN]}}
+    del body["preferred_contact"]
+    errors = api.post("/api/v1/intakes", body).json()["errors"]
+    assert errors == {"preferred_contact": ["This field is required."], "e_mail": [UNKNOWN]}
+    preview = api.post("/api/v1/triage/preview", {"answers": {}, "age": 46}).json()["errors"]
+    assert preview["age"] == [UNKNOWN]
+    assert not Intake.objects.exists()
+
+
+def test_a_move_with_a_field_of_another_move_is_refused(api):
+    (referral,) = submit("V01").referrals
+    path = f"/api/v1/referrals/{referral.public_id}/claim"
+    response = api.post(path, {"reason": "Mine", "queue": "podiatry"})
+    assert (response.status_code, response.json()) == (400, {"errors": {"queue": [UNKNOWN]}})
+    referral.refresh_from_db()
+    assert referral.status == "new"
+    assert api.post(path, {"reason": "Mine"}).status_code == 200
+
+
 # --- reading a case --------------------------------------------------------------------------
 
 
@@ -346,6 +374,22 @@ def test_the_schema_documents_every_answer_with_its_constraints(db):
             assert prop.get("enum") == ([True] if field.must_be_true else None), field.code
         assert prop.get("nullable", False) == field.nullable
     assert set(submitted["required"]) == {f.code for f in FIELDS if not f.computed and not f.module}
+
+
+def test_the_schema_says_the_request_bodies_refuse_unknown_fields(db):
+    schema = Client().get("/api/schema/", headers={"Accept": "application/json"}).json()
+    components = schema["components"]["schemas"]
+    for name in (
+        "IntakeSubmitIn",
+        "TriagePreviewIn",
+        "ClearRedFlagIn",
+        "ReasonIn",
+        "RequiredReasonIn",
+        "RerouteIn",
+        "OverrideUrgencyIn",
+    ):
+        assert components[name]["additionalProperties"] is False, name
+    assert "additionalProperties" not in components["Error"]
 
 
 def test_the_schema_declares_every_error_status_with_the_error_shape(db):
