@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext
 
 API_PREFIX = "/api/"
@@ -50,6 +51,25 @@ class RequestSizeLimitMiddleware:
         if request.path.startswith(API_PREFIX):
             return api_error(gettext("The request body is too large."), 413)
         return render(request, "413.html", status=413)
+
+
+class ApiNeverCacheMiddleware:
+    """Every answer under /api/ is ``private, no-store`` (Django's never_cache headers).
+
+    The API answers with patients' names, answers and flags. HTTP keeps shared caches from
+    storing what was asked with an Authorization header, but not what a staff session asked
+    (a cookie), and a browser wrote either to its disk cache. The patient pages and the staff
+    site are never_cache already; an answer that sets its own Cache-Control keeps it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(API_PREFIX) and not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
+        return response
 
 
 class NulQueryMiddleware:

@@ -85,6 +85,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Early: the API's errors (413, 503) are not cached either.
+    "clinic.middleware.ApiNeverCacheMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Before sessions and CSRF read the body: an oversized request gets a 413 page.

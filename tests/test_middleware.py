@@ -4,6 +4,7 @@ import pytest
 from django.test import RequestFactory
 
 from clinic.middleware import client_address, client_ip
+from tests.clinic_fixtures import submit
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,25 @@ def test_the_address_for_ip_columns_is_an_ip_or_none(rf, remote, expected):
     request = rf.get("/")
     request.META["REMOTE_ADDR"] = remote
     assert client_ip(request) == expected
+
+
+@pytest.mark.django_db
+def test_api_answers_holding_patient_data_are_never_stored_by_a_cache(client, chiropractor):
+    # A staff session's answer is not covered by HTTP's rule that shared caches keep nothing
+    # asked with an Authorization header: without these headers a proxy or a CDN could keep a
+    # patient's case and serve it again, and the browser wrote it to its disk cache.
+    case = submit("V01")
+    client.force_login(chiropractor)
+    paths = [
+        f"/api/v1/intakes/{case.intake.public_id}",
+        f"/api/v1/intakes/{case.intake.public_id}/fhir",
+        f"/api/v1/referrals/{case.referrals[0].public_id}",
+        "/api/v1/referrals",
+        "/api/v1/no-such-thing",
+    ]
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code in (200, 404), path
+        cache_control = response.headers.get("Cache-Control", "")
+        assert "no-store" in cache_control, path
+        assert "private" in cache_control, path
