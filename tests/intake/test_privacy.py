@@ -164,3 +164,20 @@ def test_erase_command_asks_for_confirmation_without_yes(case, monkeypatch):
         command("erase_patient", str(patient.public_id), "--reason", "request")
     patient.refresh_from_db()
     assert patient.anonymised_at is None
+
+
+def test_erase_command_without_a_terminal_to_confirm_on_is_not_erased_and_says_so(
+    case, monkeypatch
+):
+    # Run from a script or cron without --yes, input() meets the end of stdin at once: the
+    # command ended in an EOFError traceback instead of its own refusal.
+    patient, _ = case
+
+    def no_stdin(prompt: str) -> str:
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", no_stdin)
+    with pytest.raises(CommandError, match="Not erased"):
+        command("erase_patient", str(patient.public_id), "--reason", "request")
+    patient.refresh_from_db()
+    assert patient.anonymised_at is None

@@ -22,7 +22,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         public_id = options["public_id"]
         if not options["yes"]:
-            answer = input(f"Erase patient {public_id}? This cannot be undone. Type 'erase': ")
+            try:
+                answer = input(f"Erase patient {public_id}? This cannot be undone. Type 'erase': ")
+            except EOFError:  # no terminal to answer on (a script, cron): not confirmed
+                answer = ""
             if answer.strip() != "erase":
                 raise CommandError("Not erased.")
         try:
