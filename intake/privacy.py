@@ -94,7 +94,8 @@ def patient_export(
     *, public_id: str | uuid.UUID, actor: Any, fmt: str = "json", operator: str = ""
 ) -> dict[str, Any]:
     """Everything held about one patient: identity, every intake with its answers, triage
-    result, referrals and their history. ``fmt="fhir"`` gives a FHIR Bundle per intake."""
+    result, referrals and their history, and any form they have in progress (JSON only).
+    ``fmt="fhir"`` gives a FHIR Bundle per intake."""
     if fmt not in ("json", "fhir"):
         raise ValueError(f"Unknown export format {fmt!r}.")
     patient = _patient(public_id)
@@ -154,6 +155,19 @@ def patient_export(
                 "referrals": [_referral_json(r) for r in intake.referrals.all()],
             }
             for intake in intakes
+        ],
+        # Forms the person has started and not sent: their identity and answers, held until
+        # they expire, and erased with them (patient_erase).
+        "forms_in_progress": [
+            {
+                "started_at": _iso(draft.created_at),
+                "saved_at": _iso(draft.updated_at),
+                "expires_at": _iso(draft.expires_at),
+                "patient": draft.data.get("patient", {}),
+                "answers": draft.data.get("answers", {}),
+                "typed": draft.data.get("values", {}),
+            }
+            for draft in _drafts_of(patient)
         ],
     }
 

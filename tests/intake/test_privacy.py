@@ -181,3 +181,19 @@ def test_erase_command_without_a_terminal_to_confirm_on_is_not_erased_and_says_s
         command("erase_patient", str(patient.public_id), "--reason", "request")
     patient.refresh_from_db()
     assert patient.anonymised_at is None
+
+
+def test_json_export_holds_the_forms_the_person_has_in_progress_and_no_one_elses(case):
+    # The erasure deletes a form in progress as the person's (their identity and answers);
+    # the export, "everything held about them", left it out.
+    patient, _ = case
+    draft_start(
+        values={}, patient={**PATIENT_FORM, "family_name": "OKAFOR", "email": "ada@example.org"}
+    )
+    draft_start(values={}, patient={**PATIENT_FORM, "family_name": "Okoro"})
+    data = patient_export(public_id=patient.public_id, actor=None)
+    (draft,) = data["forms_in_progress"]
+    assert draft["patient"]["family_name"] == "OKAFOR"
+    assert draft["patient"]["email"] == "ada@example.org"
+    assert {"answers", "started_at", "saved_at", "expires_at"} <= set(draft)
+    assert "token_hash" not in json.dumps(data)
