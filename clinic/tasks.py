@@ -11,12 +11,17 @@ from django.utils import timezone
 def prune_task_results() -> int:
     """Delete finished task results older than TASK_RESULT_RETENTION_DAYS; return how many.
 
-    The scheduler enqueues jobs every minute, so without this the queue table only grows.
+    The scheduler enqueues jobs every minute, so without this the queue table only grows. A
+    task still "running" after as long was left by a worker that died (django-tasks-db never
+    runs it again nor finishes it): it goes too, with the arguments it held (a resume email's
+    address and link, which forget_personal_arguments empties only when a task finishes).
     """
     from django_tasks_db.models import DBTaskResult
 
     cutoff = timezone.now() - timedelta(days=settings.TASK_RESULT_RETENTION_DAYS)
-    deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff).delete()
+    finished = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff)
+    abandoned = DBTaskResult.objects.running().filter(started_at__lt=cutoff)
+    deleted, _ = (finished | abandoned).delete()
     return deleted
 
 

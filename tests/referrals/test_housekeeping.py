@@ -138,3 +138,25 @@ def test_expired_sessions_are_purged_and_live_ones_kept():
     )
     assert purge_expired_sessions.call() == 1
     assert list(Session.objects.values_list("session_key", flat=True)) == [live.session_key]
+
+
+def test_a_task_left_running_by_a_dead_worker_is_pruned_with_the_address_it_held(settings):
+    # django-tasks-db never runs again, nor finishes, the task of a worker killed mid-run
+    # (docs/RELIABILITY.md), and the prune read finished rows only: a resume email's row kept
+    # the patient's address and private link for good, out of reach of the erasure too.
+    from django_tasks_db.models import DBTaskResult
+
+    from clinic.tasks import prune_task_results
+    from intake.tasks import send_resume_link
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    link = {"email": "ada@example.org", "url": "https://x/resume/t/", "expires_at": "2026-03-01"}
+    dead = send_resume_link.enqueue(**link).id
+    alive = send_resume_link.enqueue(**link).id
+    waiting = send_resume_link.enqueue(**link).id
+    long_ago = timezone.now() - dt.timedelta(days=settings.TASK_RESULT_RETENTION_DAYS + 1)
+    DBTaskResult.objects.filter(id__in=[dead, waiting]).update(enqueued_at=long_ago)
+    DBTaskResult.objects.filter(id=dead).update(status="RUNNING", started_at=long_ago)
+    DBTaskResult.objects.filter(id=alive).update(status="RUNNING", started_at=timezone.now())
+    prune_task_results.call()
+    assert {str(pk) for pk in DBTaskResult.objects.values_list("id", flat=True)} == {alive, waiting}
