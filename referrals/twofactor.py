@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
 from django_otp import devices_for_user
 from django_otp import login as otp_login
 from django_otp.forms import OTPAuthenticationFormMixin
@@ -230,6 +231,7 @@ def _mailbox_step(request: HttpRequest, user: Any) -> HttpResponse:
     return render(request, "admin/two_factor.html", context)
 
 
+@never_cache  # it shows the authenticator's secret: no cache may keep a copy
 @login_required(login_url="admin:login")
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
     """Set up (or confirm) a TOTP authenticator for the signed-in staff member, once a link

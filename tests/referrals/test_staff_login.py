@@ -396,3 +396,15 @@ def test_a_proved_mailbox_lasts_as_long_as_the_link(client):
     page = client.get(setup).content.decode()
     assert QR not in page
     assert "Email me the set-up link" in page  # the mailbox step again, still signed in
+
+
+def test_the_page_showing_the_authenticator_secret_is_never_cached(client):
+    # The QR code and the secret in clear: a shared cache or the browser's disk cache kept a
+    # copy, from which anyone could make the codes of this account (a review found no headers).
+    make_staff("lead_lin", "Triage lead")
+    log_in(client, "lead_lin")
+    setup = prove_mailbox(client)
+    page = client.get(setup)
+    assert QR in page.content.decode()
+    assert "no-store" in page["Cache-Control"]
+    assert "private" in page["Cache-Control"]
