@@ -225,6 +225,7 @@ def patient_erase(
             intake.date_of_birth = year_only
             intake.save(update_fields=["answers", "triage_result", "date_of_birth", "updated_at"])
         IntakeDraft.objects.filter(pk__in=[draft.pk for draft in drafts]).delete()
+        unsent = _forget_unsent_mail(drafts)
         audit_record(
             actor=actor,
             action="patient_erase",
@@ -233,10 +234,33 @@ def patient_erase(
                 "reason": reason.strip(),
                 "intakes": len(intakes),
                 "drafts": len(drafts),
+                **({"unsent_mail": unsent} if unsent else {}),
                 **({"operator": operator} if operator else {}),
             },
         )
     return patient
+
+
+def _forget_unsent_mail(drafts: list[IntakeDraft]) -> int:
+    """Delete the resume-link emails to these drafts' addresses not yet sent: their task rows
+    hold the address and the private link, and the worker would still mail the erased person
+    once (a review). One a worker has already begun is sent (the link no longer works) and its
+    arguments are then emptied (intake.apps.forget_personal_arguments)."""
+    from django.tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from intake.apps import PERSONAL_TASKS
+
+    emails = {str((draft.data.get("patient") or {}).get("email") or "") for draft in drafts}
+    emails.discard("")
+    if not emails:
+        return 0
+    deleted, _ = DBTaskResult.objects.filter(
+        task_path__in=PERSONAL_TASKS,
+        status=TaskResultStatus.READY,
+        args_kwargs__kwargs__email__in=sorted(emails),
+    ).delete()
+    return deleted
 
 
 def _drafts_of(patient: Patient) -> list[IntakeDraft]:

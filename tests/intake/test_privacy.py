@@ -197,3 +197,32 @@ def test_json_export_holds_the_forms_the_person_has_in_progress_and_no_one_elses
     assert draft["patient"]["email"] == "ada@example.org"
     assert {"answers", "started_at", "saved_at", "expires_at"} <= set(draft)
     assert "token_hash" not in json.dumps(data)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_erasure_stops_a_resume_email_not_yet_sent(case, settings):
+    """The queued email's task row held the address and the private link, and the worker still
+    mailed the erased person once (a review). Another person's queued email is sent."""
+    from django.core import mail
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    patient, _ = case
+    draft_start(
+        values={},
+        patient={**PATIENT_FORM, "email": "ada@example.org", "preferred_contact": "email"},
+        resume_url=lambda t: f"/r/{t}/",
+    )
+    draft_start(
+        values={},
+        patient={**PATIENT_FORM, "family_name": "Okoro", "email": "obi@example.org"},
+        resume_url=lambda t: f"/r/{t}/",
+    )
+    queued = DBTaskResult.objects.filter(task_path="intake.tasks.send_resume_link")
+    assert queued.count() == 2
+    patient_erase(public_id=patient.public_id, actor=None, reason="Asked to be forgotten")
+    assert "ada@example.org" not in json.dumps(list(queued.values_list("args_kwargs", flat=True)))
+    erased = AuditEntry.objects.get(action="patient_erase")
+    assert erased.detail["unsent_mail"] == 1
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+    assert [m.to for m in mail.outbox] == [["obi@example.org"]]
