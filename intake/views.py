@@ -105,6 +105,7 @@ def _typed(request: HttpRequest, form: StepForm) -> dict[str, list[str]]:
     return {name: request.POST.getlist(name) for name in names if name in request.POST}
 
 
+@never_cache  # it differs by session (a form in progress, its token), as the steps do
 @require_safe
 def start(request: HttpRequest) -> HttpResponse:
     draft = draft_for_token(_token(request))

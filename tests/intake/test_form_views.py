@@ -60,6 +60,13 @@ def test_the_start_page_explains_the_form_its_length_and_the_disclaimer(client):
     assert 'href="/form/identity/"' in page
 
 
+def test_the_patient_pages_are_never_kept_by_a_cache(client):
+    """Each differs by session (the start page offers a form in progress; every page carries
+    its CSRF token); the start page alone was cacheable (a review)."""
+    for path in ("/", "/form/identity/"):
+        assert "no-store" in client.get(path)["Cache-Control"], path
+
+
 def test_grace_completes_a_routine_case_with_several_queues(client):
     response = complete(client, worked_case("V22"))
     assert response["Location"] == "/form/done/"
