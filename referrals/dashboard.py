@@ -19,7 +19,7 @@ from referrals.models import OPEN_STATUSES, Queue, Referral
 # the admin's theme (referrals/static/referrals/admin.css). No three colours can each keep 3:1
 # against the other two and the page (WCAG 1.4.11), so a bar's parts are drawn apart, the page
 # showing between them, and each needs its 3:1 against the page alone.
-URGENCY_COLOURS = {"emergency": "#b00020", "urgent": "#9a6700", "routine": "#6b7280"}
+URGENCY_COLOURS = {"emergency": "#7f0000", "urgent": "#b07c00", "routine": "#6b7280"}
 BAR_GAP = 2
 
 

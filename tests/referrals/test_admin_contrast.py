@@ -302,6 +302,23 @@ def test_the_bars_and_the_body_map_keep_non_text_contrast(theme: str | None, pre
     assert failures == []
 
 
+# Emergency and urgent differ in hue (red, amber), which a reader with red-green colour
+# blindness does not see: they differ in lightness too (1.5:1 light, 1.24:1 dark before).
+BARS_APART = 2.0
+
+
+@pytest.mark.parametrize(("theme", "prefers_dark"), SCENARIOS)
+def test_the_emergency_and_urgent_bars_differ_in_lightness_too(
+    theme: str | None, prefers_dark: bool
+):
+    _, cascade = sheets()
+    variables = root_variables(cascade, theme, prefers_dark)
+    emergency, urgent = (
+        resolve(f"var(--clinic-bar-{urgency})", variables) for urgency in ("emergency", "urgent")
+    )
+    assert contrast(emergency, urgent) >= BARS_APART, (emergency, urgent)
+
+
 @pytest.mark.parametrize(("theme", "prefers_dark"), LIGHT_SCENARIOS)
 def test_the_light_theme_is_the_drawings_own_colours(theme: str | None, prefers_dark: bool):
     _, cascade = sheets()
