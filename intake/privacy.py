@@ -199,11 +199,22 @@ def patient_erase(
     if not reason.strip():
         raise ValueError("A reason is required for an erasure.")
     with transaction.atomic():
-        # The person's lock first, as a submission takes it: a submission matching this
+        # The person's forms in progress first: a form being sent holds its draft's row, then
+        # takes the person's lock (intake.drafts.draft_submit); the erasure took them the other
+        # way round and the two deadlocked, failing one (a review found it). The drafts are
+        # found again under the locks below: a send that finished left only its marker.
+        found = _patient(public_id)
+        list(
+            IntakeDraft.objects.select_for_update()
+            .filter(pk__in=[draft.pk for draft in _drafts_of(found)])
+            .order_by("pk")
+            .values_list("pk")
+        )
+        # Then the person's lock, as a submission takes it: a submission matching this
         # patient either finishes before (and its intake is erased too) or starts after (and
         # finds no one to match). Without it, one that had read the patient before the erasure
         # wrote identity back onto it afterwards (a review found it).
-        lock_patient(_patient(public_id).pk)
+        lock_patient(found.pk)
         patient = _patient(public_id, lock=True)
         if patient.anonymised_at is not None:
             raise AlreadyErased(public_id)
