@@ -98,11 +98,19 @@ def patient_export(
     ``fmt="fhir"`` gives a FHIR Bundle per intake."""
     if fmt not in ("json", "fhir"):
         raise ValueError(f"Unknown export format {fmt!r}.")
-    patient = _patient(public_id)
-    intakes = _intakes(patient)
     with transaction.atomic():
+        # Read under the person's lock, which an erasure and a submission hold: read statement
+        # by statement, an erasure committing between them gave the person their name and
+        # birth date beside their cases already erased (a review found it).
+        lock_patient(_patient(public_id).pk)
+        patient = _patient(public_id)
         detail = {"format": fmt, **({"operator": operator} if operator else {})}
         audit_record(actor=actor, action="patient_export", obj=patient, detail=detail)
+        return _export(patient, fmt)
+
+
+def _export(patient: Patient, fmt: str) -> dict[str, Any]:
+    intakes = _intakes(patient)
     if fmt == "fhir":
         now = timezone.now()
         # Every referral each case fed, as the API's bundle has it (a later case that joined

@@ -82,3 +82,43 @@ def test_an_erasure_and_the_persons_form_being_sent_at_once_do_not_deadlock(monk
     for case in Intake.objects.filter(patient=patient):
         assert case.answers["main_concern"] == ERASED_TEXT
     assert not [d for d in IntakeDraft.objects.all() if "patient" in d.data]
+
+
+def test_an_export_read_while_the_patient_is_erased_is_all_before_or_all_after(monkeypatch):
+    """The export read the identity, then the cases, then the forms in progress, each on its
+    own: an erasure committing in between gave the person their name and birth date beside
+    cases already erased, or an export of an erased person naming them."""
+    from intake.privacy import patient_export
+
+    assert connection.vendor == "postgresql"
+    answers = {**worked_case("V01"), "main_concern": "Back, Ada O."}
+    public_id = submit("V01", patient=details(), answers=answers).intake.patient.public_id
+    identity_read, erased = threading.Event(), threading.Event()
+    real_intakes = intake.privacy._intakes
+
+    def intakes_once_erased(patient: Patient) -> Any:
+        identity_read.set()
+        # Until the erasure has committed; one that instead waits for the export never does,
+        # and the export goes on.
+        erased.wait(3)
+        return real_intakes(patient)
+
+    monkeypatch.setattr(intake.privacy, "_intakes", intakes_once_erased)
+
+    def erase() -> Any:
+        assert identity_read.wait(10)
+        try:
+            return patient_erase(public_id=public_id, actor=None, reason="Asked to be forgotten")
+        finally:
+            erased.set()
+
+    outcomes = run_at_once(lambda: patient_export(public_id=public_id, actor=None), erase)
+    assert [kind for kind, _ in outcomes] == ["ok", "ok"], outcomes
+    export = outcomes[0][1]
+    (case,) = export["intakes"]
+    if export["patient"]["anonymised_at"] is None:
+        assert export["patient"]["family_name"] == "Okafor"
+        assert case["answers"]["main_concern"] == "Back, Ada O."
+    else:
+        assert export["patient"]["family_name"] == "Erased"
+        assert case["answers"]["main_concern"] == ERASED_TEXT
