@@ -17,6 +17,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.signals import user_login_failed
 from django.core import signing
@@ -259,6 +260,10 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     if not _mailbox_proven(request, user):
         return _mailbox_step(request, user)
     with transaction.atomic():
+        # The account's row orders two set-up pages opened at once: each found no
+        # authenticator in the making and made one, and every later visit failed on
+        # get_or_create's two rows (a 500; a review found it).
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
         device, _ = TOTPDevice.objects.get_or_create(
             user=user, confirmed=False, defaults={"name": "Authenticator app"}
         )
