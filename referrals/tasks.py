@@ -112,7 +112,9 @@ def announce_pending(referral_id: int) -> int:
             announced_at=None,
         )
         .only("id", "reference")
-        .order_by("created_at", "id")
+        # The clearance's order (submitted_at, id): created_at can run the other way for two
+        # cases sent at once, and the two would then lock each other's cases (a review).
+        .order_by("submitted_at", "id")
     )
     announced = 0
     for intake in pending:

@@ -225,3 +225,34 @@ def test_a_released_red_flag_tells_the_case_before_the_referrals_it_opens(
     ]
     assert told[2][1:3] == ("urgent_medical_review", "new")
     assert told[3] == (changed, "chiropractic", None, "new")
+
+
+@pytest.mark.django_db
+def test_a_claim_announces_a_reviews_cases_in_the_order_a_clearance_locks_them(
+    settings, medical_reviewer
+):
+    """Both lock the cases one by one: the clearance by (submitted_at, id), the claim's
+    announcements by (created_at, id) before, and two cases sent at once can stand in opposite
+    orders by the two, which could deadlock a claim and a clearance of one review (a review)."""
+    settings.TASKS = DATABASE_QUEUE  # the announcements wait: the claim makes them
+    endpoint = _partner()
+    first = submit("V09")
+    second = submit("V09")  # the same patient: joins the open review
+    (review,) = first.referrals
+    assert second.referrals[0].pk == review.pk
+    # Opposite orders: the case created first was submitted last.
+    Intake.objects.filter(pk=first.intake.pk).update(
+        submitted_at=second.intake.submitted_at + dt.timedelta(seconds=1)
+    )
+    referral_claim(referral=review, actor=medical_reviewer)
+    told = [
+        d.payload["data"]["intake"]["reference"]
+        for d in WebhookDelivery.objects.filter(
+            endpoint=endpoint, event_type=WebhookEvent.INTAKE_SUBMITTED
+        ).order_by("id")
+    ]
+    locked = Intake.objects.filter(pk__in=[first.intake.pk, second.intake.pk]).order_by(
+        "submitted_at", "id"
+    )
+    assert told == [intake.reference for intake in locked]
+    assert told == [second.intake.reference, first.intake.reference]
