@@ -180,9 +180,13 @@ class KeysetPagination(BasePagination):
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
         self.request = request
         limit_text = request.query_params.get("limit")
-        try:
-            limit = DEFAULT_LIMIT if limit_text is None else int(limit_text)
-        except ValueError:
+        # ASCII digits only, as the schema says: int() also took " 5", "+5", "5_0" and other
+        # scripts' digits (a review).
+        if limit_text is None:
+            limit = DEFAULT_LIMIT
+        elif limit_text.isascii() and limit_text.isdigit():
+            limit = int(limit_text)
+        else:
             limit = 0
         if not 1 <= limit <= MAX_LIMIT:
             raise ValidationError({"limit": [f"Use a whole number from 1 to {MAX_LIMIT}."]})

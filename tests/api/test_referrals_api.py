@@ -168,7 +168,17 @@ def test_first_and_deep_pages_run_three_queries_whatever_the_size(api):
 
 @pytest.mark.parametrize(
     "params",
-    [{"cursor": "garbage"}, {"limit": "0"}, {"limit": "x"}, {"queue": "nowhere"}],
+    [
+        {"cursor": "garbage"},
+        {"limit": "0"},
+        {"limit": "x"},
+        {"queue": "nowhere"},
+        # int() took these (a review); the schema says a whole number.
+        {"limit": " 5"},
+        {"limit": "+5"},
+        {"limit": "5_0"},
+        {"limit": "\u0665"},  # Arabic-Indic five
+    ],
 )
 def test_bad_list_parameters_are_400(api, params):
     response = api.get("/api/v1/referrals", **params)
