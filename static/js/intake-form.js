@@ -5,6 +5,27 @@
   var summary = document.getElementById("error-summary");
   if (summary) {
     summary.focus();
+    // Followed as a plain link, the browser scrolls the box or radio itself to the top of the
+    // window, leaving its question (the label, or the group's legend) out of sight above it.
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest ? event.target.closest("a[href^='#']") : null;
+      var input = link ? document.getElementById(link.getAttribute("href").slice(1)) : null;
+      if (!input) {
+        return;
+      }
+      var group = input.closest("fieldset");
+      var legend = group ? group.querySelector("legend") : null;
+      var question = legend || document.querySelector("label[for='" + input.id + "']");
+      if (!question) {
+        return;
+      }
+      event.preventDefault();
+      var top = question.getBoundingClientRect().top;
+      var bottom = input.getBoundingClientRect().bottom;
+      // A question too long to show with its control: the control comes first.
+      (bottom - top <= window.innerHeight ? question : input).scrollIntoView({ block: "start" });
+      input.focus({ preventScroll: true });
+    });
   }
 
   // A second click on the button would send the step twice: the first one is enough.

@@ -314,3 +314,51 @@ def test_back_or_reload_after_a_refused_step_sends_nothing_again_and_keeps_what_
     stored = IntakeDraft.objects.get().data["answers"]
     assert stored["main_concern"] == typed
     assert stored["pain_now_nrs"] == 6
+
+
+def scrolled_still(page: Page) -> None:
+    """Wait for the page to stop scrolling (Bootstrap's scroll-behavior is smooth)."""
+    page.evaluate(
+        """() => new Promise((done) => {
+            let last = window.scrollY, still = 0;
+            const tick = () => {
+                still = window.scrollY === last ? still + 1 : 0;
+                last = window.scrollY;
+                if (still >= 10) { done(); } else { requestAnimationFrame(tick); }
+            };
+            requestAnimationFrame(tick);
+        })"""
+    )
+
+
+def test_an_error_summary_link_shows_the_question_with_the_control_it_focuses(page: Page):
+    """Followed as a plain link, the browser scrolled the radio or box itself to the top of the
+    window, so the question above it (a fieldset's legend, a box's label) was out of sight: on a
+    phone a patient saw only "Yes" and "No", or only "Centimetres"."""
+    page.set_viewport_size(PHONE)
+    answers = worked_case("V01")
+    page.goto("/form/identity/")
+    fill_step(page, step_data("identity", answers, IDENTITY))
+    next_step(page)
+    about = step_data("about_you", answers, IDENTITY)
+    fill_step(page, {key: value for key, value in about.items() if key != "height_cm"})
+    next_step(page)
+    page.locator("#error-summary").get_by_role("link").first.click()
+    expect(page.locator("#id_height_cm")).to_be_focused()
+    scrolled_still(page)
+    height = page.get_by_role("group", name=re.compile("^How tall are you"))
+    expect(height.locator("legend")).to_be_in_viewport(ratio=1)
+    expect(height.get_by_text("Fill in one: the metric box")).to_be_in_viewport(ratio=1)
+    page.locator("#id_height_cm").fill("172")
+    next_step(page)
+    for step in STEP_CODES[2 : STEP_CODES.index("red_flags")]:
+        fill_step(page, step_data(step, answers, IDENTITY))
+        next_step(page)
+    flags = step_data("red_flags", answers, IDENTITY)
+    fill_step(page, {key: value for key, value in flags.items() if key != "foot_wound"})
+    next_step(page)
+    page.locator("#error-summary").get_by_role("link").first.click()
+    expect(page.locator("#id_foot_wound_0")).to_be_focused()
+    scrolled_still(page)
+    expect(page.locator("#div_id_foot_wound legend")).to_be_in_viewport(ratio=1)
+    expect(page.locator("#id_foot_wound_1")).to_be_in_viewport(ratio=1)
