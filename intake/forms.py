@@ -450,9 +450,12 @@ class AboutYouBase(StepForm):
     def layout(self) -> Layout:
         parts: list[Any] = []
         for code, (metric, whole, fraction, _convert) in self.UNITS.items():
+            # Required, like every question marked *.
             parts.append(
                 Fieldset(
-                    _(FIELD_BY_CODE[code].label),
+                    format_html(
+                        '{}<span class="asteriskField">*</span>', _(FIELD_BY_CODE[code].label)
+                    ),
                     HTML(format_html('<p class="form-text mt-0">{}</p>', self._EITHER)),
                     Div(metric, css_class="unit-metric"),
                     Div(

@@ -255,6 +255,17 @@ def test_height_and_weight_in_imperial_are_stored_in_whole_cm_and_kg(client):
     assert (stored["height_cm"], stored["weight_kg"]) == (191, 70)
 
 
+def test_height_and_weight_are_marked_as_needing_an_answer(client):
+    """Both are required, and the page says "Questions marked * need an answer.", but their
+    legends had no *: a patient skipping them learnt they were needed only from the error."""
+    complete(client, worked_case("V01"), upto="about_you")
+    page = html(client.get("/form/about_you/"))
+    legends = re.findall(r"<legend[^>]*>(.*?)</legend>", page, re.S)
+    for question in ("How tall are you?", "About how much do you weigh?"):
+        (legend,) = [text for text in legends if question in text]
+        assert '<span class="asteriskField">*</span>' in legend, legend
+
+
 def test_height_in_both_units_at_once_is_refused(client):
     complete(client, worked_case("V01"), upto="about_you")
     data = {"height_cm": "180", "height_feet": "6", "weight_kg": "80", "has_diabetes": "no"}
