@@ -450,13 +450,18 @@ class AboutYouBase(StepForm):
     def layout(self) -> Layout:
         parts: list[Any] = []
         for code, (metric, whole, fraction, _convert) in self.UNITS.items():
-            # Required, like every question marked *.
+            # Required like every question marked *; the hint is the group's description, read
+            # with the legend when a screen reader enters the boxes (as for the radio groups).
             parts.append(
                 Fieldset(
                     format_html(
                         '{}<span class="asteriskField">*</span>', _(FIELD_BY_CODE[code].label)
                     ),
-                    HTML(format_html('<p class="form-text mt-0">{}</p>', self._EITHER)),
+                    HTML(
+                        format_html(
+                            '<p class="form-text mt-0" id="{}-hint">{}</p>', code, self._EITHER
+                        )
+                    ),
                     Div(metric, css_class="unit-metric"),
                     Div(
                         Div(whole, css_class="col"),
@@ -464,6 +469,7 @@ class AboutYouBase(StepForm):
                         css_class="row unit-imperial",
                     ),
                     css_class="mb-3",
+                    aria_describedby=f"{code}-hint",
                 )
             )
         in_units = {name for names in self.UNITS.values() for name in names[:3]}

@@ -362,3 +362,16 @@ def test_an_error_summary_link_shows_the_question_with_the_control_it_focuses(pa
     scrolled_still(page)
     expect(page.locator("#div_id_foot_wound legend")).to_be_in_viewport(ratio=1)
     expect(page.locator("#id_foot_wound_1")).to_be_in_viewport(ratio=1)
+
+
+def test_the_unit_hint_is_read_with_the_height_and_weight_questions(page: Page):
+    """'Fill in one: the metric box, or the two imperial boxes.' sat in the group unlinked: a
+    screen reader tabbing into the boxes heard the legend and 'Centimetres', never the hint."""
+    answers = worked_case("V01")
+    page.goto("/form/identity/")
+    fill_step(page, step_data("identity", answers, IDENTITY))
+    next_step(page)
+    hint = "Fill in one: the metric box, or the two imperial boxes."
+    for question in ("How tall are you?", "About how much do you weigh?"):
+        group = page.get_by_role("group", name=re.compile(f"^{re.escape(question)}"))
+        expect(group).to_have_accessible_description(hint)
