@@ -75,4 +75,15 @@
       record();
     }
   });
+
+  // Back, Forward or a return to the page brings an unsent "Yes" back ticked (the browser
+  // restores what was typed) with no change event: the advice must show with it.
+  function showForRestoredYes() {
+    if (document.querySelector("input[data-interrupt][value=yes]:checked")) {
+      advice.classList.remove("d-none");
+      record();
+    }
+  }
+  showForRestoredYes();
+  window.addEventListener("pageshow", showForRestoredYes);
 })();

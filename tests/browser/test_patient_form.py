@@ -375,3 +375,24 @@ def test_the_unit_hint_is_read_with_the_height_and_weight_questions(page: Page):
     for question in ("How tall are you?", "About how much do you weigh?"):
         group = page.get_by_role("group", name=re.compile(f"^{re.escape(question)}"))
         expect(group).to_have_accessible_description(hint)
+
+
+def test_a_yes_the_browser_brings_back_shows_the_emergency_advice(page: Page):
+    """Back to the red-flag step (from another page, or after leaving the site) brings the
+    unsent "Yes" back ticked, as browsers restore what was typed, but the advice showed only on
+    a change of answer: the page said "Yes" to numbness between the legs without the advice."""
+    answers = worked_case("V01")
+    page.goto("/form/identity/")
+    for step in STEP_CODES[: STEP_CODES.index("red_flags")]:
+        fill_step(page, step_data(step, answers, IDENTITY))
+        next_step(page)
+    answer = page.locator("input[name='saddle_numbness'][value='yes']")
+    answer.check()
+    advice = page.locator("#interrupt-advice")
+    expect(advice).to_be_visible()
+    page.goto("/")
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/form/red_flags/$"))
+    expect(answer).to_be_checked()  # restored by the browser, never saved
+    expect(advice).to_be_visible()
+    expect(advice).to_contain_text("Do not delay getting help")
