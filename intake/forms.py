@@ -506,8 +506,13 @@ class AboutYouBase(StepForm):
         if code in self.UNITS:
             metric, whole, fraction, _convert = self.UNITS[code]
             data = self.cleaned_data
-            imperial = data.get(whole) is not None or data.get(fraction) is not None
-            return whole if data.get(metric) is None and imperial else metric
+            if data.get(metric) is not None or (
+                data.get(whole) is None and data.get(fraction) is None
+            ):
+                return metric
+            # The imperial box the patient filled: inches alone put the message on the empty
+            # feet box (a review).
+            return whole if data.get(whole) is not None else fraction
         return code
 
 

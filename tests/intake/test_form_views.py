@@ -347,6 +347,16 @@ def test_the_smaller_unit_alone_may_be_any_size(client, typed, stored):
     assert Intake.objects.get().answers[code] == value
 
 
+def test_a_height_in_inches_alone_out_of_range_is_told_at_the_inches_box(client):
+    """It was put on the feet box, which the patient left empty (a review)."""
+    complete(client, worked_case("V01"), upto="about_you")
+    data = {"height_inches": "40", "weight_kg": "80", "has_diabetes": "no"}
+    page = html(refused(client, "about_you", data))
+    assert "That comes to 102 cm. Please enter a number from 120 to 220." in page
+    assert 'href="#id_height_inches"' in page
+    assert 'href="#id_height_feet"' not in page
+
+
 def test_an_absurd_imperial_height_or_weight_is_a_form_message_not_an_error(client):
     """Numbers past the decimal context's 28 digits made the conversion raise (a 500 on the
     public form, found by a review): now converted exactly and refused by the range."""
