@@ -286,17 +286,19 @@ class IdentityForm(StepForm):
             "required": _("Please enter your date of birth: day, month and year."),
         },
     )
+    # The hint on the first of the two boxes, where the patient (and a screen reader) meets
+    # it: under the email box, the phone box was passed without it (a review).
     phone = forms.CharField(
         label=_("Phone number"),
         required=False,
         max_length=40,
+        help_text=_("Give a phone number, an email address or both."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
     )
     email = forms.CharField(
         label=_("Email address"),
         required=False,
         max_length=254,
-        help_text=_("Give a phone number, an email address or both."),
         widget=forms.TextInput(attrs={"type": "email", "autocomplete": "email"}),
     )
     preferred_contact = forms.ChoiceField(

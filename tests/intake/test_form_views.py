@@ -434,6 +434,18 @@ def test_tom_under_16_is_refused_as_soon_as_he_gives_his_date_of_birth(client):
     assert not IntakeDraft.objects.exists()
 
 
+def test_the_contact_hint_is_read_with_the_first_contact_box(client):
+    """It sat under the email box, after the phone box (a review)."""
+    page = html(client.get("/form/identity/"))
+    phone = re.search(r'<input[^>]*name="phone"[^>]*>', page)
+    assert phone is not None
+    described = re.search(r'aria-describedby="([^"]+)"', phone.group(0))
+    assert described is not None
+    hint = re.search(rf'id="{described.group(1)}"[^>]*>([^<]*)<', page)
+    assert hint is not None
+    assert hint.group(1).strip() == "Give a phone number, an email address or both."
+
+
 def test_a_missing_name_or_birth_date_says_what_to_enter(client):
     page = html(refused(client, "identity", {**GRACE, "given_name": "", "date_of_birth": ""}))
     assert "Please enter your given name." in page
