@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from clinic.middleware import client_address
+from clinic.middleware import client_address, stamp_session_refresh
 from intake.drafts import (
     IDENTITY_STEP,
     SESSION_KEY,
@@ -295,6 +295,11 @@ def _render_step(request: HttpRequest, form: StepForm, draft: IntakeDraft | None
             if draft and token
             else None
         ),
+        # The session closes after this long without a request (a shared computer); the
+        # page's script keeps it open while the patient types, and warns before it closes.
+        "idle_seconds": settings.SESSION_COOKIE_AGE if draft and token else None,
+        "idle_minutes": settings.SESSION_COOKIE_AGE // 60,
+        "refresh_seconds": settings.SESSION_REFRESH_SECONDS,
         "asks_interrupt": any(code in form.fields for code in INTERRUPT_FIELDS),
         "interrupt_visible": interrupt_visible,
         "interrupt": interrupt_message(
@@ -302,6 +307,17 @@ def _render_step(request: HttpRequest, form: StepForm, draft: IntakeDraft | None
         ),
     }
     return render(request, "intake/step.html", context)
+
+
+@require_POST
+def keep_open(request: HttpRequest) -> HttpResponse:
+    """The page's script keeps the form's session open while the patient is at it: typing, or
+    "Keep my form open" on the warning shown before the idle limit (WCAG 2.2.1). What was typed
+    on a page and not yet sent was lost when the session ended under it (a review). A browser
+    holding no form gets no session."""
+    if _token(request):
+        stamp_session_refresh(sender=None, request=request)
+    return HttpResponse(status=204)
 
 
 @require_POST

@@ -38,6 +38,44 @@
     }, 0);
   });
 
+  // The form's session closes after data-idle-seconds without a request (a shared computer).
+  // While the patient is active (typing, choosing) the page keeps it open with a request every
+  // few minutes; a while before it would close, a warning offers to keep it (WCAG 2.2.1).
+  var idle = document.getElementById("idle-warning");
+  if (idle) {
+    var idleMs = Number(idle.getAttribute("data-idle-seconds")) * 1000;
+    var warnMs = Math.min(180000, idleMs / 4);
+    var keepEveryMs = Math.min(300000, idleMs / 3);
+    // The page's own request moved the session's end by up to this much less (it is moved at
+    // most once a refresh interval): count from the earliest it may have been.
+    var lastKept = Date.now() - Number(idle.getAttribute("data-refresh-seconds")) * 1000;
+    var lastActive = 0;
+    var keepOpen = function () {
+      var csrf = document.querySelector("input[name=csrfmiddlewaretoken]");
+      lastKept = Date.now();
+      idle.classList.add("d-none");
+      fetch(idle.getAttribute("data-keep-open-url"), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrf ? csrf.value : "" },
+      }).catch(function () {});
+    };
+    ["input", "keydown", "pointerdown", "change"].forEach(function (type) {
+      document.addEventListener(type, function () {
+        lastActive = Date.now();
+      }, true);
+    });
+    document.getElementById("idle-keep-open").addEventListener("click", keepOpen);
+    window.setInterval(function () {
+      var now = Date.now();
+      if (lastActive > lastKept && now - lastKept >= keepEveryMs) {
+        keepOpen();
+      } else if (now - lastKept >= idleMs - warnMs && idle.classList.contains("d-none")) {
+        idle.classList.remove("d-none");
+      }
+    }, 15000);
+  }
+
   var advice = document.getElementById("interrupt-advice");
   if (!advice) {
     return;

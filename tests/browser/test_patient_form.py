@@ -396,3 +396,42 @@ def test_a_yes_the_browser_brings_back_shows_the_emergency_advice(page: Page):
     expect(answer).to_be_checked()  # restored by the browser, never saved
     expect(advice).to_be_visible()
     expect(advice).to_contain_text("Do not delay getting help")
+
+
+def test_a_form_left_idle_warns_before_it_closes_and_typing_keeps_it_open(page: Page):
+    """WCAG 2.2.1: the session closed after 30 minutes without a request, taking what was
+    typed on the page, with no warning (a review). The page's clock is run forward."""
+    from django.contrib.sessions.models import Session
+
+    answers = worked_case("V01")
+    page.goto("/form/identity/")
+    fill_step(page, step_data(STEP_CODES[0], answers, IDENTITY))
+    next_step(page)
+    expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+    page.clock.install()
+    page.reload()
+    warning = page.locator("#idle-warning")
+    expect(warning).to_be_hidden()
+    kept: list[str] = []
+    page.on("request", lambda r: kept.append(r.url) if r.url.endswith("/form/keep-open/") else None)
+
+    page.clock.run_for("20:00")  # nobody at the page: no request, no warning yet
+    expect(warning).to_be_hidden()
+    page.clock.run_for("06:30")  # three minutes and a refresh interval before it would close
+    expect(warning).to_be_visible()
+    expect(warning).to_have_attribute("role", "alert")
+    check_step(page, "02-idle-warning")
+    (session,) = Session.objects.all()
+    before = session.expire_date
+    with page.expect_response(lambda r: r.url.endswith("/form/keep-open/")) as answered:
+        page.get_by_role("button", name="Keep my form open").click()
+    assert answered.value.status == 204
+    expect(warning).to_be_hidden()
+    assert Session.objects.get().expire_date > before
+    assert len(kept) == 1
+
+    # Typing keeps it open without a warning: a request at most every five minutes.
+    page.locator("textarea, input[type=text], input[type=number]").first.press_sequentially("1")
+    page.clock.run_for("05:30")
+    assert len(kept) == 2
+    expect(warning).to_be_hidden()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -621,3 +622,30 @@ def test_the_region_steps_offer_the_clickable_map_without_nerve_root_names():
     assert 'class="map-region is-on" data-field="numbness_areas" data-code="inner_shin"' in neuro
     for staff_word in ("L4 pattern", "L5 pattern", "S1 pattern", "polyneuropathy", "[L"):
         assert staff_word not in neuro
+
+
+def test_a_form_in_progress_is_kept_open_by_its_page_and_warns_before_it_closes(client):
+    """After SESSION_IDLE_MINUTES without a request the session, and what was typed on the
+    page and not sent, was gone with no warning (WCAG 2.2.1; a review). The step's page says
+    how long it has and asks the server to keep it open while the patient is at it."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    first = html(client.get("/form/identity/"))
+    assert 'id="idle-warning"' not in first  # no form held yet: nothing to keep open
+    complete(client, worked_case("V01"), upto="pain_locations")
+    page = html(client.get("/form/pain_locations/"))
+    assert 'id="idle-warning"' in page
+    assert 'data-idle-seconds="1800"' in page
+    assert "this form closes after 30 minutes without activity" in page
+    key = client.session.session_key
+    Session.objects.filter(pk=key).update(expire_date=timezone.now() + dt.timedelta(minutes=1))
+    assert client.post("/form/keep-open/").status_code == 204
+    ends = Session.objects.get(pk=key).expire_date
+    assert ends > timezone.now() + dt.timedelta(minutes=29)
+
+
+def test_keeping_open_makes_no_session_for_a_browser_holding_no_form(db):
+    browser = Client()
+    assert browser.post("/form/keep-open/").status_code == 204
+    assert "sessionid" not in browser.cookies
