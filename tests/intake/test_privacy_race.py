@@ -13,24 +13,12 @@ import intake.privacy
 from intake.drafts import STEP_CODES, DraftNotFound, draft_save_step, draft_start, draft_submit
 from intake.models import Intake, IntakeDraft, Patient
 from intake.privacy import ERASED_TEXT, patient_erase
-from intake.questionnaire import fields_in_section
 from tests.clinic_fixtures import details, submit, worked_case
+from tests.form_data import IDENTITY
+from tests.intake.test_drafts import section_answers
 from tests.referrals.test_concurrency import run_at_once
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
-
-ADA = {
-    "given_name": "Ada",
-    "family_name": "Okafor",
-    "date_of_birth": "1980-05-17",
-    "phone": "07700 900123",
-    "email": "",
-    "preferred_contact": "phone",
-}
-
-
-def _section(step: str, answers: dict[str, Any]) -> dict[str, Any]:
-    return {spec.code: answers.get(spec.code) for spec in fields_in_section(step)}
 
 
 def test_an_erasure_and_the_persons_form_being_sent_at_once_do_not_deadlock(monkeypatch):
@@ -40,9 +28,9 @@ def test_an_erasure_and_the_persons_form_being_sent_at_once_do_not_deadlock(monk
     assert connection.vendor == "postgresql"
     answers = {**worked_case("V01"), "main_concern": "Back, Ada O."}
     public_id = submit("V01", patient=details()).intake.patient.public_id
-    _draft, token = draft_start(values={}, patient=ADA)
+    _draft, token = draft_start(values={}, patient=IDENTITY)
     for step in STEP_CODES[1 : STEP_CODES.index("consent")]:
-        draft_save_step(token=token, step=step, values={}, answers=_section(step, answers))
+        draft_save_step(token=token, step=step, values={}, answers=section_answers(step, answers))
 
     draft_held, erasure_locked = threading.Event(), threading.Event()
     real_submit, real_lock = intake.drafts.intake_submit, intake.privacy.lock_patient
@@ -63,7 +51,7 @@ def test_an_erasure_and_the_persons_form_being_sent_at_once_do_not_deadlock(monk
 
     def send() -> Any:
         return draft_submit(
-            token=token, step="consent", values={}, answers=_section("consent", answers)
+            token=token, step="consent", values={}, answers=section_answers("consent", answers)
         )
 
     def erase() -> Any:
