@@ -194,7 +194,8 @@ def _notify(referral: Referral) -> int:
     recipients = _staff_emails(QUEUE_GROUPS[referral.queue])
     subject = f"[{referral.get_urgency_display()}] New case {referral.intake.reference}"
     body = (
-        f"A {referral.get_urgency_display().lower()} case is waiting in the "
+        # "A new": "A urgent case", "A emergency case" read wrongly (found running make run).
+        f"A new {referral.get_urgency_display().lower()} case is waiting in the "
         f"{referral.get_queue_display()} queue.\n"
         f"Reference: {referral.intake.reference}\n"
         f"Due: {timezone.localtime(referral.due_at):%a %d %b %Y %H:%M}\n"

@@ -256,3 +256,16 @@ def test_a_claim_announces_a_reviews_cases_in_the_order_a_clearance_locks_them(
     )
     assert told == [intake.reference for intake in locked]
     assert told == [second.intake.reference, first.intake.reference]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("case", "urgency"), [("V09", "emergency"), ("V17", "urgent")])
+def test_the_queue_alert_reads_as_english(case, urgency, medical_reviewer, podiatrist):
+    """It read "A urgent case is waiting", "A emergency case" (found running make run)."""
+    (referral, *_) = submit(case, patient=details(family_name="Reyes")).referrals
+    (message, *_) = mail.outbox
+    assert referral.urgency == urgency
+    assert message.subject == f"[{urgency.title()}] New case {referral.intake.reference}"
+    assert message.body.startswith(
+        f"A new {urgency} case is waiting in the {referral.get_queue_display()} queue.\n"
+    )
