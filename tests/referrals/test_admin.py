@@ -782,3 +782,16 @@ def test_history_lines_read_as_the_template_wrote_them(language):
             (line,) = history_lines([row])
             assert escape(line) == template.render(Context({"event": event})), row
             assert line.startswith("28 ")
+
+
+def test_the_case_page_has_the_admins_breadcrumbs(client, cases, chiropractor):
+    """Django 6 styles ol.breadcrumbs; the case page's own div drew unstyled, the trail
+    pressed against the window's edge (found running make run)."""
+    client.force_login(chiropractor)
+    referral = Referral.objects.filter(queue="chiropractic").first()
+    assert referral is not None
+    html = client.get(f"/admin/referrals/referral/{referral.public_id}/change/").content.decode()
+    trail = html.split('<ol class="breadcrumbs">', 1)[1].split("</ol>", 1)[0]
+    assert '<a href="/admin/referrals/referral/">Referrals</a>' in trail
+    assert f'<li aria-current="page">{referral.intake.reference} (Chiropractic)</li>' in trail
+    assert '<div class="breadcrumbs">' not in html
