@@ -32,7 +32,7 @@ faults: env
 soak: env
 	$(PY) -m pytest -m soak -s -q tests/soak
 
-## browser-deps: Debian's chromium for the browser tests (installed only when missing)
+## browser-deps: Debian's chromium for the browser tests and gettext for the translation check (installed only when missing)
 browser-deps:
 	@sh .ci/install-chromium
 
