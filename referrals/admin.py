@@ -39,7 +39,7 @@ from referrals.admin_queue import (
 from referrals.admin_queue_page import queue_changelist_view
 from referrals.audit import audit_record
 from referrals.case import HISTORY_COLUMNS, case_answers, case_flags, history_lines
-from referrals.errors import ReferralError
+from referrals.errors import ChoiceRequired, ReasonRequired, ReferralError
 from referrals.forms import ClearRedFlagForm, MoveForm, StaffNoteForm
 from referrals.links import KINDS, SENTENCES, link_summary
 from referrals.models import (
@@ -477,7 +477,7 @@ class ReferralAdmin(CappedCountAdmin):
                     reason=data["reason"],
                 )
         except ReferralError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(_field_left_out(exc, data["action"]), exc.message)
             return self._render_case(request, referral, move_form=form, status=exc.status)
         audit_record(
             actor=request.user,
@@ -729,6 +729,17 @@ def _later_cases(referral: Referral) -> tuple[list[Intake], bool]:
         "reference", "submitted_at", "triage_result", "red_flag_count", "red_flag_cleared_at"
     )
     return sorted(later, key=lambda case: (case.submitted_at, case.pk)), more
+
+
+def _field_left_out(error: ReferralError, action: str) -> str | None:
+    """The move form's field a refusal is about, so the page marks it and reads the error with
+    it (a reason or a choice left out was shown above the form, tied to no field: a review
+    found it); None for a refusal about the referral itself."""
+    if isinstance(error, ReasonRequired):
+        return "reason"
+    if isinstance(error, ChoiceRequired):
+        return "queue" if action == Action.REROUTE else "urgency"
+    return None
 
 
 def _case_url(referral: Referral) -> str:

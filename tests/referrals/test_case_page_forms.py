@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
@@ -134,3 +136,39 @@ def test_a_refused_note_does_not_show_the_case_to_whoever_may_not_view_it(client
     answer = client.post(url("note", referral), {"note-text": ""})
     assert answer.status_code == 403
     assert referral.intake.reference not in answer.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"move-action": "decline", "move-reason": " "}, "reason"),
+        ({"move-action": "override_urgency", "move-urgency": "urgent"}, "reason"),
+        ({"move-action": "reroute", "move-reason": "x", "move-queue": ""}, "queue"),
+        ({"move-action": "override_urgency", "move-reason": "x"}, "urgency"),
+    ],
+)
+def test_a_move_refused_for_what_was_left_out_marks_that_field(client, chiropractor, data, field):
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    answer = client.post(url("move", referral), data)
+    assert answer.status_code == 400
+    html = answer.content.decode()
+    # The error is the field's, so a screen reader reads it with the field (WCAG 3.3.1, 1.3.1).
+    (control,) = re.findall(rf'<[a-z]+ name="move-{field}"[^>]*>', html)
+    assert 'aria-invalid="true"' in control
+    assert re.search(rf'aria-describedby="[^"]*id_move-{field}_error"', control)
+    assert f'id="id_move-{field}_error"' in html
+    assert "nonfield" not in html
+
+
+def test_an_entered_in_error_reason_left_out_is_read_with_its_field(client, triage_lead):
+    (referral,) = submit("V01").referrals
+    referral_cancel(referral=referral, actor=triage_lead, reason="Withdrew")
+    client.force_login(triage_lead)
+    answer = client.post(url("move", referral), {"move-action": "entered_in_error"})
+    assert answer.status_code == 400
+    html = answer.content.decode()
+    (control,) = re.findall(r'<textarea id="eie-reason"[^>]*>', html)
+    assert 'aria-invalid="true"' in control
+    assert 'aria-describedby="id_move-reason_error"' in control
+    assert 'id="id_move-reason_error"' in html
