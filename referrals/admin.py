@@ -411,6 +411,10 @@ class ReferralAdmin(CappedCountAdmin):
                 for case in later
             ],
             "later_more": later_more,
+            # Queue names, as everywhere else on the page (its codes were shown: a review).
+            "suggested_queues": [
+                dict(Queue.choices).get(code, code) for code in referral.suggested_after_clearance
+            ],
             "derived": intake.triage_result["derived"],
             "link": link_summary(intake.flag_codes, intake.answers),
             "body_map": body_map_svg(intake, staff=True),

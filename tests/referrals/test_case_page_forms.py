@@ -172,3 +172,14 @@ def test_an_entered_in_error_reason_left_out_is_read_with_its_field(client, tria
     assert 'aria-invalid="true"' in control
     assert 'aria-describedby="id_move-reason_error"' in control
     assert 'id="id_move-reason_error"' in html
+
+
+def test_the_case_page_names_the_queues_suggested_after_clearance(client, medical_reviewer):
+    (review,) = submit("V09").referrals
+    review.suggested_after_clearance = ["orthotic_fitting", "chiropractic"]
+    review.save(update_fields=["suggested_after_clearance"])
+    client.force_login(medical_reviewer)
+    html = client.get(url("change", review)).content.decode()
+    row = re.search(r"Suggested after clearance</th><td>([^<]*)</td>", html)
+    assert row is not None
+    assert row.group(1) == "Orthotic fitting, Chiropractic"
