@@ -44,6 +44,7 @@ from referrals.forms import ClearRedFlagForm, MoveForm, StaffNoteForm
 from referrals.links import KINDS, SENTENCES, link_summary
 from referrals.models import (
     OPEN_STATUSES,
+    TRANSITIONS,
     Action,
     AuditEntry,
     Queue,
@@ -445,6 +446,8 @@ class ReferralAdmin(CappedCountAdmin):
             "typed_elsewhere": _typed_elsewhere(move_form, referral),
             "note_form": (note_form or StaffNoteForm(prefix="note")) if can_add_note else None,
             "is_open": referral.is_open,
+            # A closed referral's one move; not offered once made (it was, and always refused).
+            "can_mark_in_error": referral.status in TRANSITIONS[Action.ENTERED_IN_ERROR].sources,
             "now": timezone.now(),
         }
         return TemplateResponse(request, "admin/referrals/case.html", context, status=status)

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from referrals.models import StaffNote, Status
-from referrals.services import intake_clear_red_flag, referral_cancel
+from referrals.services import intake_clear_red_flag, referral_cancel, referral_transition
 from tests.clinic_fixtures import make_staff, submit
 
 pytestmark = pytest.mark.django_db
@@ -183,3 +183,22 @@ def test_the_case_page_names_the_queues_suggested_after_clearance(client, medica
     row = re.search(r"Suggested after clearance</th><td>([^<]*)</td>", html)
     assert row is not None
     assert row.group(1) == "Orthotic fitting, Chiropractic"
+
+
+def test_a_referral_entered_in_error_is_not_offered_that_move_again(client, triage_lead):
+    (referral,) = submit("V01").referrals
+    referral_transition(
+        referral=referral, action="entered_in_error", actor=triage_lead, reason="Duplicate"
+    )
+    client.force_login(triage_lead)
+    html = client.get(url("change", referral)).content.decode()
+    assert "This referral is entered in error." in html
+    # The move is refused from this status (TRANSITIONS): a form for it could only fail.
+    assert url("move", referral) not in html
+    assert "Mark entered in error" not in html
+    # A colleague's page drawn before: its refusal is still shown.
+    answer = client.post(
+        url("move", referral), {"move-action": "entered_in_error", "move-reason": "Dup"}
+    )
+    assert answer.status_code == 409
+    assert "cannot be moved" in answer.content.decode()
