@@ -11,7 +11,7 @@ from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
 from intake.questionnaire import FIELD_BY_CODE, SECTIONS, Field, fields_in_section
-from referrals.models import EventKind
+from referrals.models import EventKind, Queue
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,7 @@ HISTORY_COLUMNS: Final = (
     "from_urgency",
     "to_urgency",
     "reason",
+    "data",
     ACTOR_NAME,
 )
 
@@ -123,12 +124,18 @@ def history_lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     # Translated once per page, in the request's language: get_kind_display() builds a dict of
     # every kind's translated label on each call (a third of a 200-entry page's CPU).
     labels = {kind: str(label) for kind, label in EventKind.choices}
+    queues = {queue: str(label) for queue, label in Queue.choices}
     lines = []
     for row in rows:
         kind = row["kind"]
         line = f"{date_format(localtime(row['created_at']), 'j M H:i')} — {labels.get(kind, kind)}"
         if row["from_status"] or row["to_status"]:
             line += f": {row['from_status'] or '·'} → {row['to_status']}"
+        # A reroute's new queue (the event's data): a colleague who may not see that queue's
+        # referral had no word on the page of where the case went (a review found it).
+        to_queue = (row.get("data") or {}).get("to")
+        if to_queue:
+            line += f" to {queues.get(to_queue, to_queue)}"
         if row["to_urgency"]:
             line += f" ({row['from_urgency'] or '·'} → {row['to_urgency']})"
         if row[ACTOR_NAME]:

@@ -202,3 +202,16 @@ def test_a_referral_entered_in_error_is_not_offered_that_move_again(client, tria
     )
     assert answer.status_code == 409
     assert "cannot be moved" in answer.content.decode()
+
+
+def test_the_history_of_a_rerouted_referral_says_where_it_went(client, chiropractor):
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    data = {"move-action": "reroute", "move-queue": "podiatry", "move-reason": "Heel pain"}
+    assert client.post(url("move", referral), data).status_code == 302
+    # The podiatry referral is not the chiropractor's to see: the old page is all they have.
+    html = client.get(url("change", referral)).content.decode()
+    assert (
+        f"Status changed: new → rerouted to Podiatry by {chiropractor.get_username()}: "
+        "“Heel pain”" in html
+    )
