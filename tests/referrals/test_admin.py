@@ -795,3 +795,14 @@ def test_the_case_page_has_the_admins_breadcrumbs(client, cases, chiropractor):
     assert '<a href="/admin/referrals/referral/">Referrals</a>' in trail
     assert f'<li aria-current="page">{referral.intake.reference} (Chiropractic)</li>' in trail
     assert '<div class="breadcrumbs">' not in html
+
+
+@pytest.mark.parametrize("typed", ["{a}-{b}", "{a} {b}", "{a}{b}", " {a}-{b} "])
+def test_the_submissions_search_finds_a_reference_as_read_out(client, cases, triage_lead, typed):
+    """As the queue's search does (intake.identity.parse_reference): a reference read out with
+    a dash or a space was not found in Submissions."""
+    reference = cases["heel"].intake.reference
+    term = typed.format(a=reference[:4].lower(), b=reference[4:])
+    client.force_login(triage_lead)
+    response = client.get(reverse("admin:intake_intake_changelist"), {"q": term})
+    assert [i.reference for i in response.context["cl"].result_list] == [reference]
