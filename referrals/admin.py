@@ -40,7 +40,7 @@ from referrals.admin_queue_page import queue_changelist_view
 from referrals.audit import audit_record
 from referrals.case import HISTORY_COLUMNS, case_answers, case_flags, history_lines
 from referrals.errors import ChoiceRequired, ReasonRequired, ReferralError
-from referrals.forms import ClearRedFlagForm, MoveForm, StaffNoteForm
+from referrals.forms import MOVE_CHOICES, ClearRedFlagForm, MoveForm, StaffNoteForm
 from referrals.links import KINDS, SENTENCES, link_summary
 from referrals.models import (
     OPEN_STATUSES,
@@ -493,7 +493,8 @@ class ReferralAdmin(CappedCountAdmin):
             request=request,
             detail={k: v for k, v in data.items() if v and k != "reason"},
         )
-        messages.success(request, "Saved.")
+        # Which move was saved ("Saved." alone left a reader to work it out from the page).
+        messages.success(request, f"Saved: {dict(MOVE_CHOICES)[data['action']]}.")
         target = (
             result
             if selectors.referral_list(user=request.user).filter(pk=result.pk).exists()

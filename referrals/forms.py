@@ -1,3 +1,5 @@
+from typing import Final
+
 from django import forms
 
 from clinic.forms import TextareaField
@@ -7,11 +9,14 @@ from referrals.models import Action, Queue
 REASON_HELP = "Required to decline, cancel, reroute, mark entered in error or change urgency."
 
 
+# The case page's moves, by value and label (the label also names the move once saved).
+MOVE_CHOICES: Final = [(a.value, str(a.label)) for a in Action if a != Action.CLEAR_RED_FLAG] + [
+    ("override_urgency", "Change urgency")
+]
+
+
 class MoveForm(forms.Form):
-    action = forms.ChoiceField(
-        choices=[(a.value, a.label) for a in Action if a != Action.CLEAR_RED_FLAG]
-        + [("override_urgency", "Change urgency")]
-    )
+    action = forms.ChoiceField(choices=MOVE_CHOICES)
     reason = TextareaField(
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,

@@ -806,3 +806,15 @@ def test_the_submissions_search_finds_a_reference_as_read_out(client, cases, tri
     client.force_login(triage_lead)
     response = client.get(reverse("admin:intake_intake_changelist"), {"q": term})
     assert [i.reference for i in response.context["cl"].result_list] == [reference]
+
+
+def test_a_move_says_what_was_saved_where_a_screen_reader_announces_it(client, cases, chiropractor):
+    """ "Saved." alone, in a list no screen reader announced (found by a review)."""
+    client.force_login(chiropractor)
+    referral = Referral.objects.filter(queue="chiropractic").first()
+    assert referral is not None
+    url = f"/admin/referrals/referral/{referral.public_id}/"
+    page = client.post(url + "move/", {"move-action": "claim"}, follow=True)
+    html = page.content.decode()
+    assert '<ul class="messagelist" role="status">' in html
+    assert '<li class="success">Saved: Claim.</li>' in html
