@@ -46,3 +46,23 @@ def test_the_medical_reviewer_sees_the_queue_opens_a_case_and_clears_the_red_fla
     page.get_by_role("button", name="Clear red flag and release").click()
     expect(page.get_by_text("Red flag cleared. Released to: Chiropractic")).to_be_visible()
     screenshot(page, "admin/case-cleared-1280")
+
+
+def test_the_dashboards_tables_fit_their_sections_at_1280_px(page: Page):
+    """The foot-and-back table stuck out of its section at 1280 px, its headings kept on one
+    line (found by a review)."""
+    from referrals.access import TRIAGE_LEAD_GROUP
+
+    make_staff("lead_lin", TRIAGE_LEAD_GROUP)
+    submit("V17", patient=details(family_name="Patel", phone="07700 900004"))
+    page.set_viewport_size({"width": 1280, "height": 900})
+    log_in(page, "lead_lin")
+    expect(page.get_by_role("heading", name="Open referrals")).to_be_visible()
+    overflow = page.locator(".dash-table").evaluate_all(
+        """(tables) => tables.map((t) => {
+            const section = t.closest("section").getBoundingClientRect();
+            return t.getBoundingClientRect().right - section.right;
+        })"""
+    )
+    assert len(overflow) == 2
+    assert all(px <= 0 for px in overflow), overflow
