@@ -351,6 +351,11 @@ class ReferralAdmin(CappedCountAdmin):
         raise Http404("The case page shows the history.")
 
     # --- the case page -------------------------------------------------------------------
+    def _may_add_note(self, request: HttpRequest) -> bool:
+        """The note box and its view: a refused note shows the case page again, so viewing the
+        case is needed too."""
+        return self.has_view_permission(request) and request.user.has_perm(access.ADD_NOTE)
+
     def _require(self, allowed: bool) -> None:
         """The case page and its forms ask the model permissions the admin's own views ask
         (they checked staff status alone: a review found a claim and a note saved by staff
@@ -391,7 +396,7 @@ class ReferralAdmin(CappedCountAdmin):
         user = request.user
         can_act = self.has_change_permission(request)
         can_see_notes = user.has_perm(access.VIEW_NOTES)
-        can_add_note = self.has_view_permission(request) and user.has_perm(access.ADD_NOTE)
+        can_add_note = self._may_add_note(request)
         can_see_history = user.has_perm(access.VIEW_HISTORY)
         context = {
             **self.admin_site.each_context(request),
@@ -538,7 +543,7 @@ class ReferralAdmin(CappedCountAdmin):
     def note_view(self, request: HttpRequest, public_id: Any) -> HttpResponse:
         # A refused note shows the case page again: viewing it is needed too (a review found
         # a group with "add note" alone shown the whole case on an empty note).
-        self._require(self.has_view_permission(request) and request.user.has_perm(access.ADD_NOTE))
+        self._require(self._may_add_note(request))
         referral = selectors.referral_get(user=request.user, public_id=public_id)
         if request.method != "POST":
             return HttpResponseRedirect(_case_url(referral))

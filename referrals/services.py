@@ -193,6 +193,7 @@ def referrals_record(
     created: list[Referral] = []
     joined: list[Referral] = []
     raised: list[Referral] = []
+    alerted: list[str] = []  # last_alert_at, once a raise to emergency has set it
     join_events: list[ReferralEvent] = []
     for proposal in proposals:
         existing = open_by_queue.get(proposal.queue)
@@ -214,11 +215,11 @@ def referrals_record(
                 # counts its 15 minutes from here, not from the referral's opening at a lower
                 # urgency (it paged everyone again at the next minute's run).
                 existing.last_alert_at = existing.updated_at
+                alerted = ["last_alert_at"]
         out.append(existing)
     if created:
         Referral.objects.bulk_create(created)
     if joined:
-        alerted = ["last_alert_at"] if any(r.urgency == Urgency.EMERGENCY for r in raised) else []
         Referral.objects.bulk_update(joined, [*LINK_FIELDS, *alerted])
     # A submission's intake is new, so none of its links exist yet; a reroute or a release
     # proposes for a stored case, which may already feed the open referral it joins (a
