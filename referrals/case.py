@@ -10,8 +10,9 @@ from django.contrib.auth import get_user_model
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
+from intake.models import Urgency
 from intake.questionnaire import FIELD_BY_CODE, SECTIONS, Field, fields_in_section
-from referrals.models import EventKind, Queue
+from referrals.models import EventKind, Queue, Status
 
 
 @dataclass(frozen=True)
@@ -119,25 +120,33 @@ HISTORY_COLUMNS: Final = (
 
 def history_lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     """One plain-text line per event (the template escapes them): when, what, the status and
-    urgency it changed, who and why; e.g. "3 Dec 15:59 — Status changed: new → claimed by
-    ana"."""
+    urgency it changed, who and why; e.g. "3 Dec 15:59 — Status changed: New (proposed) →
+    Claimed by ana"."""
     # Translated once per page, in the request's language: get_kind_display() builds a dict of
     # every kind's translated label on each call (a third of a 200-entry page's CPU).
     labels = {kind: str(label) for kind, label in EventKind.choices}
     queues = {queue: str(label) for queue, label in Queue.choices}
+    # Statuses and urgencies by their labels, as the queue shows them ("Patient contacted",
+    # not "contacted"); a code no longer in the choices shows as stored.
+    statuses = {status: str(label) for status, label in Status.choices}
+    urgencies = {urgency: str(label) for urgency, label in Urgency.choices}
     lines = []
     for row in rows:
         kind = row["kind"]
         line = f"{date_format(localtime(row['created_at']), 'j M H:i')} — {labels.get(kind, kind)}"
         if row["from_status"] or row["to_status"]:
-            line += f": {row['from_status'] or '·'} → {row['to_status']}"
+            from_status, to_status = row["from_status"], row["to_status"]
+            line += f": {statuses.get(from_status, from_status) or '·'} → "
+            line += statuses.get(to_status, to_status)
         # A reroute's new queue (the event's data): a colleague who may not see that queue's
         # referral had no word on the page of where the case went (a review found it).
         to_queue = (row.get("data") or {}).get("to")
         if to_queue:
             line += f" to {queues.get(to_queue, to_queue)}"
         if row["to_urgency"]:
-            line += f" ({row['from_urgency'] or '·'} → {row['to_urgency']})"
+            from_urgency, to_urgency = row["from_urgency"], row["to_urgency"]
+            line += f" ({urgencies.get(from_urgency, from_urgency) or '·'} → "
+            line += f"{urgencies.get(to_urgency, to_urgency)})"
         if row[ACTOR_NAME]:
             line += f" by {row[ACTOR_NAME]}"
         if row["reason"]:

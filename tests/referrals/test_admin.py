@@ -14,7 +14,7 @@ from django.utils.html import escape
 
 from intake.admin import IntakeAdmin
 from intake.messages import staff_disclaimer
-from intake.models import Intake
+from intake.models import Intake, Urgency
 from referrals import audit
 from referrals.admin import ReferralAdmin
 from referrals.admin_queue import STATEMENTS, CappedCountPaginator, queue_rows
@@ -732,11 +732,11 @@ def test_the_case_page_history_reads_each_event_with_its_label_actor_and_change(
     page = client.get(case_url(referral)).content.decode()
     entries = re.findall(r"<li>(\d+ \w+ \d\d:\d\d — [^<]*)</li>", page)
     assert [entry.split(" — ", 1)[1] for entry in entries] == [
-        "Created: · → new (· → routine)",
+        "Created: · → New (proposed) (· → Routine)",
         "New submission linked",
         "New submission linked",
         "New submission linked",
-        f"Status changed: new → claimed by {triage_lead.get_username()}",
+        f"Status changed: New (proposed) → Claimed by {triage_lead.get_username()}",
     ]
 
 
@@ -755,11 +755,13 @@ TEMPLATE_LINE = (
 @pytest.mark.parametrize("language", ["en-gb", "fr"])
 def test_history_lines_read_as_the_template_wrote_them(language):
     template = Template(TEMPLATE_LINE)
+    with translation.override(language):
+        labels = {code: str(label) for code, label in [*Status.choices, *Urgency.choices]}
     # 28 Mar 22:30 in New York: the line must show the local day and time, not UTC's.
     at = dt.datetime(2026, 3, 29, 2, 30, tzinfo=dt.UTC)
     combinations = itertools.product(
         ["linked", "transition", "not_a_kind"],
-        ["", "new"],
+        ["", "new", "retired_status"],
         ["", "claimed"],
         ["", "routine"],
         ["", "urgent"],
@@ -777,7 +779,16 @@ def test_history_lines_read_as_the_template_wrote_them(language):
                 "to_urgency": to_u,
                 "reason": reason,
             }
-            event = ReferralEvent(**fields, actor=actor)
+            # The template given each status and urgency by its label, as the lines now name
+            # them ("New (proposed) → Claimed", not "new → claimed").
+            shown = {
+                **fields,
+                "from_status": labels.get(from_s, from_s),
+                "to_status": labels.get(to_s, to_s),
+                "from_urgency": labels.get(from_u, from_u),
+                "to_urgency": labels.get(to_u, to_u),
+            }
+            event = ReferralEvent(**shown, actor=actor)
             row = {**fields, ACTOR_NAME: actor.username if actor else None}
             (line,) = history_lines([row])
             assert escape(line) == template.render(Context({"event": event})), row

@@ -212,6 +212,6 @@ def test_the_history_of_a_rerouted_referral_says_where_it_went(client, chiroprac
     # The podiatry referral is not the chiropractor's to see: the old page is all they have.
     html = client.get(url("change", referral)).content.decode()
     assert (
-        f"Status changed: new → rerouted to Podiatry by {chiropractor.get_username()}: "
+        f"Status changed: New (proposed) → Rerouted to Podiatry by {chiropractor.get_username()}: "
         "“Heel pain”" in html
     )
