@@ -432,7 +432,7 @@ class ReferralAdmin(CappedCountAdmin):
             "can_see_notes": can_see_notes,
             "notes": referral.staff_notes.select_related("author") if can_see_notes else (),
             "can_act": can_act,
-            "move_form": move_form or MoveForm(prefix="move"),
+            "move_form": (move_form or MoveForm(prefix="move")).offer_for(referral),
             # A form sent back with an error is shown even when the red flag is gone (cleared
             # meanwhile by a colleague), so the reason typed is not lost (a review found it).
             "clear_form": _with_seen(clear_form, uncleared)

@@ -1,10 +1,12 @@
+from __future__ import annotations
+
 from typing import Final
 
 from django import forms
 
 from clinic.forms import TextareaField
 from intake.models import Urgency
-from referrals.models import Action, Queue
+from referrals.models import OPEN_STATUSES, TRANSITIONS, Action, Queue, Referral
 
 REASON_HELP = "Required to decline, cancel, reroute, mark entered in error or change urgency."
 
@@ -29,6 +31,35 @@ class MoveForm(forms.Form):
     urgency = forms.ChoiceField(
         choices=[("", "—"), *Urgency.choices], required=False, label="New urgency"
     )
+
+    def offer_for(self, referral: Referral) -> MoveForm:
+        """Offer only what can be done to this referral as it stands: the moves its status
+        allows (a new referral offered "Complete", which could only be refused), the queues
+        other than its own, the urgencies other than its own. A choice sent back with an
+        error stays offered, so the page shows what was tried beside why it was refused (a
+        colleague may have moved the referral meanwhile). Validation keeps every choice: a
+        move refused for the referral's status is refused by the service, which says why."""
+        sent = self.data.get(self.add_prefix("action")) if self.is_bound else None
+        self.fields["action"].choices = [
+            (value, label)
+            for value, label in MOVE_CHOICES
+            if value == sent or _may_offer(value, referral)
+        ]
+        for name, current in (("queue", referral.queue), ("urgency", referral.urgency)):
+            sent = self.data.get(self.add_prefix(name)) if self.is_bound else None
+            field = self.fields[name]
+            field.choices = [c for c in field.choices if c[0] != current or c[0] == sent]
+        return self
+
+
+def _may_offer(action: str, referral: Referral) -> bool:
+    if action == Action.REROUTE and (
+        referral.queue == Queue.URGENT_MEDICAL_REVIEW and referral.red_flag_count
+    ):
+        return False  # it leaves through the red flag's clearance
+    if action in TRANSITIONS:
+        return referral.status in TRANSITIONS[action].sources
+    return referral.status in OPEN_STATUSES  # the urgency override
 
 
 class ClearRedFlagForm(forms.Form):

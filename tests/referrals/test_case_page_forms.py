@@ -215,3 +215,52 @@ def test_the_history_of_a_rerouted_referral_says_where_it_went(client, chiroprac
         f"Status changed: New (proposed) → Rerouted to Podiatry by {chiropractor.get_username()}: "
         "“Heel pain”" in html
     )
+
+
+def offered(html, name):
+    select = re.search(rf'<select name="move-{name}"[^>]*>(.*?)</select>', html, re.S)
+    assert select is not None, name
+    return re.findall(r'<option value="([^"]*)"', select.group(1))
+
+
+def test_the_move_form_offers_only_what_the_referral_can_take(client, chiropractor):
+    """It offered every move whatever the status (Complete on a new referral, Claim on a
+    claimed one), each refused only after it was tried, and the referral's own queue and
+    urgency."""
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    html = client.get(url("change", referral)).content.decode()
+    assert offered(html, "action") == [
+        "claim", "reroute", "decline", "cancel", "entered_in_error", "override_urgency"
+    ]  # fmt: skip
+    assert "chiropractic" not in offered(html, "queue")
+    assert "podiatry" in offered(html, "queue")
+    assert offered(html, "urgency") == ["", "emergency", "urgent"]
+
+    referral_transition(referral=referral, action="claim", actor=chiropractor)
+    html = client.get(url("change", referral)).content.decode()
+    assert offered(html, "action") == [
+        "release", "contact", "reroute", "decline", "cancel", "entered_in_error",
+        "override_urgency",
+    ]  # fmt: skip
+
+
+def test_a_red_flag_review_offers_no_reroute_it_would_refuse(client, medical_reviewer):
+    (review,) = submit("V09").referrals
+    client.force_login(medical_reviewer)
+    html = client.get(url("change", review)).content.decode()
+    assert "reroute" not in offered(html, "action")
+    assert "claim" in offered(html, "action")
+
+
+def test_a_move_a_colleague_made_impossible_stays_chosen_beside_its_error(
+    client, chiropractor, triage_lead
+):
+    (referral,) = submit("V01").referrals
+    referral_transition(referral=referral, action="claim", actor=triage_lead)
+    client.force_login(chiropractor)
+    answer = client.post(url("move", referral), {"move-action": "claim", "move-reason": ""})
+    assert answer.status_code == 409
+    html = answer.content.decode()
+    assert '<option value="claim" selected>' in html
+    assert "release" in offered(html, "action")
