@@ -19,9 +19,9 @@ from crispy_forms.layout import HTML, Div, Fieldset, Layout
 from django import forms
 from django.conf import settings
 from django.utils import timezone
-from django.utils.functional import Promise
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.functional import Promise, lazy
+from django.utils.html import format_html, strip_tags
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -38,6 +38,7 @@ from intake.questionnaire import (
     is_shown,
 )
 from intake.services import NAME_MAX, PatientDetails, validate_patient
+from intake.templatetags.patient_text import emphasised
 from intake.units import (
     INCHES_PER_FOOT,
     POUNDS_PER_STONE,
@@ -65,9 +66,14 @@ def _yes(value: str) -> bool:
     return value == "yes"
 
 
+# A question's label with the spec's bold word in <strong> (heels, toes, new), in the request's
+# language: the fields are made once, when the module loads.
+_emphasised_lazy = lazy(emphasised, SafeString)
+
+
 def _field_for(spec: Field) -> forms.Field:
     """A form field that parses one question; the validator judges the value."""
-    label = _(spec.label)
+    label = _emphasised_lazy(_(spec.label))
     help_text = _(spec.help_text) if spec.help_text else ""
     if spec.kind == "bool":
         attrs = {"data-interrupt": "true"} if spec.interrupt else {}
@@ -232,7 +238,8 @@ class StepForm(forms.Form):
                 anchor = bound.auto_id
                 if isinstance(bound.field.widget, forms.RadioSelect | forms.CheckboxSelectMultiple):
                     anchor = f"{anchor}_0"
-                links.append((anchor, str(bound.label), str(message)))
+                # The label as text: the summary cuts it to 12 words, which markup would break.
+                links.append((anchor, strip_tags(str(bound.label)), str(message)))
         return links
 
 

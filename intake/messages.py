@@ -12,9 +12,11 @@ and fill the placeholders (``[emergency number]``, ``[urgent care number]``,
 ``[ruleset version]``) afterwards, so translators keep the placeholders as they are and the
 telephone numbers are never part of a message id.
 
-Emphasis. The spec marks a few words in bold (**today**, **now**, **both**, **not**). The texts
-here carry no markup: the words are kept, the asterisks are not, so templates can autoescape them
-like any other string.
+Emphasis. The spec marks a few words in bold (**today**, **now**, **both**, **not**, and in the
+questions **heels**, **toes**, **new**). The texts here carry no markup: the words are kept, the
+asterisks are not, so every consumer (API, emails, FHIR) gets plain text. :data:`EMPHASIS` says
+where the bold words are, each by the phrase it sits in; the patient's HTML pages mark them
+(``intake.templatetags.patient_text``).
 
 Patients never see flag codes, flag explanations or diagnoses (§3, §4.3); nothing here takes a
 flag as input.
@@ -41,6 +43,19 @@ def gettext_noop(message: str) -> str:
 
 def _identity(message: str) -> str:
     return message
+
+
+# The spec's bold words, each with the phrase it sits in, so that only the spec's place is marked
+# ("now" is bold in the emergency message, not in the diabetic safety net's "call ... now").
+EMPHASIS = (
+    ("seen by a doctor today", "today"),  # §4.3 emergency
+    ("go to your nearest emergency department now", "now"),  # §4.3 emergency
+    ("spreading to both legs", "both"),  # §4.3 safety net
+    ("It does not diagnose", "not"),  # §7 patient text
+    ("walk 5 steps on your heels", "heels"),  # §1 field 22
+    ("walk 5 steps up on your toes", "toes"),  # §1 field 23
+    ("have you had any new problems", "new"),  # §1 field 42
+)
 
 
 # --- §4.3 urgency messages ----------------------------------------------------------------------

@@ -56,7 +56,7 @@ def test_the_start_page_explains_the_form_its_length_and_the_disclaimer(client):
     assert "Tell us about your foot or back pain" in page
     assert "10 to 15 minutes" in page
     assert "12 short steps" in page
-    assert "It does not diagnose any condition" in page
+    assert "It does <strong>not</strong> diagnose any condition" in page
     assert "call 999 or go to an emergency department now" in page
     assert 'href="/form/identity/"' in page
 
@@ -91,7 +91,7 @@ def test_grace_completes_a_routine_case_with_several_queues(client):
     assert f"{intake.reference[:4]}-{intake.reference[4:]}" in page
     assert "review your answers within 5 working days" in page
     assert "Get emergency help straight away if you develop" in page
-    assert "It does not diagnose any condition" in page
+    assert "It does <strong>not</strong> diagnose any condition" in page
     for code in intake.flag_codes:
         assert code not in page
     for flag in intake.triage_result["flags"]:
@@ -114,7 +114,7 @@ def test_an_emergency_answer_shows_the_advice_on_the_next_page_without_javascrip
     advice = re.search(r'<div id="interrupt-advice" class="([^"]*)"', consent)
     assert advice is not None
     assert "d-none" not in advice.group(1)
-    assert "call 999 or go to your nearest emergency department now" in consent
+    assert "call 999 or go to your nearest emergency department <strong>now</strong>" in consent
     assert "You can finish this form later. Do not delay getting help." in consent
     shown_at = saved_draft(client).data["interrupt_shown_at"]
     assert shown_at
@@ -649,3 +649,33 @@ def test_keeping_open_makes_no_session_for_a_browser_holding_no_form(db):
     browser = Client()
     assert browser.post("/form/keep-open/").status_code == 204
     assert "sessionid" not in browser.cookies
+
+
+def test_the_specs_bold_words_are_bold_on_the_patients_pages(client):
+    """The spec sets a few words in bold (today, now, both, not; heels, toes, new in the
+    questions): the pages showed them plain. Marked where the spec has them, and only there
+    (the diabetic safety net's "call 999 now" is not bold in the spec)."""
+    assert "It does <strong>not</strong> diagnose" in html(client.get("/"))
+    answers = {**worked_case("V09"), "has_diabetes": True}
+    complete(client, answers, upto="function_tests")
+    page = html(client.get("/form/function_tests/"))
+    assert "walk 5 steps on your <strong>heels</strong>, with the front" in page
+    assert "walk 5 steps up on your <strong>toes</strong> (tiptoe)" in page
+    complete(client, answers, upto="red_flags")
+    page = html(client.get("/form/red_flags/"))
+    assert "have you had any <strong>new</strong> problems with your bladder" in page
+    data = step_data("red_flags", answers)
+    del data["bladder_bowel_change"]
+    page = html(refused(client, "red_flags", data))
+    # The error summary's link cuts the label to 12 words: as text, or it would cut a tag.
+    summary = page.split('id="error-summary"', 1)[1].split("</ul>", 1)[0]
+    assert "have you had any new problems" in summary
+    assert "<strong>" not in summary
+    client.post("/form/red_flags/", step_data("red_flags", answers))
+    client.post("/form/consent/", step_data("consent", answers))
+    done = html(client.get("/form/done/"))
+    assert "seen by a doctor <strong>today</strong>. Please call 999" in done
+    assert "your nearest emergency department <strong>now</strong>. Do not wait" in done
+    assert "spreading to <strong>both</strong> legs." in done
+    assert "call 999 now. If a new wound" in done  # the diabetic safety net: plain
+    assert "It does <strong>not</strong> diagnose" in done

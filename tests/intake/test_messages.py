@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from intake import messages
 from intake.messages import (
     URGENCIES,
     PatientMessages,
@@ -293,3 +294,33 @@ def test_under_16_refusal_sends_to_the_gp_and_shows_the_emergency_text() -> None
     assert "16" in refusal
     assert "GP or family doctor" in refusal
     assert disclaimer == PATIENT_DISCLAIMER
+
+
+def test_each_bold_word_sits_once_in_the_text_the_spec_sets_it_in():
+    """intake.messages.EMPHASIS finds the spec's bold words by their phrases: a phrase reworded
+    in a text would silently lose its bold."""
+    from intake.questionnaire import FIELD_BY_CODE
+
+    texts = [messages.EMERGENCY_MESSAGE, messages.SAFETY_NET, messages.PATIENT_DISCLAIMER] + [
+        FIELD_BY_CODE[code].label for code in ("heel_walk", "toe_walk", "bladder_bowel_change")
+    ]
+    everything = [
+        *texts,
+        messages.DIABETIC_SAFETY_NET,
+        messages.URGENT_MESSAGE,
+        messages.ROUTINE_MESSAGE,
+        messages.INTERRUPT_FOLLOW_UP,
+    ]
+    for phrase, word in messages.EMPHASIS:
+        assert sum(text.count(phrase) for text in everything) == 1, phrase
+        assert re.search(rf"\b{word}\b", phrase), phrase
+    assert all(any(phrase in text for phrase, _ in messages.EMPHASIS) for text in texts)
+
+
+def test_the_emphasis_filter_escapes_and_marks_only_the_specs_places():
+    from intake.templatetags.patient_text import emphasised
+
+    assert emphasised("<b>now</b> & seen by a doctor today") == (
+        "&lt;b&gt;now&lt;/b&gt; &amp; seen by a doctor <strong>today</strong>"
+    )
+    assert emphasised("call 999 now") == "call 999 now"
