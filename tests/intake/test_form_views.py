@@ -114,6 +114,10 @@ def test_an_emergency_answer_shows_the_advice_on_the_next_page_without_javascrip
     advice = re.search(r'<div id="interrupt-advice" class="([^"]*)"', consent)
     assert advice is not None
     assert "d-none" not in advice.group(1)
+    # Focus starts on the advice (it did not without JavaScript: the page opened at its top,
+    # and a screen reader need not read a role="alert" present when the page loads).
+    assert re.search(r'<div id="interrupt-advice"[^>]* autofocus>', consent)
+    assert consent.count(" autofocus") == 1
     assert "call 999 or go to your nearest emergency department <strong>now</strong>" in consent
     assert "You can finish this form later. Do not delay getting help." in consent
     shown_at = saved_draft(client).data["interrupt_shown_at"]
@@ -134,6 +138,9 @@ def test_the_advice_shows_even_when_the_red_flag_step_has_another_error(client):
     del data["fever_or_chills"]
     page = html(refused(client, "red_flags", data))
     assert "There is a problem" in page
+    # One place takes the focus: the error summary, above the advice.
+    assert page.count(" autofocus") == 1
+    assert re.search(r'id="error-summary"[^>]* autofocus>', page)
     assert re.search(
         r'<div id="interrupt-advice" class="alert alert-danger interrupt-advice"', page
     )
