@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -18,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.csp import CONTEXT_KEY as CSP_CONTEXT_KEY
+from django.utils.formats import date_format
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import TIME_STRINGS, timesince
@@ -39,6 +41,7 @@ from referrals.admin_queue import (
 from referrals.admin_queue_page import queue_changelist_view
 from referrals.audit import audit_record
 from referrals.case import HISTORY_COLUMNS, case_answers, case_flags, history_lines
+from referrals.dashboard import day_start, in_window
 from referrals.errors import ChoiceRequired, ReasonRequired, ReferralError
 from referrals.forms import MOVE_CHOICES, ClearRedFlagForm, MoveForm, StaffNoteForm
 from referrals.links import KINDS, SENTENCES, link_summary
@@ -140,6 +143,67 @@ class LinkKindFilter(admin.SimpleListFilter):
         return queryset.filter(intake__link_kind=self.value()) if self.value() else queryset
 
 
+# A day as the dashboard's links write it: 2026-09-06 (ASCII digits; \d takes any script's).
+_DAY: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+
+
+def since_day(value: str) -> dt.date | None:
+    """``?since=``'s day, or None for anything but a YYYY-MM-DD date. The years at the ends
+    of the calendar are refused too: their midnight moved to UTC is outside what a datetime
+    holds (an error in the query, not a value)."""
+    match = _DAY.fullmatch(value)
+    if match is None:
+        return None
+    try:
+        day = dt.date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return None
+    return day if dt.MINYEAR < day.year < dt.MAXYEAR else None
+
+
+class SinceFilter(admin.SimpleListFilter):
+    """Referrals made on or after a day (``?since=2026-09-06``, from the clinic's midnight), as
+    the dashboard counts them: its foot-and-back numbers link here with their first day, so
+    the list holds the cases the number counts. Offered only when asked for: a choice such as
+    "the last 90 days" would put today's date into a filter panel that the queue page keeps
+    (referrals/admin_queue_page.py) past midnight."""
+
+    title = "date referred"
+    parameter_name = "since"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = self.value()
+        if not value:
+            return []
+        day = since_day(value)
+        if day is None:
+            # As Django answers a lookup it cannot use: the list without it (?e=1), with why.
+            _refuse_once(
+                request,
+                model_admin,
+                "The date in the address was not understood (since= takes a day as "
+                "YYYY-MM-DD, e.g. 2026-09-06): the queue is shown without it.",
+            )
+            raise IncorrectLookupParameters(value)
+        return [(value, f"Since {date_format(day, 'j M Y')}")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Referral]) -> QuerySet[Referral]:
+        day = since_day(self.value() or "")
+        if day is None:
+            return queryset
+        # The dashboard's own window (by updated_at too, for the index), so the two agree.
+        return queryset.filter(in_window("created_at", day_start(day)))
+
+
+def _refuse_once(request: HttpRequest, model_admin: Any, message: str) -> None:
+    """An error message about the request, once: refused, the queue page leaves the request to
+    Django's view, which builds the list again and is refused again."""
+    refused: set[str] = request.__dict__.setdefault("_clinic_refused", set())
+    if message not in refused:
+        refused.add(message)
+        model_admin.message_user(request, message, messages.ERROR)
+
+
 @admin.register(Referral)
 class ReferralAdmin(CappedCountAdmin):
     list_display = [
@@ -162,6 +226,7 @@ class ReferralAdmin(CappedCountAdmin):
         OverdueFilter,
         AssigneeFilter,
         LinkKindFilter,
+        SinceFilter,
     ]
     search_fields = ["intake__reference", "patient__family_name", "patient__given_name"]
     search_help_text = (

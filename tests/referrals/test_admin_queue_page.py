@@ -62,6 +62,8 @@ def queue(triage_lead):
         {"overdue": "yes"},
         {"assigned": "me", "urgency__exact": "routine"},
         {"link": "back_to_foot", "status": "any"},
+        {"link": "back_to_foot", "status": "any", "since": "2020-09-06"},
+        {"since": "2000-01-01", "queue": "podiatry"},
         {"q": "O'Brien"},
         {"q": "no such patient"},
         {"status": "any", "p": "2"},
