@@ -58,6 +58,8 @@ class Dashboard:
     claims_counted: int
     chart_svg: str
     link_rows: list[LinkRow] = field(default_factory=list)
+    # The first day link_rows count, which their links to the queue name (?since=).
+    link_since: dt.date | None = None
 
     @property
     def link_columns(self) -> list[tuple[str, str, str]]:
@@ -125,18 +127,24 @@ def dashboard_for(user: Any, *, now: dt.datetime | None = None) -> Dashboard:
         if claimed is not None
     ]
     median = statistics.median(waits) if waits else None
-    return Dashboard(rows, median, len(waits), bar_chart(rows), link_rows(queues, now=now))
+    since = timezone.localdate(now) - dt.timedelta(days=LINK_DAYS)
+    return Dashboard(
+        rows, median, len(waits), bar_chart(rows), link_rows(queues, since=since), since
+    )
 
 
-def link_rows(queues: list[str], *, now: dt.datetime) -> list[LinkRow]:
-    """Cases per queue in the last 90 days by how foot and back are linked, in one query.
+def link_rows(queues: list[str], *, since: dt.date) -> list[LinkRow]:
+    """Cases per queue since the start of the day ``since`` (90 days back) by how foot and back
+    are linked, in one query.
 
-    A case is a referral, counted by the link kind of the intake that opened it."""
+    A case is a referral, counted by the link kind of the intake that opened it. The window
+    starts at a midnight so that each count's link can name it as a day (the queue's
+    ?since=, referrals.admin.SinceFilter) and the list holds the cases the number counts."""
     counts: dict[tuple[str, str], int] = {
         (row["queue"], row["intake__link_kind"]): row["n"]
         for row in recent(
             "created_at",
-            now - dt.timedelta(days=LINK_DAYS),
+            day_start(since),
             queue__in=queues,
             intake__link_kind__in=LINK_COLUMNS,
         )
