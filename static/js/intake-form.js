@@ -72,6 +72,9 @@
         keepOpen();
       } else if (now - lastKept >= idleMs - warnMs && idle.classList.contains("d-none")) {
         idle.classList.remove("d-none");
+        // On a phone the patient is mostly far down a step, well below the warning at its top
+        // (a review found it 700 px above the window). "nearest" leaves one in view in place.
+        idle.scrollIntoView({ block: "nearest" });
       }
     }, 15000);
   }

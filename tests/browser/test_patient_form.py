@@ -435,3 +435,24 @@ def test_a_form_left_idle_warns_before_it_closes_and_typing_keeps_it_open(page: 
     page.clock.run_for("05:30")
     assert len(kept) == 2
     expect(warning).to_be_hidden()
+
+
+def test_the_idle_warning_comes_into_view_on_a_phone_scrolled_down_the_step(page: Page):
+    """On a phone a step is two or three screens long and the patient is mostly well below its
+    top, where the warning appears: at 390 px, scrolled to this step's button, the warning was
+    510 to 700 px above the window (its top 1,550 px above from the middle of the red-flag
+    step), so a patient back at the phone saw no warning before the form closed (WCAG 2.2.1)."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    answers = worked_case("V01")
+    page.goto("/form/identity/")
+    fill_step(page, step_data(STEP_CODES[0], answers, IDENTITY))
+    next_step(page)
+    expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+    page.clock.install()
+    page.reload()
+    button = page.get_by_role("button", name="Save and continue")
+    button.scroll_into_view_if_needed()
+    page.clock.run_for("27:00")
+    warning = page.locator("#idle-warning")
+    expect(warning).to_be_visible()
+    expect(page.get_by_role("button", name="Keep my form open")).to_be_in_viewport(ratio=1)
