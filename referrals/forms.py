@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, cast
 
 from django import forms
 
@@ -16,6 +16,9 @@ MOVE_CHOICES: Final = [(a.value, str(a.label)) for a in Action if a != Action.CL
     ("override_urgency", "Change urgency")
 ]
 
+QUEUE_CHOICES: Final = [("", "—"), *Queue.choices]
+URGENCY_CHOICES: Final = [("", "—"), *Urgency.choices]
+
 
 class MoveForm(forms.Form):
     action = forms.ChoiceField(choices=MOVE_CHOICES)
@@ -25,12 +28,8 @@ class MoveForm(forms.Form):
         max_length=2000,
         help_text=REASON_HELP,
     )
-    queue = forms.ChoiceField(
-        choices=[("", "—"), *Queue.choices], required=False, label="Reroute to"
-    )
-    urgency = forms.ChoiceField(
-        choices=[("", "—"), *Urgency.choices], required=False, label="New urgency"
-    )
+    queue = forms.ChoiceField(choices=QUEUE_CHOICES, required=False, label="Reroute to")
+    urgency = forms.ChoiceField(choices=URGENCY_CHOICES, required=False, label="New urgency")
 
     def offer_for(self, referral: Referral) -> MoveForm:
         """Offer only what can be done to this referral as it stands: the moves its status
@@ -40,15 +39,19 @@ class MoveForm(forms.Form):
         colleague may have moved the referral meanwhile). Validation keeps every choice: a
         move refused for the referral's status is refused by the service, which says why."""
         sent = self.data.get(self.add_prefix("action")) if self.is_bound else None
-        self.fields["action"].choices = [
+        cast(forms.ChoiceField, self.fields["action"]).choices = [
             (value, label)
             for value, label in MOVE_CHOICES
             if value == sent or _may_offer(value, referral)
         ]
-        for name, current in (("queue", referral.queue), ("urgency", referral.urgency)):
+        for name, choices, current in (
+            ("queue", QUEUE_CHOICES, referral.queue),
+            ("urgency", URGENCY_CHOICES, referral.urgency),
+        ):
             sent = self.data.get(self.add_prefix(name)) if self.is_bound else None
-            field = self.fields[name]
-            field.choices = [c for c in field.choices if c[0] != current or c[0] == sent]
+            cast(forms.ChoiceField, self.fields[name]).choices = [
+                (value, label) for value, label in choices if value != current or value == sent
+            ]
         return self
 
 

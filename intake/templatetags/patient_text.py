@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django import template
 from django.utils.html import conditional_escape, escape
@@ -23,7 +24,7 @@ _MARKED = tuple(
 
 
 @register.filter(is_safe=True)
-def emphasised(text: object) -> SafeString:
+def emphasised(text: Any) -> SafeString:
     """``text`` escaped, with the spec's bold words in <strong> where the spec has them."""
     html = str(conditional_escape(text))
     for phrase, marked in _MARKED:
