@@ -231,7 +231,7 @@ class ReferralAdmin(CappedCountAdmin):
     search_fields = ["intake__reference", "patient__family_name", "patient__given_name"]
     search_help_text = (
         "Reference, family name (or family and given name, either order, as “Hughes, Ada”), "
-        "date of birth (DD/MM/YYYY) or phone number."
+        "date of birth (DD/MM/YYYY or as “17 May 1980”) or phone number."
     )
     list_select_related = ["intake", "patient", "assigned_to"]
     list_per_page = 50
@@ -824,13 +824,44 @@ def _case_url(referral: Referral) -> str:
     return reverse("admin:referrals_referral_change", args=[referral.public_id])
 
 
-def _parse_date(text: str) -> Any:
+_MONTHS: Final = (
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+)  # fmt: skip
+# A date as written in a letter or said on the phone: "17 May 1980", "17th Sept. 1980",
+# "17-May-1980" or "May 17, 1980". The year has four digits, as in the numeric forms. Not
+# strptime's %b: that reads the process's locale, and knows neither "Sept" nor "June".
+_SEP = r"[\s,./-]+"
+_DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
+_DAY_MONTH_YEAR: Final = re.compile(rf"{_DAY}{_SEP}([a-z]+){_SEP}(\d{{4}})", re.I | re.A)
+_MONTH_DAY_YEAR: Final = re.compile(rf"([a-z]+){_SEP}{_DAY}{_SEP}(\d{{4}})", re.I | re.A)
+
+
+def _month_number(word: str) -> int | None:
+    """1-12 for an English month name or its first three letters or more ("Sep", "Sept")."""
+    word = word.lower()
+    if len(word) < 3:
+        return None
+    return next((n for n, name in enumerate(_MONTHS, 1) if name.startswith(word)), None)
+
+
+def _parse_date(text: str) -> dt.date | None:
     for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"):
         try:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    return None
+    if found := _DAY_MONTH_YEAR.fullmatch(text):
+        day, month, year = found.groups()
+    elif found := _MONTH_DAY_YEAR.fullmatch(text):
+        month, day, year = found.groups()
+    else:
+        return None
+    number = _month_number(month)
+    try:
+        return dt.date(int(year), number, int(day)) if number else None
+    except ValueError:
+        return None
 
 
 class _ChoicesFilter(admin.SimpleListFilter):

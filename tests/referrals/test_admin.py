@@ -16,7 +16,7 @@ from intake.admin import IntakeAdmin
 from intake.messages import staff_disclaimer
 from intake.models import Intake, Urgency
 from referrals import audit
-from referrals.admin import ReferralAdmin
+from referrals.admin import ReferralAdmin, _parse_date
 from referrals.admin_queue import STATEMENTS, CappedCountPaginator, queue_rows
 from referrals.case import ACTOR_NAME, history_lines
 from referrals.models import AuditEntry, Referral, ReferralEvent, Status
@@ -342,6 +342,12 @@ def test_staff_notes_are_added_and_shown(client, cases, chiropractor):
         ("HUGHES Ada", "sciatica"),
         ("Ada Hughes", "sciatica"),
         ("Hughes, Zed", "none"),
+        # A birth date as a letter or a caller gives it, the month by name: these were read
+        # as a family name ("may") and found nothing.
+        ("17 May 1980", "all"),
+        ("17 may 1980", "all"),
+        ("May 17, 1980", "all"),
+        ("17 May 1981", "none"),
     ],
 )
 def test_search_by_name_birth_date_phone_and_reference(client, cases, triage_lead, term, expected):
@@ -359,6 +365,37 @@ def test_search_by_name_birth_date_phone_and_reference(client, cases, triage_lea
     reference = cases["heel"].intake.reference
     response = client.get(LIST, {"q": reference.lower()})
     assert {row["intake__reference"] for row in response.context["cl"].result_list} == {reference}
+
+
+@pytest.mark.parametrize(
+    ("typed", "born"),
+    [
+        ("17/05/1980", dt.date(1980, 5, 17)),
+        ("1980-05-17", dt.date(1980, 5, 17)),
+        ("17-05-1980", dt.date(1980, 5, 17)),
+        ("17.05.1980", dt.date(1980, 5, 17)),
+        ("17 May 1980", dt.date(1980, 5, 17)),
+        ("17 may 1980", dt.date(1980, 5, 17)),
+        ("17 MAY, 1980", dt.date(1980, 5, 17)),
+        ("17 Sept 1980", dt.date(1980, 9, 17)),
+        ("17 Sep. 1980", dt.date(1980, 9, 17)),
+        ("3 September 1980", dt.date(1980, 9, 3)),
+        ("17th June 1980", dt.date(1980, 6, 17)),
+        ("17-Jul-1980", dt.date(1980, 7, 17)),
+        ("May 17, 1980", dt.date(1980, 5, 17)),
+        ("Feb 29 1980", dt.date(1980, 2, 29)),
+        # Not a date: a two-digit year (which century?), no day, no month, a day the month
+        # does not have, a name that is not a month.
+        ("17 May 80", None),
+        ("May 1980", None),
+        ("17 Ma 1980", None),
+        ("30 Feb 1980", None),
+        ("17 Mai 1980", None),
+        ("Hughes, Ada", None),
+    ],
+)
+def test_a_birth_date_is_read_with_the_month_as_a_number_or_an_english_name(typed, born):
+    assert _parse_date(typed) == born
 
 
 def test_a_reference_made_mostly_of_digits_is_still_found_by_reference(client, cases, triage_lead):
