@@ -23,14 +23,25 @@ _NON_DIGIT = re.compile(r"\D")
 # key, failing the submission (a review found it); two people alike in the first 150 letters
 # of their folded family name must still share a birth date and a phone or email to match.
 FAMILY_NAME_KEY_MAX = 150
+GIVEN_NAME_KEY_MAX = 150
 EMAIL_KEY_MAX = 254
+
+
+def _fold_name(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NON_NAME.sub("", stripped)
 
 
 def normalise_family_name(name: str) -> str:
     """Fold case, accents, spaces, hyphens and apostrophes: "O'Brien-Núñez" -> "obriennunez"."""
-    decomposed = unicodedata.normalize("NFKD", name.casefold())
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _NON_NAME.sub("", stripped)[:FAMILY_NAME_KEY_MAX]
+    return _fold_name(name)[:FAMILY_NAME_KEY_MAX]
+
+
+def normalise_given_name(name: str) -> str:
+    """The given name folded as the family name is ("Zoë" -> "zoe"), for the staff search:
+    a name typed without its accents is found. Empty for a name without Latin letters."""
+    return _fold_name(name)[:GIVEN_NAME_KEY_MAX]
 
 
 def normalise_phone(phone: str) -> str:

@@ -20,6 +20,12 @@ class Patient(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     given_name = models.CharField(max_length=150)
+    # The staff search's given name, found without its accents (identity.normalise_given_name).
+    # Not indexed: the search reads it only beside the family name's key (a given name alone
+    # is not searched).
+    given_name_key = models.CharField(
+        max_length=identity.GIVEN_NAME_KEY_MAX, blank=True, editable=False
+    )
     family_name = models.CharField(max_length=150)
     family_name_key = models.CharField(max_length=identity.FAMILY_NAME_KEY_MAX, editable=False)
     date_of_birth = models.DateField()

@@ -199,8 +199,8 @@ def patient_erase(
 
     Kept: the year of birth (as 1 January of that year; each intake keeps the age at
     submission, which triage used), answers other than free text, triage results, referrals,
-    their history and the audit trail. Cleared: names, phone, email, matching keys and the
-    patient's own words, and any form the person has in progress (a draft holds their identity
+    their history and the audit trail. Cleared: names, phone, email, matching and search keys,
+    the patient's own words, and any form the person has in progress (a draft holds their identity
     and answers: a review found it outliving the erasure). Not reversible. ``operator`` names
     who ran it when ``actor`` is not a staff account (the command line).
     """
@@ -230,6 +230,7 @@ def patient_erase(
         drafts = _drafts_of(patient)
         year_only = dt.date(patient.date_of_birth.year, 1, 1)
         patient.given_name = ERASED_NAME
+        patient.given_name_key = ""
         patient.family_name = ERASED_NAME
         patient.family_name_key = ""
         patient.phone = patient.phone_key = ""

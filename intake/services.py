@@ -194,6 +194,7 @@ def patient_build(
     return unsaved(
         Patient,
         given_name=details.given_name.strip(),
+        given_name_key=identity.normalise_given_name(details.given_name),
         family_name=details.family_name.strip(),
         family_name_key=family_key,
         date_of_birth=details.date_of_birth,

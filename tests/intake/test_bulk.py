@@ -143,6 +143,13 @@ def test_bulk_stores_the_same_case_as_intake_submit(case):
         assert event.created_at == SUBMITTED
 
 
+def test_bulk_stores_the_given_names_search_key_as_intake_submit_does():
+    age = case_age("V01")
+    submit("V01", patient=person(1, age, given_name="Zoë"), submitted_at=SUBMITTED)
+    bulk_submit([bulk_one("V01", person(2, age, given_name="José", family_name="García"))])
+    assert sorted(Patient.objects.values_list("given_name_key", flat=True)) == ["jose", "zoe"]
+
+
 def test_no_notification_is_sent_for_bulk_cases():
     mail.outbox.clear()
     intake_submit_bulk(submissions=[bulk_one("V09", person(1, 44))])
@@ -340,6 +347,8 @@ def test_generate_cases_makes_realistic_data_through_the_bulk_service():
     assert mail.outbox == []
     # Repeat patients were matched.
     assert Patient.objects.count() < 200
+    # Each with the search's key of their given name, as intake_submit stores it.
+    assert not Patient.objects.filter(given_name_key="").exists()
     # Histories: a share closed, some still open; spread over about two years.
     assert Referral.objects.filter(status=Status.COMPLETED).exists()
     assert Referral.objects.filter(status__in=OPEN_STATUSES).exists()

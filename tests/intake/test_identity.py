@@ -19,6 +19,20 @@ def test_family_names_that_differ_only_in_case_accents_and_punctuation_match(a, 
 
 
 @pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("Zoë", "zoe"),
+        ("José", "jose"),
+        ("Jean-Luc", "jeanluc"),
+        ("  ÉLODIE ", "elodie"),
+        ("שלום 😀", ""),
+    ],
+)
+def test_given_names_fold_as_family_names_do(name, key):
+    assert identity.normalise_given_name(name) == key
+
+
+@pytest.mark.parametrize(
     ("phone", "key"),
     [
         ("+44 7700 900123", "07700900123"),

@@ -89,6 +89,7 @@ def test_export_of_an_unknown_patient_is_a_command_error():
 
 def test_erasure_anonymises_identity_and_free_text_but_keeps_the_clinical_record(case):
     patient, submissions = case
+    assert patient.given_name_key == "ada"
     referrals_before = Referral.objects.filter(patient=patient).count()
     # A second form in progress, hers (the same family name and birth date), and someone else's.
     hers, _ = draft_start(
@@ -113,7 +114,8 @@ def test_erasure_anonymises_identity_and_free_text_but_keeps_the_clinical_record
     patient.refresh_from_db()
     assert (patient.given_name, patient.family_name) == (ERASED_NAME, ERASED_NAME)
     assert patient.phone == patient.phone_key == patient.email == patient.email_key == ""
-    assert patient.family_name_key == ""
+    # No key derived from her name is left (nor one of "Erased": no one is searched for by it).
+    assert patient.family_name_key == patient.given_name_key == ""
     assert patient.date_of_birth == dt.date(1980, 1, 1)
     assert patient.anonymised_at is not None
     for submission in submissions:

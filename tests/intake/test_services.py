@@ -164,6 +164,36 @@ def test_keys_stored_past_their_width_are_cut_so_their_patients_still_match():
     )
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_given_name_key_migration_fills_the_patients_stored_before(monkeypatch):
+    """Read in slices of the primary key (two here); an erased patient keeps no key, and a name
+    with no Latin letters has none."""
+    import importlib
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from intake.privacy import patient_erase
+
+    migration = importlib.import_module("intake.migrations.0010_patient_given_name_key")
+    monkeypatch.setattr(migration, "SLICE", 2)
+    names = ["Zoë", "José", "Ada", "שלום", "Jean-Luc"]
+    for n, name in enumerate(names):
+        submit("V01", patient=details(given_name=name, phone=f"07700 90000{n}"))
+    erased = Patient.objects.get(given_name="Ada")
+    patient_erase(public_id=erased.public_id, actor=None, reason="Asked to be forgotten")
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    MigrationExecutor(connection).migrate([("intake", "0009_announced_at")])
+    MigrationExecutor(connection).migrate(latest)
+    assert dict(Patient.objects.values_list("pk", "given_name_key")) == {
+        Patient.objects.get(given_name="Zoë").pk: "zoe",
+        Patient.objects.get(given_name="José").pk: "jose",
+        erased.pk: "",
+        Patient.objects.get(given_name="שלום").pk: "",
+        Patient.objects.get(given_name="Jean-Luc").pk: "jeanluc",
+    }
+
+
 def test_same_name_and_birth_date_but_no_shared_contact_is_another_patient():
     submit("V01", patient=details(phone="07700 900123"))
     submit("V01", patient=details(phone="07700 900456"))
