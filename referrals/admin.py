@@ -230,8 +230,8 @@ class ReferralAdmin(CappedCountAdmin):
     ]
     search_fields = ["intake__reference", "patient__family_name", "patient__given_name"]
     search_help_text = (
-        "Reference, family name (or family and given name, either order, as “Hughes, Ada”), "
-        "date of birth (DD/MM/YYYY or as “17 May 1980”) or phone number."
+        "Reference, family name (or family and given name, either order, as “Hughes, Ada”; "
+        "accents optional), date of birth (DD/MM/YYYY or as “17 May 1980”) or phone number."
     )
     list_select_related = ["intake", "patient", "assigned_to"]
     list_per_page = 50
@@ -275,7 +275,12 @@ class ReferralAdmin(CappedCountAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Referral], search_term: str
     ) -> tuple[QuerySet[Referral], bool]:
-        from intake.identity import normalise_family_name, normalise_phone, parse_reference
+        from intake.identity import (
+            normalise_family_name,
+            normalise_given_name,
+            normalise_phone,
+            parse_reference,
+        )
 
         term = search_term.strip()
         if not term:
@@ -295,13 +300,14 @@ class ReferralAdmin(CappedCountAdmin):
         # "Hughes, Ada", "HUGHES Ada" (as the list shows names) or "Ada Hughes": a family name
         # and a given name, either way round. The family name's key leads, so the patient
         # index serves it; a given name alone would read every patient, and is not searched.
+        # Both names by their keys, so "Bronte-Muller, Zoe" finds Zoë Brontë-Müller.
         words = [w for w in re.split(r"[\s,]+", term) if w]
         if len(words) >= 2:
             for family, given in ((words[:-1], words[-1]), (words[1:], words[0])):
                 family_key = normalise_family_name(" ".join(family))
                 if family_key:
                     match |= Q(patient__family_name_key__startswith=family_key) & Q(
-                        patient__given_name__istartswith=given
+                        patient__given_name_key__startswith=normalise_given_name(given)
                     )
         return queryset.filter(match), False
 

@@ -398,6 +398,34 @@ def test_a_birth_date_is_read_with_the_month_as_a_number_or_an_english_name(type
     assert _parse_date(typed) == born
 
 
+@pytest.mark.parametrize(
+    "term",
+    [
+        "Bronte-Muller, Zoe",
+        "BRONTE-MULLER Zoe",
+        "Zoe Bronte-Muller",
+        "Brontë-Müller, Zoë",
+        "bronte muller zoe",
+        "Garcia, Jose",
+        "Jose Garcia",
+    ],
+)
+def test_search_finds_a_given_name_typed_without_its_accents(client, triage_lead, term):
+    zoe = submit("V01", patient=details(given_name="Zoë", family_name="Brontë-Müller"))
+    jose = submit(
+        "V11", patient=details(given_name="José", family_name="García", phone="07700 900002")
+    )
+    submit(
+        "V09", patient=details(given_name="Zola", family_name="Bronte-Muller", phone="07700 900003")
+    )
+    client.force_login(triage_lead)
+    found = {
+        row["intake__reference"] for row in client.get(LIST, {"q": term}).context["cl"].result_list
+    }
+    want = jose if "Jose" in term else zoe
+    assert found == {want.intake.reference}
+
+
 def test_a_reference_made_mostly_of_digits_is_still_found_by_reference(client, cases, triage_lead):
     intake = cases["heel"].intake
     intake.reference = "64764NY6"
