@@ -144,14 +144,14 @@ class LinkKindFilter(admin.SimpleListFilter):
 
 
 # A day as the dashboard's links write it: 2026-09-06 (ASCII digits; \d takes any script's).
-_DAY: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_SINCE_DAY: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 
 def since_day(value: str) -> dt.date | None:
     """``?since=``'s day, or None for anything but a YYYY-MM-DD date. The years at the ends
     of the calendar are refused too: their midnight moved to UTC is outside what a datetime
     holds (an error in the query, not a value)."""
-    match = _DAY.fullmatch(value)
+    match = _SINCE_DAY.fullmatch(value)
     if match is None:
         return None
     try:
