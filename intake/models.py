@@ -41,7 +41,19 @@ class Patient(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["family_name_key", "date_of_birth"], name="patient_match_idx")
+            # Matching (equal keys) and the staff search (a family name's first letters: on
+            # PostgreSQL a LIKE, which only a pattern operator class serves under a collation
+            # other than C; SQLite ignores operator classes and is searched by a range).
+            models.Index(
+                fields=["family_name_key", "date_of_birth"],
+                name="patient_match_idx",
+                opclasses=["varchar_pattern_ops", "date_ops"],
+            ),
+            # The staff search by date of birth, and by a whole phone number.
+            models.Index(fields=["date_of_birth"], name="patient_birth_idx"),
+            models.Index(
+                fields=["phone_key"], name="patient_phone_idx", condition=~models.Q(phone_key="")
+            ),
         ]
         constraints = [
             # An erased patient has no contact details left: that is the point of erasure.
