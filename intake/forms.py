@@ -265,6 +265,17 @@ def _not_negative(unit: Any) -> Any:
     return format_lazy(_("Please enter the {unit} as 0 or more."), unit=unit)
 
 
+class BirthDateField(forms.DateField):
+    """The date of birth as the browser's date input sends it, or as typed where a browser
+    shows the box as text: "17 May 1980" as the hint says (it was refused, "Please enter a real
+    date, for example 17 May 1980"), 17/05/1980 and the forms the staff search reads."""
+
+    def to_python(self, value: Any) -> dt.date | None:
+        if isinstance(value, str) and (typed := identity.parse_typed_date(value)) is not None:
+            return typed
+        return super().to_python(value)
+
+
 class IdentityForm(StepForm):
     """Who the patient is and how to reach them; decides the under-16 refusal at once (§0.7)."""
 
@@ -284,7 +295,7 @@ class IdentityForm(StepForm):
         widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
         error_messages={"required": _("Please enter your family name.")},
     )
-    date_of_birth = forms.DateField(
+    date_of_birth = BirthDateField(
         label=_("What is your date of birth?"),
         help_text=_("For example, 17 May 1980."),
         widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"),

@@ -9,6 +9,7 @@ import datetime as dt
 import re
 import secrets
 import unicodedata
+from typing import Final
 
 # Read aloud over the phone: no 0/O, 1/I/L, 5/S or 2/Z pairs to confuse.
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRTUVWXY346789"
@@ -98,3 +99,46 @@ def new_references(count: int) -> list[str]:
             chars.append(alphabet[digit])
         out.append("".join(chars))
     return out
+
+
+_MONTHS: Final = (
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+)  # fmt: skip
+# A date as written in a letter or said on the phone: "17 May 1980", "17th Sept. 1980",
+# "17-May-1980" or "May 17, 1980". The year has four digits, as in the numeric forms. Not
+# strptime's %b: that reads the process's locale, and knows neither "Sept" nor "June".
+_SEP = r"[\s,./-]+"
+_DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
+_DAY_MONTH_YEAR: Final = re.compile(rf"{_DAY}{_SEP}([a-z]+){_SEP}(\d{{4}})", re.I | re.A)
+_MONTH_DAY_YEAR: Final = re.compile(rf"([a-z]+){_SEP}{_DAY}{_SEP}(\d{{4}})", re.I | re.A)
+
+
+def _month_number(word: str) -> int | None:
+    """1-12 for an English month name or its first three letters or more ("Sep", "Sept")."""
+    word = word.lower()
+    if len(word) < 3:
+        return None
+    return next((n for n, name in enumerate(_MONTHS, 1) if name.startswith(word)), None)
+
+
+def parse_typed_date(text: str) -> dt.date | None:
+    """A date as staff or a patient type it: 17/05/1980, 1980-05-17, 17-05-1980, 17.05.1980, or
+    with the month by name ("17 May 1980", "May 17, 1980"); None for anything else."""
+    text = text.strip()
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    if found := _DAY_MONTH_YEAR.fullmatch(text):
+        day, month, year = found.groups()
+    elif found := _MONTH_DAY_YEAR.fullmatch(text):
+        month, day, year = found.groups()
+    else:
+        return None
+    number = _month_number(month)
+    try:
+        return dt.date(int(year), number, int(day)) if number else None
+    except ValueError:
+        return None

@@ -281,6 +281,7 @@ class ReferralAdmin(CappedCountAdmin):
             normalise_given_name,
             normalise_phone,
             parse_reference,
+            parse_typed_date,
         )
 
         term = search_term.strip()
@@ -290,7 +291,7 @@ class ReferralAdmin(CappedCountAdmin):
         # referrals by the referral's own patient and intake columns. As one statement, the
         # readings ORed across the intake and the patient joined in, no index served it: a
         # search read the referrals (185 ms at 30,000 cases on PostgreSQL, growing with them).
-        born = _parse_date(term)
+        born = parse_typed_date(term)
         if born is not None:
             patients = Q(date_of_birth=born)  # patient_birth_idx
             intakes: list[int] = []
@@ -851,27 +852,6 @@ def _case_url(referral: Referral) -> str:
     return reverse("admin:referrals_referral_change", args=[referral.public_id])
 
 
-_MONTHS: Final = (
-    "january", "february", "march", "april", "may", "june",
-    "july", "august", "september", "october", "november", "december",
-)  # fmt: skip
-# A date as written in a letter or said on the phone: "17 May 1980", "17th Sept. 1980",
-# "17-May-1980" or "May 17, 1980". The year has four digits, as in the numeric forms. Not
-# strptime's %b: that reads the process's locale, and knows neither "Sept" nor "June".
-_SEP = r"[\s,./-]+"
-_DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
-_DAY_MONTH_YEAR: Final = re.compile(rf"{_DAY}{_SEP}([a-z]+){_SEP}(\d{{4}})", re.I | re.A)
-_MONTH_DAY_YEAR: Final = re.compile(rf"([a-z]+){_SEP}{_DAY}{_SEP}(\d{{4}})", re.I | re.A)
-
-
-def _month_number(word: str) -> int | None:
-    """1-12 for an English month name or its first three letters or more ("Sep", "Sept")."""
-    word = word.lower()
-    if len(word) < 3:
-        return None
-    return next((n for n, name in enumerate(_MONTHS, 1) if name.startswith(word)), None)
-
-
 # More patients than this for one search term ("s") are not listed: their referrals are found
 # by a join instead, which reads more but lists them all.
 SEARCH_PATIENTS_LISTED: Final = 1000
@@ -894,25 +874,6 @@ def _starts_with(field: str, prefix: str) -> Q:
         return Q(**{f"{field}__startswith": prefix})
     after = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return Q(**{f"{field}__gte": prefix, f"{field}__lt": after})
-
-
-def _parse_date(text: str) -> dt.date | None:
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    if found := _DAY_MONTH_YEAR.fullmatch(text):
-        day, month, year = found.groups()
-    elif found := _MONTH_DAY_YEAR.fullmatch(text):
-        month, day, year = found.groups()
-    else:
-        return None
-    number = _month_number(month)
-    try:
-        return dt.date(int(year), number, int(day)) if number else None
-    except ValueError:
-        return None
 
 
 class _ChoicesFilter(admin.SimpleListFilter):

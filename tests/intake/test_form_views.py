@@ -686,3 +686,18 @@ def test_the_specs_bold_words_are_bold_on_the_patients_pages(client):
     assert "spreading to <strong>both</strong> legs." in done
     assert "call 999 now. If a new wound" in done  # the diabetic safety net: plain
     assert "It does <strong>not</strong> diagnose" in done
+
+
+@pytest.mark.parametrize("typed", ["17 May 1980", " 17 may 1980 ", "17/05/1980", "May 17, 1980"])
+def test_a_birth_date_typed_as_the_hint_writes_it_is_accepted(client, typed):
+    """Where a browser shows the date box as text, a patient types what the hint shows, "17 May
+    1980": it was refused with "Please enter a real date, for example 17 May 1980"."""
+    sent = client.post("/form/identity/", {**GRACE, "date_of_birth": typed})
+    assert (sent.status_code, sent["Location"]) == (302, "/form/about_you/")
+    assert saved_draft(client).data["patient"]["date_of_birth"] == "1980-05-17"
+
+
+@pytest.mark.parametrize("typed", ["17 May 80", "30 February 1980", "Hughes"])
+def test_a_birth_date_that_is_not_a_date_is_asked_again(client, typed):
+    page = html(refused(client, "identity", {**GRACE, "date_of_birth": typed}))
+    assert "Please enter a real date, for example 17 May 1980." in page

@@ -13,10 +13,11 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 
 from intake.admin import IntakeAdmin
+from intake.identity import parse_typed_date
 from intake.messages import staff_disclaimer
 from intake.models import Intake, Urgency
 from referrals import audit
-from referrals.admin import ReferralAdmin, _parse_date
+from referrals.admin import ReferralAdmin
 from referrals.admin_queue import STATEMENTS, CappedCountPaginator, queue_rows
 from referrals.case import ACTOR_NAME, history_lines
 from referrals.models import AuditEntry, Referral, ReferralEvent, Status
@@ -395,7 +396,7 @@ def test_search_by_name_birth_date_phone_and_reference(client, cases, triage_lea
     ],
 )
 def test_a_birth_date_is_read_with_the_month_as_a_number_or_an_english_name(typed, born):
-    assert _parse_date(typed) == born
+    assert parse_typed_date(typed) == born
 
 
 @pytest.mark.parametrize(
