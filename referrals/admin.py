@@ -322,9 +322,14 @@ class ReferralAdmin(CappedCountAdmin):
                 # patient_phone_idx, whose condition SQLite must find in the statement's own
                 patients |= Q(phone_key=phone) & ~Q(phone_key="")
         found = _patient_ids(patients)
-        if found == [] and len(phone) >= 6:
+        if (
+            len(phone) >= 6
+            and found is not None
+            and not queryset.filter(patient_id__in=found).exists()
+        ):
             # Part of a number ("900123"): found only by reading every patient's, so only
-            # when no whole number and no name matched.
+            # when no whole number and no name matched a referral this user may see (not a
+            # patient of another queue: what is listed must not hang on what is not seen).
             patients = Q(phone_key__contains=phone)
             found = _patient_ids(patients)
         if found is None:  # a term too broad to list its patients: joined, as before

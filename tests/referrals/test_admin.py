@@ -451,6 +451,16 @@ def test_part_of_a_phone_number_is_searched_when_no_whole_number_matches(
     assert searched(client, term) == (want or {cases[expected].intake.reference})
 
 
+def test_part_of_a_number_is_searched_whatever_another_queues_patients_have(client, chiropractor):
+    """Whether part of a number was searched turned on every patient's number: a podiatry
+    patient whose whole number is the digits typed hid the chiropractor's own patient, whose
+    number holds them, and told the chiropractor such a patient exists elsewhere."""
+    mine = submit("V01", patient=details(family_name="Hughes", phone="07700 900123"))
+    submit("V11", patient=details(family_name="Patel", phone="7700 900123"))  # podiatry
+    client.force_login(chiropractor)
+    assert searched(client, "7700900123") == {mine.intake.reference}
+
+
 @pytest.mark.parametrize("term", ["Hughes", "h", "17/05/1980", "07700900002", "900002"])
 def test_a_term_matching_too_many_patients_to_list_finds_the_same_cases(
     client, cases, triage_lead, monkeypatch, term
