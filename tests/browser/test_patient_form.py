@@ -398,18 +398,22 @@ def test_a_yes_the_browser_brings_back_shows_the_emergency_advice(page: Page):
     expect(advice).to_contain_text("Do not delay getting help")
 
 
+def on_step_two_with_a_clock(page: Page) -> None:
+    """Step 2 of a new form, the page's clock ours to run forward."""
+    page.goto("/form/identity/")
+    fill_step(page, step_data(STEP_CODES[0], worked_case("V01"), IDENTITY))
+    next_step(page)
+    expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+    page.clock.install()
+    page.reload()
+
+
 def test_a_form_left_idle_warns_before_it_closes_and_typing_keeps_it_open(page: Page):
     """WCAG 2.2.1: the session closed after 30 minutes without a request, taking what was
     typed on the page, with no warning (a review). The page's clock is run forward."""
     from django.contrib.sessions.models import Session
 
-    answers = worked_case("V01")
-    page.goto("/form/identity/")
-    fill_step(page, step_data(STEP_CODES[0], answers, IDENTITY))
-    next_step(page)
-    expect(page.get_by_text("Step 2 of 12")).to_be_visible()
-    page.clock.install()
-    page.reload()
+    on_step_two_with_a_clock(page)
     warning = page.locator("#idle-warning")
     expect(warning).to_be_hidden()
     kept: list[str] = []
@@ -443,13 +447,7 @@ def test_the_idle_warning_comes_into_view_on_a_phone_scrolled_down_the_step(page
     510 to 700 px above the window (its top 1,550 px above from the middle of the red-flag
     step), so a patient back at the phone saw no warning before the form closed (WCAG 2.2.1)."""
     page.set_viewport_size({"width": 390, "height": 844})
-    answers = worked_case("V01")
-    page.goto("/form/identity/")
-    fill_step(page, step_data(STEP_CODES[0], answers, IDENTITY))
-    next_step(page)
-    expect(page.get_by_text("Step 2 of 12")).to_be_visible()
-    page.clock.install()
-    page.reload()
+    on_step_two_with_a_clock(page)
     button = page.get_by_role("button", name="Save and continue")
     button.scroll_into_view_if_needed()
     page.clock.run_for("27:00")
