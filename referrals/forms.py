@@ -21,7 +21,11 @@ URGENCY_CHOICES: Final = [("", "—"), *Urgency.choices]
 
 
 class MoveForm(forms.Form):
-    action = forms.ChoiceField(choices=MOVE_CHOICES)
+    # No move is chosen until staff choose one: the first move offered was chosen, so Apply
+    # alone completed a scheduled referral or released a claimed one.
+    action = forms.ChoiceField(
+        choices=[("", "—"), *MOVE_CHOICES], error_messages={"required": "Choose a move."}
+    )
     reason = TextareaField(
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
@@ -39,7 +43,7 @@ class MoveForm(forms.Form):
         colleague may have moved the referral meanwhile). Validation keeps every choice: a
         move refused for the referral's status is refused by the service, which says why."""
         sent = self.data.get(self.add_prefix("action")) if self.is_bound else None
-        cast(forms.ChoiceField, self.fields["action"]).choices = [
+        cast(forms.ChoiceField, self.fields["action"]).choices = [("", "—")] + [
             (value, label)
             for value, label in MOVE_CHOICES
             if value == sent or _may_offer(value, referral)

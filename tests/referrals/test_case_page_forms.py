@@ -231,7 +231,7 @@ def test_the_move_form_offers_only_what_the_referral_can_take(client, chiropract
     client.force_login(chiropractor)
     html = client.get(url("change", referral)).content.decode()
     assert offered(html, "action") == [
-        "claim", "reroute", "decline", "cancel", "entered_in_error", "override_urgency"
+        "", "claim", "reroute", "decline", "cancel", "entered_in_error", "override_urgency"
     ]  # fmt: skip
     assert "chiropractic" not in offered(html, "queue")
     assert "podiatry" in offered(html, "queue")
@@ -240,9 +240,28 @@ def test_the_move_form_offers_only_what_the_referral_can_take(client, chiropract
     referral_transition(referral=referral, action="claim", actor=chiropractor)
     html = client.get(url("change", referral)).content.decode()
     assert offered(html, "action") == [
-        "release", "contact", "reroute", "decline", "cancel", "entered_in_error",
+        "", "release", "contact", "reroute", "decline", "cancel", "entered_in_error",
         "override_urgency",
     ]  # fmt: skip
+
+
+def test_no_move_is_chosen_until_staff_choose_one(client, chiropractor):
+    """The first move offered was chosen: on a scheduled referral Apply alone completed it
+    (on a claimed one it released the claim)."""
+    (referral,) = submit("V01").referrals
+    for action in ("claim", "contact", "schedule"):
+        referral = referral_transition(referral=referral, action=action, actor=chiropractor)
+    client.force_login(chiropractor)
+    html = client.get(url("change", referral)).content.decode()
+    assert offered(html, "action")[:2] == ["", "complete"]
+    assert '<option value="" selected>—</option>' in html.split('name="move-action"')[1]
+    answer = client.post(url("move", referral), {"move-action": "", "move-reason": ""})
+    assert answer.status_code == 400
+    (control,) = re.findall(r'<select name="move-action"[^>]*>', answer.content.decode())
+    assert 'aria-invalid="true"' in control
+    assert "Choose a move." in answer.content.decode()
+    referral.refresh_from_db()
+    assert referral.status == Status.SCHEDULED
 
 
 def test_a_red_flag_review_offers_no_reroute_it_would_refuse(client, medical_reviewer):
