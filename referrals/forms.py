@@ -38,20 +38,27 @@ class MoveForm(forms.Form):
     def offer_for(self, referral: Referral) -> MoveForm:
         """Offer only what can be done to this referral as it stands: the moves its status
         allows (a new referral offered "Complete", which could only be refused), the queues
-        other than its own, the urgencies other than its own. A choice sent back with an
-        error stays offered, so the page shows what was tried beside why it was refused (a
-        colleague may have moved the referral meanwhile). Validation keeps every choice: a
-        move refused for the referral's status is refused by the service, which says why."""
+        other than its own, the urgencies other than its own, each with its move. A choice sent
+        back with an error stays offered, so the page shows what was tried beside why it was
+        refused (a colleague may have moved the referral meanwhile). Validation keeps every
+        choice: a move refused for the referral's status is refused by the service, which says
+        why."""
         sent = self.data.get(self.add_prefix("action")) if self.is_bound else None
-        cast(forms.ChoiceField, self.fields["action"]).choices = [("", "—")] + [
+        moves = [
             (value, label)
             for value, label in MOVE_CHOICES
             if value == sent or _may_offer(value, referral)
         ]
-        for name, choices, current in (
-            ("queue", QUEUE_CHOICES, referral.queue),
-            ("urgency", URGENCY_CHOICES, referral.urgency),
+        cast(forms.ChoiceField, self.fields["action"]).choices = [("", "—"), *moves]
+        offered = {value for value, _label in moves}
+        for name, choices, current, move in (
+            ("queue", QUEUE_CHOICES, referral.queue, Action.REROUTE),
+            ("urgency", URGENCY_CHOICES, referral.urgency, "override_urgency"),
         ):
+            if move not in offered and name not in self.errors:
+                # A red-flag review is offered no reroute: its "Reroute to" was still shown.
+                del self.fields[name]
+                continue
             sent = self.data.get(self.add_prefix(name)) if self.is_bound else None
             cast(forms.ChoiceField, self.fields[name]).choices = [
                 (value, label) for value, label in choices if value != current or value == sent

@@ -270,6 +270,10 @@ def test_a_red_flag_review_offers_no_reroute_it_would_refuse(client, medical_rev
     html = client.get(url("change", review)).content.decode()
     assert "reroute" not in offered(html, "action")
     assert "claim" in offered(html, "action")
+    # Nor its queue: a "Reroute to" select was still shown, for a move not offered.
+    assert 'name="move-queue"' not in html
+    assert "Reroute to" not in html
+    assert offered(html, "urgency") == ["", "urgent", "routine"]
 
 
 def test_a_move_a_colleague_made_impossible_stays_chosen_beside_its_error(
