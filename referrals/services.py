@@ -373,7 +373,9 @@ def referral_override_urgency(
 ) -> Referral:
     """A clinician's override, up or down, always with a recorded reason."""
     if urgency not in Urgency.values:
-        raise ChoiceRequired("Choose emergency, urgent or routine.")
+        # The urgencies it can take: the case page offers no other (the message named all three).
+        others = [value for value in Urgency.values if value != referral.urgency]
+        raise ChoiceRequired(f"Choose {' or '.join(others)}.")
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired("Please give a reason for changing the urgency.")

@@ -276,6 +276,19 @@ def test_a_red_flag_review_offers_no_reroute_it_would_refuse(client, medical_rev
     assert offered(html, "urgency") == ["", "urgent", "routine"]
 
 
+def test_an_urgency_left_out_is_asked_for_among_those_offered(client, medical_reviewer):
+    """The refusal named all three ("Choose emergency, urgent or routine.") where the form
+    offered the two other than the referral's own."""
+    (review,) = submit("V09").referrals
+    client.force_login(medical_reviewer)
+    data = {"move-action": "override_urgency", "move-reason": "Seen: stable"}
+    answer = client.post(url("move", review), data)
+    assert answer.status_code == 400
+    html = answer.content.decode()
+    assert offered(html, "urgency") == ["", "urgent", "routine"]
+    assert "<li>Choose urgent or routine.</li>" in html
+
+
 def test_a_move_a_colleague_made_impossible_stays_chosen_beside_its_error(
     client, chiropractor, triage_lead
 ):
