@@ -179,11 +179,14 @@ class SinceFilter(admin.SimpleListFilter):
         day = since_day(value)
         if day is None:
             # As Django answers a lookup it cannot use: the list without it (?e=1), with why.
+            # Without the other filters and the search too, so the message says so (it said
+            # "without it", and a podiatry list since a day came back as every open referral).
             _refuse_once(
                 request,
                 model_admin,
                 "The date in the address was not understood (since= takes a day as "
-                "YYYY-MM-DD, e.g. 2026-09-06): the queue is shown without it.",
+                "YYYY-MM-DD, e.g. 2026-09-06): the queue is shown without it, or any other "
+                "filter or search in the address.",
             )
             raise IncorrectLookupParameters(value)
         return [(value, f"Since {date_format(day, 'j M Y')}")]

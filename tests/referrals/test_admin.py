@@ -586,15 +586,17 @@ def test_the_queue_is_narrowed_to_the_referrals_made_since_a_day(client, cases, 
 )
 def test_a_since_that_is_not_a_day_is_refused_with_a_message(client, cases, chiropractor, value):
     """As Django answers a lookup it cannot use (the list without it, ?e=1), saying why, once
-    (the queue page and then Django's view each build the list); not a 500."""
+    (the queue page and then Django's view each build the list); not a 500. The other filters
+    and the search go too, and the message says so (it said "without it" alone)."""
     client.force_login(chiropractor)
-    response = client.get(LIST, {"since": value, "status": "any"})
+    response = client.get(LIST, {"since": value, "status": "any", "q": "Okafor"})
     assert response.status_code == 302
     assert response["Location"] == LIST + "?e=1"
     shown = [str(m) for m in client.get(response["Location"]).context["messages"]]
     assert shown == [
         "The date in the address was not understood (since= takes a day as YYYY-MM-DD, "
-        "e.g. 2026-09-06): the queue is shown without it."
+        "e.g. 2026-09-06): the queue is shown without it, or any other filter or search in "
+        "the address."
     ]
 
 
