@@ -66,3 +66,25 @@ def test_the_dashboards_tables_fit_their_sections_at_1280_px(page: Page):
     )
     assert len(overflow) == 2
     assert all(px <= 0 for px in overflow), overflow
+
+
+def test_the_dashboards_column_headings_break_between_words_not_letters(page: Page):
+    """The admin's index gives its tables' headings the whole width: the other columns shrank
+    to a letter a line ("Emergency" in nine lines) at 1280 and 1920 px (found by a review)."""
+    from referrals.access import TRIAGE_LEAD_GROUP
+
+    make_staff("lead_lin", TRIAGE_LEAD_GROUP)
+    submit("V17", patient=details(family_name="Patel", phone="07700 900004"))
+    log_in(page, "lead_lin")
+    expect(page.get_by_role("heading", name="Open referrals")).to_be_visible()
+    lines = page.locator(".dash-table thead th").evaluate_all(
+        """(cells) => cells.map((cell) => {
+            const range = document.createRange();
+            range.selectNodeContents(cell);
+            const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+            return [cell.textContent.trim(), tops.size];
+        })"""
+    )
+    assert len(lines) == 10
+    too_many = [(text, n) for text, n in lines if n > len(text.split())]
+    assert too_many == [], too_many
