@@ -235,7 +235,8 @@ class ReferralAdmin(CappedCountAdmin):
     search_fields = ["intake__reference", "patient__family_name", "patient__given_name"]
     search_help_text = (
         "Reference, family name (or family and given name, either order, as “Hughes, Ada”; "
-        "accents optional), date of birth (DD/MM/YYYY or as “17 May 1980”) or phone number."
+        "accents optional), date of birth (DD/MM/YYYY or as “17 May 1980”) or phone number "
+        "(whole, or 6 digits or more of it)."
     )
     list_select_related = ["intake", "patient", "assigned_to"]
     list_per_page = 50
@@ -591,6 +592,11 @@ class ReferralAdmin(CappedCountAdmin):
                 )
         except ReferralError as exc:
             form.add_error(_field_left_out(exc, data["action"]), exc.message)
+            # A queue or urgency left out is refused before the reason is looked at: a reason
+            # left out too is said at once, not on the next try (a review found two tries).
+            missing = _REASON_MISSING.get(data["action"])
+            if isinstance(exc, ChoiceRequired) and missing and not data["reason"].strip():
+                form.add_error("reason", missing)
             return self._render_case(request, referral, move_form=form, status=exc.status)
         audit_record(
             actor=request.user,
@@ -843,6 +849,14 @@ def _later_cases(referral: Referral) -> tuple[list[Intake], bool]:
         "reference", "submitted_at", "triage_result", "red_flag_count", "red_flag_cleared_at"
     )
     return sorted(later, key=lambda case: (case.submitted_at, case.pk)), more
+
+
+# The moves that need a choice and a reason, and what the service says when the reason is left
+# out (referrals.services).
+_REASON_MISSING: Final = {
+    Action.REROUTE: "Please give a reason.",
+    "override_urgency": "Please give a reason for changing the urgency.",
+}
 
 
 def _field_left_out(error: ReferralError, action: str) -> str | None:

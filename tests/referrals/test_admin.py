@@ -461,6 +461,13 @@ def test_part_of_a_number_is_searched_whatever_another_queues_patients_have(clie
     assert searched(client, "7700900123") == {mine.intake.reference}
 
 
+def test_the_search_help_says_how_much_of_a_phone_number_is_enough(client, triage_lead):
+    """Part of a number is searched from 6 digits: "0555" found nothing, and the help said
+    only "phone number" (a review)."""
+    client.force_login(triage_lead)
+    assert "phone number (whole, or 6 digits or more of it)" in client.get(LIST).content.decode()
+
+
 @pytest.mark.parametrize("term", ["Hughes", "h", "17/05/1980", "07700900002", "900002"])
 def test_a_term_matching_too_many_patients_to_list_finds_the_same_cases(
     client, cases, triage_lead, monkeypatch, term

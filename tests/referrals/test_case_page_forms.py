@@ -161,6 +161,29 @@ def test_a_move_refused_for_what_was_left_out_marks_that_field(client, chiroprac
     assert "nonfield" not in html
 
 
+@pytest.mark.parametrize(
+    ("action", "choice", "reason_error"),
+    [
+        ("reroute", "queue", "Please give a reason."),
+        ("override_urgency", "urgency", "Please give a reason for changing the urgency."),
+    ],
+)
+def test_a_choice_and_a_reason_both_left_out_are_both_said_at_once(
+    client, chiropractor, action, choice, reason_error
+):
+    """The service refuses the missing queue or urgency first: the missing reason was said
+    only on the next try (a review found it)."""
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    answer = client.post(url("move", referral), {"move-action": action, "move-reason": " "})
+    assert answer.status_code == 400
+    html = answer.content.decode()
+    for field in (choice, "reason"):
+        (control,) = re.findall(rf'<[a-z]+ name="move-{field}"[^>]*>', html)
+        assert 'aria-invalid="true"' in control, field
+    assert reason_error in html
+
+
 def test_an_entered_in_error_reason_left_out_is_read_with_its_field(client, triage_lead):
     (referral,) = submit("V01").referrals
     referral_cancel(referral=referral, actor=triage_lead, reason="Withdrew")
