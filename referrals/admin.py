@@ -503,6 +503,12 @@ class ReferralAdmin(CappedCountAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": f"Case {intake.reference} — {referral.get_queue_display()}",
+            # A form sent back with an error: the page's title says so first, as Django's change
+            # form's does (the page opened at its top with no word of it but beside the field).
+            "errors": any(
+                form is not None and form.is_bound and bool(form.errors)
+                for form in (move_form, clear_form, note_form)
+            ),
             "opts": self.model._meta,
             "referral": referral,
             "intake": intake,

@@ -323,3 +323,17 @@ def test_a_move_a_colleague_made_impossible_stays_chosen_beside_its_error(
     html = answer.content.decode()
     assert '<option value="claim" selected>' in html
     assert "release" in offered(html, "action")
+
+
+def test_a_page_sent_back_with_an_error_says_so_in_its_title_and_at_its_top(client, chiropractor):
+    """The page opened at its top with the error only beside its field, further down, and the
+    same title as before (a review); Django's change form prefixes "Error:"."""
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    html = client.get(url("change", referral)).content.decode()
+    assert "<title>Case" in html
+    assert "errornote" not in html
+    answer = client.post(url("move", referral), {"move-action": "decline", "move-reason": ""})
+    html = answer.content.decode()
+    assert "<title>Error: Case" in html
+    assert '<p class="errornote">Not saved: see the error below.</p>' in html
