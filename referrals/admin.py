@@ -44,7 +44,13 @@ from referrals.audit import audit_record
 from referrals.case import HISTORY_COLUMNS, case_answers, case_flags, history_lines
 from referrals.dashboard import day_start, in_window
 from referrals.errors import ChoiceRequired, ReasonRequired, ReferralError
-from referrals.forms import MOVE_CHOICES, ClearRedFlagForm, MoveForm, StaffNoteForm
+from referrals.forms import (
+    MOVE_CHOICES,
+    OVERRIDE_URGENCY,
+    ClearRedFlagForm,
+    MoveForm,
+    StaffNoteForm,
+)
 from referrals.links import KINDS, SENTENCES, link_summary
 from referrals.models import (
     OPEN_STATUSES,
@@ -296,10 +302,12 @@ class ReferralAdmin(CappedCountAdmin):
         # readings ORed across the intake and the patient joined in, no index served it: a
         # search read the referrals (185 ms at 30,000 cases on PostgreSQL, growing with them).
         born = parse_typed_date(term)
+        # A phone number, whole or 6 digits or more of it.
+        phone = normalise_phone(term) if born is None else ""
+        searches_phone = len(phone) >= 6
         if born is not None:
             patients = Q(date_of_birth=born)  # patient_birth_idx
             intakes: list[int] = []
-            phone = ""
         else:
             # A term may be a reference, a phone number or a name; references contain digits
             # too, so every reading that fits is searched.
@@ -321,13 +329,12 @@ class ReferralAdmin(CappedCountAdmin):
                         patients |= _starts_with("family_name_key", family_key) & Q(
                             given_name_key__startswith=normalise_given_name(given)
                         )
-            phone = normalise_phone(term)
-            if len(phone) >= 6:
+            if searches_phone:
                 # patient_phone_idx, whose condition SQLite must find in the statement's own
                 patients |= Q(phone_key=phone) & ~Q(phone_key="")
         found = _patient_ids(patients)
         if (
-            len(phone) >= 6
+            searches_phone
             and found is not None
             and not queryset.filter(patient_id__in=found).exists()
         ):
@@ -575,7 +582,7 @@ class ReferralAdmin(CappedCountAdmin):
             return self._render_case(request, referral, move_form=form, status=400)
         data = form.cleaned_data
         try:
-            if data["action"] == "override_urgency":
+            if data["action"] == OVERRIDE_URGENCY:
                 result = services.referral_override_urgency(
                     referral=referral,
                     actor=request.user,
@@ -858,10 +865,10 @@ def _later_cases(referral: Referral) -> tuple[list[Intake], bool]:
 
 
 # The moves that need a choice and a reason, and what the service says when the reason is left
-# out (referrals.services).
+# out.
 _REASON_MISSING: Final = {
-    Action.REROUTE: "Please give a reason.",
-    "override_urgency": "Please give a reason for changing the urgency.",
+    Action.REROUTE: services.REASON_REQUIRED,
+    OVERRIDE_URGENCY: services.URGENCY_REASON_REQUIRED,
 }
 
 

@@ -11,20 +11,23 @@ from referrals.models import OPEN_STATUSES, TRANSITIONS, Action, Queue, Referral
 REASON_HELP = "Required to decline, cancel, reroute, mark entered in error or change urgency."
 
 
+# The case page's one move that is not a transition.
+OVERRIDE_URGENCY: Final = "override_urgency"
 # The case page's moves, by value and label (the label also names the move once saved).
 MOVE_CHOICES: Final = [(a.value, str(a.label)) for a in Action if a != Action.CLEAR_RED_FLAG] + [
-    ("override_urgency", "Change urgency")
+    (OVERRIDE_URGENCY, "Change urgency")
 ]
 
-QUEUE_CHOICES: Final = [("", "—"), *Queue.choices]
-URGENCY_CHOICES: Final = [("", "—"), *Urgency.choices]
+NO_CHOICE: Final = ("", "—")
+QUEUE_CHOICES: Final = [NO_CHOICE, *Queue.choices]
+URGENCY_CHOICES: Final = [NO_CHOICE, *Urgency.choices]
 
 
 class MoveForm(forms.Form):
     # No move is chosen until staff choose one: the first move offered was chosen, so Apply
     # alone completed a scheduled referral or released a claimed one.
     action = forms.ChoiceField(
-        choices=[("", "—"), *MOVE_CHOICES], error_messages={"required": "Choose a move."}
+        choices=[NO_CHOICE, *MOVE_CHOICES], error_messages={"required": "Choose a move."}
     )
     reason = TextareaField(
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -49,11 +52,11 @@ class MoveForm(forms.Form):
             for value, label in MOVE_CHOICES
             if value == sent or _may_offer(value, referral)
         ]
-        cast(forms.ChoiceField, self.fields["action"]).choices = [("", "—"), *moves]
+        cast(forms.ChoiceField, self.fields["action"]).choices = [NO_CHOICE, *moves]
         offered = {value for value, _label in moves}
         for name, choices, current, move in (
             ("queue", QUEUE_CHOICES, referral.queue, Action.REROUTE),
-            ("urgency", URGENCY_CHOICES, referral.urgency, "override_urgency"),
+            ("urgency", URGENCY_CHOICES, referral.urgency, OVERRIDE_URGENCY),
         ):
             if move not in offered and name not in self.errors:
                 # A red-flag review is offered no reroute: its "Reroute to" was still shown.
@@ -67,10 +70,8 @@ class MoveForm(forms.Form):
 
 
 def _may_offer(action: str, referral: Referral) -> bool:
-    if action == Action.REROUTE and (
-        referral.queue == Queue.URGENT_MEDICAL_REVIEW and referral.red_flag_count
-    ):
-        return False  # it leaves through the red flag's clearance
+    if action == Action.REROUTE and referral.leaves_by_clearance:
+        return False
     if action in TRANSITIONS:
         return referral.status in TRANSITIONS[action].sources
     return referral.status in OPEN_STATUSES  # the urgency override

@@ -232,6 +232,12 @@ class Referral(models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def leaves_by_clearance(self) -> bool:
+        """A red-flag review leaves its queue only through the red flag's clearance, with its
+        reason: no reroute (referrals.services.referral_reroute, the case page's move form)."""
+        return self.queue == Queue.URGENT_MEDICAL_REVIEW and self.red_flag_count > 0
+
 
 Referral._meta.get_field("status").register_lookup(InConstants)
 Referral._meta.get_field("queue").register_lookup(InConstants)

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 from django.conf import settings
 from django.db import connections, router, transaction
@@ -53,6 +53,11 @@ ASSIGNEE_ONLY = frozenset({Action.CONTACT, Action.SCHEDULE, Action.COMPLETE, Act
 def clinic_calendar() -> WorkingCalendar:
     calendar: WorkingCalendar = settings.CLINIC_CALENDAR
     return calendar
+
+
+# What a move left without its reason is told (the case page says it beside a choice left out).
+REASON_REQUIRED: Final = "Please give a reason."
+URGENCY_REASON_REQUIRED: Final = "Please give a reason for changing the urgency."
 
 
 def referral_due_at(urgency: str, start: dt.datetime) -> dt.datetime:
@@ -265,7 +270,7 @@ def referral_transition(
                 f"“{Action(action).label.lower()}”."
             )
         if move.needs_reason and not reason:
-            raise ReasonRequired("Please give a reason.")
+            raise ReasonRequired(REASON_REQUIRED)
         if (
             action in ASSIGNEE_ONLY
             and locked.assigned_to_id not in (None, actor.pk)
@@ -327,7 +332,7 @@ def referral_reroute(*, referral: Referral, actor: Any, queue: str, reason: str)
     with transaction.atomic():
         lock_patient(referral.patient_id)
         current = Referral.objects.only("queue", "red_flag_count").get(pk=referral.pk)
-        if current.queue == Queue.URGENT_MEDICAL_REVIEW and current.red_flag_count:
+        if current.leaves_by_clearance:
             # A red flag leaves this queue only through its clearance, with its reason (a
             # reroute skipped that, and was a 500: a review found it).
             raise TransitionNotAllowed(
@@ -378,7 +383,7 @@ def referral_override_urgency(
         raise ChoiceRequired(f"Choose {' or '.join(others)}.")
     reason = (reason or "").strip()
     if not reason:
-        raise ReasonRequired("Please give a reason for changing the urgency.")
+        raise ReasonRequired(URGENCY_REASON_REQUIRED)
     with transaction.atomic():
         announce_pending(referral.pk)  # the creation is told with the urgency it had
         locked = Referral.objects.select_for_update().get(pk=referral.pk)

@@ -2,6 +2,16 @@
 (function () {
   "use strict";
 
+  // A POST to one of the form's own endpoints, with the page's CSRF token.
+  function post(url) {
+    var csrf = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf ? csrf.value : "" },
+    });
+  }
+
   var summary = document.getElementById("error-summary");
   if (summary) {
     summary.focus();
@@ -51,14 +61,9 @@
     var lastKept = Date.now() - Number(idle.getAttribute("data-refresh-seconds")) * 1000;
     var lastActive = 0;
     var keepOpen = function () {
-      var csrf = document.querySelector("input[name=csrfmiddlewaretoken]");
       lastKept = Date.now();
       idle.classList.add("d-none");
-      fetch(idle.getAttribute("data-keep-open-url"), {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "X-CSRFToken": csrf ? csrf.value : "" },
-      }).catch(function () {});
+      post(idle.getAttribute("data-keep-open-url")).catch(function () {});
     };
     ["input", "keydown", "pointerdown", "change"].forEach(function (type) {
       document.addEventListener(type, function () {
@@ -90,12 +95,7 @@
       return;
     }
     recorded = true;
-    var csrf = document.querySelector("input[name=csrfmiddlewaretoken]");
-    fetch(advice.getAttribute("data-record-url"), {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": csrf ? csrf.value : "" },
-    }).catch(function () {
+    post(advice.getAttribute("data-record-url")).catch(function () {
       recorded = false;
     });
   }
