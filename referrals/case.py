@@ -142,7 +142,11 @@ def history_lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
         )
         if row["from_status"] or row["to_status"]:
             from_status, to_status = row["from_status"], row["to_status"]
-            line += f": {statuses.get(from_status, from_status) or '·'} → "
+            # A referral's first entry has no status or urgency before it: "Created: New
+            # (proposed) (Routine)", not a placeholder arrow from "·".
+            line += ": "
+            if from_status:
+                line += f"{statuses.get(from_status, from_status)} → "
             line += statuses.get(to_status, to_status)
         # A reroute's new queue (the event's data): a colleague who may not see that queue's
         # referral had no word on the page of where the case went (a review found it).
@@ -151,7 +155,9 @@ def history_lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
             line += f" to {queues.get(to_queue, to_queue)}"
         if row["to_urgency"]:
             from_urgency, to_urgency = row["from_urgency"], row["to_urgency"]
-            line += f" ({urgencies.get(from_urgency, from_urgency) or '·'} → "
+            line += " ("
+            if from_urgency:
+                line += f"{urgencies.get(from_urgency, from_urgency)} → "
             line += f"{urgencies.get(to_urgency, to_urgency)})"
         if row[ACTOR_NAME]:
             line += f" by {row[ACTOR_NAME]}"
