@@ -208,14 +208,36 @@ class IntakeCreatedOut(serializers.Serializer[Any]):
     )
 
 
+ERASED_HELP: Final = "Null once the patient was erased (erased_at)."
+
+
 class PatientOut(serializers.Serializer[Any]):
     id = serializers.UUIDField(source="public_id")
-    given_name = serializers.CharField()
-    family_name = serializers.CharField()
-    date_of_birth = serializers.DateField()
+    given_name = serializers.CharField(allow_null=True, help_text=ERASED_HELP)
+    family_name = serializers.CharField(allow_null=True, help_text=ERASED_HELP)
+    date_of_birth = serializers.DateField(allow_null=True, help_text=ERASED_HELP)
+    year_of_birth = serializers.IntegerField(source="date_of_birth.year")
     phone = serializers.CharField()
     email = serializers.CharField()
-    preferred_contact = serializers.ChoiceField(choices=ContactMethod.choices)
+    preferred_contact = serializers.ChoiceField(
+        choices=ContactMethod.choices, allow_null=True, help_text=ERASED_HELP
+    )
+    erased_at = serializers.DateTimeField(
+        source="anonymised_at",
+        allow_null=True,
+        help_text="When the patient was erased (docs/SECURITY.md): names, contact details and "
+        "the day and month of birth are gone, the year of birth and the clinical record kept.",
+    )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = dict(super().to_representation(instance))
+        if instance.anonymised_at is not None:
+            # Erasure keeps "Erased" as both names and 1 January of the year of birth: sent
+            # as they are, a record system filed a patient "Erased Erased" born on 1 January
+            # (the FHIR export already leaves them out).
+            for name in ("given_name", "family_name", "date_of_birth", "preferred_contact"):
+                data[name] = None
+        return data
 
 
 class IntakeOut(serializers.Serializer[Any]):

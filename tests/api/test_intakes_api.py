@@ -310,6 +310,31 @@ def test_reading_a_case_shows_identity_answers_triage_and_referrals_and_is_audit
     assert AuditEntry.objects.filter(action="api_view", object_id=created["id"]).exists()
 
 
+def test_an_erased_patient_reads_without_names_or_a_day_of_birth_and_says_when(api):
+    """Erasure stores "Erased" as both names and 1 January of the year of birth: sent as they
+    were, a record system filed a patient "Erased Erased" born on 1 January."""
+    from intake.privacy import patient_erase
+
+    created = api.post("/api/v1/intakes", intake_body("V01")).json()
+    patient = api.get(f"/api/v1/intakes/{created['id']}").json()["patient"]
+    assert (patient["date_of_birth"], patient["year_of_birth"]) == ("1980-05-17", 1980)
+    assert patient["erased_at"] is None
+    patient_erase(public_id=patient["id"], actor=None, reason="Asked to")
+    erased = api.get(f"/api/v1/intakes/{created['id']}").json()["patient"]
+    assert erased["erased_at"] is not None
+    assert erased == {
+        "id": patient["id"],
+        "given_name": None,
+        "family_name": None,
+        "date_of_birth": None,
+        "year_of_birth": 1980,
+        "phone": "",
+        "email": "",
+        "preferred_contact": None,
+        "erased_at": erased["erased_at"],
+    }
+
+
 def test_a_case_reads_with_the_staff_text_of_the_ruleset_that_triaged_it(api):
     created = api.post("/api/v1/intakes", intake_body("V11")).json()
     Intake.objects.filter(public_id=created["id"]).update(ruleset_version="0.9.0")
