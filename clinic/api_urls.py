@@ -1,7 +1,9 @@
 """Routes of the integration API under /api/v1/ (docs/API.md)."""
 
+import uuid
+
 from django.http import HttpRequest, JsonResponse
-from django.urls import path, re_path
+from django.urls import path, re_path, register_converter
 from django.views.decorators.csrf import csrf_exempt
 
 from clinic.middleware import api_error
@@ -9,6 +11,22 @@ from intake import api as intake_api
 from referrals import api as referrals_api
 
 app_name = "api"
+
+
+class PublicIdConverter:
+    """A UUID in either case, as RFC 9562 reads it. Django's ``uuid`` converter takes lower case
+    only: an id a partner's system keeps in capitals was a 404 for a case that exists."""
+
+    regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+    def to_python(self, value: str) -> uuid.UUID:
+        return uuid.UUID(value)
+
+    def to_url(self, value: uuid.UUID | str) -> str:
+        return str(value).lower()
+
+
+register_converter(PublicIdConverter, "public_id")
 
 
 @csrf_exempt  # no state changes; the API's own views check CSRF for sessions
@@ -19,15 +37,21 @@ def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
 
 urlpatterns = [
     path("intakes", intake_api.IntakeSubmitView.as_view(), name="intake-submit"),
-    path("intakes/<uuid:public_id>", intake_api.IntakeDetailView.as_view(), name="intake-detail"),
-    path("intakes/<uuid:public_id>/fhir", intake_api.IntakeFhirView.as_view(), name="intake-fhir"),
     path(
-        "intakes/<uuid:public_id>/body-map.svg",
+        "intakes/<public_id:public_id>", intake_api.IntakeDetailView.as_view(), name="intake-detail"
+    ),
+    path(
+        "intakes/<public_id:public_id>/fhir",
+        intake_api.IntakeFhirView.as_view(),
+        name="intake-fhir",
+    ),
+    path(
+        "intakes/<public_id:public_id>/body-map.svg",
         intake_api.IntakeBodyMapView.as_view(),
         name="intake-body-map",
     ),
     path(
-        "intakes/<uuid:public_id>/clear-red-flag",
+        "intakes/<public_id:public_id>/clear-red-flag",
         intake_api.IntakeClearRedFlagView.as_view(),
         name="intake-clear-red-flag",
     ),
@@ -38,12 +62,12 @@ urlpatterns = [
     ),
     path("referrals", referrals_api.ReferralListView.as_view(), name="referral-list"),
     path(
-        "referrals/<uuid:public_id>",
+        "referrals/<public_id:public_id>",
         referrals_api.ReferralDetailView.as_view(),
         name="referral-detail",
     ),
     *(
-        path(f"referrals/<uuid:public_id>/{slug}", view.as_view(), name=f"referral-{slug}")
+        path(f"referrals/<public_id:public_id>/{slug}", view.as_view(), name=f"referral-{slug}")
         for slug, view in referrals_api.MOVE_VIEWS.items()
     ),
     re_path(r"^(?P<rest>[\s\S]*)\Z", not_found),

@@ -362,6 +362,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "referrals.api_auth.strict_request_bodies",
     ],
+    # clinic/api_urls.py: a UUID in either case.
+    "PATH_CONVERTER_OVERRIDES": {"public_id": {"type": "string", "format": "uuid"}},
     "ENUM_NAME_OVERRIDES": {
         "QueueEnum": "referrals.models.Queue",
         "UrgencyEnum": "intake.models.Urgency",

@@ -356,6 +356,22 @@ def test_an_unknown_or_malformed_id_is_a_json_404(api):
         assert response.json() == {"errors": {"non_field_errors": ["Not found."]}}
 
 
+def test_an_id_in_capitals_finds_the_same_case_and_referral(api):
+    """RFC 9562 reads a UUID in either case, and the schema says format uuid; Django's path
+    converter took lower case only, and an id kept in capitals was a 404."""
+    created = api.post("/api/v1/intakes", intake_body("V01")).json()
+    (referral,) = created["referrals"]
+    upper, referral_upper = created["id"].upper(), referral["id"].upper()
+    assert api.get(f"/api/v1/intakes/{upper}").json()["id"] == created["id"]
+    assert api.get(f"/api/v1/intakes/{upper}/fhir").status_code == 200
+    assert api.get(f"/api/v1/referrals/{referral_upper}").json()["id"] == referral["id"]
+    claimed = api.post(f"/api/v1/referrals/{referral_upper}/claim", {})
+    assert claimed.json()["status"] == "claimed"
+    schema = Client().get("/api/schema/", headers={"Accept": "application/json"}).json()
+    (parameter,) = schema["paths"]["/api/v1/referrals/{public_id}"]["get"]["parameters"]
+    assert parameter["schema"] == {"type": "string", "format": "uuid"}
+
+
 # --- questionnaire and schema ----------------------------------------------------------------
 
 
