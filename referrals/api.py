@@ -7,6 +7,7 @@ service's reason.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, cast
 from zoneinfo import ZoneInfo
@@ -248,12 +249,20 @@ class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
     default_error_messages = {
         "out_of_range": "Enter a time between the years 1 and 9999 in UTC.",
         "no_time_zone": "Give the time zone: Z for UTC or an offset such as +01:00.",
+        "plus_unescaped": "A + in a query string reads as a space: send the offset's + as "
+        "%(plus)s (+01:00 as %(plus)s01:00), or give the time in UTC with Z.",
     }
 
     def to_python(self, value: Any) -> dt.datetime | None:
         # Without an offset the time was read in the clinic's TIME_ZONE: a poller sending its
         # own local or UTC time was off by the difference and missed changes (docs/API.md:
         # times carry a time zone).
+        if isinstance(value, str) and _UNESCAPED_PLUS_OFFSET.search(value):
+            # "…T09:00:00+01:00" pasted into a URL arrives as "…T09:00:00 01:00", refused with
+            # Django's "Enter a valid date/time." that did not say why.
+            raise ValidationError(
+                self.error_messages["plus_unescaped"], code="plus_unescaped", params={"plus": "%2B"}
+            )
         try:
             naive = isinstance(value, str) and _parsed_without_zone(value.strip())
         except ValueError:
@@ -267,6 +276,9 @@ class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
             return parsed.astimezone(dt.UTC)
         except OverflowError as exc:
             raise ValidationError(self.error_messages["out_of_range"], code="out_of_range") from exc
+
+
+_UNESCAPED_PLUS_OFFSET: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? \d\d(?::?\d\d)?\Z")
 
 
 def _parsed_without_zone(text: str) -> bool:

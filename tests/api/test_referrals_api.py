@@ -249,6 +249,20 @@ def test_updated_since_without_a_time_zone_is_a_400_not_read_as_the_clinics_loca
     ]
 
 
+@pytest.mark.parametrize(
+    "query", ["2026-07-01T12:00:00+01:00", "2026-07-01T12:00+0100", "2026-07-01T12:00:00.5+01"]
+)
+def test_an_offsets_plus_left_unescaped_in_the_url_is_a_400_that_says_so(api, query):
+    """A + in a query string is a space: "?updated_since=…T12:00:00+01:00" typed into a URL
+    was refused with "Enter a valid date/time." and no word why."""
+    response = api.client.get(f"/api/v1/referrals?updated_since={query}", headers=api.headers)
+    assert response.status_code == 400
+    (message,) = response.json()["errors"]["updated_since"]
+    assert "send the offset's + as %2B" in message
+    escaped = api.get("/api/v1/referrals", updated_since=query)
+    assert escaped.status_code == 200
+
+
 @pytest.mark.parametrize("since", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:30:00-05:00"])
 def test_updated_since_with_no_utc_time_is_a_400_naming_the_field(api, since):
     response = api.get("/api/v1/referrals", updated_since=since)
