@@ -169,6 +169,45 @@ def strict_request_bodies(result: dict[str, Any], **_kwargs: Any) -> dict[str, A
     return result
 
 
+# Response headers docs/API.md promises, stated in the schema too (clients generated from it
+# read none of them otherwise).
+RESPONSE_HEADERS: Final = {
+    "401": {
+        "WWW-Authenticate": {
+            "description": 'The scheme to use: `Bearer realm="api"`.',
+            "schema": {"type": "string"},
+        }
+    },
+    "429": {
+        "Retry-After": {
+            "description": "Seconds to wait before the next request.",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+}
+REPLAYED_HEADER: Final = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request with the "
+        "same Idempotency-Key and body; absent otherwise.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
+
+def documented_headers(result: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: the response headers of RESPONSE_HEADERS on every
+    operation's answers with those statuses, and Idempotent-Replayed on a submission's 201."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            for code, headers in RESPONSE_HEADERS.items():
+                if code in responses:
+                    responses[code].setdefault("headers", {}).update(headers)
+            if operation.get("operationId") == "intake_submit" and "201" in responses:
+                responses["201"].setdefault("headers", {}).update(REPLAYED_HEADER)
+    return result
+
+
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."

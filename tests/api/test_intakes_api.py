@@ -443,6 +443,19 @@ def test_the_schema_declares_every_error_status_with_the_error_shape(db):
     assert {"400", "401", "403", "404", "409", "413", "429"} <= set(moves)
 
 
+def test_the_schema_states_the_response_headers_the_guide_promises(db):
+    """Retry-After, WWW-Authenticate and Idempotent-Replayed were in docs/API.md only: a client
+    generated from the schema read none of them."""
+    schema = Client().get("/api/schema/", headers={"Accept": "application/json"}).json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert "Retry-After" in responses["429"]["headers"], (method, path)
+            assert "WWW-Authenticate" in responses["401"]["headers"], (method, path)
+    submitted = schema["paths"]["/api/v1/intakes"]["post"]["responses"]["201"]
+    assert "Idempotent-Replayed" in submitted["headers"]
+
+
 def test_the_interactive_docs_still_load(db):
     response = Client().get("/api/docs/")
     assert response.status_code == 200
