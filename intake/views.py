@@ -222,6 +222,9 @@ def _save(request: HttpRequest, form: StepForm, draft: IntakeDraft | None) -> Ht
             # beforehand (session fixation) would hold it too.
             request.session.cycle_key()
             request.session[SESSION_KEY] = token
+            # The result page of a form sent before in this browser is someone else's, at a
+            # shared computer: it stayed open from /form/done/ to whoever started the next one.
+            request.session.pop(DONE_KEY, None)
         elif form.step == LAST_STEP:
             return _submit(request, form, token)
         else:
@@ -341,6 +344,7 @@ def resume(request: HttpRequest, token: str) -> HttpResponse:
         rejected_forget(request.session)  # typed for another draft (or before there was one)
         request.session.cycle_key()  # as when a draft is started: no session fixed beforehand
     request.session[SESSION_KEY] = token
+    request.session.pop(DONE_KEY, None)  # as when a draft is started
     return redirect(_step_url(draft.current_step))
 
 

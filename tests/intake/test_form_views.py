@@ -701,3 +701,25 @@ def test_a_birth_date_typed_as_the_hint_writes_it_is_accepted(client, typed):
 def test_a_birth_date_that_is_not_a_date_is_asked_again(client, typed):
     page = html(refused(client, "identity", {**GRACE, "date_of_birth": typed}))
     assert "Please enter a real date, for example 17 May 1980." in page
+
+
+def test_the_next_person_to_start_a_form_in_the_browser_cannot_open_the_last_ones_result(client):
+    """Grace sends her form at a shared computer and walks away; Omar starts his own there. The
+    result page (Grace's reference, her urgency and safety advice) stayed open to him from
+    /form/done/ (Back, the history) until he sent his, as long as the session lived."""
+    complete(client, worked_case("V17"))
+    assert client.get("/form/done/").status_code == 200
+    assert client.post("/form/identity/", step_data("identity", {}, OMAR)).status_code == 302
+    assert client.get("/form/done/")["Location"] == "/"
+
+
+def test_opening_a_resume_link_forgets_the_result_page_of_the_form_sent_before(client):
+    complete(client, worked_case("V17"))
+    other = Client()
+    complete(other, worked_case("V01"), OMAR, upto="about_you")
+    link = re.search(
+        r'id="resume-link">[^<]*/resume/([^/<]+)/', html(other.get("/form/about_you/"))
+    )
+    assert link
+    assert client.get(f"/resume/{link[1]}/").status_code == 302
+    assert client.get("/form/done/")["Location"] == "/"
