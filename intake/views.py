@@ -8,7 +8,7 @@ from contextlib import suppress
 from typing import Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.datastructures import MultiValueDict
@@ -51,6 +51,17 @@ LAST_STEP = STEP_CODES[-1]
 def _token(request: HttpRequest) -> str | None:
     token = request.session.get(SESSION_KEY)
     return token if isinstance(token, str) else None
+
+
+def _closes(*, closed_url: str) -> dict[str, Any]:
+    """What a page holding a patient's answers, private link or result needs to close itself
+    when the form's session does (a shared computer: intake-form.js, or a refresh without it)."""
+    return {
+        "close_seconds": settings.SESSION_COOKIE_AGE,
+        "idle_minutes": settings.SESSION_COOKIE_AGE // 60,
+        "refresh_seconds": settings.SESSION_REFRESH_SECONDS,
+        "closed_url": closed_url,
+    }
 
 
 def _disclaimer() -> str:
@@ -299,10 +310,10 @@ def _render_step(request: HttpRequest, form: StepForm, draft: IntakeDraft | None
             else None
         ),
         # The session closes after this long without a request (a shared computer); the
-        # page's script keeps it open while the patient types, and warns before it closes.
+        # page's script keeps it open while the patient types, warns before it closes, and
+        # takes the answers and the private link off the screen when it has.
+        **_closes(closed_url=reverse("form-closed")),
         "idle_seconds": settings.SESSION_COOKIE_AGE if draft and token else None,
-        "idle_minutes": settings.SESSION_COOKIE_AGE // 60,
-        "refresh_seconds": settings.SESSION_REFRESH_SECONDS,
         "asks_interrupt": any(code in form.fields for code in INTERRUPT_FIELDS),
         "interrupt_visible": interrupt_visible,
         "interrupt": interrupt_message(
@@ -317,10 +328,26 @@ def keep_open(request: HttpRequest) -> HttpResponse:
     """The page's script keeps the form's session open while the patient is at it: typing, or
     "Keep my form open" on the warning shown before the idle limit (WCAG 2.2.1). What was typed
     on a page and not yet sent was lost when the session ended under it (a review). A browser
-    holding no form gets no session."""
-    if _token(request):
+    holding no form gets no session. The answer says whether the form is still open here: a
+    page told it is not closes itself (its session ended while the phone was locked, say)."""
+    held = draft_for_token(_token(request)) is not None
+    if held:
         stamp_session_refresh(sender=None, request=request)
-    return HttpResponse(status=204)
+    return JsonResponse({"open": held})
+
+
+@never_cache  # its "Start a new form" carries the session's CSRF token
+@require_safe
+def closed(request: HttpRequest) -> HttpResponse:
+    """Where a form's page goes when its session has closed: left on the screen of a shared
+    computer, it showed the patient's answers, and its private link opened the whole form, to
+    whoever sat down next (a review). It holds nothing of the patient's."""
+    context = {
+        "days": settings.DRAFT_TTL_DAYS,
+        "idle_minutes": settings.SESSION_COOKIE_AGE // 60,
+        "sent": request.GET.get("sent") == "1",
+    }
+    return render(request, "intake/closed.html", context)
 
 
 @require_POST
@@ -371,5 +398,6 @@ def done(request: HttpRequest) -> HttpResponse:
             stored[key] for key in ("safety_net", "diabetic_safety_net") if stored.get(key)
         ],
         "disclaimer": _disclaimer(),
+        **_closes(closed_url=f"{reverse('form-closed')}?sent=1"),
     }
     return render(request, "intake/done.html", context)

@@ -51,37 +51,86 @@
   // The form's session closes after data-idle-seconds without a request (a shared computer).
   // While the patient is active (typing, choosing) the page keeps it open with a request every
   // few minutes; a while before it would close, a warning offers to keep it (WCAG 2.2.1).
-  var idle = document.getElementById("idle-warning");
-  if (idle) {
-    var idleMs = Number(idle.getAttribute("data-idle-seconds")) * 1000;
+  // Once it has closed the page goes to data-closed-url: left on the screen, it showed the
+  // answers, and its private link opened the whole form, to whoever sat down next (a review).
+  // The result page and a first step not yet saved close likewise, counting from the last
+  // activity on the page alone (they hold nothing open on the server).
+  var closer = document.querySelector("[data-closed-url]");
+  if (closer) {
+    var idle = document.getElementById("idle-warning");
+    var keepUrl = closer.getAttribute("data-keep-open-url");
+    var idleMs = Number(closer.getAttribute("data-idle-seconds")) * 1000;
     var warnMs = Math.min(180000, idleMs / 4);
     var keepEveryMs = Math.min(300000, idleMs / 3);
     // The page's own request moved the session's end by up to this much less (it is moved at
     // most once a refresh interval): count from the earliest it may have been.
-    var lastKept = Date.now() - Number(idle.getAttribute("data-refresh-seconds")) * 1000;
+    var lastKept = Date.now() - Number(closer.getAttribute("data-refresh-seconds")) * 1000;
     var lastActive = 0;
+    var closed = false;
+    var close = function () {
+      if (!closed) {
+        closed = true;
+        // Replaced, not added: Back does not lead to the page that was closed.
+        window.location.replace(closer.getAttribute("data-closed-url"));
+      }
+    };
     var keepOpen = function () {
       lastKept = Date.now();
-      idle.classList.add("d-none");
-      post(idle.getAttribute("data-keep-open-url")).catch(function () {});
+      if (idle) {
+        idle.classList.add("d-none");
+      }
+      if (!keepUrl) {
+        return;
+      }
+      // The server says whether the form is still open here: after a phone was locked past
+      // the limit, "Keep my form open" or a tap found it closed and the page stayed as it was.
+      post(keepUrl)
+        .then(function (response) {
+          return response.ok ? response.json() : { open: true };
+        })
+        .then(function (answer) {
+          if (!answer.open) {
+            close();
+          }
+        })
+        .catch(function () {});
+    };
+    var check = function () {
+      var now = Date.now();
+      var active = lastActive > lastKept;
+      if (now - lastKept >= idleMs) {
+        // Past the limit. Someone at the page since may still hold it open: the server says.
+        if (active) {
+          keepOpen();
+        } else {
+          close();
+        }
+      } else if (active && now - lastKept >= keepEveryMs) {
+        keepOpen();
+      } else if (idle && now - lastKept >= idleMs - warnMs && idle.classList.contains("d-none")) {
+        idle.classList.remove("d-none");
+        // On a phone the patient is mostly far down a step, well below the warning at its top
+        // (a review found it 700 px above the window). "nearest" leaves one in view in place.
+        idle.scrollIntoView({ block: "nearest" });
+      }
     };
     ["input", "keydown", "pointerdown", "change"].forEach(function (type) {
       document.addEventListener(type, function () {
         lastActive = Date.now();
       }, true);
     });
-    document.getElementById("idle-keep-open").addEventListener("click", keepOpen);
-    window.setInterval(function () {
-      var now = Date.now();
-      if (lastActive > lastKept && now - lastKept >= keepEveryMs) {
-        keepOpen();
-      } else if (now - lastKept >= idleMs - warnMs && idle.classList.contains("d-none")) {
-        idle.classList.remove("d-none");
-        // On a phone the patient is mostly far down a step, well below the warning at its top
-        // (a review found it 700 px above the window). "nearest" leaves one in view in place.
-        idle.scrollIntoView({ block: "nearest" });
+    if (idle) {
+      document.getElementById("idle-keep-open").addEventListener("click", keepOpen);
+    }
+    // A phone unlocked, a tab brought back, a page restored by Back: checked at once, before
+    // whoever is there reads it, where the next 15-second check would leave it on the screen.
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") {
+        check();
       }
-    }, 15000);
+    });
+    window.addEventListener("pageshow", check);
+    window.setInterval(check, 15000);
   }
 
   var advice = document.getElementById("interrupt-advice");

@@ -429,7 +429,7 @@ def test_a_form_left_idle_warns_before_it_closes_and_typing_keeps_it_open(page: 
     before = session.expire_date
     with page.expect_response(lambda r: r.url.endswith("/form/keep-open/")) as answered:
         page.get_by_role("button", name="Keep my form open").click()
-    assert answered.value.status == 204
+    assert answered.value.json() == {"open": True}
     expect(warning).to_be_hidden()
     assert Session.objects.get().expire_date > before
     assert len(kept) == 1
@@ -454,3 +454,89 @@ def test_the_idle_warning_comes_into_view_on_a_phone_scrolled_down_the_step(page
     warning = page.locator("#idle-warning")
     expect(warning).to_be_visible()
     expect(page.get_by_role("button", name="Keep my form open")).to_be_in_viewport(ratio=1)
+
+
+def session_ended() -> None:
+    """The server's side of the page's clock run past the idle limit."""
+    from django.contrib.sessions.models import Session
+
+    Session.objects.all().delete()
+
+
+def test_a_form_left_idle_takes_its_answers_and_private_link_off_the_screen(page: Page):
+    """A kiosk: Ada walks away from step 2. After the idle limit the session had closed but the
+    page still showed what she had typed, the warning offering to keep the form open, and her
+    private link, which opened her whole form (name, birth date, contact details, answers) to
+    whoever sat down next (a review)."""
+    on_step_two_with_a_clock(page)
+    page.locator("input[name='height_cm']").fill("171")
+    link = page.locator("#resume-link").get_attribute("href")
+    page.clock.run_for("02:00")  # typed, then left: the form is kept open a while longer
+    session_ended()
+    page.clock.run_for("35:00")
+    expect(page).to_have_url(re.compile(r"/form/closed/$"))
+    expect(
+        page.get_by_role("heading", name="Your form was closed for your privacy")
+    ).to_be_visible()
+    assert link
+    assert link not in page.content()
+    assert "171" not in page.content()
+    page.go_back()  # the closed page replaced the step: Back is the step before, asked again
+    expect(page).to_have_url(re.compile(r"/form/identity/$"))
+    assert page.locator("#id_given_name").get_attribute("value") is None
+    assert link not in page.content()
+    assert run_axe(page) == [], describe(run_axe(page))
+
+
+def test_keep_my_form_open_after_the_session_ended_closes_the_page(page: Page):
+    """A phone locked past the limit: the warning's button hid the warning and left the page
+    as if kept open, with the form gone; the step's answers were then lost on "Save"."""
+    on_step_two_with_a_clock(page)
+    page.clock.run_for("27:00")
+    session_ended()
+    page.get_by_role("button", name="Keep my form open").click()
+    expect(page).to_have_url(re.compile(r"/form/closed/$"))
+
+
+def test_a_result_page_left_open_closes(page: Page):
+    complete(page, worked_case("V17"), LUCIA)
+    page.clock.install()
+    page.reload()
+    expect(page.locator(".reference-code")).to_be_visible()
+    session_ended()
+    page.clock.run_for("31:00")
+    expect(page).to_have_url(re.compile(r"/form/closed/\?sent=1$"))
+    expect(
+        page.get_by_role("heading", name="This page was closed for your privacy")
+    ).to_be_visible()
+    page.go_back()
+    expect(page.locator(".reference-code")).to_have_count(0)
+
+
+def test_a_first_step_typed_and_left_is_taken_off_the_screen_but_not_while_typed(page: Page):
+    page.clock.install()
+    page.goto("/form/identity/")
+    page.locator("#id_given_name").fill("Ada")
+    page.clock.run_for("25:00")
+    page.locator("#id_family_name").press_sequentially("Okafor")  # still at it
+    page.clock.run_for("25:00")
+    expect(page.locator("#id_family_name")).to_have_value("Okafor")
+    page.clock.run_for("06:00")
+    expect(page).to_have_url(re.compile(r"/form/closed/$"))
+
+
+def test_without_javascript_a_step_left_open_goes_when_its_session_does(
+    browser: Browser, live_server: Any, settings: Any
+):
+    settings.SESSION_COOKIE_AGE = 4
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto("/form/identity/")
+        fill_step(page, step_data(STEP_CODES[0], worked_case("V01"), IDENTITY))
+        next_step(page)
+        expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+        expect(page).to_have_url(re.compile(r"/form/closed/$"), timeout=10_000)
+        assert "/resume/" not in page.content()
+    finally:
+        context.close()

@@ -647,14 +647,14 @@ def test_a_form_in_progress_is_kept_open_by_its_page_and_warns_before_it_closes(
     assert "this form closes after 30 minutes without activity" in page
     key = client.session.session_key
     Session.objects.filter(pk=key).update(expire_date=timezone.now() + dt.timedelta(minutes=1))
-    assert client.post("/form/keep-open/").status_code == 204
+    assert client.post("/form/keep-open/").json() == {"open": True}
     ends = Session.objects.get(pk=key).expire_date
     assert ends > timezone.now() + dt.timedelta(minutes=29)
 
 
 def test_keeping_open_makes_no_session_for_a_browser_holding_no_form(db):
     browser = Client()
-    assert browser.post("/form/keep-open/").status_code == 204
+    assert browser.post("/form/keep-open/").json() == {"open": False}
     assert "sessionid" not in browser.cookies
 
 
@@ -723,3 +723,52 @@ def test_opening_a_resume_link_forgets_the_result_page_of_the_form_sent_before(c
     assert link
     assert client.get(f"/resume/{link[1]}/").status_code == 302
     assert client.get("/form/done/")["Location"] == "/"
+
+
+def test_a_page_holding_a_form_or_its_result_closes_itself_with_the_session_without_script(client):
+    """Left on a shared computer's screen, a step showed its answers and the private link that
+    opens the whole form, and the result page the reference and advice, to whoever sat down
+    next, however long after the session had closed (a review). Without JavaScript the page is
+    refreshed to the closed page when the session would have ended, and says so beforehand."""
+    complete(client, worked_case("V01"), upto="about_you")
+    refresh = '<noscript><meta http-equiv="refresh" content="1800;url=/form/closed/"></noscript>'
+    page = html(client.get("/form/about_you/"))
+    assert refresh in page
+    assert "this page closes 30 minutes after it opened" in page
+    assert 'data-closed-url="/form/closed/"' in page
+    complete_rest(client, worked_case("V01"), after="identity")
+    done = html(client.get("/form/done/"))
+    assert '<meta http-equiv="refresh" content="1800;url=/form/closed/?sent=1">' in done
+    assert 'data-closed-url="/form/closed/?sent=1"' in done
+
+
+def test_the_first_step_is_not_refreshed_away_before_anything_is_saved(client):
+    """Nothing is held on the server yet, so a slow first step sent after 30 minutes is still
+    saved: only the script takes it off the screen, after 30 minutes without activity."""
+    page = html(client.get("/form/identity/"))
+    assert "http-equiv" not in page
+    assert 'id="idle-close"' in page
+
+
+def test_the_closed_page_holds_nothing_of_the_patients_and_offers_a_new_form(client):
+    complete(client, worked_case("V01"), upto="about_you")
+    for path, heading in (
+        ("/form/closed/", "Your form was closed for your privacy"),
+        ("/form/closed/?sent=1", "This page was closed for your privacy"),
+    ):
+        response = client.get(path)
+        assert "no-store" in response["Cache-Control"]
+        page = html(response)
+        assert heading in page
+        assert "Grace" not in page
+        assert "/resume/" not in page
+        assert 'action="/form/new/"' in page
+
+
+def test_keeping_open_says_the_form_is_closed_once_its_session_ended(client):
+    """A phone locked past the limit: its page's "Keep my form open" was answered as kept
+    while the form was gone from the browser, and the page stayed as it was."""
+    complete(client, worked_case("V01"), upto="about_you")
+    assert client.post("/form/keep-open/").json() == {"open": True}
+    client.cookies.clear()  # the session ended
+    assert client.post("/form/keep-open/").json() == {"open": False}
