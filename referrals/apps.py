@@ -13,10 +13,12 @@ class ReferralsConfig(AppConfig):
         from clinic.middleware import stamp_session_refresh
         from clinic.pgtypes import use_fast_timestamps
         from referrals import admin_integrations  # noqa: F401 - registers the integration admin
+        from referrals.aggregates import register_sqlite_median
 
         user_logged_in.connect(stamp_session_refresh, dispatch_uid="stamp_session_refresh")
         user_logged_in.connect(forget_own_failures, dispatch_uid="forget_own_failures")
         connection_created.connect(use_fast_timestamps, dispatch_uid="use_fast_timestamps")
+        connection_created.connect(register_sqlite_median, dispatch_uid="register_sqlite_median")
 
 
 def forget_own_failures(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

@@ -221,6 +221,15 @@ class Referral(models.Model):
             ),
             # updated_since pages by (updated_at, id).
             models.Index(fields=["updated_at", "id"], name="referral_updated_id_idx"),
+            # The dashboard's claims of the last 30 days, their count and median wait
+            # (dashboard.claim_waits) from the index alone on PostgreSQL (which keeps the
+            # columns it includes; SQLite ignores them and reads each claim's row).
+            models.Index(
+                fields=["claimed_at"],
+                name="referral_claimed_idx",
+                include=["created_at", "queue"],
+                condition=models.Q(claimed_at__isnull=False),
+            ),
             index_where_set("rerouted_from", "referral_rerouted_from_idx"),
             index_where_set("created_by", "referral_created_by_idx"),
         ]

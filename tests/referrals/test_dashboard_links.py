@@ -5,15 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import html
 import itertools
+import random
 import re
+import statistics
+import uuid
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from referrals.dashboard import dashboard_for
+from referrals.dashboard import claim_waits, dashboard_for
 from referrals.models import Referral
 from tests.clinic_fixtures import details, submit
 from tests.conftest import on_postgresql
@@ -154,10 +158,76 @@ def test_on_sqlite_no_statement_of_the_dashboard_reads_every_referral(triage_lea
     assert len(plans) == 4, list(plans)
     for sql, plan in plans.items():
         assert "SCAN referrals_referral" not in plan, (sql, plan)
-        index = (
-            "referral_updated_id_idx" if '"updated_at" >=' in sql else "referral_queue_order_idx"
-        )
+        if '"updated_at" >=' in sql:
+            index = "referral_updated_id_idx"
+        elif '"claimed_at" >=' in sql:
+            index = "referral_claimed_idx"
+        else:
+            index = "referral_queue_order_idx"
         assert f"SEARCH referrals_referral USING INDEX {index}" in plan, (sql, plan)
+
+
+def claim_copies(referral: Referral, waits: list[dt.timedelta], ago: list[dt.timedelta]) -> None:
+    """Copies of ``referral`` as if each claimed ``ago`` its ``wait`` after it was made (closed:
+    the patient and queue may hold any number of them)."""
+    fields = {f.attname: getattr(referral, f.attname) for f in Referral._meta.concrete_fields}
+    now, copies = timezone.now(), []
+    for wait, before in zip(waits, ago, strict=True):
+        copy = Referral(**{**fields, "id": None, "public_id": uuid.uuid4(), "status": "completed"})
+        # created_at is set on insert: the time it should have is carried in due_at.
+        copy.claimed_at, copy.due_at = now - before, now - before - wait
+        copies.append(copy)
+    made = Referral.objects.bulk_create(copies, batch_size=2000)
+    Referral.objects.filter(pk__in=[copy.pk for copy in made]).update(
+        created_at=F("due_at"), updated_at=F("claimed_at")
+    )
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 7, 50_001])
+def test_the_median_wait_to_claim_is_of_every_claim_of_the_last_30_days(chiropractor, count):
+    """Counted and taken by the database (dashboard.claim_waits). The waits were read into
+    Python, at most 50,000 of them in no order: past that (a month's claims at 1,000,000
+    cases) the median was of an arbitrary 50,000 and the page said "50000 claims"."""
+    (made,) = submit("V01", patient=person(0)).referrals
+    Referral.objects.filter(pk=made.pk).update(status="cancelled")  # never claimed: not counted
+    made.refresh_from_db()
+    rng = random.Random(count)
+    waits = [dt.timedelta(seconds=rng.randrange(60, 1_200_000)) for _ in range(count)]
+    if count == 50_001:
+        waits.sort()  # the last, the longest, moves the median of them all
+    # Claimed between an hour and 29 days ago; one 31 days ago, outside the window.
+    ago = [dt.timedelta(hours=rng.randrange(1, 29 * 24)) for _ in waits]
+    claim_copies(made, waits, ago)
+    claim_copies(made, [dt.timedelta(days=1)], [dt.timedelta(days=31)])
+    board = dashboard_for(chiropractor)
+    assert board.claims_counted == count
+    if count:
+        expected = statistics.median(wait.total_seconds() / 60 for wait in waits)
+        assert board.median_minutes_to_claim == pytest.approx(expected, abs=1e-6)
+    else:
+        assert board.median_minutes_to_claim is None
+
+
+@pytest.mark.postgres_only
+def test_on_postgresql_the_claims_are_counted_from_their_index_alone(chiropractor):
+    """referral_claimed_idx includes what the count and median read: no referral row is read
+    (at 1,000,000 cases 26 ms, against 144 by the updated index and the rows)."""
+    submit("V01", patient=person(0))
+    with CaptureQueriesContext(connection) as ctx:
+        claim_waits(["chiropractic"], since=timezone.now() - dt.timedelta(days=30))
+    (sql,) = [q["sql"] for q in ctx.captured_queries]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+        ((plan,),) = cursor.fetchall()
+    nodes, scans = [plan[0]["Plan"]], []
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.get("Plans", []))
+        if node.get("Relation Name") == "referrals_referral":
+            scans.append((node["Node Type"], node.get("Index Name")))
+    assert scans == [("Index Only Scan", "referral_claimed_idx")]
 
 
 @pytest.mark.parametrize(
