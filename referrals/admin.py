@@ -338,10 +338,12 @@ class ReferralAdmin(CappedCountAdmin):
             and found is not None
             and not queryset.filter(patient_id__in=found).exists()
         ):
-            # Part of a number ("900123"): found only by reading every patient's, so only
-            # when no whole number and no name matched a referral this user may see (not a
-            # patient of another queue: what is listed must not hang on what is not seen).
-            patients = Q(phone_key__contains=phone)
+            # Part of a number ("900123"), only when no whole number and no name matched a
+            # referral this user may see (not a patient of another queue: what is listed must
+            # not hang on what is not seen). On PostgreSQL by patient_phone_trgm_idx (intake
+            # migration 0012), whose condition the statement names; SQLite reads every
+            # patient's number.
+            patients = Q(phone_key__contains=phone) & ~Q(phone_key="")
             found = _patient_ids(patients)
         if found is None:  # a term too broad to list its patients: joined, as before
             match = Q(patient__in=Patient.objects.filter(patients))
