@@ -19,6 +19,8 @@ Differences from ``intake_submit``, on purpose:
   ``updated_at``, so a generated data set looks like two years of use.
 - Rows are inserted with ``intake.rows`` (``executemany``/``COPY``), not ``bulk_create``: the ORM's
   per-value compilation alone would cost more than the whole 5,000-cases-a-second budget.
+- The admin index's kept counts of closed days (referrals.dashboard.link_days) from the batch's
+  first submission's day on are dropped with the batch, to be counted again with its cases.
 - Referrals still open and past due when written are marked overdue the way the scheduler would
   have marked them, so the first scheduler run after generating does not mail about thousands
   of historical cases.
@@ -51,6 +53,7 @@ from intake.services import (
     patient_matches,
     patient_refresh_contact,
 )
+from referrals.dashboard import link_days_forget
 from referrals.errors import ReasonRequired, TransitionNotAllowed
 from referrals.models import (
     OPEN_STATUSES,
@@ -276,6 +279,8 @@ class BatchPlan:
     referrals: list[Row]
     links: list[Row]
     events: list[Row]
+    # The earliest submission time of the batch: no referral it creates is older.
+    first_submitted: dt.datetime | None = None
 
 
 def identity_key(prepared: PreparedSubmission) -> IdentityKey:
@@ -335,6 +340,7 @@ def batch_plan(
         referrals=referrals,
         links=links,
         events=events,
+        first_submitted=min((item.submitted_at for item in prepared), default=None),
     )
 
 
@@ -394,6 +400,9 @@ def _write_plan(
         writer._add(items[index], keys[index], reference)
     writer._mark_overdue()
     writer._write_with(plan, dropped=set(redo))
+    if plan.first_submitted is not None:
+        # Its referrals were created in days the dashboard may have counted and kept.
+        link_days_forget(since=plan.first_submitted)
 
 
 def candidate_queries(keys: Sequence[IdentityKey]) -> Iterator[tuple[str, list[Any]]]:

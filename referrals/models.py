@@ -475,3 +475,26 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
+
+
+class LinkDay(models.Model):
+    """One closed day of the admin index's foot-and-back panel (referrals.dashboard.link_rows):
+    the cases created that clinic-local day, per queue and link kind, as counted in the time
+    zone ``time_zone`` (whose midnights bound the day).
+
+    Derived data, not a record: rows are stored on the first dashboard load that needs them and
+    deleted by the one writer of past creation times (intake.bulk), to be counted again."""
+
+    time_zone = models.CharField(max_length=64)
+    day = models.DateField()
+    # "queue|link_kind" -> cases, only the kinds the panel shows and only those counted.
+    counts = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["time_zone", "day"], name="link_day_once_per_zone")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} ({self.time_zone})"
