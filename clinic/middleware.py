@@ -21,6 +21,28 @@ def api_error(message: str, status: int, headers: dict[str, str] | None = None) 
     return JsonResponse({"errors": {"non_field_errors": [message]}}, status=status, headers=headers)
 
 
+class HealthCheckMiddleware:
+    """Answer ``/healthz`` before anything reads the request's host.
+
+    Load balancers and container probes ask each server by its own address (``Host:
+    10.0.0.5:8000``), not by a public name in ALLOWED_HOSTS. Django's CommonMiddleware refused
+    them with 400 and logged a DisallowedHost traceback on every probe, so a healthy server
+    read as down (or ALLOWED_HOSTS was widened to ``*``, which lets any host name into the
+    links emailed to patients). The answer names no host and tells only the database's state.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from clinic.views import healthz  # clinic.views imports this module
+
+        self.get_response = get_response
+        self.healthz = healthz
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info == "/healthz":
+            return self.healthz(request)
+        return self.get_response(request)
+
+
 class RequestSizeLimitMiddleware:
     """Answer a body larger than the limit with 413 before anything reads it.
 

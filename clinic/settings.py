@@ -85,6 +85,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before any middleware checks the host: probes ask by the server's address.
+    "clinic.middleware.HealthCheckMiddleware",
     # Early: the API's errors (413, 503) are not cached either.
     "clinic.middleware.ApiNeverCacheMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

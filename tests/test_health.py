@@ -47,3 +47,15 @@ def test_healthz_answers_200_in_a_fresh_process_with_a_working_database(tmp_path
 @pytest.mark.django_db
 def test_healthz_refuses_writes(client):
     assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_healthz_answers_a_load_balancer_that_asks_by_the_servers_address(client, settings):
+    settings.ALLOWED_HOSTS = ["clinic.example.org"]
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get("/healthz", HTTP_HOST="10.0.0.5:8000")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+    # Every other page still refuses a host that is not the clinic's.
+    assert client.get("/", HTTP_HOST="10.0.0.5:8000").status_code == 400
+    assert client.post("/healthz", HTTP_HOST="10.0.0.5:8000").status_code == 405
