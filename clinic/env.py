@@ -6,6 +6,7 @@ silently falling back to a default.
 """
 
 import os
+import re
 from collections.abc import Callable, Mapping
 
 from django.core.exceptions import ImproperlyConfigured
@@ -102,3 +103,18 @@ def parse_rate(text: str) -> tuple[int, int]:
     if int(count) < 1:
         raise ValueError(f"{text!r} must allow at least one request")
     return int(count), RATE_PERIODS[period.strip()]
+
+
+PHONE_NUMBER = re.compile(r"\+?[0-9 ()-]+")
+
+
+def parse_phone_number(text: str) -> str:
+    """'999', '+44 20 7946 0000', '(020) 7946-0000': digits, spaces, brackets, dashes, a +."""
+    number = text.strip()
+    digits = sum(character.isdigit() for character in number)
+    if not PHONE_NUMBER.fullmatch(number) or not 2 <= digits <= 15:
+        raise ValueError(
+            f"{text!r} is not a phone number (digits, spaces, brackets and dashes, e.g. 999 or "
+            "+44 20 7946 0000)"
+        )
+    return number

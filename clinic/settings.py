@@ -21,6 +21,7 @@ from clinic.env import (
     env_list,
     env_parsed,
     env_str,
+    parse_phone_number,
     parse_rate,
 )
 from referrals.calendar import (
@@ -53,11 +54,27 @@ if not SECRET_KEY:
         )
     # A fixed key keeps development sessions across restarts; it never leaves development.
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"  # noqa: S105
+elif PRODUCTION and (
+    len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-")
+):
+    # Django's deploy check only warns (security.W009), and the server starts anyway: the key
+    # signs sessions, the password-reset and two-factor links and the messages to patients.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak for DJANGO_ENV=production: use at least 50 random characters, "
+        'e.g. python -c "import secrets; print(secrets.token_urlsafe(50))".'
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured(
         "ALLOWED_HOSTS is required when DJANGO_ENV=production: list the public host names."
+    )
+if PRODUCTION and "*" in ALLOWED_HOSTS:
+    # The links emailed to patients (a saved form's) and to staff (two-factor set-up) are built
+    # from the request's host: with "*" anyone can make the clinic mail a link to their site.
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS='*' is refused when DJANGO_ENV=production: list the public host names "
+        "(/healthz answers a probe by any host)."
     )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 CSRF_FAILURE_VIEW = "clinic.views.csrf_failure"
@@ -235,6 +252,15 @@ if MAIL_BACKEND == "smtp":
 else:
     MAILERS = {"default": {"BACKEND": f"django.core.mail.backends.{MAIL_BACKEND}.EmailBackend"}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "clinic@localhost")
+if PRODUCTION and MAIL_BACKEND == "smtp":
+    # Emergency alerts to staff, patients' links and two-factor set-up go by mail: a server
+    # left at localhost, or a sender at "localhost" that relays refuse, fails only when it sends.
+    for _name in ("SMTP_HOST", "DEFAULT_FROM_EMAIL"):
+        if not env_str(_name, ""):
+            raise ImproperlyConfigured(
+                f"{_name} is required when DJANGO_ENV=production with the SMTP mailer "
+                "(emergency alerts go to staff by mail)."
+            )
 SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
 # Background tasks: a database queue run by `manage.py db_worker`. Tests run
@@ -446,7 +472,8 @@ CLINIC_CALENDAR = WorkingCalendar(
     closes=_closes,
     holidays=env_parsed("CLINIC_HOLIDAYS", "", parse_holidays),
 )
-CLINIC_EMERGENCY_NUMBER = env_str("CLINIC_EMERGENCY_NUMBER", "999")
-CLINIC_URGENT_CARE_NUMBER = env_str("CLINIC_URGENT_CARE_NUMBER", "111")
+# Shown to patients told to call for help now: a typo must stop start-up, not reach them.
+CLINIC_EMERGENCY_NUMBER = env_parsed("CLINIC_EMERGENCY_NUMBER", "999", parse_phone_number)
+CLINIC_URGENT_CARE_NUMBER = env_parsed("CLINIC_URGENT_CARE_NUMBER", "111", parse_phone_number)
 # Unsubmitted intake drafts are deleted after this many days.
 DRAFT_TTL_DAYS = env_int("DRAFT_TTL_DAYS", 7, minimum=1, maximum=365)

@@ -73,6 +73,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "a-long-random-production-key-6f1d0c9e8b7a5d4c3b2a19f8e7d6c5b4a3f2e1d0",
     "ALLOWED_HOSTS": "clinic.example.org",
     "SMTP_HOST": "smtp.example.org",
+    "DEFAULT_FROM_EMAIL": "clinic@example.org",
 }
 
 

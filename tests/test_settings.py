@@ -56,6 +56,41 @@ def test_production_refuses_to_start_without_allowed_hosts():
     assert "ALLOWED_HOSTS is required" in settings_error(environ)
 
 
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"SECRET_KEY": "short-key"}, "SECRET_KEY is too weak"),
+        ({"SECRET_KEY": "django-insecure-" + "k" * 50}, "SECRET_KEY is too weak"),
+        ({"SECRET_KEY": "ab" * 30}, "SECRET_KEY is too weak"),
+        ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS='*' is refused"),
+        ({"ALLOWED_HOSTS": "clinic.example.org,*"}, "ALLOWED_HOSTS='*' is refused"),
+        ({"SMTP_HOST": ""}, "SMTP_HOST is required when DJANGO_ENV=production"),
+        ({"DEFAULT_FROM_EMAIL": ""}, "DEFAULT_FROM_EMAIL is required"),
+        ({"CLINIC_EMERGENCY_NUMBER": "call 999"}, "CLINIC_EMERGENCY_NUMBER: 'call 999' is not a"),
+        ({"CLINIC_URGENT_CARE_NUMBER": "11l"}, "CLINIC_URGENT_CARE_NUMBER: '11l' is not a phone"),
+        ({"CLINIC_URGENT_CARE_NUMBER": "+"}, "is not a phone number"),
+    ],
+)
+def test_production_refuses_an_unsafe_or_unusable_value(environ, message):
+    assert message in settings_error({**PRODUCTION_ENV, **environ})
+
+
+def test_production_without_smtp_needs_no_mail_server():
+    environ = {
+        **PRODUCTION_ENV,
+        "MAIL_BACKEND": "locmem",
+        "SMTP_HOST": "",
+        "DEFAULT_FROM_EMAIL": "",
+    }
+    result = run_python(LOAD, environ)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("number", ["999", "111", "112", "+44 20 7946 0000", "(020) 7946-0000"])
+def test_a_phone_number_is_read_as_written(number):
+    assert env.parse_phone_number(f" {number} ") == number
+
+
 def test_deploy_check_is_clean_in_production_behind_a_tls_proxy():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
