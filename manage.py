@@ -16,6 +16,14 @@ def main():
             "available on your PYTHONPATH environment variable? Did you "
             "forget to activate a virtual environment?"
         ) from exc
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        settings.INSTALLED_APPS  # noqa: B018 - loads the settings, which read the environment
+    except ImproperlyConfigured as error:
+        # A bad variable is one line naming it, not a traceback through Django's loader.
+        sys.exit(f"Configuration error: {error}")
     execute_from_command_line(sys.argv)
 
 

@@ -8,9 +8,17 @@ https://docs.djangoproject.com/en/6.1/howto/deployment/wsgi/
 """
 
 import os
+import sys
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
-application = get_wsgi_application()
+try:
+    application = get_wsgi_application()
+except ImproperlyConfigured as error:
+    # One line naming the variable instead of a traceback from every worker. Exit status 4 is
+    # gunicorn's "App failed to load": it stops rather than boot the workers again.
+    print(f"Configuration error: {error}", file=sys.stderr, flush=True)
+    raise SystemExit(4) from None

@@ -2,12 +2,13 @@
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from clinic import env
-from tests.helpers import PRODUCTION_ENV, run_manage, run_python
+from tests.helpers import PRODUCTION_ENV, ROOT, child_env, run_manage, run_python
 
 LOAD = "import clinic.settings"
 
@@ -39,6 +40,45 @@ def settings_error(environ: dict[str, str]) -> str:
 )
 def test_a_bad_value_stops_start_up_with_a_message_naming_it(environ, message):
     assert message in settings_error(environ)
+
+
+def test_manage_py_says_a_bad_value_in_one_line():
+    result = run_manage("check", env={"CLINIC_OPENING_HOURS": "8am-6pm"})
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "Configuration error: CLINIC_OPENING_HOURS: opening hours '8am-6pm' must look like "
+        "'HH:MM-HH:MM', e.g. '08:00-18:00'."
+    ]
+
+
+def test_gunicorn_says_a_bad_value_in_one_line_and_stops():
+    result = subprocess.run(  # noqa: S603 - the README's gunicorn command, our own app
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "clinic.wsgi", "-w", "2", "-b", "127.0.0.1:0"],
+        cwd=ROOT,
+        env=child_env({**PRODUCTION_ENV, "CLINIC_HOLIDAYS": "2026-12-25,2026-13-01"}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # The master reads the settings before it starts a worker (gunicorn.conf.py), and stops.
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Booting worker" not in result.stderr
+    assert result.stderr.splitlines()[1:] == [
+        "Configuration error: CLINIC_HOLIDAYS: holidays '2026-12-25,2026-13-01': '2026-13-01' "
+        "is not a real date."
+    ]
+
+
+def test_the_wsgi_module_alone_says_a_bad_value_in_one_line():
+    # For a server other than gunicorn: exit status 4 is also gunicorn's "App failed to load".
+    result = run_python("import clinic.wsgi", {"CLINIC_WORKING_DAYS": "mon-funday"})
+    assert result.returncode == 4
+    assert result.stderr.splitlines() == [
+        "Configuration error: CLINIC_WORKING_DAYS: working days 'mon-funday': 'funday' is not a "
+        "weekday (use mon..sun or ISO numbers 1..7, e.g. 'mon-fri' or '1,2,3,4,5')."
+    ]
 
 
 def test_production_refuses_to_start_without_a_secret_key():
