@@ -182,3 +182,24 @@ def test_a_signal_just_before_the_wait_ends_it_at_once() -> None:
         assert stop.requested
         assert time.monotonic() - began < 5
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_database_that_does_not_answer_is_one_line_a_round_not_a_traceback_a_task():
+    result = run_manage(
+        "run_scheduler",
+        "--once",
+        env={
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:1/postgres",
+            "TASKS_BACKEND": "database",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    lines = output.strip().splitlines()
+    assert len(lines) == 2, output
+    assert "ERROR" in lines[0]
+    count = len(django_settings.PERIODIC_TASKS)
+    assert f"the database did not answer; {count} of {count} task(s) not enqueued" in lines[0]
+    assert "connection" in lines[0].lower()
+    assert lines[1].startswith(f"Enqueued 0 of {count} periodic task(s)")

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
 from django.tasks import Task
 from django.utils.module_loading import import_string
 
@@ -39,11 +39,26 @@ def periodic_tasks(paths: list[str]) -> list[Task[Any, Any]]:
 
 
 def enqueue_all(tasks: list[Task[Any, Any]]) -> int:
-    """Enqueue every task; a failure is logged and the others still go. Returns the count."""
+    """Enqueue every task; a failure is logged and the others still go. Returns the count.
+
+    A database that does not answer ends the round with one line: each task would fail the
+    same way, and a traceback for each, every minute of an outage, buried the log (850 lines
+    a round). The next round connects again.
+    """
     enqueued = 0
     for task in tasks:
         try:
             result = task.enqueue()
+        except (OperationalError, InterfaceError) as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            logger.error(
+                "Scheduler: the database did not answer; %d of %d task(s) not enqueued this "
+                "round: %s",
+                len(tasks) - enqueued,
+                len(tasks),
+                reason,
+            )
+            break
         except DatabaseError:
             logger.exception("Scheduler: could not enqueue %s", task.module_path)
             continue
