@@ -35,9 +35,15 @@ def _staff_emails(group_name: str) -> list[str]:
     return sorted({email for email in users.values_list("email", flat=True) if email})
 
 
-def _send(recipients: list[str], subject: str, body: str) -> None:
+def _send(recipients: list[str], subject: str, body: str, *, group: str) -> None:
     if recipients:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    else:
+        # An emergency told to nobody must show in the log: a new installation's queues have no
+        # staff yet, and staff without an email address are skipped.
+        log.warning(
+            "Alert not sent, no active member of %r has an email address: %s", group, subject
+        )
 
 
 @task()
@@ -191,7 +197,8 @@ def notify_queue_staff(referral_id: int, attempt: int = 1) -> int:
 
 
 def _notify(referral: Referral) -> int:
-    recipients = _staff_emails(QUEUE_GROUPS[referral.queue])
+    group = QUEUE_GROUPS[referral.queue]
+    recipients = _staff_emails(group)
     subject = f"[{referral.get_urgency_display()}] New case {referral.intake.reference}"
     body = (
         # "A new": "A urgent case", "A emergency case" read wrongly (found running make run).
@@ -201,7 +208,7 @@ def _notify(referral: Referral) -> int:
         f"Due: {timezone.localtime(referral.due_at):%a %d %b %Y %H:%M}\n"
         "Open the staff site to see it."
     )
-    _send(recipients, subject, body)
+    _send(recipients, subject, body, group=group)
     return len(recipients)
 
 
@@ -260,6 +267,7 @@ def escalate(*, now: dt.datetime) -> dict[str, int]:
                 _staff_emails(TRIAGE_LEAD_GROUP),
                 f"{len(overdue_ids)} overdue, {len(alert_ids)} unclaimed emergency referral(s)",
                 "\n".join(lines),
+                group=TRIAGE_LEAD_GROUP,
             )
         except Exception:
             # Not told, so not marked: the next minute's run finds them again (a review found

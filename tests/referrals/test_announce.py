@@ -269,3 +269,16 @@ def test_the_queue_alert_reads_as_english(case, urgency, medical_reviewer, podia
     assert message.body.startswith(
         f"A new {urgency} case is waiting in the {referral.get_queue_display()} queue.\n"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_emergency_alert_with_nobody_to_send_it_to_says_so_in_the_log(caplog):
+    # No one in the urgent medical review team yet, as on a new installation.
+    with caplog.at_level("WARNING", logger="referrals.tasks"):
+        case = submit("V09")
+    assert mail.outbox == []
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "referrals.tasks"]
+    assert line == (
+        "Alert not sent, no active member of 'Urgent medical review team' has an email "
+        f"address: [Emergency] New case {case.intake.reference}"
+    )
