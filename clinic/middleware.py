@@ -21,6 +21,29 @@ def api_error(message: str, status: int, headers: dict[str, str] | None = None) 
     return JsonResponse({"errors": {"non_field_errors": [message]}}, status=status, headers=headers)
 
 
+class HeadWithoutBodyMiddleware:
+    """Answer HEAD with the headers GET would have, and no body.
+
+    Django's WSGI handler sends a page's body for HEAD too (only its development server and
+    test client drop it). gunicorn drops it and logs a warning for every such request, so a
+    monitor or load balancer probing with HEAD wrote a warning line a probe.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.method != "HEAD":
+            return response
+        if response.streaming:
+            response.streaming_content = iter(())  # type: ignore[attr-defined]
+        elif response.content:
+            response.headers.setdefault("Content-Length", str(len(response.content)))
+            response.content = b""
+        return response
+
+
 class HealthCheckMiddleware:
     """Answer ``/healthz`` before anything reads the request's host.
 

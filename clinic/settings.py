@@ -101,6 +101,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a HEAD answer carries no body, whichever middleware or view made it.
+    "clinic.middleware.HeadWithoutBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before any middleware checks the host: probes ask by the server's address.
     "clinic.middleware.HealthCheckMiddleware",

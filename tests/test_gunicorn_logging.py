@@ -35,6 +35,17 @@ def get(url: str, headers: dict[str, str]) -> None:
         urllib.request.build_opener(NoRedirect).open(request, timeout=10)
 
 
+def head(url: str, headers: dict[str, str], status: int) -> None:
+    request = urllib.request.Request(url, headers=headers, method="HEAD")  # noqa: S310
+    try:
+        response = urllib.request.urlopen(request, timeout=10)  # noqa: S310 - our own server
+    except urllib.error.HTTPError as error:
+        response = error
+    with response:
+        assert response.status == status
+        assert int(response.headers["Content-Length"]) > 0  # as GET would say
+
+
 def test_the_documented_gunicorn_command_logs_no_search_terms_or_resume_tokens(tmp_path: Path):
     port = free_port()
     env = {**PRODUCTION_ENV, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
@@ -55,6 +66,8 @@ def test_the_documented_gunicorn_command_logs_no_search_terms_or_resume_tokens(t
             time.sleep(0.2)
         time.sleep(1)
         get(f"{base}/resume/{TOKEN}/", host)
+        for path, status in (("/healthz", 200), ("/api/v1/questionnaire", 401)):
+            head(f"{base}{path}", {**host, "X-Forwarded-Proto": "https"}, status)
         search = "q=Bront%C3%AB%2C+Zo%C3%AB+17%2F05%2F1980&status=new"
         referrer = f"https://clinic.example.org/resume/{TOKEN}/?phone=07700900123"
         get(f"{base}/admin/referrals/referral/?{search}", {**host, "Referer": referrer})
@@ -67,6 +80,9 @@ def test_the_documented_gunicorn_command_logs_no_search_terms_or_resume_tokens(t
     assert '"GET /resume/[masked]/ HTTP/1.1" 301' in text, text
     assert '"GET /admin/referrals/referral/?q&status HTTP/1.1" 301' in text, text
     assert '"https://clinic.example.org/resume/[masked]/?phone"' in text, text
+    # A HEAD probe is its access line only (gunicorn warned of the body it had to drop).
+    assert text.count('"HEAD ') == 2, text
+    assert "no-body response" not in text, text
     for secret in (TOKEN, "Bront", "1980", "07700900123", "new"):
         assert secret not in text.split("Booting worker")[-1], secret
 
