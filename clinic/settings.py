@@ -167,7 +167,16 @@ SQLITE_OPTIONS = {
     "transaction_mode": "IMMEDIATE",
     "timeout": 20,
 }
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
+DATABASE_URL = env_str("DATABASE_URL", "")
+if not DATABASE_URL:
+    if PRODUCTION:
+        # A unit file or container that forgot it ran on a new, empty SQLite file beside the
+        # code: a worker polling a queue nobody writes to, a web process without the cases.
+        raise ImproperlyConfigured(
+            "DATABASE_URL is required when DJANGO_ENV=production: postgres://USER:PASSWORD@HOST"
+            ":5432/NAME (or sqlite:////absolute/path/db.sqlite3 for one small clinic)."
+        )
+    DATABASE_URL = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
 try:
     _database = dj_database_url.parse(
         DATABASE_URL,

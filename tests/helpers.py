@@ -74,6 +74,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "clinic.example.org",
     "SMTP_HOST": "smtp.example.org",
     "DEFAULT_FROM_EMAIL": "clinic@example.org",
+    "DATABASE_URL": f"sqlite:///{ROOT / 'var' / 'db.sqlite3'}",
 }
 
 

@@ -106,6 +106,7 @@ def test_production_refuses_to_start_without_allowed_hosts():
         ({"ALLOWED_HOSTS": "clinic.example.org,*"}, "ALLOWED_HOSTS='*' is refused"),
         ({"SMTP_HOST": ""}, "SMTP_HOST is required when DJANGO_ENV=production"),
         ({"DEFAULT_FROM_EMAIL": ""}, "DEFAULT_FROM_EMAIL is required"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL is required when DJANGO_ENV=production"),
         ({"CLINIC_EMERGENCY_NUMBER": "call 999"}, "CLINIC_EMERGENCY_NUMBER: 'call 999' is not a"),
         ({"CLINIC_URGENT_CARE_NUMBER": "11l"}, "CLINIC_URGENT_CARE_NUMBER: '11l' is not a phone"),
         ({"CLINIC_URGENT_CARE_NUMBER": "+"}, "is not a phone number"),
