@@ -8,16 +8,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('intake', '0012_patient_phone_trigram_index'),
-        ('referrals', '0010_released_referrals_rank_without_cleared_red_flags'),
+        ("intake", "0012_patient_phone_trigram_index"),
+        ("referrals", "0010_released_referrals_rank_without_cleared_red_flags"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='referral',
-            index=models.Index(condition=models.Q(('claimed_at__isnull', False)), fields=['claimed_at', 'created_at', 'queue'], name='referral_claimed_idx'),
+            model_name="referral",
+            index=models.Index(
+                condition=models.Q(("claimed_at__isnull", False)),
+                fields=["claimed_at", "created_at", "queue"],
+                name="referral_claimed_idx",
+            ),
         ),
     ]
