@@ -4,7 +4,8 @@ Usage: DATABASE_URL=... python bench/profile_lists.py [--requests 200] [--profil
        [--sort cumulative] [--top 40] [--instructions]
 
 Run after ``migrate`` and ``generate_cases``, with the server's environment (DJANGO_ENV=production,
-DEBUG=false, a SECRET_KEY, BENCH_QUERY_COUNT=1, static files collected) and
+DEBUG=false, a SECRET_KEY of 50 random characters, MAIL_BACKEND=locmem as bench/load.py sets
+it, BENCH_QUERY_COUNT=1, static files collected) and
 ALLOWED_HOSTS=testserver: the test environment's template
 instrumentation would add its own cost. Creates an API token (every scope) and a
 clinician in the chiropractic queue, as bench/load_setup.py does, then sends each list request

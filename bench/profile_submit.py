@@ -4,8 +4,9 @@ Usage: DATABASE_URL=... python bench/profile_submit.py [--requests 300] [--profi
        [--sort cumulative] [--top 40] [--instructions]
 
 Run after ``migrate`` (and ``generate_cases`` for a realistic table size), with the server's
-environment (DJANGO_ENV=production, DEBUG=false, a SECRET_KEY, BENCH_QUERY_COUNT=1,
-BENCH_BASELINE=1, ALLOWED_HOSTS=testserver, API_RATE_LIMIT raised as bench/load.py does).
+environment (DJANGO_ENV=production, DEBUG=false, a SECRET_KEY of 50 random characters,
+MAIL_BACKEND=locmem as bench/load.py sets it, BENCH_QUERY_COUNT=1, BENCH_BASELINE=1,
+ALLOWED_HOSTS=testserver, API_RATE_LIMIT raised as bench/load.py does).
 Creates an API token with every scope, then sends each request through Django's test client
 (the whole middleware stack) ``--requests`` times after a warm-up and prints wall and CPU
 milliseconds per request, the PostgreSQL backend's CPU per request beside them ("database
