@@ -45,7 +45,7 @@ class HeadWithoutBodyMiddleware:
 
 
 class HealthCheckMiddleware:
-    """Answer ``/healthz`` before anything reads the request's host.
+    """Answer ``/healthz`` and ``/livez`` before anything reads the request's host.
 
     Load balancers and container probes ask each server by its own address (``Host:
     10.0.0.5:8000``), not by a public name in ALLOWED_HOSTS. Django's CommonMiddleware refused
@@ -55,14 +55,15 @@ class HealthCheckMiddleware:
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        from clinic.views import healthz  # clinic.views imports this module
+        from clinic.views import healthz, livez  # clinic.views imports this module
 
         self.get_response = get_response
-        self.healthz = healthz
+        self.probes = {"/healthz": healthz, "/livez": livez}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info == "/healthz":
-            return self.healthz(request)
+        probe = self.probes.get(request.path_info)
+        if probe is not None:
+            return probe(request)
         return self.get_response(request)
 
 

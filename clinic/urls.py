@@ -13,6 +13,7 @@ handler404 = views.not_found
 urlpatterns = [
     path("", include("intake.urls")),
     path("healthz", views.healthz, name="healthz"),
+    path("livez", views.livez, name="livez"),
     # Pages without an icon link (the admin) make browsers ask for /favicon.ico.
     path("favicon.ico", views.favicon),
     path("admin/two-factor/", two_factor_setup, name="staff-two-factor"),

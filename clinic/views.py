@@ -37,6 +37,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @require_safe
+@never_cache
+def livez(request: HttpRequest) -> JsonResponse:
+    """200 while this process answers requests, whatever the database's state: a container
+    platform's liveness probe. /healthz, which asks the database, is for readiness: as the
+    liveness probe, a database outage had every web process killed and started again, which
+    brings the database back no sooner."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_safe
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
     """Browsers ask for /favicon.ico on pages without an icon link (the admin's)."""
     return HttpResponsePermanentRedirect(static("img/favicon.svg"))

@@ -59,3 +59,25 @@ def test_healthz_answers_a_load_balancer_that_asks_by_the_servers_address(client
     # Every other page still refuses a host that is not the clinic's.
     assert client.get("/", HTTP_HOST="10.0.0.5:8000").status_code == 400
     assert client.post("/healthz", HTTP_HOST="10.0.0.5:8000").status_code == 405
+
+
+ASK_LIVEZ = ASK_HEALTHZ.replace("/healthz", "/livez")
+
+
+def test_livez_answers_200_when_the_database_does_not():
+    """The liveness probe: a database outage must not have the web processes restarted."""
+    result = run_python(ASK_LIVEZ, {"DATABASE_URL": "postgres://postgres@127.0.0.1:1/postgres"})
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer == {"status": 200, "retry": None, "body": {"status": "ok"}}
+
+
+@pytest.mark.django_db
+def test_livez_answers_any_host_over_plain_http_and_refuses_writes(client, settings):
+    settings.ALLOWED_HOSTS = ["clinic.example.org"]
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get("/livez", HTTP_HOST="10.0.0.5:8000")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+    assert client.post("/livez", HTTP_HOST="10.0.0.5:8000").status_code == 405
