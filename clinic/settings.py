@@ -437,6 +437,8 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+# The started/succeeded lines of the periodic tasks, two a task, nine tasks a minute.
+LOG_ROUTINE_TASKS = env_bool("LOG_ROUTINE_TASKS", False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -444,7 +446,10 @@ LOGGING = {
         "plain": {"format": "{asctime} {levelname} {name} {message}", "style": "{"},
     },
     # Resume tokens in request paths are masked before any handler sees them.
-    "filters": {"mask_secrets": {"()": "clinic.logfilters.MaskSecretsFilter"}},
+    "filters": {
+        "mask_secrets": {"()": "clinic.logfilters.MaskSecretsFilter"},
+        "routine_tasks": {"()": "clinic.logfilters.RoutineTasksFilter"},
+    },
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
@@ -464,6 +469,8 @@ LOGGING = {
             "filters": ["mask_secrets"],
         },
         "django.request": {"level": LOG_LEVEL, "filters": ["mask_secrets"]},
+        # The periodic housekeeping tasks' started/succeeded lines (their failures are kept).
+        "django.tasks": {"level": LOG_LEVEL, "filters": ["mask_secrets", "routine_tasks"]},
         # SQL parameters are patient data: never logged, even at LOG_LEVEL=debug.
         "django.db.backends": {"level": "INFO"},
     },
