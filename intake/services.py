@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Final
@@ -23,7 +23,7 @@ from intake.locks import lock_identity
 from intake.messages import PatientMessages, patient_messages
 from intake.models import ContactMethod, Intake, Patient
 from intake.questionnaire import QUESTIONNAIRE_VERSION
-from intake.validation import validate_answers
+from intake.validation import MSG_UNDER_16, validate_answers, validate_fields
 from referrals.calendar import local_date as calendar_date
 from referrals.links import link_kind
 from referrals.models import Referral
@@ -75,44 +75,68 @@ def _text_errors(value: str, label: str, *, required: bool, max_length: int) -> 
 CONTACT_METHODS: Final = tuple(ContactMethod.values)
 
 
-def validate_patient(details: PatientDetails, *, today: dt.date) -> dict[str, list[str]]:
+def validate_patient(
+    details: PatientDetails, *, today: dt.date, refused: Collection[str] = frozenset()
+) -> dict[str, list[str]]:
+    """The patient's errors per field. ``refused`` names the fields the caller already refused
+    by their type (the API: a number for a phone, a date it cannot read), whose values in
+    ``details`` are stand-ins: every check that reads one of them is left out, so a check of
+    another field never speaks from a stand-in ("give a phone or an email" for an email sent
+    as a number)."""
     errors: dict[str, list[str]] = {}
 
     def add(key: str, messages: list[str]) -> None:
         if messages:
             errors.setdefault(key, []).extend(messages)
 
-    add(
-        "given_name",
-        _text_errors(details.given_name, "Given name", required=True, max_length=NAME_MAX),
+    given, family, born = (
+        "given_name" not in refused,
+        "family_name" not in refused,
+        "date_of_birth" not in refused,
     )
-    add(
-        "family_name",
-        _text_errors(details.family_name, "Family name", required=True, max_length=NAME_MAX),
+    phone, email, contact = (
+        "phone" not in refused,
+        "email" not in refused,
+        "preferred_contact" not in refused,
     )
-    if details.family_name.strip() and not identity.normalise_family_name(details.family_name):
-        add("family_name", ["Please enter your family name using letters."])
-    if details.date_of_birth > today:
+    if given:
+        add(
+            "given_name",
+            _text_errors(details.given_name, "Given name", required=True, max_length=NAME_MAX),
+        )
+    if family:
+        add(
+            "family_name",
+            _text_errors(details.family_name, "Family name", required=True, max_length=NAME_MAX),
+        )
+        if details.family_name.strip() and not identity.normalise_family_name(details.family_name):
+            add("family_name", ["Please enter your family name using letters."])
+    if born and details.date_of_birth > today:
         add("date_of_birth", ["The date of birth cannot be in the future."])
-    elif details.date_of_birth.year < today.year - 120:
+    elif born and details.date_of_birth.year < today.year - 120:
         add("date_of_birth", ["Please check the year of birth."])
-    add("phone", _text_errors(details.phone, "Phone number", required=False, max_length=40))
-    add("email", _text_errors(details.email, "Email address", required=False, max_length=254))
-    phone_key = identity.normalise_phone(details.phone)
-    if details.phone.strip() and not 7 <= len(phone_key) <= 15:
-        add("phone", ["Please enter a phone number we can call, with its area code."])
-    if details.email.strip() and "email" not in errors:
+    if phone:
+        add("phone", _text_errors(details.phone, "Phone number", required=False, max_length=40))
+    if email:
+        add("email", _text_errors(details.email, "Email address", required=False, max_length=254))
+    if phone:
+        phone_key = identity.normalise_phone(details.phone)
+        if details.phone.strip() and not 7 <= len(phone_key) <= 15:
+            add("phone", ["Please enter a phone number we can call, with its area code."])
+    if email and details.email.strip() and "email" not in errors:
         try:
             validate_email(details.email.strip())
         except ValidationError:
             add("email", ["Please enter a valid email address, like name@example.com."])
-    if not details.phone.strip() and not details.email.strip():
+    if phone and email and not details.phone.strip() and not details.email.strip():
         add("phone", ["Please give a phone number or an email address so we can reach you."])
+    if not contact:
+        return errors
     if details.preferred_contact not in CONTACT_METHODS:
         add("preferred_contact", ["Please choose how you would like us to contact you."])
-    elif details.preferred_contact == ContactMethod.PHONE and not details.phone.strip():
+    elif details.preferred_contact == ContactMethod.PHONE and phone and not details.phone.strip():
         add("phone", ["You asked us to phone you: please give a phone number."])
-    elif details.preferred_contact == ContactMethod.EMAIL and not details.email.strip():
+    elif details.preferred_contact == ContactMethod.EMAIL and email and not details.email.strip():
         add("email", ["You asked us to email you: please give an email address."])
     return errors
 
@@ -247,6 +271,64 @@ def patient_messages_for(result: Mapping[str, Any], answers: Mapping[str, Any]) 
     )
 
 
+# ``answers`` of ``intake_errors`` when the caller refused them already (missing, or null).
+ANSWERS_REFUSED: Final[object] = object()
+MSG_ANSWERS_NOT_AN_OBJECT: Final = "Expected an object of answers."
+
+# What ``intake_errors`` puts in place of the patient's fields the caller refused; its checks
+# read none of them (``validate_patient``'s ``refused``).
+_STAND_INS: Final[Mapping[str, Any]] = {
+    "given_name": "",
+    "family_name": "",
+    "date_of_birth": dt.date.min,
+    "phone": "",
+    "email": "",
+    "preferred_contact": "",
+}
+
+
+def _submission_errors(
+    patient: PatientDetails,
+    answers: object,
+    *,
+    today: dt.date,
+    refused: Collection[str] = frozenset(),
+) -> tuple[dict[str, list[str]], bool, dict[str, Any] | None, int | None]:
+    """The patient's and the answers' checks together: the errors per field, whether the
+    refusal for under 16 applies, the cleaned answers (None unless valid) and the age."""
+    errors = validate_patient(patient, today=today, refused=refused)
+    # The age comes from a date of birth that passed its own checks, and only then do the
+    # checks that read it (the age's range, under 16) run. With a date that is unreadable,
+    # refused or impossible the date's own error stands for them, and every other check of
+    # the answers still runs: none of them reads the age.
+    birth_date_valid = "date_of_birth" not in errors and "date_of_birth" not in refused
+    age = identity.age_on(patient.date_of_birth, today) if birth_date_valid else None
+    cleaned: dict[str, Any] | None = None
+    not_an_object = False
+    if isinstance(answers, Mapping):
+        if "age_years" in answers:
+            errors["age_years"] = ["age_years is computed from the date of birth; do not send it."]
+        checked = validate_answers({**answers, "age_years": age})
+        answer_errors, under_16, cleaned = checked.errors, checked.under_16, checked.answers
+    else:
+        # No answers to check (refused by the caller, or not an object): the age is still
+        # checked, so a patient under 16 learns it at once.
+        answer_errors = (
+            validate_fields({"age_years": age}, ["age_years"]) if age is not None else {}
+        )
+        under_16 = answer_errors.get("age_years") == [MSG_UNDER_16]
+        not_an_object = answers is not ANSWERS_REFUSED
+    if birth_date_valid:
+        for message in answer_errors.get("age_years", []):
+            errors.setdefault("date_of_birth", []).append(message)
+    for key, field_errors in answer_errors.items():
+        if key != "age_years":
+            errors.setdefault(key, []).extend(field_errors)
+    if not_an_object:
+        errors["answers"] = [MSG_ANSWERS_NOT_AN_OBJECT]
+    return errors, under_16 and birth_date_valid, cleaned, age
+
+
 def intake_prepare(
     *, patient: PatientDetails, answers: Mapping[str, Any], submitted_at: dt.datetime | None = None
 ) -> PreparedSubmission:
@@ -258,36 +340,40 @@ def intake_prepare(
     # The clinic's date, on the working calendar due times are reckoned by, whatever zone a
     # request may have activated (and no context-local read of the active zone).
     local_date = calendar_date(submitted_at, settings.CLINIC_CALENDAR)
-    errors = validate_patient(patient, today=local_date)
-    birth_date_valid = "date_of_birth" not in errors
-    if not isinstance(answers, Mapping):
-        raise SubmissionInvalid({**errors, "answers": ["Expected an object of answers."]})
-    if "age_years" in answers:
-        errors["age_years"] = ["age_years is computed from the date of birth; do not send it."]
-    age = identity.age_on(patient.date_of_birth, local_date)
-    checked = validate_answers({**answers, "age_years": age})
-    if birth_date_valid:
-        for message in checked.errors.get("age_years", []):
-            errors.setdefault("date_of_birth", []).append(message)
-    for key, field_errors in checked.errors.items():
-        if key != "age_years":
-            errors.setdefault(key, []).extend(field_errors)
-    under_16 = checked.under_16 and birth_date_valid
+    errors, under_16, cleaned, age = _submission_errors(patient, answers, today=local_date)
     if errors:
         raise SubmissionInvalid(errors, under_16=under_16)
-    if checked.answers is None:  # pragma: no cover - valid results always carry answers
+    if cleaned is None or age is None:  # pragma: no cover - valid results always carry both
         raise SubmissionInvalid({"answers": ["The answers could not be read."]})
-    result = assess(checked.answers)
-    messages = patient_messages_for(result, checked.answers)
+    result = assess(cleaned)
+    messages = patient_messages_for(result, cleaned)
     return PreparedSubmission(
         patient=patient,
-        answers=checked.answers,
+        answers=cleaned,
         result=result,
         messages=messages,
         submitted_at=submitted_at,
         submission_date=local_date,
         age_years=age,
     )
+
+
+def intake_errors(
+    *,
+    patient: Mapping[str, Any],
+    answers: object = ANSWERS_REFUSED,
+    submitted_at: dt.datetime | None = None,
+) -> SubmissionInvalid | None:
+    """What ``intake_prepare`` refuses in a submission some of whose fields the caller already
+    refused (the API, by their types), or None: every check that reads only the fields it
+    accepted, so one answer names every error the body shows. ``patient`` holds the accepted
+    fields of ``PatientDetails`` by name; ``answers`` is left out when they were refused.
+    """
+    today = calendar_date(submitted_at or timezone.now(), settings.CLINIC_CALENDAR)
+    refused = _STAND_INS.keys() - patient.keys()
+    details = PatientDetails(**{**_STAND_INS, **patient})
+    errors, under_16, _, _ = _submission_errors(details, answers, today=today, refused=refused)
+    return SubmissionInvalid(errors, under_16=under_16) if errors else None
 
 
 def intake_build(

@@ -4,7 +4,13 @@ import pytest
 from django.utils import timezone
 
 from intake.models import Intake, Patient
-from intake.services import SubmissionInvalid, intake_prepare
+from intake.services import (
+    SubmissionInvalid,
+    intake_errors,
+    intake_prepare,
+    validate_patient,
+)
+from intake.validation import MSG_AGE, MSG_REQUIRED, MSG_UNDER_16, MSG_UNKNOWN_FIELD
 from referrals.models import EventKind, Referral, ReferralEvent, Status
 from tests.clinic_fixtures import details, submit, worked_case
 from tests.conftest import on_postgresql
@@ -112,6 +118,75 @@ def test_a_null_byte_in_a_name_is_rejected_with_a_message():
     with pytest.raises(SubmissionInvalid) as caught:
         submit(patient=details(family_name="Okafor\x00"))
     assert "family_name" in caught.value.errors
+
+
+def _accepted(*refused: str, **changes: object) -> dict[str, object]:
+    """The patient's fields the API accepted, as it passes them to intake_errors."""
+    fields = {**vars(details()), **changes}
+    return {name: value for name, value in fields.items() if name not in refused}
+
+
+def test_intake_errors_reports_the_patients_and_the_answers_errors_of_the_accepted_fields():
+    answers = worked_case("V01")
+    answers["pain_now_nrs"] = 11
+    refused = intake_errors(patient=_accepted("phone", given_name=""), answers=answers)
+    assert refused is not None
+    assert refused.errors == {
+        "given_name": ["Please enter your given name."],
+        "pain_now_nrs": ["Please enter a number from 0 to 10."],
+    }
+    assert intake_errors(patient=_accepted(), answers=worked_case("V01")) is None
+
+
+def test_intake_errors_without_a_date_of_birth_runs_every_answer_check_but_the_ages():
+    """An unreadable date of birth gives no age: the checks that read it are left out (the
+    date's own error stands), every other check of the answers runs."""
+    answers = worked_case("V01")
+    del answers["tingling"]
+    answers["made_up"] = True
+    refused = intake_errors(patient=_accepted("date_of_birth"), answers=answers)
+    assert refused is not None
+    assert refused.errors == {"tingling": [MSG_REQUIRED], "made_up": [MSG_UNKNOWN_FIELD]}
+    assert not refused.under_16
+
+
+def test_intake_errors_without_answers_still_checks_the_age():
+    today = timezone.localdate()
+    young = _accepted("phone", date_of_birth=dt.date(today.year - 15, 1, 1))
+    refused = intake_errors(patient=young)
+    assert refused is not None
+    assert (refused.errors, refused.under_16) == ({"date_of_birth": [MSG_UNDER_16]}, True)
+    ancient = _accepted(date_of_birth=dt.date(today.year - 119, 1, 1))
+    too_old = intake_errors(patient=ancient)
+    assert too_old is not None
+    assert too_old.errors == {"date_of_birth": [MSG_AGE]}
+    assert intake_errors(patient=_accepted()) is None
+
+
+@pytest.mark.parametrize(
+    ("refused", "changes", "expected"),
+    [
+        # An email sent as a number is not "no email": nothing is said of the phone.
+        ({"email"}, {"phone": "", "preferred_contact": "email"}, {}),
+        ({"phone"}, {"email": ""}, {}),
+        (
+            {"phone"},
+            {"preferred_contact": "email", "email": ""},
+            {"email": ["You asked us to email you: please give an email address."]},
+        ),
+        (
+            {"preferred_contact"},
+            {"phone": ""},
+            {"phone": ["Please give a phone number or an email address so we can reach you."]},
+        ),
+        ({"given_name", "family_name", "date_of_birth"}, {"family_name": "..."}, {}),
+    ],
+)
+def test_validate_patient_leaves_out_every_check_that_reads_a_refused_field(
+    refused, changes, expected
+):
+    today = timezone.localdate()
+    assert validate_patient(details(**changes), today=today, refused=refused) == expected
 
 
 def test_the_same_person_is_matched_by_normalised_name_birth_date_and_phone():
