@@ -8,7 +8,7 @@ their OpenAPI schema is generated from ``questionnaire.FIELDS``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from django.conf import settings
@@ -33,13 +33,15 @@ from intake.messages import patient_disclaimer, staff_disclaimer, under_16_refus
 from intake.models import ContactMethod, Intake, IntakeSource, Urgency
 from intake.questionnaire import FIELDS, QUESTIONNAIRE_VERSION, SECTIONS, Field
 from intake.services import (
+    ANSWERS_REFUSED,
     NAME_MAX,
     PatientDetails,
     SubmissionInvalid,
+    intake_errors,
     intake_submit,
     patient_messages_for,
 )
-from intake.validation import NON_FIELD_ERRORS, validate_answers
+from intake.validation import NON_FIELD_ERRORS, ValidationResult, validate_answers
 from referrals import selectors, services
 from referrals.access import queues_for
 from referrals.api import (
@@ -55,6 +57,7 @@ from referrals.api_auth import (
     StrictSerializer,
     error_responses,
     errors_body,
+    flatten_errors,
     scopes_of,
 )
 from referrals.audit import audit_record
@@ -381,11 +384,42 @@ def _submission_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
     return out
 
 
-def _invalid_body(exc: SubmissionInvalid) -> dict[str, Any]:
+def _merged(
+    refused: dict[str, list[str]], errors: Mapping[str, list[str]], *, under_16: bool
+) -> dict[str, Any]:
+    """One error body: ``refused`` (the outer fields' own errors) and ``errors`` beside them."""
+    for key, messages in errors.items():
+        refused.setdefault(key, []).extend(messages)
     extra = {}
-    if exc.under_16:
+    if under_16:
         extra["refusal"] = under_16_refusal(emergency_number=settings.CLINIC_EMERGENCY_NUMBER)
-    return errors_body(_submission_errors(exc.errors), **extra)
+    return errors_body(refused, **extra)
+
+
+def _invalid_body(exc: SubmissionInvalid) -> dict[str, Any]:
+    return _merged({}, _submission_errors(exc.errors), under_16=exc.under_16)
+
+
+def _refused_submission(data: IntakeSubmitIn) -> dict[str, Any]:
+    """Every error a refused body shows in one answer: the outer fields' own (types, formats,
+    unknown names) and beside them the service's checks of the fields that passed theirs
+    (intake_errors), answers included, so an integrator learns everything in one round trip."""
+    refused = flatten_errors(data.errors)
+    accepted = data.accepted()
+    if accepted is None:
+        return errors_body(refused)
+    answers = accepted.pop("answers", ANSWERS_REFUSED)
+    exc = intake_errors(patient=accepted, answers=answers)
+    if exc is None:
+        return errors_body(refused)
+    return _merged(refused, _submission_errors(exc.errors), under_16=exc.under_16)
+
+
+def _preview_body(
+    checked: ValidationResult, refused: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    errors = {f"answers.{k}": v for k, v in checked.errors.items()}
+    return _merged(refused or {}, errors, under_16=checked.under_16)
 
 
 def _visible_referrals(referrals: Iterable[Referral], user: Any) -> list[dict[str, Any]]:
@@ -465,7 +499,8 @@ class IntakeSubmitView(ApiView):
 
     def _submit(self, request: Request) -> tuple[int, dict[str, Any]]:
         data = IntakeSubmitIn(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            return 400, _refused_submission(data)
         values = dict(data.validated_data)
         answers = values.pop("answers")
         try:
@@ -511,15 +546,18 @@ class TriagePreviewView(ApiView):
     )
     def post(self, request: Request) -> Response:
         data = TriagePreviewIn(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            # The answers' errors beside the body's own (an unknown field), in one answer.
+            refused = flatten_errors(data.errors)
+            accepted = data.accepted()
+            if accepted is None or "answers" not in accepted:
+                return Response(errors_body(refused), status=400)
+            return Response(
+                _preview_body(validate_answers(accepted["answers"]), refused), status=400
+            )
         checked = validate_answers(data.validated_data["answers"])
         if checked.answers is None:
-            body = errors_body({f"answers.{k}": v for k, v in checked.errors.items()})
-            if checked.under_16:
-                body["refusal"] = under_16_refusal(
-                    emergency_number=settings.CLINIC_EMERGENCY_NUMBER
-                )
-            return Response(body, status=400)
+            return Response(_preview_body(checked), status=400)
         result = assess(checked.answers)
         messages = patient_messages_for(result, checked.answers)
         return Response(

@@ -12,11 +12,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.fields import SkipField
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
@@ -153,6 +155,28 @@ class StrictSerializer(serializers.Serializer[Any]):
         if unknown:
             raise serializers.ValidationError(unknown)
         return value
+
+    def accepted(self) -> dict[str, Any] | None:
+        """After ``is_valid()`` refused the body: the value of each field that passed its own
+        checks, by name (a field sent with a wrong type, or missing without a default, is not
+        there), for the checks that read only those (one 400 names every error). None when the
+        body is not an object: its one error is all there is to say.
+
+        Runs each such field's checks again: on a refused body only, so a valid one pays
+        nothing for it."""
+        data = self.initial_data
+        if not isinstance(data, Mapping):
+            return None
+        errors = self.errors
+        out: dict[str, Any] = {}
+        for name, field in self.fields.items():
+            if name in errors or field.read_only:
+                continue
+            try:
+                out[name] = field.run_validation(field.get_value(data))
+            except (serializers.ValidationError, DjangoValidationError, SkipField):
+                continue
+        return out
 
 
 def strict_request_bodies(result: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:

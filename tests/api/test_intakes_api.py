@@ -110,6 +110,93 @@ def test_errors_come_per_field_in_one_shape_and_nothing_is_stored(api):
     assert not Intake.objects.exists()
 
 
+NRS_RANGE = "Please enter a number from 0 to 10."
+
+
+def _body_with_answer_errors() -> dict:
+    payload = intake_body()
+    payload["answers"]["pain_now_nrs"] = 11
+    del payload["answers"]["tingling"]
+    return payload
+
+
+ANSWER_ERRORS = {"answers.pain_now_nrs": [NRS_RANGE], "answers.tingling": [MSG_REQUIRED]}
+
+
+def test_an_outer_type_error_and_the_answers_errors_come_in_one_400(api):
+    """A review: a phone sent as a number got its own error only, and the answers' errors came
+    on the next try; an integrator needed a round trip per layer to learn what was wrong."""
+    payload = _body_with_answer_errors()
+    payload["phone"] = 7700900123
+    payload["given_name"] = ""
+    response = api.post("/api/v1/intakes", payload, headers={"Idempotency-Key": "all-at-once"})
+    assert response.status_code == 400
+    # Nothing is said of the contact details from a phone that could not be read.
+    assert response.json() == {
+        "errors": {
+            "phone": ["Not a valid string."],
+            "given_name": ["Please enter your given name."],
+            **ANSWER_ERRORS,
+        }
+    }
+    assert not Intake.objects.exists()
+    corrected = intake_body()
+    assert (
+        api.post(
+            "/api/v1/intakes", corrected, headers={"Idempotency-Key": "all-at-once"}
+        ).status_code
+        == 201
+    )
+
+
+def test_an_unknown_field_and_the_answers_errors_come_in_one_400(api):
+    payload = _body_with_answer_errors()
+    payload["e_mail"] = payload.pop("email")
+    response = api.post("/api/v1/intakes", payload)
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"e_mail": [UNKNOWN], **ANSWER_ERRORS}}
+    preview = api.post(
+        "/api/v1/triage/preview", {"answers": {**payload["answers"], "age_years": 46}, "age": 46}
+    )
+    assert preview.status_code == 400
+    assert preview.json() == {"errors": {"age": [UNKNOWN], **ANSWER_ERRORS}}
+    assert not Intake.objects.exists()
+
+
+@pytest.mark.parametrize("born", ["17/05/1980", "1980-02-30", 1980, "2999-01-01"])
+def test_a_date_of_birth_that_is_not_valid_leaves_out_only_the_checks_of_the_age(api, born):
+    """No age without a valid date of birth: its own error stands for the age's checks (under
+    16, the age's range), and every other check of the answers still runs."""
+    payload = _body_with_answer_errors()
+    payload["date_of_birth"] = born
+    payload["answers"]["made_up"] = True
+    response = api.post("/api/v1/intakes", payload)
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert len(errors.pop("date_of_birth")) == 1
+    assert errors == {
+        **ANSWER_ERRORS,
+        "answers.made_up": ["This question is not part of the form."],
+    }
+    assert "refusal" not in response.json()
+
+
+def test_a_patient_under_16_learns_it_beside_an_outer_type_error(api):
+    payload = intake_body(patient=details(date_of_birth=dt.date(2015, 1, 1)))
+    payload["email"] = 0
+    body = api.post("/api/v1/intakes", payload).json()
+    assert body["errors"] == {"email": ["Not a valid string."], "date_of_birth": [MSG_UNDER_16]}
+    assert body["refusal"][0].startswith("Sorry, this form is only for people aged 16 and over")
+
+
+def test_a_body_that_is_not_an_object_still_gets_its_one_error(api):
+    for path in ("/api/v1/intakes", "/api/v1/triage/preview"):
+        response = api.post(path, "[1, 2]")
+        assert response.status_code == 400
+        assert list(response.json()["errors"]) == ["non_field_errors"]
+        assert len(response.json()["errors"]["non_field_errors"]) == 1
+
+
 @pytest.mark.parametrize(
     ("raw", "key"),
     [
