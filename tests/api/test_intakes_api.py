@@ -12,6 +12,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from rest_framework.renderers import JSONRenderer
 
 from intake.api import TriagePreviewOut, TriageResultOut, disclaimers, triage_out
@@ -195,6 +198,46 @@ def test_a_body_that_is_not_an_object_still_gets_its_one_error(api):
         assert response.status_code == 400
         assert list(response.json()["errors"]) == ["non_field_errors"]
         assert len(response.json()["errors"]["non_field_errors"]) == 1
+
+
+WRONG_TYPES = st.sampled_from([5, 1.5, True, [], {}, None])
+OUTER = ("given_name", "family_name", "date_of_birth", "phone", "email", "preferred_contact")
+
+
+@hypothesis_settings(
+    max_examples=max(10, hypothesis_settings().max_examples // 10),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    wrong=st.dictionaries(st.sampled_from(OUTER), WRONG_TYPES, max_size=3),
+    unknown=st.booleans(),
+    answers=st.dictionaries(
+        st.sampled_from([*sorted(worked_case("V01")), "made_up"]),
+        # Text a parser refuses before any field is read (NUL) is another test's.
+        WRONG_TYPES | st.integers(-5, 200) | st.text(alphabet="ab 1", max_size=3),
+        max_size=4,
+    ),
+)
+def test_the_outer_errors_never_hide_the_answers_errors(api, wrong, unknown, answers):
+    """Whatever is wrong outside the answers (types, unknown names), the answers' errors in the
+    one 400 are those the same answers get with the outer fields put right; for an adult the
+    age's checks say nothing either way."""
+    payload = intake_body()
+    payload["answers"].update(answers)
+    alone = api.post("/api/v1/intakes", payload).json()
+    payload.update(wrong)
+    if unknown:
+        payload["e_mail"] = "ada@example.com"
+    response = api.post("/api/v1/intakes", payload)
+    assert response.status_code == 400 or not (wrong or unknown or "errors" in alone)
+    if response.status_code != 400:
+        return
+    mixed = response.json()["errors"]
+    for name in [*wrong, *(["e_mail"] if unknown else [])]:
+        assert name in mixed
+    expected = {k: v for k, v in alone.get("errors", {}).items() if k.startswith("answers.")}
+    assert {k: v for k, v in mixed.items() if k.startswith("answers.")} == expected
 
 
 @pytest.mark.parametrize(
