@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from contextlib import suppress
 from typing import Any
 
@@ -45,6 +46,7 @@ from intake.rejected import rejected_forget, rejected_keep, rejected_typed
 from intake.services import SubmissionInvalid
 
 DONE_KEY = "intake_submitted"
+CLOSED_KEY = "intake_closed"
 LAST_STEP = STEP_CODES[-1]
 
 
@@ -62,6 +64,16 @@ def _closes(*, closed_url: str) -> dict[str, Any]:
         "refresh_seconds": settings.SESSION_REFRESH_SECONDS,
         "closed_url": closed_url,
     }
+
+
+def _mark_closed(request: HttpRequest) -> None:
+    """This browser's form was closed or put aside (a shared computer). Back brought the last
+    person's first step back with their name, birth date and contact details in its boxes, put
+    back by the browser from its own store over the empty page sent. The first step shown from
+    now on with no form in progress carries a new mark (step.html): the browser puts nothing
+    back into a page shown before it (intake-form.js), and the patient's own page after it
+    keeps what they typed."""
+    request.session[CLOSED_KEY] = secrets.token_hex(8)
 
 
 def _disclaimer() -> str:
@@ -138,6 +150,7 @@ def start_new(request: HttpRequest) -> HttpResponse:
     if not request.session.is_empty():  # no session is made for a browser that had none
         _leave_draft(request)
         request.session.pop(DONE_KEY, None)
+        _mark_closed(request)
         request.session.cycle_key()
     return redirect(_step_url(IDENTITY_STEP))
 
@@ -314,6 +327,7 @@ def _render_step(request: HttpRequest, form: StepForm, draft: IntakeDraft | None
         # takes the answers and the private link off the screen when it has.
         **_closes(closed_url=reverse("form-closed")),
         "idle_seconds": settings.SESSION_COOKIE_AGE if draft and token else None,
+        "closed_mark": request.session.get(CLOSED_KEY) if draft is None else None,
         "asks_interrupt": any(code in form.fields for code in INTERRUPT_FIELDS),
         "interrupt_visible": interrupt_visible,
         "interrupt": interrupt_message(
@@ -342,6 +356,7 @@ def closed(request: HttpRequest) -> HttpResponse:
     """Where a form's page goes when its session has closed: left on the screen of a shared
     computer, it showed the patient's answers, and its private link opened the whole form, to
     whoever sat down next (a review). It holds nothing of the patient's."""
+    _mark_closed(request)
     context = {
         "days": settings.DRAFT_TTL_DAYS,
         "idle_minutes": settings.SESSION_COOKIE_AGE // 60,

@@ -133,6 +133,38 @@
     window.setInterval(check, 15000);
   }
 
+  // A first step shown after this browser's form was closed (or "Start a new form"): Back
+  // brought the last person's first step back with their name, birth date and contact details
+  // in its boxes, put back by the browser from its own store over the empty page the server
+  // sent. A history entry not stamped with the server's latest mark was someone else's: its
+  // boxes are set back to what the server sent. One stamped with it is this patient's own, and
+  // what they typed there stays when they come back to it. Chromium puts the boxes back after
+  // this script has run: before DOMContentLoaded, or (Back to a page that replaced itself)
+  // after load, before pageshow. A page newly opened has nothing put back, and is left alone
+  // while the patient may already be typing.
+  var fresh = document.querySelector("form[data-closed-mark]");
+  if (fresh) {
+    var mark = fresh.getAttribute("data-closed-mark");
+    var entry = window.history.state;
+    var opened = performance.getEntriesByType ? performance.getEntriesByType("navigation") : [];
+    var restorable = !opened.length || opened[0].type !== "navigate";
+    if (!entry || entry.intakeClosedMark !== mark) {
+      window.history.replaceState(Object.assign({}, entry, { intakeClosedMark: mark }), "");
+      if (restorable) {
+        var forget = function () {
+          fresh.reset();
+        };
+        document.addEventListener("DOMContentLoaded", forget);
+        window.addEventListener("pageshow", function once(event) {
+          window.removeEventListener("pageshow", once);
+          if (!event.persisted) {
+            forget();
+          }
+        });
+      }
+    }
+  }
+
   var advice = document.getElementById("interrupt-advice");
   if (!advice) {
     return;

@@ -772,3 +772,32 @@ def test_keeping_open_says_the_form_is_closed_once_its_session_ended(client):
     assert client.post("/form/keep-open/").json() == {"open": True}
     client.cookies.clear()  # the session ended
     assert client.post("/form/keep-open/").json() == {"open": False}
+
+
+def closed_mark(page: str) -> str | None:
+    found = re.search(r'data-closed-mark="([0-9a-f]+)"', page)
+    return found[1] if found else None
+
+
+def test_a_first_step_after_the_form_was_closed_or_put_aside_carries_a_new_mark(client):
+    """Back after a form was closed here (or "Start a new form") brought the last person's
+    first step back with their name, birth date and contact details in its boxes, put back by
+    the browser over the empty page sent. The mark tells the page's script, and chromium, that
+    what the browser kept for that page is not this patient's."""
+    assert closed_mark(html(client.get("/form/identity/"))) is None  # nothing was closed here
+    complete(client, worked_case("V01"), upto="about_you")
+    client.cookies.clear()  # the session ended
+    assert client.get("/form/closed/").status_code == 200
+    page = html(client.get("/form/identity/"))
+    first = closed_mark(page)
+    assert first
+    assert f'<input type="hidden" name="closed-{first}" value="">' in page
+    assert 'autocomplete="given-name"' in page  # the hints stay (WCAG 1.3.5)
+    assert closed_mark(html(client.get("/form/identity/"))) == first  # the patient's own Back
+
+    complete(client, worked_case("V01"), upto="about_you")
+    assert closed_mark(html(client.get("/form/identity/"))) is None  # their form in progress
+    assert client.post("/form/new/").status_code == 302
+    second = closed_mark(html(client.get("/form/identity/")))
+    assert second
+    assert second != first
