@@ -357,10 +357,12 @@ def closed(request: HttpRequest) -> HttpResponse:
     computer, it showed the patient's answers, and its private link opened the whole form, to
     whoever sat down next (a review). It holds nothing of the patient's."""
     _mark_closed(request)
+    finished = request.GET.get("finished") == "1"  # by the patient, from the result page
     context = {
         "days": settings.DRAFT_TTL_DAYS,
         "idle_minutes": settings.SESSION_COOKIE_AGE // 60,
-        "sent": request.GET.get("sent") == "1",
+        "sent": finished or request.GET.get("sent") == "1",
+        "finished": finished,
     }
     return render(request, "intake/closed.html", context)
 
@@ -416,3 +418,15 @@ def done(request: HttpRequest) -> HttpResponse:
         **_closes(closed_url=f"{reverse('form-closed')}?sent=1"),
     }
     return render(request, "intake/done.html", context)
+
+
+@require_POST
+def finish(request: HttpRequest) -> HttpResponse:
+    """The result page's "Finish and clear this screen". At a shared computer the patient
+    could only walk away from it: the reference, urgency and advice stayed on the screen, and
+    open from /form/done/, until the session closed (a review). It is forgotten in this browser
+    now, and the page goes to the closed page, as when it closes by itself."""
+    request.session.pop(DONE_KEY, None)
+    _mark_closed(request)
+    request.session.cycle_key()
+    return _see_other(f"{reverse('form-closed')}?finished=1")

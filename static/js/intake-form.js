@@ -165,6 +165,31 @@
     }
   }
 
+  // "Finish and clear this screen" on the result page: the closed page replaces it in the
+  // history, as when it closes by itself. Sent as a plain form (a new history entry, the
+  // result page forgotten on the server all the same) if the request cannot be made.
+  var finish = document.getElementById("finish");
+  if (finish) {
+    finish.addEventListener("submit", function (event) {
+      event.preventDefault();
+      fetch(finish.action, {
+        method: "POST",
+        credentials: "same-origin",
+        body: new FormData(finish),
+        redirect: "manual",
+      })
+        .then(function (response) {
+          if (response.type !== "opaqueredirect") {
+            throw new Error(String(response.status));
+          }
+          window.location.replace(finish.getAttribute("data-finished-url"));
+        })
+        .catch(function () {
+          finish.submit();
+        });
+    });
+  }
+
   var advice = document.getElementById("interrupt-advice");
   if (!advice) {
     return;

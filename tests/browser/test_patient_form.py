@@ -645,6 +645,41 @@ def test_a_result_page_left_open_closes(page: Page):
     expect(page.locator(".reference-code")).to_have_count(0)
 
 
+def finish_and_go_back(page: Page) -> None:
+    """At a shared computer the patient could only walk away from the result page: it stayed on
+    the screen, and open from /form/done/, until the session closed (a review)."""
+    complete(page, worked_case("V17"), LUCIA)
+    reference = page.locator(".reference-code").inner_text()
+    page.get_by_role("button", name="Finish and clear this screen").click()
+    expect(page).to_have_url(re.compile(r"/form/closed/\?finished=1$"))
+    expect(
+        page.get_by_role("heading", name="This page was closed for your privacy")
+    ).to_be_visible()
+    expect(page.get_by_text("The page that showed your reference has been cleared")).to_be_visible()
+    page.go_back()
+    expect(page.locator(".reference-code")).to_have_count(0)
+    assert reference not in page.content()
+
+
+def test_finish_clears_the_result_page_and_back_does_not_bring_it_back(page: Page):
+    finish_and_go_back(page)
+    # The closed page replaced the result page: Back is the last step, asked for again.
+    expect(page).to_have_url(re.compile(r"/form/identity/$"))
+    assert run_axe(page) == [], describe(run_axe(page))
+
+
+def test_without_javascript_finish_clears_the_result_page_and_back_does_not_bring_it_back(
+    browser: Browser, live_server: Any
+):
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        finish_and_go_back(page)
+        expect(page).to_have_url(re.compile(r"/$"))  # the result page's address, forgotten
+    finally:
+        context.close()
+
+
 def test_a_first_step_typed_and_left_is_taken_off_the_screen_but_not_while_typed(page: Page):
     page.clock.install()
     page.goto("/form/identity/")

@@ -801,3 +801,24 @@ def test_a_first_step_after_the_form_was_closed_or_put_aside_carries_a_new_mark(
     second = closed_mark(html(client.get("/form/identity/")))
     assert second
     assert second != first
+
+
+def test_finish_forgets_the_result_page_and_shows_the_closed_page(client):
+    """At a shared computer the patient could only walk away from the result page: their
+    reference, urgency and advice stayed on the screen, and open from /form/done/, until the
+    session closed (a review)."""
+    complete(client, worked_case("V17"))
+    assert 'action="/form/finish/"' in html(client.get("/form/done/"))
+    assert client.get("/form/finish/").status_code == 405
+    assert Client(enforce_csrf_checks=True).post("/form/finish/").status_code == 403
+    response = client.post("/form/finish/")
+    assert response.status_code == 303
+    assert response["Location"] == "/form/closed/?finished=1"
+    assert client.get("/form/done/")["Location"] == "/"
+    closed = client.get(response["Location"])
+    assert "no-store" in closed["Cache-Control"]
+    page = html(closed)
+    assert "This page was closed for your privacy" in page
+    assert "The page that showed your reference has been cleared" in page
+    assert Intake.objects.get().reference[4:] not in page
+    assert closed_mark(html(client.get("/form/identity/")))
