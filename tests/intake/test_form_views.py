@@ -794,6 +794,10 @@ def test_a_first_step_after_the_form_was_closed_or_put_aside_carries_a_new_mark(
     assert f'<input type="hidden" name="closed-{first}" value="">' in page
     assert 'autocomplete="given-name"' in page  # the hints stay (WCAG 1.3.5)
     assert closed_mark(html(client.get("/form/identity/"))) == first  # the patient's own Back
+    sent = client.post(
+        "/form/identity/", {**step_data("identity", {}, OMAR), f"closed-{first}": ""}
+    )
+    assert sent["Location"] == "/form/about_you/"  # the mark's field is sent with the step
 
     complete(client, worked_case("V01"), upto="about_you")
     assert closed_mark(html(client.get("/form/identity/"))) is None  # their form in progress
