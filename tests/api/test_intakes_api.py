@@ -200,7 +200,7 @@ def test_a_body_that_is_not_an_object_still_gets_its_one_error(api):
         assert len(response.json()["errors"]["non_field_errors"]) == 1
 
 
-WRONG_TYPES = st.sampled_from([5, 1.5, True, [], {}, None])
+WRONG_TYPES: st.SearchStrategy[object] = st.sampled_from([5, 1.5, True, [], {}, None])
 OUTER = ("given_name", "family_name", "date_of_birth", "phone", "email", "preferred_contact")
 
 
