@@ -522,7 +522,9 @@ def closed_then_back(page: Page) -> None:
     expect(page.get_by_text("Step 2 of 12")).to_be_visible()
     session_ended()
     page.clock.run_for("35:00")
-    expect(page).to_have_url(re.compile(r"/form/closed/$"))
+    # The page's check runs on the installed clock; the closed page then loads in real time,
+    # which once took longer than the default 5 s in CI (the whole suite, two busy cores).
+    expect(page).to_have_url(re.compile(r"/form/closed/$"), timeout=20_000)
     page.go_back()
     shows_nobodys_identity(page)
 
