@@ -422,6 +422,16 @@ def _preview_body(
     return _merged(refused or {}, errors, under_16=checked.under_16)
 
 
+def _refused_preview(data: TriagePreviewIn) -> dict[str, Any]:
+    """As ``_refused_submission`` for the triage preview: the answers' errors beside the
+    body's own (an unknown field), in one answer."""
+    refused = flatten_errors(data.errors)
+    accepted = data.accepted()
+    if accepted is None or "answers" not in accepted:
+        return errors_body(refused)
+    return _preview_body(validate_answers(accepted["answers"]), refused)
+
+
 def _visible_referrals(referrals: Iterable[Referral], user: Any) -> list[dict[str, Any]]:
     """The case's referrals (new or joined) in the queues ``user`` works, in queue order, as
     ``ReferralSerializer`` writes them.
@@ -547,14 +557,7 @@ class TriagePreviewView(ApiView):
     def post(self, request: Request) -> Response:
         data = TriagePreviewIn(data=request.data)
         if not data.is_valid():
-            # The answers' errors beside the body's own (an unknown field), in one answer.
-            refused = flatten_errors(data.errors)
-            accepted = data.accepted()
-            if accepted is None or "answers" not in accepted:
-                return Response(errors_body(refused), status=400)
-            return Response(
-                _preview_body(validate_answers(accepted["answers"]), refused), status=400
-            )
+            return Response(_refused_preview(data), status=400)
         checked = validate_answers(data.validated_data["answers"])
         if checked.answers is None:
             return Response(_preview_body(checked), status=400)

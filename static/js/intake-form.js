@@ -2,14 +2,15 @@
 (function () {
   "use strict";
 
-  // A POST to one of the form's own endpoints, with the page's CSRF token.
-  function post(url) {
+  // A POST to one of the form's own endpoints, with the page's CSRF token (and any other
+  // options of fetch's).
+  function post(url, options) {
     var csrf = document.querySelector("input[name=csrfmiddlewaretoken]");
-    return fetch(url, {
+    return fetch(url, Object.assign({
       method: "POST",
       credentials: "same-origin",
       headers: { "X-CSRFToken": csrf ? csrf.value : "" },
-    });
+    }, options));
   }
 
   var summary = document.getElementById("error-summary");
@@ -172,12 +173,7 @@
   if (finish) {
     finish.addEventListener("submit", function (event) {
       event.preventDefault();
-      fetch(finish.action, {
-        method: "POST",
-        credentials: "same-origin",
-        body: new FormData(finish),
-        redirect: "manual",
-      })
+      post(finish.action, { redirect: "manual" })
         .then(function (response) {
           if (response.type !== "opaqueredirect") {
             throw new Error(String(response.status));
