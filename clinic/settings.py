@@ -297,6 +297,7 @@ PERIODIC_TASKS = [
     "intake.tasks.purge_expired_drafts",
     "referrals.tasks.purge_idempotency_records",
     "referrals.tasks.purge_webhook_deliveries",
+    "referrals.tasks.purge_link_days",
     "referrals.tasks.requeue_stale_webhooks",
     "referrals.tasks.announce_missed",
 ]

@@ -284,6 +284,18 @@ def link_days_forget(*, since: dt.datetime) -> None:
     LinkDay.objects.filter(day__gte=first).delete()
 
 
+# Kept days older than the window in every time zone (a day's zones span about two dates).
+LINK_DAYS_KEPT = LINK_DAYS + 2
+
+
+def link_days_purge(*, now: dt.datetime | None = None) -> int:
+    """Drop the kept counts of the days no window reads any more (a scheduled purge): without
+    it LinkDay grew by a row a day per time zone, for ever. Returns the rows dropped."""
+    first = (now or timezone.now()).astimezone(dt.UTC).date() - dt.timedelta(days=LINK_DAYS_KEPT)
+    deleted, _ = LinkDay.objects.filter(day__lt=first).delete()
+    return deleted
+
+
 def bar_chart(rows: list[QueueRow]) -> str:
     """A stacked horizontal bar per queue, drawn on the server: no script, no CDN."""
     from django.utils.html import escape

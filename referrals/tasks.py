@@ -309,6 +309,13 @@ def purge_webhook_deliveries() -> int:
 
 
 @task
+def purge_link_days() -> int:
+    from referrals.dashboard import link_days_purge
+
+    return link_days_purge()
+
+
+@task
 def requeue_stale_webhooks() -> int:
     from referrals.webhooks import webhooks_requeue_stale
 

@@ -217,3 +217,26 @@ def test_generate_cases_drops_the_kept_days_it_wrote_into():
     assert not LinkDay.objects.filter(day__gte=timezone.localdate(first)).exists()
     now = timezone.now()
     assert panel(now) == expected(now)
+
+
+def test_the_purge_drops_the_days_no_window_reads_and_keeps_the_rest():
+    """LinkDay grew by a row a day per time zone for ever; the scheduled purge drops the days
+    before the 90, in every zone, and the panel still reads the kept ones."""
+    case_at(1, NOW - dt.timedelta(days=3))
+    with timezone.override(LONDON):
+        panel(NOW)
+        window = kept()
+    today = NOW.date()
+    old = [today - dt.timedelta(days=n) for n in (LINK_DAYS + 3, LINK_DAYS + 40, 400)]
+    edge = today - dt.timedelta(days=LINK_DAYS + 1)  # a zone ahead of UTC may still read it
+    for zone in ("Europe/London", "Pacific/Kiritimati"):
+        LinkDay.objects.bulk_create(
+            [LinkDay(time_zone=zone, day=day, counts={}) for day in [*old, edge]],
+            ignore_conflicts=True,
+        )
+    assert dashboard.link_days_purge(now=NOW) == 2 * len(old)
+    assert not LinkDay.objects.filter(day__in=old).exists()
+    assert LinkDay.objects.filter(day=edge).count() == 2
+    with timezone.override(LONDON):
+        assert {day: counts for day, counts in kept().items() if day != edge} == window
+        assert panel(NOW) == expected(NOW)

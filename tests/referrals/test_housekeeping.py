@@ -34,6 +34,7 @@ def test_every_purge_and_the_sweeper_are_scheduled():
         "clinic.tasks.prune_task_results",
         "referrals.tasks.purge_idempotency_records",
         "referrals.tasks.purge_webhook_deliveries",
+        "referrals.tasks.purge_link_days",
         "referrals.tasks.requeue_stale_webhooks",
     ):
         assert path in django_settings.PERIODIC_TASKS
