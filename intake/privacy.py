@@ -1,16 +1,21 @@
 """Subject access (export) and erasure of one patient (issue 8; docs/SECURITY.md).
 
-Export gives the patient everything held about them. Erasure anonymises their identity but
-keeps the clinical record (intakes, answers, triage, referrals, history, audit): a clinic must
-be able to show later what it was told and what it did. Both write an audit entry.
+Export gives the patient everything held about them, and who has seen or been sent it (art.
+15(1)(c) UK/EU GDPR: the audit trail's staff and API clients, the webhook endpoints notified).
+Erasure anonymises their identity but keeps the clinical record (intakes, answers, triage,
+referrals, history, audit): a clinic must be able to show later what it was told and what it
+did. Both write an audit entry.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from typing import Any, Final
 
+from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -20,8 +25,8 @@ from intake.locks import lock_patient
 from intake.models import Intake, IntakeDraft, Patient
 from intake.questionnaire import FIELDS
 from intake.services import patient_matches
-from referrals.audit import audit_record
-from referrals.models import Referral, ReferralIntake
+from referrals.audit import ACTIONS, audit_record
+from referrals.models import AuditEntry, Referral, ReferralIntake, WebhookDelivery, WebhookEvent
 
 ERASED_NAME: Final = "Erased"
 ERASED_TEXT: Final = "[erased]"
@@ -94,8 +99,8 @@ def patient_export(
     *, public_id: str | uuid.UUID, actor: Any, fmt: str = "json", operator: str = ""
 ) -> dict[str, Any]:
     """Everything held about one patient: identity, every intake with its answers, triage
-    result, referrals and their history, and any form they have in progress (JSON only).
-    ``fmt="fhir"`` gives a FHIR Bundle per intake."""
+    result, referrals and their history, any form they have in progress and who has seen or
+    been sent their data (JSON only). ``fmt="fhir"`` gives a FHIR Bundle per intake."""
     if fmt not in ("json", "fhir"):
         raise ValueError(f"Unknown export format {fmt!r}.")
     with transaction.atomic():
@@ -177,7 +182,120 @@ def _export(patient: Patient, fmt: str) -> dict[str, Any]:
             }
             for draft in _drafts_of(patient)
         ],
+        "recipients": _recipients(patient, intakes),
     }
+
+
+# Art. 15(1)(c) UK/EU GDPR: the person is told who their data was disclosed to. Said in the
+# export itself, as the patient reads it without this code at hand.
+RECIPIENTS_NOTES: Final = (
+    "Staff are named as the clinic's staff accounts name them, with their roles as they are "
+    "on the day of this export; an account without a name is shown by its role alone.",
+    "The service records each look at a case (the case page, the API, exports) and each "
+    "change. Not recorded per patient, so not listed: lists of many cases at once (the staff "
+    "queues, the API's list of referrals) and the email telling a team of an urgent case "
+    "(its reference only).",
+    "Webhook endpoints are other systems the clinic notifies of new cases and of changes to "
+    "referrals. They were sent the case's ids and reference, the event and the statuses: no "
+    "name, contact details, answers or free text.",
+)
+OPERATOR_ROLE: Final = "Clinic operator (command line)"
+ADMINISTRATOR_ROLE: Final = "Administrator"
+STAFF_ROLE: Final = "Staff"
+WEBHOOK_SENT: Final = "ids, reference and statuses; no name, contact details, answers or free text"
+
+
+def _recipients(patient: Patient, intakes: list[Intake]) -> dict[str, Any]:
+    """Who has seen or been sent this patient's data, from the audit trail and the webhook
+    deliveries still held: three statements however many entries there are.
+
+    Never login names (an API client's is its token's prefix, and a member of staff's is
+    what the sign-in lockout is counted against), token values, webhook secrets or URLs,
+    addresses of any kind, or an entry's detail (it may name the operator's shell login)."""
+    entries = list(
+        AuditEntry.objects.filter(patient=patient)
+        .order_by("created_at", "id")
+        .values(
+            "created_at",
+            "action",
+            "object_type",
+            "object_id",
+            "actor_id",
+            "actor__first_name",
+            "actor__last_name",
+            "actor__is_superuser",
+            "actor__api_token",
+            "actor__api_token__name",
+        )
+    )
+    groups: dict[int, list[str]] = {}
+    actors = {entry["actor_id"] for entry in entries} - {None}
+    for user_id, name in (
+        Group.objects.filter(user__in=actors).order_by("name").values_list("user", "name")
+    ):
+        groups.setdefault(user_id, []).append(name)
+    staff: list[dict[str, Any]] = []
+    clients: list[dict[str, Any]] = []
+    for entry in entries:
+        seen = {
+            "at": _iso(entry["created_at"]),
+            "action": entry["action"],
+            "what": ACTIONS.get(entry["action"], entry["action"]),
+            "record": {"type": entry["object_type"], "id": entry["object_id"]},
+        }
+        # A token acts as its own service user (api_token_create), named by the token's name;
+        # a member of staff reading through the API with their session is staff.
+        if entry["actor__api_token"] is not None:
+            clients.append({"client": entry["actor__api_token__name"], **seen})
+            continue
+        staff.append({**_staff_member(entry, groups), **seen})
+    deliveries = (
+        WebhookDelivery.objects.filter(
+            payload__data__intake__id__in=[str(intake.public_id) for intake in intakes]
+        )
+        .order_by("created_at", "id")
+        .values(
+            "created_at",
+            "event_type",
+            "status",
+            "delivered_at",
+            "endpoint__name",
+            "payload__data__intake__id",
+        )
+    )
+    events = {event: f"Notified: {label} ({WEBHOOK_SENT})" for event, label in WebhookEvent.choices}
+    return {
+        "staff": staff,
+        "api_clients": clients,
+        "webhook_endpoints": [
+            {
+                "at": _iso(delivery["created_at"]),
+                "endpoint": delivery["endpoint__name"],
+                "event": delivery["event_type"],
+                "what": events.get(delivery["event_type"], delivery["event_type"]),
+                "status": delivery["status"],
+                "delivered_at": _iso(delivery["delivered_at"]),
+                "intake": delivery["payload__data__intake__id"],
+            }
+            for delivery in deliveries
+        ],
+        "notes": [
+            *RECIPIENTS_NOTES,
+            f"Webhook notifications are kept {settings.WEBHOOK_RETENTION_DAYS} days after they "
+            "were sent: older ones are not listed.",
+        ],
+    }
+
+
+def _staff_member(entry: Mapping[str, Any], groups: dict[int, list[str]]) -> dict[str, Any]:
+    if entry["actor_id"] is None:
+        # Only the command line records no account (export_patient, erase_patient).
+        return {"staff_member": None, "role": OPERATOR_ROLE}
+    name = f"{entry['actor__first_name']} {entry['actor__last_name']}".strip()
+    roles = list(groups.get(entry["actor_id"], []))
+    if entry["actor__is_superuser"]:
+        roles.append(ADMINISTRATOR_ROLE)
+    return {"staff_member": name or None, "role": ", ".join(roles) or STAFF_ROLE}
 
 
 def _scrub_text(data: Any) -> Any:
