@@ -247,15 +247,26 @@ MAIL_BACKEND = env_choice(
     "MAIL_BACKEND", "smtp" if PRODUCTION else "console", ("console", "smtp", "locmem")
 )
 if MAIL_BACKEND == "smtp":
+    # Implicit TLS (SMTPS, port 465) or STARTTLS (port 587): a relay speaks one on a port.
+    _smtp_ssl = env_bool("SMTP_USE_SSL", False)
+    _smtp_tls = env_bool("SMTP_USE_TLS", not _smtp_ssl)
+    if _smtp_ssl and _smtp_tls:
+        # Django refuses the pair only when the first mail is sent: an emergency alert lost.
+        raise ImproperlyConfigured(
+            "SMTP_USE_TLS and SMTP_USE_SSL are both true: set SMTP_USE_SSL=true and "
+            "SMTP_USE_TLS=false for implicit TLS (port 465), or SMTP_USE_SSL=false for "
+            "STARTTLS (port 587)."
+        )
     MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "OPTIONS": {
                 "host": env_str("SMTP_HOST", "localhost"),
-                "port": env_int("SMTP_PORT", 587, minimum=1, maximum=65535),
+                "port": env_int("SMTP_PORT", 465 if _smtp_ssl else 587, minimum=1, maximum=65535),
                 "username": env_str("SMTP_USERNAME", ""),
                 "password": env_str("SMTP_PASSWORD", ""),
-                "use_tls": env_bool("SMTP_USE_TLS", True),
+                "use_tls": _smtp_tls,
+                "use_ssl": _smtp_ssl,
                 "timeout": 10,
             },
         }

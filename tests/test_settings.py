@@ -36,6 +36,14 @@ def settings_error(environ: dict[str, str]) -> str:
         ({"DATABASE_URL": "nonsense://x"}, "DATABASE_URL is not a database URL"),
         ({"MAIL_BACKEND": "pigeon"}, "MAIL_BACKEND='pigeon' is not one of"),
         ({"SMTP_PORT": "70000", "MAIL_BACKEND": "smtp"}, "SMTP_PORT=70000 is above the maximum"),
+        (
+            {"SMTP_USE_SSL": "maybe", "MAIL_BACKEND": "smtp"},
+            "SMTP_USE_SSL='maybe' is not a boolean",
+        ),
+        (
+            {"SMTP_USE_SSL": "true", "SMTP_USE_TLS": "true", "MAIL_BACKEND": "smtp"},
+            "SMTP_USE_TLS and SMTP_USE_SSL are both true",
+        ),
     ],
 )
 def test_a_bad_value_stops_start_up_with_a_message_naming_it(environ, message):
@@ -49,6 +57,45 @@ def test_manage_py_says_a_bad_value_in_one_line():
         "Configuration error: CLINIC_OPENING_HOURS: opening hours '8am-6pm' must look like "
         "'HH:MM-HH:MM', e.g. '08:00-18:00'."
     ]
+
+
+def test_manage_py_refuses_starttls_and_implicit_tls_together_in_one_line():
+    # Django's SMTP mailer refuses the pair only when it first sends: in production, the first
+    # emergency alert to staff.
+    environ = {**PRODUCTION_ENV, "SMTP_USE_TLS": "true", "SMTP_USE_SSL": "true"}
+    result = run_manage("check", env=environ)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "Configuration error: SMTP_USE_TLS and SMTP_USE_SSL are both true: set "
+        "SMTP_USE_SSL=true and SMTP_USE_TLS=false for implicit TLS (port 465), or "
+        "SMTP_USE_SSL=false for STARTTLS (port 587)."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, {"use_tls": True, "use_ssl": False, "port": 587}),
+        ({"SMTP_USE_SSL": "true"}, {"use_tls": False, "use_ssl": True, "port": 465}),
+        (
+            {"SMTP_USE_SSL": "true", "SMTP_USE_TLS": "false", "SMTP_PORT": "2465"},
+            {"use_tls": False, "use_ssl": True, "port": 2465},
+        ),
+        ({"SMTP_USE_TLS": "false"}, {"use_tls": False, "use_ssl": False, "port": 587}),
+        (
+            {"SMTP_USE_SSL": "false", "SMTP_PORT": "25"},
+            {"use_tls": True, "use_ssl": False, "port": 25},
+        ),
+    ],
+)
+def test_the_smtp_mailer_uses_starttls_or_implicit_tls_as_configured(environ, expected):
+    code = (
+        "import json, clinic.settings as s; o = s.MAILERS['default']['OPTIONS']; "
+        "print(json.dumps({k: o[k] for k in ('use_tls', 'use_ssl', 'port', 'host')}))"
+    )
+    result = run_python(code, {**PRODUCTION_ENV, **environ})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {**expected, "host": "smtp.example.org"}
 
 
 def test_gunicorn_says_a_bad_value_in_one_line_and_stops():
@@ -105,6 +152,7 @@ def test_production_refuses_to_start_without_allowed_hosts():
         ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS='*' is refused"),
         ({"ALLOWED_HOSTS": "clinic.example.org,*"}, "ALLOWED_HOSTS='*' is refused"),
         ({"SMTP_HOST": ""}, "SMTP_HOST is required when DJANGO_ENV=production"),
+        ({"SMTP_USE_SSL": "1", "SMTP_USE_TLS": "yes"}, "SMTP_USE_TLS and SMTP_USE_SSL are both"),
         ({"DEFAULT_FROM_EMAIL": ""}, "DEFAULT_FROM_EMAIL is required"),
         ({"DATABASE_URL": ""}, "DATABASE_URL is required when DJANGO_ENV=production"),
         ({"CLINIC_EMERGENCY_NUMBER": "call 999"}, "CLINIC_EMERGENCY_NUMBER: 'call 999' is not a"),
