@@ -14,7 +14,7 @@ from django.utils import timezone
 from intake.models import Urgency
 from referrals.access import queues_for
 from referrals.aggregates import Median
-from referrals.links import BACK_TO_FOOT, BOTH, FOOT_TO_BACK, KINDS, SEPARATE
+from referrals.links import KINDS, LINKED_KINDS
 from referrals.models import OPEN_STATUSES, LinkDay, Queue, Referral
 
 # The light theme's; each bar also has a class by which the admin's style sheet colours it in
@@ -37,7 +37,7 @@ class QueueRow:
         return sum(self.counts.values())
 
 
-LINK_COLUMNS = (BACK_TO_FOOT, FOOT_TO_BACK, BOTH, SEPARATE)
+LINK_COLUMNS = LINKED_KINDS
 LINK_DAYS = 90
 CLAIM_DAYS = 30
 
@@ -86,6 +86,15 @@ def in_window(field: str, since: dt.datetime) -> Q:
 def recent(field: str, since: dt.datetime, **filters: Any) -> QuerySet[Referral]:
     """The referrals ``in_window``, narrowed by ``filters``."""
     return Referral.objects.filter(in_window(field, since), **filters)
+
+
+def linked_since(since: dt.datetime, **filters: Any) -> QuerySet[Referral]:
+    """The referrals of the foot-and-back columns created ``since`` or later, narrowed by
+    ``filters``: from referral_link_idx, by creation time, with what the counts read in its
+    key (the kinds written into the SQL, the index's own condition, for SQLite to take it)."""
+    return Referral.objects.filter(
+        created_at__gte=since, link_kind__in_constants=LINK_COLUMNS, **filters
+    )
 
 
 def day_start(day: dt.date) -> dt.datetime:
@@ -167,17 +176,12 @@ def link_rows(
             for key, n in day_counts.items():
                 counts[key] = counts.get(key, 0) + n
     for row in (
-        recent(
-            "created_at",
-            day_start(max(since, last + dt.timedelta(days=1))),
-            queue__in=queues,
-            intake__link_kind__in=LINK_COLUMNS,
-        )
-        .values("queue", "intake__link_kind")
+        linked_since(day_start(max(since, last + dt.timedelta(days=1))), queue__in=queues)
+        .values("queue", "link_kind")
         .annotate(n=Count("id"))
         .order_by()
     ):
-        key = link_key(row["queue"], row["intake__link_kind"])
+        key = link_key(row["queue"], row["link_kind"])
         counts[key] = counts.get(key, 0) + row["n"]
     return [
         LinkRow(
@@ -245,19 +249,14 @@ def link_days_fill(missing: list[dt.date], zone: str) -> dict[dt.date, dict[str,
                 cursor.execute("SELECT pg_advisory_xact_lock_shared(hashtext(%s))", [LINK_DAY_LOCK])
         days: dict[dt.date, dict[str, int]] = {day: {} for day in missing}
         for row in (
-            recent(
-                "created_at",
-                day_start(first),
-                created_at__lt=day_start(last + dt.timedelta(days=1)),
-                intake__link_kind__in=LINK_COLUMNS,
-            )
+            linked_since(day_start(first), created_at__lt=day_start(last + dt.timedelta(days=1)))
             .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
-            .values("day", "queue", "intake__link_kind")
+            .values("day", "queue", "link_kind")
             .annotate(n=Count("id"))
             .order_by()
         ):
             if row["day"] in days:  # a day between two missing ones is kept already
-                days[row["day"]][link_key(row["queue"], row["intake__link_kind"])] = row["n"]
+                days[row["day"]][link_key(row["queue"], row["link_kind"])] = row["n"]
         LinkDay.objects.bulk_create(
             [LinkDay(time_zone=zone, day=day, counts=counts) for day, counts in days.items()],
             ignore_conflicts=True,
@@ -272,7 +271,7 @@ def link_days_forget(*, since: dt.datetime) -> None:
     Only the bulk writer (intake.bulk: generate_cases) creates referrals with a past created_at.
     Every other path stamps it now (auto_now_add: intake_submit, and through it the demo
     loader), in a day not closed yet. Nothing changes a counted referral's queue, created_at or
-    its intake's link_kind afterwards: a reroute closes the referral and opens another,
+    link_kind (its intake's, copied) afterwards: a reroute closes the referral and opens another,
     erasure (intake.privacy) scrubs the answers and keeps link_kind, the admin shows them read
     only, and referrals are never deleted. A new writer of any of these calls this."""
     # The earliest day holding ``since`` in any time zone (UTC-12 to UTC+14) is the UTC day

@@ -30,6 +30,10 @@ FOOT_ONLY: Final = "foot_only"
 BACK_ONLY: Final = "back_only"
 NEITHER: Final = "neither"
 
+# The kinds that link foot and back, one way or both, or that say they are separate: the admin
+# index's foot-and-back columns (referrals.dashboard), and the referrals indexed by kind.
+LINKED_KINDS: Final = (BACK_TO_FOOT, FOOT_TO_BACK, BOTH, SEPARATE)
+
 KINDS: Final[Mapping[str, tuple[str, str]]] = {
     # kind: (short label, arrow icon)
     BACK_TO_FOOT: ("Back → foot", "↓"),

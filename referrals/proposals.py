@@ -104,6 +104,7 @@ def referral_build(proposal: Proposal, *, intake: Intake, actor: Any) -> Referra
         Referral,
         patient_id=intake.patient_id,
         intake=intake,
+        link_kind=intake.link_kind,
         queue=proposal.queue,
         urgency=proposal.urgency,
         red_flag_count=proposal.red_flag_count,

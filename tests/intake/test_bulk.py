@@ -14,7 +14,7 @@ from unittest import mock
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 
 from intake import rows
 from intake.bulk import (
@@ -76,6 +76,7 @@ REFERRAL_FIELDS = [
     "suggested_after_clearance",
     "assigned_to_id",
     "closed_at",
+    "link_kind",
 ]
 
 
@@ -373,6 +374,9 @@ def test_generate_cases_makes_realistic_data_through_the_bulk_service():
     ).exists()
     assert not Referral.objects.exclude(status__in=OPEN_STATUSES).filter(closed_at=None).exists()
     assert ReferralEvent.objects.filter(kind=EventKind.CREATED).count() == Referral.objects.count()
+    # Each referral carries the link kind of the intake that opened it (the dashboard's index).
+    assert not Referral.objects.exclude(link_kind=F("intake__link_kind")).exists()
+    assert Referral.objects.exclude(link_kind="neither").exists()
 
 
 def test_generated_repeat_submissions_join_open_referrals_when_cases_are_dense():

@@ -914,21 +914,41 @@ def test_on_sqlite_the_queue_filtered_by_link_reads_referrals_in_order(
 
 
 @pytest.mark.skipif(on_postgresql(), reason="SQLite's rule-based plans")
+@pytest.mark.parametrize("link", ["foot_only", ""])
 def test_on_sqlite_the_queue_since_a_day_is_counted_by_the_updated_index(
-    client, cases, triage_lead
+    client, cases, triage_lead, link
 ):
-    """As the dashboard counts the same cases (referrals.dashboard.in_window): the count reads
-    the referrals touched since that day, not every one; the page reads them in page order."""
+    """As the dashboard's window (referrals.dashboard.in_window): the count reads the
+    referrals touched since that day, not every one; the page reads them in page order."""
     client.force_login(triage_lead)
     since = (timezone.localdate() - dt.timedelta(days=90)).isoformat()
     with CaptureQueriesContext(connection) as ctx:
-        cl = client.get(LIST, {"since": since, "status": "any", "link": "both"}).context["cl"]
+        cl = client.get(LIST, {"since": since, "status": "any", "link": link}).context["cl"]
     (count,) = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
     plan = " ".join(sqlite_plan(count))
     assert "SEARCH referrals_referral USING INDEX referral_updated_id_idx" in plan, plan
     page = " ".join(sqlite_plan(*cl.queryset.query.sql_with_params()))
     assert "USING INDEX referral_order_idx" in page, page
     assert "TEMP B-TREE" not in page, page
+
+
+@pytest.mark.skipif(on_postgresql(), reason="SQLite's rule-based plans")
+def test_on_sqlite_a_dashboard_numbers_cases_are_read_by_the_link_index_and_sorted(
+    client, cases, triage_lead
+):
+    """The list a foot-and-back number links to: its count from referral_link_idx alone, its
+    page the window's rows by that index, sorted (not a walk of every referral in page order,
+    where the window's rows come last)."""
+    client.force_login(triage_lead)
+    since = (timezone.localdate() - dt.timedelta(days=90)).isoformat()
+    with CaptureQueriesContext(connection) as ctx:
+        cl = client.get(LIST, {"since": since, "status": "any", "link": "both"}).context["cl"]
+    (count,) = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
+    plan = " ".join(sqlite_plan(count))
+    assert "SEARCH referrals_referral USING COVERING INDEX referral_link_idx" in plan, plan
+    page = " ".join(sqlite_plan(*cl.queryset.query.sql_with_params()))
+    assert "SEARCH referrals_referral USING INDEX referral_link_idx" in page, page
+    assert "USE TEMP B-TREE FOR ORDER BY" in page, page
 
 
 @pytest.mark.parametrize("language", ["en-gb", "fr", "de", "pl"])
