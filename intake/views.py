@@ -148,10 +148,7 @@ def start_new(request: HttpRequest) -> HttpResponse:
     answers. That form is not deleted: it stays saved and its private link still opens it.
     The rest of the session (a member of staff signed in on the same browser) is kept."""
     if not request.session.is_empty():  # no session is made for a browser that had none
-        _leave_draft(request)
-        request.session.pop(DONE_KEY, None)
-        _mark_closed(request)
-        request.session.cycle_key()
+        _close_form(request)
     return redirect(_step_url(IDENTITY_STEP))
 
 
@@ -286,6 +283,18 @@ def _leave_draft(request: HttpRequest) -> None:
     """This browser no longer holds its draft, nor anything kept of its refused steps."""
     request.session.pop(SESSION_KEY, None)
     rejected_forget(request.session)
+
+
+def _close_form(request: HttpRequest) -> None:
+    """This browser holds no form and no result page any more, as when its session ends; the
+    first step shown next carries a new mark (_mark_closed). The draft is not deleted: its
+    private link still opens it. The rest of the session (a member of staff signed in on the
+    same browser) is kept under a new key: the session's HttpOnly cookie changes, which keeps
+    the pages shown before out of chromium's back/forward cache."""
+    _leave_draft(request)
+    request.session.pop(DONE_KEY, None)
+    _mark_closed(request)
+    request.session.cycle_key()
 
 
 def _show_done(request: HttpRequest, intake: str) -> HttpResponse:
@@ -426,7 +435,5 @@ def finish(request: HttpRequest) -> HttpResponse:
     could only walk away from it: the reference, urgency and advice stayed on the screen, and
     open from /form/done/, until the session closed (a review). It is forgotten in this browser
     now, and the page goes to the closed page, as when it closes by itself."""
-    request.session.pop(DONE_KEY, None)
-    _mark_closed(request)
-    request.session.cycle_key()
+    _close_form(request)
     return _see_other(f"{reverse('form-closed')}?finished=1")
