@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from contextlib import suppress
 from typing import Any
 
@@ -74,6 +75,19 @@ def _mark_closed(request: HttpRequest) -> None:
     back into a page shown before it (intake-form.js), and the patient's own page after it
     keeps what they typed."""
     request.session[CLOSED_KEY] = secrets.token_hex(8)
+
+
+def _closed_mark(request: HttpRequest) -> str:
+    """The mark of a first step shown with no form in progress (step.html). Without one in the
+    session (nothing was closed in this browser, or its session has ended since), it turns over
+    every SESSION_COOKIE_AGE: a first step typed before a session could have ended is another
+    form to the browser when Back brings it back after the session has, while the patient's own
+    Back within that time keeps what they typed. Nothing is written for it: a browser that
+    holds nothing gets no session."""
+    mark = request.session.get(CLOSED_KEY)
+    if isinstance(mark, str):
+        return mark
+    return f"{int(time.time()) // settings.SESSION_COOKIE_AGE:x}"
 
 
 def _disclaimer() -> str:
@@ -336,7 +350,7 @@ def _render_step(request: HttpRequest, form: StepForm, draft: IntakeDraft | None
         # takes the answers and the private link off the screen when it has.
         **_closes(closed_url=reverse("form-closed")),
         "idle_seconds": settings.SESSION_COOKIE_AGE if draft and token else None,
-        "closed_mark": request.session.get(CLOSED_KEY) if draft is None else None,
+        "closed_mark": _closed_mark(request) if draft is None else None,
         "asks_interrupt": any(code in form.fields for code in INTERRUPT_FIELDS),
         "interrupt_visible": interrupt_visible,
         "interrupt": interrupt_message(

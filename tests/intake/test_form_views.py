@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from typing import Any
 
 import pytest
@@ -784,13 +785,14 @@ def test_a_first_step_after_the_form_was_closed_or_put_aside_carries_a_new_mark(
     first step back with their name, birth date and contact details in its boxes, put back by
     the browser over the empty page sent. The mark tells the page's script, and chromium, that
     what the browser kept for that page is not this patient's."""
-    assert closed_mark(html(client.get("/form/identity/"))) is None  # nothing was closed here
+    before = closed_mark(html(client.get("/form/identity/")))  # nothing was closed here
     complete(client, worked_case("V01"), upto="about_you")
     client.cookies.clear()  # the session ended
     assert client.get("/form/closed/").status_code == 200
     page = html(client.get("/form/identity/"))
     first = closed_mark(page)
     assert first
+    assert first != before
     assert f'<input type="hidden" name="closed-{first}" value="">' in page
     assert 'autocomplete="given-name"' in page  # the hints stay (WCAG 1.3.5)
     assert closed_mark(html(client.get("/form/identity/"))) == first  # the patient's own Back
@@ -826,3 +828,24 @@ def test_finish_forgets_the_result_page_and_shows_the_closed_page(client):
     assert "The page that showed your reference has been cleared" in page
     assert Intake.objects.get().reference[4:] not in page
     assert closed_mark(html(client.get("/form/identity/")))
+
+
+def test_a_first_step_with_no_mark_in_the_session_carries_one_that_turns_over_with_it(
+    client, settings, monkeypatch
+):
+    """Without JavaScript a step closes by a refresh to the closed page after its session has
+    ended, and that GET writes nothing. Back to the first step the last person typed on, in a
+    browser where nothing had been closed before, brought their name, birth date and contact
+    details back in its boxes. A first step shown without a mark in the session carries one
+    that turns over with each SESSION_COOKIE_AGE: the same within it (the patient's own Back
+    keeps what they typed), another after it, and no session is made for it."""
+    settings.SESSION_COOKIE_AGE = 1800
+    start = 1_800_000  # a multiple of 1800: the start of a period
+    shown = []
+    for offset in (0, 1799, 1800):
+        monkeypatch.setattr(time, "time", lambda offset=offset: float(start + offset))
+        shown.append(closed_mark(html(client.get("/form/identity/"))))
+    assert shown[0]
+    assert shown[1] == shown[0]
+    assert shown[2] not in (None, shown[0])
+    assert settings.SESSION_COOKIE_NAME not in client.cookies
