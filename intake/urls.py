@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.start, name="start"),
     path("form/interrupt-shown/", views.interrupt_shown, name="form-interrupt"),
     path("form/keep-open/", views.keep_open, name="form-keep-open"),
+    path("form/close/", views.close, name="form-close"),
     path("form/closed/", views.closed, name="form-closed"),
     path("form/new/", views.start_new, name="form-new"),
     path("form/done/", views.done, name="form-done"),

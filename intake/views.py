@@ -63,6 +63,7 @@ def _closes(*, closed_url: str) -> dict[str, Any]:
         "close_seconds": settings.SESSION_COOKIE_AGE,
         "idle_minutes": settings.SESSION_COOKIE_AGE // 60,
         "refresh_seconds": settings.SESSION_REFRESH_SECONDS,
+        "close_url": reverse("form-close"),
         "closed_url": closed_url,
     }
 
@@ -373,13 +374,25 @@ def keep_open(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"open": held})
 
 
+@require_POST
+def close(request: HttpRequest) -> HttpResponse:
+    """A page closing itself (intake-form.js) ends the form's hold in this browser before it
+    goes to the closed page. It counts from the earliest its session may have been kept open,
+    so it closes up to SESSION_REFRESH_SECONDS before the session does; in that minute Back
+    showed the first step filled in from the form still held, with the patient's private link,
+    or the result page again (a review). A browser holding nothing gets the mark alone."""
+    _close_form(request)
+    return HttpResponse(status=204)
+
+
 @never_cache  # its "Start a new form" carries the session's CSRF token
 @require_safe
 def closed(request: HttpRequest) -> HttpResponse:
     """Where a form's page goes when its session has closed: left on the screen of a shared
     computer, it showed the patient's answers, and its private link opened the whole form, to
-    whoever sat down next (a review). It holds nothing of the patient's."""
-    _mark_closed(request)
+    whoever sat down next (a review). It holds nothing of the patient's, and changes nothing:
+    a GET that closed the form would close it for a link checker or a browser fetching the
+    page ahead (the page's script POSTs to /form/close/ first)."""
     finished = request.GET.get("finished") == "1"  # by the patient, from the result page
     context = {
         "days": settings.DRAFT_TTL_DAYS,

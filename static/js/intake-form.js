@@ -56,6 +56,10 @@
   // answers, and its private link opened the whole form, to whoever sat down next (a review).
   // The result page and a first step not yet saved close likewise, counting from the last
   // activity on the page alone (they hold nothing open on the server).
+  // A page counts from the earliest its session may have been kept open, so it may close up to
+  // a refresh interval before the session does: it ends the form's hold in this browser
+  // (data-close-url) before it leaves, or Back in that minute showed the form, filled in by
+  // the server, with its private link (a review).
   var closer = document.querySelector("[data-closed-url]");
   if (closer) {
     var idle = document.getElementById("idle-warning");
@@ -69,11 +73,17 @@
     var lastActive = 0;
     var closed = false;
     var close = function () {
-      if (!closed) {
-        closed = true;
+      if (closed) {
+        return;
+      }
+      closed = true;
+      var leave = function () {
         // Replaced, not added: Back does not lead to the page that was closed.
         window.location.replace(closer.getAttribute("data-closed-url"));
-      }
+      };
+      // Off the screen whatever the answer: if the request failed, the session still ends
+      // within the minute.
+      post(closer.getAttribute("data-close-url")).then(leave, leave);
     };
     var keepOpen = function () {
       lastKept = Date.now();

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from playwright.sync_api import Browser, Page, Route, ViewportSize, expect
@@ -511,6 +512,29 @@ def test_back_after_a_form_closed_brings_back_none_of_the_last_persons_identity(
     closed_then_back(page)
 
 
+def test_back_after_a_step_closed_itself_before_its_session_ended_shows_nothing_of_it(page: Page):
+    """The script counts from the earliest the session may have been kept open, so a step
+    closes up to SESSION_REFRESH_SECONDS before its session does. In that minute the server
+    still held the form: Back showed the first step filled in from it, with Lucía's name and
+    private link (a review). The page now ends the form's hold here before it leaves."""
+    page.clock.install()
+    page.goto("/form/identity/")
+    fill_step(page, LUCIA)
+    next_step(page)
+    expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+    link = page.locator("#resume-link").get_attribute("href")
+    assert link
+    sent: list[tuple[str, str]] = []
+    page.on("request", lambda r: sent.append((r.method, urlparse(r.url).path)))
+    page.clock.run_for("29:30")  # past the page's count, short of the session's end
+    expect(page).to_have_url(re.compile(r"/form/closed/$"), timeout=20_000)
+    assert sent[:2] == [("POST", "/form/close/"), ("GET", "/form/closed/")]
+    page.go_back()
+    shows_nobodys_identity(page)
+    assert link not in page.content()
+    assert IntakeDraft.objects.get().data["patient"]["given_name"] == "Lucía"  # still saved
+
+
 def closed_then_back(page: Page) -> None:
     """Lucía's form closes at a kiosk; the next person presses Back. The server sent an empty
     first step, and chromium put her name, birth date, phone and email back in its boxes from
@@ -584,6 +608,30 @@ def test_without_javascript_back_after_start_a_new_form_brings_back_no_identity(
         context.close()
 
 
+def test_without_javascript_back_after_a_step_closed_itself_shows_no_identity(
+    browser: Browser, live_server: Any, settings: Any
+):
+    """Without JavaScript the step leaves by a refresh to the closed page (a GET, which changes
+    nothing) once its session has ended. Back twice is the first step Lucía typed on, in a
+    browser where nothing had been closed before: chromium put her name, birth date, phone and
+    email back in its boxes unless the page came back as another form (its mark)."""
+    settings.SESSION_COOKIE_AGE = 4
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto("/form/identity/")
+        fill_step(page, LUCIA)
+        next_step(page)
+        expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+        expect(page).to_have_url(re.compile(r"/form/closed/$"), timeout=10_000)
+        page.go_back()  # step 2, asked again: the first step
+        page.go_back()  # the first step she typed on
+        shows_nobodys_identity(page)
+        assert "/resume/" not in page.content()
+    finally:
+        context.close()
+
+
 def test_with_the_back_forward_cache_back_after_a_new_form_shows_no_identity(
     browser: Browser, live_server: Any
 ):
@@ -647,6 +695,22 @@ def test_a_result_page_left_open_closes(page: Page):
     ).to_be_visible()
     page.go_back()
     expect(page.locator(".reference-code")).to_have_count(0)
+
+
+def test_back_after_a_result_page_closed_itself_before_its_session_ended_shows_no_result(
+    page: Page,
+):
+    """As a step, the result page closes up to a minute before its session: in that minute
+    Back showed the reference, urgency and advice again from /form/done/."""
+    complete(page, worked_case("V17"), LUCIA)
+    reference = page.locator(".reference-code").inner_text()
+    page.clock.install()
+    page.reload()
+    page.clock.run_for("29:30")
+    expect(page).to_have_url(re.compile(r"/form/closed/\?sent=1$"), timeout=20_000)
+    page.go_back()
+    expect(page.locator(".reference-code")).to_have_count(0)
+    assert reference not in page.content()
 
 
 def finish_and_go_back(page: Page) -> None:

@@ -788,6 +788,7 @@ def test_a_first_step_after_the_form_was_closed_or_put_aside_carries_a_new_mark(
     before = closed_mark(html(client.get("/form/identity/")))  # nothing was closed here
     complete(client, worked_case("V01"), upto="about_you")
     client.cookies.clear()  # the session ended
+    assert client.post("/form/close/").status_code == 204  # the page's script, as it closes
     assert client.get("/form/closed/").status_code == 200
     page = html(client.get("/form/identity/"))
     first = closed_mark(page)
@@ -849,3 +850,76 @@ def test_a_first_step_with_no_mark_in_the_session_carries_one_that_turns_over_wi
     assert shown[1] == shown[0]
     assert shown[2] not in (None, shown[0])
     assert settings.SESSION_COOKIE_NAME not in client.cookies
+
+
+def test_the_closed_page_saves_nothing_to_the_session(client, settings):
+    """A GET: a link checker, or a browser fetching the page ahead, would otherwise close a
+    form in progress, or start a session in a browser that had none."""
+    from django.contrib.sessions.models import Session
+
+    complete(client, worked_case("V01"), upto="about_you")
+    # The step's page: the session's once-a-minute refresh (IdleSessionMiddleware) is done.
+    assert client.get("/form/about_you/").status_code == 200
+    key = client.session.session_key
+    stored = Session.objects.get(pk=key).session_data
+    for path in ("/form/closed/", "/form/closed/?sent=1", "/form/closed/?finished=1"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert settings.SESSION_COOKIE_NAME not in response.cookies
+    assert Session.objects.get(pk=key).session_data == stored
+    assert client.get("/form/about_you/").status_code == 200  # still held here
+    fresh = Client()
+    assert fresh.get("/form/closed/").status_code == 200
+    assert settings.SESSION_COOKIE_NAME not in fresh.cookies
+    assert not Session.objects.exclude(pk=key).exists()
+
+
+def test_a_page_closing_itself_ends_the_forms_hold_here_and_the_draft_stays(client, settings):
+    """The page's script counts from the earliest its session may have been kept open, so it
+    closed up to a minute before the session: in that minute Back showed the first step filled
+    in from the form still held, with its private link (a review). The page now POSTs to
+    /form/close/ first, as the script does: with the page's CSRF token in a header."""
+    complete(client, worked_case("V01"), upto="about_you")
+    token = client.session[SESSION_KEY]
+    session = client.session
+    session["kept"] = "a member of staff signed in here"
+    session.save()
+    browser = Client(enforce_csrf_checks=True)
+    browser.cookies = client.cookies
+    assert browser.get("/form/close/").status_code == 405
+    assert browser.post("/form/close/").status_code == 403  # no token
+    assert browser.session[SESSION_KEY] == token
+    html(browser.get("/form/about_you/"))  # the page, which sets the CSRF cookie
+    key = browser.session.session_key
+    csrf = {"X-CSRFToken": browser.cookies[settings.CSRF_COOKIE_NAME].value}
+    for _ in range(2):  # the same after a second one
+        response = browser.post("/form/close/", headers=csrf)
+        assert response.status_code == 204
+        assert SESSION_KEY not in browser.session
+        assert browser.session["kept"] == "a member of staff signed in here"
+        assert browser.session.session_key != key
+    first = html(browser.get("/form/identity/"))
+    assert closed_mark(first) == browser.session["intake_closed"]
+    assert "Grace" not in first
+    assert "/resume/" not in first
+    assert browser.get("/form/about_you/")["Location"] == "/form/identity/"
+    assert browser.get(f"/resume/{token}/")["Location"] == "/form/about_you/"  # nothing lost
+    assert saved_draft(browser).data["patient"]["given_name"] == "Grace"
+
+
+def test_a_result_page_closing_itself_forgets_the_result_here(client):
+    complete(client, worked_case("V17"))
+    assert client.get("/form/done/").status_code == 200
+    assert client.post("/form/close/").status_code == 204
+    assert client.get("/form/done/")["Location"] == "/"
+
+
+def test_a_page_closing_itself_with_nothing_held_gets_only_a_new_mark(client, settings):
+    """A first step typed and never saved, or a page whose session had ended: nothing is held
+    here, and the first step shown next is another form to the browser than the one typed on."""
+    before = closed_mark(html(client.get("/form/identity/")))
+    response = client.post("/form/close/")
+    assert response.status_code == 204
+    assert response.content == b""
+    assert dict(client.session.items()).keys() == {"intake_closed"}
+    assert closed_mark(html(client.get("/form/identity/"))) not in (None, before)
