@@ -111,9 +111,12 @@
       var active = lastActive > lastKept;
       if (now - lastKept >= idleMs) {
         // Past the limit. Someone at the page since may still hold it open: the server says.
+        // A page out of sight (a tab behind the one in use, a locked phone) closes when it is
+        // next shown: closing ends the form in this browser, in every tab, and would end it
+        // under a patient at work in another one (who opened their private link there, say).
         if (active) {
           keepOpen();
-        } else {
+        } else if (document.visibilityState !== "hidden") {
           close();
         }
       } else if (active && now - lastKept >= keepEveryMs) {

@@ -535,6 +535,34 @@ def test_back_after_a_step_closed_itself_before_its_session_ended_shows_nothing_
     assert IntakeDraft.objects.get().data["patient"]["given_name"] == "Lucía"  # still saved
 
 
+def shown(page: Page, state: str) -> None:
+    """Chromium runs Playwright's pages as shown: the test sets the page's visibility."""
+    page.evaluate(
+        """(state) => {
+            const visibility = { value: state, configurable: true };
+            Object.defineProperty(document, "visibilityState", visibility);
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        state,
+    )
+
+
+def test_a_step_out_of_sight_at_the_limit_closes_when_it_is_next_shown(page: Page):
+    """Closing ends the form in this browser, in every tab: a tab left behind the one the
+    patient was at work in (their private link opened there, say) would have closed the form
+    under them. Out of sight the page waits, and closes as it is shown again."""
+    on_step_two_with_a_clock(page)
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(urlparse(r.url).path) if r.method == "POST" else None)
+    shown(page, "hidden")
+    page.clock.run_for("31:00")
+    expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+    assert posts == []
+    shown(page, "visible")
+    expect(page).to_have_url(re.compile(r"/form/closed/$"), timeout=20_000)
+    assert posts == ["/form/close/"]
+
+
 def closed_then_back(page: Page) -> None:
     """Lucía's form closes at a kiosk; the next person presses Back. The server sent an empty
     first step, and chromium put her name, birth date, phone and email back in its boxes from
