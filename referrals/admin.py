@@ -758,8 +758,12 @@ def flags_html(codes: list[str]) -> str:
 
 @lru_cache(maxsize=512)
 def _flag_chip(code: str) -> str:
+    # A line may break after each underscore (<wbr>, which the text and a copy leave out): in
+    # the queue's narrow column a code wraps between its words, RED_FLAG_ / CAUDA_EQUINA, not
+    # at the letter where the column ends, and no code sets the column's width by itself.
+    words = mark_safe("_<wbr>".join(escape(word) for word in code.split("_")))  # noqa: S308
     return format_html(
-        '<code class="{}">{}</code>', "red" if code.startswith("RED_FLAG_") else "", code
+        '<code class="{}">{}</code>', "red" if code.startswith("RED_FLAG_") else "", words
     )
 
 

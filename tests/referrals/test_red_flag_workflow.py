@@ -196,23 +196,26 @@ def test_the_queue_row_of_a_review_shows_a_later_cases_red_flags_in_one_statemen
 ):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
+    from django.utils.html import strip_tags
 
     queue = reverse("admin:referrals_referral_changelist")
     client.force_login(medical_reviewer)
 
     def page() -> tuple[str, int]:
+        """The page's text (a flag code's chip may break after an underscore: <wbr>)."""
         with CaptureQueriesContext(connection) as ctx:
-            html = client.get(queue).content.decode()
-        return html, len(ctx.captured_queries)
+            text = strip_tags(client.get(queue).content.decode())
+        return text, len(ctx.captured_queries)
 
     person = details(phone="07700 900325")
     submit("V17", patient=person)  # diabetic foot: the review's own red flag
-    html, statements = page()
-    assert "RED_FLAG_CAUDA_EQUINA" not in html
+    text, statements = page()
+    assert "RED_FLAG_DIABETIC_FOOT" in text
+    assert "RED_FLAG_CAUDA_EQUINA" not in text
     submit("V09", patient=person)  # cauda equina joins it, raising it to emergency
-    html, with_later = page()
-    assert "RED_FLAG_DIABETIC_FOOT" in html
-    assert "RED_FLAG_CAUDA_EQUINA" in html
+    text, with_later = page()
+    assert "RED_FLAG_DIABETIC_FOOT" in text
+    assert "RED_FLAG_CAUDA_EQUINA" in text
     for n in range(3):  # more reviews, more later cases: no more statements
         other = details(phone=f"07700 90033{n}")
         submit("V17", patient=other)
