@@ -40,7 +40,8 @@ class Rule:
 
 
 def parse(css: str) -> list[Rule]:
-    """The rules of a flat style sheet, each with the @media it sits in (one level deep)."""
+    """The rules of a flat style sheet, each with the @media or @container query it sits in
+    (one level deep)."""
     css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
     rules: list[Rule] = []
     media: str | None = None
@@ -52,8 +53,8 @@ def parse(css: str) -> list[Rule]:
             media = None
             continue
         prelude = match.group(1).strip()
-        if prelude.startswith("@media"):
-            media = prelude.removeprefix("@media").strip()
+        if prelude.startswith(("@media", "@container")):
+            media = prelude.removeprefix("@media").removeprefix("@container").strip()
             continue
         end = css.index("}", match.end())
         body = css[match.end() : end]
