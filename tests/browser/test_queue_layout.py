@@ -1,8 +1,8 @@
 """The queue and the case page fit the window at laptop and desktop widths, the admin's sidebar
 open: nothing scrolls sideways, neither the page nor a box in it, with long names, usernames and
 many flags. At 1280 px with the sidebar open the queue's last columns (due, assigned, status,
-queue) were cut off, scrolled to sideways inside the table's box; at 1920 px too, by one long
-username (referrals/static/referrals/admin.css)."""
+queue) were cut off, scrolled to sideways inside the table's box; at 1920 px too, by a long
+surname and a long username that could not wrap (referrals/static/referrals/admin.css)."""
 
 import datetime as dt
 import random
