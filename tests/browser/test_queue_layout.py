@@ -200,3 +200,23 @@ def test_the_case_page_fits_the_window(page: Page, width: int, sidebar_open: boo
     expect(page.locator("#main")).to_have_class("main shifted" if sidebar_open else "main")
     screenshot(page, f"admin/case-long-{width}")
     assert page.evaluate(SIDEWAYS) == []
+
+
+def test_on_a_phone_only_the_queues_table_scrolls_sideways(page: Page):
+    """Django's narrow layout: the filters under the table, and the table in a box of its own
+    that scrolls sideways, not the page. The case page fits."""
+    referral = long_content()
+    open_at(page, 390, True)
+    page.goto("/admin/referrals/referral/")
+    expect(page.locator("#result_list tbody tr")).to_have_count(5)
+    screenshot(page, "admin/queue-long-390")
+    page_width = "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    scroll_width, client_width = page.evaluate(page_width)
+    assert scroll_width <= client_width
+    results = page.locator("#changelist-form .results")
+    assert results.evaluate("(el) => el.scrollWidth > el.clientWidth")
+    table, filters = box(page, "#result_list"), box(page, "#changelist-filter")
+    assert filters["y"] >= table["y"] + table["height"]
+    page.goto(f"/admin/referrals/referral/{referral.public_id}/change/")
+    screenshot(page, "admin/case-long-390")
+    assert page.evaluate(SIDEWAYS) == []
