@@ -482,7 +482,7 @@ def test_a_form_left_idle_takes_its_answers_and_private_link_off_the_screen(page
     page.clock.run_for("02:00")  # typed, then left: the form is kept open a while longer
     session_ended()
     page.clock.run_for("35:00")
-    expect(page).to_have_url(re.compile(r"/form/closed/$"))
+    expect(page).to_have_url(re.compile(r"/form/closed/$"), timeout=20_000)
     expect(
         page.get_by_role("heading", name="Your form was closed for your privacy")
     ).to_be_visible()
@@ -522,6 +522,7 @@ def test_back_after_a_step_closed_itself_before_its_session_ended_shows_nothing_
     fill_step(page, LUCIA)
     next_step(page)
     expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+    page.wait_for_load_state("load")  # its script has started the page's count
     link = page.locator("#resume-link").get_attribute("href")
     assert link
     sent: list[tuple[str, str]] = []
@@ -572,6 +573,9 @@ def closed_then_back(page: Page) -> None:
     fill_step(page, LUCIA)
     next_step(page)
     expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+    # Its script has started the page's count (the text shows before the script has run: run
+    # forward then, the clock passed before the count began, and the page never closed).
+    page.wait_for_load_state("load")
     session_ended()
     page.clock.run_for("35:00")
     # The page's check runs on the installed clock; the closed page then loads in real time,
