@@ -126,6 +126,25 @@ def load_bench_script(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return module
 
 
+def postgres_plan(sql: str, **settings: str) -> list[dict[str, Any]]:
+    """PostgreSQL's plan for a statement, every node of it (``EXPLAIN (FORMAT JSON)``'s, each
+    with its "Node Type", "Relation Name", "Index Name", conditions), under planner settings
+    set for it alone (``enable_seqscan="off"``)."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        for name, value in settings.items():
+            cursor.execute(f"SET LOCAL {name} = {value}")
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+        ((plan,),) = cursor.fetchall()
+    nodes, out = [plan[0]["Plan"]], []
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.get("Plans", []))
+        out.append(node)
+    return out
+
+
 def sqlite_plan(sql: str, params: Sequence[Any] = ()) -> list[str]:
     """SQLite's plan for a statement: the detail of each ``EXPLAIN QUERY PLAN`` step
     ("SEARCH t USING INDEX i (a=?)", "USE TEMP B-TREE FOR ORDER BY", ...)."""

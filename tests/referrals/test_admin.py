@@ -5,7 +5,7 @@ import re
 import pytest
 from django.contrib.admin.templatetags.admin_list import results
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import connection
 from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -24,7 +24,7 @@ from referrals.models import AuditEntry, Referral, ReferralEvent, Status
 from referrals.services import referral_claim
 from tests.clinic_fixtures import details, submit
 from tests.conftest import on_postgresql
-from tests.helpers import sqlite_plan
+from tests.helpers import postgres_plan, sqlite_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -504,16 +504,9 @@ def _unkeyed_reads(sql: str) -> list[str]:
             if match.group(1) == "SCAN" or not columns or columns[0] not in SEARCH_KEYS:
                 bad.append(step)
         return bad
-    with transaction.atomic(), connection.cursor() as cursor:
-        # A handful of rows: PostgreSQL would read them whatever its indexes; without that
-        # choice it takes an index if one can answer the statement.
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
-        ((plan,),) = cursor.fetchall()
-    nodes = [plan[0]["Plan"]]
-    while nodes:
-        node = nodes.pop()
-        nodes.extend(node.get("Plans", []))
+    # A handful of rows: PostgreSQL would read them whatever its indexes; without that choice
+    # it takes an index if one can answer the statement.
+    for node in postgres_plan(sql, enable_seqscan="off"):
         if node.get("Relation Name") not in SEARCHED_TABLES:
             continue
         condition = node.get("Index Cond") or node.get("Recheck Cond") or ""
@@ -572,14 +565,8 @@ def test_on_postgresql_part_of_a_phone_number_is_searched_by_index(client, cases
     partial = [q["sql"] for q in seen.captured_queries if "LIKE '%900002%'" in q["sql"]]
     assert partial
     for sql in partial:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL enable_seqscan = off")  # a handful of rows here
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
-            ((plan,),) = cursor.fetchall()
-        nodes, indexes, scans = [plan[0]["Plan"]], [], []
-        while nodes:
-            node = nodes.pop()
-            nodes.extend(node.get("Plans", []))
+        indexes, scans = [], []
+        for node in postgres_plan(sql, enable_seqscan="off"):  # a handful of rows here
             if node.get("Index Name", "").startswith("patient_"):
                 indexes.append((node["Index Name"], node.get("Index Cond", "")))
             if node.get("Relation Name") == "intake_patient":

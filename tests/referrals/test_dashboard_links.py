@@ -21,7 +21,7 @@ from referrals.dashboard import claim_waits, dashboard_for
 from referrals.models import Referral
 from tests.clinic_fixtures import details, submit
 from tests.conftest import on_postgresql
-from tests.helpers import sqlite_plan
+from tests.helpers import postgres_plan, sqlite_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -218,17 +218,11 @@ def test_on_postgresql_the_claims_are_counted_from_their_index_alone(chiropracto
     with CaptureQueriesContext(connection) as ctx:
         claim_waits(["chiropractic"], since=timezone.now() - dt.timedelta(days=30))
     (sql,) = [q["sql"] for q in ctx.captured_queries]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
-        ((plan,),) = cursor.fetchall()
-    nodes, scans = [plan[0]["Plan"]], []
-    while nodes:
-        node = nodes.pop()
-        nodes.extend(node.get("Plans", []))
-        if node.get("Relation Name") == "referrals_referral":
-            scans.append((node["Node Type"], node.get("Index Name")))
+    scans = [
+        (node["Node Type"], node.get("Index Name"))
+        for node in postgres_plan(sql, enable_seqscan="off", enable_bitmapscan="off")
+        if node.get("Relation Name") == "referrals_referral"
+    ]
     assert scans == [("Index Only Scan", "referral_claimed_idx")]
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import itertools
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
@@ -17,6 +17,7 @@ from django.utils import timezone
 from referrals.models import Referral, ReferralIntake
 from referrals.services import referral_reroute
 from tests.clinic_fixtures import details, submit
+from tests.helpers import postgres_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -112,14 +113,8 @@ def test_on_postgresql_the_dashboards_list_of_a_link_reads_its_index(client, tri
     # one in page order (at 1,000,000 cases PostgreSQL chose that walk, and the window's rows,
     # the latest due, came at its end: 4.3 s).
     for sql, sorting in itertools.product(read, ("on", "off")):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL enable_sort = {sorting}")
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
-            ((plan,),) = cursor.fetchall()
-        nodes, scans, indexes = [plan[0]["Plan"]], [], []
-        while nodes:
-            node = nodes.pop()
-            nodes.extend(node.get("Plans", []))
+        scans, indexes = [], []
+        for node in postgres_plan(sql, enable_sort=sorting):
             if node.get("Relation Name") == "referrals_referral":
                 scans.append(node["Node Type"])
             if node.get("Index Name", "").startswith("referral"):
