@@ -46,6 +46,7 @@ from referrals.admin_queue import (
 from referrals.admin_queue_page import queue_changelist_view
 from referrals.audit import audit_record
 from referrals.case import HISTORY_COLUMNS, case_answers, case_flags, history_lines
+from referrals.case_forms import form_fields_html
 from referrals.dashboard import day_start, in_window
 from referrals.errors import ChoiceRequired, ReasonRequired, ReferralError
 from referrals.forms import (
@@ -506,6 +507,8 @@ class ReferralAdmin(CappedCountAdmin):
         can_see_notes = user.has_perm(access.VIEW_NOTES)
         can_add_note = self._may_add_note(request)
         can_see_history = user.has_perm(access.VIEW_HISTORY)
+        move_form = (move_form or MoveForm(prefix="move")).offer_for(referral)
+        note_form = (note_form or StaffNoteForm(prefix="note")) if can_add_note else None
         context = {
             **self.admin_site.each_context(request),
             "title": f"Case {intake.reference} — {referral.get_queue_display()}",
@@ -546,7 +549,8 @@ class ReferralAdmin(CappedCountAdmin):
             "can_see_notes": can_see_notes,
             "notes": referral.staff_notes.select_related("author") if can_see_notes else (),
             "can_act": can_act,
-            "move_form": (move_form or MoveForm(prefix="move")).offer_for(referral),
+            "move_form": move_form,
+            "move_fields": form_fields_html(move_form) if can_act and referral.is_open else (),
             # A form sent back with an error is shown even when the red flag is gone (cleared
             # meanwhile by a colleague), so the reason typed is not lost (a review found it).
             "clear_form": _with_seen(clear_form, uncleared)
@@ -563,7 +567,8 @@ class ReferralAdmin(CappedCountAdmin):
             ),
             "can_clear": can_clear,
             "typed_elsewhere": _typed_elsewhere(move_form, referral),
-            "note_form": (note_form or StaffNoteForm(prefix="note")) if can_add_note else None,
+            "note_form": note_form,
+            "note_fields": form_fields_html(note_form) if note_form else (),
             "is_open": referral.is_open,
             # A closed referral's one move; not offered once made (it was, and always refused).
             "can_mark_in_error": referral.status in TRANSITIONS[Action.ENTERED_IN_ERROR].sources,
