@@ -43,7 +43,7 @@ from referrals.admin_queue import (
     link_window,
     since_day,
 )
-from referrals.admin_queue_page import queue_changelist_view
+from referrals.admin_queue_page import nav_sidebar, queue_changelist_view, site_context
 from referrals.audit import audit_record
 from referrals.case import HISTORY_COLUMNS, case_answers, case_flags, history_lines
 from referrals.case_forms import form_fields_html
@@ -509,8 +509,16 @@ class ReferralAdmin(CappedCountAdmin):
         can_see_history = user.has_perm(access.VIEW_HISTORY)
         move_form = (move_form or MoveForm(prefix="move")).offer_for(referral)
         note_form = (note_form or StaffNoteForm(prefix="note")) if can_add_note else None
+        site = site_context(self.admin_site, request)
         context = {
-            **self.admin_site.each_context(request),
+            **site,
+            # Every case page's sidebar marks the same app and model, the referrals' (an admin
+            # URL can be in a case's path only at its start): one memo entry for them all.
+            "nav_sidebar": nav_sidebar(
+                request,
+                site["available_apps"],
+                page=request.path.replace(str(referral.public_id), "<public_id>"),
+            ),
             "title": f"Case {intake.reference} — {referral.get_queue_display()}",
             # A form sent back with an error: the page's title says so first, as Django's change
             # form's does (the page opened at its top with no word of it but beside the field).

@@ -94,7 +94,7 @@ def queue_changelist_view(
     media = _media(model_admin, action_form is not None)
     shown = len(cl.result_list)
     context = {
-        **_site_context(model_admin.admin_site, request),
+        **site_context(model_admin.admin_site, request),
         "module_name": str(model_admin.opts.verbose_name_plural),
         "selection_note": gettext("0 of %(cnt)s selected") % {"cnt": shown},
         "selection_note_all": ngettext(
@@ -154,7 +154,7 @@ def _media(model_admin: Any, with_actions: bool) -> _PageMedia:
     return _PageMedia(media)
 
 
-def _site_context(site: AdminSite, request: HttpRequest) -> dict[str, Any]:
+def site_context(site: AdminSite, request: HttpRequest) -> dict[str, Any]:
     """``site.each_context(request)``, with the sidebar's list of apps made only when the
     sidebar is drawn (not when it comes from the memo)."""
     if type(site).each_context is not AdminSite.each_context:
@@ -201,20 +201,8 @@ def _fragments(request: HttpRequest, cl: ChangeList, context: dict[str, Any]) ->
     actions = context["action_form"]
     action_key = tuple(actions.fields["action"].choices) if actions else None
     page = (cl.page_num, cl.show_all)
-    user: Any = request.user
-    # The sidebar lists what the user's permissions (and, for the audit trail and the
-    # integrations, its groups and superuser flag) let it see, and marks the current page.
-    permissions = frozenset() if user.is_superuser else frozenset(user.get_all_permissions())
-    viewer = (user.is_active, user.is_staff, user.is_superuser, permissions)
-    sidebar = (request.path, viewer, access.group_names(user))
     return {
-        "nav_sidebar": FRAGMENTS.get(
-            ("nav-sidebar", language, *sidebar),
-            lambda: _render_block(
-                "nav-sidebar",
-                {"request": request, "available_apps": context["available_apps"]},
-            ),
-        ),
+        "nav_sidebar": nav_sidebar(request, context["available_apps"], page=request.path),
         "filters": part("filters", (queues, query), "filters", {"cl": cl, "opts": cl.opts}),
         "search": part("search", (query, counts), "search", {"cl": cl, "opts": cl.opts}),
         "actions": part("actions", (action_key, counts), "queue-actions", context),
@@ -223,6 +211,23 @@ def _fragments(request: HttpRequest, cl: ChangeList, context: dict[str, Any]) ->
             "pagination", (query, page, counts), "pagination", {"cl": cl, "opts": cl.opts}
         ),
     }
+
+
+def nav_sidebar(request: HttpRequest, available_apps: Any, *, page: str) -> SafeString:
+    """Django's nav sidebar block, from the memo when it was drawn for this language, page and
+    viewer. ``page`` stands for the request's path: the sidebar marks as current each model
+    whose admin URL is in the path, so pages whose paths mark the same models may share it."""
+    user: Any = request.user
+    # The sidebar lists what the user's permissions (and, for the audit trail and the
+    # integrations, its groups and superuser flag) let it see, and marks the current page.
+    permissions = frozenset() if user.is_superuser else frozenset(user.get_all_permissions())
+    viewer = (user.is_active, user.is_staff, user.is_superuser, permissions)
+    return FRAGMENTS.get(
+        ("nav-sidebar", get_language(), page, viewer, access.group_names(user)),
+        lambda: _render_block(
+            "nav-sidebar", {"request": request, "available_apps": available_apps}
+        ),
+    )
 
 
 # Where the rows go in the table as memoised: the head shows the ordering and the query.

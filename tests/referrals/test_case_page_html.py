@@ -1,5 +1,6 @@
-"""The case page's HTML is the same whether its forms' fields come from the memo
-(referrals/case_forms.py) or are drawn anew, and the fields are what the page drew inline."""
+"""The case page's HTML is the same whether its forms' fields (referrals/case_forms.py) and
+its nav sidebar (referrals/admin_queue_page.py) come from their memos or are drawn anew, and is
+the page case.html drew with the fields written inline and Django's own sidebar block."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from django.utils import translation
 
 from clinic.memo import BoundedMemo
 from intake.models import Urgency
-from referrals import case_forms
+from referrals import admin_queue_page, case_forms
 from referrals.case_forms import form_fields_html
 from referrals.forms import MoveForm, StaffNoteForm
 from referrals.models import Queue, Referral, Status
@@ -46,18 +47,22 @@ INLINE_NOTE = (
 )
 INLINE_MOVE_FIELDS = Template(INLINE_MOVE_LOOP)
 INLINE_NOTE_FIELD = Template(INLINE_NOTE)
-# What case.html writes in their place.
+# What case.html writes in their place, and its sidebar from the memo (without it, base.html's
+# block draws the sidebar).
 PAGE_MOVE_LOOP = "{% for field in move_fields %}\n        {{ field }}\n      {% endfor %}"
 PAGE_NOTE = "{% for field in note_fields %}{{ field }}{% endfor %}"
+PAGE_SIDEBAR = "{% block nav-sidebar %}{{ nav_sidebar }}{% endblock %}\n"
 
 
 def drawn_inline(response) -> str:
     """The page the response shows, drawn again from the same context by case.html with the
-    fields' loops written inline, as before case_forms.py."""
+    fields' loops written inline, as before case_forms.py, and Django's sidebar block."""
     source = (Path(apps.get_app_config("referrals").path) / "templates" / CASE_TEMPLATE).read_text()
     assert source.count(PAGE_MOVE_LOOP) == 1
     assert source.count(PAGE_NOTE) == 1
+    assert source.count(PAGE_SIDEBAR) == 1
     source = source.replace(PAGE_MOVE_LOOP, INLINE_MOVE_LOOP).replace(PAGE_NOTE, INLINE_NOTE)
+    source = source.replace(PAGE_SIDEBAR, "")
     template = engines["django"].from_string(source)
     return template.render(response.context_data, request=response.wsgi_request)
 
@@ -129,10 +134,14 @@ def test_the_case_page_is_the_same_with_the_forms_memo_and_without(
     client.force_login(request.getfixturevalue(persona))
     referral = worked[case]
     case_forms.FIELDS.clear()
+    admin_queue_page.FRAGMENTS.clear()
     cold = pages(client, referral)
     warm = pages(client, referral)
     assert len(case_forms.FIELDS) > 0
-    monkeypatch.setattr(case_forms, "FIELDS", BoundedMemo(0))  # every field drawn anew
+    assert len(admin_queue_page.FRAGMENTS) > 0
+    # Every field and the sidebar drawn anew.
+    monkeypatch.setattr(case_forms, "FIELDS", BoundedMemo(0))
+    monkeypatch.setattr(admin_queue_page, "FRAGMENTS", BoundedMemo(0))
     drawn = pages(client, referral)
     assert cold == warm == drawn
     page = warm[0]
@@ -147,13 +156,17 @@ def test_the_case_page_is_the_same_with_the_forms_memo_and_without(
 
 def test_a_page_drawn_after_another_referrals_does_not_show_its_offer(client, worked, triage_lead):
     """The memo is keyed by what the form offers: the chiropractic case's reroute and urgency
-    choices are not those of the review, which is offered no reroute."""
+    choices are not those of the review, which is offered no reroute. The sidebar the queue
+    page and the other case drew is the one this case draws alone."""
     client.force_login(triage_lead)
     case_forms.FIELDS.clear()
+    admin_queue_page.FRAGMENTS.clear()
     review, chiro = worked["review"], worked["chiro"]
+    client.get(reverse("admin:referrals_referral_changelist"))
     first = pages(client, chiro)[0]
     after = pages(client, review)[0]
     case_forms.FIELDS.clear()
+    admin_queue_page.FRAGMENTS.clear()
     alone = pages(client, review)[0]
     assert after == alone
     assert 'name="move-queue"' in first
