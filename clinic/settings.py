@@ -96,6 +96,9 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    # Recovery codes, and the one-time codes of `manage.py addstatictoken` (its tables come
+    # from django-otp's own migrations).
+    "django_otp.plugins.otp_static",
     "intake",
     "referrals",
 ]

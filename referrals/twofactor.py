@@ -30,14 +30,15 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
-from django_otp import devices_for_user
 from django_otp import login as otp_login
 from django_otp.forms import OTPAuthenticationFormMixin
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from referrals.access import is_triage_lead
 
 SETUP_URL_NAME = "staff-two-factor"
+RECOVERY_CODE_COUNT = 10
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,55 @@ def needs_second_factor(user: Any) -> bool:
     return two_factor_required(user) and not (callable(verified) and verified())
 
 
+def has_authenticator(user: Any) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
 def has_device(user: Any) -> bool:
-    return any(devices_for_user(user, confirmed=True))
+    """The sign-in asks for a code: an authenticator, or a recovery code left (one from
+    `manage.py addstatictoken` too). A spent set of codes asks for nothing it could take."""
+    return (
+        has_authenticator(user)
+        or StaticToken.objects.filter(device__user=user, device__confirmed=True).exists()
+    )
+
+
+def recovery_code_normalised(text: str) -> str:
+    """As the codes are made (lower case, no separators), however they were copied out."""
+    return "".join(text.split()).replace("-", "").lower()
+
+
+def _new_recovery_code() -> str:
+    # A code with a letter in it is never taken for an authenticator's (digits only).
+    while (code := StaticToken.random_token()).isdigit():
+        pass
+    return code
+
+
+def recovery_codes_replace(*, user: Any) -> list[str]:
+    """A new set of recovery codes for ``user``; every code held before (the last set's, an
+    operator's from addstatictoken) stops working."""
+    with transaction.atomic():
+        # The account's row orders two requests at once: each would delete the old set and
+        # add its own, and both new sets would work.
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        StaticToken.objects.filter(device__user=user).delete()
+        device = StaticDevice.objects.filter(user=user).order_by("id").first()
+        if device is None:
+            device = StaticDevice.objects.create(user=user, name="Recovery codes")
+        elif not device.confirmed:
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+        codes: set[str] = set()
+        while len(codes) < RECOVERY_CODE_COUNT:
+            codes.add(_new_recovery_code())
+        StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    log.info("two-factor: user %s made a new set of recovery codes", user.pk)
+    return sorted(codes)
+
+
+def recovery_codes_left(user: Any) -> int:
+    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
 
 
 class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
@@ -65,18 +113,43 @@ class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
 
     otp_token = forms.CharField(
         required=False,
-        label="Authenticator code (if you set one up)",
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        label="Authenticator code or recovery code (if you set one up)",
+        # No numeric keypad: a recovery code has letters.
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"}
+        ),
     )
     otp_device = forms.CharField(required=False, widget=forms.HiddenInput)
     otp_challenge = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def _chosen_device(self, user: Any) -> Any:
-        # Staff have one authenticator (the set-up page makes one), so the form asks for no
-        # device choice: use the user's own confirmed TOTP device.
-        return super()._chosen_device(user) or (
-            TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
-        )
+        # The form asks for no device choice. Digits alone are the authenticator's code (staff
+        # have one: the set-up page makes it); anything else is a recovery code, checked by the
+        # user's static device that holds it (django-otp's throttle then falls on the codes,
+        # not on the authenticator), or the authenticator where no code is left.
+        chosen = super()._chosen_device(user)
+        if chosen is not None:
+            return chosen
+        token = (self.cleaned_data.get("otp_token") or "").strip()
+        authenticator = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
+        if authenticator is not None and token.isdigit():
+            return authenticator
+        codes = StaticDevice.objects.filter(user=user, confirmed=True).order_by("id")
+        holder = codes.filter(token_set__token=recovery_code_normalised(token)).first()
+        holder = holder or codes.filter(token_set__isnull=False).first()
+        if holder is None:
+            return authenticator
+        # Locked (clean_otp runs in a transaction): two sign-ins with one code at once both
+        # found it, and both were let in; the second now waits, and finds it used.
+        return StaticDevice.objects.select_for_update().get(pk=holder.pk)
+
+    def _verify_token(self, user: Any, token: str, device: Any = None) -> Any:
+        if isinstance(device, StaticDevice):
+            token = recovery_code_normalised(token)
+        verified = super()._verify_token(user, token, device)
+        if isinstance(verified, StaticDevice):
+            transaction.on_commit(lambda: _recovery_code_used(user))
+        return verified
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -208,6 +281,18 @@ def _send_enrolled_notice(user: Any) -> None:
     _mail(user, "Two-factor sign-in was set up", body)
 
 
+def _recovery_code_used(user: Any) -> None:
+    left = recovery_codes_left(user)
+    log.warning("two-factor: user %s signed in with a recovery code, %d left", user.pk, left)
+    when = timezone.localtime().strftime("%d %B %Y at %H:%M")
+    body = (
+        f"A recovery code was used instead of the authenticator app to sign in to your clinic "
+        f"staff account {user.get_username()} on {when}. Each code works once: you have {left} "
+        "left. If this was not you, tell your administrator now and change your password."
+    )
+    _mail(user, "A recovery code was used to sign in", body)
+
+
 def _mailbox_step(request: HttpRequest, user: Any) -> HttpResponse:
     """Before the QR code: send the set-up link to the account's own address."""
     if request.method == "POST" and user.email:
@@ -240,7 +325,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not user.is_staff:
         return HttpResponseRedirect("/")
-    if has_device(user) and user.is_verified():  # type: ignore[attr-defined]
+    if has_authenticator(user) and user.is_verified():  # type: ignore[attr-defined]
         return render(request, "admin/two_factor.html", {"done": True, "title": "Two-factor"})
     proof = request.GET.get("proof")
     if proof is not None:

@@ -51,3 +51,45 @@ def test_two_set_up_pages_opened_at_once_make_one_authenticator(monkeypatch):
         assert outcome[1].status_code == 200, outcomes
     assert TOTPDevice.objects.filter(user=user, confirmed=False).count() == 1
     assert QR in first.get(setup).content.decode()
+
+
+def test_one_recovery_code_given_by_two_sign_ins_at_once_lets_one_in(monkeypatch):
+    """django-otp's static device reads the code, then deletes it: two sign-ins at once both
+    read it and both were let in. The device's row is locked first; the second finds it used."""
+    from django_otp.plugins.otp_static.models import StaticToken
+
+    from referrals.twofactor import recovery_codes_replace
+
+    assert connection.vendor == "postgresql"
+    user = make_staff("lead_lin", "Triage lead")
+    TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    code = recovery_codes_replace(user=user)[0]
+
+    arrived = threading.Condition()
+    deleting = [0]
+    real_delete = StaticToken.delete
+
+    def delete_once_both_delete(self: StaticToken, *args: Any, **kwargs: Any) -> Any:
+        with arrived:
+            deleting[0] += 1
+            arrived.notify_all()
+            # Until the other sign-in deletes too; one that waits for this one never does.
+            arrived.wait_for(lambda: deleting[0] == 2, timeout=3)
+        return real_delete(self, *args, **kwargs)
+
+    monkeypatch.setattr(StaticToken, "delete", delete_once_both_delete)
+    clients = [Client(), Client()]
+    outcomes = run_at_once(
+        *(
+            lambda client=client, n=n: log_in(
+                client, "lead_lin", otp_token=code, addr=f"203.0.113.{n}"
+            )
+            for n, client in enumerate(clients, start=1)
+        )
+    )
+    monkeypatch.setattr(StaticToken, "delete", real_delete)
+    for outcome in outcomes:
+        assert outcome is not None, outcomes
+        assert outcome[0] == "ok", outcomes
+    assert sorted(outcome[1].status_code for outcome in outcomes if outcome) == [200, 302]
+    assert not StaticToken.objects.filter(device__user=user, token=code).exists()

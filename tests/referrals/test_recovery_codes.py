@@ -1,0 +1,133 @@
+"""Recovery codes (django-otp's static tokens): good for one sign-in each instead of the
+authenticator's code; and the operator's one-time code from `manage.py addstatictoken` for a
+first administrator whose set-up mail cannot come."""
+
+import io
+import logging
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.core import mail
+from django.core.management import call_command
+from django.urls import reverse
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from referrals.twofactor import RECOVERY_CODE_COUNT, recovery_codes_replace
+from tests.clinic_fixtures import make_staff
+from tests.referrals.test_staff_login import LOGIN, PASSWORD, log_in
+
+pytestmark = pytest.mark.django_db
+
+SETUP = reverse("staff-two-factor")
+
+
+def lead_with_codes(username: str = "lead_lin") -> tuple[User, TOTPDevice, list[str]]:
+    user = make_staff(username, "Triage lead")
+    device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    return user, device, recovery_codes_replace(user=user)
+
+
+def held(user: User) -> set[str]:
+    return set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+
+
+def test_a_recovery_code_signs_in_once_and_not_twice(client, settings):
+    settings.STAFF_2FA_REQUIRED = "lead"
+    user, _device, codes = lead_with_codes()
+    assert log_in(client, "lead_lin", otp_token=codes[0]).status_code == 302
+    assert client.get(reverse("admin:referrals_referral_changelist")).status_code == 200
+    client.logout()
+    refused = log_in(client, "lead_lin", otp_token=codes[0])
+    assert refused.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert held(user) == set(codes[1:])
+
+
+def test_a_recovery_code_is_taken_however_it_was_copied_out(client):
+    _user, _device, codes = lead_with_codes()
+    typed = f" {codes[1][:4].upper()}-{codes[1][4:].upper()} "
+    assert log_in(client, "lead_lin", otp_token=typed).status_code == 302
+
+
+def test_the_owner_is_told_and_the_log_says_when_a_recovery_code_is_used(
+    client, caplog, django_capture_on_commit_callbacks
+):
+    user, _device, codes = lead_with_codes()
+    mail.outbox.clear()
+    with (
+        caplog.at_level(logging.INFO, logger="referrals.twofactor"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert log_in(client, "lead_lin", otp_token=codes[0]).status_code == 302
+    (notice,) = mail.outbox
+    assert notice.to == ["lead_lin@clinic.test"]
+    assert "A recovery code was used" in notice.subject
+    assert f"you have {RECOVERY_CODE_COUNT - 1} left" in notice.body
+    assert "If this was not you" in notice.body
+    assert codes[0] not in notice.body
+    (record,) = [r for r in caplog.records if "signed in with" in r.getMessage()]
+    assert record.getMessage() == (
+        f"two-factor: user {user.pk} signed in with a recovery code, {RECOVERY_CODE_COUNT - 1} left"
+    )
+    assert "lead_lin" not in record.getMessage()
+
+
+def test_wrong_recovery_codes_count_towards_the_lockout(client, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    user, _device, codes = lead_with_codes()
+    wrong = [code for code in ("aaaaaaaa", "bbbbbbbb", "cccccccc") if code not in codes]
+    for n, code in enumerate(wrong, start=1):
+        answer = log_in(client, "lead_lin", otp_token=code, addr=f"203.0.113.{n}")
+        assert answer.status_code == (429 if n == len(wrong) else 200), n
+    locked = log_in(client, "lead_lin", otp_token=codes[0], addr="203.0.113.9")
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+    assert held(user) == set(codes)  # the locked-out sign-in spent nothing
+
+
+def test_the_sign_in_field_says_a_recovery_code_is_taken_too(client):
+    page = client.get(LOGIN).content.decode()
+    assert "Authenticator code or recovery code" in page
+    assert '<label for="id_otp_token"' in page
+    assert 'inputmode="numeric"' not in page  # a recovery code has letters
+
+
+def test_staff_whose_codes_are_all_used_and_with_no_authenticator_sign_in_as_before(
+    client, settings
+):
+    """A spent set asks for no code it could take: the lead is sent to set up, as any lead
+    without an authenticator."""
+    settings.STAFF_2FA_REQUIRED = "lead"
+    user, device, _codes = lead_with_codes()
+    device.delete()
+    StaticToken.objects.filter(device__user=user).delete()
+    assert log_in(client, "lead_lin").status_code == 302
+    answer = client.get(reverse("admin:referrals_referral_changelist"))
+    assert answer["Location"] == SETUP
+
+
+def test_the_operators_addstatictoken_code_lets_the_first_administrator_in_once(client, settings):
+    """README, Production: the first administrator's set-up mail cannot arrive; the operator
+    runs `manage.py addstatictoken <username>` and passes the printed code on."""
+    settings.STAFF_2FA_REQUIRED = "lead"
+    User.objects.create_superuser("admin_ada", "ada@clinic.test", PASSWORD)
+    assert log_in(client, "admin_ada").status_code == 302
+    assert client.get(reverse("admin:index"))["Location"] == SETUP  # as before: set up first
+    client.logout()
+    out = io.StringIO()
+    call_command("addstatictoken", "admin_ada", stdout=out)
+    token = out.getvalue().strip()
+    assert re.fullmatch(r"[a-z2-7]{8}", token)
+    assert log_in(client, "admin_ada").status_code == 200  # a code is asked for now
+    assert log_in(client, "admin_ada", otp_token=token).status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+    # Once in, the set-up page still offers the authenticator (by mail, once it works).
+    assert "Email me the set-up link" in client.get(SETUP).content.decode()
+    client.logout()
+    # Spent: no code is left to ask for, so the password signs in as at first, and the
+    # session is sent to set up again, not let in.
+    assert held(User.objects.get(username="admin_ada")) == set()
+    assert log_in(client, "admin_ada", otp_token=token).status_code == 302
+    assert client.get(reverse("admin:index"))["Location"] == SETUP
