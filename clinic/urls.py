@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clinic import bench, views
-from referrals.twofactor import two_factor_setup
+from referrals.twofactor import two_factor_recovery_codes, two_factor_setup
 
 # A database outage is answered 503 with Retry-After (JSON under /api/), other errors 500.
 handler500 = views.server_error
@@ -17,6 +17,11 @@ urlpatterns = [
     # Pages without an icon link (the admin) make browsers ask for /favicon.ico.
     path("favicon.ico", views.favicon),
     path("admin/two-factor/", two_factor_setup, name="staff-two-factor"),
+    path(
+        "admin/two-factor/recovery-codes/",
+        two_factor_recovery_codes,
+        name="staff-recovery-codes",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("clinic.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

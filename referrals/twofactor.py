@@ -38,7 +38,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from referrals.access import is_triage_lead
 
 SETUP_URL_NAME = "staff-two-factor"
+RECOVERY_URL_NAME = "staff-recovery-codes"
 RECOVERY_CODE_COUNT = 10
+# The set just made, shown by the next page of this session and then forgotten.
+NEW_CODES_KEY = "two_factor_new_codes"
 
 log = logging.getLogger(__name__)
 
@@ -288,9 +291,20 @@ def _recovery_code_used(user: Any) -> None:
     body = (
         f"A recovery code was used instead of the authenticator app to sign in to your clinic "
         f"staff account {user.get_username()} on {when}. Each code works once: you have {left} "
-        "left. If this was not you, tell your administrator now and change your password."
+        "left, and can make a new set under Two-factor sign-in in the admin. If this was not "
+        "you, tell your administrator now and change your password."
     )
     _mail(user, "A recovery code was used to sign in", body)
+
+
+def _send_new_codes_notice(user: Any) -> None:
+    when = timezone.localtime().strftime("%d %B %Y at %H:%M")
+    body = (
+        f"A new set of recovery codes was made for your clinic staff account "
+        f"{user.get_username()} on {when}; the codes made before no longer work. If this was "
+        "not you, tell your administrator now."
+    )
+    _mail(user, "New two-factor recovery codes", body)
 
 
 def _mailbox_step(request: HttpRequest, user: Any) -> HttpResponse:
@@ -326,7 +340,8 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     if not user.is_staff:
         return HttpResponseRedirect("/")
     if has_authenticator(user) and user.is_verified():  # type: ignore[attr-defined]
-        return render(request, "admin/two_factor.html", {"done": True, "title": "Two-factor"})
+        context = {"done": True, "title": "Two-factor sign-in", "left": recovery_codes_left(user)}
+        return render(request, "admin/two_factor.html", context)
     proof = request.GET.get("proof")
     if proof is not None:
         if enrol_link_valid(user, proof, request.session.pop(LINK_NONCE_KEY, None)):
@@ -360,8 +375,11 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             otp_login(request, device)
             request.session.pop(MAILBOX_PROVEN_KEY, None)
             _send_enrolled_notice(user)
+            # A new authenticator comes with a new set of codes: a set made with the one lost
+            # (and perhaps seen by someone else since) stops working.
+            request.session[NEW_CODES_KEY] = [user.pk, recovery_codes_replace(user=user)]
             messages.success(request, "Two-factor sign-in is set up.")
-            return HttpResponseRedirect(reverse("admin:index"))
+            return HttpResponseRedirect(reverse(RECOVERY_URL_NAME))
         form.add_error("token", "That code did not match. Check the time on your phone.")
     qr = segno.make(device.config_url, error="m").svg_inline(scale=4, title="Set-up QR code")
     context = {
@@ -372,3 +390,28 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         "required": two_factor_required(user),
     }
     return render(request, "admin/two_factor.html", context)
+
+
+@never_cache  # it shows the codes: no cache may keep a copy
+@login_required(login_url="admin:login")
+def two_factor_recovery_codes(request: HttpRequest) -> HttpResponse:
+    """A new set of recovery codes shown once, or how many are left and a button for a new set.
+    Only a session signed in with its second factor: the codes stand in for it."""
+    user = request.user
+    if not user.is_staff:
+        return HttpResponseRedirect("/")
+    if not (has_authenticator(user) and user.is_verified()):  # type: ignore[attr-defined]
+        return HttpResponseRedirect(reverse(SETUP_URL_NAME))
+    if request.method == "POST":
+        request.session[NEW_CODES_KEY] = [user.pk, recovery_codes_replace(user=user)]
+        _send_new_codes_notice(user)
+        return HttpResponseRedirect(reverse(RECOVERY_URL_NAME))  # a reload makes no third set
+    new = request.session.pop(NEW_CODES_KEY, None)
+    codes = new[1] if isinstance(new, list) and len(new) == 2 and new[0] == user.pk else []
+    context = {
+        "title": "Recovery codes",
+        "codes": codes,
+        "left": recovery_codes_left(user),
+        "count": RECOVERY_CODE_COUNT,
+    }
+    return render(request, "admin/two_factor_recovery.html", context)

@@ -1,6 +1,6 @@
-"""Recovery codes (django-otp's static tokens): good for one sign-in each instead of the
-authenticator's code; and the operator's one-time code from `manage.py addstatictoken` for a
-first administrator whose set-up mail cannot come."""
+"""Recovery codes (django-otp's static tokens): shown once at set-up, good for one sign-in each
+instead of the authenticator's code, a new set ending the old; and the operator's one-time
+code from `manage.py addstatictoken` for a first administrator whose set-up mail cannot come."""
 
 import io
 import logging
@@ -16,11 +16,13 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from referrals.twofactor import RECOVERY_CODE_COUNT, recovery_codes_replace
 from tests.clinic_fixtures import make_staff
-from tests.referrals.test_staff_login import LOGIN, PASSWORD, log_in
+from tests.referrals.test_staff_login import LOGIN, PASSWORD, QR, code_for, log_in, prove_mailbox
 
 pytestmark = pytest.mark.django_db
 
+RECOVERY = reverse("staff-recovery-codes")
 SETUP = reverse("staff-two-factor")
+CODE = re.compile(r"<code>([a-z2-7]{8})</code>")
 
 
 def lead_with_codes(username: str = "lead_lin") -> tuple[User, TOTPDevice, list[str]]:
@@ -31,6 +33,29 @@ def lead_with_codes(username: str = "lead_lin") -> tuple[User, TOTPDevice, list[
 
 def held(user: User) -> set[str]:
     return set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+
+
+def test_setting_up_an_authenticator_shows_the_recovery_codes_once(client, settings):
+    settings.STAFF_2FA_REQUIRED = "lead"
+    user = make_staff("lead_lin", "Triage lead")
+    log_in(client, "lead_lin")
+    prove_mailbox(client)
+    assert QR in client.get(SETUP).content.decode()
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    confirmed = client.post(SETUP, {"token": code_for(device)})
+    assert confirmed.status_code == 302
+    assert confirmed["Location"] == RECOVERY
+    page = client.get(RECOVERY)
+    text = page.content.decode()
+    codes = CODE.findall(text)
+    assert len(codes) == RECOVERY_CODE_COUNT
+    assert set(codes) == held(user)
+    assert "shown only this once" in text
+    assert "no-store" in page["Cache-Control"]
+    again = client.get(RECOVERY).content.decode()
+    assert CODE.findall(again) == []
+    assert f"You have {RECOVERY_CODE_COUNT} unused codes" in again
+    assert client.get(reverse("admin:referrals_referral_changelist")).status_code == 200
 
 
 def test_a_recovery_code_signs_in_once_and_not_twice(client, settings):
@@ -87,11 +112,76 @@ def test_wrong_recovery_codes_count_towards_the_lockout(client, settings):
     assert held(user) == set(codes)  # the locked-out sign-in spent nothing
 
 
+def test_a_new_set_ends_the_old_one(client, settings):
+    settings.STAFF_2FA_REQUIRED = "lead"
+    user, device, old = lead_with_codes()
+    assert log_in(client, "lead_lin", otp_token=code_for(device)).status_code == 302
+    page = client.get(RECOVERY).content.decode()
+    assert f"You have {RECOVERY_CODE_COUNT} unused codes" in page
+    assert 'name="csrfmiddlewaretoken"' in page
+    mail.outbox.clear()
+    assert client.post(RECOVERY).status_code == 302
+    new = CODE.findall(client.get(RECOVERY).content.decode())
+    assert len(new) == RECOVERY_CODE_COUNT
+    assert held(user) == set(new)
+    assert not set(new) & set(old)
+    (notice,) = mail.outbox
+    assert "New two-factor recovery codes" in notice.subject
+    client.logout()
+    assert log_in(client, "lead_lin", otp_token=new[0]).status_code == 302
+    client.logout()
+    assert log_in(client, "lead_lin", otp_token=old[0]).status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_new_set_needs_a_session_signed_in_with_its_second_factor(client, settings):
+    settings.STAFF_2FA_REQUIRED = "lead"
+    user = make_staff("lead_lin", "Triage lead")
+    assert log_in(client, "lead_lin").status_code == 302  # the password alone
+    for answer in (client.get(RECOVERY), client.post(RECOVERY)):
+        assert answer.status_code == 302
+        assert answer["Location"] == SETUP
+    assert held(user) == set()
+    client.logout()
+    anonymous = client.post(RECOVERY)
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith(LOGIN)
+
+
+def test_the_page_for_a_new_set_is_linked_from_two_factor_sign_in(client):
+    _user, device, _codes = lead_with_codes()
+    log_in(client, "lead_lin", otp_token=code_for(device))
+    index = client.get(reverse("admin:index")).content.decode()
+    assert f'href="{SETUP}"' in index
+    done = client.get(SETUP).content.decode()
+    assert f"You have {RECOVERY_CODE_COUNT} unused recovery codes" in done
+    assert f'href="{RECOVERY}"' in done
+
+
 def test_the_sign_in_field_says_a_recovery_code_is_taken_too(client):
     page = client.get(LOGIN).content.decode()
     assert "Authenticator code or recovery code" in page
     assert '<label for="id_otp_token"' in page
     assert 'inputmode="numeric"' not in page  # a recovery code has letters
+
+
+def test_a_recovery_code_lets_in_staff_whose_authenticator_was_removed_to_set_up_a_new_one(
+    client, settings
+):
+    """A lost phone: an administrator removes the authenticator; a code signs in, and the
+    set-up page starts again (the mailbox step), not 'set up'. The new authenticator comes with
+    a new set."""
+    settings.STAFF_2FA_REQUIRED = "lead"
+    user, device, codes = lead_with_codes()
+    device.delete()
+    assert log_in(client, "lead_lin").status_code == 200  # codes left: one is asked for
+    assert log_in(client, "lead_lin", otp_token=codes[0]).status_code == 302
+    assert "Email me the set-up link" in client.get(SETUP).content.decode()
+    prove_mailbox(client)
+    client.get(SETUP)
+    new_device = TOTPDevice.objects.get(user=user, confirmed=False)
+    assert client.post(SETUP, {"token": code_for(new_device)}).status_code == 302
+    assert not held(user) & set(codes)
 
 
 def test_staff_whose_codes_are_all_used_and_with_no_authenticator_sign_in_as_before(
