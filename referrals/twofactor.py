@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import segno
 from django import forms
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -307,6 +307,12 @@ def _send_new_codes_notice(user: Any) -> None:
     _mail(user, "New two-factor recovery codes", body)
 
 
+def _admin_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    # In the admin's frame: its header, sidebar and user links (without them the pages said
+    # "Django administration" and had no user links).
+    return render(request, template, {**admin.site.each_context(request), **context})
+
+
 def _mailbox_step(request: HttpRequest, user: Any) -> HttpResponse:
     """Before the QR code: send the set-up link to the account's own address."""
     if request.method == "POST" and user.email:
@@ -328,7 +334,7 @@ def _mailbox_step(request: HttpRequest, user: Any) -> HttpResponse:
         "minutes": ENROL_LINK_MINUTES,
         "required": two_factor_required(user),
     }
-    return render(request, "admin/two_factor.html", context)
+    return _admin_page(request, "admin/two_factor.html", context)
 
 
 @never_cache  # it shows the authenticator's secret: no cache may keep a copy
@@ -341,7 +347,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect("/")
     if has_authenticator(user) and user.is_verified():  # type: ignore[attr-defined]
         context = {"done": True, "title": "Two-factor sign-in", "left": recovery_codes_left(user)}
-        return render(request, "admin/two_factor.html", context)
+        return _admin_page(request, "admin/two_factor.html", context)
     proof = request.GET.get("proof")
     if proof is not None:
         if enrol_link_valid(user, proof, request.session.pop(LINK_NONCE_KEY, None)):
@@ -389,7 +395,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         "secret": device.config_url.split("secret=")[1].split("&")[0],
         "required": two_factor_required(user),
     }
-    return render(request, "admin/two_factor.html", context)
+    return _admin_page(request, "admin/two_factor.html", context)
 
 
 @never_cache  # it shows the codes: no cache may keep a copy
@@ -414,4 +420,4 @@ def two_factor_recovery_codes(request: HttpRequest) -> HttpResponse:
         "left": recovery_codes_left(user),
         "count": RECOVERY_CODE_COUNT,
     }
-    return render(request, "admin/two_factor_recovery.html", context)
+    return _admin_page(request, "admin/two_factor_recovery.html", context)
