@@ -395,6 +395,7 @@ def closed(request: HttpRequest) -> HttpResponse:
     page ahead (the page's script POSTs to /form/close/ first)."""
     finished = request.GET.get("finished") == "1"  # by the patient, from the result page
     context = {
+        "saved": request.GET.get("saved") == "1",  # by the patient, from a step
         "days": settings.DRAFT_TTL_DAYS,
         "idle_minutes": settings.SESSION_COOKIE_AGE // 60,
         "sent": finished or request.GET.get("sent") == "1",
@@ -454,6 +455,17 @@ def done(request: HttpRequest) -> HttpResponse:
         **_closes(closed_url=f"{reverse('form-closed')}?sent=1"),
     }
     return render(request, "intake/done.html", context)
+
+
+@require_POST
+def put_aside(request: HttpRequest) -> HttpResponse:
+    """A step's "Stop here and clear this screen". At a shared computer a patient who had to
+    stop could only walk away from the form: their name, answers and private link stayed on
+    the screen until the page closed itself, 30 minutes later. The form is let go of in this
+    browser as Finish does; the draft is kept, and its private link carries on from the last
+    step saved."""
+    _close_form(request)
+    return _see_other(f"{reverse('form-closed')}?saved=1")
 
 
 @require_POST

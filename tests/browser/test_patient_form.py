@@ -768,6 +768,33 @@ def test_finish_clears_the_result_page_and_back_does_not_bring_it_back(page: Pag
     assert run_axe(page) == [], describe(run_axe(page))
 
 
+@pytest.mark.parametrize("javascript", [True, False], ids=["script", "no script"])
+def test_stop_here_clears_the_screen_and_back_brings_back_nothing_of_it(
+    browser: Browser, live_server: Any, javascript: bool
+):
+    """A patient at a kiosk has to stop at step 2: the screen is cleared for the next person,
+    and Back shows the first step empty, with no private link."""
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=javascript)
+    try:
+        page = context.new_page()
+        page.goto("/form/identity/")
+        fill_step(page, LUCIA)
+        next_step(page)
+        expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+        link = page.locator("#resume-link").get_attribute("href")
+        assert link
+        page.get_by_role("button", name="Stop here and clear this screen").click()
+        expect(page).to_have_url(re.compile(r"/form/closed/\?saved=1$"))
+        expect(page.get_by_text("You stopped, so your answers were taken off")).to_be_visible()
+        if javascript:  # axe runs in the page
+            assert run_axe(page) == [], describe(run_axe(page))
+        page.go_back()
+        shows_nobodys_identity(page)
+        assert link not in page.content()
+    finally:
+        context.close()
+
+
 def test_without_javascript_finish_clears_the_result_page_and_back_does_not_bring_it_back(
     browser: Browser, live_server: Any
 ):

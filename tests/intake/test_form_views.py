@@ -831,6 +831,33 @@ def test_finish_forgets_the_result_page_and_shows_the_closed_page(client):
     assert closed_mark(html(client.get("/form/identity/")))
 
 
+def test_stop_here_clears_the_screen_and_keeps_the_draft_behind_its_link(client):
+    """At a shared computer a patient who had to stop could only walk away: their name,
+    answers and private link stayed on the screen until the page closed itself."""
+    complete(client, worked_case("V01"), upto="about_you")
+    token = client.session[SESSION_KEY]
+    page = html(client.get("/form/about_you/"))
+    assert 'action="/form/put-aside/"' in page
+    assert "Stop here and clear this screen" in page
+    assert client.get("/form/put-aside/").status_code == 405
+    assert Client(enforce_csrf_checks=True).post("/form/put-aside/").status_code == 403
+    response = client.post("/form/put-aside/")
+    assert response.status_code == 303
+    assert response["Location"] == "/form/closed/?saved=1"
+    assert SESSION_KEY not in client.session
+    closed = html(client.get(response["Location"]))
+    assert "You stopped, so your answers were taken off the screen" in closed
+    assert "Nobody used the form" not in closed
+    # This browser holds nothing: the first step is empty, and marked as another form.
+    first = html(client.get("/form/identity/"))
+    assert "Grace" not in first
+    assert f"/resume/{token}/" not in first
+    assert closed_mark(first)
+    # The draft is kept: its link carries on where the patient stopped.
+    assert client.get(f"/resume/{token}/").status_code == 302
+    assert client.session[SESSION_KEY] == token
+
+
 def test_a_first_step_with_no_mark_in_the_session_carries_one_that_turns_over_with_it(
     client, settings, monkeypatch
 ):
