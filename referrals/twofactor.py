@@ -78,6 +78,12 @@ def recovery_code_normalised(text: str) -> str:
     return "".join(text.split()).replace("-", "").lower()
 
 
+def authenticator_code(text: str) -> str:
+    """An authenticator's code as apps show it ("123 456") or copied with a hyphen, as digits:
+    with the space it went to the recovery codes, and counted against them."""
+    return "".join(text.split()).replace("-", "")
+
+
 def _new_recovery_code() -> str:
     # A code with a letter in it is never taken for an authenticator's (digits only).
     while (code := StaticToken.random_token()).isdigit():
@@ -92,6 +98,10 @@ def recovery_codes_replace(*, user: Any) -> list[str]:
         # The account's row orders two requests at once: each would delete the old set and
         # add its own, and both new sets would work.
         list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        # Then the devices, as a sign-in with a code locks its device before it deletes the
+        # code: taken in the other order (the new codes' inserts check their device), the two
+        # deadlocked on PostgreSQL, and a code of the old set could be taken after it ended.
+        list(StaticDevice.objects.select_for_update().filter(user=user).values_list("pk"))
         StaticToken.objects.filter(device__user=user).delete()
         device = StaticDevice.objects.filter(user=user).order_by("id").first()
         if device is None:
@@ -135,7 +145,7 @@ class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
             return chosen
         token = (self.cleaned_data.get("otp_token") or "").strip()
         authenticator = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
-        if authenticator is not None and token.isdigit():
+        if authenticator is not None and authenticator_code(token).isdigit():
             return authenticator
         codes = StaticDevice.objects.filter(user=user, confirmed=True).order_by("id")
         holder = codes.filter(token_set__token=recovery_code_normalised(token)).first()
@@ -149,6 +159,8 @@ class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
     def _verify_token(self, user: Any, token: str, device: Any = None) -> Any:
         if isinstance(device, StaticDevice):
             token = recovery_code_normalised(token)
+        elif isinstance(device, TOTPDevice):
+            token = authenticator_code(token)
         verified = super()._verify_token(user, token, device)
         if isinstance(verified, StaticDevice):
             transaction.on_commit(lambda: _recovery_code_used(user))
@@ -409,6 +421,16 @@ def two_factor_recovery_codes(request: HttpRequest) -> HttpResponse:
     if not (has_authenticator(user) and user.is_verified()):  # type: ignore[attr-defined]
         return HttpResponseRedirect(reverse(SETUP_URL_NAME))
     if request.method == "POST":
+        if not isinstance(getattr(user, "otp_device", None), TOTPDevice):
+            # Signed in with a recovery code: one leaked code would otherwise make a set of ten
+            # of its own and end the owner's (a review). A lost authenticator is replaced on the
+            # set-up page, which proves the mailbox first and comes with a new set.
+            messages.error(
+                request,
+                "To make a new set of recovery codes, sign in with your authenticator app. "
+                "If you have lost it, set up a new one: it comes with a new set.",
+            )
+            return HttpResponseRedirect(reverse(RECOVERY_URL_NAME))
         request.session[NEW_CODES_KEY] = [user.pk, recovery_codes_replace(user=user)]
         _send_new_codes_notice(user)
         return HttpResponseRedirect(reverse(RECOVERY_URL_NAME))  # a reload makes no third set

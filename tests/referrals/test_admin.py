@@ -1121,5 +1121,5 @@ def test_a_move_says_what_was_saved_where_a_screen_reader_announces_it(client, c
     url = f"/admin/referrals/referral/{referral.public_id}/"
     page = client.post(url + "move/", {"move-action": "claim"}, follow=True)
     html = page.content.decode()
-    assert '<ul class="messagelist" role="status">' in html
+    assert '<div role="status"><ul class="messagelist">' in html
     assert '<li class="success">Saved: Claim.</li>' in html

@@ -228,7 +228,8 @@ def test_the_purge_drops_the_days_no_window_reads_and_keeps_the_rest():
         window = kept()
     today = NOW.date()
     old = [today - dt.timedelta(days=n) for n in (LINK_DAYS + 3, LINK_DAYS + 40, 400)]
-    edge = today - dt.timedelta(days=LINK_DAYS + 1)  # a zone ahead of UTC may still read it
+    # A zone behind UTC, its date a day earlier, may still read this one.
+    edge = today - dt.timedelta(days=LINK_DAYS + 1)
     for zone in ("Europe/London", "Pacific/Kiritimati"):
         LinkDay.objects.bulk_create(
             [LinkDay(time_zone=zone, day=day, counts={}) for day in [*old, edge]],

@@ -182,6 +182,31 @@ def test_a_recovery_code_lets_in_staff_whose_authenticator_was_removed_to_set_up
     new_device = TOTPDevice.objects.get(user=user, confirmed=False)
     assert client.post(SETUP, {"token": code_for(new_device)}).status_code == 302
     assert not held(user) & set(codes)
+    assert len(held(user)) == RECOVERY_CODE_COUNT  # the new authenticator's own set
+
+
+def test_a_session_signed_in_with_a_recovery_code_cannot_make_a_new_set(client, settings):
+    """One leaked code (a photographed printout) and the password made a set of ten of the
+    thief's own and ended the owner's: a new set needs the authenticator (a review)."""
+    settings.STAFF_2FA_REQUIRED = "lead"
+    user, device, codes = lead_with_codes()
+    assert log_in(client, "lead_lin", otp_token=codes[0]).status_code == 302
+    answer = client.post(RECOVERY, follow=True)
+    assert "sign in with your authenticator app" in answer.content.decode()
+    assert held(user) == set(codes[1:])
+    client.logout()
+    assert log_in(client, "lead_lin", otp_token=code_for(device)).status_code == 302
+    client.post(RECOVERY)
+    assert not held(user) & set(codes)
+
+
+def test_an_authenticator_code_typed_as_the_app_shows_it_signs_in(client, settings):
+    """Apps show "123 456": with the space it was refused, and counted against the recovery
+    codes' throttle, not the authenticator's."""
+    settings.STAFF_2FA_REQUIRED = "lead"
+    _user, device, _codes = lead_with_codes()
+    code = code_for(device)
+    assert log_in(client, "lead_lin", otp_token=f"{code[:3]} {code[3:]}").status_code == 302
 
 
 def test_staff_whose_codes_are_all_used_and_with_no_authenticator_sign_in_as_before(
