@@ -23,6 +23,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -64,24 +65,26 @@ def has_authenticator(user: Any) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
+def _recovery_codes_held(user: Any) -> QuerySet[StaticToken]:
+    """The user's recovery codes that sign in (one from `manage.py addstatictoken` too)."""
+    return StaticToken.objects.filter(device__user=user, device__confirmed=True)
+
+
 def has_device(user: Any) -> bool:
-    """The sign-in asks for a code: an authenticator, or a recovery code left (one from
-    `manage.py addstatictoken` too). A spent set of codes asks for nothing it could take."""
-    return (
-        has_authenticator(user)
-        or StaticToken.objects.filter(device__user=user, device__confirmed=True).exists()
-    )
-
-
-def recovery_code_normalised(text: str) -> str:
-    """As the codes are made (lower case, no separators), however they were copied out."""
-    return "".join(text.split()).replace("-", "").lower()
+    """The sign-in asks for a code: an authenticator, or a recovery code left. A spent set of
+    codes asks for nothing it could take."""
+    return has_authenticator(user) or _recovery_codes_held(user).exists()
 
 
 def authenticator_code(text: str) -> str:
     """An authenticator's code as apps show it ("123 456") or copied with a hyphen, as digits:
     with the space it went to the recovery codes, and counted against them."""
     return "".join(text.split()).replace("-", "")
+
+
+def recovery_code_normalised(text: str) -> str:
+    """As the codes are made (lower case, no separators), however they were copied out."""
+    return authenticator_code(text).lower()
 
 
 def _new_recovery_code() -> str:
@@ -101,9 +104,9 @@ def recovery_codes_replace(*, user: Any) -> list[str]:
         # Then the devices, as a sign-in with a code locks its device before it deletes the
         # code: taken in the other order (the new codes' inserts check their device), the two
         # deadlocked on PostgreSQL, and a code of the old set could be taken after it ended.
-        list(StaticDevice.objects.select_for_update().filter(user=user).values_list("pk"))
+        devices = list(StaticDevice.objects.select_for_update().filter(user=user).order_by("id"))
         StaticToken.objects.filter(device__user=user).delete()
-        device = StaticDevice.objects.filter(user=user).order_by("id").first()
+        device = devices[0] if devices else None
         if device is None:
             device = StaticDevice.objects.create(user=user, name="Recovery codes")
         elif not device.confirmed:
@@ -118,7 +121,7 @@ def recovery_codes_replace(*, user: Any) -> list[str]:
 
 
 def recovery_codes_left(user: Any) -> int:
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    return _recovery_codes_held(user).count()
 
 
 class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
