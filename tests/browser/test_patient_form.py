@@ -406,6 +406,14 @@ def test_a_yes_the_browser_brings_back_shows_the_emergency_advice(page: Page):
     expect(advice).to_contain_text("Do not delay getting help")
 
 
+def lucia_on_step_two(page: Page) -> None:
+    """Lucía's first step typed and saved: step 2 of her form, with its private link."""
+    page.goto("/form/identity/")
+    fill_step(page, LUCIA)
+    next_step(page)
+    expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+
+
 def on_step_two_with_a_clock(page: Page) -> None:
     """Step 2 of a new form, the page's clock ours to run forward."""
     page.goto("/form/identity/")
@@ -518,10 +526,7 @@ def test_back_after_a_step_closed_itself_before_its_session_ended_shows_nothing_
     still held the form: Back showed the first step filled in from it, with Lucía's name and
     private link (a review). The page now ends the form's hold here before it leaves."""
     page.clock.install()
-    page.goto("/form/identity/")
-    fill_step(page, LUCIA)
-    next_step(page)
-    expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+    lucia_on_step_two(page)
     page.wait_for_load_state("load")  # its script has started the page's count
     link = page.locator("#resume-link").get_attribute("href")
     assert link
@@ -569,10 +574,7 @@ def closed_then_back(page: Page) -> None:
     first step, and chromium put her name, birth date, phone and email back in its boxes from
     its own store of what was typed on that page (a review)."""
     page.clock.install()
-    page.goto("/form/identity/")
-    fill_step(page, LUCIA)
-    next_step(page)
-    expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+    lucia_on_step_two(page)
     # Its script has started the page's count (the text shows before the script has run: run
     # forward then, the clock passed before the count began, and the page never closed).
     page.wait_for_load_state("load")
@@ -651,10 +653,7 @@ def test_without_javascript_back_after_a_step_closed_itself_shows_no_identity(
     context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
     try:
         page = context.new_page()
-        page.goto("/form/identity/")
-        fill_step(page, LUCIA)
-        next_step(page)
-        expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+        lucia_on_step_two(page)
         expect(page).to_have_url(re.compile(r"/form/closed/$"), timeout=10_000)
         page.go_back()  # step 2, asked again: the first step
         page.go_back()  # the first step she typed on
@@ -777,10 +776,7 @@ def test_stop_here_clears_the_screen_and_back_brings_back_nothing_of_it(
     context = browser.new_context(base_url=live_server.url, java_script_enabled=javascript)
     try:
         page = context.new_page()
-        page.goto("/form/identity/")
-        fill_step(page, LUCIA)
-        next_step(page)
-        expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+        lucia_on_step_two(page)
         link = page.locator("#resume-link").get_attribute("href")
         assert link
         page.get_by_role("button", name="Stop here and clear this screen").click()
