@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from clinic.compiled import CompiledInstances, compiled_instances
+from clinic.prepared import preparing
 from intake.locks import lock_patient
 from intake.models import RED_FLAG_UNCLEARED, Intake, Urgency
 from referrals import access, webhooks
@@ -162,7 +163,9 @@ def _open_referrals(patient_id: int, queues: Collection[str]) -> list[Referral]:
         return []
     alias = router.db_for_write(Referral)  # a locking read, as select_for_update() routes it
     lookup = _open_lookup(alias, tuple(sorted(set(queues))))
-    return lookup.instances(connections[alias], patient=patient_id)
+    # PostgreSQL took longer to plan it (the referrals' partial indexes) than to run it.
+    with preparing(alias):
+        return lookup.instances(connections[alias], patient=patient_id)
 
 
 def referrals_record(

@@ -1,6 +1,7 @@
 """The staff pages' hot statements are prepared by PostgreSQL once per connection
 (clinic/prepared.py), through Django's cursor wrapper, and nothing else is."""
 
+import json
 from collections.abc import Iterator
 
 import psycopg
@@ -13,7 +14,9 @@ from psycopg.conninfo import make_conninfo
 from clinic.prepared import enabled, preparing
 from referrals.models import Referral, Scope
 from referrals.tokens import api_token_create
-from tests.clinic_fixtures import submit
+from tests.api.conftest import intake_body
+from tests.clinic_fixtures import details, submit
+from tests.helpers import postgres_plan
 
 LIST = reverse("admin:referrals_referral_changelist")
 
@@ -47,6 +50,7 @@ def test_the_queue_pages_statements_are_prepared_once_and_then_run_by_name(
 ):
     for case in ["V01", "V09", "V11"]:
         submit(case)
+    connection.close()  # the submissions prepared their own statements: a new session
     client.force_login(triage_lead)
     client.get(LIST)  # the first request after logging in extends the session
     before = prepared()
@@ -88,6 +92,7 @@ def test_the_queue_pages_statements_are_prepared_once_and_then_run_by_name(
 def test_a_chosen_view_of_the_queue_is_not_prepared(client, triage_lead, fresh_connection, params):
     for case in ["V01", "V09", "V11"]:
         submit(case)
+    connection.close()  # the submissions prepared their own statements: a new session
     client.force_login(triage_lead)
     for _ in range(2):
         assert client.get(LIST, params).status_code == 200
@@ -99,6 +104,7 @@ def test_a_chosen_view_of_the_queue_is_not_prepared(client, triage_lead, fresh_c
 def test_the_api_token_lookup_and_first_page_are_prepared(client, fresh_connection):
     for case in ["V01", "V06", "V22"]:
         submit(case)
+    connection.close()  # the submissions prepared their own statements: a new session
     token = api_token_create(name="Kiosk", scopes=[Scope.REFERRALS_READ], queues=())
     bearer = {"Authorization": f"Bearer {token.raw}"}
     for _ in range(2):
@@ -267,3 +273,69 @@ def test_where_nothing_is_prepared_the_block_changes_nothing(monkeypatch):
             assert type(cursor.cursor) is plain
         assert Referral.objects.count() == 0
     assert len(queries) == 1
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_submissions_referral_reads_are_prepared_with_generic_plans_by_key(
+    client, fresh_connection
+):
+    """An API submission's locking read of the patient's open referrals and its read of the
+    referrals it answers with are prepared (planning them cost PostgreSQL longer than running
+    them); their generic plans, made without the patient or the ids, read by the one open
+    referral per patient and queue and by primary key. The patient lookup is not prepared: its
+    generic plan read every patient born that day and filtered them by name."""
+    # For this session: plans made without the parameters' values, and (the tables are nearly
+    # empty here) not by reading a whole table.
+    with connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        cursor.execute("SET enable_seqscan = off")
+    token = api_token_create(name="Kiosk", scopes=Scope.values, queues=())
+    bearer = {"Authorization": f"Bearer {token.raw}"}
+    body = json.dumps(intake_body("V22", details(family_name="Prepared")))
+    answered = [
+        client.post("/api/v1/intakes", body, content_type="application/json", headers=bearer)
+        for _ in range(2)
+    ]
+    assert [response.status_code for response in answered] == [201, 201]
+    shown = [r["id"] for r in answered[1].json()["referrals"]]
+    assert len(shown) == 3
+    assert shown == [r["id"] for r in answered[0].json()["referrals"]]
+
+    statements = prepared()
+    locking = having(statements, "referrals_referral", "patient_id", "FOR UPDATE")
+    answer = having(statements, "referrals_referral", "intake_intake", "auth_user")
+    assert list(locking.values()) == [2]  # one queue set, run by each submission
+    assert list(answer.values()) == [2]
+    assert not having(statements, 'FROM "intake_patient"')
+
+    referrals = Referral.objects.filter(public_id__in=shown)
+    patient = referrals[0].patient_id
+    ids = ", ".join(str(pk) for pk in referrals.values_list("pk", flat=True))
+    ((locking_name,),) = [locking]
+    ((answer_name,),) = [answer]
+    # The locking read by its patient (whichever of the patient's indexes).
+    ((condition,),) = _conditions(f"EXECUTE {locking_name}({patient})").values()
+    assert "patient_id = $1" in condition
+    # The answer's referrals by key, and each joined row by its own.
+    answer_plan = _conditions(f"EXECUTE {answer_name}({ids})")
+    assert answer_plan.pop("referrals_referral")[0].startswith("(id = ANY (ARRAY[")
+    assert answer_plan == {
+        "intake_intake": ["(id = referrals_referral.intake_id)"],
+        "auth_user": ["(id = referrals_referral.assigned_to_id)"],
+        "T4": ["(id = referrals_referral.rerouted_from_id)"],
+    }
+
+
+def _conditions(statement: str) -> dict[str, list[str]]:
+    """Each table's index conditions in the plan of ``statement``, by alias (every table read
+    by an index: a scan of a whole table fails the test)."""
+    nodes = postgres_plan(statement)
+    scans = [n for n in nodes if "Relation Name" in n]
+    out: dict[str, list[str]] = {}
+    for node in scans:
+        # A bitmap scan's condition is on its heap scan too, as the condition it rechecks.
+        condition = node.get("Index Cond") or node.get("Recheck Cond")
+        assert condition, node
+        out.setdefault(node["Alias"], []).append(condition)
+    return out

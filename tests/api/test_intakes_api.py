@@ -675,6 +675,44 @@ def test_the_submission_lists_its_referrals_as_the_referral_serializer_writes_th
     assert any(r["assigned_to"] for r in second["referrals"])
 
 
+def test_the_submissions_referrals_are_read_by_the_orms_statement_compiled_once(make_token, api):
+    """The answer's referrals are read by the ORM's own statement, compiled once per number of
+    referrals and queue set (building it was a fifth of a submission's CPU) and sent with the
+    case's ids; a token limited to some queues is shown only theirs, in queue order."""
+    from clinic.compiled import statements_sent
+    from intake import api as intake_api
+    from referrals.api import LIST_COLUMNS
+
+    intake_api._visible_statement.cache_clear()
+    for family in ("Once", "Twice"):
+        api.post("/api/v1/intakes", intake_body("V22", details(family_name=family)))
+    assert intake_api._visible_statement.cache_info().misses == 1  # three referrals, all queues
+
+    limited = Api(make_token(queues=("podiatry", "chiropractic")).raw)
+    with statements_sent("default") as sent:
+        body = limited.post("/api/v1/intakes", intake_body("V22", details(family_name="Part")))
+    assert body.status_code == 201
+    shown = body.json()["referrals"]
+    assert [r["queue"] for r in shown] == [
+        r.queue
+        for r in Referral.objects.filter(public_id__in=[r["id"] for r in shown]).order_by(
+            "-priority", "due_at", "id"
+        )
+    ]
+    assert {r["queue"] for r in shown} == {"podiatry", "chiropractic"}
+    assert intake_api._visible_statement.cache_info().misses == 2
+    case = Intake.objects.get(public_id=body.json()["id"])
+    ids = list(Referral.objects.filter(intake=case).values_list("pk", flat=True))
+    assert len(ids) == 3
+    orm = (
+        Referral.objects.filter(pk__in=ids, queue__in_constants=("chiropractic", "podiatry"))
+        .order_by("-priority", "due_at", "id")
+        .values(*LIST_COLUMNS)
+        .query.sql_with_params()
+    )
+    assert sent[-1] == (orm[0], tuple(orm[1]))
+
+
 def test_a_second_submission_that_joins_an_open_referral_shows_that_referral(api):
     """The response lists the referrals the case fed, the joined ones too (with their own
     opening intake), in queue order."""
