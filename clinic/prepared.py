@@ -79,3 +79,24 @@ def preparing(using: str, when: bool = True) -> Iterator[None]:
         raise
     finally:
         raw.cursor_factory = before
+
+
+@contextmanager
+def unprepared(using: str) -> Iterator[None]:
+    """Statements run on ``using`` inside the block are bound client-side and never prepared,
+    even inside ``preparing()``: for a statement whose generic plan, made without its
+    parameters' values, could read far more than the plan made for them."""
+    if not enabled(using):
+        yield
+        return
+    from django.db.backends.postgresql.base import Cursor
+
+    connection = connections[using]
+    connection.ensure_connection()
+    raw = connection.connection
+    before = raw.cursor_factory
+    raw.cursor_factory = Cursor
+    try:
+        yield
+    finally:
+        raw.cursor_factory = before

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from clinic.prepared import preparing
 from intake.models import RateCounter
 
 
@@ -52,7 +53,8 @@ def _increment(key: str) -> int | None:
     """Add one to the counter and return the new count; None when there is no such row."""
     quote = connection.ops.quote_name
     table, column = quote(RateCounter._meta.db_table), quote("count")
-    with connection.cursor() as cursor:
+    # Prepared by PostgreSQL (clinic.prepared): the same statement on every API request.
+    with preparing(connection.alias), connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {column} = {column} + 1 WHERE {quote('key')} = %s "  # noqa: S608 - quoted identifiers
             f"RETURNING {column}",

@@ -11,12 +11,13 @@ from typing import Any, Final
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from clinic.compiled import CompiledInstances, compiled_instances, db_value
 from clinic.instances import unsaved
+from clinic.prepared import preparing, unprepared
 from intake import identity
 from intake.assessment import assess
 from intake.locks import lock_identity
@@ -198,9 +199,12 @@ def _candidates_lookup(alias: str) -> CompiledInstances:
 def _candidates(family_key: str, date_of_birth: dt.date) -> list[Patient]:
     """``_same_person(family_key, date_of_birth)``'s patients, without compiling it."""
     alias = Patient._default_manager.db
-    return _candidates_lookup(alias).instances(
-        connections[alias], **_identity_values(family_key, date_of_birth, alias)
-    )
+    # Not prepared: a generic plan, made without the name and the birth date, read every
+    # patient born that day by the birth-date index and filtered them by name.
+    with unprepared(alias):
+        return _candidates_lookup(alias).instances(
+            connections[alias], **_identity_values(family_key, date_of_birth, alias)
+        )
 
 
 def patient_matches(patient: Patient, phone_key: str, email_key: str) -> bool:
@@ -460,6 +464,11 @@ def intake_submit(
 ) -> Submission:
     """Validate, triage, route and store one case in one transaction; nothing is stored on error."""
     prepared = intake_prepare(patient=patient, answers=answers, submitted_at=submitted_at)
+    # The write's statements are the same few on every submission: PostgreSQL prepares each
+    # once per connection (clinic.prepared), the patient lookup apart (_candidates). Planning
+    # and parsing them, the answers and triage result written into the statement as literals,
+    # cost the server more than running them.
+    alias = router.db_for_write(Intake)
     for _attempt in range(REFERENCE_ATTEMPTS):
         # A reference taken by another case (27^8 codes: about one submission in ten thousand
         # at a million cases) fails the intake's unique index: the whole transaction is tried
@@ -467,7 +476,7 @@ def intake_submit(
         # submission.
         reference = identity.new_reference()
         try:
-            with transaction.atomic():
+            with transaction.atomic(using=alias), preparing(alias):
                 return _store(
                     prepared,
                     reference=reference,

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from psycopg.conninfo import make_conninfo
 
-from clinic.prepared import enabled, preparing
+from clinic.prepared import enabled, preparing, unprepared
 from referrals.models import Referral, Scope
 from referrals.tokens import api_token_create
 from tests.api.conftest import intake_body
@@ -187,6 +187,21 @@ def test_a_block_inside_a_block_leaves_the_outer_one_preparing(fresh_connection)
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
+def test_an_unprepared_block_inside_a_preparing_one_binds_client_side(fresh_connection):
+    from django.db.backends.postgresql.base import ServerBindingCursor
+    from psycopg import ClientCursor
+
+    with preparing(connection.alias):
+        with unprepared(connection.alias), connection.cursor() as cursor:
+            assert isinstance(cursor.cursor, ClientCursor)
+            assert Referral.objects.filter(pk=-1).count() == 0
+        with connection.cursor() as cursor:
+            assert isinstance(cursor.cursor, ServerBindingCursor)
+    assert prepared() == {}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
 def test_after_a_rollback_the_statements_are_prepared_again(fresh_connection):
     def count() -> int:
         with preparing(connection.alias):
@@ -272,19 +287,21 @@ def test_where_nothing_is_prepared_the_block_changes_nothing(monkeypatch):
         with connection.cursor() as cursor:
             assert type(cursor.cursor) is plain
         assert Referral.objects.count() == 0
+        with unprepared(connection.alias), connection.cursor() as cursor:
+            assert type(cursor.cursor) is plain
     assert len(queries) == 1
 
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_a_submissions_referral_reads_are_prepared_with_generic_plans_by_key(
-    client, fresh_connection
-):
-    """An API submission's locking read of the patient's open referrals and its read of the
-    referrals it answers with are prepared (planning them cost PostgreSQL longer than running
-    them); their generic plans, made without the patient or the ids, read by the one open
-    referral per patient and queue and by primary key. The patient lookup is not prepared: its
-    generic plan read every patient born that day and filtered them by name."""
+def test_a_submissions_statements_are_prepared_but_the_patient_lookup(client, fresh_connection):
+    """An API submission's statements are prepared (planning and parsing them, the answers and
+    triage written in as literals, cost PostgreSQL more than running them): the rate count,
+    every statement of the write (the task row too, where tasks are stored: not in these
+    tests) and the read of the referrals it answers with. Their generic
+    plans, made without the values, read the patient's open referrals by the patient and the
+    answer's referrals by key. The patient lookup is not prepared: its generic plan read every
+    patient born that day by the birth-date index and filtered them by name."""
     # For this session: plans made without the parameters' values, and (the tables are nearly
     # empty here) not by reading a whole table.
     with connection.cursor() as cursor:
@@ -295,7 +312,7 @@ def test_a_submissions_referral_reads_are_prepared_with_generic_plans_by_key(
     body = json.dumps(intake_body("V22", details(family_name="Prepared")))
     answered = [
         client.post("/api/v1/intakes", body, content_type="application/json", headers=bearer)
-        for _ in range(2)
+        for _ in range(2)  # the second joins the first's referrals
     ]
     assert [response.status_code for response in answered] == [201, 201]
     shown = [r["id"] for r in answered[1].json()["referrals"]]
@@ -303,6 +320,29 @@ def test_a_submissions_referral_reads_are_prepared_with_generic_plans_by_key(
     assert shown == [r["id"] for r in answered[0].json()["referrals"]]
 
     statements = prepared()
+    runs = {
+        part: list(having(statements, part).values())
+        for part in (
+            'UPDATE "intake_ratecounter"',
+            "pg_advisory_xact_lock",
+            'INSERT INTO "intake_patient"',
+            'UPDATE "intake_patient"',
+            'INSERT INTO "intake_intake"',
+            'INSERT INTO "referrals_referral"',
+            'INSERT INTO "referrals_referralintake"',
+            'INSERT INTO "referrals_referralevent"',
+        )
+    }
+    assert runs == {
+        'UPDATE "intake_ratecounter"': [2],
+        "pg_advisory_xact_lock": [2],
+        'INSERT INTO "intake_patient"': [1],
+        'UPDATE "intake_patient"': [1],  # the returning patient's latest submission
+        'INSERT INTO "intake_intake"': [2],
+        'INSERT INTO "referrals_referral"': [1],  # three in one statement; then joined
+        'INSERT INTO "referrals_referralintake"': [2],
+        'INSERT INTO "referrals_referralevent"': [2],
+    }
     locking = having(statements, "referrals_referral", "patient_id", "FOR UPDATE")
     answer = having(statements, "referrals_referral", "intake_intake", "auth_user")
     assert list(locking.values()) == [2]  # one queue set, run by each submission
