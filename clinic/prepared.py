@@ -13,8 +13,12 @@ client-side and never prepare.
 The statements are still the ORM's, run through Django's cursor wrapper (execute wrappers and
 query counts see them; Django logs them in its "QUERY = ... - PARAMS = ..." form).
 Only statements shaped the same on every request are run this way: the session, the user,
-the API token, and per queue set the default queue page's count and page and the API's first
-page. So a connection keeps a handful; psycopg forgets them all on a rollback (and prepares
+the API token, the API's rate count, per queue set the default queue page's count and page and
+the API's first page, and a submission's write (intake.services.intake_submit: its inserts, the
+locking read of the patient's open referrals, and the read of the referrals the API answers
+with), where parsing and planning the statements, the answers written in as literals, had cost
+the server more than running them. So a connection keeps a few dozen (psycopg keeps at most
+100, closing the least recently used); psycopg forgets them all on a rollback (and prepares
 them again on their next run), and keeps its count of the other, client-side statements it
 sees (at most 100, values included, in the process's memory).
 
