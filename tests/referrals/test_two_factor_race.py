@@ -1,20 +1,29 @@
-"""Two set-up pages of one account opened at once, on real PostgreSQL connections."""
+"""Two-factor requests of one account at once, on real PostgreSQL connections: two set-up
+pages, two sign-ins with one recovery code, a sign-in with a code and a new set of codes."""
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.test import Client
+from django.urls import reverse
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+import referrals.twofactor
+from referrals.twofactor import RECOVERY_CODE_COUNT, recovery_codes_replace
 from tests.clinic_fixtures import make_staff
 from tests.referrals.test_concurrency import run_at_once
-from tests.referrals.test_staff_login import QR, log_in, prove_mailbox
+from tests.referrals.test_staff_login import QR, code_for, log_in, prove_mailbox
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+
+RECOVERY = reverse("staff-recovery-codes")
 
 
 def test_two_set_up_pages_opened_at_once_make_one_authenticator(monkeypatch):
@@ -56,10 +65,6 @@ def test_two_set_up_pages_opened_at_once_make_one_authenticator(monkeypatch):
 def test_one_recovery_code_given_by_two_sign_ins_at_once_lets_one_in(monkeypatch):
     """django-otp's static device reads the code, then deletes it: two sign-ins at once both
     read it and both were let in. The device's row is locked first; the second finds it used."""
-    from django_otp.plugins.otp_static.models import StaticToken
-
-    from referrals.twofactor import recovery_codes_replace
-
     assert connection.vendor == "postgresql"
     user = make_staff("lead_lin", "Triage lead")
     TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
@@ -93,3 +98,144 @@ def test_one_recovery_code_given_by_two_sign_ins_at_once_lets_one_in(monkeypatch
         assert outcome[0] == "ok", outcomes
     assert sorted(outcome[1].status_code for outcome in outcomes if outcome) == [200, 302]
     assert not StaticToken.objects.filter(device__user=user, token=code).exists()
+
+
+def _start(job: Any) -> tuple[threading.Thread, list[Any]]:
+    """``job`` on a thread of its own (its own connection), its outcome in the list."""
+    outcome: list[Any] = []
+
+    def runner() -> None:
+        try:
+            outcome.append(("ok", job()))
+        except Exception as exc:
+            outcome.append(("error", exc))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=runner)
+    thread.start()
+    return thread, outcome
+
+
+def _another_connection_waits_for_a_lock(timeout: float = 10) -> bool:
+    # Read on the test's own connection, in autocommit: pg_stat_activity is read afresh by each
+    # statement (inside one transaction it would be the first read's snapshot).
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.02)
+    return False
+
+
+def _lead_with_codes_and_a_session_signed_in_with_the_authenticator() -> tuple[
+    Any, list[str], Client
+]:
+    user = make_staff("lead_lin", "Triage lead")
+    device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    codes = recovery_codes_replace(user=user)
+    owner = Client()
+    assert log_in(owner, "lead_lin", otp_token=code_for(device)).status_code == 302
+    return user, codes, owner
+
+
+def _held(user: Any) -> set[str]:
+    return set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+
+
+def _new_set_shown(owner: Client) -> list[str]:
+    return re.findall(r"<code>([a-z2-7]{8})</code>", owner.get(RECOVERY).content.decode())
+
+
+def test_a_new_set_made_while_a_sign_in_holds_its_code_waits_for_it_and_ends_the_rest(
+    monkeypatch,
+):
+    """The sign-in has locked its device and read the code; the new set comes then. Deleting
+    the codes before locking the devices (as the new set once did), each waited for the other:
+    the new set's inserts for the sign-in's device lock, the sign-in's delete for the new set's
+    deleted row, and PostgreSQL ended one of them ("deadlock detected", a 500)."""
+    assert connection.vendor == "postgresql"
+    user, codes, owner = _lead_with_codes_and_a_session_signed_in_with_the_authenticator()
+
+    holding, go_on = threading.Event(), threading.Event()
+    real_verify = StaticDevice.verify_token
+
+    def verify_when_let_go(self: StaticDevice, token: str) -> bool:
+        holding.set()
+        go_on.wait(timeout=10)
+        return real_verify(self, token)
+
+    monkeypatch.setattr(StaticDevice, "verify_token", verify_when_let_go)
+    sign_in, signed_in = _start(
+        lambda: log_in(Client(), "lead_lin", otp_token=codes[0], addr="203.0.113.1")
+    )
+    assert holding.wait(timeout=10)
+    replace, replaced = _start(lambda: owner.post(RECOVERY))
+    waiting = _another_connection_waits_for_a_lock()
+    time.sleep(0.2)  # the new set goes as far as it can before the sign-in goes on
+    go_on.set()
+    for thread in (sign_in, replace):
+        thread.join(timeout=30)
+    monkeypatch.setattr(StaticDevice, "verify_token", real_verify)
+    assert waiting, "the new set did not wait for the sign-in's lock"
+
+    assert [kind for kind, _ in signed_in] == ["ok"], signed_in
+    assert [kind for kind, _ in replaced] == ["ok"], replaced
+    assert signed_in[0][1].status_code == 302  # the code was good when it was read
+    assert replaced[0][1].status_code == 302
+    new = _new_set_shown(owner)
+    assert len(new) == RECOVERY_CODE_COUNT
+    assert _held(user) == set(new)
+    assert not set(new) & set(codes)
+    assert log_in(Client(), "lead_lin", otp_token=new[0], addr="203.0.113.2").status_code == 302
+    refused = Client()
+    assert log_in(refused, "lead_lin", otp_token=codes[1], addr="203.0.113.3").status_code == 200
+    assert "_auth_user_id" not in refused.session
+    assert _held(user) == set(new[1:])
+
+
+def test_a_sign_in_while_a_new_set_is_being_made_waits_and_its_old_code_is_refused(monkeypatch):
+    """The new set has taken its locks and ended the old codes; a sign-in with one of them
+    comes then. In the old order (the codes deleted, then the inserts checking the device)
+    the sign-in locked the device, read the code the new set had not yet committed the end
+    of, and waited on its delete, while the new set's inserts waited for the device: a
+    deadlock, and a 500 (the reviewer's reproduction)."""
+    assert connection.vendor == "postgresql"
+    user, codes, owner = _lead_with_codes_and_a_session_signed_in_with_the_authenticator()
+
+    holding, go_on = threading.Event(), threading.Event()
+    real_new_code = referrals.twofactor._new_recovery_code
+
+    def new_code_when_let_go() -> str:
+        # Called after the old codes are deleted, before the new ones are inserted.
+        holding.set()
+        go_on.wait(timeout=10)
+        return real_new_code()
+
+    monkeypatch.setattr(referrals.twofactor, "_new_recovery_code", new_code_when_let_go)
+    replace, replaced = _start(lambda: owner.post(RECOVERY))
+    assert holding.wait(timeout=10)
+    sign_in, signed_in = _start(
+        lambda: log_in(Client(), "lead_lin", otp_token=codes[0], addr="203.0.113.1")
+    )
+    waiting = _another_connection_waits_for_a_lock()
+    time.sleep(0.2)  # the sign-in goes as far as it can before the new set goes on
+    go_on.set()
+    for thread in (replace, sign_in):
+        thread.join(timeout=30)
+    monkeypatch.setattr(referrals.twofactor, "_new_recovery_code", real_new_code)
+    assert waiting, "the sign-in did not wait for the new set's locks"
+
+    assert [kind for kind, _ in replaced] == ["ok"], replaced
+    assert [kind for kind, _ in signed_in] == ["ok"], signed_in
+    assert replaced[0][1].status_code == 302
+    assert signed_in[0][1].status_code == 200  # the old set ended before the code was read
+    new = _new_set_shown(owner)
+    assert len(new) == RECOVERY_CODE_COUNT
+    assert _held(user) == set(new)
+    assert not set(new) & set(codes)
