@@ -9,16 +9,24 @@ class ReferralsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
         from django.db.backends.signals import connection_created
+        from django.db.models.signals import pre_delete
+        from django_otp.plugins.otp_static.models import StaticDevice
 
         from clinic.middleware import stamp_session_refresh
         from clinic.pgtypes import use_fast_timestamps
         from referrals import admin_integrations  # noqa: F401 - registers the integration admin
         from referrals.aggregates import register_sqlite_median
+        from referrals.twofactor import recovery_codes_lock_before_delete
 
         user_logged_in.connect(stamp_session_refresh, dispatch_uid="stamp_session_refresh")
         user_logged_in.connect(forget_own_failures, dispatch_uid="forget_own_failures")
         connection_created.connect(use_fast_timestamps, dispatch_uid="use_fast_timestamps")
         connection_created.connect(register_sqlite_median, dispatch_uid="register_sqlite_median")
+        pre_delete.connect(
+            recovery_codes_lock_before_delete,
+            sender=StaticDevice,
+            dispatch_uid="recovery_codes_lock_before_delete",
+        )
 
 
 def forget_own_failures(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

@@ -120,6 +120,21 @@ def recovery_codes_replace(*, user: Any) -> list[str]:
     return sorted(codes)
 
 
+def recovery_codes_lock_before_delete(sender: Any, instance: StaticDevice, **kwargs: Any) -> None:
+    """Before a static device is deleted (an administrator removing a member of staff's
+    codes), its account's devices are locked, as a new set and a sign-in with a code lock them
+    before they delete a code. Django deletes the device's codes first and the device after:
+    against a sign-in, which locks the device and then deletes its code, the two deadlocked on
+    PostgreSQL (a 500)."""
+    # pre_delete is sent inside the deletion's transaction, before its first delete.
+    list(
+        StaticDevice.objects.select_for_update()
+        .filter(user_id=instance.user_id)
+        .order_by("id")
+        .values_list("pk")
+    )
+
+
 def recovery_codes_left(user: Any) -> int:
     return _recovery_codes_held(user).count()
 
@@ -156,8 +171,10 @@ class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
         if holder is None:
             return authenticator
         # Locked (clean_otp runs in a transaction): two sign-ins with one code at once both
-        # found it, and both were let in; the second now waits, and finds it used.
-        return StaticDevice.objects.select_for_update().get(pk=holder.pk)
+        # found it, and both were let in; the second now waits, and finds it used. A device
+        # removed meanwhile (by an administrator) is not found under the lock: no code is left.
+        locked = StaticDevice.objects.select_for_update().filter(pk=holder.pk).first()
+        return locked if locked is not None else authenticator
 
     def _verify_token(self, user: Any, token: str, device: Any = None) -> Any:
         if isinstance(device, StaticDevice):

@@ -9,7 +9,9 @@ import time
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
+from django.db.models.signals import post_delete
 from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -239,3 +241,93 @@ def test_a_sign_in_while_a_new_set_is_being_made_waits_and_its_old_code_is_refus
     assert len(new) == RECOVERY_CODE_COUNT
     assert _held(user) == set(new)
     assert not set(new) & set(codes)
+
+
+def _administrator() -> Client:
+    admin = User.objects.create_superuser("admin_ada", "ada@clinic.test", "x" * 16)
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+def _delete_page(device: StaticDevice) -> str:
+    return reverse("admin:otp_static_staticdevice_delete", args=[device.pk])
+
+
+def test_codes_removed_by_an_administrator_while_a_sign_in_holds_one_wait_for_it(monkeypatch):
+    """An administrator removes a member of staff's codes (Otp_Static -> Static devices) while
+    they sign in with one. Django deletes the device's codes, then the device: in that order,
+    against the sign-in's device lock and then its code's delete, each waited for the other."""
+    assert connection.vendor == "postgresql"
+    user, codes, _owner = _lead_with_codes_and_a_session_signed_in_with_the_authenticator()
+    device = StaticDevice.objects.get(user=user)
+    administrator = _administrator()
+
+    holding, go_on = threading.Event(), threading.Event()
+    real_verify = StaticDevice.verify_token
+
+    def verify_when_let_go(self: StaticDevice, token: str) -> bool:
+        holding.set()
+        go_on.wait(timeout=10)
+        return real_verify(self, token)
+
+    monkeypatch.setattr(StaticDevice, "verify_token", verify_when_let_go)
+    sign_in, signed_in = _start(
+        lambda: log_in(Client(), "lead_lin", otp_token=codes[0], addr="203.0.113.1")
+    )
+    assert holding.wait(timeout=10)
+    remove, removed = _start(lambda: administrator.post(_delete_page(device), {"post": "yes"}))
+    waiting = _another_connection_waits_for_a_lock()
+    time.sleep(0.2)  # the removal goes as far as it can before the sign-in goes on
+    go_on.set()
+    for thread in (sign_in, remove):
+        thread.join(timeout=30)
+    monkeypatch.setattr(StaticDevice, "verify_token", real_verify)
+    assert waiting, "the removal did not wait for the sign-in's lock"
+
+    assert [kind for kind, _ in signed_in] == ["ok"], signed_in
+    assert [kind for kind, _ in removed] == ["ok"], removed
+    assert signed_in[0][1].status_code == 302  # the code was good when it was read
+    assert removed[0][1].status_code == 302
+    assert not StaticDevice.objects.filter(user=user).exists()
+    assert _held(user) == set()
+
+
+def test_a_sign_in_while_an_administrator_removes_the_codes_is_refused(monkeypatch):
+    """The removal has deleted the codes and not yet the device; a sign-in with one comes
+    then, and is refused once the removal is done (it had found the code, and then the
+    device gone under its lock: a 500)."""
+    assert connection.vendor == "postgresql"
+    user, codes, _owner = _lead_with_codes_and_a_session_signed_in_with_the_authenticator()
+    device = StaticDevice.objects.get(user=user)
+    administrator = _administrator()
+
+    holding, go_on = threading.Event(), threading.Event()
+
+    def codes_deleted(sender: Any, **kwargs: Any) -> None:
+        # Sent after the codes' delete, before the device's.
+        if not holding.is_set():
+            holding.set()
+            go_on.wait(timeout=10)
+
+    post_delete.connect(codes_deleted, sender=StaticToken, dispatch_uid="race-codes-deleted")
+    try:
+        remove, removed = _start(lambda: administrator.post(_delete_page(device), {"post": "yes"}))
+        assert holding.wait(timeout=10)
+        sign_in, signed_in = _start(
+            lambda: log_in(Client(), "lead_lin", otp_token=codes[0], addr="203.0.113.1")
+        )
+        waiting = _another_connection_waits_for_a_lock()
+        time.sleep(0.2)  # the sign-in goes as far as it can before the removal goes on
+        go_on.set()
+        for thread in (remove, sign_in):
+            thread.join(timeout=30)
+    finally:
+        post_delete.disconnect(sender=StaticToken, dispatch_uid="race-codes-deleted")
+    assert waiting, "the sign-in did not wait for the removal's locks"
+
+    assert [kind for kind, _ in removed] == ["ok"], removed
+    assert [kind for kind, _ in signed_in] == ["ok"], signed_in
+    assert removed[0][1].status_code == 302
+    assert signed_in[0][1].status_code == 200
+    assert not StaticDevice.objects.filter(user=user).exists()
