@@ -331,3 +331,38 @@ def test_a_sign_in_while_an_administrator_removes_the_codes_is_refused(monkeypat
     assert removed[0][1].status_code == 302
     assert signed_in[0][1].status_code == 200
     assert not StaticDevice.objects.filter(user=user).exists()
+
+
+def test_two_first_sets_made_at_once_leave_one_device_and_one_set(monkeypatch):
+    """Two requests for an account's first set at once (no device yet, nothing to lock but
+    the account's row): each made a device of its own and its set, and both sets worked."""
+    assert connection.vendor == "postgresql"
+    user = make_staff("lead_lin", "Triage lead")
+
+    holding, go_on = threading.Event(), threading.Event()
+    real_new_code = referrals.twofactor._new_recovery_code
+
+    def first_new_code_when_let_go() -> str:
+        # The first set, its device made and the old codes deleted, waits here once.
+        if not holding.is_set():
+            holding.set()
+            go_on.wait(timeout=10)
+        return real_new_code()
+
+    monkeypatch.setattr(referrals.twofactor, "_new_recovery_code", first_new_code_when_let_go)
+    first, made_first = _start(lambda: recovery_codes_replace(user=user))
+    assert holding.wait(timeout=10)
+    second, made_second = _start(lambda: recovery_codes_replace(user=user))
+    waiting = _another_connection_waits_for_a_lock(timeout=3)
+    time.sleep(0.2)  # the second set goes as far as it can before the first goes on
+    go_on.set()
+    for thread in (first, second):
+        thread.join(timeout=30)
+    monkeypatch.setattr(referrals.twofactor, "_new_recovery_code", real_new_code)
+
+    assert [kind for kind, _ in made_first] == ["ok"], made_first
+    assert [kind for kind, _ in made_second] == ["ok"], made_second
+    assert StaticDevice.objects.filter(user=user).count() == 1
+    assert _held(user) == set(made_second[0][1])
+    assert len(_held(user)) == RECOVERY_CODE_COUNT
+    assert waiting, "the second set did not wait for the first"
