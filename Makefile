@@ -23,8 +23,8 @@ test: env browser-deps
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m mypy .
 
-## faults: kill the database and the task worker under load, each on a PostgreSQL cluster of
-## its own (needs root and Debian's postgresql; never touches the server on port 5432)
+## faults: stop the database under load and under a task worker, kill a task worker, each on a
+## PostgreSQL cluster of its own (needs root and Debian's postgresql; never touches port 5432)
 faults: env
 	$(PY) -m pytest -m fault -s -q tests/faults
 

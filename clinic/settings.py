@@ -288,7 +288,8 @@ if PRODUCTION and MAIL_BACKEND == "smtp":
             )
 SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
-# Background tasks: a database queue run by `manage.py db_worker`. Tests run
+# Background tasks: a database queue run by `manage.py run_worker` (django-tasks-db's
+# db_worker, waiting for the database through an outage). Tests run
 # tasks on enqueue unless a test asks for the database backend.
 TASKS_BACKEND = env_choice(
     "TASKS_BACKEND", "immediate" if TESTING else "database", ("database", "immediate", "dummy")

@@ -178,3 +178,21 @@ def test_a_signal_stops_the_worker_at_once_while_it_waits_for_the_database(
     assert stopped_after < 1.0, output
     assert "Traceback" not in output
     assert "Connection refused" in output
+
+
+def test_the_worker_takes_every_option_of_django_tasks_db_and_handles_each():
+    """handle() is a copy of django-tasks-db's (it names its Worker class): an upgrade that
+    adds an option must not go unnoticed."""
+    import inspect
+
+    from django_tasks_db.management.commands import db_worker
+
+    from referrals.management.commands import run_worker
+
+    def options(command: type) -> set[str]:
+        return {action.dest for action in command().create_parser("manage.py", "w")._actions}
+
+    assert options(db_worker.Command) | {"max_db_wait"} == options(run_worker.Command)
+    upstream = inspect.signature(db_worker.Command.handle).parameters
+    ours = inspect.signature(run_worker.Command.handle).parameters
+    assert set(upstream) | {"max_db_wait"} == set(ours)

@@ -61,7 +61,7 @@ class SlowReceiver:
 
 def worker(env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(  # noqa: S603 - our interpreter and manage.py
-        [PYTHON, "manage.py", "db_worker", "--no-startup-delay", "--interval", "0.5"],
+        [PYTHON, "manage.py", "run_worker", "--no-startup-delay", "--interval", "0.5"],
         cwd=ROOT,
         env=child_env(env),
         stdout=subprocess.DEVNULL,

@@ -1,6 +1,6 @@
 """Enqueue the periodic tasks named in settings.PERIODIC_TASKS once a minute.
 
-Run exactly one scheduler beside the `db_worker`s: the scheduler only puts
+Run exactly one scheduler beside the `run_worker`s: the scheduler only puts
 jobs on the queue, the workers run them.
 """
 
