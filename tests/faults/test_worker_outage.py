@@ -1,4 +1,5 @@
-"""The database stops under a running task worker and comes back (docs/RELIABILITY.md).
+"""The database stops under a task worker and comes back, twice (docs/RELIABILITY.md): once
+while a task runs, once while the worker waits for work.
 
 `manage.py run_worker` stays up through the outage with one log line an attempt, and runs
 tasks again once the database is back, without a restart. The task it was running when the
@@ -84,6 +85,17 @@ def test_the_worker_waits_through_a_database_outage_and_carries_on():
             recovered = time.monotonic() - restarted
             # Its end could not be recorded, and django-tasks-db does not run it again.
             assert status(db, busy) == "RUNNING"
+
+            # A second outage while the worker waits for work on its open connection.
+            seen = log_path.read_text().count(AWAY)
+            db.stop()
+            stopped = time.monotonic()
+            wait_for(lambda: log_path.read_text().count(AWAY) >= seen + 2, 60, "an idle outage")
+            assert worker.poll() is None, log_path.read_text()
+            db.start()
+            away += time.monotonic() - stopped
+            idle = enqueue(env, "prune_task_results.enqueue()")
+            wait_for(lambda: status(db, idle) == "SUCCESSFUL", 60, "a task after the 2nd outage")
         finally:
             worker.send_signal(signal.SIGTERM)
             try:
@@ -98,12 +110,13 @@ def test_the_worker_waits_through_a_database_outage_and_carries_on():
     assert "Traceback" not in output
     attempts = [line for line in output.splitlines() if AWAY in line]
     # Waits of 1, 2, 2, ... s: one line a wait, not one a poll every 0.5 s.
-    assert 3 <= len(attempts) <= 2 + away / MAX_WAIT + 2, output
+    assert 5 <= len(attempts) <= 2 * 2 + away / MAX_WAIT + 2, output
     assert all(" ERROR " in line for line in attempts)
     assert "Connection refused" in output
+    assert output.count("the database answers again after") == 2
     cut = f"Task id={busy} path=tests.faults.tasks.pause: the database went away while it ran"
     assert cut in output
-    assert "the database answers again after" in output
-    print(f"\nworker: {len(attempts)} log lines in {away:.1f} s without the database; a task "
+    print(f"\nworker: {len(attempts)} log lines in {away:.1f} s without the database (two "
+          "outages); a task "
           f"queued after the restart ran {recovered:.1f} s after it; the task cut by the "
           "outage stays running")  # fmt: skip
