@@ -22,6 +22,9 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
 SESSION_KEY: Final = "intake_page"
+# The mark a page had when its patient last kept it open: its close may cross the keep-open's
+# answer that gives it the new one, and must still end the hold (the page is the latest).
+KEPT_KEY: Final = "intake_page_kept"
 
 
 def held_name(*, draft_token: str | None, sent: str | None) -> str | None:
@@ -37,10 +40,16 @@ def held_name(*, draft_token: str | None, sent: str | None) -> str | None:
     return hashlib.sha256(held.encode()).hexdigest()[:16]
 
 
-def page_drawn(session: MutableMapping[str, Any], *, held: str) -> str:
-    """The mark of a page of ``held`` drawn, or kept open, now: from now on the latest."""
+def page_drawn(session: MutableMapping[str, Any], *, held: str, replacing: str = "") -> str:
+    """The mark of a page of ``held`` drawn, or kept open, now: from now on the latest.
+    ``replacing`` is the mark the page had when it was kept open: until another page is drawn
+    it ends the hold too, for the page may close before the new mark reaches it."""
     mark = f"{held}.{secrets.token_hex(8)}"
     session[SESSION_KEY] = mark
+    if replacing:
+        session[KEPT_KEY] = replacing
+    else:
+        session.pop(KEPT_KEY, None)
     return mark
 
 
@@ -53,12 +62,11 @@ def page_shows(mark: str, *, held: str | None) -> bool:
 
 
 def page_is_latest(session: Mapping[str, Any], *, mark: str, held: str | None) -> bool:
-    """Whether a page carrying ``mark`` is the latest page of what the session holds now."""
-    latest = session.get(SESSION_KEY)
-    return (
-        isinstance(latest, str)
-        and page_shows(mark, held=held)
-        and secrets.compare_digest(mark.encode(), latest.encode())
+    """Whether a page carrying ``mark`` is the latest page of what the session holds now (its
+    mark, or the one it had when it was last kept open)."""
+    return page_shows(mark, held=held) and any(
+        isinstance(latest, str) and secrets.compare_digest(mark.encode(), latest.encode())
+        for latest in (session.get(SESSION_KEY), session.get(KEPT_KEY))
     )
 
 
@@ -66,3 +74,4 @@ def pages_forget(session: MutableMapping[str, Any]) -> None:
     """No page is the latest: none may end the hold (it has ended, or a page that did not say
     which it was has been in use)."""
     session.pop(SESSION_KEY, None)
+    session.pop(KEPT_KEY, None)

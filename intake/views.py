@@ -77,15 +77,15 @@ def _held(request: HttpRequest) -> str | None:
     return held_name(draft_token=_token(request), sent=sent if isinstance(sent, str) else None)
 
 
-def _page_drawn(request: HttpRequest) -> str | None:
-    """The mark of a page drawn now that shows what this browser holds: only the latest such
-    page may end the hold when it closes itself (intake.closing). The session is written for
-    it, and its end moved in the same write."""
+def _page_drawn(request: HttpRequest, *, replacing: str = "") -> str | None:
+    """The mark of a page drawn (or kept open, ``replacing`` its mark) now that shows what this
+    browser holds: only the latest such page may end the hold when it closes itself
+    (intake.closing). The session is written for it, and its end moved in the same write."""
     held = _held(request)
     if held is None:
         return None
     stamp_session_refresh(sender=None, request=request)
-    return page_drawn(request.session, held=held)
+    return page_drawn(request.session, held=held, replacing=replacing)
 
 
 def _mark_closed(request: HttpRequest) -> None:
@@ -399,7 +399,7 @@ def keep_open(request: HttpRequest) -> HttpResponse:
         pages_forget(request.session)
         stamp_session_refresh(sender=None, request=request)
         return JsonResponse({"open": True})
-    return JsonResponse({"open": True, "page": _page_drawn(request)})
+    return JsonResponse({"open": True, "page": _page_drawn(request, replacing=shown)})
 
 
 @require_POST

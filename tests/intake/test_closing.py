@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from intake.closing import (
+    KEPT_KEY,
     SESSION_KEY,
     held_name,
     page_drawn,
@@ -69,3 +70,21 @@ def test_the_held_part_alone_is_not_the_latest_page():
     assert not page_is_latest(session, mark=DRAFT, held=DRAFT)
     assert not page_is_latest(session, mark=f"{DRAFT}.{'0' * 16}", held=DRAFT)
     assert page_is_latest(session, mark=latest, held=DRAFT)
+
+
+def test_a_page_kept_open_ends_the_hold_with_its_old_mark_until_another_page_is_drawn():
+    assert DRAFT is not None
+    session: dict[str, object] = {}
+    before = page_drawn(session, held=DRAFT)
+    kept = page_drawn(session, held=DRAFT, replacing=before)
+    assert page_is_latest(session, mark=kept, held=DRAFT)
+    assert page_is_latest(session, mark=before, held=DRAFT)  # its close crossed the answer
+    assert not page_is_latest(session, mark=before, held=OTHER_DRAFT)
+    other = page_drawn(session, held=DRAFT)
+    assert KEPT_KEY not in session
+    assert not page_is_latest(session, mark=before, held=DRAFT)
+    assert not page_is_latest(session, mark=kept, held=DRAFT)
+    assert page_is_latest(session, mark=other, held=DRAFT)
+    page_drawn(session, held=DRAFT, replacing=other)
+    pages_forget(session)
+    assert session == {}

@@ -115,10 +115,35 @@ def test_typing_in_an_older_page_makes_it_the_latest(client):
     assert kept not in (older, newer)
     close(client, newer)
     assert client.session[SESSION_KEY] == token
-    close(client, older)  # handed back: only the new mark is the latest
-    assert client.session[SESSION_KEY] == token
     close(client, kept)
     assert SESSION_KEY not in client.session
+
+
+def test_a_page_closing_before_its_new_mark_reaches_it_still_ends_the_form(client):
+    """The keep-open's answer and the page's close may cross (intake-form.js sends them
+    without waiting: the browser test's clock made them cross): the mark the page had when it
+    was kept open still ends the form, until another page of it is drawn."""
+    complete(client, worked_case("V01"), upto="pain_locations")
+    token = client.session[SESSION_KEY]
+    older = page_mark(html(client.get("/form/about_you/")))
+    newer = page_mark(html(client.get("/form/pain_locations/")))
+    assert client.post("/form/keep-open/", {"page": older}).json()["open"] is True
+    close(client, newer)  # the other window's, idle since
+    assert client.session[SESSION_KEY] == token
+    close(client, older)
+    assert SESSION_KEY not in client.session
+
+
+def test_the_mark_a_page_had_before_it_was_kept_open_ends_nothing_once_another_is_drawn(
+    client,
+):
+    complete(client, worked_case("V01"), upto="pain_locations")
+    token = client.session[SESSION_KEY]
+    older = page_mark(html(client.get("/form/about_you/")))
+    assert client.post("/form/keep-open/", {"page": older}).json()["open"] is True
+    still_held(client, token)  # a page of the form drawn in the other window
+    close(client, older)
+    still_held(client, token)
 
 
 def test_keeping_open_a_page_of_a_form_replaced_since_says_it_is_closed(client):
