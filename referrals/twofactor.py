@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import math
 import secrets
 import smtplib
 import time
@@ -30,6 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.safestring import mark_safe
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django_otp import login as otp_login
 from django_otp.forms import OTPAuthenticationFormMixin
@@ -177,6 +179,8 @@ class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
         return locked if locked is not None else authenticator
 
     def _verify_token(self, user: Any, token: str, device: Any = None) -> Any:
+        if device is not None:
+            _refuse_while_held_back(device)
         if isinstance(device, StaticDevice):
             token = recovery_code_normalised(token)
         elif isinstance(device, TOTPDevice):
@@ -204,6 +208,30 @@ class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
                     )
                 raise
         return cleaned
+
+
+def _refuse_while_held_back(device: Any) -> None:
+    """django-otp checks no code for a while after wrong ones (1, 2, 4, 8 ... seconds): say how
+    long, and that a code typed sooner is refused and counted (StaffLoginForm.clean). Its own
+    message said "please try again soon", and a correct code typed at once counted towards the
+    lockout with no word of it."""
+    allowed, held_back = device.verify_is_allowed()
+    if allowed or not isinstance(held_back, dict) or "locked_until" not in held_back:
+        return  # allowed, or held back for a reason django-otp words itself
+    wait = max(1, math.ceil((held_back["locked_until"] - timezone.now()).total_seconds()))
+    raise forms.ValidationError(
+        ngettext(
+            "After a wrong code, the next is checked only after a short wait: wait %(wait)d "
+            "second, then type your code again. A code typed sooner is refused and counts "
+            "as a failed sign-in.",
+            "After wrong codes, the next is checked only after a short wait: wait %(wait)d "
+            "seconds, then type your code again. A code typed sooner is refused and counts "
+            "as a failed sign-in.",
+            wait,
+        )
+        % {"wait": wait},
+        code="otp_held_back",
+    )
 
 
 class StaffTwoFactorMiddleware:

@@ -2,6 +2,7 @@
 instead of the authenticator's code, a new set ending the old; and the operator's one-time
 code from `manage.py addstatictoken` for a first administrator whose set-up mail cannot come."""
 
+import datetime as dt
 import io
 import logging
 import re
@@ -246,3 +247,26 @@ def test_the_operators_addstatictoken_code_lets_the_first_administrator_in_once(
     assert held(User.objects.get(username="admin_ada")) == set()
     assert log_in(client, "admin_ada", otp_token=token).status_code == 302
     assert client.get(reverse("admin:index"))["Location"] == SETUP
+
+
+def test_a_code_typed_during_the_wait_after_a_wrong_one_says_how_long_to_wait(client, settings):
+    """django-otp checks no code for 1, 2, 4 ... seconds after wrong ones. Its message said
+    "please try again soon", and the right code typed at once was refused and counted towards
+    the lockout with no word of it: the page now says how long, and that a code typed sooner
+    counts as a failed sign-in. Once the wait is over the right code signs in."""
+    settings.AXES_FAILURE_LIMIT = 5
+    _user, device, _codes = lead_with_codes()
+    right = code_for(device)
+    wrong = next(c for c in ("000000", "111111") if c != right)
+    assert log_in(client, "lead_lin", otp_token=wrong).status_code == 200
+    answer = log_in(client, "lead_lin", otp_token=right)
+    assert answer.status_code == 200
+    text = answer.content.decode()
+    assert "wait 1 second, then type your code again" in text
+    assert "counts as a failed sign-in" in text
+    assert "try again soon" not in text
+    assert "_auth_user_id" not in client.session
+    device.refresh_from_db()
+    device.throttling_failure_timestamp -= dt.timedelta(seconds=2)  # the second has passed
+    device.save(update_fields=["throttling_failure_timestamp"])
+    assert log_in(client, "lead_lin", otp_token=code_for(device)).status_code == 302
