@@ -5,7 +5,8 @@ import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -153,3 +154,14 @@ def sqlite_plan(sql: str, params: Sequence[Any] = ()) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
         return [row[-1] for row in cursor.fetchall()]
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Return once ``check()`` is true, asking every 0.1 s; AssertionError after ``timeout``
+    seconds, naming ``what`` was waited for."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from referrals.management.commands.run_worker import retry_wait
-from tests.helpers import ROOT, child_env, run_manage, run_python
+from tests.helpers import ROOT, child_env, run_manage, run_python, wait_for
 
 TABLE = DBTaskResult._meta.db_table
 AWAY = "the database did not answer"
@@ -67,15 +66,6 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     migrated = run_manage("migrate", "--noinput", env={"DATABASE_URL": f"sqlite:///{path}"})
     assert migrated.returncode == 0, migrated.stderr
     return path
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 ENQUEUE = """

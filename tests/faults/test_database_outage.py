@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.helpers import wait_for
 from tests.live import (
     Gunicorn,
     Reply,
@@ -72,15 +73,6 @@ class Load:
     def since(self, moment: float) -> list[tuple[str, Reply]]:
         with self.lock:
             return [(kind, reply) for at, kind, reply in self.replies if at >= moment]
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_database_outage_under_load_is_503_then_recovers_by_itself():

@@ -12,13 +12,13 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from referrals.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, verify
-from tests.helpers import ROOT, child_env, run_manage, run_python
+from tests.helpers import ROOT, child_env, run_manage, run_python, wait_for
 from tests.live import PYTHON, cluster, migrate, service_env
 
 pytestmark = pytest.mark.fault
@@ -67,15 +67,6 @@ def worker(env: Mapping[str, str]) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 SUBMIT = """

@@ -12,11 +12,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import pytest
 
-from tests.helpers import ROOT, child_env, run_python
+from tests.helpers import ROOT, child_env, run_python, wait_for
 from tests.live import PYTHON, Cluster, cluster, migrate, service_env
 
 pytestmark = pytest.mark.fault
@@ -24,15 +24,6 @@ pytestmark = pytest.mark.fault
 AWAY = "the database did not answer"
 MAX_WAIT = 2
 PAUSE_SECONDS = 3
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def enqueue(env: Mapping[str, str], call: str) -> str:
