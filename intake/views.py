@@ -19,7 +19,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from clinic.middleware import client_address, stamp_session_refresh
-from intake.closing import held_name, page_drawn, page_is_latest, page_shows, pages_forget
 from intake.drafts import (
     IDENTITY_STEP,
     SESSION_KEY,
@@ -57,35 +56,16 @@ def _token(request: HttpRequest) -> str | None:
     return token if isinstance(token, str) else None
 
 
-def _closes(*, closed_url: str, page: str | None) -> dict[str, Any]:
+def _closes(*, closed_url: str) -> dict[str, Any]:
     """What a page holding a patient's answers, private link or result needs to close itself
-    when the form's session does (a shared computer: intake-form.js, or a refresh without it).
-    ``page`` is its mark (_page_drawn), None for a page that shows nothing held."""
+    when the form's session does (a shared computer: intake-form.js, or a refresh without it)."""
     return {
         "close_seconds": settings.SESSION_COOKIE_AGE,
         "idle_minutes": settings.SESSION_COOKIE_AGE // 60,
         "refresh_seconds": settings.SESSION_REFRESH_SECONDS,
         "close_url": reverse("form-close"),
         "closed_url": closed_url,
-        "close_page": page,
     }
-
-
-def _held(request: HttpRequest) -> str | None:
-    """The name of what this browser holds (intake.closing.held_name)."""
-    sent = request.session.get(DONE_KEY)
-    return held_name(draft_token=_token(request), sent=sent if isinstance(sent, str) else None)
-
-
-def _page_drawn(request: HttpRequest, *, replacing: str = "") -> str | None:
-    """The mark of a page drawn (or kept open, ``replacing`` its mark) now that shows what this
-    browser holds: only the latest such page may end the hold when it closes itself
-    (intake.closing). The session is written for it, and its end moved in the same write."""
-    held = _held(request)
-    if held is None:
-        return None
-    stamp_session_refresh(sender=None, request=request)
-    return page_drawn(request.session, held=held, replacing=replacing)
 
 
 def _mark_closed(request: HttpRequest) -> None:
@@ -328,7 +308,6 @@ def _close_form(request: HttpRequest) -> None:
     the pages shown before out of chromium's back/forward cache."""
     _leave_draft(request)
     request.session.pop(DONE_KEY, None)
-    pages_forget(request.session)
     _mark_closed(request)
     request.session.cycle_key()
 
@@ -370,7 +349,7 @@ def _render_step(request: HttpRequest, form: StepForm, draft: IntakeDraft | None
         # The session closes after this long without a request (a shared computer); the
         # page's script keeps it open while the patient types, warns before it closes, and
         # takes the answers and the private link off the screen when it has.
-        **_closes(closed_url=reverse("form-closed"), page=_page_drawn(request) if draft else None),
+        **_closes(closed_url=reverse("form-closed")),
         "idle_seconds": settings.SESSION_COOKIE_AGE if draft and token else None,
         "closed_mark": _closed_mark(request) if draft is None else None,
         "asks_interrupt": any(code in form.fields for code in INTERRUPT_FIELDS),
@@ -388,18 +367,11 @@ def keep_open(request: HttpRequest) -> HttpResponse:
     "Keep my form open" on the warning shown before the idle limit (WCAG 2.2.1). What was typed
     on a page and not yet sent was lost when the session ended under it (a review). A browser
     holding no form gets no session. The answer says whether the form is still open here: a
-    page told it is not closes itself (its session ended while the phone was locked, say).
-    The page sends its mark: one of another form (this browser's was replaced since) is told
-    it is closed, and one of this form, in use, becomes the latest (intake.closing)."""
-    shown = request.POST.get("page", "")
+    page told it is not closes itself (its session ended while the phone was locked, say)."""
     held = draft_for_token(_token(request)) is not None
-    if not held or (shown and not page_shows(shown, held=_held(request))):
-        return JsonResponse({"open": False})
-    if not shown:  # a page drawn before marks were: in use, so no older page may end the form
-        pages_forget(request.session)
+    if held:
         stamp_session_refresh(sender=None, request=request)
-        return JsonResponse({"open": True})
-    return JsonResponse({"open": True, "page": _page_drawn(request, replacing=shown)})
+    return JsonResponse({"open": held})
 
 
 @require_POST
@@ -408,16 +380,8 @@ def close(request: HttpRequest) -> HttpResponse:
     goes to the closed page. It counts from the earliest its session may have been kept open,
     so it closes up to SESSION_REFRESH_SECONDS before the session does; in that minute Back
     showed the first step filled in from the form still held, with the patient's private link,
-    or the result page again (a review). A browser holding nothing gets the mark alone.
-    The hold is the browser's: a page ends it only if it is the latest page of what is held
-    (its mark, intake.closing). An idle page that showed nothing, or an older form, or whose
-    form has been in use in another window since, ended the form of a patient at work there
-    (two windows side by side, a review); it now changes nothing."""
-    held = _held(request)
-    if held is None or page_is_latest(
-        request.session, mark=request.POST.get("page", ""), held=held
-    ):
-        _close_form(request)
+    or the result page again (a review). A browser holding nothing gets the mark alone."""
+    _close_form(request)
     return HttpResponse(status=204)
 
 
@@ -488,7 +452,7 @@ def done(request: HttpRequest) -> HttpResponse:
             stored[key] for key in ("safety_net", "diabetic_safety_net") if stored.get(key)
         ],
         "disclaimer": _disclaimer(),
-        **_closes(closed_url=f"{reverse('form-closed')}?sent=1", page=_page_drawn(request)),
+        **_closes(closed_url=f"{reverse('form-closed')}?sent=1"),
     }
     return render(request, "intake/done.html", context)
 

@@ -60,18 +60,10 @@
   // a refresh interval before the session does: it ends the form's hold in this browser
   // (data-close-url) before it leaves, or Back in that minute showed the form, filled in by
   // the server, with its private link (a review).
-  // The hold is the browser's, in every window: the page sends the mark the server drew into it
-  // (data-close-page; none on a page that shows nothing held), and the server ends the hold
-  // only if it is still the latest page of the form held. An idle page in one window ended the
-  // form of a patient at work in another, side by side (a review).
   var closer = document.querySelector("[data-closed-url]");
   if (closer) {
     var idle = document.getElementById("idle-warning");
     var keepUrl = closer.getAttribute("data-keep-open-url");
-    var shownMark = closer.getAttribute("data-close-page") || "";
-    var marked = function () {
-      return { body: new URLSearchParams({ page: shownMark }) };
-    };
     var idleMs = Number(closer.getAttribute("data-idle-seconds")) * 1000;
     var warnMs = Math.min(180000, idleMs / 4);
     var keepEveryMs = Math.min(300000, idleMs / 3);
@@ -91,7 +83,7 @@
       };
       // Off the screen whatever the answer: if the request failed, the session still ends
       // within the minute.
-      post(closer.getAttribute("data-close-url"), marked()).then(leave, leave);
+      post(closer.getAttribute("data-close-url")).then(leave, leave);
     };
     var keepOpen = function () {
       lastKept = Date.now();
@@ -103,15 +95,11 @@
       }
       // The server says whether the form is still open here: after a phone was locked past
       // the limit, "Keep my form open" or a tap found it closed and the page stayed as it was.
-      // A page kept open by its patient is the latest in this browser: it gets a new mark.
-      post(keepUrl, marked())
+      post(keepUrl)
         .then(function (response) {
           return response.ok ? response.json() : { open: true };
         })
         .then(function (answer) {
-          if (answer.page) {
-            shownMark = answer.page;
-          }
           if (!answer.open) {
             close();
           }
@@ -155,16 +143,7 @@
         check();
       }
     });
-    window.addEventListener("pageshow", function (event) {
-      check();
-      // Back or Forward brought the page back from the browser's back/forward cache, with no
-      // request: to the server the page left after it is newer, and this one, closing later,
-      // would leave the form held for Back to show. Shown again by its patient, it is kept open
-      // as its request would have kept it, and gets a new mark (or is told its form is closed).
-      if (event.persisted && !closed && keepUrl) {
-        keepOpen();
-      }
-    });
+    window.addEventListener("pageshow", check);
     window.setInterval(check, 15000);
   }
 

@@ -33,10 +33,8 @@ def html(response: Any) -> str:
 
 
 def without_tokens(page: str) -> str:
-    """The page without what differs on every load: the CSRF token, the script nonce and the
-    page's mark (intake.closing)."""
+    """The page without what differs on every load: the CSRF token and the script nonce."""
     page = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)
-    page = re.sub(r'data-close-page="[^"]+"', "", page)
     return re.sub(r'nonce="[^"]+"', "", page)
 
 

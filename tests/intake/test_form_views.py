@@ -780,13 +780,6 @@ def closed_mark(page: str) -> str | None:
     return found[1] if found else None
 
 
-def page_mark(page: str) -> str:
-    """The mark a page showing the form held sends as it closes itself (intake.closing)."""
-    found = re.search(r'data-close-page="([0-9a-f.]+)"', page)
-    assert found, "the page carries no mark"
-    return found[1]
-
-
 def test_a_first_step_after_the_form_was_closed_or_put_aside_carries_a_new_mark(client):
     """Back after a form was closed here (or "Start a new form") brought the last person's
     first step back with their name, birth date and contact details in its boxes, put back by
@@ -912,8 +905,7 @@ def test_a_page_closing_itself_ends_the_forms_hold_here_and_the_draft_stays(clie
     """The page's script counts from the earliest its session may have been kept open, so it
     closed up to a minute before the session: in that minute Back showed the first step filled
     in from the form still held, with its private link (a review). The page now POSTs to
-    /form/close/ first, as the script does: with the page's CSRF token in a header, and the
-    page's mark (without it, the request ends nothing: test_form_two_windows.py)."""
+    /form/close/ first, as the script does: with the page's CSRF token in a header."""
     complete(client, worked_case("V01"), upto="about_you")
     token = client.session[SESSION_KEY]
     session = client.session
@@ -924,11 +916,11 @@ def test_a_page_closing_itself_ends_the_forms_hold_here_and_the_draft_stays(clie
     assert browser.get("/form/close/").status_code == 405
     assert browser.post("/form/close/").status_code == 403  # no token
     assert browser.session[SESSION_KEY] == token
-    mark = page_mark(html(browser.get("/form/about_you/")))  # it sets the CSRF cookie
+    html(browser.get("/form/about_you/"))  # the page, which sets the CSRF cookie
     key = browser.session.session_key
     csrf = {"X-CSRFToken": browser.cookies[settings.CSRF_COOKIE_NAME].value}
     for _ in range(2):  # the same after a second one
-        response = browser.post("/form/close/", {"page": mark}, headers=csrf)
+        response = browser.post("/form/close/", headers=csrf)
         assert response.status_code == 204
         assert SESSION_KEY not in browser.session
         assert browser.session["kept"] == "a member of staff signed in here"
@@ -944,8 +936,8 @@ def test_a_page_closing_itself_ends_the_forms_hold_here_and_the_draft_stays(clie
 
 def test_a_result_page_closing_itself_forgets_the_result_here(client):
     complete(client, worked_case("V17"))
-    mark = page_mark(html(client.get("/form/done/")))
-    assert client.post("/form/close/", {"page": mark}).status_code == 204
+    assert client.get("/form/done/").status_code == 200
+    assert client.post("/form/close/").status_code == 204
     assert client.get("/form/done/")["Location"] == "/"
 
 
