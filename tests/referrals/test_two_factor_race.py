@@ -154,16 +154,12 @@ def _new_set_shown(owner: Client) -> list[str]:
     return re.findall(r"<code>([a-z2-7]{8})</code>", owner.get(RECOVERY).content.decode())
 
 
-def test_a_new_set_made_while_a_sign_in_holds_its_code_waits_for_it_and_ends_the_rest(
-    monkeypatch,
-):
-    """The sign-in has locked its device and read the code; the new set comes then. Deleting
-    the codes before locking the devices (as the new set once did), each waited for the other:
-    the new set's inserts for the sign-in's device lock, the sign-in's delete for the new set's
-    deleted row, and PostgreSQL ended one of them ("deadlock detected", a 500)."""
-    assert connection.vendor == "postgresql"
-    user, codes, owner = _lead_with_codes_and_a_session_signed_in_with_the_authenticator()
-
+def _beside_a_sign_in_holding_its_code(
+    monkeypatch: Any, code: str, other: Any
+) -> tuple[list[Any], list[Any], bool]:
+    """A sign-in with ``code`` held once it has locked its device and read the code, ``other``
+    started then and let go as far as it can (until another connection waits for a lock, and a
+    little longer), then the sign-in let go: each one's outcome, and whether ``other`` waited."""
     holding, go_on = threading.Event(), threading.Event()
     real_verify = StaticDevice.verify_token
 
@@ -174,16 +170,32 @@ def test_a_new_set_made_while_a_sign_in_holds_its_code_waits_for_it_and_ends_the
 
     monkeypatch.setattr(StaticDevice, "verify_token", verify_when_let_go)
     sign_in, signed_in = _start(
-        lambda: log_in(Client(), "lead_lin", otp_token=codes[0], addr="203.0.113.1")
+        lambda: log_in(Client(), "lead_lin", otp_token=code, addr="203.0.113.1")
     )
     assert holding.wait(timeout=10)
-    replace, replaced = _start(lambda: owner.post(RECOVERY))
+    beside, done = _start(other)
     waiting = _another_connection_waits_for_a_lock()
-    time.sleep(0.2)  # the new set goes as far as it can before the sign-in goes on
+    time.sleep(0.2)  # the other goes as far as it can before the sign-in goes on
     go_on.set()
-    for thread in (sign_in, replace):
+    for thread in (sign_in, beside):
         thread.join(timeout=30)
     monkeypatch.setattr(StaticDevice, "verify_token", real_verify)
+    return signed_in, done, waiting
+
+
+def test_a_new_set_made_while_a_sign_in_holds_its_code_waits_for_it_and_ends_the_rest(
+    monkeypatch,
+):
+    """The sign-in has locked its device and read the code; the new set comes then. Deleting
+    the codes before locking the devices (as the new set once did), each waited for the other:
+    the new set's inserts for the sign-in's device lock, the sign-in's delete for the new set's
+    deleted row, and PostgreSQL ended one of them ("deadlock detected", a 500)."""
+    assert connection.vendor == "postgresql"
+    user, codes, owner = _lead_with_codes_and_a_session_signed_in_with_the_authenticator()
+
+    signed_in, replaced, waiting = _beside_a_sign_in_holding_its_code(
+        monkeypatch, codes[0], lambda: owner.post(RECOVERY)
+    )
     assert waiting, "the new set did not wait for the sign-in's lock"
 
     assert [kind for kind, _ in signed_in] == ["ok"], signed_in
@@ -263,26 +275,9 @@ def test_codes_removed_by_an_administrator_while_a_sign_in_holds_one_wait_for_it
     device = StaticDevice.objects.get(user=user)
     administrator = _administrator()
 
-    holding, go_on = threading.Event(), threading.Event()
-    real_verify = StaticDevice.verify_token
-
-    def verify_when_let_go(self: StaticDevice, token: str) -> bool:
-        holding.set()
-        go_on.wait(timeout=10)
-        return real_verify(self, token)
-
-    monkeypatch.setattr(StaticDevice, "verify_token", verify_when_let_go)
-    sign_in, signed_in = _start(
-        lambda: log_in(Client(), "lead_lin", otp_token=codes[0], addr="203.0.113.1")
+    signed_in, removed, waiting = _beside_a_sign_in_holding_its_code(
+        monkeypatch, codes[0], lambda: administrator.post(_delete_page(device), {"post": "yes"})
     )
-    assert holding.wait(timeout=10)
-    remove, removed = _start(lambda: administrator.post(_delete_page(device), {"post": "yes"}))
-    waiting = _another_connection_waits_for_a_lock()
-    time.sleep(0.2)  # the removal goes as far as it can before the sign-in goes on
-    go_on.set()
-    for thread in (sign_in, remove):
-        thread.join(timeout=30)
-    monkeypatch.setattr(StaticDevice, "verify_token", real_verify)
     assert waiting, "the removal did not wait for the sign-in's lock"
 
     assert [kind for kind, _ in signed_in] == ["ok"], signed_in
