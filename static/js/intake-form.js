@@ -156,6 +156,11 @@
   // this script has run: before DOMContentLoaded, or (Back to a page that replaced itself)
   // after load, before pageshow. A page newly opened has nothing put back, and is left alone
   // while the patient may already be typing.
+  // On a slow connection the page shows, and is typed into, well before load: a reset of the
+  // whole form there wiped what the next patient had begun to type. A box they typed in or
+  // chose since this script ran (an input or change event: the browser puts boxes back
+  // without one) keeps what they left in it, put back if chromium wrote the last person's
+  // value over it after load; only the other boxes are set back.
   var fresh = document.querySelector("form[data-closed-mark]");
   if (fresh) {
     var mark = fresh.getAttribute("data-closed-mark");
@@ -165,8 +170,69 @@
     if (!entry || entry.intakeClosedMark !== mark) {
       window.history.replaceState(Object.assign({}, entry, { intakeClosedMark: mark }), "");
       if (restorable) {
+        var boxes = Array.prototype.filter.call(fresh.elements, function (box) {
+          return /^(input|select|textarea)$/i.test(box.tagName) &&
+            !/^(hidden|submit|button|reset|image)$/.test(box.type);
+        });
+        // A box as left: its value, ticked or not, or (a list) which of its options are chosen.
+        var stateOf = function (box) {
+          if (box.type === "checkbox" || box.type === "radio") {
+            return box.checked;
+          }
+          if (box.options) {
+            return Array.prototype.map.call(box.options, function (option) {
+              return option.selected;
+            });
+          }
+          return box.value;
+        };
+        var setTo = function (box, state) {
+          if (box.type === "checkbox" || box.type === "radio") {
+            if (box.checked !== state) {
+              box.checked = state;
+            }
+          } else if (box.options) {
+            Array.prototype.forEach.call(box.options, function (option, index) {
+              if (option.selected !== state[index]) {
+                option.selected = state[index];
+              }
+            });
+          } else if (box.value !== state) {
+            // Only when it differs: a date typed in part reads "" and would be cleared.
+            box.value = state;
+          }
+        };
+        var sent = function (box) {
+          if (box.type === "checkbox" || box.type === "radio") {
+            return box.defaultChecked;
+          }
+          if (box.options) {
+            return Array.prototype.map.call(box.options, function (option) {
+              return option.defaultSelected;
+            });
+          }
+          return box.defaultValue;
+        };
+        var theirs = new Map();
+        var keep = function (event) {
+          var box = event.target;
+          if (boxes.indexOf(box) < 0) {
+            return;
+          }
+          // Ticking a radio unticks the others of its group without an event of theirs.
+          var group = box.type === "radio" ? boxes.filter(function (other) {
+            return other.type === "radio" && other.name === box.name;
+          }) : [box];
+          group.forEach(function (member) {
+            theirs.set(member, stateOf(member));
+          });
+        };
+        fresh.addEventListener("input", keep, true);
+        fresh.addEventListener("change", keep, true);
         var forget = function () {
-          fresh.reset();
+          boxes.forEach(function (box) {
+            setTo(box, theirs.has(box) ? theirs.get(box) : sent(box));
+          });
         };
         document.addEventListener("DOMContentLoaded", forget);
         window.addEventListener("pageshow", function once(event) {
