@@ -156,11 +156,11 @@
   // this script has run: before DOMContentLoaded, or (Back to a page that replaced itself)
   // after load, before pageshow. A page newly opened has nothing put back, and is left alone
   // while the patient may already be typing.
-  // On a slow connection the page shows, and is typed into, well before load: a reset of the
-  // whole form there wiped what the next patient had begun to type. A box they typed in or
-  // chose since this script ran (an input or change event: the browser puts boxes back
-  // without one) keeps what they left in it, put back if chromium wrote the last person's
-  // value over it after load; only the other boxes are set back.
+  // On a slow connection the page shows, and is typed into, well before load, even before
+  // this script runs: a reset of the whole form wiped what the next patient had begun to type.
+  // A box they typed in or chose (an input or change event, noted from the page's head on:
+  // the browser puts boxes back without one) keeps what they left in it, put back if chromium
+  // wrote the last person's value over it after load; only the other boxes are set back.
   var fresh = document.querySelector("form[data-closed-mark]");
   if (fresh) {
     var mark = fresh.getAttribute("data-closed-mark");
@@ -229,6 +229,13 @@
         };
         fresh.addEventListener("input", keep, true);
         fresh.addEventListener("change", keep, true);
+        // Those typed in or chosen before this script ran (step.html notes them) hold what the
+        // patient left in them: chromium puts no box back before it has run.
+        if (window.intakeTouched) {
+          window.intakeTouched.forEach(function (box) {
+            keep({ target: box });
+          });
+        }
         var forget = function () {
           boxes.forEach(function (box) {
             setTo(box, theirs.has(box) ? theirs.get(box) : sent(box));
