@@ -49,6 +49,10 @@ from intake.services import SubmissionInvalid
 DONE_KEY = "intake_submitted"
 CLOSED_KEY = "intake_closed"
 LAST_STEP = STEP_CODES[-1]
+# Each step carries the form it was shown for in the name of a hidden field (step.html), as the
+# closed mark does: a name, not a value, so the browser never puts an older page's into it.
+SHOWN_FOR = "form-"
+NEW_FORM = "new"
 
 
 def _token(request: HttpRequest) -> str | None:
@@ -89,6 +93,22 @@ def _closed_mark(request: HttpRequest) -> str:
     if isinstance(mark, str):
         return mark
     return f"{int(time.time()) // settings.SESSION_COOKIE_AGE:x}"
+
+
+def _form_mark(draft: IntakeDraft | None) -> str:
+    """What a step shown for ``draft`` says it belongs to: NEW_FORM with no form in progress.
+    Nothing of the token: derived from its hash, which alone opens nothing."""
+    if draft is None:
+        return NEW_FORM
+    return hashlib.sha256(f"intake-form:{draft.token_hash}".encode()).hexdigest()[:16]
+
+
+def _shown_for(request: HttpRequest) -> str | None:
+    """The form the page sent was shown for, or None from a page sent before steps said so."""
+    return next(
+        (name.removeprefix(SHOWN_FOR) for name in request.POST if name.startswith(SHOWN_FOR)),
+        None,
+    )
 
 
 def _disclaimer() -> str:
@@ -187,6 +207,18 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
             context = {"days": settings.DRAFT_TTL_DAYS}
             return render(request, "intake/not_found_here.html", context)
         return redirect(_step_url(IDENTITY_STEP))
+    if request.method == "POST" and draft is not None:
+        shown_for = _shown_for(request)
+        if shown_for == NEW_FORM and step == IDENTITY_STEP:
+            # A first step shown with no form in progress starts one, even if this browser has
+            # opened another since (a private link in another tab): saved into that one, it put
+            # this person's name over the other's answers.
+            draft = None
+        elif shown_for not in (None, _form_mark(draft)):
+            # A page of another form than the one this browser holds now: saved here, it went
+            # into that form, and the next page showed that form, with its private link.
+            context = {"days": settings.DRAFT_TTL_DAYS}
+            return render(request, "intake/other_form.html", context)
     if draft is not None and step != IDENTITY_STEP and not step_reachable(draft, step):
         return redirect(_step_url(draft.current_step))
     if request.method == "POST":
@@ -256,6 +288,7 @@ def _save(request: HttpRequest, form: StepForm, draft: IntakeDraft | None) -> Ht
             )
             # A new key for the session that holds a draft from now on: one set in the browser
             # beforehand (session fixation) would hold it too.
+            rejected_forget(request.session)  # kept for a form this browser held before
             request.session.cycle_key()
             request.session[SESSION_KEY] = token
             # The result page of a form sent before in this browser is someone else's, at a
@@ -352,6 +385,7 @@ def _render_step(request: HttpRequest, form: StepForm, draft: IntakeDraft | None
         **_closes(closed_url=reverse("form-closed")),
         "idle_seconds": settings.SESSION_COOKIE_AGE if draft and token else None,
         "closed_mark": _closed_mark(request) if draft is None else None,
+        "form_mark": _form_mark(draft),
         "asks_interrupt": any(code in form.fields for code in INTERRUPT_FIELDS),
         "interrupt_visible": interrupt_visible,
         "interrupt": interrupt_message(

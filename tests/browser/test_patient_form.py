@@ -883,3 +883,68 @@ def test_without_javascript_a_step_left_open_goes_when_its_session_does(
         assert "/resume/" not in page.content()
     finally:
         context.close()
+
+
+def lucias_form_at_step_five(browser: Browser, base_url: str) -> str:
+    """Lucía's form, saved up to step 5 on her own device: her private link."""
+    context = browser.new_context(base_url=base_url)
+    try:
+        page = context.new_page()
+        answers = worked_case("V17")
+        page.goto("/form/identity/")
+        for step in STEP_CODES[:4]:
+            fill_step(page, step_data(step, answers, LUCIA))
+            next_step(page)
+        expect(page.get_by_text("Step 5 of 12")).to_be_visible()
+        link = page.locator("#resume-link").get_attribute("href")
+        assert link
+        return link
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("step", ["pain_locations", "identity"])
+def test_a_page_of_one_form_never_saves_into_another_opened_in_the_browser_since(
+    page: Page, browser: Browser, live_server: Any, step: str
+):
+    """A family computer: Ada is at a step of her form (or at the first step of a new one)
+    when Lucía opens her own private link in another tab. Ada's "Save and continue" saved her
+    page into Lucía's form, the one the browser now held: Ada's pain regions over Lucía's (or
+    Ada's name over Lucía's answers), and showed Ada the next step of Lucía's form, with
+    Lucía's private link."""
+    link = lucias_form_at_step_five(browser, live_server.url)
+    lucias = IntakeDraft.objects.get()
+    answers = worked_case("V01")
+    page.goto("/form/identity/")
+    if step == "pain_locations":
+        for done in STEP_CODES[: STEP_CODES.index(step)]:
+            fill_step(page, step_data(done, answers, IDENTITY))
+            next_step(page)
+        expect(page.get_by_text("Step 3 of 12")).to_be_visible()
+    ada_link = page.locator("#resume-link").get_attribute("href") if step != "identity" else None
+    tab = page.context.new_page()
+    tab.goto(link)
+    expect(tab.get_by_text("Step 5 of 12")).to_be_visible()
+
+    fill_step(page, step_data(step, answers, IDENTITY))
+    next_step(page)
+
+    assert IntakeDraft.objects.get(pk=lucias.pk).data == lucias.data  # nothing of Ada's
+    assert link not in page.content()
+    assert "Lucía" not in page.content()
+    if step == "identity":
+        # A first step shown with no form in progress starts one: Ada's, beside Lucía's.
+        expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+        ada = IntakeDraft.objects.exclude(pk=lucias.pk).get()
+        assert ada.data["patient"]["given_name"] == "Ada"
+        assert page.locator("#resume-link").get_attribute("href") != link
+    else:
+        expect(page.get_by_role("heading", name="This page is from another form")).to_be_visible()
+        assert ada_link
+        ada = IntakeDraft.objects.exclude(pk=lucias.pk).get()
+        assert ada.current_step == step  # her earlier steps are still saved
+        assert run_axe(page) == [], describe(run_axe(page))
+        # Lucía carries on in her tab as before.
+        fill_step(tab, step_data(STEP_CODES[4], worked_case("V17"), LUCIA))
+        next_step(tab)
+        expect(tab.get_by_text("Step 6 of 12")).to_be_visible()

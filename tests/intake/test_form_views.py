@@ -511,6 +511,56 @@ def test_a_resume_link_opens_the_draft_on_another_device(client):
     assert re.search(r'value="left"[^>]*checked', page)
 
 
+def form_field(page: str) -> str:
+    """The hidden field naming the form a step was shown for."""
+    found = re.search(r'<input type="hidden" name="(form-[0-9a-z]+)" value="">', page)
+    assert found
+    return found[1]
+
+
+def test_a_step_shown_for_one_form_is_not_saved_into_another_opened_here_since(client):
+    """Grace's step was saved into Omar's form when his private link had been opened in another
+    tab of the same browser since: her answers over his, his next step shown to her; and a step
+    his form had not reached yet sent her to his current step, with his answers."""
+    complete(client, worked_case("V01"), upto="pain_character")
+    graces = form_field(html(client.get("/form/pain_locations/")))
+    assert form_field(html(client.get("/form/identity/"))) == graces  # the same form, any step
+    phone = Client()
+    complete(phone, worked_case("V17"), OMAR, upto="pain_locations")
+    omars = saved_draft(phone)
+    assert client.get(f"/resume/{phone.session[SESSION_KEY]}/").status_code == 302
+
+    for step in ("pain_locations", "pain_character"):  # reached in his form, and not yet
+        response = client.post(
+            f"/form/{step}/", {**step_data(step, worked_case("V01")), graces: ""}
+        )
+        assert response.status_code == 200
+        assert "This page is from another form" in html(response)
+        assert "Omar" not in html(response)
+        assert saved_draft(client).data == omars.data
+    # His own page is saved as before.
+    his = form_field(html(client.get("/form/pain_locations/")))
+    assert his != graces
+    data = {**step_data("pain_locations", worked_case("V17")), his: ""}
+    assert client.post("/form/pain_locations/", data)["Location"] == "/form/pain_character/"
+
+
+def test_a_first_step_shown_with_no_form_in_progress_starts_one_whatever_is_held_since(client):
+    new = form_field(html(client.get("/form/identity/")))
+    assert new == "form-new"
+    phone = Client()
+    complete(phone, worked_case("V17"), OMAR, upto="neuro")
+    omars = saved_draft(phone)
+    client.get(f"/resume/{phone.session[SESSION_KEY]}/")
+
+    response = client.post("/form/identity/", {**step_data("identity", {}, GRACE), new: ""})
+    assert response["Location"] == "/form/about_you/"
+    grace = saved_draft(client)
+    assert grace.pk != omars.pk
+    assert grace.data["patient"]["given_name"] == "Grace"
+    assert IntakeDraft.objects.get(pk=omars.pk).data == omars.data
+
+
 def test_an_unknown_or_expired_resume_link_gets_a_friendly_page(client):
     response = client.get("/resume/not-a-real-token/")
     assert response.status_code == 404
