@@ -33,6 +33,7 @@ from intake.drafts import (
     draft_start,
     draft_submit,
     draft_values,
+    hash_token,
     interrupt_due,
     step_reachable,
     submitted_intake,
@@ -100,7 +101,11 @@ def _form_mark(draft: IntakeDraft | None) -> str:
     Nothing of the token: derived from its hash, which alone opens nothing."""
     if draft is None:
         return NEW_FORM
-    return hashlib.sha256(f"intake-form:{draft.token_hash}".encode()).hexdigest()[:16]
+    return _mark_of(draft.token_hash)
+
+
+def _mark_of(token_hash: str) -> str:
+    return hashlib.sha256(f"intake-form:{token_hash}".encode()).hexdigest()[:16]
 
 
 def _shown_for(request: HttpRequest) -> str | None:
@@ -440,8 +445,17 @@ def closed(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def interrupt_shown(request: HttpRequest) -> HttpResponse:
-    """The page's script reports that it has just shown the emergency advice."""
+    """The page's script reports that it has just shown the emergency advice.
+
+    The page names the form it was shown for (``?form=``, as a step's field does): a report from
+    a page of another form than the one this browser holds now (a private link opened in
+    another tab since) is not recorded, or that form would say the advice was shown to its
+    patient. A report without it (a page shown before pages named their form) is recorded.
+    """
     token = _token(request)
+    shown_for = request.GET.get("form")
+    if token and shown_for not in (None, _mark_of(hash_token(token))):
+        return HttpResponse(status=204)
     if token:
         with suppress(DraftNotFound):
             draft_record_interrupt(token=token)

@@ -561,6 +561,38 @@ def test_a_first_step_shown_with_no_form_in_progress_starts_one_whatever_is_held
     assert IntakeDraft.objects.get(pk=omars.pk).data == omars.data
 
 
+def record_url(page: str) -> str:
+    """Where a step's script reports that it showed the emergency advice."""
+    found = re.search(r'data-record-url="([^"]+)"', page)
+    assert found
+    return found[1]
+
+
+def test_the_advice_shown_on_a_page_of_one_form_is_not_recorded_in_another_opened_since(client):
+    """Grace ticks an emergency "Yes" on her red-flag step after Omar's private link was opened
+    in another tab: her page's report of the advice went to the form the browser held, his,
+    which then said the advice had been shown to him."""
+    complete(client, worked_case("V01"), upto="red_flags")
+    graces = record_url(html(client.get("/form/red_flags/")))
+    assert graces.startswith("/form/interrupt-shown/?form=")
+    phone = Client()
+    complete(phone, worked_case("V17"), OMAR, upto="red_flags")
+    client.get(f"/resume/{phone.session[SESSION_KEY]}/")
+
+    assert client.post(graces).status_code == 204
+    assert "interrupt_shown_at" not in saved_draft(client).data
+    his = record_url(html(client.get("/form/red_flags/")))
+    assert his != graces
+    assert client.post(his).status_code == 204
+    assert saved_draft(client).data["interrupt_shown_at"]
+
+
+def test_the_advice_reported_by_a_page_that_names_no_form_is_recorded(client):
+    complete(client, worked_case("V01"), upto="red_flags")
+    assert client.post("/form/interrupt-shown/").status_code == 204
+    assert saved_draft(client).data["interrupt_shown_at"]
+
+
 def test_an_unknown_or_expired_resume_link_gets_a_friendly_page(client):
     response = client.get("/resume/not-a-real-token/")
     assert response.status_code == 404
