@@ -40,13 +40,32 @@
   }
 
   // A second click on the button would send the step twice: the first one is enough.
+  // Only for a while: a save that never left the page (Stop or Escape on a slow connection,
+  // a request cut off) fires no event here, and a button disabled for good left the patient
+  // unable to continue, Enter in a box too (no implicit submission without an enabled button).
+  // Sent twice after that, a step is saved twice with the same answers.
+  var resendAfterMs = 4000;
+  var enable = function (buttons) {
+    buttons.forEach(function (button) {
+      button.disabled = false;
+    });
+  };
   document.addEventListener("submit", function (event) {
     var buttons = event.target.querySelectorAll("button[type=submit]");
     window.setTimeout(function () {
       buttons.forEach(function (button) {
         button.disabled = true;
       });
+      window.setTimeout(function () {
+        enable(buttons);
+      }, resendAfterMs);
     }, 0);
+  });
+  // A page brought back by Back from the back/forward cache is as it was left, button and all.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      enable(document.querySelectorAll("form button[type=submit]"));
+    }
   });
 
   // The form's session closes after data-idle-seconds without a request (a shared computer).

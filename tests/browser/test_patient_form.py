@@ -324,6 +324,29 @@ def test_back_or_reload_after_a_refused_step_sends_nothing_again_and_keeps_what_
     assert stored["pain_now_nrs"] == 6
 
 
+def test_a_save_that_did_not_go_through_leaves_save_and_continue_working(page: Page):
+    """A second click is stopped by disabling the button at the first; a save that never left the
+    page (the browser's Stop or Escape on a slow connection, a request cut off: net::ERR_ABORTED)
+    left it disabled for good, Enter in a box too (no enabled button, no implicit submission):
+    the patient could not continue without reloading the page."""
+    answers = worked_case("V01")
+    page.goto("/form/identity/")
+    fill_step(page, step_data("identity", answers, IDENTITY))
+    next_step(page)
+    typed = step_data("about_you", answers, IDENTITY)
+    fill_step(page, typed)
+    step = re.compile(r"/form/about_you/$")
+    page.route(step, lambda route: route.abort("aborted"))
+    page.get_by_role("button", name="Save and continue").click(no_wait_after=True)
+    button = page.get_by_role("button", name="Save and continue")
+    expect(button).to_be_disabled()  # the guard against a second click is still there
+    page.unroute(step)
+    expect(button).to_be_enabled(timeout=10_000)
+    expect(page.locator("#id_height_cm")).to_have_value(str(typed["height_cm"]))
+    next_step(page)
+    expect(page.get_by_text("Step 3 of 12")).to_be_visible()
+
+
 def scrolled_still(page: Page) -> None:
     """Wait for the page to stop scrolling (Bootstrap's scroll-behavior is smooth)."""
     page.evaluate(
