@@ -54,6 +54,8 @@ LAST_STEP = STEP_CODES[-1]
 # closed mark does: a name, not a value, so the browser never puts an older page's into it.
 SHOWN_FOR = "form-"
 NEW_FORM = "new"
+# What the result page names as its form when it closes itself (``close``).
+RESULT_PAGE = "sent"
 
 
 def _token(request: HttpRequest) -> str | None:
@@ -61,14 +63,15 @@ def _token(request: HttpRequest) -> str | None:
     return token if isinstance(token, str) else None
 
 
-def _closes(*, closed_url: str) -> dict[str, Any]:
+def _closes(*, closed_url: str, form_mark: str) -> dict[str, Any]:
     """What a page holding a patient's answers, private link or result needs to close itself
-    when the form's session does (a shared computer: intake-form.js, or a refresh without it)."""
+    when the form's session does (a shared computer: intake-form.js, or a refresh without it).
+    Its request to end the form's hold names the form it was shown for (``close``)."""
     return {
         "close_seconds": settings.SESSION_COOKIE_AGE,
         "idle_minutes": settings.SESSION_COOKIE_AGE // 60,
         "refresh_seconds": settings.SESSION_REFRESH_SECONDS,
-        "close_url": reverse("form-close"),
+        "close_url": f"{reverse('form-close')}?form={form_mark}",
         "closed_url": closed_url,
     }
 
@@ -387,7 +390,7 @@ def _render_step(request: HttpRequest, form: StepForm, draft: IntakeDraft | None
         # The session closes after this long without a request (a shared computer); the
         # page's script keeps it open while the patient types, warns before it closes, and
         # takes the answers and the private link off the screen when it has.
-        **_closes(closed_url=reverse("form-closed")),
+        **_closes(closed_url=reverse("form-closed"), form_mark=_form_mark(draft)),
         "idle_seconds": settings.SESSION_COOKIE_AGE if draft and token else None,
         "closed_mark": _closed_mark(request) if draft is None else None,
         "form_mark": _form_mark(draft),
@@ -419,7 +422,18 @@ def close(request: HttpRequest) -> HttpResponse:
     goes to the closed page. It counts from the earliest its session may have been kept open,
     so it closes up to SESSION_REFRESH_SECONDS before the session does; in that minute Back
     showed the first step filled in from the form still held, with the patient's private link,
-    or the result page again (a review). A browser holding nothing gets the mark alone."""
+    or the result page again (a review). A browser holding nothing gets the mark alone.
+
+    The page names the form it was shown for (``?form=``, as a step's field does; a first step
+    with no form in progress and the result page name none of a draft's). A page of another
+    form than the one this browser holds now leaves the hold alone: with Lucía's private link
+    opened in another tab, Ada's page left idle (or shown again after the limit) ended Lucía's
+    form under her, and her next "Save and continue" found it closed. A page naming no form (one
+    shown before pages did) closes whatever is held, as before."""
+    shown_for = request.GET.get("form")
+    token = _token(request)
+    if shown_for is not None and token is not None and shown_for != _mark_of(hash_token(token)):
+        return HttpResponse(status=204)
     _close_form(request)
     return HttpResponse(status=204)
 
@@ -500,7 +514,7 @@ def done(request: HttpRequest) -> HttpResponse:
             stored[key] for key in ("safety_net", "diabetic_safety_net") if stored.get(key)
         ],
         "disclaimer": _disclaimer(),
-        **_closes(closed_url=f"{reverse('form-closed')}?sent=1"),
+        **_closes(closed_url=f"{reverse('form-closed')}?sent=1", form_mark=RESULT_PAGE),
     }
     return render(request, "intake/done.html", context)
 

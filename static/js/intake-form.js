@@ -91,11 +91,47 @@
     var lastKept = Date.now() - Number(closer.getAttribute("data-refresh-seconds")) * 1000;
     var lastActive = 0;
     var closed = false;
+    // Windows of one browser showing the same form share its count: one the patient is at work
+    // in keeps the form open for all of them. Side by side (both in sight), the other one,
+    // left alone, warned and closed on its own count, and closing ended the form under the
+    // patient at work in the first (a review). Kept in the browser's storage for this form.
+    var form = closer.getAttribute("data-form");
+    var sharedKey = form ? "intake-kept:" + form : null;
+    var share = function (at) {
+      try {
+        if (at) {
+          window.localStorage.setItem(sharedKey, String(at));
+        } else {
+          window.localStorage.removeItem(sharedKey);
+        }
+      } catch (error) {} // storage turned off: each window counts alone, as before
+    };
+    var sharedKept = function () {
+      try {
+        return Number(window.localStorage.getItem(sharedKey)) || 0;
+      } catch (error) {
+        return 0;
+      }
+    };
+    if (sharedKey) {
+      // A form sent or left leaves its count behind: those past the limit go.
+      try {
+        Object.keys(window.localStorage).forEach(function (key) {
+          var at = Number(window.localStorage.getItem(key)) || 0;
+          if (key.indexOf("intake-kept:") === 0 && key !== sharedKey && Date.now() - at > idleMs) {
+            window.localStorage.removeItem(key);
+          }
+        });
+      } catch (error) {}
+    }
     var close = function () {
       if (closed) {
         return;
       }
       closed = true;
+      if (sharedKey) {
+        share(0);
+      }
       var leave = function () {
         // Replaced, not added: Back does not lead to the page that was closed.
         window.location.replace(closer.getAttribute("data-closed-url"));
@@ -105,7 +141,8 @@
       post(closer.getAttribute("data-close-url")).then(leave, leave);
     };
     var keepOpen = function () {
-      lastKept = Date.now();
+      var keptAt = Date.now();
+      lastKept = keptAt;
       if (idle) {
         idle.classList.add("d-none");
       }
@@ -121,12 +158,21 @@
         .then(function (answer) {
           if (!answer.open) {
             close();
+          } else if (sharedKey) {
+            share(keptAt);
           }
         })
         .catch(function () {});
     };
     var check = function () {
       var now = Date.now();
+      if (sharedKey && sharedKept() > lastKept) {
+        // Kept open from another window of this form since: counted from then, as if here.
+        lastKept = Math.min(sharedKept(), now);
+        if (idle) {
+          idle.classList.add("d-none");
+        }
+      }
       var active = lastActive > lastKept;
       if (now - lastKept >= idleMs) {
         // Past the limit. Someone at the page since may still hold it open: the server says.
@@ -163,6 +209,14 @@
       }
     });
     window.addEventListener("pageshow", check);
+    if (sharedKey) {
+      // "Keep my form open" in another window takes the warning off this one at once.
+      window.addEventListener("storage", function (event) {
+        if (event.key === sharedKey) {
+          check();
+        }
+      });
+    }
     window.setInterval(check, 15000);
   }
 

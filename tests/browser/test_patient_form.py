@@ -971,3 +971,60 @@ def test_a_page_of_one_form_never_saves_into_another_opened_in_the_browser_since
         fill_step(tab, step_data(STEP_CODES[4], worked_case("V17"), LUCIA))
         next_step(tab)
         expect(tab.get_by_text("Step 6 of 12")).to_be_visible()
+
+
+def test_a_page_of_one_form_closing_itself_leaves_another_opened_since_held(
+    page: Page, browser: Browser, live_server: Any
+):
+    """Ada's step, left idle in one tab of a family computer (or shown again after the limit)
+    while Lucía works in her private link in another: closing itself, it ended the form held in
+    the browser, Lucía's, and her next "Save and continue" found her form closed."""
+    link = lucias_form_at_step_five(browser, live_server.url)
+    on_step_two_with_a_clock(page)
+    tab = page.context.new_page()
+    tab.goto(link)
+    expect(tab.get_by_text("Step 5 of 12")).to_be_visible()
+
+    for _ in range(7):  # 35 minutes, Lucía at work in her tab (the clock is the browser's)
+        tab.keyboard.press("Shift")
+        page.clock.run_for("05:00")
+    expect(page).to_have_url(re.compile(r"/form/closed/$"), timeout=20_000)
+    assert "Ada" not in page.content()
+
+    fill_step(tab, step_data(STEP_CODES[4], worked_case("V17"), LUCIA))
+    next_step(tab)
+    expect(tab.get_by_text("Step 6 of 12")).to_be_visible()
+
+
+def test_two_windows_of_one_form_stay_open_while_the_patient_works_in_either(page: Page):
+    """Two windows of one browser side by side, both in sight, at the same form: the one left
+    alone warned and closed on its own count, and closing ended the form under the patient at
+    work in the other, whose next request found it closed (what was typed there lost). A window
+    kept open counts for every window of its form; once the patient leaves, both close."""
+    on_step_two_with_a_clock(page)
+    other = page.context.new_page()  # its clock is the browser's: run with the first's
+    other.goto(page.url)
+    expect(other.get_by_text("Step 2 of 12")).to_be_visible()
+    closes: list[str] = []
+    for window in (page, other):
+        window.on(
+            "request",
+            lambda r: closes.append(r.url) if urlparse(r.url).path == "/form/close/" else None,
+        )
+    box = other.locator("input[name='height_cm']")
+
+    for minutes in range(1, 8):  # 38 minutes at work in the other window
+        with other.expect_response(lambda r: r.url.endswith("/form/keep-open/")):
+            box.fill(str(160 + minutes))
+            page.clock.run_for("05:30")
+        expect(page.locator("#idle-warning")).to_be_hidden()
+    assert closes == []
+    expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+    fill_step(other, step_data(STEP_CODES[1], worked_case("V01"), IDENTITY))
+    next_step(other)
+    expect(other.get_by_text("Step 3 of 12")).to_be_visible()  # the form is still held
+
+    session_ended()  # then left: both go, as one would
+    page.clock.run_for("31:00")
+    expect(page).to_have_url(re.compile(r"/form/closed/$"), timeout=20_000)
+    expect(other).to_have_url(re.compile(r"/form/closed/$"), timeout=20_000)

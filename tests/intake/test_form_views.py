@@ -1016,6 +1016,41 @@ def test_a_page_closing_itself_ends_the_forms_hold_here_and_the_draft_stays(clie
     assert saved_draft(browser).data["patient"]["given_name"] == "Grace"
 
 
+def close_url(page: str) -> str:
+    found = re.search(r'data-close-url="([^"]+)"', page)
+    assert found
+    return found[1]
+
+
+def test_a_page_of_another_form_closing_itself_leaves_the_form_held_here_alone(client):
+    """Grace's step left idle in one tab (or shown again after the limit) while Omar had opened
+    his private link in another: closing itself, it ended Omar's form in the browser, under him,
+    and his next "Save and continue" found it closed. Each page's request names its form."""
+    complete(client, worked_case("V01"), upto="pain_locations")
+    graces = close_url(html(client.get("/form/pain_locations/")))
+    assert graces == f"/form/close/?form={form_field(html(client.get('/form/identity/')))[5:]}"
+    first = close_url(html(Client().get("/form/identity/")))  # a first step, no form held
+    assert first == "/form/close/?form=new"
+    phone = Client()
+    complete(phone, worked_case("V17"), OMAR, upto="pain_locations")
+    omar = phone.session[SESSION_KEY]
+    assert client.get(f"/resume/{omar}/").status_code == 302
+    omars = close_url(html(client.get("/form/pain_locations/")))
+    assert omars != graces
+
+    for url in (graces, first, "/form/close/?form=sent"):  # hers, a first step, a result page
+        key = client.session.session_key
+        assert client.post(url).status_code == 204
+        assert client.session[SESSION_KEY] == omar
+        assert client.session.session_key == key  # nothing changed here
+    data = {**step_data("pain_locations", worked_case("V17")), f"form-{omars[18:]}": ""}
+    assert client.post("/form/pain_locations/", data)["Location"] == "/form/pain_character/"
+    # His own page closing ends his form's hold here, as before.
+    assert client.post(omars).status_code == 204
+    assert SESSION_KEY not in client.session
+    assert client.get(f"/resume/{omar}/")["Location"] == "/form/pain_character/"  # kept
+
+
 def test_a_result_page_closing_itself_forgets_the_result_here(client):
     complete(client, worked_case("V17"))
     assert client.get("/form/done/").status_code == 200
