@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
 
@@ -52,3 +54,28 @@ def test_the_case_page_never_shows_an_age_as_the_answer_to_the_date_of_birth(cli
     ).content.decode()
     assert DATE_OF_BIRTH_QUESTION not in page
     assert AGE_LABEL in page
+
+
+@pytest.mark.django_db
+def test_an_erased_patients_case_page_shows_no_birth_date_name_or_contact_preference(
+    client, chiropractor
+):
+    """Erasure keeps "Erased" as both names and 1 January of the year of birth; the case page
+    showed them as the patient's (a date of birth of 1 Jan 1980, a name, "Prefers: Phone"), as
+    the API and the FHIR export did before they were put right."""
+    from intake.privacy import patient_erase
+
+    case = submit("V01", patient=details(family_name="Hughes", date_of_birth=dt.date(1980, 5, 17)))
+    (referral,) = case.referrals
+    patient_erase(public_id=case.intake.patient.public_id, actor=None, reason="ER-2026-017")
+    client.force_login(chiropractor)
+    page = client.get(
+        reverse("admin:referrals_referral_change", args=[referral.public_id])
+    ).content.decode()
+    patient = page[page.index('id="patient-h"') : page.index('id="link-h"')]
+    assert "1 Jan 1980" not in patient
+    assert "Erased Erased" not in patient
+    assert "Prefers" not in patient
+    assert "Year of birth" in patient
+    assert "1980 (age 46 at submission)" in patient
+    assert "Erased on" in patient
