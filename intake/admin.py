@@ -11,7 +11,7 @@ from intake.identity import parse_reference
 from intake.models import Intake
 from referrals import access, selectors
 from referrals.admin_queue import CappedCountAdmin
-from referrals.models import Referral
+from referrals.models import OPEN_STATUSES, Referral
 
 
 @admin.register(Intake)
@@ -71,11 +71,12 @@ class IntakeAdmin(CappedCountAdmin):
         intake = self.get_object(request, object_id)
         if intake is None:
             raise Http404("No such intake.")
+        visible = selectors.referral_list(user=request.user).filter(intakes=intake)
+        # Open work first: a referral rerouted away sorts as the one it went to (same urgency,
+        # same due time), and the row opened the closed one, with nothing to do on it.
         referral = (
-            selectors.referral_list(user=request.user)
-            .filter(intakes=intake)
-            .order_by("-priority", "due_at", "id")
-            .first()
+            visible.filter(status__in=OPEN_STATUSES).order_by("-priority", "due_at", "id").first()
+            or visible.order_by("-priority", "due_at", "id").first()
         )
         if referral is None:
             raise Http404("No such intake.")

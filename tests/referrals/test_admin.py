@@ -21,7 +21,7 @@ from referrals.admin import ReferralAdmin
 from referrals.admin_queue import STATEMENTS, CappedCountPaginator, queue_rows
 from referrals.case import ACTOR_NAME, history_lines
 from referrals.models import AuditEntry, Referral, ReferralEvent, Status
-from referrals.services import referral_claim
+from referrals.services import referral_claim, referral_reroute
 from tests.clinic_fixtures import details, submit
 from tests.conftest import on_postgresql
 from tests.helpers import postgres_plan, sqlite_plan
@@ -107,6 +107,20 @@ def test_a_linked_submission_is_listed_for_its_referrals_team(client, podiatrist
     response = client.get(reverse("admin:intake_intake_changelist"))
     listed = {i.reference for i in response.context["cl"].result_list}
     assert listed == {first.intake.reference, second.intake.reference}
+
+
+def test_a_submission_opens_its_open_referral_rather_than_one_rerouted_from(
+    client, cases, triage_lead
+):
+    """A submission's row opened its closed referral, the one rerouted away, whenever both
+    sorted alike (same urgency, and the reroute keeps the due time): a lead who looked a case
+    up by its reference landed on a page with nothing to do (found in a QA round)."""
+    (old,) = cases["sciatica"].referrals
+    new = referral_reroute(referral=old, actor=triage_lead, queue="podiatry", reason="Foot")
+    client.force_login(triage_lead)
+    opened = client.get(reverse("admin:intake_intake_change", args=[old.intake_id]))
+    assert opened.status_code == 302
+    assert opened["Location"] == case_url(new)
 
 
 def test_the_submissions_list_counts_no_further_than_its_cap(client, triage_lead, monkeypatch):
