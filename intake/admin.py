@@ -80,9 +80,12 @@ class IntakeAdmin(CappedCountAdmin):
         )
         if referral is None:
             raise Http404("No such intake.")
-        return HttpResponseRedirect(
-            reverse("admin:referrals_referral_change", args=[referral.public_id])
-        )
+        url = reverse("admin:referrals_referral_change", args=[referral.public_id])
+        if referral.intake_id != intake.pk:
+            # A later submission that joined the referral: its flags, answers and what it was
+            # shown are on the referral's page, under its reference.
+            url += f"#later-{intake.reference}"
+        return HttpResponseRedirect(url)
 
     def history_view(
         self, request: HttpRequest, object_id: str, extra_context: Any = None

@@ -538,6 +538,11 @@ class ReferralAdmin(CappedCountAdmin):
                     "submitted_at": case.submitted_at,
                     "cleared": case.red_flag_cleared_at is not None,
                     "flags": case_flags(case.triage_result["flags"]),
+                    # A later case has no page of its own (its row in Submissions opens this
+                    # one): its answers and what it was shown are here, or nowhere.
+                    "sections": case_answers(case.answers, case.triage_result["flags"]),
+                    "main_concern": case.answers.get("main_concern"),
+                    "intake": case,
                 }
                 for case in later
             ],
@@ -855,7 +860,8 @@ def _typed_elsewhere(move_form: MoveForm | None, referral: Referral) -> str:
     return str(move_form.data.get("move-reason", "")).strip()
 
 
-# Later submissions whose flags the case page shows: each reads its triage result (5 KB).
+# Later submissions whose flags and answers the case page shows: each reads its triage result
+# (5 KB) and answers.
 CASE_LATER_SHOWN = 10
 
 
@@ -875,7 +881,15 @@ def _later_cases(referral: Referral) -> tuple[list[Intake], bool]:
         # unseen). Only a review takes red-flag cases, so other pages skip reading them.
         chosen |= Q(RED_FLAG_UNCLEARED, pk__in=links.values("intake_id"))
     later = Intake.objects.filter(chosen).only(
-        "reference", "submitted_at", "triage_result", "red_flag_count", "red_flag_cleared_at"
+        "reference",
+        "submitted_at",
+        "triage_result",
+        "red_flag_count",
+        "red_flag_cleared_at",
+        "answers",
+        "patient_messages",
+        "messages_shown_at",
+        "interrupt_shown_at",
     )
     return sorted(later, key=lambda case: (case.submitted_at, case.pk)), more
 

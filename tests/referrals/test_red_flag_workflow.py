@@ -15,7 +15,7 @@ from referrals.errors import TransitionNotAllowed
 from referrals.models import EventKind, Referral, Status, referral_priority
 from referrals.proposals import ESCALATED_NOTE
 from referrals.services import intake_clear_red_flag, referral_reroute
-from tests.clinic_fixtures import details, submit
+from tests.clinic_fixtures import details, submit, worked_case
 
 pytestmark = pytest.mark.django_db
 
@@ -419,3 +419,30 @@ def test_a_red_flag_left_on_a_review_completed_by_its_work_can_still_be_cleared(
     assert {r.queue for r in released} == set(
         case.intake.triage_result["suggested_after_clearance"]
     )
+
+
+def test_a_later_cases_answers_and_what_it_was_shown_are_on_the_referrals_page(
+    client, medical_reviewer
+):
+    """A later submission that joined a referral has no case page of its own: its row in
+    Submissions opens the referral's, which showed the first case's answers and messages and
+    only the later one's flags, while it said "their answers are on their own case pages". A
+    cauda equina case raising a diabetic-foot review to emergency: what the patient wrote and
+    was told (the emergency advice) was shown nowhere (found in a QA round)."""
+    person = details(phone="07700 900325")
+    first = submit("V17", patient=person)  # diabetic foot, urgent
+    answers = {**worked_case("V09"), "main_concern": "Numb between my legs since this morning"}
+    later = submit(answers=answers, patient=person)  # cauda equina: joins, raises to emergency
+    review = _review(first)
+    client.force_login(medical_reviewer)
+    opened = client.get(reverse("admin:intake_intake_change", args=[later.intake.pk]))
+    page_url = reverse("admin:referrals_referral_change", args=[review.public_id])
+    assert opened["Location"] == f"{page_url}#later-{later.intake.reference}"
+    html = client.get(page_url).content.decode()
+    assert f'id="later-{later.intake.reference}"' in html
+    assert "Numb between my legs since this morning" in html
+    assert later.intake.patient_messages["urgency_message"] in html
+    assert "on their own case pages" not in html
+    # The first case's own row still opens the page at its top.
+    opened = client.get(reverse("admin:intake_intake_change", args=[first.intake.pk]))
+    assert opened["Location"] == page_url
