@@ -600,11 +600,16 @@ class ReferralAdmin(CappedCountAdmin):
         data = form.cleaned_data
         try:
             if data["action"] == OVERRIDE_URGENCY:
+                # The urgency the page showed (case.html): a choice made on a page shown before
+                # a colleague or a new submission changed it is refused. A page without it (from
+                # before) is taken as it was.
+                shown = request.POST.get("move-urgency_shown")
                 result = services.referral_override_urgency(
                     referral=referral,
                     actor=request.user,
                     urgency=data["urgency"],
                     reason=data["reason"],
+                    shown=shown if shown in Urgency.values else None,
                 )
             elif data["action"] == Action.REROUTE:
                 result = services.referral_reroute(

@@ -377,9 +377,14 @@ def _waiting_since(referral: Referral) -> dt.datetime:
 
 
 def referral_override_urgency(
-    *, referral: Referral, actor: Any, urgency: str, reason: str
+    *, referral: Referral, actor: Any, urgency: str, reason: str, shown: str | None = None
 ) -> Referral:
-    """A clinician's override, up or down, always with a recorded reason."""
+    """A clinician's override, up or down, always with a recorded reason.
+
+    ``shown``: the urgency the clinician saw when choosing (the case page sends it). The
+    choice is refused when the urgency has changed since (a colleague's override, a new
+    submission raising it): a page showing routine chose "urgent" as a raise, and lowered an
+    emergency set meanwhile."""
     if urgency not in Urgency.values:
         # The urgencies it can take: the case page offers no other (the message named all three).
         others = [value for value in Urgency.values if value != referral.urgency]
@@ -393,6 +398,11 @@ def referral_override_urgency(
         _check_queue(actor, locked.queue)
         if locked.status not in OPEN_STATUSES:
             raise TransitionNotAllowed("Only an open referral's urgency can be changed.")
+        if shown is not None and locked.urgency != shown:
+            raise TransitionNotAllowed(
+                f"Nothing was saved: the urgency changed to {locked.get_urgency_display()} "
+                "since the page was shown (see the history). Check the case and choose again."
+            )
         if locked.urgency == urgency:
             raise TransitionNotAllowed("The referral already has that urgency.")
         old = locked.urgency

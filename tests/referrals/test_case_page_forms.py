@@ -337,3 +337,51 @@ def test_a_page_sent_back_with_an_error_says_so_in_its_title_and_at_its_top(clie
     html = answer.content.decode()
     assert "<title>Error: Case" in html
     assert '<p class="errornote">Not saved: see the error below.</p>' in html
+
+
+def test_a_change_of_urgency_chosen_on_a_page_shown_before_another_is_refused(
+    client, chiropractor, triage_lead
+):
+    """Two staff on one case: the lead raised it to emergency while a clinician's page still
+    showed it routine, and the clinician's "Change urgency: Urgent" (meant as a raise) lowered
+    the emergency to urgent, saved without a word (found in chromium in a QA round)."""
+    from referrals.services import referral_override_urgency
+
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    shown = client.get(url("change", referral)).content.decode()
+    assert 'name="move-urgency_shown" value="routine"' in shown
+    referral_override_urgency(
+        referral=referral, actor=triage_lead, urgency="emergency", reason="New saddle numbness"
+    )
+    typed = "Pain worse at night"
+    answer = client.post(
+        url("move", referral),
+        {
+            "move-action": "override_urgency",
+            "move-urgency": "urgent",
+            "move-reason": typed,
+            "move-urgency_shown": "routine",
+        },
+    )
+    assert answer.status_code == 409
+    html = answer.content.decode()
+    assert "changed to Emergency since" in html
+    assert typed in html
+    # The page sent back carries the urgency it shows now, so choosing again is a choice made
+    # on what is there.
+    assert 'name="move-urgency_shown" value="emergency"' in html
+    referral.refresh_from_db()
+    assert referral.urgency == "emergency"
+    answer = client.post(
+        url("move", referral),
+        {
+            "move-action": "override_urgency",
+            "move-urgency": "urgent",
+            "move-reason": typed,
+            "move-urgency_shown": "emergency",
+        },
+    )
+    assert answer.status_code == 302
+    referral.refresh_from_db()
+    assert referral.urgency == "urgent"
