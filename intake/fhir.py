@@ -18,6 +18,7 @@ from intake.questionnaire import (
     SECTIONS,
     Choice,
     Field,
+    answer_label,
 )
 
 FHIR_VERSION: Final = "4.0.1"
@@ -71,7 +72,7 @@ def _coding(field: Field, choice: Choice) -> dict[str, str]:
 def _question(field: Field) -> dict[str, Any]:
     item: dict[str, Any] = {
         "linkId": field.code,
-        "text": _item_text(field),
+        "text": answer_label(field),
         "type": ITEM_TYPES[field.kind],
         # Conditional and optional questions are not required; `show_when` in the JSON
         # definition says when the timing questions apply. Nor are free text and tick-all-
@@ -102,14 +103,6 @@ def _question(field: Field) -> dict[str, Any]:
             {"linkId": f"{field.code}.help", "text": field.help_text, "type": "display"}
         ]
     return item
-
-
-def _item_text(field: Field) -> str:
-    """The question's text; for a value the server computes (the age, from the date of birth
-    the form asks for), what the value is, so an integer is not labelled as a date."""
-    if field.computed and field.code == "age_years":
-        return f"Age in years, computed from the answer to: {field.label}"
-    return field.label
 
 
 def _sections() -> list[tuple[str, str, str]]:
@@ -243,7 +236,7 @@ def _response(intake: IntakeLike, patient_id: str, response_id: uuid.UUID) -> di
             # Unanswered (null), empty text and no-option-ticked lists carry no answer item.
             given = _answers_for(field, answers.get(field.code))
             if given:
-                items.append({"linkId": field.code, "text": _item_text(field), "answer": given})
+                items.append({"linkId": field.code, "text": answer_label(field), "answer": given})
         if items:
             groups.append({"linkId": code, "text": title, "item": items})
     return {

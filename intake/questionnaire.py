@@ -680,6 +680,16 @@ def fields_in_section(code: str) -> tuple[Field, ...]:
     return tuple(field for field in CORE_FIELDS if field.section == code)
 
 
+def answer_label(field: Field) -> str:
+    """What an answer is, read beside its value (the staff's case page, the FHIR export): the
+    question the form asks, except for a value the server computes from another answer. The
+    age, labelled with the date-of-birth question the form asks, read "What is your date of
+    birth? 38" beside its value (a review)."""
+    if field.computed and field.code == "age_years":
+        return "Age in years at submission (from the date of birth)"
+    return field.label
+
+
 def is_shown(field: Field, answers: Mapping[str, Any]) -> bool:
     """Whether the patient form shows ``field`` given the answers so far.
 

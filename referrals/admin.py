@@ -541,7 +541,6 @@ class ReferralAdmin(CappedCountAdmin):
                     # A later case has no page of its own (its row in Submissions opens this
                     # one): its answers and what it was shown are here, or nowhere.
                     "sections": case_answers(case.answers, case.triage_result["flags"]),
-                    "main_concern": case.answers.get("main_concern"),
                     "intake": case,
                 }
                 for case in later

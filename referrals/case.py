@@ -11,7 +11,7 @@ from django.utils.dates import MONTHS_3
 from django.utils.timezone import localtime
 
 from intake.models import Urgency
-from intake.questionnaire import FIELD_BY_CODE, SECTIONS, Field, fields_in_section
+from intake.questionnaire import FIELD_BY_CODE, SECTIONS, Field, answer_label, fields_in_section
 from referrals.models import EventKind, Queue, Status
 
 
@@ -58,19 +58,6 @@ def display_value(field: Field | None, value: Any) -> str:
     return str(value)
 
 
-# The age is computed from the date of birth the form asks for (questionnaire.py labels it with
-# that question): beside its value the page named the question, "What is your date of birth?
-# 38", in the answers and in a flag's evidence. The FHIR export labels it so too.
-AGE_LABEL: Final = "Age in years at submission (from the date of birth)"
-
-
-def question_text(field: Field) -> str:
-    """The question as staff read it beside its answer."""
-    if field.computed and field.code == "age_years":
-        return AGE_LABEL
-    return field.label
-
-
 def case_answers(
     answers: Mapping[str, Any], flags: Sequence[Mapping[str, Any]]
 ) -> list[SectionRows]:
@@ -83,7 +70,7 @@ def case_answers(
         rows = tuple(
             AnswerRow(
                 code=field.code,
-                question=question_text(field),
+                question=answer_label(field),
                 answer=display_value(field, answers.get(field.code)),
                 flagged_by=tuple(readers.get(field.code, ())),
             )
@@ -103,7 +90,7 @@ def case_flags(flags: Sequence[Mapping[str, Any]]) -> list[FlagRow]:
             clauses=tuple(flag["clauses"]),
             answers=tuple(
                 (
-                    question_text(FIELD_BY_CODE[code]) if code in FIELD_BY_CODE else code,
+                    answer_label(FIELD_BY_CODE[code]) if code in FIELD_BY_CODE else code,
                     display_value(FIELD_BY_CODE.get(code), value),
                 )
                 for code, value in flag["answers"].items()
