@@ -259,7 +259,9 @@ def escalate(*, now: dt.datetime) -> dict[str, int]:
         lines = [
             f"{'UNCLAIMED EMERGENCY' if r.pk in alert_ids else 'Overdue'}: "
             f"{r.intake.reference} in {r.get_queue_display()}, due "
-            f"{timezone.localtime(r.due_at):%a %d %b %H:%M}"
+            f"{timezone.localtime(r.due_at):%a %d %b %H:%M}, {r.get_status_display().lower()}"
+            # The status: a referral is due until it is closed (docs/CLINICAL_DECISIONS.md),
+            # so the lead tells one already contacted or scheduled from one nobody has touched.
             for r in refs
         ]
         try:

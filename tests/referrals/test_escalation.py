@@ -92,6 +92,26 @@ def test_a_closed_referral_past_its_due_time_is_never_marked(triage_lead, chirop
     assert escalate(now=referral.due_at + dt.timedelta(days=1)) == {"overdue": 0, "alerts": 0}
 
 
+@pytest.mark.parametrize(
+    "moves", [(Action.CLAIM, Action.CONTACT), (Action.CLAIM, Action.CONTACT, Action.SCHEDULE)]
+)
+def test_a_contacted_or_scheduled_referral_past_its_due_time_is_still_marked_overdue(
+    triage_lead, chiropractor, moves
+):
+    """docs/CLINICAL_DECISIONS.md, due times 7: a referral is on the clock until it is closed."""
+    (referral,) = submit("V01").referrals
+    for action in moves:
+        referral = referral_transition(
+            referral=referral, action=action, actor=chiropractor, reason="Rang, left a message"
+        )
+    mail.outbox.clear()
+    assert escalate(now=referral.due_at + dt.timedelta(minutes=1))["overdue"] == 1
+    referral.refresh_from_db()
+    assert referral.overdue_at is not None
+    assert [m.to for m in mail.outbox] == [[triage_lead.email]]
+    assert referral.get_status_display().lower() in mail.outbox[0].body  # told it is in hand
+
+
 @pytest.mark.skipif(on_postgresql(), reason="SQLite's rule-based plans")
 def test_on_sqlite_the_job_each_minute_reads_open_work_only(triage_lead):
     """It runs in a write transaction every minute: reading every referral ever due (or
