@@ -86,6 +86,7 @@
     var idleMs = Number(closer.getAttribute("data-idle-seconds")) * 1000;
     var warnMs = Math.min(180000, idleMs / 4);
     var keepEveryMs = Math.min(300000, idleMs / 3);
+    var checkEveryMs = 15000;
     // The page's own request moved the session's end by up to this much less (it is moved at
     // most once a refresh interval): count from the earliest it may have been.
     var lastKept = Date.now() - Number(closer.getAttribute("data-refresh-seconds")) * 1000;
@@ -196,6 +197,14 @@
     ["input", "keydown", "pointerdown", "change"].forEach(function (type) {
       document.addEventListener(type, function () {
         lastActive = Date.now();
+        // Typed or chosen after the last check before the limit, kept open at once: counted at
+        // the next check, up to a check's interval past the limit, it kept open a session
+        // already ended, and the page closed under the patient with what they had typed.
+        // Not on a button's press: "Keep my form open" keeps it open, once.
+        var late = lastActive - lastKept >= idleMs - checkEveryMs;
+        if ((type === "input" || type === "change") && late) {
+          keepOpen();
+        }
       }, true);
     });
     if (idle) {
@@ -217,7 +226,7 @@
         }
       });
     }
-    window.setInterval(check, 15000);
+    window.setInterval(check, checkEveryMs);
   }
 
   // A first step shown after this browser's form was closed (or "Start a new form"): Back

@@ -480,6 +480,31 @@ def test_a_form_left_idle_warns_before_it_closes_and_typing_keeps_it_open(page: 
     expect(warning).to_be_hidden()
 
 
+def test_typing_in_the_last_seconds_before_the_limit_keeps_the_form_open(page: Page):
+    """Typing counted only at the page's next check, up to 15 seconds on: typed in the last
+    seconds before the limit, it was kept open after the session had ended, and the page closed
+    under the patient with what they had typed. "Keep my form open" falls between two checks;
+    the patient types at the next warning with six seconds to go (a QA round)."""
+    on_step_two_with_a_clock(page)
+    kept: list[str] = []
+    page.on("request", lambda r: kept.append(r.url) if r.url.endswith("/form/keep-open/") else None)
+    page.clock.run_for("26:40")  # ten seconds after a check
+    page.get_by_role("button", name="Keep my form open").click()
+    expect(page.locator("#idle-warning")).to_be_hidden()
+    page.clock.run_for("29:54")  # four seconds after a check, six before the limit
+    expect(page.locator("#idle-warning")).to_be_visible()
+    page.locator("#id_height_cm").press_sequentially("171")
+    page.clock.run_for("00:06")
+    page.wait_for_timeout(500)  # a request the typing made has left by now
+    if len(kept) == 1:  # nothing since the button: the server's side ends the form
+        session_ended()
+    page.clock.run_for("00:30")
+    page.wait_for_timeout(2_000)  # time for a page closing itself to have gone
+    expect(page).to_have_url(re.compile(r"/form/about_you/$"))
+    expect(page.locator("#id_height_cm")).to_have_value("171")
+    expect(page.locator("#idle-warning")).to_be_hidden()
+
+
 def test_the_idle_warning_comes_into_view_on_a_phone_scrolled_down_the_step(page: Page):
     """On a phone a step is two or three screens long and the patient is mostly well below its
     top, where the warning appears: at 390 px, scrolled to this step's button, the warning was
