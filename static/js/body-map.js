@@ -66,6 +66,15 @@
       });
     });
 
+    // Back or Forward to a step brings its boxes back as they were left, unsaved ticks too,
+    // after this script has run and with no change event: the map showed the page as sent,
+    // and a tap to tick a region whose box was ticked unticked it (a QA round).
+    window.addEventListener("pageshow", function () {
+      picker.querySelectorAll(".map-region").forEach(function (region) {
+        setRegion(region, boxFor(region.getAttribute("data-code")).checked);
+      });
+    });
+
     picker.hidden = false;
   });
 })();

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from intake.drafts import STEP_CODES
 from intake.models import Intake, IntakeDraft
 from tests.browser.test_admin_dark_mode import PAGE_BEHIND, drawn, one
-from tests.browser.test_patient_form import check_step, fill_step, next_step
+from tests.browser.test_patient_form import PHONE, check_step, fill_step, next_step
 from tests.clinic_fixtures import worked_case
 from tests.form_data import IDENTITY, step_data
 from tests.referrals.test_admin_contrast import NON_TEXT, contrast, over
@@ -201,3 +201,54 @@ def test_the_maps_outlines_ticked_regions_and_focus_keep_3_to_1(page: Page):
             fill_step(page, data)
             next_step(page)
     assert low == []
+
+
+def tap_region(page: Page, field: str, code: str) -> None:
+    region(page, field, code).locator("> g:first-child > *").tap()
+
+
+def test_on_a_phone_the_map_shows_the_boxes_the_browser_brings_back(
+    browser: Browser, live_server: Any
+):
+    """Back to a step brings its boxes back as the patient left them, unsaved ticks too, with
+    no change event: the map showed the page as sent, the knee unticked beside its ticked box,
+    and a tap on the knee to tick it unticked the box (a QA round, at 375 px by touch, after a
+    refused step)."""
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, has_touch=True)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        answers = worked_case("V22")
+        page.goto("/form/identity/")
+        for number, step in enumerate(STEP_CODES[:2], start=1):
+            expect(page.get_by_text(f"Step {number} of {len(STEP_CODES)}")).to_be_visible()
+            fill_step(page, step_data(step, answers, IDENTITY))
+            next_step(page)
+        expect(page.get_by_text("Step 3 of 12")).to_be_visible()
+        tap_region(page, "pain_regions", "heel")
+        next_step(page)  # refused: the step's other questions have no answer
+        expect(page.locator("#error-summary")).to_be_focused()
+        knee = region(page, "pain_regions", "knee")
+        knee.focus()
+        page.keyboard.press("Space")
+        page.locator("a.back-link").tap()
+        expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+        page.go_back()
+        expect(page.get_by_text("Step 3 of 12")).to_be_visible()
+        page.wait_for_load_state("load")
+        for code in ("heel", "knee"):
+            expect(page.locator(f"input[name='pain_regions'][value='{code}']")).to_be_checked()
+            expect(region(page, "pain_regions", code)).to_have_attribute("aria-checked", "true")
+        tap_region(page, "pain_regions", "knee")  # unticked on the map: unticked in the list
+        expect(knee).to_have_attribute("aria-checked", "false")
+        expect(page.locator("input[name='pain_regions'][value='knee']")).not_to_be_checked()
+        rest = step_data("pain_locations", answers)
+        rest.pop("pain_regions")
+        fill_step(page, rest)
+        next_step(page)
+        expect(page.get_by_text("Step 4 of 12")).to_be_visible()
+        assert IntakeDraft.objects.get().data["answers"]["pain_regions"] == ["heel"]
+        assert errors == []
+    finally:
+        context.close()
