@@ -68,6 +68,17 @@
     }
   });
 
+  // A mouse wheel turned over a number box with the focus counts its value up or down in
+  // chromium: a height or a pain score just typed, the pointer left over it while scrolling to
+  // the button, was saved one or more off what was typed (a QA round). The box lets go of the
+  // focus instead, and the wheel leaves its value alone.
+  document.addEventListener("wheel", function (event) {
+    var box = event.target;
+    if (box.type === "number" && box === document.activeElement) {
+      box.blur();
+    }
+  }, { passive: true });
+
   // The form's session closes after data-idle-seconds without a request (a shared computer).
   // While the patient is active (typing, choosing) the page keeps it open with a request every
   // few minutes; a while before it would close, a warning offers to keep it (WCAG 2.2.1).

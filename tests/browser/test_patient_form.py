@@ -408,6 +408,33 @@ def test_the_unit_hint_is_read_with_the_height_and_weight_questions(page: Page):
         expect(group).to_have_accessible_description(hint)
 
 
+def test_the_mouse_wheel_over_a_number_just_typed_leaves_it_as_typed(page: Page):
+    """Chromium counts a number box with the focus up or down under the mouse wheel: a patient
+    refused a height in feet and inches who gave it in centimetres instead, then scrolled to
+    "Save and continue" with the pointer over the box, had 177 cm saved for the 178 they typed
+    (a QA round)."""
+    answers = worked_case("V01")
+    page.set_viewport_size({"width": 1280, "height": 600})
+    page.goto("/form/identity/")
+    fill_step(page, step_data("identity", answers, IDENTITY))
+    next_step(page)
+    about_you = step_data("about_you", answers, IDENTITY)
+    del about_you["height_cm"]
+    fill_step(page, {**about_you, "height_feet": "5", "height_inches": "30"})
+    next_step(page)
+    expect(page.locator("#error-summary")).to_contain_text("fewer than 12 inches")
+    page.locator("#id_height_feet").fill("")
+    page.locator("#id_height_inches").fill("")
+    centimetres = page.locator("#id_height_cm")
+    centimetres.fill("178")
+    centimetres.hover()
+    page.mouse.wheel(0, 200)
+    expect(centimetres).to_have_value("178")
+    next_step(page)
+    expect(page.get_by_text("Step 3 of 12")).to_be_visible()
+    assert IntakeDraft.objects.get().data["answers"]["height_cm"] == 178
+
+
 def test_a_yes_the_browser_brings_back_shows_the_emergency_advice(page: Page):
     """Back to the red-flag step (from another page, or after leaving the site) brings the
     unsent "Yes" back ticked, as browsers restore what was typed, but the advice showed only on
