@@ -124,6 +124,11 @@ def _field_for(spec: Field) -> forms.Field:
 MAP_FIELDS: Final = ("pain_regions", "numbness_areas")
 
 
+# The hidden field the page's script adds on sending a step, once for each number box whose
+# text the browser could not read as a number (StepForm._refuse_unreadable).
+UNREADABLE: Final = "unreadable"
+
+
 class StepForm(forms.Form):
     """One step. ``answers`` are the earlier steps' answers: they decide what is shown."""
 
@@ -198,6 +203,20 @@ class StepForm(forms.Form):
         """True when none of this section's questions apply (the timing step, no symptoms)."""
         return bool(self.codes) and not self.shown_codes
 
+    def _refuse_unreadable(self) -> None:
+        """A number box holding what the browser cannot read as a number is sent empty (the
+        form is ``novalidate``): a range, 10-11, in the pounds box saved 11 st 0 lb, with no
+        message (a QA round). The page's script names such boxes (intake-form.js, UNREADABLE);
+        each is refused with the message its field gives a value that is not a number."""
+        getlist = getattr(self.data, "getlist", None)
+        for name in getlist(UNREADABLE) if getlist else ():
+            field = self.fields.get(name)
+            if (
+                isinstance(field, forms.IntegerField | forms.DecimalField)
+                and name not in self.errors
+            ):
+                self.add_error(name, field.error_messages["invalid"])
+
     def honeypot_filled(self) -> bool:
         return bool(self.data.get(HONEYPOT))
 
@@ -206,6 +225,7 @@ class StepForm(forms.Form):
         return {code: cleaned[code] for code in self.shown_codes if code in cleaned}
 
     def clean(self) -> dict[str, Any]:
+        self._refuse_unreadable()
         cleaned = super().clean() or {}
         parsed = self.parsed_answers(cleaned)
         # A value that did not parse already has its message.

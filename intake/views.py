@@ -38,7 +38,7 @@ from intake.drafts import (
     step_reachable,
     submitted_intake,
 )
-from intake.forms import HONEYPOT, STEP_FORMS, IdentityForm, StepForm
+from intake.forms import HONEYPOT, STEP_FORMS, UNREADABLE, IdentityForm, StepForm
 from intake.identity import format_reference
 from intake.messages import interrupt_message, patient_disclaimer, under_16_refusal
 from intake.models import IntakeDraft
@@ -166,8 +166,9 @@ def _saved_mark(draft: IntakeDraft, step: str) -> str:
 
 
 def _typed(request: HttpRequest, form: StepForm) -> dict[str, list[str]]:
-    """Exactly what was sent for the step's own fields (no CSRF token, no honeypot)."""
-    names = (name for name in form.fields if name != HONEYPOT)
+    """Exactly what was sent for the step's own fields (no CSRF token, no honeypot), and the
+    number boxes the browser could not read (UNREADABLE), refused again with them."""
+    names = [*(name for name in form.fields if name != HONEYPOT), UNREADABLE]
     return {name: request.POST.getlist(name) for name in names if name in request.POST}
 
 

@@ -51,6 +51,21 @@
     });
   };
   document.addEventListener("submit", function (event) {
+    // A number box with text the browser cannot read as a number (a range, 10-11, in pounds) is
+    // sent empty, and the step was saved without it: each is named, and the server refuses it
+    // with its message (intake.forms.UNREADABLE).
+    event.target.querySelectorAll("input[name=unreadable]").forEach(function (named) {
+      named.remove();
+    });
+    event.target.querySelectorAll("input[type=number]").forEach(function (box) {
+      if (box.validity && box.validity.badInput) {
+        var named = document.createElement("input");
+        named.type = "hidden";
+        named.name = "unreadable";
+        named.value = box.name;
+        event.target.appendChild(named);
+      }
+    });
     var buttons = event.target.querySelectorAll("button[type=submit]");
     window.setTimeout(function () {
       buttons.forEach(function (button) {

@@ -1080,3 +1080,24 @@ def test_two_windows_of_one_form_stay_open_while_the_patient_works_in_either(pag
     page.clock.run_for("31:00")
     expect(page).to_have_url(re.compile(r"/form/closed/$"), timeout=20_000)
     expect(other).to_have_url(re.compile(r"/form/closed/$"), timeout=20_000)
+
+
+def test_a_number_the_browser_cannot_read_is_refused_not_saved_as_nothing(page: Page):
+    """The form is novalidate: a number box holding text chromium cannot read as a number (a
+    range, 10-11, typed in the pounds box) was sent empty, and the step saved 11 st 0 lb with no
+    message (a QA round). Now the box is refused with its message, and saved once corrected."""
+    page.goto("/form/identity/")
+    fill_step(page, step_data(STEP_CODES[0], worked_case("V01"), IDENTITY))
+    next_step(page)
+    fill_step(page, {"height_cm": "180", "weight_stones": "11", "has_diabetes": "no"})
+    page.locator("input[name='weight_pounds']").press_sequentially("10-11")
+    next_step(page)
+    expect(page.get_by_text("Step 2 of 12")).to_be_visible()
+    message = "Please enter the pounds as a number with at most one decimal place, for example 7.5."
+    expect(page.locator("#error-summary")).to_contain_text(message)
+    assert IntakeDraft.objects.get().current_step == STEP_CODES[1]  # nothing of it saved
+
+    page.locator("input[name='weight_pounds']").fill("10")
+    next_step(page)
+    expect(page.get_by_text("Step 3 of 12")).to_be_visible()
+    assert IntakeDraft.objects.get().data["answers"]["weight_kg"] == 74  # 11 st 10 lb

@@ -1067,3 +1067,18 @@ def test_a_page_closing_itself_with_nothing_held_gets_only_a_new_mark(client, se
     assert response.content == b""
     assert dict(client.session.items()).keys() == {"intake_closed"}
     assert closed_mark(html(client.get("/form/identity/"))) not in (None, before)
+
+
+def test_a_number_box_the_browser_could_not_read_is_refused_with_its_message(client):
+    """Sent empty with its name under "unreadable" (intake-form.js): refused, not saved as
+    nothing; a name that is not a number box of the step is ignored."""
+    complete(client, worked_case("V01"), upto="about_you")
+    data = {"height_cm": "180", "weight_stones": "11", "weight_pounds": "", "has_diabetes": "no"}
+    response = client.post("/form/about_you/", {**data, "unreadable": ["weight_pounds", "x"]})
+    assert response["Location"] == "/form/about_you/"  # refused, shown again
+    page = html(client.get("/form/about_you/"))
+    assert "Please enter the pounds as a number with at most one decimal place" in page
+    assert saved_draft(client).current_step == "about_you"
+    response = client.post("/form/about_you/", {**data, "unreadable": "has_diabetes"})
+    assert response["Location"] == "/form/pain_locations/"
+    assert saved_draft(client).data["answers"]["weight_kg"] == 70  # 11 st
