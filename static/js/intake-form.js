@@ -118,6 +118,7 @@
     var lastKept = Date.now() - Number(closer.getAttribute("data-refresh-seconds")) * 1000;
     var lastActive = 0;
     var closed = false;
+    var keeping = Promise.resolve(); // the last keep-open's request
     // Windows of one browser showing the same form share its count: one the patient is at work
     // in keeps the form open for all of them. Side by side (both in sight), the other one,
     // left alone, warned and closed on its own count, and closing ended the form under the
@@ -164,10 +165,23 @@
         window.location.replace(closer.getAttribute("data-closed-url"));
       };
       // Off the screen whatever the answer: if the request failed, the session still ends
-      // within the minute.
-      post(closer.getAttribute("data-close-url")).then(leave, leave);
+      // within the minute. Sent once a keep-open still on its way is answered (the page
+      // blank meanwhile): answered after the close, for a session ended by then, that answer
+      // took the browser's session cookie away (Django's, for a request whose session is
+      // empty) with the closed mark the close had just set, and Back brought the last person's
+      // first step back filled in (a flaky test: the page's clock run past the limit with one
+      // out).
+      document.documentElement.hidden = true;
+      var closing = function () {
+        return post(closer.getAttribute("data-close-url"));
+      };
+      keeping.then(closing, closing).then(leave, leave);
     };
     var keepOpen = function () {
+      if (closed) {
+        // Closing: hiding the page blurs the box in use, whose change event came here.
+        return;
+      }
       var keptAt = Date.now();
       lastKept = keptAt;
       if (idle) {
@@ -178,7 +192,8 @@
       }
       // The server says whether the form is still open here: after a phone was locked past
       // the limit, "Keep my form open" or a tap found it closed and the page stayed as it was.
-      post(keepUrl)
+      keeping = post(keepUrl);
+      keeping
         .then(function (response) {
           return response.ok ? response.json() : { open: true };
         })
