@@ -111,6 +111,13 @@ def _mark_of(token_hash: str) -> str:
     return hashlib.sha256(f"intake-form:{token_hash}".encode()).hexdigest()[:16]
 
 
+def _of_another_form(request: HttpRequest, shown_for: str | None) -> bool:
+    """Whether a page shown for ``shown_for`` (a page's ``?form=``; None from a page shown before
+    pages named their form) is of another form than the one this browser holds now."""
+    token = _token(request)
+    return shown_for is not None and token is not None and shown_for != _mark_of(hash_token(token))
+
+
 def _shown_for(request: HttpRequest) -> str | None:
     """The form the page sent was shown for, or None from a page sent before steps said so."""
     return next(
@@ -431,9 +438,7 @@ def close(request: HttpRequest) -> HttpResponse:
     opened in another tab, Ada's page left idle (or shown again after the limit) ended Lucía's
     form under her, and her next "Save and continue" found it closed. A page naming no form (one
     shown before pages did) closes whatever is held, as before."""
-    shown_for = request.GET.get("form")
-    token = _token(request)
-    if shown_for is not None and token is not None and shown_for != _mark_of(hash_token(token)):
+    if _of_another_form(request, request.GET.get("form")):
         return HttpResponse(status=204)
     _close_form(request)
     return HttpResponse(status=204)
@@ -468,8 +473,7 @@ def interrupt_shown(request: HttpRequest) -> HttpResponse:
     patient. A report without it (a page shown before pages named their form) is recorded.
     """
     token = _token(request)
-    shown_for = request.GET.get("form")
-    if token and shown_for not in (None, _mark_of(hash_token(token))):
+    if _of_another_form(request, request.GET.get("form")):
         return HttpResponse(status=204)
     if token:
         with suppress(DraftNotFound):
