@@ -304,7 +304,10 @@ class ReferralAdmin(CappedCountAdmin):
         phone = normalise_phone(term) if born is None else ""
         searches_phone = len(phone) >= 6
         if born is not None:
-            patients = Q(date_of_birth=born)  # patient_birth_idx
+            # patient_birth_idx. An erased patient keeps only the year, stored as 1 January
+            # of it: not a birth date to find them by (a QA round found "1 Jan 1980" listing
+            # every erased patient born that year); their reference still finds them.
+            patients = Q(date_of_birth=born, anonymised_at__isnull=True)
             intakes: list[int] = []
         else:
             # A term may be a reference, a phone number or a name; references contain digits

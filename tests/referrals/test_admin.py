@@ -16,6 +16,7 @@ from intake.admin import IntakeAdmin
 from intake.identity import parse_typed_date
 from intake.messages import staff_disclaimer
 from intake.models import Intake, Urgency
+from intake.privacy import patient_erase
 from referrals import audit
 from referrals.admin import ReferralAdmin
 from referrals.admin_queue import STATEMENTS, CappedCountPaginator, queue_rows
@@ -492,6 +493,23 @@ def test_a_term_matching_too_many_patients_to_list_finds_the_same_cases(
     monkeypatch.setattr("referrals.admin.SEARCH_PATIENTS_LISTED", 0)
     assert searched(client, term) == listed
     assert listed
+
+
+def test_a_birth_date_search_leaves_out_erased_patients(client, triage_lead):
+    """An erasure keeps only the year of birth, stored as 1 January of it: a search for
+    "1 Jan 1980" listed every erased patient born in 1980 beside the one patient born that day
+    (found in a QA round of the staff pages). Erased patients are found by their reference."""
+    born_then = submit(
+        "V01", patient=details(family_name="Hughes", date_of_birth=dt.date(1980, 1, 1))
+    )
+    erased = submit("V11", patient=details(family_name="Patel", date_of_birth=dt.date(1980, 5, 17)))
+    patient_erase(public_id=erased.intake.patient.public_id, actor=None, reason="Asked to")
+    client.force_login(triage_lead)
+    for term in ("01/01/1980", "1 Jan 1980", "17/05/1980"):
+        found = searched(client, term)
+        assert erased.intake.reference not in found, term
+    assert searched(client, "1 Jan 1980") == {born_then.intake.reference}
+    assert searched(client, erased.intake.reference) == {erased.intake.reference}
 
 
 # The tables a search reads, each of which grows with the history.
