@@ -15,12 +15,12 @@ import datetime as dt
 import html
 import re
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from django.contrib import admin
 from django.contrib.admin.templatetags.admin_list import ResultList, results
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
-from django.contrib.admin.views.main import PAGE_VAR, ChangeList
+from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
@@ -220,6 +220,28 @@ def link_window(request: Any) -> bool:
 
 
 class QueueChangeList(ChangeList):
+    def get_ordering_field_columns(self) -> dict[int, Literal["asc", "desc"]]:
+        """The columns the default ordering sorts by, in its order. Django marks a column only
+        when it sorts by a term without the term's sign; Urgency sorts by "-priority" (most
+        urgent first, as its first click gives), so the queue's head marked Due alone and read
+        as ordered by due time (a QA round). Such a column is marked as sorted its own way."""
+        columns = super().get_ordering_field_columns()
+        if ORDER_VAR in self.params:
+            return columns
+        ordered: dict[int, Literal["asc", "desc"]] = {}
+        for term in self.model_admin.ordering or ():
+            if not isinstance(term, str):
+                continue
+            for index, attr in enumerate(self.list_display):
+                field = self.get_ordering_field(attr)
+                if field == term and term.startswith("-"):
+                    ordered.setdefault(index, "asc")
+                    break
+                if field == term.lstrip("-") and index in columns:
+                    ordered.setdefault(index, columns[index])
+                    break
+        return {**ordered, **columns}
+
     def url_for_result(self, result: Any) -> str:
         assert isinstance(result, Referral)  # noqa: S101 - this change list lists referrals only
         return reverse("admin:referrals_referral_change", args=[result.public_id])

@@ -512,6 +512,28 @@ def test_a_birth_date_search_leaves_out_erased_patients(client, triage_lead):
     assert searched(client, erased.intake.reference) == {erased.intake.reference}
 
 
+def test_the_queue_heads_show_urgency_first_then_due_as_the_rows_are_ordered(client, triage_lead):
+    """The queue is ordered by urgency (its priority), then due time; the head marked only Due
+    as the sort, so the page read as ordered by due time alone (a QA round of the staff pages):
+    Django marks a column for an ordering term only when the column sorts by that term without
+    its sign, and Urgency sorts by "-priority"."""
+    submit("V01")
+    client.force_login(triage_lead)
+    html = client.get(LIST).content.decode()
+    heads = {
+        column: (classes, head)
+        for classes, column, head in re.findall(
+            r'<th scope="col" class="([^"]*column-(\w+)[^"]*)">(.*?)</th>', html, re.S
+        )
+    }
+    for column, priority in (("urgency_badge", 1), ("due", 2)):
+        classes, head = heads[column]
+        assert "sorted ascending" in classes
+        assert f'title="Sorting priority: {priority}"' in head
+    # Urgency's toggle puts the least urgent first, due time still second.
+    assert 'href="?o=-3.7"' in heads["urgency_badge"][1]
+
+
 # The tables a search reads, each of which grows with the history.
 SEARCHED_TABLES = ("intake_patient", "intake_intake", "referrals_referral")
 
