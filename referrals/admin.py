@@ -562,7 +562,9 @@ class ReferralAdmin(CappedCountAdmin):
             **_case_history(referral, events=can_see_history),
             "can_see_history": can_see_history,
             "can_see_notes": can_see_notes,
-            "notes": referral.staff_notes.select_related("author") if can_see_notes else (),
+            # With the notes of the queues the case was rerouted from; none without "view
+            # staff note" (selectors.referral_notes asks it too).
+            "notes": selectors.referral_notes(user=user, referral=referral),
             "can_act": can_act,
             "move_form": move_form,
             "move_fields": form_fields_html(move_form) if can_act and referral.is_open else (),

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Final
 from uuid import UUID
 
+from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 
 from intake.models import Intake
-from referrals.access import queues_for
-from referrals.models import Referral, ReferralIntake
+from referrals.access import VIEW_CASES, VIEW_NOTES, has_all, queues_for
+from referrals.models import Queue, Referral, ReferralIntake, StaffNote, Status
+
+AUTHOR_NAME: Final = f"author__{get_user_model().USERNAME_FIELD}"
 
 
 def referral_list(*, user: Any) -> QuerySet[Referral]:
@@ -34,6 +39,69 @@ def referral_get(*, user: Any, public_id: UUID | str) -> Referral:
         return referral_list(user=user).get(public_id=public_id)
     except (Referral.DoesNotExist, ValueError) as exc:
         raise Http404("No such referral.") from exc
+
+
+def rerouted_from_chain(referral: Referral) -> list[int]:
+    """The referrals this one was rerouted from, the latest first, back to the case's first
+    queue: one statement however long the chain. Each was the same patient's (a reroute
+    proposes for the case's own patient), so they are read among the patient's referrals that
+    a reroute left (a few), not followed one by one."""
+    if referral.rerouted_from_id is None:
+        return []
+    patients = Referral.objects.filter(patient_id=referral.patient_id)
+    left = patients.filter(rerouted_from__isnull=False).values("rerouted_from_id")
+    came_from = dict(patients.filter(pk__in=left).values_list("pk", "rerouted_from_id"))
+    chain: list[int] = []
+    previous: int | None = referral.rerouted_from_id
+    while previous is not None and previous in came_from and previous not in chain:
+        chain.append(previous)
+        previous = came_from[previous]
+    return chain
+
+
+@dataclass(frozen=True)
+class CaseNote:
+    """A staff note as the case page shows it: ``came_from``, the queue of the earlier referral
+    it was written on (None for the referral's own), and whether that referral has been
+    marked entered in error since."""
+
+    author: str
+    text: str
+    created_at: dt.datetime
+    came_from: str | None
+    in_error: bool
+
+
+def referral_notes(*, user: Any, referral: Referral) -> list[CaseNote]:
+    """The staff notes of ``referral`` (one ``referral_get`` gave ``user``) and of the referrals
+    it was rerouted from, oldest first: 2 statements at most, however many.
+
+    An earlier referral's notes are shown as this case's to whoever may read this referral's,
+    though that referral is in a queue the user may not see (its page stays a 404): they were
+    written about this patient's case for whoever takes it next ("prefers mornings"), and the
+    queue the case went to is the one taking it now (docs/SECURITY.md, "What each staff page
+    needs"). Notes written on a later referral, after the case left, are not shown on the
+    earlier one."""
+    if not has_all(user, (*VIEW_CASES, VIEW_NOTES)):
+        return []
+    notes = (
+        StaffNote.objects.filter(referral_id__in=[referral.pk, *rerouted_from_chain(referral)])
+        .order_by("created_at", "id")
+        .values_list(
+            "referral_id", AUTHOR_NAME, "text", "created_at", "referral__queue", "referral__status"
+        )
+    )
+    queues = dict(Queue.choices)
+    return [
+        CaseNote(
+            author=author,
+            text=text,
+            created_at=created_at,
+            came_from=None if written_on == referral.pk else str(queues.get(queue, queue)),
+            in_error=written_on != referral.pk and status == Status.ENTERED_IN_ERROR,
+        )
+        for written_on, author, text, created_at, queue, status in notes
+    ]
 
 
 def intake_list(*, user: Any) -> QuerySet[Intake]:
