@@ -14,6 +14,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.middleware.csp import get_nonce
 from django.template.response import TemplateResponse
@@ -212,6 +213,10 @@ def _refuse_once(request: HttpRequest, model_admin: Any, message: str) -> None:
         model_admin.message_user(request, message, messages.ERROR)
 
 
+# The "Waiting" column's ordering: Referral.waits_since in SQL.
+WAITS_SINCE: Final = Coalesce("waiting_since", "created_at")
+
+
 @admin.register(Referral)
 class ReferralAdmin(CappedCountAdmin):
     list_display = [
@@ -404,9 +409,12 @@ class ReferralAdmin(CappedCountAdmin):
     def link(self, obj: Referral) -> str:
         return link_badge(obj.intake.link_kind)
 
-    @admin.display(description="Waiting", ordering="created_at")
+    # From when the case began to wait for the referral: a rerouted one's first queue
+    # (Referral.waits_since). No index is in that order, as none was in created_at's for a
+    # queue: the sort reads the list's rows and sorts them, as before.
+    @admin.display(description="Waiting", ordering=WAITS_SINCE)
     def waiting(self, obj: Referral) -> str:
-        return waiting_text(obj.created_at, timezone.now(), get_language())
+        return waiting_text(obj.waits_since, timezone.now(), get_language())
 
     @admin.display(description="Due", ordering="due_at")
     def due(self, obj: Referral) -> str:
@@ -714,12 +722,12 @@ class ReferralAdmin(CappedCountAdmin):
 _WAITING_CACHED_BELOW: Final = dt.timedelta(weeks=4)
 
 
-def waiting_text(created_at: dt.datetime, now: dt.datetime, language: str | None) -> str:
-    """The "Waiting" column: ``timesince(created_at, now)`` in the active language."""
-    waited = now - created_at
+def waiting_text(since: dt.datetime, now: dt.datetime, language: str | None) -> str:
+    """The "Waiting" column: ``timesince(since, now)`` in the active language."""
+    waited = now - since
     if waited < _WAITING_CACHED_BELOW:
         return _waiting_minutes(max(int(waited.total_seconds() // 60), 0), language)
-    return timesince(created_at, now, time_strings=_time_strings(language))
+    return timesince(since, now, time_strings=_time_strings(language))
 
 
 @lru_cache(maxsize=4096)

@@ -68,6 +68,7 @@ ROW_FIELDS: Final = (
     "priority",
     "due_at",
     "created_at",
+    "waiting_since",
     "intake__reference",
     "intake__flag_codes",
     "intake__link_kind",
@@ -299,6 +300,7 @@ def row_values(obj: Referral) -> dict[str, Any]:
         "urgency": obj.urgency,
         "due_at": obj.due_at,
         "created_at": obj.created_at,
+        "waiting_since": obj.waiting_since,
         "intake__reference": intake.reference,
         "intake__flag_codes": intake.flag_codes,
         "intake__link_kind": intake.link_kind,
@@ -391,7 +393,9 @@ def queue_rows_from_values(cl: ChangeList, values: list[dict[str, Any]]) -> list
         title = select.format(html.escape(f"{reference} → {queue_labels[row['queue']]}"))
         patient = columns.patient_name_text(row["patient__family_name"], row["patient__given_name"])
         urgency = columns.urgency_badge_html(row["urgency"], language)
-        waiting = html.escape(columns.waiting_text(row["created_at"], now, language))
+        # Referral.waits_since: a rerouted case waits from its first queue.
+        since = row["waiting_since"] or row["created_at"]
+        waiting = html.escape(columns.waiting_text(since, now, language))
         due = columns.due_text(row["due_at"], row["status"], now, zone)
         href = path.replace(_PLACEHOLDER, str(row["public_id"])) + query
         cells = [

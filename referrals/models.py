@@ -155,6 +155,12 @@ class Referral(models.Model):
         related_name="rerouted_to",
         db_index=False,
     )
+    # When the case began to wait for this referral, where a reroute set it (referral_reroute:
+    # the first queue's, as the due time is kept): the queue's "Waiting" column and a change of
+    # urgency count from it. Empty on every other referral, which waits from its created_at
+    # (``waits_since``): so the column was added to 1,000,000+ referrals without writing them,
+    # and a submission (or the bulk writer) writes nothing more.
+    waiting_since = models.DateTimeField(null=True, blank=True, editable=False)
     # The link kind of the intake that opened the referral (Intake.link_kind, which never
     # changes), copied when the referral is written: the dashboard's foot-and-back counts and
     # the queue's filter by it (?link=) read the referrals by their own index, not every
@@ -252,6 +258,11 @@ class Referral(models.Model):
 
     def __str__(self) -> str:
         return f"{self.intake.reference} → {self.get_queue_display()}"
+
+    @property
+    def waits_since(self) -> dt.datetime:
+        """When the case began to wait for this referral (``waiting_since``, else created)."""
+        return self.waiting_since or self.created_at
 
     @property
     def is_open(self) -> bool:

@@ -358,7 +358,8 @@ def referral_reroute(*, referral: Referral, actor: Any, queue: str, reason: str)
         if new.rerouted_from_id is None and new.pk != old.pk:
             new.rerouted_from = old
             new.due_at = min(new.due_at, old.due_at)
-            new.save(update_fields=["rerouted_from", "due_at", "updated_at"])
+            new.waiting_since = min(new.waits_since, old.waits_since)
+            new.save(update_fields=["rerouted_from", "due_at", "waiting_since", "updated_at"])
     return new
 
 
@@ -366,14 +367,9 @@ def _waiting_since(referral: Referral) -> dt.datetime:
     """When the case began to wait for this referral: a rerouted referral's first queue took
     it then. A reroute keeps the earlier due time, and so does a change of urgency after it
     (counted from the reroute, routine -> urgent -> routine gave the case five more working
-    days than it had: a review found it; docs/CLINICAL_DECISIONS.md)."""
-    since, previous = referral.created_at, referral.rerouted_from_id
-    while previous is not None:
-        created, previous = Referral.objects.values_list("created_at", "rerouted_from_id").get(
-            pk=previous
-        )
-        since = min(since, created)
-    return since
+    days than it had: a review found it; docs/CLINICAL_DECISIONS.md). The earliest created_at
+    of its chain of reroutes, which ``referral_reroute`` stores (``Referral.waits_since``)."""
+    return referral.waits_since
 
 
 def referral_override_urgency(

@@ -4,15 +4,24 @@ clearance and reroutes")."""
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib
+import re
+
 import pytest
+from django.apps import apps
+from django.contrib.admin import site
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone, translation
 
+from referrals.admin import ReferralAdmin
 from referrals.models import Referral, Status
 from referrals.services import (
     referral_add_note,
+    referral_due_at,
     referral_mark_entered_in_error,
     referral_reroute,
 )
@@ -134,3 +143,109 @@ def test_a_case_pages_queries_do_not_grow_with_the_earlier_queues_notes(
     assert queries(podiatry) == few
     assert queries(orthotics) == few
     assert Referral.objects.get(pk=podiatry.pk).status == Status.REROUTED
+
+
+LIST = reverse("admin:referrals_referral_changelist")
+THREE_DAYS = "3\xa0days"  # as timesince writes it
+WAITING_COLUMN = "6"  # ?o= counts the checkbox's column first
+
+
+def waiting_cells(html: str) -> list[str]:
+    return re.findall(r'<td class="field-waiting">([^<]*)</td>', html)
+
+
+def came_in(referral: Referral, ago: dt.timedelta) -> dt.datetime:
+    """``referral`` made ``ago`` before now (the clock the page reads), its due time with it."""
+    at = timezone.now() - ago
+    Referral.objects.filter(pk=referral.pk).update(
+        created_at=at, due_at=referral_due_at(referral.urgency, at)
+    )
+    referral.refresh_from_db()
+    return at
+
+
+def test_the_waiting_column_of_a_rerouted_referral_counts_from_its_first_queue(
+    client, sciatica, podiatrist, triage_lead
+):
+    """The case waited 3 days in chiropractic; rerouted to podiatry it showed "Waiting 0
+    minutes" there (found in a QA round), though its due time was kept from the first queue."""
+    came_in(sciatica, dt.timedelta(days=3, minutes=5))
+    feet = referral_reroute(referral=sciatica, actor=triage_lead, queue="podiatry", reason="Feet")
+    client.force_login(podiatrist)
+    client.get(LIST)  # the session's first request extends it
+    # The queue page, sorted or not, and the admin's own column (Django's list draws it).
+    assert waiting_cells(client.get(LIST).content.decode()) == [THREE_DAYS]
+    sorted_page = client.get(LIST, {"o": WAITING_COLUMN}).content.decode()
+    assert waiting_cells(sorted_page) == [THREE_DAYS]
+    admin = site.get_model_admin(Referral)
+    assert isinstance(admin, ReferralAdmin)
+    with translation.override("en"):
+        assert admin.waiting(Referral.objects.get(pk=feet.pk)) == THREE_DAYS
+    # A second reroute counts from the first queue too.
+    insoles = referral_reroute(
+        referral=feet, actor=triage_lead, queue="orthotic_fitting", reason="Insoles"
+    )
+    assert Referral.objects.get(pk=insoles.pk).waiting_since == sciatica.created_at
+
+
+def test_the_queue_sorted_by_waiting_puts_a_rerouted_case_by_its_first_queue(
+    client, sciatica, triage_lead
+):
+    came_in(sciatica, dt.timedelta(days=3))
+    feet = referral_reroute(referral=sciatica, actor=triage_lead, queue="podiatry", reason="Feet")
+    (heel, *_) = submit("V11", patient=details(family_name="Patel")).referrals
+    came_in(heel, dt.timedelta(days=1))
+    client.force_login(triage_lead)
+    longest_first = client.get(LIST, {"o": WAITING_COLUMN}).context["cl"].result_list
+    ids = [row["pk"] for row in longest_first]
+    assert ids.index(feet.pk) < ids.index(heel.pk)
+    newest_first = client.get(LIST, {"o": f"-{WAITING_COLUMN}"}).context["cl"].result_list
+    ids = [row["pk"] for row in newest_first]
+    assert ids.index(heel.pk) < ids.index(feet.pk)
+
+
+def test_a_reroute_into_an_open_referral_of_that_queue_keeps_the_earlier_wait(
+    sciatica, triage_lead
+):
+    """A reroute to a queue where the patient's case is open already joins that referral
+    (referrals_record): it waits from the earlier of the two, as its due time is kept."""
+    first = came_in(sciatica, dt.timedelta(days=6))
+    (heel, *_) = submit("V11", patient=details(family_name="Hughes")).referrals
+    came_in(heel, dt.timedelta(days=2))
+    assert heel.patient_id == sciatica.patient_id
+    joined = referral_reroute(
+        referral=sciatica, actor=triage_lead, queue=heel.queue, reason="Same feet"
+    )
+    assert joined.pk == heel.pk
+    assert Referral.objects.get(pk=heel.pk).waiting_since == first
+
+
+def test_the_migration_counts_stored_reroutes_from_their_first_queue(sciatica, triage_lead):
+    first = came_in(sciatica, dt.timedelta(days=3))
+    feet = referral_reroute(referral=sciatica, actor=triage_lead, queue="podiatry", reason="Feet")
+    insoles = referral_reroute(
+        referral=feet, actor=triage_lead, queue="orthotic_fitting", reason="Insoles"
+    )
+    Referral.objects.update(waiting_since=None)  # as stored before the field
+    module = importlib.import_module("referrals.migrations.0015_referral_waiting_since_backfill")
+    module.count_reroutes_from_their_first_queue(apps, connection.schema_editor())
+    stored = dict(Referral.objects.values_list("pk", "waiting_since"))
+    assert stored == {sciatica.pk: None, feet.pk: first, insoles.pk: first}
+
+
+def test_the_queue_pages_statements_are_the_same_with_reroutes(client, triage_lead):
+    """The Waiting column is read with the row: no statement more for a rerouted row."""
+
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(LIST).status_code == 200
+        return len(ctx.captured_queries)
+
+    cases = [submit("V01", patient=details(phone=f"07700 96{i:04d}")) for i in range(4)]
+    client.force_login(triage_lead)
+    client.get(LIST)
+    before = statements()
+    for case in cases:
+        (referral,) = case.referrals
+        referral_reroute(referral=referral, actor=triage_lead, queue="podiatry", reason="Feet")
+    assert statements() == before
