@@ -5,7 +5,6 @@ review, and the rank of referrals released after clearance."""
 from __future__ import annotations
 
 import importlib
-from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
@@ -16,6 +15,7 @@ from referrals.models import EventKind, Referral, Status, referral_priority
 from referrals.proposals import ESCALATED_NOTE
 from referrals.services import intake_clear_red_flag, referral_reroute
 from tests.clinic_fixtures import details, submit, worked_case
+from tests.referrals.drawn import send_as_drawn
 
 pytestmark = pytest.mark.django_db
 
@@ -307,51 +307,6 @@ def test_the_api_clearance_names_the_other_cases_it_clears(medical_reviewer):
     assert Intake.objects.get(pk=later.intake.pk).red_flag_cleared_at is not None
 
 
-class _FormFields(HTMLParser):
-    """The fields a browser would send from the form posting to ``action``."""
-
-    def __init__(self, action: str) -> None:
-        super().__init__()
-        self.action, self.inside = action, False
-        self.fields: list[tuple[str, str]] = []
-        self.textarea: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self.inside = a.get("action") == self.action
-        elif self.inside and tag == "input" and a.get("name"):
-            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
-                return
-            if a.get("type") != "submit":
-                self.fields.append((a["name"], a.get("value") or ""))
-        elif self.inside and tag == "textarea" and a.get("name"):
-            self.textarea = a["name"]
-            self.fields.append((a["name"], ""))
-
-    def handle_data(self, data):
-        if self.textarea is not None:
-            name, value = self.fields.pop()
-            self.fields.append((name, value + data))
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self.inside = False
-        if tag == "textarea":
-            self.textarea = None
-
-
-def _send_as_drawn(client, page, action, **typed):
-    """POST what the drawn form holds (its hidden fields and ticked boxes) plus ``typed``."""
-    parser = _FormFields(action)
-    parser.feed(page.content.decode())
-    data: dict[str, list[str]] = {}
-    for name, value in parser.fields:
-        data.setdefault(name, []).append(value)
-    data.update({name: [value] for name, value in typed.items()})
-    return client.post(action, data)
-
-
 def _clear_url(review):
     return reverse("admin:referrals_referral_clear", args=[review.public_id])
 
@@ -365,7 +320,7 @@ def test_the_drawn_clearance_form_clears_a_shared_review(client, medical_reviewe
     review = _review(first)
     client.force_login(medical_reviewer)
     page = client.get(reverse("admin:referrals_referral_change", args=[review.public_id]))
-    answer = _send_as_drawn(client, page, _clear_url(review), **{"clear-reason": "Examined"})
+    answer = send_as_drawn(client, page, _clear_url(review), **{"clear-reason": "Examined"})
     assert answer.status_code == 302, answer.content.decode()[:500]
     for case in (first, later):
         assert Intake.objects.get(pk=case.intake.pk).red_flag_cleared_at is not None
@@ -378,11 +333,11 @@ def test_the_form_drawn_with_a_refusal_names_the_case_that_joined(client, medica
     client.force_login(medical_reviewer)
     page = client.get(reverse("admin:referrals_referral_change", args=[review.public_id]))
     later = submit("V09", patient=person)
-    refused = _send_as_drawn(client, page, _clear_url(review), **{"clear-reason": "Foot seen"})
+    refused = send_as_drawn(client, page, _clear_url(review), **{"clear-reason": "Foot seen"})
     assert refused.status_code == 409
     assert "Foot seen" in refused.content.decode()  # what was typed is kept
     assert "RED_FLAG_CAUDA_EQUINA" in refused.content.decode()  # the joined case is shown
-    answer = _send_as_drawn(client, refused, _clear_url(review))
+    answer = send_as_drawn(client, refused, _clear_url(review))
     assert answer.status_code == 302
     assert Intake.objects.get(pk=later.intake.pk).red_flag_cleared_at is not None
 
@@ -395,7 +350,7 @@ def test_a_review_with_hundreds_of_uncleared_cases_can_be_cleared(client, medica
     review = _review(first)
     client.force_login(medical_reviewer)
     page = client.get(reverse("admin:referrals_referral_change", args=[review.public_id]))
-    answer = _send_as_drawn(client, page, _clear_url(review), **{"clear-reason": "Examined"})
+    answer = send_as_drawn(client, page, _clear_url(review), **{"clear-reason": "Examined"})
     assert answer.status_code == 302
     assert not Intake.objects.filter(patient=first.intake.patient, red_flag_cleared_at=None)
 
