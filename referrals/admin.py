@@ -610,6 +610,7 @@ class ReferralAdmin(CappedCountAdmin):
         if not form.is_valid():
             return self._render_case(request, referral, move_form=form, status=400)
         data = form.cleaned_data
+        shown_status, shown_assignee = _shown(request, "move")
         try:
             if data["action"] == OVERRIDE_URGENCY:
                 # The urgency the page showed (case.html): a choice made on a page shown before
@@ -629,6 +630,8 @@ class ReferralAdmin(CappedCountAdmin):
                     actor=request.user,
                     queue=data["queue"],
                     reason=data["reason"],
+                    shown_status=shown_status,
+                    shown_assignee=shown_assignee,
                 )
             else:
                 result = services.referral_transition(
@@ -636,8 +639,14 @@ class ReferralAdmin(CappedCountAdmin):
                     action=data["action"],
                     actor=request.user,
                     reason=data["reason"],
+                    shown_status=shown_status,
+                    shown_assignee=shown_assignee,
                 )
         except ReferralError as exc:
+            # The page sent back shows, and its forms carry, the referral as it is now: read
+            # before the service's lock, it could still show a colleague's change as not made,
+            # and the same choice made again was refused again.
+            referral = selectors.referral_get(user=request.user, public_id=public_id)
             form.add_error(_field_left_out(exc, data["action"]), exc.message)
             # A queue or urgency left out is refused before the reason is looked at: a reason
             # left out too is said at once, not on the next try (a review found two tries).
@@ -928,6 +937,16 @@ def _field_left_out(error: ReferralError, action: str) -> str | None:
     if isinstance(error, ChoiceRequired):
         return "queue" if action == Action.REROUTE else "urgency"
     return None
+
+
+def _shown(request: HttpRequest, prefix: str) -> tuple[str | None, str | None]:
+    """The status and assignee (its username, "" for none) the case page showed when the move
+    was chosen (case.html's hidden fields): the services refuse a move made on a page shown
+    before a colleague changed either. A page without them (from before) is taken as it was."""
+    status = request.POST.get(f"{prefix}-status_shown")
+    if status not in Status.values:
+        return None, None
+    return status, request.POST.get(f"{prefix}-assignee_shown")
 
 
 def _case_url(referral: Referral) -> str:

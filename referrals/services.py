@@ -245,6 +245,30 @@ def referrals_record(
     return Proposed(referrals=out, created=created, raised=raised)
 
 
+def _check_shown(
+    locked: Referral, *, shown_status: str | None, shown_assignee: str | None = None
+) -> None:
+    """Refuse a move chosen on a page that showed the referral in another status, or with
+    another assignee ("" for none), than it has now (``locked``, under its lock). The status
+    table alone let a move chosen against a stale page through whenever it was legal from the
+    new status: a page still showing a referral new cancelled it once a colleague had scheduled
+    an appointment, or declined it once the patient had been contacted (found in a QA round
+    with two staff on one case). None: not given (the API and pages from before act on the
+    referral as it is)."""
+    if shown_status is None and shown_assignee is None:
+        return  # no extra read of the assignee for the API's moves
+    assignee = locked.assigned_to.get_username() if locked.assigned_to else ""
+    if (shown_status is None or locked.status == shown_status) and (
+        shown_assignee is None or assignee == shown_assignee
+    ):
+        return
+    now = locked.get_status_display() + (f", assigned to {assignee}" if assignee else "")
+    raise TransitionNotAllowed(
+        "Nothing was saved: a colleague changed this referral since the page was shown. It is "
+        f"now {now} (see the history). Check the case and choose again."
+    )
+
+
 def referral_transition(
     *,
     referral: Referral,
@@ -252,8 +276,14 @@ def referral_transition(
     actor: Any,
     reason: str = "",
     data: dict[str, Any] | None = None,
+    shown_status: str | None = None,
+    shown_assignee: str | None = None,
 ) -> Referral:
-    """The one place a referral's status moves: lock, check the table, record, save."""
+    """The one place a referral's status moves: lock, check the table, record, save.
+
+    ``shown_status`` and ``shown_assignee`` ("" for none): the referral as the page the move
+    was chosen on showed it (the case page sends them); the move is refused when it has
+    changed since (``_check_shown``)."""
     move = TRANSITIONS.get(action)
     if move is None:
         raise TransitionNotAllowed(f"Unknown action {action!r}.")
@@ -262,6 +292,7 @@ def referral_transition(
         announce_pending(referral.pk)  # its creation is told before its first change
         locked = Referral.objects.select_for_update().get(pk=referral.pk)
         _check_queue(actor, locked.queue)
+        _check_shown(locked, shown_status=shown_status, shown_assignee=shown_assignee)
         if action == Action.CLEAR_RED_FLAG and locked.queue != Queue.URGENT_MEDICAL_REVIEW:
             raise TransitionNotAllowed("Only an urgent medical review clears a red flag.")
         if locked.status not in move.sources:
@@ -326,8 +357,18 @@ referral_cancel = _move(Action.CANCEL)
 referral_mark_entered_in_error = _move(Action.ENTERED_IN_ERROR)
 
 
-def referral_reroute(*, referral: Referral, actor: Any, queue: str, reason: str) -> Referral:
-    """Close this referral as rerouted and propose one in another queue, linked to it."""
+def referral_reroute(
+    *,
+    referral: Referral,
+    actor: Any,
+    queue: str,
+    reason: str,
+    shown_status: str | None = None,
+    shown_assignee: str | None = None,
+) -> Referral:
+    """Close this referral as rerouted and propose one in another queue, linked to it.
+
+    ``shown_status``, ``shown_assignee``: as ``referral_transition`` takes them."""
     if queue not in Queue.values:
         raise ChoiceRequired("Choose one of the clinic's queues.")
     if queue == referral.queue:
@@ -343,7 +384,13 @@ def referral_reroute(*, referral: Referral, actor: Any, queue: str, reason: str)
                 "cleared: clear it, with your reason, and choose the queues to release it to."
             )
         old = referral_transition(
-            referral=referral, action=Action.REROUTE, actor=actor, reason=reason, data={"to": queue}
+            referral=referral,
+            action=Action.REROUTE,
+            actor=actor,
+            reason=reason,
+            data={"to": queue},
+            shown_status=shown_status,
+            shown_assignee=shown_assignee,
         )
         intake = old.intake
         (new,) = referrals_propose(

@@ -9,9 +9,19 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
-from referrals.models import StaffNote, Status
-from referrals.services import intake_clear_red_flag, referral_cancel, referral_transition
+from referrals import services
+from referrals.models import Referral, ReferralEvent, StaffNote, Status
+from referrals.services import (
+    intake_clear_red_flag,
+    referral_cancel,
+    referral_claim,
+    referral_contact,
+    referral_release,
+    referral_schedule,
+    referral_transition,
+)
 from tests.clinic_fixtures import make_staff, submit
+from tests.referrals.drawn import send_as_drawn
 
 pytestmark = pytest.mark.django_db
 
@@ -385,3 +395,165 @@ def test_a_change_of_urgency_chosen_on_a_page_shown_before_another_is_refused(
     assert answer.status_code == 302
     referral.refresh_from_db()
     assert referral.urgency == "urgent"
+
+
+# A move chosen on a case page shown before a colleague moved the referral (found in a QA round
+# with two staff in two browser contexts): the status table let it through whenever it was legal
+# from the new status, and the page answered "Saved".
+CHANGED_SINCE = "a colleague changed this referral since the page was shown. It is now"
+
+
+def _history(referral):
+    return list(ReferralEvent.objects.filter(referral=referral).values_list("pk", flat=True))
+
+
+def _carries(html, status, assignee=""):
+    return (
+        f'name="move-status_shown" value="{status}"' in html
+        and f'name="move-assignee_shown" value="{assignee}"' in html
+    )
+
+
+def test_a_decline_chosen_on_a_page_shown_before_a_colleague_moved_the_referral_is_refused(
+    client, chiropractor, second_chiropractor
+):
+    """Carla's page showed the referral new; meanwhile Chen claimed it and contacted the
+    patient, and Carla's decline, with her reason, declined the case Chen was working on."""
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    page = client.get(url("change", referral))
+    assert _carries(page.content.decode(), "new")
+    referral_claim(referral=referral, actor=second_chiropractor)
+    referral_contact(referral=referral, actor=second_chiropractor)
+    history = _history(referral)
+    typed = "Seen privately last week, no need for the clinic."
+    refused = send_as_drawn(
+        client, page, url("move", referral), **{"move-action": "decline", "move-reason": typed}
+    )
+    assert refused.status_code == 409
+    html = refused.content.decode()
+    assert f"{CHANGED_SINCE} Patient contacted, assigned to chiro_chen (see the history)" in html
+    assert typed in html
+    referral.refresh_from_db()
+    assert referral.status == Status.CONTACTED
+    assert _history(referral) == history
+    # The page sent back shows the referral as it is now and carries it: the same choice, made
+    # again on it, is a choice made on what is there.
+    assert _carries(html, "contacted", "chiro_chen")
+    answer = send_as_drawn(client, refused, url("move", referral))
+    assert answer.status_code == 302
+    referral.refresh_from_db()
+    assert referral.status == Status.DECLINED
+    assert referral.events.latest("id").reason == typed
+
+
+def test_a_reroute_chosen_on_a_page_shown_before_a_colleague_claimed_it_is_refused(
+    client, chiropractor, second_chiropractor
+):
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    page = client.get(url("change", referral))
+    referral_claim(referral=referral, actor=second_chiropractor)
+    history = _history(referral)
+    typed = "Heel pain is the main complaint: podiatry first."
+    choice = {"move-action": "reroute", "move-queue": "podiatry", "move-reason": typed}
+    refused = send_as_drawn(client, page, url("move", referral), **choice)
+    assert refused.status_code == 409
+    html = refused.content.decode()
+    assert f"{CHANGED_SINCE} Claimed, assigned to chiro_chen" in html
+    assert typed in html
+    referral.refresh_from_db()
+    assert referral.status == Status.CLAIMED
+    assert _history(referral) == history
+    assert not Referral.objects.filter(queue="podiatry").exists()
+    assert _carries(html, "claimed", "chiro_chen")
+    answer = send_as_drawn(client, refused, url("move", referral))
+    assert answer.status_code == 302
+    referral.refresh_from_db()
+    assert referral.status == Status.REROUTED
+    assert Referral.objects.get(rerouted_from=referral).queue == "podiatry"
+
+
+def test_a_complete_sent_again_after_a_colleague_scheduled_the_referral_is_refused(
+    client, chiropractor, triage_lead
+):
+    """A page sent back keeps the move tried chosen (here "Complete", refused while the patient
+    was only contacted): Apply pressed again once the lead had recorded the appointment
+    completed a referral the page still showed contacted."""
+    (referral,) = submit("V01").referrals
+    referral_claim(referral=referral, actor=chiropractor)
+    referral_contact(referral=referral, actor=chiropractor)
+    client.force_login(chiropractor)
+    page = client.get(url("change", referral))
+    first = send_as_drawn(client, page, url("move", referral), **{"move-action": "complete"})
+    assert first.status_code == 409
+    assert '<option value="complete" selected>' in first.content.decode()
+    referral_schedule(referral=referral, actor=triage_lead)
+    history = _history(referral)
+    refused = send_as_drawn(client, first, url("move", referral))
+    assert refused.status_code == 409
+    html = refused.content.decode()
+    assert f"{CHANGED_SINCE} Scheduled, assigned to chiro_carla" in html
+    referral.refresh_from_db()
+    assert referral.status == Status.SCHEDULED
+    assert _history(referral) == history
+    assert _carries(html, "scheduled", "chiro_carla")
+    answer = send_as_drawn(client, refused, url("move", referral))
+    assert answer.status_code == 302
+    referral.refresh_from_db()
+    assert referral.status == Status.COMPLETED
+
+
+def test_a_release_chosen_on_a_page_shown_before_the_referral_changed_hands_is_refused(
+    client, chiropractor, second_chiropractor, triage_lead
+):
+    """The status is the same (claimed), the assignee is not: the lead's release, meant for
+    Chen's claim, would have released Carla's."""
+    (referral,) = submit("V01").referrals
+    referral_claim(referral=referral, actor=second_chiropractor)
+    client.force_login(triage_lead)
+    page = client.get(url("change", referral))
+    assert _carries(page.content.decode(), "claimed", "chiro_chen")
+    referral_release(referral=referral, actor=second_chiropractor)
+    referral_claim(referral=referral, actor=chiropractor)
+    history = _history(referral)
+    refused = send_as_drawn(client, page, url("move", referral), **{"move-action": "release"})
+    assert refused.status_code == 409
+    assert f"{CHANGED_SINCE} Claimed, assigned to chiro_carla" in refused.content.decode()
+    referral.refresh_from_db()
+    assert referral.assigned_to == chiropractor
+    assert _history(referral) == history
+    answer = send_as_drawn(client, refused, url("move", referral))
+    assert answer.status_code == 302
+    referral.refresh_from_db()
+    assert referral.status == Status.NEW
+
+
+def test_a_page_refused_in_a_race_carries_the_status_the_colleague_set(
+    client, chiropractor, second_chiropractor, monkeypatch
+):
+    """The colleague's move committed after the move's request read the referral and before
+    the service locked it: the page sent back showed, and carried, the status from before, so
+    the same choice made on it was refused again."""
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    page = client.get(url("change", referral))
+    transition = services.referral_transition
+
+    def colleague_first(**kwargs):
+        transition(referral=referral, action="claim", actor=second_chiropractor)
+        monkeypatch.setattr(services, "referral_transition", transition)
+        return transition(**kwargs)
+
+    monkeypatch.setattr(services, "referral_transition", colleague_first)
+    typed = "Duplicate of a referral already open elsewhere."
+    choice = {"move-action": "cancel", "move-reason": typed}
+    refused = send_as_drawn(client, page, url("move", referral), **choice)
+    assert refused.status_code == 409
+    html = refused.content.decode()
+    assert _carries(html, "claimed", "chiro_chen")
+    assert "<td>Claimed — chiro_chen</td>" in html
+    answer = send_as_drawn(client, refused, url("move", referral))
+    assert answer.status_code == 302
+    referral.refresh_from_db()
+    assert referral.status == Status.CANCELLED

@@ -112,6 +112,49 @@ def test_staff_cannot_act_on_another_queue(sciatica, podiatrist):
         referral_claim(referral=sciatica, actor=podiatrist)
 
 
+def test_a_move_chosen_on_a_status_shown_before_a_colleagues_move_is_refused(
+    sciatica, chiropractor, second_chiropractor
+):
+    """The status table let a move chosen against a stale page through whenever it was legal
+    from the new status (a QA round: a decline made on a page showing the referral new, after
+    a colleague had claimed it and contacted the patient)."""
+    referral_claim(referral=sciatica, actor=second_chiropractor)
+    referral_contact(referral=sciatica, actor=second_chiropractor)
+    events = sciatica.events.count()
+    stale = {"referral": sciatica, "actor": chiropractor, "reason": "Seen elsewhere"}
+    for refused in (
+        lambda: referral_transition(action="decline", shown_status="new", **stale),
+        lambda: referral_reroute(queue="podiatry", shown_status="new", **stale),
+        # The status shown, another assignee (claimed again by someone else meanwhile).
+        lambda: referral_transition(
+            action="cancel", shown_status="contacted", shown_assignee="chiro_carla", **stale
+        ),
+    ):
+        with pytest.raises(TransitionNotAllowed) as error:
+            refused()
+        assert error.value.status == 409
+        assert error.value.message == (
+            "Nothing was saved: a colleague changed this referral since the page was shown. "
+            "It is now Patient contacted, assigned to chiro_chen (see the history). Check the "
+            "case and choose again."
+        )
+    sciatica.refresh_from_db()
+    assert sciatica.status == Status.CONTACTED
+    assert sciatica.events.count() == events
+    assert Referral.objects.count() == 1
+    declined = referral_transition(
+        action="decline", shown_status="contacted", shown_assignee="chiro_chen", **stale
+    )
+    assert declined.status == Status.DECLINED
+
+
+def test_a_move_without_the_status_shown_is_taken_as_before(sciatica, chiropractor, triage_lead):
+    """The API and pages from before the status was sent act on the referral as it is."""
+    referral_claim(referral=sciatica, actor=triage_lead)
+    declined = referral_decline(referral=sciatica, actor=chiropractor, reason="Seen elsewhere")
+    assert declined.status == Status.DECLINED
+
+
 def test_reroute_closes_the_old_referral_and_links_a_new_one(sciatica, chiropractor):
     new = referral_reroute(
         referral=sciatica, actor=chiropractor, queue="podiatry", reason="Foot problem, not back"
