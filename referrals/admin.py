@@ -591,6 +591,9 @@ class ReferralAdmin(CappedCountAdmin):
                 else None
             ),
             "can_clear": can_clear,
+            # A clearance refused because a colleague completed the review meanwhile: its red
+            # flag still stands, and the form sent back clears it on its own.
+            "red_flags_standing": bool(uncleared),
             "typed_elsewhere": _typed_elsewhere(move_form, referral),
             "note_form": note_form,
             "note_fields": form_fields_html(note_form) if note_form else (),
@@ -685,8 +688,11 @@ class ReferralAdmin(CappedCountAdmin):
                 reason=form.cleaned_data["reason"],
                 release_queues=form.cleaned_data["release"],
                 seen=form.seen_references(),
+                shown_status=_shown(request, "clear")[0],
             )
         except ReferralError as exc:
+            # The page sent back as the review is now (see move_view).
+            referral = selectors.referral_get(user=request.user, public_id=public_id)
             form.add_error(None, exc.message)
             return self._render_case(request, referral, clear_form=form, status=exc.status)
         audit_record(

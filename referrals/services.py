@@ -480,6 +480,7 @@ def intake_clear_red_flag(
     reason: str,
     release_queues: Collection[str] | None = None,
     seen: Collection[str] | None = None,
+    shown_status: str | None = None,
 ) -> list[Referral]:
     """The medical reviewer clears the red flag and, in the same step, releases referrals.
 
@@ -492,7 +493,10 @@ def intake_clear_red_flag(
     released for the cases that suggested it, or for this case when none did. A review found a
     later case's red flag left active for good once the first case was cleared, its review
     closed by that clearance: such a case, left from before, is cleared on its own. See
-    docs/CLINICAL_DECISIONS.md (Red-flag clearance and reroutes).
+    docs/CLINICAL_DECISIONS.md (Red-flag clearance and reroutes). ``shown_status``: the
+    review's status as the page showed it (the case page sends it); the clearance is refused
+    when a colleague has moved the review since (a page showing it scheduled cleared it, and
+    released queues, as a case whose review was completed, once a colleague completed it).
     """
     reason = (reason or "").strip()
     if not reason:
@@ -544,6 +548,7 @@ def intake_clear_red_flag(
             if closed is None:
                 raise TransitionNotAllowed("There is no open urgent medical review for this case.")
             review = closed
+        _check_shown(review, shown_status=shown_status)
         suggested = suggested_after_clearance(cases)
         queues = suggested if chosen is None else chosen
         # Each queue for the cases that suggested it; one no case suggested, for this case

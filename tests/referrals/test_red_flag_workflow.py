@@ -10,11 +10,12 @@ import pytest
 from django.urls import reverse
 
 from intake.models import Intake
+from referrals.access import QUEUE_GROUPS
 from referrals.errors import TransitionNotAllowed
 from referrals.models import EventKind, Referral, Status, referral_priority
 from referrals.proposals import ESCALATED_NOTE
 from referrals.services import intake_clear_red_flag, referral_reroute
-from tests.clinic_fixtures import details, submit, worked_case
+from tests.clinic_fixtures import details, make_staff, submit, worked_case
 from tests.referrals.drawn import send_as_drawn
 
 pytestmark = pytest.mark.django_db
@@ -374,6 +375,51 @@ def test_a_red_flag_left_on_a_review_completed_by_its_work_can_still_be_cleared(
     assert {r.queue for r in released} == set(
         case.intake.triage_result["suggested_after_clearance"]
     )
+
+
+def test_a_clearance_chosen_on_a_page_shown_before_a_colleague_moved_the_review_is_refused(
+    client, medical_reviewer
+):
+    """Two reviewers on one review (a QA round with two browser contexts): the page showed it
+    scheduled; a colleague completed it, its red flag standing, and the clearance went through
+    as one of a review completed by its work, releasing queues, without the reviewer ever
+    seeing it completed."""
+    from referrals.services import (
+        referral_claim,
+        referral_complete,
+        referral_contact,
+        referral_schedule,
+    )
+
+    case = submit("V09")
+    review = _review(case)
+    colleague = make_staff("dr_vera", QUEUE_GROUPS["urgent_medical_review"])
+    for move in (referral_claim, referral_contact, referral_schedule):
+        move(referral=review, actor=colleague)
+    client.force_login(medical_reviewer)
+    page = client.get(reverse("admin:referrals_referral_change", args=[review.public_id]))
+    assert 'name="clear-status_shown" value="scheduled"' in page.content.decode()
+    referral_complete(referral=review, actor=colleague)
+    history = list(review.events.values_list("pk", flat=True))
+    referrals = Referral.objects.count()
+    typed = "Examined: saddle sensation normal, reflexes symmetrical."
+    refused = send_as_drawn(client, page, _clear_url(review), **{"clear-reason": typed})
+    assert refused.status_code == 409
+    html = refused.content.decode()
+    assert (
+        "a colleague changed this referral since the page was shown. It is now Completed, "
+        "assigned to dr_vera (see the history)"
+    ) in html
+    assert typed in html
+    assert "no longer has a red flag" not in html  # it has: the colleague did not clear it
+    assert Intake.objects.get(pk=case.intake.pk).red_flag_cleared_at is None
+    assert list(review.events.values_list("pk", flat=True)) == history
+    assert Referral.objects.count() == referrals
+    # The page sent back carries the review as it is now: sent again, it clears the red flag.
+    assert 'name="clear-status_shown" value="completed"' in html
+    answer = send_as_drawn(client, refused, _clear_url(review))
+    assert answer.status_code == 302
+    assert Intake.objects.get(pk=case.intake.pk).red_flag_cleared_at is not None
 
 
 def test_a_later_cases_answers_and_what_it_was_shown_are_on_the_referrals_page(
