@@ -246,7 +246,7 @@ def referrals_record(
 
 
 def _check_shown(
-    locked: Referral, *, shown_status: str | None, shown_assignee: str | None = None
+    locked: Referral, *, actor: Any, shown_status: str | None, shown_assignee: str | None = None
 ) -> None:
     """Refuse a move chosen on a page that showed the referral in another status, or with
     another assignee ("" for none), than it has now (``locked``, under its lock). The status
@@ -263,9 +263,23 @@ def _check_shown(
     ):
         return
     now = locked.get_status_display() + (f", assigned to {assignee}" if assignee else "")
+    # A move clicked twice is answered by its second request: "a colleague" named someone who
+    # was not there.
+    last = (
+        ReferralEvent.objects.filter(referral=locked, kind=EventKind.TRANSITION)
+        .order_by("-created_at", "-id")
+        .values_list("actor_id", flat=True)
+        .first()
+    )
+    by = (
+        "you changed this referral since the page was shown (from another window, or with a "
+        "second click)"
+        if last is not None and last == actor.pk
+        else "a colleague changed this referral since the page was shown"
+    )
     raise TransitionNotAllowed(
-        "Nothing was saved: a colleague changed this referral since the page was shown. It is "
-        f"now {now} (see the history). Check the case and choose again."
+        f"Nothing was saved: {by}. It is now {now} (see the history). Check the case and "
+        "choose again."
     )
 
 
@@ -292,7 +306,7 @@ def referral_transition(
         announce_pending(referral.pk)  # its creation is told before its first change
         locked = Referral.objects.select_for_update().get(pk=referral.pk)
         _check_queue(actor, locked.queue)
-        _check_shown(locked, shown_status=shown_status, shown_assignee=shown_assignee)
+        _check_shown(locked, actor=actor, shown_status=shown_status, shown_assignee=shown_assignee)
         if action == Action.CLEAR_RED_FLAG and locked.queue != Queue.URGENT_MEDICAL_REVIEW:
             raise TransitionNotAllowed("Only an urgent medical review clears a red flag.")
         if locked.status not in move.sources:
@@ -548,7 +562,7 @@ def intake_clear_red_flag(
             if closed is None:
                 raise TransitionNotAllowed("There is no open urgent medical review for this case.")
             review = closed
-        _check_shown(review, shown_status=shown_status)
+        _check_shown(review, actor=actor, shown_status=shown_status)
         suggested = suggested_after_clearance(cases)
         queues = suggested if chosen is None else chosen
         # Each queue for the cases that suggested it; one no case suggested, for this case

@@ -557,3 +557,20 @@ def test_a_page_refused_in_a_race_carries_the_status_the_colleague_set(
     assert answer.status_code == 302
     referral.refresh_from_db()
     assert referral.status == Status.CANCELLED
+
+
+def test_a_move_sent_twice_is_not_said_to_be_a_colleagues(client, chiropractor):
+    """A double click on Apply: the first request saves, the second is answered, and its
+    refusal named a colleague who was not there."""
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    page = client.get(url("change", referral))
+    choice = {"move-action": "decline", "move-reason": "Seen privately, letter on file."}
+    assert send_as_drawn(client, page, url("move", referral), **choice).status_code == 302
+    again = send_as_drawn(client, page, url("move", referral), **choice)
+    assert again.status_code == 409
+    html = again.content.decode()
+    assert "Nothing was saved: you changed this referral since the page was shown" in html
+    assert "It is now Declined (see the history)" in html
+    assert "colleague" not in html
+    assert referral.events.filter(to_status=Status.DECLINED).count() == 1
