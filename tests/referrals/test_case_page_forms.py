@@ -414,6 +414,27 @@ def _carries(html, status, assignee=""):
     )
 
 
+def _refused_as_stale(refused, referral, history, *, now, status, assignee=""):
+    """A move chosen on a page shown before the referral changed: 409, nothing saved, and the
+    page sent back shows the referral as it is now and carries it (the same choice, made again
+    on it, is a choice made on what is there). The page's HTML."""
+    assert refused.status_code == 409
+    html = refused.content.decode()
+    assert f"{CHANGED_SINCE} {now}" in html
+    referral.refresh_from_db()
+    assert referral.status == status
+    assert _history(referral) == history
+    assert _carries(html, status, assignee)
+    return html
+
+
+def _sent_again(client, page, referral):
+    """The choice a page sent back holds, sent again as drawn: saved."""
+    assert send_as_drawn(client, page, url("move", referral)).status_code == 302
+    referral.refresh_from_db()
+    return referral
+
+
 def test_a_decline_chosen_on_a_page_shown_before_a_colleague_moved_the_referral_is_refused(
     client, chiropractor, second_chiropractor
 ):
@@ -430,20 +451,16 @@ def test_a_decline_chosen_on_a_page_shown_before_a_colleague_moved_the_referral_
     refused = send_as_drawn(
         client, page, url("move", referral), **{"move-action": "decline", "move-reason": typed}
     )
-    assert refused.status_code == 409
-    html = refused.content.decode()
-    assert f"{CHANGED_SINCE} Patient contacted, assigned to chiro_chen (see the history)" in html
+    html = _refused_as_stale(
+        refused,
+        referral,
+        history,
+        now="Patient contacted, assigned to chiro_chen (see the history)",
+        status=Status.CONTACTED,
+        assignee="chiro_chen",
+    )
     assert typed in html
-    referral.refresh_from_db()
-    assert referral.status == Status.CONTACTED
-    assert _history(referral) == history
-    # The page sent back shows the referral as it is now and carries it: the same choice, made
-    # again on it, is a choice made on what is there.
-    assert _carries(html, "contacted", "chiro_chen")
-    answer = send_as_drawn(client, refused, url("move", referral))
-    assert answer.status_code == 302
-    referral.refresh_from_db()
-    assert referral.status == Status.DECLINED
+    assert _sent_again(client, refused, referral).status == Status.DECLINED
     assert referral.events.latest("id").reason == typed
 
 
@@ -458,19 +475,17 @@ def test_a_reroute_chosen_on_a_page_shown_before_a_colleague_claimed_it_is_refus
     typed = "Heel pain is the main complaint: podiatry first."
     choice = {"move-action": "reroute", "move-queue": "podiatry", "move-reason": typed}
     refused = send_as_drawn(client, page, url("move", referral), **choice)
-    assert refused.status_code == 409
-    html = refused.content.decode()
-    assert f"{CHANGED_SINCE} Claimed, assigned to chiro_chen" in html
+    html = _refused_as_stale(
+        refused,
+        referral,
+        history,
+        now="Claimed, assigned to chiro_chen",
+        status=Status.CLAIMED,
+        assignee="chiro_chen",
+    )
     assert typed in html
-    referral.refresh_from_db()
-    assert referral.status == Status.CLAIMED
-    assert _history(referral) == history
     assert not Referral.objects.filter(queue="podiatry").exists()
-    assert _carries(html, "claimed", "chiro_chen")
-    answer = send_as_drawn(client, refused, url("move", referral))
-    assert answer.status_code == 302
-    referral.refresh_from_db()
-    assert referral.status == Status.REROUTED
+    assert _sent_again(client, refused, referral).status == Status.REROUTED
     assert Referral.objects.get(rerouted_from=referral).queue == "podiatry"
 
 
@@ -491,17 +506,15 @@ def test_a_complete_sent_again_after_a_colleague_scheduled_the_referral_is_refus
     referral_schedule(referral=referral, actor=triage_lead)
     history = _history(referral)
     refused = send_as_drawn(client, first, url("move", referral))
-    assert refused.status_code == 409
-    html = refused.content.decode()
-    assert f"{CHANGED_SINCE} Scheduled, assigned to chiro_carla" in html
-    referral.refresh_from_db()
-    assert referral.status == Status.SCHEDULED
-    assert _history(referral) == history
-    assert _carries(html, "scheduled", "chiro_carla")
-    answer = send_as_drawn(client, refused, url("move", referral))
-    assert answer.status_code == 302
-    referral.refresh_from_db()
-    assert referral.status == Status.COMPLETED
+    _refused_as_stale(
+        refused,
+        referral,
+        history,
+        now="Scheduled, assigned to chiro_carla",
+        status=Status.SCHEDULED,
+        assignee="chiro_carla",
+    )
+    assert _sent_again(client, refused, referral).status == Status.COMPLETED
 
 
 def test_a_release_chosen_on_a_page_shown_before_the_referral_changed_hands_is_refused(
@@ -518,15 +531,16 @@ def test_a_release_chosen_on_a_page_shown_before_the_referral_changed_hands_is_r
     referral_claim(referral=referral, actor=chiropractor)
     history = _history(referral)
     refused = send_as_drawn(client, page, url("move", referral), **{"move-action": "release"})
-    assert refused.status_code == 409
-    assert f"{CHANGED_SINCE} Claimed, assigned to chiro_carla" in refused.content.decode()
-    referral.refresh_from_db()
+    _refused_as_stale(
+        refused,
+        referral,
+        history,
+        now="Claimed, assigned to chiro_carla",
+        status=Status.CLAIMED,
+        assignee="chiro_carla",
+    )
     assert referral.assigned_to == chiropractor
-    assert _history(referral) == history
-    answer = send_as_drawn(client, refused, url("move", referral))
-    assert answer.status_code == 302
-    referral.refresh_from_db()
-    assert referral.status == Status.NEW
+    assert _sent_again(client, refused, referral).status == Status.NEW
 
 
 def test_a_page_refused_in_a_race_carries_the_status_the_colleague_set(
@@ -553,10 +567,7 @@ def test_a_page_refused_in_a_race_carries_the_status_the_colleague_set(
     html = refused.content.decode()
     assert _carries(html, "claimed", "chiro_chen")
     assert "<td>Claimed — chiro_chen</td>" in html
-    answer = send_as_drawn(client, refused, url("move", referral))
-    assert answer.status_code == 302
-    referral.refresh_from_db()
-    assert referral.status == Status.CANCELLED
+    assert _sent_again(client, refused, referral).status == Status.CANCELLED
 
 
 def test_a_move_sent_twice_is_not_said_to_be_a_colleagues(client, chiropractor):
