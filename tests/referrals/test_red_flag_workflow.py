@@ -14,7 +14,14 @@ from referrals.access import QUEUE_GROUPS
 from referrals.errors import TransitionNotAllowed
 from referrals.models import EventKind, Referral, Status, referral_priority
 from referrals.proposals import ESCALATED_NOTE
-from referrals.services import intake_clear_red_flag, referral_reroute
+from referrals.services import (
+    intake_clear_red_flag,
+    referral_claim,
+    referral_complete,
+    referral_contact,
+    referral_reroute,
+    referral_schedule,
+)
 from tests.clinic_fixtures import details, make_staff, submit, worked_case
 from tests.referrals.drawn import send_as_drawn
 
@@ -359,13 +366,6 @@ def test_a_review_with_hundreds_of_uncleared_cases_can_be_cleared(client, medica
 def test_a_red_flag_left_on_a_review_completed_by_its_work_can_still_be_cleared(
     medical_reviewer,
 ):
-    from referrals.services import (
-        referral_claim,
-        referral_complete,
-        referral_contact,
-        referral_schedule,
-    )
-
     case = submit("V09")
     review = _review(case)
     for move in (referral_claim, referral_contact, referral_schedule, referral_complete):
@@ -384,13 +384,6 @@ def test_a_clearance_chosen_on_a_page_shown_before_a_colleague_moved_the_review_
     scheduled; a colleague completed it, its red flag standing, and the clearance went through
     as one of a review completed by its work, releasing queues, without the reviewer ever
     seeing it completed."""
-    from referrals.services import (
-        referral_claim,
-        referral_complete,
-        referral_contact,
-        referral_schedule,
-    )
-
     case = submit("V09")
     review = _review(case)
     colleague = make_staff("dr_vera", QUEUE_GROUPS["urgent_medical_review"])
