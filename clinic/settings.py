@@ -374,7 +374,11 @@ MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 256 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 # Reverse proxies in front of the app that append to X-Forwarded-For; the client address for
 # rate limits is read that many entries from the right (clinic.middleware.client_address).
-TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=5)
+# Production sits behind its TLS proxy (SECURE_PROXY_SSL_HEADER above trusts it already): one
+# hop unless told otherwise, since at 0 every request comes from the proxy's address, all
+# patients share one form limit and five wrong passwords lock out all staff. `check --deploy`
+# warns of 0 in production (clinic.checks).
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 1 if PRODUCTION else 0, minimum=0, maximum=5)
 # Per client address: new drafts plus submissions of the patient form (intake.ratelimit).
 FORM_RATE_LIMIT, FORM_RATE_WINDOW_SECONDS = env_parsed("FORM_RATE_LIMIT", "20/hour", parse_rate)
 

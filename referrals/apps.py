@@ -12,6 +12,7 @@ class ReferralsConfig(AppConfig):
         from django.db.models.signals import pre_delete
         from django_otp.plugins.otp_static.models import StaticDevice
 
+        from clinic import checks  # noqa: F401 - registers the deployment checks
         from clinic.middleware import stamp_session_refresh
         from clinic.pgtypes import use_fast_timestamps
         from referrals import admin_integrations  # noqa: F401 - registers the integration admin

@@ -192,6 +192,33 @@ def test_deploy_check_complains_in_development():
     assert result.returncode != 0
 
 
+@pytest.mark.parametrize(
+    ("environ", "hops"),
+    [
+        ({}, 0),
+        (PRODUCTION_ENV, 1),
+        ({**PRODUCTION_ENV, "TRUSTED_PROXY_HOPS": ""}, 1),
+        ({**PRODUCTION_ENV, "TRUSTED_PROXY_HOPS": "2"}, 2),
+    ],
+)
+def test_production_reads_the_client_behind_its_tls_proxy_by_default(environ, hops):
+    """Production sits behind its TLS proxy: left at 0 (the default before, and the value
+    .env.example gave), every request came from the proxy's address, so all patients shared one
+    form limit and five wrong passwords locked all staff out."""
+    code = "import clinic.settings as s; print(s.TRUSTED_PROXY_HOPS)"
+    result = run_python(code, environ)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(hops)
+
+
+def test_deploy_check_warns_of_no_proxy_hops_in_production():
+    environ = {**PRODUCTION_ENV, "TRUSTED_PROXY_HOPS": "0"}
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=environ)
+    assert result.returncode != 0
+    assert "clinic.W001" in result.stdout + result.stderr
+    assert "all patients share one form limit" in result.stdout + result.stderr
+
+
 def test_collectstatic_writes_hashed_compressed_files_in_production(tmp_path: Path):
     result = run_manage(
         "collectstatic", "--noinput", env={**PRODUCTION_ENV, "STATIC_ROOT": str(tmp_path)}
