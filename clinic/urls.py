@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clinic import bench, views
+from referrals.staff_session import KEEP_ALIVE_URL_NAME, staff_keep_alive
 from referrals.twofactor import two_factor_recovery_codes, two_factor_setup
 
 # A database outage is answered 503 with Retry-After (JSON under /api/), other errors 500.
@@ -22,6 +23,8 @@ urlpatterns = [
         two_factor_recovery_codes,
         name="staff-recovery-codes",
     ),
+    # The staff pages' script keeps a session open while someone types (a POST, never a redirect).
+    path("admin/keep-alive/", staff_keep_alive, name=KEEP_ALIVE_URL_NAME),
     path("admin/", admin.site.urls),
     path("api/v1/", include("clinic.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -39,6 +39,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from referrals.access import is_triage_lead
+from referrals.staff_session import KEEP_ALIVE_URL_NAME
 
 SETUP_URL_NAME = "staff-two-factor"
 RECOVERY_URL_NAME = "staff-recovery-codes"
@@ -246,6 +247,8 @@ class StaffTwoFactorMiddleware:
             request.path.startswith("/admin/")
             and not request.path.startswith(("/admin/login", "/admin/logout", "/admin/jsi18n"))
             and request.path != reverse(SETUP_URL_NAME)
+            # The set-up page's own script keeps its session open: a redirect is no answer.
+            and request.path != reverse(KEEP_ALIVE_URL_NAME)
             and needs_second_factor(user)
         ):
             return HttpResponseRedirect(reverse(SETUP_URL_NAME))
