@@ -17,15 +17,17 @@
   var stay = document.getElementById("staff-session-stay");
   var keepUrl = box.getAttribute("data-keep-alive-url");
   var idleMs = Number(box.getAttribute("data-idle-seconds")) * 1000;
-  // The server moves a session's end at most once in this interval: a request counts from up
-  // to this much before it was made, and the page asks at most once in it while someone types.
+  // The server moves a session's end at most once in this interval: a page's own request
+  // counts from up to this much before it was made.
   var refreshMs = Number(box.getAttribute("data-refresh-seconds")) * 1000;
+  // While someone types the page asks at most once a minute (a shorter limit, more often).
+  var askEveryMs = Math.min(Math.max(60000, refreshMs), idleMs / 3);
   var warnMs = Math.min(180000, idleMs / 4);
   var checkEveryMs = 15000;
   var sharedKey = "staff-session-kept";
   var loadedAt = Date.now();
   var lastKept = loadedAt - refreshMs; // the earliest this page's own request may have kept it
-  var lastAsked = loadedAt; // the page's own request was one
+  var lastAsked = loadedAt; // the page's own request counts as one
   var asking = null; // the keep-alive on its way
   var ended = false; // the server said so
   var shown = null; // "warning", "ended" or null
@@ -150,7 +152,7 @@
     return asking;
   };
 
-  // Typing or choosing is activity: the session is kept open, at most once a refresh interval.
+  // Typing or choosing is activity: the session is kept open, at most once a minute.
   ["input", "change"].forEach(function (type) {
     document.addEventListener(type, function (event) {
       if (box.contains(event.target)) {
@@ -159,7 +161,7 @@
       if (event.target && isTextBox(event.target)) {
         lastBox = event.target;
       }
-      if (Date.now() - lastAsked >= refreshMs) {
+      if (Date.now() - lastAsked >= askEveryMs) {
         keepAlive();
       } else {
         check();

@@ -73,7 +73,7 @@ def test_typing_a_note_for_forty_minutes_keeps_the_session_and_the_note_is_saved
         page.clock.run_for("04:00")
         server_time_passes(4)
         note.press_sequentially(typed)
-        for _ in range(30):  # the keep-alive it made has been answered before time moves on
+        for _ in range(100):  # the keep-alive it made has been answered before time moves on
             if len(answered) > count:
                 break
             page.wait_for_timeout(100)
@@ -173,3 +173,35 @@ def test_a_note_sent_after_the_session_ended_stays_on_the_page_with_a_plain_mess
     refused = [error for error in console_errors if "status of 403" in error]
     assert len(refused) == 1, console_errors
     console_errors.remove(refused[0])
+
+
+def test_a_page_left_past_the_limit_with_typed_text_says_the_session_has_ended(page: Page):
+    """Nobody came back: the page asks nothing (that would keep a session open on a screen left
+    alone), and says, by its own count, that the session has ended and the text is still here."""
+    on_the_case_page_with_a_clock(page)
+    note = page.get_by_label("Add a note")
+    note.fill("Booked for Tuesday")
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if r.url.endswith(KEEP_ALIVE) else None)
+    page.clock.run_for("31:30")
+    expect(page.locator("#staff-session-warning")).to_be_hidden()
+    expect(page.locator("#staff-session-ended")).to_be_visible()
+    expect(note).to_have_value("Booked for Tuesday")
+    assert asked == []
+
+
+def test_a_page_left_beside_one_in_use_neither_warns_nor_ends(page: Page):
+    """Two case pages of one browser share one session: typing in the second keeps it open, and
+    the first, left with a note half-typed, warned on its own count."""
+    referral = on_the_case_page_with_a_clock(page)
+    page.get_by_label("Add a note").fill("To phone back after the clinic")
+    other = page.context.new_page()
+    other.goto(reverse("admin:referrals_referral_change", args=[referral.public_id]))
+    other_note = other.get_by_label("Add a note")
+    for _ in range(8):
+        page.clock.run_for("04:00")
+        with other.expect_response(asks_to_keep_alive):
+            other_note.press_sequentially("x")
+    expect(page.locator("#staff-session-warning")).to_be_hidden()
+    expect(page.locator("#staff-session-ended")).to_be_hidden()
+    other.close()
