@@ -67,9 +67,10 @@ def shows_nothing_of(html: str, case: Submission) -> bool:
 
 
 def admin_links(html: str) -> set[str]:
-    """The admin pages a page links to (the index's list of models, the dashboard's rows)."""
+    """The admin pages a page links to (the index's list of models, the dashboard's rows), but
+    signing out, and signing in again (the note shown once a session has ended)."""
     links = {href.replace("&amp;", "&") for href in re.findall(r'href="(/admin/[^"]*)"', html)}
-    return {link for link in links if not link.startswith("/admin/logout")}
+    return {link for link in links if not link.startswith(("/admin/logout", "/admin/login"))}
 
 
 # --- the submissions list (Intake) ----------------------------------------------------------
