@@ -53,6 +53,7 @@ from referrals.errors import ChoiceRequired, ReasonRequired, ReferralError
 from referrals.forms import (
     MOVE_CHOICES,
     OVERRIDE_URGENCY,
+    REFER_AGAIN,
     ClearRedFlagForm,
     MoveForm,
     StaffNoteForm,
@@ -60,6 +61,7 @@ from referrals.forms import (
 from referrals.links import KINDS, LINKED_KINDS, SENTENCES, link_summary
 from referrals.models import (
     OPEN_STATUSES,
+    REFER_AGAIN_SOURCES,
     TRANSITIONS,
     Action,
     AuditEntry,
@@ -381,6 +383,13 @@ class ReferralAdmin(CappedCountAdmin):
                 "<uuid:public_id>/change/", view(self.case_view), name="referrals_referral_change"
             ),
             path("<uuid:public_id>/move/", view(self.move_view), name="referrals_referral_move"),
+            # The closed page's "Refer again" form: a move as the others are, at an address of
+            # its own beside the page's other form (entered in error).
+            path(
+                "<uuid:public_id>/refer-again/",
+                view(self.move_view),
+                name="referrals_referral_refer_again",
+            ),
             path("<uuid:public_id>/note/", view(self.note_view), name="referrals_referral_note"),
             path("<uuid:public_id>/clear/", view(self.clear_view), name="referrals_referral_clear"),
             *urls,
@@ -520,6 +529,13 @@ class ReferralAdmin(CappedCountAdmin):
         can_see_history = user.has_perm(access.VIEW_HISTORY)
         move_form = (move_form or MoveForm(prefix="move")).offer_for(referral)
         note_form = (note_form or StaffNoteForm(prefix="note")) if can_add_note else None
+        # A closed referral made again shows the new one (by referral_again_from_idx); only
+        # those it may be made from are looked at.
+        referred_again_as = (
+            Referral.objects.filter(referred_again_from=referral).only("public_id").first()
+            if referral.status in REFER_AGAIN_SOURCES
+            else None
+        )
         site = site_context(self.admin_site, request)
         context = {
             **site,
@@ -594,7 +610,12 @@ class ReferralAdmin(CappedCountAdmin):
             # A clearance refused because a colleague completed the review meanwhile: its red
             # flag still stands, and the form sent back clears it on its own.
             "red_flags_standing": bool(uncleared),
-            "typed_elsewhere": _typed_elsewhere(move_form, referral),
+            "typed_elsewhere": _typed_elsewhere(move_form, referral, referred_again_as),
+            # The closed page's form a refused move came from: its box shows the error and
+            # the reason typed.
+            "closed_sent": _closed_sent(move_form),
+            "referred_again_as": referred_again_as,
+            "can_refer_again": can_act and _may_refer_again(referral, referred_again_as),
             "note_form": note_form,
             "note_fields": form_fields_html(note_form) if note_form else (),
             "is_open": referral.is_open,
@@ -626,6 +647,10 @@ class ReferralAdmin(CappedCountAdmin):
                     urgency=data["urgency"],
                     reason=data["reason"],
                     shown=shown if shown in Urgency.values else None,
+                )
+            elif data["action"] == REFER_AGAIN:
+                result = services.referral_refer_again(
+                    referral=referral, actor=request.user, reason=data["reason"]
                 )
             elif data["action"] == Action.REROUTE:
                 result = services.referral_reroute(
@@ -665,7 +690,12 @@ class ReferralAdmin(CappedCountAdmin):
             detail={k: v for k, v in data.items() if v and k != "reason"},
         )
         # Which move was saved ("Saved." alone left a reader to work it out from the page).
-        messages.success(request, f"Saved: {dict(MOVE_CHOICES)[data['action']]}.")
+        messages.success(
+            request,
+            REFERRED_AGAIN
+            if data["action"] == REFER_AGAIN
+            else f"Saved: {dict(MOVE_CHOICES)[data['action']]}.",
+        )
         target = (
             result
             if selectors.referral_list(user=request.user).filter(pk=result.pk).exists()
@@ -881,15 +911,33 @@ def _with_seen(form: ClearRedFlagForm | None, uncleared: list[Intake]) -> ClearR
     return redrawn
 
 
-def _typed_elsewhere(move_form: MoveForm | None, referral: Referral) -> str:
+def _typed_elsewhere(
+    move_form: MoveForm | None, referral: Referral, referred_again_as: Referral | None = None
+) -> str:
     """The reason typed for a move refused because the referral closed meanwhile (a colleague
-    cancelled it, say): the closed page's only form is "entered in error", so the text is shown
-    apart, to copy, where it was lost (a review found it)."""
+    cancelled it, say): the closed page's forms are "entered in error" and "refer again" (when
+    offered), each keeping its own reason, so any other move's text is shown apart, to copy,
+    where it was lost (a review found it)."""
     if move_form is None or not move_form.is_bound or referral.is_open:
         return ""
-    if move_form.data.get("move-action") == Action.ENTERED_IN_ERROR:
+    sent = move_form.data.get("move-action")
+    if sent == Action.ENTERED_IN_ERROR or (
+        sent == REFER_AGAIN and _may_refer_again(referral, referred_again_as)
+    ):
         return ""
     return str(move_form.data.get("move-reason", "")).strip()
+
+
+def _closed_sent(move_form: MoveForm | None) -> str:
+    """Which of a closed page's forms sent the move form back with an error ("" for none)."""
+    if move_form is None or not move_form.is_bound:
+        return ""
+    return str(move_form.data.get("move-action", ""))
+
+
+def _may_refer_again(referral: Referral, referred_again_as: Referral | None = None) -> bool:
+    """Whether the closed page offers "Refer again" (the service says why when it refuses)."""
+    return referral.status in REFER_AGAIN_SOURCES and referred_again_as is None
 
 
 # Later submissions whose flags and answers the case page shows: each reads its triage result
@@ -953,6 +1001,12 @@ def _shown(request: HttpRequest, prefix: str) -> tuple[str | None, str | None]:
     if status not in Status.values:
         return None, None
     return status, request.POST.get(f"{prefix}-assignee_shown")
+
+
+REFERRED_AGAIN: Final = (
+    "Referred again: this is the new referral for the case, in the same queue. The closed "
+    "referral is unchanged; its history names this one."
+)
 
 
 def _case_url(referral: Referral) -> str:

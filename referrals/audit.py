@@ -17,6 +17,7 @@ from referrals.models import Action, AuditEntry, Referral
 ACTIONS: dict[str, str] = {
     **{action.value: str(action.label) for action in Action},
     "override_urgency": "Override urgency",
+    "refer_again": "Refer a closed referral again",
     "add_note": "Add a staff note",
     "view": "View the case page",
     "api_view": "Read through the API",

@@ -159,6 +159,11 @@ def history_lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
             if from_urgency:
                 line += f"{urgencies.get(from_urgency, from_urgency)} → "
             line += f"{urgencies.get(to_urgency, to_urgency)})"
+        # A referral made again from one closed by mistake (referral_refer_again) says so.
+        closed_as = (row.get("data") or {}).get("closed_as")
+        if closed_as:
+            closed = statuses.get(closed_as, closed_as).lower()
+            line += f", referred again from the referral {closed}"
         if row[ACTOR_NAME]:
             line += f" by {row[ACTOR_NAME]}"
         if row["reason"]:

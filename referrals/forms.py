@@ -11,11 +11,15 @@ from referrals.models import OPEN_STATUSES, TRANSITIONS, Action, Queue, Referral
 REASON_HELP = "Required to decline, cancel, reroute, mark entered in error or change urgency."
 
 
-# The case page's one move that is not a transition.
+# The case page's moves that are not transitions: a change of urgency, and a closed referral's
+# "Refer again" (referrals.services.referral_refer_again), which the closed page's own form
+# sends.
 OVERRIDE_URGENCY: Final = "override_urgency"
+REFER_AGAIN: Final = "refer_again"
 # The case page's moves, by value and label (the label also names the move once saved).
 MOVE_CHOICES: Final = [(a.value, str(a.label)) for a in Action if a != Action.CLEAR_RED_FLAG] + [
-    (OVERRIDE_URGENCY, "Change urgency")
+    (OVERRIDE_URGENCY, "Change urgency"),
+    (REFER_AGAIN, "Refer again"),
 ]
 
 NO_CHOICE: Final = ("", "—")
@@ -70,6 +74,8 @@ class MoveForm(forms.Form):
 
 
 def _may_offer(action: str, referral: Referral) -> bool:
+    if action == REFER_AGAIN:
+        return False  # a closed referral's: its page draws a form of its own
     if action == Action.REROUTE and referral.leaves_by_clearance:
         return False
     if action in TRANSITIONS:

@@ -89,6 +89,13 @@ TRANSITIONS: dict[str, Move] = {
 }
 
 
+# The closed statuses a referral may be referred again from (referrals.services.
+# referral_refer_again): not a move, as the closed referral stays as it is and a new one is
+# made. Not from "rerouted" (the case went on in another queue) nor "entered in error" (the
+# record itself is wrong). docs/CLINICAL_DECISIONS.md (Referring again).
+REFER_AGAIN_SOURCES = frozenset({Status.COMPLETED, Status.DECLINED, Status.CANCELLED})
+
+
 def referral_priority(urgency: str, red_flag_count: int) -> int:
     """Higher first: urgency, then the number of red flags; waiting time breaks ties."""
     return URGENCY_RANK[Urgency(urgency)] * 10 + min(red_flag_count, 9)
@@ -146,13 +153,24 @@ class Referral(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     overdue_at = models.DateTimeField(null=True, blank=True)
     last_alert_at = models.DateTimeField(null=True, blank=True)
-    # The two below are indexed only where set (Meta.indexes), as Intake's users are.
+    # The three below are indexed only where set (Meta.indexes), as Intake's users are.
     rerouted_from = models.ForeignKey(
         "self",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="rerouted_to",
+        db_index=False,
+    )
+    # The closed referral (completed, declined or cancelled by mistake) this one was made
+    # again from, in the same queue (referral_refer_again). Nullable without a default: added
+    # to the 1,000,000+ referrals without writing them.
+    referred_again_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="referred_again_as",
         db_index=False,
     )
     # When the case began to wait for this referral, where a reroute set it (referral_reroute:
@@ -254,6 +272,7 @@ class Referral(models.Model):
             ),
             index_where_set("rerouted_from", "referral_rerouted_from_idx"),
             index_where_set("created_by", "referral_created_by_idx"),
+            index_where_set("referred_again_from", "referral_again_from_idx"),
         ]
 
     def __str__(self) -> str:
@@ -306,6 +325,7 @@ class EventKind(models.TextChoices):
     RED_FLAG_CLEARED = "red_flag_cleared", _("Red flag cleared")
     OVERDUE = "overdue", _("Marked overdue")
     ALERT = "alert", _("Escalation alert sent")
+    REFERRED_AGAIN = "referred_again", _("Referred again as a new referral")
 
 
 class ReferralEvent(models.Model):

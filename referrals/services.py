@@ -16,7 +16,7 @@ from django.utils import timezone
 from clinic.compiled import CompiledInstances, compiled_instances
 from clinic.prepared import preparing
 from intake.locks import lock_patient
-from intake.models import RED_FLAG_UNCLEARED, Intake, Urgency
+from intake.models import RED_FLAG_UNCLEARED, URGENCY_RANK, Intake, Patient, Urgency
 from referrals import access, webhooks
 from referrals.calendar import WorkingCalendar, due_at
 from referrals.errors import (
@@ -27,6 +27,7 @@ from referrals.errors import (
 )
 from referrals.models import (
     OPEN_STATUSES,
+    REFER_AGAIN_SOURCES,
     TRANSITIONS,
     Action,
     EventKind,
@@ -422,6 +423,154 @@ def referral_reroute(
             new.waiting_since = min(new.waits_since, old.waits_since)
             new.save(update_fields=["rerouted_from", "due_at", "waiting_since", "updated_at"])
     return new
+
+
+def referral_refer_again(*, referral: Referral, actor: Any, reason: str) -> Referral:
+    """A new referral for the case of a referral completed, declined or cancelled by mistake,
+    in the same queue, linked to it (``referred_again_from``). Closed statuses stay terminal:
+    the closed referral is left as it was but for a history event naming the new one.
+
+    The new referral keeps the closed one's urgency (never below a red flag standing on a case
+    that fed it), due time (the earlier of the closed one's and its urgency's counted from when
+    the case first waited), note and cases, and waits from when the case first waited. Refused
+    while the patient has an open referral in that queue (it is named), once the closed one
+    has been referred again, and for a specialty queue while a red flag of the patient
+    stands. See docs/CLINICAL_DECISIONS.md (Referring again)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired(REASON_REQUIRED)
+    with transaction.atomic():
+        # The patient's lock first, as a submission, a reroute and a release take it: whichever
+        # comes second finds the referral the first opened (the partial unique index holds
+        # it too).
+        lock_patient(referral.patient_id)
+        closed = Referral.objects.select_for_update().get(pk=referral.pk)
+        _check_queue(actor, closed.queue)
+        _check_may_refer_again(closed)
+        open_now = _open_referrals(closed.patient_id, [closed.queue])
+        if open_now:
+            raise TransitionNotAllowed(_open_already(open_now[0]))
+        cases = list(
+            ReferralIntake.objects.filter(referral=closed).values_list("intake_id", flat=True)
+        )
+        standing = list(
+            Intake.objects.filter(RED_FLAG_UNCLEARED, patient_id=closed.patient_id)
+            .order_by("submitted_at", "id")
+            .only("reference", "urgency", "red_flag_count")
+        )
+        if standing and closed.queue != Queue.URGENT_MEDICAL_REVIEW:
+            raise TransitionNotAllowed(
+                f"A red flag of this patient is not cleared "
+                f"({', '.join(case.reference for case in standing)}): while it stands the case "
+                "goes to urgent medical review only. Nothing was saved: the medical reviewer "
+                "clears it there and releases the case to this queue."
+            )
+        # A review keeps the red flags of its cases still standing: it leaves its queue only
+        # through their clearance, and ranks and is due as they are.
+        flagged = [case for case in standing if case.pk in set(cases)]
+        urgency = max(
+            [closed.urgency, *(case.urgency for case in flagged)],
+            key=lambda u: URGENCY_RANK[Urgency(u)],
+        )
+        red_flags = max([0, *(case.red_flag_count for case in flagged)])
+        since = closed.waits_since
+        new = Referral.objects.create(
+            patient_id=closed.patient_id,
+            intake=closed.intake,
+            link_kind=closed.link_kind,
+            queue=closed.queue,
+            urgency=urgency,
+            red_flag_count=red_flags,
+            priority=referral_priority(urgency, red_flags),
+            due_at=min(closed.due_at, referral_due_at(urgency, since)),
+            note=closed.note,
+            suggested_after_clearance=closed.suggested_after_clearance if red_flags else [],
+            created_by=actor,
+            waiting_since=since,
+            referred_again_from=closed,
+        )
+        ReferralIntake.objects.bulk_create(
+            [ReferralIntake(referral=new, intake_id=intake_id) for intake_id in cases]
+        )
+        ReferralEvent.objects.bulk_create(
+            [
+                ReferralEvent(
+                    referral=closed,
+                    kind=EventKind.REFERRED_AGAIN,
+                    actor=actor,
+                    reason=reason,
+                    data={"as": str(new.public_id)},
+                ),
+                ReferralEvent(
+                    referral=new,
+                    kind=EventKind.CREATED,
+                    actor=actor,
+                    to_status=Status.NEW,
+                    to_urgency=urgency,
+                    reason=reason,
+                    data={
+                        "intake": closed.intake.reference,
+                        "again_from": str(closed.public_id),
+                        "closed_as": closed.status,
+                    },
+                ),
+            ]
+        )
+        # Told as any new referral is (referrals_propose): subscribers, and the queue's staff
+        # for an emergency or urgent one.
+        webhooks.on_referrals_created([new])
+        if new.urgency in NOTIFIED_URGENCIES:
+            _notify_on_commit(new)
+    return new
+
+
+def _check_may_refer_again(closed: Referral) -> None:
+    if closed.status == Status.REROUTED:
+        went = Referral.objects.filter(rerouted_from=closed).values_list("queue", flat=True).first()
+        where = f" to {Queue(went).label}" if went else ""
+        raise TransitionNotAllowed(
+            f"This referral was rerouted{where}: the case went on there. Act on the referral "
+            "in that queue (a reroute back brings it here)."
+        )
+    if closed.status == Status.ENTERED_IN_ERROR:
+        raise TransitionNotAllowed(
+            "This referral was entered in error: it is not the patient's referral to make "
+            "again. Nothing was saved."
+        )
+    if closed.status not in REFER_AGAIN_SOURCES:
+        raise TransitionNotAllowed(
+            "Only a completed, declined or cancelled referral is referred again: this one is "
+            f"{closed.get_status_display().lower()}."
+        )
+    later = (
+        Referral.objects.filter(referred_again_from=closed)
+        .select_related("intake")
+        .only("status", "created_at", "intake__reference")
+        .first()
+    )
+    if later is not None:
+        raise TransitionNotAllowed(
+            f"This referral was already referred again ({later.intake.reference}, "
+            f"{later.get_status_display()}, from {timezone.localtime(later.created_at):%-d %b %Y}"
+            "): the case goes on from that one."
+        )
+    anonymised = Patient.objects.filter(pk=closed.patient_id).values_list(
+        "anonymised_at", flat=True
+    )
+    if anonymised.get() is not None:
+        raise TransitionNotAllowed(
+            "This patient's details were erased at their request: no new referral is made."
+        )
+
+
+def _open_already(referral: Referral) -> str:
+    """The refusal naming the patient's open referral in the queue."""
+    reference = Intake.objects.values_list("reference", flat=True).get(pk=referral.intake_id)
+    return (
+        f"Nothing was saved: this patient already has an open referral in "
+        f"{referral.get_queue_display()} ({reference}, {referral.get_status_display()}, "
+        f"from {timezone.localtime(referral.created_at):%-d %b %Y}). Work on that one."
+    )
 
 
 def _waiting_since(referral: Referral) -> dt.datetime:

@@ -29,6 +29,7 @@ SPARSE = {
     (Intake, "red_flag_cleared_by_id"): "intake_flag_cleared_by_idx",
     (Referral, "created_by_id"): "referral_created_by_idx",
     (Referral, "rerouted_from_id"): "referral_rerouted_from_idx",
+    (Referral, "referred_again_from_id"): "referral_again_from_idx",
     (ReferralEvent, "actor_id"): "event_actor_idx",
 }
 
@@ -88,14 +89,26 @@ def test_deleting_a_user_checks_each_sparse_column_through_its_partial_index() -
             plan = _explain(sql)
             assert index in plan, plan
             checked.add(index)
-    # The reroute's own column points at a referral, not a user.
-    assert checked == set(SPARSE.values()) - {"referral_rerouted_from_idx"}
+    # The reroute's and the refer-again's own columns point at a referral, not a user.
+    assert checked == set(SPARSE.values()) - {
+        "referral_rerouted_from_idx",
+        "referral_again_from_idx",
+    }
 
 
 def test_a_reroutes_origin_is_found_through_its_partial_index() -> None:
     (referral,) = submit("V01").referrals
     plan = _explain(str(Referral.objects.filter(rerouted_from=referral.pk).values("pk").query))
     assert "referral_rerouted_from_idx" in plan, plan
+
+
+def test_a_referral_made_again_is_found_through_its_partial_index() -> None:
+    """A closed referral's page and the refusal to refer it twice look for the one made again
+    from it (referrals.services.referral_refer_again)."""
+    (referral,) = submit("V01").referrals
+    query = Referral.objects.filter(referred_again_from=referral.pk).values("pk").query
+    plan = _explain(str(query))
+    assert "referral_again_from_idx" in plan, plan
 
 
 def test_a_user_who_entered_a_submission_still_cannot_be_deleted() -> None:

@@ -246,3 +246,41 @@ def test_a_claim_and_the_workers_announcement_at_once_tell_the_case_once(setting
             for d in told.filter(event_type=WebhookEvent.REFERRAL_STATUS_CHANGED).order_by("id")
         ]
         assert changes == ["new", "claimed"], changes
+
+
+def test_two_refer_agains_and_a_submission_at_once_leave_one_open_referral(
+    chiropractor, second_chiropractor
+):
+    """Two staff referring one declined referral again while the patient fills in the form
+    again: the patient's lock orders them (referrals.services.referral_refer_again), so one
+    opens the queue's referral, a submission joins it and a refer-again is refused naming it;
+    never two open referrals, nor an IntegrityError from the partial unique index."""
+    from referrals.services import referral_decline, referral_refer_again
+
+    for attempt in range(5):
+        patient = details(phone=f"07700 90030{attempt}")
+        (referral,) = submit("V01", patient=patient).referrals
+        referral_decline(referral=referral, actor=chiropractor, reason="Seen elsewhere")
+        outcomes = run_at_once(
+            lambda r=referral: referral_refer_again(
+                referral=r, actor=chiropractor, reason="Declined by mistake"
+            ),
+            lambda r=referral: referral_refer_again(
+                referral=r, actor=second_chiropractor, reason="Declined by mistake"
+            ),
+            lambda p=patient: submit("V01", patient=p),
+        )
+        errors = [value for kind, value in outcomes if kind == "error"]
+        assert all(isinstance(error, TransitionNotAllowed) for error in errors), outcomes
+        assert len(errors) >= 1, outcomes  # the second refer-again at least
+        open_ones = Referral.objects.filter(
+            patient_id=referral.patient_id, queue="chiropractic", status=Status.NEW
+        )
+        assert open_ones.count() == 1
+        (open_one,) = open_ones
+        assert open_one.referred_again_from_id in (None, referral.pk)
+        assert (
+            referral.events.filter(kind=EventKind.REFERRED_AGAIN).count()
+            == Referral.objects.filter(referred_again_from=referral).count()
+            <= 1
+        )

@@ -1,0 +1,106 @@
+"""The case page's "Refer again": a closed referral's own form, a reason box, then the new
+referral's page (docs/CLINICAL_DECISIONS.md, Referring again)."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from referrals.models import AuditEntry, EventKind, Referral, ReferralEvent
+from referrals.services import referral_mark_entered_in_error, referral_reroute
+from tests.clinic_fixtures import details, submit
+from tests.referrals.drawn import send_as_drawn
+from tests.referrals.test_refer_again import declined
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name, referral):
+    return reverse(f"admin:referrals_referral_{name}", args=[referral.public_id])
+
+
+def test_the_case_page_refers_a_closed_referral_again_and_shows_the_new_one(
+    client, chiropractor, second_chiropractor
+):
+    old = declined(chiropractor)
+    client.force_login(second_chiropractor)
+    page = client.get(url("change", old))
+    assert 'value="Refer again"' in page.content.decode()
+    answer = send_as_drawn(
+        client, page, url("refer_again", old), **{"move-reason": "Declined the wrong case"}
+    )
+    new = Referral.objects.get(referred_again_from=old)
+    assert answer.status_code == 302
+    assert answer["Location"] == url("change", new)
+    shown = client.get(answer["Location"]).content.decode()
+    assert "Referred again: this is the new referral" in shown
+    assert "Referred again from" in shown
+    assert "referred again from the referral declined by chiro_chen" in shown
+    assert url("change", old) in shown
+    assert new.events.get().reason == "Declined the wrong case"
+    old_page = client.get(url("change", old)).content.decode()
+    assert 'value="Refer again"' not in old_page
+    assert "Referred again as" in old_page
+    assert url("change", new) in old_page
+    assert "Referred again as a new referral by chiro_chen" in old_page
+    kinds = ReferralEvent.objects.filter(referral=old).values_list("kind", flat=True)
+    assert list(kinds) == [EventKind.CREATED, EventKind.TRANSITION, EventKind.REFERRED_AGAIN]
+    assert AuditEntry.objects.filter(action="refer_again", object_id=str(old.public_id)).exists()
+
+
+def test_the_case_page_asks_for_the_reason_beside_its_box(client, chiropractor):
+    old = declined(chiropractor)
+    client.force_login(chiropractor)
+    page = client.get(url("change", old))
+    answer = send_as_drawn(client, page, url("refer_again", old), **{"move-reason": " "})
+    assert answer.status_code == 400
+    html = answer.content.decode()
+    assert "Please give a reason." in html
+    assert 'id="again-reason"' in html
+    assert Referral.objects.count() == 1
+
+
+def test_the_case_page_refusal_names_the_open_referral_and_keeps_the_reason(client, chiropractor):
+    old = declined(chiropractor)
+    client.force_login(chiropractor)
+    page = client.get(url("change", old))
+    (open_one,) = submit("V01").referrals
+    typed = "Declined by mistake: patient still needs manual therapy."
+    answer = send_as_drawn(client, page, url("refer_again", old), **{"move-reason": typed})
+    assert answer.status_code == 409
+    html = answer.content.decode()
+    assert "already has an open referral in Chiropractic" in html
+    assert open_one.intake.reference in html
+    assert typed in html
+    assert Referral.objects.count() == 2
+
+
+def test_the_case_page_does_not_offer_it_on_a_rerouted_or_entered_in_error_referral(
+    client, chiropractor
+):
+    (rerouted,) = submit("V01").referrals
+    referral_reroute(referral=rerouted, actor=chiropractor, queue="podiatry", reason="Feet")
+    in_error = declined(chiropractor, patient=details(family_name="Hughes"))
+    referral_mark_entered_in_error(referral=in_error, actor=chiropractor, reason="Test entry")
+    client.force_login(chiropractor)
+    for referral in (rerouted, in_error):
+        assert 'value="Refer again"' not in client.get(url("change", referral)).content.decode()
+
+
+def test_another_teams_referral_is_not_found_through_the_case_page(
+    client, chiropractor, podiatrist
+):
+    old = declined(chiropractor)
+    client.force_login(podiatrist)
+    answer = client.post(
+        url("refer_again", old), {"move-action": "refer_again", "move-reason": "Mine now"}
+    )
+    assert answer.status_code == 404
+    assert Referral.objects.count() == 1
+
+
+def test_the_open_move_form_does_not_offer_referring_again(client, chiropractor):
+    (referral,) = submit("V01").referrals
+    client.force_login(chiropractor)
+    html = client.get(url("change", referral)).content.decode()
+    assert 'value="refer_again"' not in html
