@@ -208,6 +208,12 @@ class ReferralCaseSerializer(serializers.Serializer[Any]):
 
 
 class ReferralDetailSerializer(ReferralSerializer):
+    referred_again_from = serializers.UUIDField(
+        source="referred_again_from.public_id",
+        allow_null=True,
+        default=None,
+        help_text="The closed referral this one was made again from (`refer-again`), if any.",
+    )
     cases = ReferralCaseSerializer(
         many=True,
         source="referralintake_set",
@@ -397,7 +403,7 @@ def _detail(referral: Referral, user: Any) -> dict[str, Any]:
     )
     fresh = (
         selectors.referral_list(user=user)
-        .select_related("rerouted_from")
+        .select_related("rerouted_from", "referred_again_from")
         .prefetch_related("events__actor", Prefetch("referralintake_set", queryset=cases))
         .get(pk=referral.pk)
     )
@@ -506,6 +512,16 @@ class _Reroute(MoveView):
         )
 
 
+class _ReferAgain(MoveView):
+    action = "refer_again"
+    input_serializer = RequiredReasonIn
+
+    def perform(self, referral: Referral, actor: Any, values: dict[str, Any]) -> Referral:
+        return services.referral_refer_again(
+            referral=referral, actor=actor, reason=values["reason"]
+        )
+
+
 class _OverrideUrgency(MoveView):
     action = "override_urgency"
     input_serializer = OverrideUrgencyIn
@@ -521,6 +537,29 @@ class RerouteView(_Reroute):
         operation_id="referral_reroute",
         summary="Reroute to another queue, with a reason; answers with the new referral",
         request=RerouteIn,
+        responses={
+            (200, "application/json"): ReferralDetailSerializer,
+            **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
+        },
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        return super().post(request, public_id)
+
+
+class ReferAgainView(_ReferAgain):
+    @extend_schema(
+        operation_id="referral_refer_again",
+        summary="Refer a referral closed by mistake again; answers with the new referral",
+        description=(
+            "From a completed, declined or cancelled referral: a new referral for the same case "
+            "in the same queue, linked to it (`referred_again_from`), with its urgency, due "
+            "time and note; the closed one is unchanged but for a history event. `409` while "
+            "the patient has an open referral in that queue (named), once it was referred "
+            "again, from a rerouted or entered-in-error referral, and for a specialty queue "
+            "while a red flag of the patient stands. Needs the `referrals:write` and "
+            "`referrals:read` scopes."
+        ),
+        request=RequiredReasonIn,
         responses={
             (200, "application/json"): ReferralDetailSerializer,
             **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
@@ -555,4 +594,5 @@ MOVE_VIEWS: dict[str, type[MoveView]] = {
     "cancel": CancelView,
     "entered-in-error": EnteredInErrorView,
     "override-urgency": OverrideUrgencyView,
+    "refer-again": ReferAgainView,
 }
