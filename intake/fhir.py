@@ -159,6 +159,7 @@ class ReferralLike(Protocol):
     pk: Any
     public_id: uuid.UUID
     rerouted_from_id: int | None
+    referred_again_from_id: int | None
     queue: str
     status: str
     urgency: str
@@ -330,7 +331,8 @@ def intake_bundle(
     disclaimer = staff_disclaimer(ruleset_version=intake.triage_result["ruleset_version"])
     paired = list(zip(flags, flag_ids, strict=True))
     referrals = list(referrals)
-    # A reroute's new request replaces the one it closed, when both are in this bundle.
+    # A reroute's new request replaces the one it closed, and a referral made again the one
+    # closed by mistake (referral_refer_again), when both are in this bundle.
     in_bundle = {referral.pk: referral.public_id for referral in referrals}
     resources = [
         _patient(patient),
@@ -338,7 +340,12 @@ def intake_bundle(
         *(_flag(flag, intake, patient_id, fid) for flag, fid in paired),
         *(
             _service_request(
-                r, patient_id, response_id, paired, disclaimer, in_bundle.get(r.rerouted_from_id)
+                r,
+                patient_id,
+                response_id,
+                paired,
+                disclaimer,
+                in_bundle.get(r.rerouted_from_id or r.referred_again_from_id),
             )
             for r in referrals
         ),

@@ -238,3 +238,19 @@ def test_a_rerouted_referrals_new_request_replaces_the_old(api, triage_lead):
     assert requests[str(old.public_id)]["status"] == "revoked"
     assert requests[str(new.public_id)]["replaces"] == [{"reference": f"urn:uuid:{old.public_id}"}]
     assert "replaces" not in requests[str(old.public_id)]
+
+
+def test_a_referral_made_again_replaces_the_one_closed_by_mistake(api, triage_lead):
+    from referrals.services import referral_decline, referral_refer_again
+
+    submission = submit("V01")
+    (old,) = submission.referrals
+    old = referral_decline(referral=old, actor=triage_lead, reason="Seen elsewhere")
+    new = referral_refer_again(referral=old, actor=triage_lead, reason="Declined by mistake")
+    bundle = api.get(f"/api/v1/intakes/{submission.intake.public_id}/fhir").json()
+    validate(bundle)
+    requests = {r["id"]: r for r in by_type(bundle, "ServiceRequest")}
+    assert requests[str(old.public_id)]["status"] == "revoked"
+    assert requests[str(new.public_id)]["status"] == "active"
+    assert requests[str(new.public_id)]["replaces"] == [{"reference": f"urn:uuid:{old.public_id}"}]
+    assert "replaces" not in requests[str(old.public_id)]
