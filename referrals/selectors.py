@@ -8,7 +8,7 @@ from typing import Any, Final
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from intake.models import Intake
@@ -41,40 +41,48 @@ def referral_get(*, user: Any, public_id: UUID | str) -> Referral:
         raise Http404("No such referral.") from exc
 
 
-def rerouted_from_chain(referral: Referral) -> list[int]:
-    """The referrals this one was rerouted from, the latest first, back to the case's first
-    queue: one statement however long the chain. Each was the same patient's (a reroute
-    proposes for the case's own patient), so they are read among the patient's referrals that
-    a reroute left (a few), not followed one by one."""
-    if referral.rerouted_from_id is None:
+def came_from_chain(referral: Referral) -> list[tuple[int, bool]]:
+    """The referrals this one came from, the latest first, back to the case's first queue:
+    each by a reroute, or (True) made again from one closed by mistake
+    (services.referral_refer_again). One statement however long the chain. Each was the same
+    patient's (a reroute and a refer-again make the case's own patient's), so they are read
+    among the patient's referrals that came from another (a few), not followed one by one."""
+    if referral.rerouted_from_id is None and referral.referred_again_from_id is None:
         return []
-    patients = Referral.objects.filter(patient_id=referral.patient_id)
-    left = patients.filter(rerouted_from__isnull=False).values("rerouted_from_id")
-    came_from = dict(patients.filter(pk__in=left).values_list("pk", "rerouted_from_id"))
-    chain: list[int] = []
-    previous: int | None = referral.rerouted_from_id
-    while previous is not None and previous in came_from and previous not in chain:
+    came_from = {
+        pk: (rerouted, False) if rerouted is not None else (again, True)
+        for pk, rerouted, again in Referral.objects.filter(patient_id=referral.patient_id)
+        .filter(Q(rerouted_from__isnull=False) | Q(referred_again_from__isnull=False))
+        .values_list("pk", "rerouted_from_id", "referred_again_from_id")
+    }
+    chain: list[tuple[int, bool]] = []
+    seen = {referral.pk}
+    previous = came_from.get(referral.pk)
+    while previous is not None and previous[0] not in seen:
         chain.append(previous)
-        previous = came_from[previous]
+        seen.add(previous[0])
+        previous = came_from.get(previous[0])
     return chain
 
 
 @dataclass(frozen=True)
 class CaseNote:
     """A staff note as the case page shows it: ``came_from``, the queue of the earlier referral
-    it was written on (None for the referral's own), and whether that referral has been
-    marked entered in error since."""
+    it was written on (None for the referral's own), whether that referral has been marked
+    entered in error since, and whether it was the one closed by mistake that this case was
+    referred again from (``again``; else a reroute's)."""
 
     author: str
     text: str
     created_at: dt.datetime
     came_from: str | None
     in_error: bool
+    again: bool = False
 
 
 def referral_notes(*, user: Any, referral: Referral) -> list[CaseNote]:
     """The staff notes of ``referral`` (one ``referral_get`` gave ``user``) and of the referrals
-    it was rerouted from, oldest first: 2 statements at most, however many.
+    it was rerouted or referred again from, oldest first: 2 statements at most, however many.
 
     An earlier referral's notes are shown as this case's to whoever may read this referral's,
     though that referral is in a queue the user may not see (its page stays a 404): they were
@@ -84,8 +92,9 @@ def referral_notes(*, user: Any, referral: Referral) -> list[CaseNote]:
     earlier one."""
     if not has_all(user, (*VIEW_CASES, VIEW_NOTES)):
         return []
+    chain = dict(came_from_chain(referral))
     notes = (
-        StaffNote.objects.filter(referral_id__in=[referral.pk, *rerouted_from_chain(referral)])
+        StaffNote.objects.filter(referral_id__in=[referral.pk, *chain])
         .order_by("created_at", "id")
         .values_list(
             "referral_id", AUTHOR_NAME, "text", "created_at", "referral__queue", "referral__status"
@@ -99,6 +108,7 @@ def referral_notes(*, user: Any, referral: Referral) -> list[CaseNote]:
             created_at=created_at,
             came_from=None if written_on == referral.pk else str(queues.get(queue, queue)),
             in_error=written_on != referral.pk and status == Status.ENTERED_IN_ERROR,
+            again=chain.get(written_on, False),
         )
         for written_on, author, text, created_at, queue, status in notes
     ]

@@ -7,7 +7,13 @@ import pytest
 from django.urls import reverse
 
 from referrals.models import AuditEntry, EventKind, Referral, ReferralEvent
-from referrals.services import referral_mark_entered_in_error, referral_reroute
+from referrals.services import (
+    referral_add_note,
+    referral_decline,
+    referral_mark_entered_in_error,
+    referral_refer_again,
+    referral_reroute,
+)
 from tests.clinic_fixtures import details, submit
 from tests.referrals.drawn import send_as_drawn
 from tests.referrals.test_refer_again import declined
@@ -104,3 +110,33 @@ def test_the_open_move_form_does_not_offer_referring_again(client, chiropractor)
     client.force_login(chiropractor)
     html = client.get(url("change", referral)).content.decode()
     assert 'value="refer_again"' not in html
+
+
+def test_the_notes_of_the_referral_closed_by_mistake_are_shown_on_the_new_one(
+    client, chiropractor, second_chiropractor, podiatrist
+):
+    """Written for whoever takes the case next: the referral made again is that one."""
+    (referral,) = submit("V01").referrals
+    referral_add_note(referral=referral, actor=chiropractor, text="Prefers mornings; deaf left ear")
+    old = referral_decline(referral=referral, actor=chiropractor, reason="Seen elsewhere")
+    new = referral_refer_again(referral=old, actor=second_chiropractor, reason="By mistake")
+    referral_add_note(referral=new, actor=second_chiropractor, text="Called: booked Tuesday")
+    client.force_login(second_chiropractor)
+    notes = client.get(url("change", new)).content.decode().split('id="notes-h"', 1)[1]
+    notes = notes.split("</section>", 1)[0]
+    assert "in Chiropractic, before it was referred again" in notes
+    assert notes.index("Prefers mornings") < notes.index("Called: booked Tuesday")
+    assert "before the reroute" not in notes
+    # Rerouted on, the case takes both referrals' notes with it.
+    feet = referral_reroute(
+        referral=new, actor=second_chiropractor, queue="podiatry", reason="Feet"
+    )
+    client.force_login(podiatrist)
+    notes = client.get(url("change", feet)).content.decode().split('id="notes-h"', 1)[1]
+    notes = notes.split("</section>", 1)[0]
+    assert "in Chiropractic, before it was referred again" in notes
+    assert "in Chiropractic, before the reroute" in notes
+    # The closed referral's page shows only its own.
+    client.force_login(chiropractor)
+    closed = client.get(url("change", old)).content.decode().split('id="notes-h"', 1)[1]
+    assert "Called: booked Tuesday" not in closed.split("</section>", 1)[0]
