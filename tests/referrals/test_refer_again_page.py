@@ -4,6 +4,7 @@ referral's page (docs/CLINICAL_DECISIONS.md, Referring again)."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from referrals.models import AuditEntry, EventKind, Referral, ReferralEvent
@@ -14,7 +15,7 @@ from referrals.services import (
     referral_refer_again,
     referral_reroute,
 )
-from tests.clinic_fixtures import details, submit
+from tests.clinic_fixtures import details, make_staff, submit
 from tests.referrals.drawn import send_as_drawn
 from tests.referrals.test_refer_again import declined
 
@@ -140,3 +141,19 @@ def test_the_notes_of_the_referral_closed_by_mistake_are_shown_on_the_new_one(
     client.force_login(chiropractor)
     closed = client.get(url("change", old)).content.decode().split('id="notes-h"', 1)[1]
     assert "Called: booked Tuesday" not in closed.split("</section>", 1)[0]
+
+
+def test_referring_again_asks_the_change_permission_as_every_move_does(client, chiropractor):
+    old = declined(chiropractor)
+    viewer = make_staff("chiro_viewer", "Chiropractic team")
+    Group.objects.get(name="Chiropractic team").permissions.remove(
+        Permission.objects.get(codename="change_referral")
+    )
+    client.force_login(viewer)
+    page = client.get(url("change", old)).content.decode()
+    assert 'value="Refer again"' not in page
+    answer = client.post(
+        url("refer_again", old), {"move-action": "refer_again", "move-reason": "Mine"}
+    )
+    assert answer.status_code == 403
+    assert Referral.objects.count() == 1
