@@ -446,7 +446,7 @@ def referral_refer_again(*, referral: Referral, actor: Any, reason: str) -> Refe
         lock_patient(referral.patient_id)
         closed = Referral.objects.select_for_update().get(pk=referral.pk)
         _check_queue(actor, closed.queue)
-        _check_may_refer_again(closed)
+        _check_may_refer_again(closed, actor=actor)
         open_now = _open_referrals(closed.patient_id, [closed.queue])
         if open_now:
             raise TransitionNotAllowed(_open_already(open_now[0]))
@@ -524,7 +524,7 @@ def referral_refer_again(*, referral: Referral, actor: Any, reason: str) -> Refe
     return new
 
 
-def _check_may_refer_again(closed: Referral) -> None:
+def _check_may_refer_again(closed: Referral, *, actor: Any) -> None:
     if closed.status == Status.REROUTED:
         went = Referral.objects.filter(rerouted_from=closed).values_list("queue", flat=True).first()
         where = f" to {Queue(went).label}" if went else ""
@@ -545,14 +545,21 @@ def _check_may_refer_again(closed: Referral) -> None:
     later = (
         Referral.objects.filter(referred_again_from=closed)
         .select_related("intake")
-        .only("status", "created_at", "intake__reference")
+        .only("status", "created_at", "created_by", "intake__reference")
         .first()
     )
     if later is not None:
+        # "Refer again" clicked twice is answered by its second request: it names the first's
+        # referral as the actor's own, not as someone else's.
+        by = (
+            "You referred this referral again already (from another window, or with a second click)"
+            if later.created_by_id == actor.pk
+            else "This referral was already referred again"
+        )
         raise TransitionNotAllowed(
-            f"This referral was already referred again ({later.intake.reference}, "
-            f"{later.get_status_display()}, from {timezone.localtime(later.created_at):%-d %b %Y}"
-            "): the case goes on from that one."
+            f"{by}: the case goes on from the new referral ({later.intake.reference}, "
+            f"{later.get_status_display()}, from "
+            f"{timezone.localtime(later.created_at):%-d %b %Y})."
         )
     anonymised = Patient.objects.filter(pk=closed.patient_id).values_list(
         "anonymised_at", flat=True

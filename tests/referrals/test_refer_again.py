@@ -135,11 +135,15 @@ def test_referring_again_is_refused_while_the_patient_has_an_open_referral_in_th
     assert not old.events.filter(kind=EventKind.REFERRED_AGAIN).exists()
 
 
-def test_a_referral_referred_again_once_is_not_referred_again_a_second_time(chiropractor):
+def test_a_referral_referred_again_once_is_not_referred_again_a_second_time(
+    chiropractor, second_chiropractor
+):
     old = declined(chiropractor)
     new = referral_refer_again(referral=old, actor=chiropractor, reason="Closed by mistake")
     referral_decline(referral=new, actor=chiropractor, reason="Seen elsewhere after all")
-    with pytest.raises(TransitionNotAllowed, match="already referred again"):
+    with pytest.raises(TransitionNotAllowed, match="was already referred again"):
+        referral_refer_again(referral=old, actor=second_chiropractor, reason="Again")
+    with pytest.raises(TransitionNotAllowed, match="You referred this referral again already"):
         referral_refer_again(referral=old, actor=chiropractor, reason="Again")
     # The case goes on from the latest: that one may be referred again.
     latest = referral_refer_again(referral=new, actor=chiropractor, reason="Wrong again")

@@ -157,3 +157,19 @@ def test_referring_again_asks_the_change_permission_as_every_move_does(client, c
     )
     assert answer.status_code == 403
     assert Referral.objects.count() == 1
+
+
+def test_refer_again_clicked_twice_makes_one_referral_and_says_it_was_the_actors_own(
+    client, chiropractor
+):
+    old = declined(chiropractor)
+    client.force_login(chiropractor)
+    page = client.get(url("change", old))
+    first = send_as_drawn(client, page, url("refer_again", old), **{"move-reason": "By mistake"})
+    second = send_as_drawn(client, page, url("refer_again", old), **{"move-reason": "By mistake"})
+    assert first.status_code == 302
+    assert second.status_code == 409
+    html = second.content.decode()
+    assert "You referred this referral again already" in html
+    assert "Referred again as" in html
+    assert Referral.objects.filter(referred_again_from=old).count() == 1
