@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -74,7 +75,8 @@ class RequestSizeLimitMiddleware:
 
     Django itself only notices an oversized body when it parses it, and answers 400
     (RequestDataTooBig). This checks the declared Content-Length first: JSON under /api/, a
-    friendly page elsewhere. A body without a Content-Length is still capped by Django's
+    friendly page elsewhere. A body sent chunked is given its length by ChunkedBodyMiddleware
+    (clinic/wsgi.py) first; one without either is still capped by Django's
     DATA_UPLOAD_MAX_MEMORY_SIZE.
     """
 
@@ -97,6 +99,35 @@ class RequestSizeLimitMiddleware:
         if request.path.startswith(API_PREFIX):
             return api_error(gettext("The request body is too large."), 413)
         return render(request, "413.html", status=413)
+
+
+class ChunkedBodyMiddleware:
+    """WSGI: a body sent chunked (no Content-Length) read up to the larger body limit, and given
+    to Django with its length.
+
+    Django reads as many bytes of a request's body as CONTENT_LENGTH says, and none without it.
+    gunicorn passes a chunked body on without one (saying so with ``wsgi.input_terminated``),
+    so a client streaming its JSON straight to gunicorn (or through a proxy that does not
+    buffer bodies) was answered as if it had sent nothing: "This field is required." for a
+    body sent in full, a move's optional reason dropped without a word. A body longer than
+    both limits is given a length past them without being read further:
+    RequestSizeLimitMiddleware answers it with 413 as it does a declared one.
+    """
+
+    def __init__(self, application: Callable[..., Iterable[bytes]]) -> None:
+        self.application = application
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if (
+            environ.get("wsgi.input_terminated")
+            and not environ.get("CONTENT_LENGTH")
+            and "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
+        ):
+            limit = max(settings.API_MAX_REQUEST_BYTES, settings.MAX_REQUEST_BYTES)
+            body = environ["wsgi.input"].read(limit + 1)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return self.application(environ, start_response)
 
 
 class ApiNeverCacheMiddleware:

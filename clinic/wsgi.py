@@ -13,10 +13,13 @@ import sys
 from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 
+from clinic.middleware import ChunkedBodyMiddleware
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
 try:
-    application = get_wsgi_application()
+    # A body sent chunked is read (Django reads none without a Content-Length).
+    application = ChunkedBodyMiddleware(get_wsgi_application())
 except ImproperlyConfigured as error:
     # One line naming the variable instead of a traceback from every worker. Exit status 4 is
     # gunicorn's "App failed to load": it stops rather than boot the workers again.
