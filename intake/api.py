@@ -36,7 +36,7 @@ from intake.assessment import assess
 from intake.bodymap import body_map_svg
 from intake.messages import patient_disclaimer, staff_disclaimer, under_16_refusal
 from intake.models import ContactMethod, Intake, IntakeSource, Urgency
-from intake.questionnaire import FIELDS, QUESTIONNAIRE_VERSION, SECTIONS, Field
+from intake.questionnaire import FIELDS, QUESTIONNAIRE_VERSION, SECTIONS, SHOW_WHEN, Field
 from intake.services import (
     ANSWERS_REFUSED,
     NAME_MAX,
@@ -324,7 +324,12 @@ class QuestionOut(serializers.Serializer[Any]):
     max_length = serializers.IntegerField(allow_null=True)
     nullable = serializers.BooleanField()
     module = serializers.CharField(allow_null=True)
-    show_when = serializers.CharField(allow_null=True)
+    show_when = serializers.CharField(
+        allow_null=True,
+        help_text="Null for a question always asked. Otherwise the question is answered exactly "
+        "when its condition holds, and null when it does not. "
+        + " ".join(f"`{name}`: {meaning}." for name, meaning in SHOW_WHEN.items()),
+    )
     computed = serializers.BooleanField()
     must_be_true = serializers.BooleanField()
 

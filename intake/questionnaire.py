@@ -18,6 +18,15 @@ QUESTIONNAIRE_VERSION: Final = "1.0.0"
 
 Kind = Literal["bool", "int", "single", "multi", "text"]
 ShowWhen = Literal["any_symptoms", "leg_symptoms"]
+# When a conditional question applies, for those who ask the questions elsewhere (the API's
+# schema, docs/API.md): intake.triage's no_symptoms and leg_symptoms_reported in words.
+_LEG_SIDES: Final = "`leg_symptoms_side`, `pain_below_knee_side` or `leg_neuro_side` not `none`"
+SHOW_WHEN: Final[Mapping[ShowWhen, str]] = {
+    "any_symptoms": "a symptom is reported: any of `pain_regions` or `numbness_areas` ticked, "
+    f"{_LEG_SIDES}, `tingling`, `leg_weak_or_heavy`, `foot_drop` or `weakness_worsening` true, "
+    "or `heel_walk` or `toe_walk` `hard_one_side` or `hard_both_sides`",
+    "leg_symptoms": f"leg symptoms are reported: {_LEG_SIDES}",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from intake.api import TriagePreviewOut, TriageResultOut, disclaimers, triage_ou
 from intake.assessment import assess
 from intake.messages import patient_disclaimer, staff_disclaimer
 from intake.models import Intake, IntakeSource
-from intake.questionnaire import FIELDS
+from intake.questionnaire import FIELD_BY_CODE, FIELDS
 from intake.services import PatientDetails, patient_messages_for
 from intake.validation import MSG_REQUIRED, MSG_UNDER_16, validate_answers
 from referrals.api import ReferralSerializer
@@ -545,6 +545,43 @@ def test_the_schema_documents_every_answer_with_its_constraints(db):
             assert prop.get("enum") == ([True] if field.must_be_true else None), field.code
         assert prop.get("nullable", False) == field.nullable
     assert set(submitted["required"]) == {f.code for f in FIELDS if not f.computed and not f.module}
+
+
+# What makes each conditional question apply, as the schema tells an integrator: one answer
+# each, on a case with no symptom at all.
+SYMPTOMS_REPORTED = [
+    ("pain_regions", ["heel"]),
+    ("numbness_areas", ["other_area"]),
+    ("leg_symptoms_side", "left"),
+    ("pain_below_knee_side", "right"),
+    ("leg_neuro_side", "both"),
+    ("tingling", True),
+    ("leg_weak_or_heavy", True),
+    ("foot_drop", True),
+    ("weakness_worsening", True),
+    ("heel_walk", "hard_one_side"),
+    ("toe_walk", "hard_both_sides"),
+]
+LEG_SYMPTOMS = ("leg_symptoms_side", "pain_below_knee_side", "leg_neuro_side")
+
+
+def test_the_schema_says_when_each_conditional_question_applies(db):
+    # show_when gave only a name ("any_symptoms"): a kiosk could not tell when to ask how long
+    # the symptoms had lasted, and learnt it from 400s ("Please answer this question.", or
+    # "must be null") one patient at a time.
+    schema = Client().get("/api/schema/", headers={"Accept": "application/json"}).json()
+    text = schema["components"]["schemas"]["QuestionOut"]["properties"]["show_when"]["description"]
+    assert {f.show_when for f in FIELDS if f.show_when} <= set(text.split("`")[1::2])
+    for code, _value in SYMPTOMS_REPORTED:
+        assert f"`{code}`" in text, code
+    base = worked_case("V24")
+    assert validate_answers({**base, "age_years": 46}).answers is not None
+    timing = [f.code for f in FIELDS if f.show_when is not None]
+    for code, value in SYMPTOMS_REPORTED:
+        checked = validate_answers({**base, "age_years": 46, code: value})
+        legs = code in LEG_SYMPTOMS
+        expected = {c for c in timing if legs or FIELD_BY_CODE[c].show_when == "any_symptoms"}
+        assert {c for c in timing if checked.errors.get(c) == [MSG_REQUIRED]} == expected, code
 
 
 def test_the_schema_says_the_request_bodies_refuse_unknown_fields(db):
