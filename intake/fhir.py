@@ -20,6 +20,7 @@ from intake.questionnaire import (
     Field,
     answer_label,
 )
+from intake.triage import HARD
 
 FHIR_VERSION: Final = "4.0.1"
 MEDIA_TYPE: Final = "application/fhir+json"
@@ -69,20 +70,50 @@ def _coding(field: Field, choice: Choice) -> dict[str, str]:
     return {"system": answer_system(field.code), "code": choice.code, "display": choice.label}
 
 
+# questionnaire.SHOW_WHEN as enableWhen (any one condition enables the question): the answers
+# intake.triage's no_symptoms and leg_symptoms_reported read.
+_LEG_SIDES: Final = ("leg_symptoms_side", "pain_below_knee_side", "leg_neuro_side")
+_TICKED: Final = ("pain_regions", "numbness_areas")
+_YES: Final = ("tingling", "leg_weak_or_heavy", "foot_drop", "weakness_worsening")
+_WALKS: Final = ("heel_walk", "toe_walk")
+
+
+def _coded(code: str, operator: str, value: str) -> dict[str, Any]:
+    return {
+        "question": code,
+        "operator": operator,
+        "answerCoding": {"system": answer_system(code), "code": value},
+    }
+
+
+def _enable_when(show_when: str) -> list[dict[str, Any]]:
+    legs = [_coded(code, "!=", "none") for code in _LEG_SIDES]
+    if show_when == "leg_symptoms":
+        return legs
+    return [
+        *({"question": code, "operator": "exists", "answerBoolean": True} for code in _TICKED),
+        *legs,
+        *({"question": code, "operator": "=", "answerBoolean": True} for code in _YES),
+        *(_coded(code, "=", value) for code in _WALKS for value in sorted(HARD)),
+    ]
+
+
 def _question(field: Field) -> dict[str, Any]:
     item: dict[str, Any] = {
         "linkId": field.code,
         "text": answer_label(field),
         "type": ITEM_TYPES[field.kind],
-        # Conditional and optional questions are not required; `show_when` in the JSON
-        # definition says when the timing questions apply. Nor are free text and tick-all-
-        # that-apply lists: "nothing ticked" is a valid answer that FHIR writes as no answer
-        # item, and a `required` item must have one in a completed response (a review found
-        # most responses invalid against this Questionnaire).
-        "required": field.show_when is None
-        and not field.nullable
+        # Optional questions are not required; a conditional one is, while its enableWhen
+        # holds (the API asks it then, and refuses an answer otherwise). Nor are free text and
+        # tick-all-that-apply lists: "nothing ticked" is a valid answer that FHIR writes as no
+        # answer item, and a `required` item must have one in a completed response (a review
+        # found most responses invalid against this Questionnaire).
+        "required": (field.show_when is not None or not field.nullable)
         and field.kind not in ("text", "multi"),
     }
+    if field.show_when is not None:
+        item["enableWhen"] = _enable_when(field.show_when)
+        item["enableBehavior"] = "any"
     if field.kind == "multi":
         item["repeats"] = True
     if field.choices:

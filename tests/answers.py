@@ -57,3 +57,21 @@ def clauses(code: str, **overrides: Any) -> list[str]:
 
 def assess_answers(**overrides: Any) -> dict[str, Any]:
     return assess(make_answers(**overrides))
+
+
+# What makes each conditional question apply, as the schema tells an integrator: one answer
+# each, on a case with no symptom at all.
+SYMPTOMS_REPORTED = [
+    ("pain_regions", ["heel"]),
+    ("numbness_areas", ["other_area"]),
+    ("leg_symptoms_side", "left"),
+    ("pain_below_knee_side", "right"),
+    ("leg_neuro_side", "both"),
+    ("tingling", True),
+    ("leg_weak_or_heavy", True),
+    ("foot_drop", True),
+    ("weakness_worsening", True),
+    ("heel_walk", "hard_one_side"),
+    ("toe_walk", "hard_both_sides"),
+]
+LEG_SYMPTOMS = ("leg_symptoms_side", "pain_below_knee_side", "leg_neuro_side")

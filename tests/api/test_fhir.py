@@ -11,7 +11,8 @@ import pytest
 from intake import fhir
 from intake.messages import staff_disclaimer
 from intake.questionnaire import FIELD_BY_CODE, FIELDS
-from tests.clinic_fixtures import submit
+from tests.answers import SYMPTOMS_REPORTED
+from tests.clinic_fixtures import submit, worked_cases
 
 pytestmark = pytest.mark.django_db
 
@@ -145,6 +146,49 @@ def test_the_questionnaire_validates_and_holds_every_question():
     ]
 
 
+def _enabled(item: dict[str, Any], answers: dict[str, Any]) -> bool:
+    """An item's enableWhen (enableBehavior any) over stored answers, as R4 reads it: a list
+    with nothing ticked has no answer item."""
+    assert item["enableBehavior"] == "any"
+
+    def holds(condition: dict[str, Any]) -> bool:
+        code, operator = condition["question"], condition["operator"]
+        value = answers.get(code)
+        if operator == "exists":
+            return bool(value) == condition["answerBoolean"]
+        if "answerCoding" in condition:
+            assert condition["answerCoding"]["system"] == fhir.answer_system(code)
+            expected = condition["answerCoding"]["code"]
+        else:
+            expected = condition["answerBoolean"]
+        return value is not None and (value == expected) == (operator == "=")
+
+    return any(holds(condition) for condition in item["enableWhen"])
+
+
+def test_a_conditional_question_is_enabled_and_required_exactly_when_the_api_asks_it():
+    # Without enableWhen a FHIR form showed "How long have you had your symptoms?" to every
+    # patient, optional: a patient with no symptom who answered it, or one with symptoms who
+    # skipped it, made a submission the API refuses (must be null / please answer).
+    from intake.questionnaire import is_shown
+    from tests.clinic_fixtures import worked_case
+
+    questionnaire = fhir.questionnaire()
+    validate(questionnaire)
+    items = {i["linkId"]: i for g in questionnaire["item"] for i in g["item"]}
+    conditional = [f for f in FIELDS if f.show_when is not None]
+    assert conditional
+    for field in FIELDS:
+        assert ("enableWhen" in items[field.code]) == (field.show_when is not None), field.code
+    for field in conditional:
+        assert items[field.code]["required"] is True
+    answer_sets = [case["answers"] for case in worked_cases()]
+    answer_sets += [{**worked_case("V24"), code: value} for code, value in SYMPTOMS_REPORTED]
+    for answers in answer_sets:
+        for field in conditional:
+            assert _enabled(items[field.code], answers) == is_shown(field, answers), field.code
+
+
 def test_the_bundle_is_stable_for_the_same_case(api):
     submission = submit("V11")
     path = f"/api/v1/intakes/{submission.intake.public_id}/fhir"
@@ -179,8 +223,13 @@ def test_every_required_question_is_answered_in_a_completed_response(api, case):
     (response,) = by_type(bundle, "QuestionnaireResponse")
     assert response["status"] == "completed"
     answered = {i["linkId"] for g in response["item"] for i in g["item"]}
+    answers = next(c["answers"] for c in worked_cases() if c["id"].startswith(case))
+    # A question that enableWhen leaves off is not asked, and must not be answered.
     required = [
-        i["linkId"] for g in fhir.questionnaire()["item"] for i in g["item"] if i.get("required")
+        i["linkId"]
+        for g in fhir.questionnaire()["item"]
+        for i in g["item"]
+        if i.get("required") and ("enableWhen" not in i or _enabled(i, answers))
     ]
     assert [code for code in required if code not in answered] == []
     assert all(FIELD_BY_CODE[code].kind != "multi" for code in required)

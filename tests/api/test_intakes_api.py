@@ -33,6 +33,7 @@ from referrals.api_auth import (
 )
 from referrals.models import AuditEntry, Referral, Scope
 from referrals.services import referral_claim
+from tests.answers import LEG_SYMPTOMS, SYMPTOMS_REPORTED
 from tests.api.conftest import Api, intake_body
 from tests.clinic_fixtures import details, submit, worked_case, worked_cases
 
@@ -545,24 +546,6 @@ def test_the_schema_documents_every_answer_with_its_constraints(db):
             assert prop.get("enum") == ([True] if field.must_be_true else None), field.code
         assert prop.get("nullable", False) == field.nullable
     assert set(submitted["required"]) == {f.code for f in FIELDS if not f.computed and not f.module}
-
-
-# What makes each conditional question apply, as the schema tells an integrator: one answer
-# each, on a case with no symptom at all.
-SYMPTOMS_REPORTED = [
-    ("pain_regions", ["heel"]),
-    ("numbness_areas", ["other_area"]),
-    ("leg_symptoms_side", "left"),
-    ("pain_below_knee_side", "right"),
-    ("leg_neuro_side", "both"),
-    ("tingling", True),
-    ("leg_weak_or_heavy", True),
-    ("foot_drop", True),
-    ("weakness_worsening", True),
-    ("heel_walk", "hard_one_side"),
-    ("toe_walk", "hard_both_sides"),
-]
-LEG_SYMPTOMS = ("leg_symptoms_side", "pain_below_knee_side", "leg_neuro_side")
 
 
 def test_the_schema_says_when_each_conditional_question_applies(db):
