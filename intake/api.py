@@ -699,7 +699,6 @@ class IntakeClearRedFlagView(ApiView):
     @extend_schema(
         operation_id="intake_clear_red_flag",
         summary="Clear the red flag (urgent medical review) and release the case",
-        description="Needs the `referrals:write` and `intake:read` scopes.",
         request=ClearRedFlagIn,
         responses={
             (200, "application/json"): IntakeOut,

@@ -472,7 +472,6 @@ def _move_view(action: str, input_serializer: Any, summary: str) -> type[MoveVie
     @extend_schema(
         operation_id=f"referral_{action}",
         summary=summary,
-        description="Needs the `referrals:write` and `referrals:read` scopes.",
         request=input_serializer,
         responses={
             (200, "application/json"): ReferralDetailSerializer,
