@@ -3,7 +3,7 @@
 import uuid
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import path, re_path, register_converter
+from django.urls import Resolver404, path, re_path, register_converter, resolve
 from django.views.decorators.csrf import csrf_exempt
 
 from clinic.middleware import api_error
@@ -31,7 +31,18 @@ register_converter(PublicIdConverter, "public_id")
 
 @csrf_exempt  # no state changes; the API's own views check CSRF for sessions
 def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
-    """Anything else under /api/v1/ (an id that is not a UUID, a typo) is a JSON 404."""
+    """Anything else under /api/v1/ (an id that is not a UUID, a typo) is a JSON 404. One that
+    names an operation but for a trailing slash says so: clients used to DRF's default routes
+    add one, and a bare "Not found." read as "no such operation"."""
+    if rest.endswith("/"):
+        try:
+            named = resolve(request.path_info[:-1]).url_name is not None  # the catch-all has none
+        except Resolver404:
+            named = False
+        if named:
+            return api_error(
+                f"Not found. Paths here have no trailing slash: {request.path[:-1]}", 404
+            )
     return api_error("Not found.", 404)
 
 

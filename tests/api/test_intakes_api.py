@@ -652,6 +652,26 @@ def test_any_other_path_under_the_api_is_a_json_404(api, path):
     assert response.json() == {"errors": {"non_field_errors": ["Not found."]}}
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/intakes/",
+        "/api/v1/triage/preview/",
+        "/api/v1/referrals/00000000-0000-0000-0000-000000000000/claim/",
+    ],
+)
+def test_a_path_with_a_trailing_slash_is_a_404_that_says_so(api, path):
+    # Clients used to DRF's default routes add a slash; a bare "Not found." for POST /intakes/
+    # read as "there is no such operation" (found in an API QA round).
+    response = api.post(path, intake_body())
+    assert response.status_code == 404
+    assert response.json() == {
+        "errors": {
+            "non_field_errors": [f"Not found. Paths here have no trailing slash: {path[:-1]}"]
+        }
+    }
+
+
 def test_a_submission_runs_the_same_number_of_queries_whatever_its_flags_and_queues(
     api, settings, monkeypatch
 ):
