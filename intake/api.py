@@ -46,7 +46,13 @@ from intake.services import (
     intake_submit,
     patient_messages_for,
 )
-from intake.validation import NON_FIELD_ERRORS, ValidationResult, validate_answers
+from intake.triage import SPINAL_REGIONS
+from intake.validation import (
+    NON_FIELD_ERRORS,
+    STARTBACK_PHYSICAL_ITEMS,
+    ValidationResult,
+    validate_answers,
+)
 from referrals import selectors, services
 from referrals.access import queues_for
 from referrals.api import (
@@ -115,8 +121,13 @@ def answers_schema(*, with_age: bool) -> dict[str, Any]:
         "type": "object",
         "description": "Answers keyed by the spec's field codes. Unknown codes are refused. "
         "symptom_duration and onset_type are required (non-null) exactly when a symptom is "
-        "reported, leg_symptoms_duration exactly when leg symptoms are reported; the optional "
-        "STarT Back scores (sbst_total, sbst_distress) come both or neither.",
+        "reported, leg_symptoms_duration exactly when leg symptoms are reported (the "
+        "questionnaire's show_when says when). The optional STarT Back scores (sbst_total, "
+        "sbst_distress) come both or neither, sbst_distress at most sbst_total and sbst_total "
+        f"at most {STARTBACK_PHYSICAL_ITEMS} more than sbst_distress, and only with back or "
+        "buttock pain (pain_regions holding "
+        + " or ".join(f"`{region}`" for region in sorted(SPINAL_REGIONS))
+        + ").",
         "properties": {f.code: field_schema(f) for f in fields},
         "required": [f.code for f in fields if f.module is None],
         "additionalProperties": False,

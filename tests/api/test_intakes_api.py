@@ -24,6 +24,7 @@ from intake.messages import patient_disclaimer, staff_disclaimer
 from intake.models import Intake, IntakeSource
 from intake.questionnaire import FIELD_BY_CODE, FIELDS
 from intake.services import PatientDetails, patient_messages_for
+from intake.triage import SPINAL_REGIONS
 from intake.validation import MSG_REQUIRED, MSG_UNDER_16, validate_answers
 from referrals.api import ReferralSerializer
 from referrals.api_auth import (
@@ -595,6 +596,28 @@ def test_the_schema_says_which_scopes_each_operation_needs(db):
                 assert "any scope" in text, (path, text)
             checked += 1
     assert checked == len(schema["paths"]) == 20
+
+
+@pytest.mark.parametrize(
+    ("case", "scores", "refused"),
+    [
+        ("V01", {"sbst_total": 5, "sbst_distress": 2}, set()),
+        ("V01", {"sbst_total": 2, "sbst_distress": 3}, {"sbst_distress"}),
+        ("V01", {"sbst_total": 7, "sbst_distress": 2}, {"sbst_total"}),
+        ("V11", {"sbst_total": 5, "sbst_distress": 2}, {"sbst_total", "sbst_distress"}),
+    ],
+)
+def test_the_schema_states_every_rule_of_the_start_back_scores(api, case, scores, refused):
+    # It said "both or neither" only: a partner scoring every patient sent the scores of a
+    # foot-only case, or a distress score above the total, and met rules it had not been told.
+    schema = Client().get("/api/schema/", headers={"Accept": "application/json"}).json()
+    text = schema["components"]["schemas"]["IntakeSubmitIn"]["properties"]["answers"]["description"]
+    for rule in ("both or neither", "at most sbst_total", "at most 4 more than sbst_distress"):
+        assert rule in text
+    assert all(f"`{region}`" in text for region in SPINAL_REGIONS)
+    response = api.post("/api/v1/intakes", intake_body(case, **scores))
+    errors = response.json().get("errors", {})
+    assert {k.removeprefix("answers.") for k in errors} == refused, errors
 
 
 def test_the_schema_says_the_request_bodies_refuse_unknown_fields(db):
