@@ -48,8 +48,10 @@ from referrals.renderers import PlainJSONRenderer
 # --- serializers ---------------------------------------------------------------------------------
 
 
+# Issue 9. The docstring is the object's description in the published schema.
 class LinkSummaryOut(serializers.Serializer[Any]):
-    """Is the foot problem coming from the back, or the back pain from the feet? (issue 9)"""
+    """Whether the foot problem may come from the back, or the back pain from the feet: a
+    prompt for clinical reasoning, not a diagnosis."""
 
     kind = serializers.ChoiceField(choices=list(KINDS))
     label = serializers.CharField()  # type: ignore[assignment]
@@ -192,7 +194,7 @@ class EventSerializer(serializers.Serializer[Any]):
 
 class ReferralCaseSerializer(serializers.Serializer[Any]):
     """One case that fed a referral (its link), as much as the referral's reader may know: the
-    whole case is ``GET /intakes/{id}`` (intake:read)."""
+    whole case is `GET /intakes/{id}` (intake:read)."""
 
     id = serializers.UUIDField(source="intake.public_id")
     reference = serializers.CharField(source="intake.reference")

@@ -134,10 +134,12 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+# The docstring is each request body's description in the published schema (a subclass's
+# own docstring replaces it). Unknown fields are refused because a misspelt "e_mail" was
+# dropped and the case saved without the address (a review).
 class StrictSerializer(serializers.Serializer[Any]):
-    """A request body whose unknown fields are refused under their own names, beside the other
-    errors, as the answers' unknown codes are: a misspelt "e_mail" was dropped and the case
-    saved without the address (a review)."""
+    """A field not listed here is refused with a 400 under its own name, beside the body's
+    other errors."""
 
     UNKNOWN: Final = "This field is not part of this operation."
 
