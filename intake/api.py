@@ -147,13 +147,30 @@ class PreviewAnswersField(serializers.JSONField):
 # --- serializers ---------------------------------------------------------------------------------
 
 
+REACH_HELP: Final = "Give a phone number or an email address, or both."
+
+
 class IntakeSubmitIn(StrictSerializer):
-    given_name = StrictCharField(max_length=NAME_MAX, allow_blank=True)
-    family_name = StrictCharField(max_length=NAME_MAX, allow_blank=True)
-    date_of_birth = serializers.DateField(help_text="ISO date; the age is computed from it.")
-    phone = StrictCharField(max_length=40, allow_blank=True, default="")
-    email = StrictCharField(max_length=254, allow_blank=True, default="")
-    preferred_contact = serializers.ChoiceField(choices=ContactMethod.choices)
+    given_name = StrictCharField(max_length=NAME_MAX, allow_blank=True, help_text="Not blank.")
+    family_name = StrictCharField(
+        max_length=NAME_MAX, allow_blank=True, help_text="Not blank, with at least one letter."
+    )
+    date_of_birth = serializers.DateField(
+        help_text="ISO date; the age is computed from it (16 to 110 years)."
+    )
+    phone = StrictCharField(
+        max_length=40,
+        allow_blank=True,
+        default="",
+        help_text=f"{REACH_HELP} A phone number has 7 to 15 digits (spaces and the like are "
+        "ignored; +44 or 0044 reads as 0).",
+    )
+    email = StrictCharField(max_length=254, allow_blank=True, default="", help_text=REACH_HELP)
+    preferred_contact = serializers.ChoiceField(
+        choices=ContactMethod.choices,
+        help_text="How the patient would like to be contacted: the phone number or email "
+        "address it names must be given.",
+    )
     answers = SubmittedAnswersField()
 
 
