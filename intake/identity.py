@@ -28,15 +28,24 @@ GIVEN_NAME_KEY_MAX = 150
 EMAIL_KEY_MAX = 254
 
 
-def _fold_name(name: str) -> str:
+def _unaccented(name: str) -> str:
     decomposed = unicodedata.normalize("NFKD", name.casefold())
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _NON_NAME.sub("", stripped)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _fold_name(name: str) -> str:
+    return _NON_NAME.sub("", _unaccented(name))
 
 
 def normalise_family_name(name: str) -> str:
-    """Fold case, accents, spaces, hyphens and apostrophes: "O'Brien-Núñez" -> "obriennunez"."""
-    return _fold_name(name)[:FAMILY_NAME_KEY_MAX]
+    """Fold case, accents, spaces, hyphens and apostrophes: "O'Brien-Núñez" -> "obriennunez".
+
+    A name without Latin letters keeps its own letters, folded alike ("ИВАНОВА" ->
+    "иванова"). It folded to nothing, read as no name at all, and the patient was refused
+    (a QA round found "Иванова" and "李" refused); a name with Latin letters keeps the key it
+    has always had, so stored patients still match."""
+    key = _fold_name(name) or "".join(ch for ch in _unaccented(name) if ch.isalpha())
+    return key[:FAMILY_NAME_KEY_MAX]
 
 
 def normalise_given_name(name: str) -> str:

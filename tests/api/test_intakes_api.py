@@ -295,6 +295,25 @@ def test_text_that_cannot_be_stored_or_written_back_gets_400_where_it_is(
     assert not Intake.objects.exists()
 
 
+def test_a_family_name_in_another_script_is_accepted_and_matched_as_any_other(api):
+    # Refused with "Please enter your family name using letters." (the matching key kept
+    # Latin letters only, and an empty key reads as no name).
+    body = intake_body()
+    first = api.post("/api/v1/intakes", {**body, "given_name": "Мария", "family_name": "Иванова"})
+    assert first.status_code == 201, first.json()
+    again = api.post("/api/v1/intakes", {**body, "given_name": "Мария", "family_name": "ИВАНОВА"})
+    sister = api.post("/api/v1/intakes", {**body, "given_name": "Анна", "family_name": "Петрова"})
+    assert (again.status_code, sister.status_code) == (201, 201)
+    patients = {
+        Intake.objects.get(public_id=r.json()["id"]).patient_id for r in (first, again, sister)
+    }
+    # Same family name, birth date and phone: the same patient. Another family name with
+    # the same birth date and phone is another patient, not merged into her.
+    assert len(patients) == 2
+    case = api.get(f"/api/v1/intakes/{first.json()['id']}").json()
+    assert (case["patient"]["given_name"], case["patient"]["family_name"]) == ("Мария", "Иванова")
+
+
 def test_a_character_outside_the_basic_plane_is_text_like_any_other(api):
     """A surrogate pair is one character (here an emoji): stored and echoed as it came."""
     payload = intake_body()

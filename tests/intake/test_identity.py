@@ -19,6 +19,29 @@ def test_family_names_that_differ_only_in_case_accents_and_punctuation_match(a, 
 
 
 @pytest.mark.parametrize(
+    ("a", "b", "other"),
+    [
+        ("Иванов", "ИВАНОВ", "Иванова"),
+        ("李", " 李 ", "王"),
+        ("محمد", "مُحَمَّد", "أحمد"),
+        ("Παπαδόπουλος", "ΠΑΠΑΔΟΠΟΥΛΟΣ", "Παπαδοπούλου"),
+    ],
+)
+def test_family_names_in_other_scripts_have_keys_of_their_own_letters(a, b, other):
+    # They folded to nothing (Latin letters only), so the form and the API refused the
+    # patient: "Please enter your family name using letters."
+    key = identity.normalise_family_name(a)
+    assert key
+    assert identity.normalise_family_name(b) == key
+    assert identity.normalise_family_name(other) not in ("", key)
+
+
+def test_a_family_name_with_latin_letters_keeps_the_key_it_was_stored_with():
+    assert identity.normalise_family_name("Ωmega-Smith") == "megasmith"
+    assert identity.normalise_family_name("Høeg") == "heg"
+
+
+@pytest.mark.parametrize(
     ("name", "key"),
     [
         ("Zoë", "zoe"),
