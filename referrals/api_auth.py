@@ -81,7 +81,8 @@ ERROR_DESCRIPTIONS: Final = {
     409: "The move is not allowed from the referral's current state, or the idempotency key "
     "was used with a different body.",
     413: "The request body is larger than the API accepts.",
-    415: "The body is not sent as `Content-Type: application/json`.",
+    415: "The body is not sent as `Content-Type: application/json`, or is sent compressed "
+    "(a `Content-Encoding`).",
     429: "Too many requests for this token; retry after `Retry-After` seconds.",
 }
 
@@ -396,10 +397,26 @@ class TokenRateThrottle(BaseThrottle):
         return float(self.retry_after)
 
 
+class CompressedBody(exceptions.APIException):
+    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+    default_code = "unsupported_content_encoding"
+
+    def __init__(self, encoding: str) -> None:
+        super().__init__(
+            f'The body is sent with Content-Encoding "{encoding}": send it uncompressed.'
+        )
+
+
 class SizeLimitedJSONParser(JSONParser):
     """JSON with a body limit, for bodies sent without a Content-Length (chunked)."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        request = (parser_context or {}).get("request")
+        encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip() if request else ""
+        if encoding and encoding.lower() != "identity":
+            # Read as it came, a compressed body was "JSON parse error - the body is not
+            # UTF-8.", which sent an integrator looking for a character set problem.
+            raise CompressedBody(encoding)
         limit = settings.API_MAX_REQUEST_BYTES
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:

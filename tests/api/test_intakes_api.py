@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gzip
 import io
 import json
 import re
@@ -886,6 +887,37 @@ def test_a_body_that_is_not_json_is_415_in_the_error_shape_and_documented(api, c
     for path, operations in schema["paths"].items():
         if "post" in operations:
             assert "415" in operations["post"]["responses"], path
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "deflate, gzip"])
+def test_a_compressed_body_is_415_that_says_so(api, encoding):
+    # It was read as it came: "JSON parse error - the body is not UTF-8.", which sent an
+    # integrator looking for a character set problem.
+    response = api.client.post(
+        "/api/v1/intakes",
+        gzip.compress(json.dumps(intake_body()).encode()),
+        content_type="application/json",
+        headers={**api.headers, "Content-Encoding": encoding},
+    )
+    assert response.status_code == 415
+    assert response.json() == {
+        "errors": {
+            "non_field_errors": [
+                f'The body is sent with Content-Encoding "{encoding}": send it uncompressed.'
+            ]
+        }
+    }
+    assert not Intake.objects.exists()
+
+
+def test_a_body_sent_with_the_identity_encoding_is_read(api):
+    response = api.client.post(
+        "/api/v1/intakes",
+        json.dumps(intake_body()),
+        content_type="application/json",
+        headers={**api.headers, "Content-Encoding": "identity"},
+    )
+    assert response.status_code == 201
 
 
 def test_a_method_the_path_does_not_take_is_405_in_the_error_shape_with_allow(api):
