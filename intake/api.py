@@ -148,12 +148,17 @@ class PreviewAnswersField(serializers.JSONField):
 
 
 REACH_HELP: Final = "Give a phone number or an email address, or both."
+ONE_LINE: Final = "One line: no line breaks, tabs or other control characters."
 
 
 class IntakeSubmitIn(StrictSerializer):
-    given_name = StrictCharField(max_length=NAME_MAX, allow_blank=True, help_text="Not blank.")
+    given_name = StrictCharField(
+        max_length=NAME_MAX, allow_blank=True, help_text=f"Not blank. {ONE_LINE}"
+    )
     family_name = StrictCharField(
-        max_length=NAME_MAX, allow_blank=True, help_text="Not blank, with at least one letter."
+        max_length=NAME_MAX,
+        allow_blank=True,
+        help_text=f"Not blank, with at least one letter. {ONE_LINE}",
     )
     date_of_birth = serializers.DateField(
         help_text="ISO date; the age is computed from it (16 to 110 years)."
@@ -163,7 +168,7 @@ class IntakeSubmitIn(StrictSerializer):
         allow_blank=True,
         default="",
         help_text=f"{REACH_HELP} A phone number has 7 to 15 digits (spaces and the like are "
-        "ignored; +44 or 0044 reads as 0).",
+        f"ignored; +44 or 0044 reads as 0). {ONE_LINE}",
     )
     email = StrictCharField(max_length=254, allow_blank=True, default="", help_text=REACH_HELP)
     preferred_contact = serializers.ChoiceField(

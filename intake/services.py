@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -61,9 +62,17 @@ class Submission:
     result: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
+# The C0 and C1 control characters (Unicode's "Cc"): a line break, a tab or an escape in a name
+# or a number went into the patient's record as sent (an API QA round). Not the joiners some
+# scripts spell names with (U+200C in Persian), which are format characters ("Cf").
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def _text_errors(value: str, label: str, *, required: bool, max_length: int) -> list[str]:
     if "\x00" in value:
         return [f"{label} contains a character that cannot be stored."]
+    if _CONTROL.search(value):
+        return [f"Please remove line breaks and other control characters from the {label.lower()}."]
     if required and not value.strip():
         return [f"Please enter your {label.lower()}."]
     if len(value) > max_length:

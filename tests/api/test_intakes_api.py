@@ -315,6 +315,35 @@ def test_a_family_name_in_another_script_is_accepted_and_matched_as_any_other(ap
     assert (case["patient"]["given_name"], case["patient"]["family_name"]) == ("Мария", "Иванова")
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "label"),
+    [
+        ("family_name", "Hughes\nSmith", "family name"),
+        ("given_name", "Ada\tMay", "given name"),
+        ("family_name", "Hug\rhes", "family name"),
+        ("phone", "07700\x1b900123", "phone number"),
+        ("given_name", "Ada\x85May", "given name"),
+    ],
+)
+def test_a_name_or_number_with_a_control_character_is_refused(api, field, value, label):
+    """A line break, a tab or another control character in a name or a phone number went into
+    the patient's record as sent (an API QA round): one line each, as the form's boxes give."""
+    response = api.post("/api/v1/intakes", {**intake_body(), field: value})
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": {
+            field: [f"Please remove line breaks and other control characters from the {label}."]
+        }
+    }
+    assert not Intake.objects.exists()
+
+
+def test_a_name_keeps_the_joiners_its_script_writes_with(api):
+    """Not a control character: the zero-width non-joiner of Persian spelling."""
+    name = "\u0645\u06cc\u200c\u0631\u0632\u0627\u06cc\u06cc"
+    assert api.post("/api/v1/intakes", {**intake_body(), "family_name": name}).status_code == 201
+
+
 def test_a_character_outside_the_basic_plane_is_text_like_any_other(api):
     """A surrogate pair is one character (here an emoji): stored and echoed as it came."""
     payload = intake_body()
