@@ -58,9 +58,13 @@ def _iso(value: dt.datetime | dt.date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _referral_json(referral: Referral) -> dict[str, Any]:
+def _referral_json(referral: Referral, ids: Mapping[int, str]) -> dict[str, Any]:
+    """One referral; ``ids``: the public ids of the person's referrals, which name the one
+    each came from (a reroute's, or one closed by mistake and referred again)."""
     return {
         "id": str(referral.public_id),
+        "rerouted_from": ids.get(referral.rerouted_from_id or 0),
+        "referred_again_from": ids.get(referral.referred_again_from_id or 0),
         "queue": referral.queue,
         "status": referral.status,
         "urgency": referral.urgency,
@@ -136,6 +140,7 @@ def _export(patient: Patient, fmt: str) -> dict[str, Any]:
                 for intake in intakes
             ],
         }
+    ids = {r.pk: str(r.public_id) for intake in intakes for r in intake.referrals.all()}
     return {
         "patient": {
             "id": str(patient.public_id),
@@ -165,7 +170,7 @@ def _export(patient: Patient, fmt: str) -> dict[str, Any]:
                 "emergency_advice_shown_at": _iso(intake.interrupt_shown_at),
                 "red_flag_cleared_at": _iso(intake.red_flag_cleared_at),
                 "red_flag_clearance_reason": intake.red_flag_clearance_reason,
-                "referrals": [_referral_json(r) for r in intake.referrals.all()],
+                "referrals": [_referral_json(r, ids) for r in intake.referrals.all()],
             }
             for intake in intakes
         ],

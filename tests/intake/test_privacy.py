@@ -15,7 +15,13 @@ from intake.drafts import draft_start
 from intake.models import Intake, IntakeDraft, Patient
 from intake.privacy import ERASED_NAME, ERASED_TEXT, AlreadyErased, patient_erase, patient_export
 from referrals.models import AuditEntry, EventKind, Referral
-from referrals.services import referral_add_note, referral_claim
+from referrals.services import (
+    referral_add_note,
+    referral_cancel,
+    referral_claim,
+    referral_refer_again,
+    referral_reroute,
+)
 from tests.clinic_fixtures import details, submit
 from tests.form_data import IDENTITY
 
@@ -69,6 +75,27 @@ def test_json_export_holds_identity_every_intake_answers_triage_and_referral_his
     )
     (exported,) = AuditEntry.objects.filter(action="patient_export", patient=patient)
     assert exported.detail["operator"].startswith("login:")  # who ran it, by default
+
+
+def test_json_export_says_which_referral_each_came_from(case, chiropractor, triage_lead):
+    """A reroute and a referral made again from one closed by mistake: the export listed the
+    referrals side by side with nothing to say which followed which (a review)."""
+    patient, submissions = case
+    chiropractic = submissions[0].referrals[0]
+    podiatry = referral_reroute(
+        referral=chiropractic, actor=chiropractor, queue="podiatry", reason="Heel first"
+    )
+    referral_cancel(referral=podiatry, actor=triage_lead, reason="Wrong patient, I thought")
+    again = referral_refer_again(
+        referral=podiatry, actor=triage_lead, reason="Cancelled by mistake"
+    )
+    data = json.loads(command("export_patient", str(patient.public_id), "--format", "json"))
+    exported = {r["id"]: r for i in data["intakes"] for r in i["referrals"]}
+    ids = [str(r.public_id) for r in (chiropractic, podiatry, again)]
+    assert exported[ids[0]]["rerouted_from"] is None
+    assert exported[ids[1]]["rerouted_from"] == ids[0]
+    assert exported[ids[2]]["referred_again_from"] == ids[1]
+    assert exported[ids[2]]["rerouted_from"] is None
 
 
 def test_fhir_export_is_one_valid_bundle_per_intake(case):
