@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from django.conf import settings
 from django.db import connections, router, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from clinic.compiled import CompiledInstances, compiled_instances
@@ -714,7 +714,15 @@ def intake_clear_red_flag(
             # case of a review was cleared together, or by the review's own work) is cleared
             # on its own; a review cancelled, declined or entered in error is not reopened by a
             # release (a review found it).
-            closed = fed.filter(status=Status.COMPLETED).order_by("-id").first()
+            # Nor is one referred again: its completion was a mistake, and the case's review is
+            # the one made from it (cancelled, it released the case as the first one "completed
+            # by its work"), unless that one was itself entered in error.
+            superseded = Exists(
+                Referral.objects.filter(referred_again_from=OuterRef("pk")).exclude(
+                    status=Status.ENTERED_IN_ERROR
+                )
+            )
+            closed = fed.filter(status=Status.COMPLETED).exclude(superseded).order_by("-id").first()
             if closed is None:
                 raise TransitionNotAllowed("There is no open urgent medical review for this case.")
             review = closed

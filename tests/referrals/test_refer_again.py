@@ -320,3 +320,44 @@ def test_an_emergency_or_urgent_referral_made_again_pages_its_queue(
     ):
         new = referral_refer_again(referral=old, actor=actor, reason="Closed by mistake")
     assert notify.enqueue.call_args_list == ([mock.call(new.pk)] if notified else [])
+
+
+# --- the red flag's clearance after a review referred again ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fate", "clears"),
+    [("cancel", False), ("decline", False), ("complete", True), ("entered_in_error", True)],
+)
+def test_a_review_completed_by_mistake_and_referred_again_is_not_the_clearances_review(
+    fate, clears, medical_reviewer
+):
+    """A review completed by mistake, its red flag standing, referred again; the new review is
+    then cancelled (or declined). The case's review is that cancelled one, which a clearance
+    does not reopen (test_a_review_cancelled_or_entered_in_error_is_not_reopened_by_a_clearance):
+    the clearance went through as one of the first review, "completed by its work", releasing
+    the case to its queues. When the new review was itself made by mistake (entered in error),
+    the first one's completion stands and the red flag is cleared on its own, as before."""
+    submission = submit("V09")
+    (review,) = submission.referrals
+    review = completed(review, medical_reviewer)
+    again = referral_refer_again(referral=review, actor=medical_reviewer, reason="By mistake")
+    if fate == "cancel":
+        referral_cancel(referral=again, actor=medical_reviewer, reason="Seen in A&E instead")
+    elif fate == "decline":
+        referral_decline(referral=again, actor=medical_reviewer, reason="Not for us")
+    elif fate == "complete":
+        completed(again, medical_reviewer)
+    else:
+        referral_mark_entered_in_error(referral=again, actor=medical_reviewer, reason="Wrong one")
+    intake = submission.intake
+    if clears:
+        released = intake_clear_red_flag(intake=intake, actor=medical_reviewer, reason="Examined")
+        assert [r.queue for r in released] == ["chiropractic"]
+        return
+    with pytest.raises(TransitionNotAllowed, match="no open urgent medical review"):
+        intake_clear_red_flag(intake=intake, actor=medical_reviewer, reason="Examined")
+    intake.refresh_from_db()
+    assert intake.red_flag_cleared_at is None
+    assert not Referral.objects.exclude(queue=Queue.URGENT_MEDICAL_REVIEW).exists()
+    assert not review.events.filter(kind=EventKind.RED_FLAG_CLEARED).exists()
