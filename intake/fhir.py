@@ -309,7 +309,7 @@ def _service_request(
     response_id: uuid.UUID,
     flags: Sequence[tuple[Mapping[str, Any], uuid.UUID]],
     disclaimer: str,
-    replaces: uuid.UUID | None,
+    replaces: Sequence[uuid.UUID],
 ) -> dict[str, Any]:
     label = referral.get_queue_display()
     resource: dict[str, Any] = {
@@ -339,8 +339,8 @@ def _service_request(
             }
             for flag, _flag_id in flags
         ]
-    if replaces is not None:
-        resource["replaces"] = [_ref(replaces)]
+    if replaces:
+        resource["replaces"] = [_ref(replaced) for replaced in replaces]
     # The referral's note for staff, then the §7 staff text that goes with any triage result.
     resource["note"] = [*([{"text": referral.note}] if referral.note else []), {"text": disclaimer}]
     return resource
@@ -363,7 +363,8 @@ def intake_bundle(
     paired = list(zip(flags, flag_ids, strict=True))
     referrals = list(referrals)
     # A reroute's new request replaces the one it closed, and a referral made again the one
-    # closed by mistake (referral_refer_again), when both are in this bundle.
+    # closed by mistake (referral_refer_again), when both are in this bundle: both, for a
+    # referral made again that a reroute then joined (it came from each).
     in_bundle = {referral.pk: referral.public_id for referral in referrals}
     resources = [
         _patient(patient),
@@ -376,7 +377,11 @@ def intake_bundle(
                 response_id,
                 paired,
                 disclaimer,
-                in_bundle.get(r.rerouted_from_id or r.referred_again_from_id),
+                [
+                    in_bundle[pk]
+                    for pk in (r.rerouted_from_id, r.referred_again_from_id)
+                    if pk in in_bundle
+                ],
             )
             for r in referrals
         ),

@@ -46,22 +46,32 @@ def came_from_chain(referral: Referral) -> list[tuple[int, bool]]:
     each by a reroute, or (True) made again from one closed by mistake
     (services.referral_refer_again). One statement however long the chain. Each was the same
     patient's (a reroute and a refer-again make the case's own patient's), so they are read
-    among the patient's referrals that came from another (a few), not followed one by one."""
+    among the patient's referrals that came from another (a few), not followed one by one.
+
+    A referral may have come from two: made again, then joined by a reroute into its queue
+    (referral_reroute links the open referral it joins); both are followed (the reroute alone
+    was, and the notes written before the mistake were no longer shown)."""
     if referral.rerouted_from_id is None and referral.referred_again_from_id is None:
         return []
     came_from = {
-        pk: (rerouted, False) if rerouted is not None else (again, True)
+        pk: [
+            *([(rerouted, False)] if rerouted is not None else []),
+            *([(again, True)] if again is not None else []),
+        ]
         for pk, rerouted, again in Referral.objects.filter(patient_id=referral.patient_id)
         .filter(Q(rerouted_from__isnull=False) | Q(referred_again_from__isnull=False))
         .values_list("pk", "rerouted_from_id", "referred_again_from_id")
     }
     chain: list[tuple[int, bool]] = []
     seen = {referral.pk}
-    previous = came_from.get(referral.pk)
-    while previous is not None and previous[0] not in seen:
+    waiting = list(came_from.get(referral.pk, []))
+    while waiting:
+        previous = waiting.pop(0)
+        if previous[0] in seen:
+            continue
         chain.append(previous)
         seen.add(previous[0])
-        previous = came_from.get(previous[0])
+        waiting.extend(came_from.get(previous[0], []))
     return chain
 
 

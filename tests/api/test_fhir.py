@@ -303,3 +303,30 @@ def test_a_referral_made_again_replaces_the_one_closed_by_mistake(api, triage_le
     assert requests[str(new.public_id)]["status"] == "active"
     assert requests[str(new.public_id)]["replaces"] == [{"reference": f"urn:uuid:{old.public_id}"}]
     assert "replaces" not in requests[str(old.public_id)]
+
+
+def test_a_referral_made_again_that_a_reroute_joined_replaces_both(api, chiropractor, podiatrist):
+    """Made again from one closed by mistake, then joined by a reroute into its queue: it came
+    from each, and the reroute's link alone was written (the closed one's was lost when the
+    rerouted referral was another case's, outside this bundle)."""
+    from referrals.services import referral_decline, referral_refer_again, referral_reroute
+
+    submission = submit("V01")
+    (old,) = submission.referrals
+    old = referral_decline(referral=old, actor=chiropractor, reason="Seen elsewhere")
+    again = referral_refer_again(referral=old, actor=chiropractor, reason="Declined by mistake")
+    feet = submit("V21")  # the same patient, in podiatry
+    (podiatry,) = feet.referrals
+    referral_reroute(referral=podiatry, actor=podiatrist, queue="chiropractic", reason="Back")
+    bundle = api.get(f"/api/v1/intakes/{submission.intake.public_id}/fhir").json()
+    validate(bundle)
+    requests = {r["id"]: r for r in by_type(bundle, "ServiceRequest")}
+    assert requests[str(again.public_id)]["replaces"] == [
+        {"reference": f"urn:uuid:{old.public_id}"}
+    ]
+    bundle = api.get(f"/api/v1/intakes/{feet.intake.public_id}/fhir").json()
+    validate(bundle)
+    requests = {r["id"]: r for r in by_type(bundle, "ServiceRequest")}
+    assert requests[str(again.public_id)]["replaces"] == [
+        {"reference": f"urn:uuid:{podiatry.public_id}"}
+    ]

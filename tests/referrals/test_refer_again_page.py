@@ -173,3 +173,27 @@ def test_refer_again_clicked_twice_makes_one_referral_and_says_it_was_the_actors
     assert "You referred this referral again already" in html
     assert "Referred again as" in html
     assert Referral.objects.filter(referred_again_from=old).count() == 1
+
+
+def test_a_referral_made_again_that_a_reroute_joined_shows_the_notes_of_both(
+    client, chiropractor, podiatrist
+):
+    """A reroute into the patient's open referral of its queue links that referral to the one
+    rerouted (rerouted_from) even when it was made again from one closed by mistake: it then
+    came from both, and the page followed the reroute alone, so the notes written before the
+    mistake (for whoever takes the case next) were no longer shown on it."""
+    (referral,) = submit("V01").referrals
+    referral_add_note(referral=referral, actor=chiropractor, text="Prefers mornings; deaf left ear")
+    old = referral_decline(referral=referral, actor=chiropractor, reason="Seen elsewhere")
+    again = referral_refer_again(referral=old, actor=chiropractor, reason="By mistake")
+    (feet,) = submit("V21").referrals  # the same patient, in podiatry
+    referral_add_note(referral=feet, actor=podiatrist, text="Arch pain is from the back")
+    joined = referral_reroute(referral=feet, actor=podiatrist, queue="chiropractic", reason="Back")
+    assert joined.pk == again.pk
+    client.force_login(chiropractor)
+    notes = client.get(url("change", again)).content.decode().split('id="notes-h"', 1)[1]
+    notes = notes.split("</section>", 1)[0]
+    assert "Prefers mornings" in notes
+    assert "in Chiropractic, before it was referred again" in notes
+    assert "Arch pain is from the back" in notes
+    assert "in Podiatry, before the reroute" in notes
