@@ -42,6 +42,7 @@ from referrals.models import (
 )
 from referrals.proposals import (
     LINK_FIELDS,
+    Proposal,
     created_event,
     proposals_for,
     referral_build,
@@ -122,10 +123,18 @@ def referrals_propose(
         reason=reason,
         cleared=cleared,
     )
+    _tell(proposed)
+    return proposed.referrals
+
+
+def _tell(proposed: Proposed) -> None:
+    """Tell of new referrals (and those a submission raised): subscribers, in this transaction,
+    and the queue's staff, after it commits, for an emergency or urgent one. Whatever opens a
+    referral in the caller's transaction tells of it here (``referrals_propose``,
+    ``referral_refer_again``); a submission's worker does it in ``tasks.announce_intake``."""
     webhooks.on_referrals_created(proposed.created)
     for referral in proposed.to_notify:
         _notify_on_commit(referral)
-    return proposed.referrals
 
 
 def _open_of(patient_id: int, queues: Collection[str]) -> QuerySet[Referral]:
@@ -474,24 +483,30 @@ def referral_refer_again(*, referral: Referral, actor: Any, reason: str) -> Refe
         )
         red_flags = max([0, *(case.red_flag_count for case in flagged)])
         since = closed.waits_since
-        new = Referral.objects.create(
-            patient_id=closed.patient_id,
-            intake=closed.intake,
-            link_kind=closed.link_kind,
+        # Built and recorded as any new referral is (referrals.proposals), from the closed
+        # one's values rather than the case's triage.
+        intake = closed.intake
+        proposal = Proposal(
             queue=closed.queue,
             urgency=urgency,
-            red_flag_count=red_flags,
-            priority=referral_priority(urgency, red_flags),
             due_at=min(closed.due_at, referral_due_at(urgency, since)),
             note=closed.note,
             suggested_after_clearance=closed.suggested_after_clearance if red_flags else [],
-            created_by=actor,
-            waiting_since=since,
-            referred_again_from=closed,
+            red_flag_count=red_flags,
         )
+        new = referral_build(proposal, intake=intake, actor=actor)
+        new.waiting_since = since
+        new.referred_again_from = closed
+        new.save(force_insert=True)
         ReferralIntake.objects.bulk_create(
             [ReferralIntake(referral=new, intake_id=intake_id) for intake_id in cases]
         )
+        created = created_event(new, intake=intake, actor=actor, reason=reason)
+        created.data = {
+            **created.data,
+            "again_from": str(closed.public_id),
+            "closed_as": closed.status,
+        }
         ReferralEvent.objects.bulk_create(
             [
                 ReferralEvent(
@@ -501,26 +516,10 @@ def referral_refer_again(*, referral: Referral, actor: Any, reason: str) -> Refe
                     reason=reason,
                     data={"as": str(new.public_id)},
                 ),
-                ReferralEvent(
-                    referral=new,
-                    kind=EventKind.CREATED,
-                    actor=actor,
-                    to_status=Status.NEW,
-                    to_urgency=urgency,
-                    reason=reason,
-                    data={
-                        "intake": closed.intake.reference,
-                        "again_from": str(closed.public_id),
-                        "closed_as": closed.status,
-                    },
-                ),
+                created,
             ]
         )
-        # Told as any new referral is (referrals_propose): subscribers, and the queue's staff
-        # for an emergency or urgent one.
-        webhooks.on_referrals_created([new])
-        if new.urgency in NOTIFIED_URGENCIES:
-            _notify_on_commit(new)
+        _tell(Proposed(referrals=[new], created=[new], raised=[]))
     return new
 
 
