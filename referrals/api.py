@@ -556,9 +556,9 @@ class ReferAgainView(_ReferAgain):
             "in the same queue, linked to it (`referred_again_from`), with its urgency, due "
             "time and note; the closed one is unchanged but for a history event. `409` while "
             "the patient has an open referral in that queue (named), once it was referred "
-            "again, from a rerouted or entered-in-error referral, and for a specialty queue "
-            "while a red flag of the patient stands. Needs the `referrals:write` and "
-            "`referrals:read` scopes."
+            "again, from a rerouted or entered-in-error referral, for a specialty queue "
+            "while a red flag of the patient stands, and from a review whose red flags were "
+            "cleared since. Needs the `referrals:write` and `referrals:read` scopes."
         ),
         request=RequiredReasonIn,
         responses={

@@ -443,8 +443,9 @@ def referral_refer_again(*, referral: Referral, actor: Any, reason: str) -> Refe
     that fed it), due time (the earlier of the closed one's and its urgency's counted from when
     the case first waited), note and cases, and waits from when the case first waited. Refused
     while the patient has an open referral in that queue (it is named), once the closed one
-    has been referred again, and for a specialty queue while a red flag of the patient
-    stands. See docs/CLINICAL_DECISIONS.md (Referring again)."""
+    has been referred again, for a specialty queue while a red flag of the patient stands,
+    and for a review whose red flags were cleared since (referring again does not undo a
+    clearance). See docs/CLINICAL_DECISIONS.md (Referring again)."""
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired(REASON_REQUIRED)
@@ -477,6 +478,15 @@ def referral_refer_again(*, referral: Referral, actor: Any, reason: str) -> Refe
         # A review keeps the red flags of its cases still standing: it leaves its queue only
         # through their clearance, and ranks and is due as they are.
         flagged = [case for case in standing if case.pk in set(cases)]
+        if closed.queue == Queue.URGENT_MEDICAL_REVIEW and closed.red_flag_count and not flagged:
+            # Its red flags are cleared (the review closed by the clearance, or cleared on
+            # their own after it was completed): made again, it was an emergency review with no
+            # red flag, its note asking to clear flags already cleared, its staff paged.
+            raise TransitionNotAllowed(
+                "The red flags this review was for were cleared since: referring it again "
+                "would not undo the clearance. Nothing was saved: to have the case reviewed "
+                "again, reroute its open referral to urgent medical review, with your reason."
+            )
         urgency = max(
             [closed.urgency, *(case.urgency for case in flagged)],
             key=lambda u: URGENCY_RANK[Urgency(u)],

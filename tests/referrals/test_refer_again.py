@@ -361,3 +361,46 @@ def test_a_review_completed_by_mistake_and_referred_again_is_not_the_clearances_
     assert intake.red_flag_cleared_at is None
     assert not Referral.objects.exclude(queue=Queue.URGENT_MEDICAL_REVIEW).exists()
     assert not review.events.filter(kind=EventKind.RED_FLAG_CLEARED).exists()
+
+
+@pytest.mark.parametrize("closed_by", ["clearance", "work, then a clearance on its own"])
+def test_a_review_whose_red_flags_were_cleared_is_not_referred_again(closed_by, medical_reviewer):
+    """Its red flags cleared (the review completed by the clearance, or completed by its work
+    and the case then cleared on its own), a review referred again came back as an emergency
+    review with no red flag: its note told the reviewer to clear flags already cleared, no
+    clearance form was offered for it, and the queue's staff were paged for an emergency the
+    clearance had settled. The clearance is not undone by referring again."""
+    submission = submit("V09")
+    (review,) = submission.referrals
+    if closed_by == "clearance":
+        intake_clear_red_flag(intake=submission.intake, actor=medical_reviewer, reason="Seen")
+    else:
+        review = completed(review, medical_reviewer)
+        intake_clear_red_flag(intake=submission.intake, actor=medical_reviewer, reason="Seen")
+    review.refresh_from_db()
+    assert review.status == Status.COMPLETED
+    with pytest.raises(TransitionNotAllowed, match=r"red flags .* were cleared") as refused:
+        referral_refer_again(referral=review, actor=medical_reviewer, reason="By mistake")
+    assert "reroute" in refused.value.message
+    assert not Referral.objects.filter(
+        queue=Queue.URGENT_MEDICAL_REVIEW, status=Status.NEW
+    ).exists()
+    assert not review.events.filter(kind=EventKind.REFERRED_AGAIN).exists()
+
+
+def test_a_review_a_reroute_sent_without_a_red_flag_may_be_referred_again(
+    chiropractor, medical_reviewer
+):
+    """Sent to urgent medical review by staff (no red flag of its own), it is made again as any
+    referral is, with its note."""
+    (referral,) = submit("V01").referrals
+    review = referral_reroute(
+        referral=referral, actor=chiropractor, queue="urgent_medical_review", reason="Worried"
+    )
+    review = referral_cancel(referral=review, actor=medical_reviewer, reason="Wrong one")
+    again = referral_refer_again(referral=review, actor=medical_reviewer, reason="By mistake")
+    assert (again.queue, again.red_flag_count, again.note) == (
+        Queue.URGENT_MEDICAL_REVIEW,
+        0,
+        review.note,
+    )
