@@ -669,6 +669,10 @@ class ReferralAdmin(CappedCountAdmin):
                     reason=data["reason"],
                     shown_status=shown_status,
                     shown_assignee=shown_assignee,
+                    # The closed page's: the referral made again from it that it showed.
+                    shown_again=request.POST.get("move-again_shown")
+                    if shown_status is not None
+                    else None,
                 )
         except ReferralError as exc:
             # The page sent back shows, and its forms carry, the referral as it is now: read

@@ -256,7 +256,12 @@ def referrals_record(
 
 
 def _check_shown(
-    locked: Referral, *, actor: Any, shown_status: str | None, shown_assignee: str | None = None
+    locked: Referral,
+    *,
+    actor: Any,
+    shown_status: str | None,
+    shown_assignee: str | None = None,
+    shown_again: str | None = None,
 ) -> None:
     """Refuse a move chosen on a page that showed the referral in another status, or with
     another assignee ("" for none), than it has now (``locked``, under its lock). The status
@@ -264,9 +269,14 @@ def _check_shown(
     new status: a page still showing a referral new cancelled it once a colleague had scheduled
     an appointment, or declined it once the patient had been contacted (found in a QA round
     with two staff on one case). None: not given (the API and pages from before act on the
-    referral as it is)."""
-    if shown_status is None and shown_assignee is None:
+    referral as it is). ``shown_again``: the public id of the referral made again from this
+    closed one that the page showed ("" for none): a closed referral's status does not move
+    when a colleague refers it again, and "entered in error" chosen on a page from before went
+    through, the new referral made from a record called wrong left open in the queue."""
+    if shown_status is None and shown_assignee is None and shown_again is None:
         return  # no extra read of the assignee for the API's moves
+    if shown_again is not None:
+        _check_shown_again(locked, actor=actor, shown_again=shown_again)
     assignee = locked.assigned_to.get_username() if locked.assigned_to else ""
     if (shown_status is None or locked.status == shown_status) and (
         shown_assignee is None or assignee == shown_assignee
@@ -293,6 +303,23 @@ def _check_shown(
     )
 
 
+def _check_shown_again(locked: Referral, *, actor: Any, shown_again: str) -> None:
+    later = (
+        Referral.objects.filter(referred_again_from=locked)
+        .select_related("intake")
+        .only("public_id", "status", "created_by", "intake__reference")
+        .first()
+    )
+    if (str(later.public_id) if later else "") == shown_again or later is None:
+        return
+    by = "you" if later.created_by_id == actor.pk else "a colleague"
+    raise TransitionNotAllowed(
+        f"Nothing was saved: {by} referred this referral again since the page was shown, as "
+        f"a new referral ({later.intake.reference}, {later.get_status_display()}). Check both "
+        "and choose again: if this record is wrong, the new referral may be too."
+    )
+
+
 def referral_transition(
     *,
     referral: Referral,
@@ -302,12 +329,14 @@ def referral_transition(
     data: dict[str, Any] | None = None,
     shown_status: str | None = None,
     shown_assignee: str | None = None,
+    shown_again: str | None = None,
 ) -> Referral:
     """The one place a referral's status moves: lock, check the table, record, save.
 
-    ``shown_status`` and ``shown_assignee`` ("" for none): the referral as the page the move
-    was chosen on showed it (the case page sends them); the move is refused when it has
-    changed since (``_check_shown``)."""
+    ``shown_status``, ``shown_assignee`` ("" for none) and ``shown_again`` (a closed
+    referral's page: the referral made again from it, "" for none): the referral as the page
+    the move was chosen on showed it (the case page sends them); the move is refused when it
+    has changed since (``_check_shown``)."""
     move = TRANSITIONS.get(action)
     if move is None:
         raise TransitionNotAllowed(f"Unknown action {action!r}.")
@@ -316,7 +345,13 @@ def referral_transition(
         announce_pending(referral.pk)  # its creation is told before its first change
         locked = Referral.objects.select_for_update().get(pk=referral.pk)
         _check_queue(actor, locked.queue)
-        _check_shown(locked, actor=actor, shown_status=shown_status, shown_assignee=shown_assignee)
+        _check_shown(
+            locked,
+            actor=actor,
+            shown_status=shown_status,
+            shown_assignee=shown_assignee,
+            shown_again=shown_again,
+        )
         if action == Action.CLEAR_RED_FLAG and locked.queue != Queue.URGENT_MEDICAL_REVIEW:
             raise TransitionNotAllowed("Only an urgent medical review clears a red flag.")
         if locked.status not in move.sources:

@@ -197,3 +197,52 @@ def test_a_referral_made_again_that_a_reroute_joined_shows_the_notes_of_both(
     assert "in Chiropractic, before it was referred again" in notes
     assert "Arch pain is from the back" in notes
     assert "in Podiatry, before the reroute" in notes
+
+
+def test_entered_in_error_chosen_on_a_page_shown_before_a_colleague_referred_it_again_is_refused(
+    client, chiropractor, second_chiropractor
+):
+    """Carla's page showed the declined referral as it was; meanwhile Chen referred it again.
+    Its status unchanged, Carla's "entered in error" (another patient's record, say) went
+    through without her seeing that a new referral had been made from it, which stayed open in
+    the queue. As for any move chosen on a page shown before a colleague changed the referral:
+    refused, nothing saved, the reason kept, the page sent back showing the new referral."""
+    old = declined(chiropractor)
+    client.force_login(chiropractor)
+    page = client.get(url("change", old))
+    new = referral_refer_again(referral=old, actor=second_chiropractor, reason="By mistake")
+    history = list(ReferralEvent.objects.filter(referral=old).values_list("pk", flat=True))
+    typed = "Not this patient: the names were swapped at reception."
+    refused = send_as_drawn(
+        client,
+        page,
+        url("move", old),
+        **{"move-action": "entered_in_error", "move-reason": typed},
+    )
+    assert refused.status_code == 409
+    html = refused.content.decode()
+    assert "a colleague referred this referral again since the page was shown" in html
+    assert new.intake.reference in html
+    assert typed in html
+    assert "Referred again as" in html
+    old.refresh_from_db()
+    assert old.status == "declined"
+    assert list(ReferralEvent.objects.filter(referral=old).values_list("pk", flat=True)) == history
+    # Sent again from the page that shows the new referral: saved.
+    again = send_as_drawn(client, refused, url("move", old))
+    assert again.status_code == 302
+    old.refresh_from_db()
+    assert old.status == "entered_in_error"
+
+
+def test_entered_in_error_from_a_page_that_showed_the_referral_made_again_is_saved(
+    client, chiropractor
+):
+    old = declined(chiropractor)
+    referral_refer_again(referral=old, actor=chiropractor, reason="By mistake")
+    client.force_login(chiropractor)
+    page = client.get(url("change", old))
+    answer = send_as_drawn(
+        client, page, url("move", old), **{"move-action": "entered_in_error", "move-reason": "x"}
+    )
+    assert answer.status_code == 302
