@@ -14,6 +14,8 @@
   }
   var warning = document.getElementById("staff-session-warning");
   var endedNote = document.getElementById("staff-session-ended");
+  var lockedNote = document.getElementById("staff-session-locked");
+  var page = document.getElementById("container"); // the admin's page, all but this box
   var stay = document.getElementById("staff-session-stay");
   var keepUrl = box.getAttribute("data-keep-alive-url");
   var idleMs = Number(box.getAttribute("data-idle-seconds")) * 1000;
@@ -91,6 +93,17 @@
     }
   };
 
+  // A page with nothing typed, left past the end of its session: its patient's details are
+  // hidden, as the patient form hides itself, rather than left on a screen nobody is at (a
+  // review found a case page readable long after its session ended). Shown again when the
+  // session turns out to be kept by another page of this browser.
+  var lock = function (locked) {
+    if (page && page.hidden !== locked) {
+      page.hidden = locked;
+      lockedNote.hidden = !locked;
+    }
+  };
+
   var check = function () {
     if (ended) {
       show("ended");
@@ -98,8 +111,9 @@
     }
     var left = keptAt() + idleMs - Date.now();
     if (!typed()) {
-      // Nothing to lose: no warning, and a page with nothing typed is left as it is.
+      // Nothing to lose: no warning, and the page is left as it is until its session ends.
       show(null);
+      lock(left <= -refreshMs);
     } else if (left <= -refreshMs) {
       // Past the end however late this page's last request moved it: ended, unless someone
       // is back at it, whose typing asks the server.

@@ -138,6 +138,39 @@ def test_a_page_with_nothing_typed_neither_warns_nor_keeps_the_session_open(page
     assert asked == []
 
 
+def test_a_page_left_past_the_end_of_its_session_hides_the_patients_details(page: Page):
+    """A case page with nothing typed, left on a screen nobody is at: it showed the patient's
+    name, answers and flags long after the session had ended (a review; the patient form hides
+    itself at its limit). Hidden once the session has ended by the page's own count, with no
+    request made; shown again when another page of the browser kept the session open."""
+    referral = on_the_case_page_with_a_clock(page)
+    case_path = reverse("admin:referrals_referral_change", args=[referral.public_id])
+    patient = page.get_by_text(referral.patient.family_name.upper()).first
+    expect(patient).to_be_visible()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if r.url.endswith(KEEP_ALIVE) else None)
+    page.clock.run_for("29:30")
+    expect(patient).to_be_visible()
+    page.clock.run_for("02:00")
+    locked = page.locator("#staff-session-locked")
+    expect(locked).to_be_visible()
+    expect(locked).to_have_attribute("role", "alert")
+    expect(locked).to_contain_text("You are signed out")
+    expect(page.locator("#container")).to_be_hidden()
+    expect(patient).to_be_hidden()
+    again = locked.get_by_role("link", name="Sign in again")
+    expect(again).to_have_attribute("href", f"/admin/login/?next={quote(case_path, safe='')}")
+    assert asked == []
+    screenshot(page, "admin/case-signed-out-1280")
+    assert run_axe(page) == [], describe(run_axe(page))
+    # Another page of this browser, in use (its session kept): this one is shown again.
+    page.evaluate("localStorage.setItem('staff-session-kept', String(Date.now()))")
+    page.evaluate("window.dispatchEvent(new StorageEvent('storage', {key: 'staff-session-kept'}))")
+    expect(page.locator("#container")).to_be_visible()
+    expect(locked).to_be_hidden()
+    expect(patient).to_be_visible()
+
+
 def test_a_note_sent_after_the_session_ended_stays_on_the_page_with_a_plain_message(
     page: Page, console_errors: list[str]
 ):
