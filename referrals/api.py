@@ -262,6 +262,9 @@ class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
     }
 
     def to_python(self, value: Any) -> dt.datetime | None:
+        if isinstance(value, str):
+            # RFC 3339 lets the T and the Z be lower case; "…z" read as no time zone at all.
+            value = value.strip().upper()
         # Without an offset the time was read in the clinic's TIME_ZONE: a poller sending its
         # own local or UTC time was off by the difference and missed changes (docs/API.md:
         # times carry a time zone).

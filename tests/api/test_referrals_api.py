@@ -237,6 +237,20 @@ def test_updated_since_takes_any_offset_python_reads_as_the_same_instant(api):
     )
 
 
+@pytest.mark.parametrize(
+    "since", ["2026-03-01t12:00:00z", "2026-03-01T12:00:00z", "2026-03-01 12:00Z"]
+)
+def test_updated_since_takes_the_letters_of_rfc_3339_in_either_case(api, since):
+    """RFC 3339 lets the T and the Z be lower case: "…z" was refused as a time without a time
+    zone (an API QA round)."""
+    (referral,) = submit("V01").referrals
+    stamp = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    Referral.objects.filter(pk=referral.pk).update(created_at=stamp, updated_at=stamp)
+    response = api.get("/api/v1/referrals", updated_since=since)
+    assert response.status_code == 200, response.json()
+    assert ids(response.json()["results"]) == [str(referral.public_id)]
+
+
 @pytest.mark.parametrize("since", ["2026-07-01T12:00:00", "2026-07-01", "2026-07-01T12:00"])
 def test_updated_since_without_a_time_zone_is_a_400_not_read_as_the_clinics_local_time(api, since):
     """docs/API.md: times are ISO 8601 with a time zone. Without one, the time was read in the
