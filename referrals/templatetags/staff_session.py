@@ -25,4 +25,7 @@ def staff_session(context: template.Context) -> dict[str, Any]:
         "idle_seconds": settings.SESSION_COOKIE_AGE,
         "idle_minutes": settings.SESSION_COOKIE_AGE // 60,
         "refresh_seconds": settings.SESSION_REFRESH_SECONDS,
+        # A page answering a POST is a form sent back (one saved is answered by a redirect):
+        # the text in its boxes was sent, not saved (static/js/staff-session.js).
+        "sent_back": request is not None and request.method == "POST",
     }

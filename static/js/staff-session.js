@@ -56,6 +56,14 @@
   };
   share(lastKept);
 
+  // A page answering a form sent (refused: a sent form that is saved is answered by another
+  // page) holds in its boxes the text that was sent, not saved. Drawn with the page, it is
+  // each box's default value, and it counted as nothing typed: no warning before the limit,
+  // and the page, the reason on it, hidden once the session had ended (a QA round).
+  var sentBack = box.hasAttribute("data-sent-back");
+  var unsent = function (field) {
+    return field.value !== field.defaultValue || (sentBack && field.value.trim() !== "");
+  };
   var isTextBox = function (field) {
     if (field.tagName === "TEXTAREA") {
       return true;
@@ -70,12 +78,21 @@
       return false;
     }
     return Array.prototype.some.call(form.elements, function (field) {
-      return isTextBox(field) && !field.readOnly && !field.disabled &&
-        field.value !== field.defaultValue;
+      return isTextBox(field) && !field.readOnly && !field.disabled && unsent(field);
     });
   };
+  // Text given back to copy (a reason typed for a move the referral no longer offers) is in
+  // a read-only box outside any form.
+  var toCopy = function () {
+    return sentBack && Array.prototype.some.call(
+      document.querySelectorAll("#container textarea[readonly]"),
+      function (field) {
+        return field.value.trim() !== "";
+      }
+    );
+  };
   var typed = function () {
-    return Array.prototype.some.call(document.forms, holdsTyped);
+    return Array.prototype.some.call(document.forms, holdsTyped) || toCopy();
   };
 
   var show = function (which) {

@@ -238,3 +238,65 @@ def test_a_page_left_beside_one_in_use_neither_warns_nor_ends(page: Page):
     expect(page.locator("#staff-session-warning")).to_be_hidden()
     expect(page.locator("#staff-session-ended")).to_be_hidden()
     other.close()
+
+
+def test_a_refused_move_sent_back_with_its_reason_warns_and_is_not_hidden(
+    page: Page, console_errors: list[str]
+):
+    """A move refused (a colleague claimed the referral meanwhile: 409) comes back with the
+    reason in its box, drawn with the page: the script counted it as nothing typed, so it gave
+    no warning before the limit and hid the page, reason and all, once the session had ended
+    (a QA round); "Sign in again" then lost it."""
+    from referrals.services import referral_transition
+
+    referral = on_the_case_page_with_a_clock(page)
+    referral_transition(
+        referral=referral, action="claim", actor=make_staff("chiro_chen", "Chiropractic team")
+    )
+    page.get_by_label("Action").select_option("decline")
+    reason = page.get_by_label("Reason", exact=True)
+    reason.fill("Not suitable for manual therapy: spoke to the patient")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_text("a colleague changed this referral")).to_be_visible()
+    expect(reason).to_have_value("Not suitable for manual therapy: spoke to the patient")
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if r.url.endswith(KEEP_ALIVE) else None)
+    page.clock.run_for("27:30")
+    expect(page.locator("#staff-session-warning")).to_be_visible()
+    page.clock.run_for("04:00")
+    expect(page.locator("#staff-session-ended")).to_be_visible()
+    expect(page.locator("#staff-session-locked")).to_be_hidden()
+    expect(reason).to_be_visible()
+    expect(reason).to_have_value("Not suitable for manual therapy: spoke to the patient")
+    assert asked == []
+    # The browser logs the refusal (its 409) as an error: the one expected here.
+    refused = [error for error in console_errors if "status of 409" in error]
+    assert len(refused) == 1, console_errors
+    console_errors.remove(refused[0])
+
+
+def test_a_reason_given_back_to_copy_keeps_the_page_shown_after_the_session_ended(
+    page: Page, console_errors: list[str]
+):
+    """A move refused because a colleague closed the referral meanwhile gives its reason back
+    in a read-only box, to copy: the page was hidden with it once the session had ended."""
+    from referrals.services import referral_transition
+
+    referral = on_the_case_page_with_a_clock(page)
+    referral_transition(
+        referral=referral,
+        action="cancel",
+        actor=make_staff("chiro_chen", "Chiropractic team"),
+        reason="Duplicate",
+    )
+    page.get_by_label("Action").select_option("decline")
+    page.get_by_label("Reason", exact=True).fill("Declined after the call")
+    page.get_by_role("button", name="Apply").click()
+    to_copy = page.get_by_label("Not saved: the reason you typed, to copy")
+    expect(to_copy).to_have_value("Declined after the call")
+    page.clock.run_for("31:30")
+    expect(page.locator("#staff-session-locked")).to_be_hidden()
+    expect(to_copy).to_be_visible()
+    refused = [error for error in console_errors if "status of 409" in error]
+    assert len(refused) == 1, console_errors
+    console_errors.remove(refused[0])
