@@ -610,12 +610,12 @@ class ReferralAdmin(CappedCountAdmin):
             # A clearance refused because a colleague completed the review meanwhile: its red
             # flag still stands, and the form sent back clears it on its own.
             "red_flags_standing": bool(uncleared),
-            "typed_elsewhere": _typed_elsewhere(move_form, referral, referred_again_as),
+            "typed_elsewhere": _typed_elsewhere(move_form, referral, referred_again_as, uncleared),
             # The closed page's form a refused move came from: its box shows the error and
             # the reason typed.
             "closed_sent": _closed_sent(move_form),
             "referred_again_as": referred_again_as,
-            "can_refer_again": can_act and _may_refer_again(referral, referred_again_as),
+            "can_refer_again": can_act and _may_refer_again(referral, referred_again_as, uncleared),
             "note_form": note_form,
             "note_fields": form_fields_html(note_form) if note_form else (),
             "is_open": referral.is_open,
@@ -916,7 +916,10 @@ def _with_seen(form: ClearRedFlagForm | None, uncleared: list[Intake]) -> ClearR
 
 
 def _typed_elsewhere(
-    move_form: MoveForm | None, referral: Referral, referred_again_as: Referral | None = None
+    move_form: MoveForm | None,
+    referral: Referral,
+    referred_again_as: Referral | None,
+    uncleared: list[Intake],
 ) -> str:
     """The reason typed for a move refused because the referral closed meanwhile (a colleague
     cancelled it, say): the closed page's forms are "entered in error" and "refer again" (when
@@ -926,7 +929,7 @@ def _typed_elsewhere(
         return ""
     sent = move_form.data.get("move-action")
     if sent == Action.ENTERED_IN_ERROR or (
-        sent == REFER_AGAIN and _may_refer_again(referral, referred_again_as)
+        sent == REFER_AGAIN and _may_refer_again(referral, referred_again_as, uncleared)
     ):
         return ""
     return str(move_form.data.get("move-reason", "")).strip()
@@ -939,9 +942,25 @@ def _closed_sent(move_form: MoveForm | None) -> str:
     return str(move_form.data.get("move-action", ""))
 
 
-def _may_refer_again(referral: Referral, referred_again_as: Referral | None = None) -> bool:
-    """Whether the closed page offers "Refer again" (the service says why when it refuses)."""
-    return referral.status in REFER_AGAIN_SOURCES and referred_again_as is None
+def _may_refer_again(
+    referral: Referral, referred_again_as: Referral | None, uncleared: list[Intake]
+) -> bool:
+    """Whether the closed page offers "Refer again" (the service says why when it refuses).
+    Not where it can only be refused, whatever is done elsewhere first: for an erased patient,
+    or for a review whose red flags were cleared (``uncleared``: the page's cases whose red
+    flag stands, every one of a review's). Both were offered, a reason typed, and refused (a
+    QA round). Refusals that a colleague's work may lift (an open referral in the queue, a red
+    flag standing) are the service's to say."""
+    return (
+        referral.status in REFER_AGAIN_SOURCES
+        and referred_again_as is None
+        and referral.patient.anonymised_at is None
+        and not (
+            referral.queue == Queue.URGENT_MEDICAL_REVIEW
+            and referral.red_flag_count > 0
+            and not uncleared
+        )
+    )
 
 
 # Later submissions whose flags and answers the case page shows: each reads its triage result

@@ -94,6 +94,43 @@ def test_the_case_page_does_not_offer_it_on_a_rerouted_or_entered_in_error_refer
         assert 'value="Refer again"' not in client.get(url("change", referral)).content.decode()
 
 
+def test_the_case_page_does_not_offer_it_where_it_can_only_be_refused(
+    client, chiropractor, medical_reviewer
+):
+    """An erased patient's referral, and a review whose red flags were cleared, are never
+    referred again (the service refuses them whatever is done first): the page offered "Refer
+    again", a reason was typed, and the refusal came back (a QA round)."""
+    from intake.privacy import patient_erase
+    from referrals.services import intake_clear_red_flag
+
+    erased = declined(chiropractor)
+    patient_erase(public_id=erased.patient.public_id, actor=chiropractor, reason="By email")
+    client.force_login(chiropractor)
+    html = client.get(url("change", erased)).content.decode()
+    assert 'value="Refer again"' not in html
+    assert 'value="Mark entered in error"' in html
+
+    submission = submit("V09", patient=details(family_name="Morgan"))
+    (review,) = submission.referrals
+    intake_clear_red_flag(intake=submission.intake, actor=medical_reviewer, reason="Seen")
+    client.force_login(medical_reviewer)
+    html = client.get(url("change", review)).content.decode()
+    assert "This referral is completed." in html
+    assert 'value="Refer again"' not in html
+    assert 'value="Mark entered in error"' in html
+
+
+def test_a_review_with_its_red_flag_standing_is_still_offered_it(client, medical_reviewer):
+    """Completed by its work with the red flag standing (no clearance), a review may be made
+    again: the page offers it."""
+    from tests.referrals.test_refer_again import completed
+
+    (review,) = submit("V09").referrals
+    review = completed(review, medical_reviewer)
+    client.force_login(medical_reviewer)
+    assert 'value="Refer again"' in client.get(url("change", review)).content.decode()
+
+
 def test_another_teams_referral_is_not_found_through_the_case_page(
     client, chiropractor, podiatrist
 ):
