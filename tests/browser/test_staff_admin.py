@@ -88,3 +88,44 @@ def test_the_dashboards_column_headings_break_between_words_not_letters(page: Pa
     assert len(lines) == 10
     too_many = [(text, n) for text, n in lines if n > len(text.split())]
     assert too_many == [], too_many
+
+
+def test_a_reason_given_back_to_copy_is_laid_out_as_the_forms_boxes_at_375_px(
+    page: Page, console_errors: list[str]
+):
+    """A move refused because a colleague closed the referral meanwhile gives its reason back
+    in a read-only box, to copy: its label ran beside a narrow box (a QA round, at 375 px),
+    where every other box on the page has its label above and the section's width."""
+    from django.urls import reverse
+
+    from referrals.services import referral_transition
+
+    make_staff("chiro_carla", "Chiropractic team")
+    (referral,) = submit("V01").referrals
+    page.set_viewport_size({"width": 375, "height": 800})
+    log_in(page, "chiro_carla")
+    page.goto(reverse("admin:referrals_referral_change", args=[referral.public_id]))
+    referral_transition(
+        referral=referral,
+        action="cancel",
+        actor=make_staff("chiro_chen", "Chiropractic team"),
+        reason="Duplicate",
+    )
+    page.get_by_label("Action").select_option("decline")
+    page.get_by_label("Reason", exact=True).fill("Declined after the call")
+    page.get_by_role("button", name="Apply").click()
+    to_copy = page.get_by_label("Not saved: the reason you typed, to copy")
+    expect(to_copy).to_have_value("Declined after the call")
+    label = page.locator("label[for=unsaved-reason]").bounding_box()
+    box = to_copy.bounding_box()
+    again = page.get_by_label("Closed by mistake? Reason to refer the case again").bounding_box()
+    assert label is not None
+    assert box is not None
+    assert again is not None
+    assert label["y"] + label["height"] <= box["y"], (label, box)
+    assert (box["x"], box["width"]) == (again["x"], again["width"])
+    screenshot(page, "admin/case-reason-to-copy-375")
+    assert run_axe(page) == [], describe(run_axe(page))
+    refused = [error for error in console_errors if "status of 409" in error]
+    assert len(refused) == 1, console_errors
+    console_errors.remove(refused[0])
