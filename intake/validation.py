@@ -339,9 +339,13 @@ def _check_applicability(
 
 def _check_startback(data: Mapping[Any, Any], errors: dict[str, list[str]]) -> None:
     """The optional STarT Back module (§1): both or neither, consistent, spinal pain only."""
-    given = {code: data.get(code) for code in _MODULE_CODES}
-    if all(value is None for value in given.values()):
-        return
+    get = data.get
+    for code in _MODULE_CODES:
+        if get(code) is not None:
+            break
+    else:
+        return  # not given, as in most sets: nothing more is built (bulk triage runs this)
+    given = {code: get(code) for code in _MODULE_CODES}
     valid = True
     for code, value in given.items():
         message = MSG_STARTBACK_PAIR if value is None else _CHECKS[code](value)
