@@ -236,16 +236,16 @@ def documented_headers(result: dict[str, Any], **_kwargs: Any) -> dict[str, Any]
     return result
 
 
+def view_scopes(view: Any) -> tuple[str, ...]:
+    """The scopes an API view asks for: its ``required_scope`` (if it names one) and each of its
+    ``also_required_scopes`` (HasScope checks them; the schema says them)."""
+    required = getattr(view, "required_scope", None)
+    return (required, *getattr(view, "also_required_scopes", ())) if required else ()
+
+
 def scopes_needed(view: Any) -> str:
     """The scopes an API view needs, as its schema operation says them (docs/API.md §1)."""
-    scopes = [
-        scope
-        for scope in (
-            getattr(view, "required_scope", None),
-            *getattr(view, "also_required_scopes", ()),
-        )
-        if scope
-    ]
+    scopes = view_scopes(view)
     if not scopes:
         return "Needs a valid token (any scope)."
     names = " and ".join(f"`{scope}`" for scope in scopes)
@@ -364,15 +364,15 @@ class HasScope(BasePermission):
         if token_of(request.user) is None and needs_second_factor(request.user):
             self.message = "Sign in with your second factor (set it up in the admin) first."
             return False
-        scope = getattr(view, "required_scope", None)
+        needed = view_scopes(view)
         granted = scopes_of(request)
-        if scope is None:
+        if not needed:
             return bool(granted)
         if token_of(request.user) is None and not has_all(
             request.user, getattr(view, "session_permissions", ())
         ):
             return False
-        return scope in granted and granted.issuperset(getattr(view, "also_required_scopes", ()))
+        return granted.issuperset(needed)
 
 
 class TokenRateThrottle(BaseThrottle):
