@@ -529,11 +529,16 @@ class ReferralAdmin(CappedCountAdmin):
         can_see_history = user.has_perm(access.VIEW_HISTORY)
         move_form = (move_form or MoveForm(prefix="move")).offer_for(referral)
         note_form = (note_form or StaffNoteForm(prefix="note")) if can_add_note else None
-        # A closed referral made again shows the new one (by referral_again_from_idx); only
-        # those it may be made from are looked at.
+        # A closed referral made again shows the new one, whatever either's status since (by
+        # referral_again_from_idx): only closed ones are looked at. It was looked for only
+        # while the closed one stood completed, declined or cancelled, so once marked entered
+        # in error (as it may be after being made again) the page lost the link its history
+        # names.
         referred_again_as = (
-            Referral.objects.filter(referred_again_from=referral).only("public_id").first()
-            if referral.status in REFER_AGAIN_SOURCES
+            Referral.objects.filter(referred_again_from=referral)
+            .only("public_id", "status")
+            .first()
+            if not referral.is_open
             else None
         )
         site = site_context(self.admin_site, request)

@@ -283,3 +283,36 @@ def test_entered_in_error_from_a_page_that_showed_the_referral_made_again_is_sav
         client, page, url("move", old), **{"move-action": "entered_in_error", "move-reason": "x"}
     )
     assert answer.status_code == 302
+
+
+def _referred_again_row(html: str) -> str:
+    row = html.split('<th scope="row">Referred again as</th>', 1)
+    assert len(row) == 2, "no “Referred again as” row"
+    return row[1].split("</tr>", 1)[0]
+
+
+def test_the_closed_page_links_the_referral_made_again_once_that_was_entered_in_error(
+    client, chiropractor
+):
+    """The new referral called wrong: the closed one's page still links it, with its status, as
+    its history names it, so staff can follow the case."""
+    old = declined(chiropractor)
+    new = referral_refer_again(referral=old, actor=chiropractor, reason="By mistake")
+    referral_mark_entered_in_error(referral=new, actor=chiropractor, reason="Wrong patient")
+    client.force_login(chiropractor)
+    row = _referred_again_row(client.get(url("change", old)).content.decode())
+    assert url("change", new) in row
+    assert "(entered in error)" in row
+    assert client.get(url("change", new)).status_code == 200
+
+
+def test_the_closed_page_keeps_the_link_once_it_was_itself_entered_in_error(client, chiropractor):
+    """Marking the closed referral entered in error after it was made again (which the page
+    offers) hid the link to the new referral, open in the queue, that its history names."""
+    old = declined(chiropractor)
+    new = referral_refer_again(referral=old, actor=chiropractor, reason="By mistake")
+    referral_mark_entered_in_error(referral=old, actor=chiropractor, reason="Wrong patient")
+    client.force_login(chiropractor)
+    row = _referred_again_row(client.get(url("change", old)).content.decode())
+    assert url("change", new) in row
+    assert "(new (proposed))" in row
