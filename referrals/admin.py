@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from functools import lru_cache
 from typing import Any, Final
 
@@ -728,6 +729,7 @@ class ReferralAdmin(CappedCountAdmin):
                 release_queues=form.cleaned_data["release"],
                 seen=form.seen_references(),
                 shown_status=_shown(request, "clear")[0],
+                shown_review=_shown_review(request),
             )
         except ReferralError as exc:
             # The page sent back as the review is now (see move_view).
@@ -1029,6 +1031,16 @@ def _shown(request: HttpRequest, prefix: str) -> tuple[str | None, str | None]:
     if status not in Status.values:
         return None, None
     return status, request.POST.get(f"{prefix}-assignee_shown")
+
+
+def _shown_review(request: HttpRequest) -> str | None:
+    """The review the case page's clearance form was drawn on (case.html), by its public id:
+    the clearance is checked against that review, not whichever the case has now. None from a
+    page without it (from before)."""
+    try:
+        return str(uuid.UUID(request.POST.get("clear-review_shown", "")))
+    except ValueError:
+        return None
 
 
 REFERRED_AGAIN: Final = (

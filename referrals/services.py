@@ -695,6 +695,7 @@ def intake_clear_red_flag(
     release_queues: Collection[str] | None = None,
     seen: Collection[str] | None = None,
     shown_status: str | None = None,
+    shown_review: str | None = None,
 ) -> list[Referral]:
     """The medical reviewer clears the red flag and, in the same step, releases referrals.
 
@@ -711,6 +712,11 @@ def intake_clear_red_flag(
     review's status as the page showed it (the case page sends it); the clearance is refused
     when a colleague has moved the review since (a page showing it scheduled cleared it, and
     released queues, as a case whose review was completed, once a colleague completed it).
+    ``shown_review``: the public id of the review the page showed (the case page sends it);
+    ``shown_status`` is that review's. Without it the status was compared with whichever review
+    the clearance found: an older completed one once the page's review had been closed
+    otherwise (a review made again from it, then entered in error), which named that one's
+    status, and passed when the page showed "completed".
     """
     reason = (reason or "").strip()
     if not reason:
@@ -768,8 +774,10 @@ def intake_clear_red_flag(
             )
             closed = fed.filter(status=Status.COMPLETED).exclude(superseded).order_by("-id").first()
             if closed is None:
+                _check_shown_review(fed, None, actor=actor, shown=shown_review, status=shown_status)
                 raise TransitionNotAllowed("There is no open urgent medical review for this case.")
             review = closed
+        _check_shown_review(fed, review, actor=actor, shown=shown_review, status=shown_status)
         _check_shown(review, actor=actor, shown_status=shown_status)
         suggested = suggested_after_clearance(cases)
         queues = suggested if chosen is None else chosen
@@ -824,6 +832,36 @@ def intake_clear_red_flag(
             ):
                 released.setdefault(referral.pk, referral)
     return list(released.values())
+
+
+def _check_shown_review(
+    fed: QuerySet[Referral],
+    review: Referral | None,
+    *,
+    actor: Any,
+    shown: str | None,
+    status: str | None,
+) -> None:
+    """Refuse a clearance chosen on a page that showed another review of the case than
+    ``review``, the one it would act on (None: none): named as that page's review is now."""
+    if shown is None or (review is not None and str(review.public_id) == shown):
+        return
+    page_review = fed.filter(public_id=shown).first()
+    if page_review is None:
+        raise TransitionNotAllowed(
+            "Nothing was saved: the review this page showed does not review this case. Check "
+            "the case and choose again."
+        )
+    _check_shown(page_review, actor=actor, shown_status=status)
+    now = (
+        f"another review of this case ({review.get_status_display()})"
+        if review is not None
+        else "no open urgent medical review for this case"
+    )
+    raise TransitionNotAllowed(
+        f"Nothing was saved: the clearance would act on {now}, not the one this page showed "
+        f"({page_review.get_status_display()}). Check the case and choose again."
+    )
 
 
 NOTE_REPEAT_WINDOW = dt.timedelta(minutes=2)

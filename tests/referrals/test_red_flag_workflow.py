@@ -440,3 +440,39 @@ def test_a_later_cases_answers_and_what_it_was_shown_are_on_the_referrals_page(
     # The first case's own row still opens the page at its top.
     opened = client.get(reverse("admin:intake_intake_change", args=[first.intake.pk]))
     assert opened["Location"] == page_url
+
+
+def test_a_clearance_is_checked_against_the_review_the_page_showed_not_an_older_one(
+    client, medical_reviewer
+):
+    """A review completed by its work, its red flag standing, was referred again; the page
+    showed the new review. A colleague marked that one entered in error meanwhile: the
+    clearance looked for the case's review, found the first (completed, no longer superseded),
+    and told the reviewer it was "now Completed"; sent again from the page sent back, it went
+    through, releasing queues on the authority of a review the page had never shown."""
+    from referrals.services import referral_mark_entered_in_error, referral_refer_again
+
+    case = submit("V09")
+    colleague = make_staff("dr_vera", QUEUE_GROUPS["urgent_medical_review"])
+    first = _review(case)
+    for move in (referral_claim, referral_contact, referral_schedule, referral_complete):
+        first = move(referral=first, actor=colleague)
+    again = referral_refer_again(referral=first, actor=colleague, reason="Completed by mistake")
+    client.force_login(medical_reviewer)
+    page = client.get(reverse("admin:referrals_referral_change", args=[again.public_id]))
+    referral_mark_entered_in_error(referral=again, actor=colleague, reason="Wrong patient")
+    referrals = Referral.objects.count()
+    typed = "Examined: saddle sensation normal."
+    refused = send_as_drawn(client, page, _clear_url(again), **{"clear-reason": typed})
+    assert refused.status_code == 409
+    html = refused.content.decode()
+    assert "It is now Entered in error" in html
+    assert "It is now Completed" not in html
+    assert typed in html
+    # Sent again from the page sent back (which shows the review entered in error): refused
+    # still, not cleared on the older review's account.
+    resent = send_as_drawn(client, refused, _clear_url(again))
+    assert resent.status_code == 409
+    assert "not the one this page showed" in resent.content.decode()
+    assert Intake.objects.get(pk=case.intake.pk).red_flag_cleared_at is None
+    assert Referral.objects.count() == referrals
