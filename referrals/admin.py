@@ -8,6 +8,7 @@ import uuid
 from functools import lru_cache
 from typing import Any, Final
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -50,7 +51,7 @@ from referrals.audit import audit_record
 from referrals.case import HISTORY_COLUMNS, case_answers, case_flags, history_lines
 from referrals.case_forms import form_fields_html
 from referrals.dashboard import day_start, in_window
-from referrals.errors import ChoiceRequired, ReasonRequired, ReferralError
+from referrals.errors import ChangedSinceShown, ChoiceRequired, ReasonRequired, ReferralError
 from referrals.forms import (
     MOVE_CHOICES,
     OVERRIDE_URGENCY,
@@ -465,9 +466,133 @@ class ReferralAdmin(CappedCountAdmin):
     def claim_selected(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:
         self._bulk(request, queryset, Action.CLAIM)
 
+    # A claim needs no confirmation: its one source is "new", unassigned, so a claim from a
+    # list shown before a colleague's work either finds the referral as a claim must (what the
+    # list showed or not, claiming it is what was asked, and takes no one's work) or is refused
+    # naming who claimed it. A release acts on work in hand, whoever's and however far it got.
     @admin.action(description="Release the selected referrals to the queue", permissions=["change"])
-    def release_selected(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:
-        self._bulk(request, queryset, Action.RELEASE)
+    def release_selected(
+        self, request: HttpRequest, queryset: QuerySet[Referral]
+    ) -> HttpResponse | None:
+        """Django's delete-confirmation pattern: the selection is listed as it is now, and
+        only what that page showed is released, each referral only if it is unchanged since
+        (a release from a list shown minutes ago released referrals a colleague had claimed,
+        contacted or scheduled meanwhile)."""
+        if request.POST.get("post") == "yes":
+            self._release_confirmed(request)
+            return None
+        return self._release_confirmation(request, queryset)
+
+    def _selected_now(self, request: HttpRequest, queryset: QuerySet[Referral]) -> Any:
+        """The selected referrals as they are now, by their ids within the user's queues: not
+        within the list's filters, so one that left them since (completed, say) is shown as it
+        is, not dropped without a word. Across the whole list, the list's own."""
+        across = forms.BooleanField(required=False).clean(request.POST.get("select_across"))
+        if across:
+            return queryset
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        return self.get_queryset(request).filter(pk__in=selected)
+
+    def _release_confirmation(
+        self, request: HttpRequest, queryset: QuerySet[Referral]
+    ) -> HttpResponse | None:
+        rows = list(self._selected_now(request, queryset)[: RELEASE_CONFIRM_MAX + 1])
+        if len(rows) > RELEASE_CONFIRM_MAX:
+            self.message_user(
+                request,
+                f"Release at most {RELEASE_CONFIRM_MAX} referrals at a time: each is listed to "
+                "be checked first. Nothing was released.",
+                messages.ERROR,
+            )
+            return None
+        may_release_others = access.is_triage_lead(request.user)
+        release: list[dict[str, Any]] = []
+        left: list[dict[str, Any]] = []
+        for referral in rows:
+            why = _not_released_because(referral, request.user, may_release_others)
+            row = {
+                "referral": referral,
+                "reference": referral.intake.reference,
+                "patient": patient_name_text(
+                    referral.patient.family_name, referral.patient.given_name
+                ),
+                "assignee": referral.assigned_to.get_username() if referral.assigned_to else "",
+                "why": why,
+            }
+            (left if why else release).append(row)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Release the selected referrals",
+            "subtitle": None,
+            "opts": self.model._meta,
+            "release": release,
+            "left": left,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "here": request.get_full_path(),
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, RELEASE_CONFIRMATION, context)
+
+    def _release_confirmed(self, request: HttpRequest) -> None:
+        """Each referral the confirmation page listed to release, if unchanged since. Each on
+        its own, not all or none: a release is one referral's, so a colleague's claim of one
+        says nothing against the others, which were confirmed as they still are; refused
+        together, they would all have to be chosen and confirmed again for one that changed.
+        The ones that changed are named, with what they are now."""
+        user = request.user
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        done: list[str] = []
+        changed: list[str] = []
+        unconfirmed = 0
+        found = 0
+        for referral in self.get_queryset(request).filter(pk__in=selected):
+            found += 1
+            reference = referral.intake.reference
+            status = request.POST.get(f"status_shown-{referral.pk}")
+            assignee = request.POST.get(f"assignee_shown-{referral.pk}")
+            if status not in Status.values or assignee is None:
+                unconfirmed += 1
+                continue
+            try:
+                services.referral_transition(
+                    referral=referral,
+                    action=Action.RELEASE,
+                    actor=user,
+                    shown_status=status,
+                    shown_assignee=assignee,
+                )
+            except ChangedSinceShown as exc:
+                changed.append(f"{reference} (now {exc.now})")
+                continue
+            except ReferralError as exc:
+                self.message_user(request, f"{reference}: {exc.message}", messages.WARNING)
+                continue
+            audit_record(actor=user, action=Action.RELEASE, obj=referral, request=request)
+            done.append(reference)
+        if done:
+            self.message_user(request, f"{len(done)} referral(s): release done.")
+        if changed:
+            self.message_user(
+                request,
+                "Not released: changed since the confirmation page was shown (by a colleague, "
+                f"or by you elsewhere): {', '.join(changed)}. Check them and choose again.",
+                messages.WARNING,
+            )
+        if unconfirmed:
+            self.message_user(
+                request,
+                f"{unconfirmed} referral(s) not released: they were not on a confirmation page "
+                "(choose them in the list and confirm).",
+                messages.WARNING,
+            )
+        if len(set(selected)) > found:
+            self.message_user(
+                request,
+                f"{len(set(selected)) - found} selected referral(s) are no longer in your "
+                "queues: not released.",
+                messages.WARNING,
+            )
 
     def change_view(
         self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any
@@ -1031,6 +1156,22 @@ def _shown(request: HttpRequest, prefix: str) -> tuple[str | None, str | None]:
     if status not in Status.values:
         return None, None
     return status, request.POST.get(f"{prefix}-assignee_shown")
+
+
+# "Release the selected referrals": its confirmation page, and how many it lists at most.
+RELEASE_CONFIRMATION: Final = "admin/referrals/referral/release_selected_confirmation.html"
+RELEASE_CONFIRM_MAX: Final = 100
+
+
+def _not_released_because(referral: Referral, user: Any, may_release_others: bool) -> str:
+    """Why the confirmation page leaves a selected referral as it is ("" to release it): as
+    the service would refuse it, said before anyone confirms."""
+    if referral.status not in TRANSITIONS[Action.RELEASE].sources:
+        return f"it is {referral.get_status_display().lower()}: nothing to release"
+    if referral.assigned_to_id not in (None, user.pk) and not may_release_others:
+        who = referral.assigned_to.get_username() if referral.assigned_to else ""
+        return f"claimed by {who}: only they or a triage lead release it"
+    return ""
 
 
 def _shown_review(request: HttpRequest) -> str | None:

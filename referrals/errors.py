@@ -13,6 +13,15 @@ class TransitionNotAllowed(ReferralError):
     """The referral's state does not allow it (409)."""
 
 
+class ChangedSinceShown(TransitionNotAllowed):
+    """The referral changed since the page the move was chosen on showed it (409). ``now``:
+    its status and assignee as they are, for a page that names several referrals at once."""
+
+    def __init__(self, message: str, *, now: str) -> None:
+        super().__init__(message)
+        self.now = now
+
+
 class InvalidInput(ReferralError):
     """What was sent is missing or wrong, whatever the referral's state (400)."""
 

@@ -20,6 +20,7 @@ from intake.models import RED_FLAG_UNCLEARED, URGENCY_RANK, Intake, Patient, Urg
 from referrals import access, webhooks
 from referrals.calendar import WorkingCalendar, due_at
 from referrals.errors import (
+    ChangedSinceShown,
     ChoiceRequired,
     QueueNotAllowed,
     ReasonRequired,
@@ -297,9 +298,10 @@ def _check_shown(
         if last is not None and last == actor.pk
         else "a colleague changed this referral since the page was shown"
     )
-    raise TransitionNotAllowed(
+    raise ChangedSinceShown(
         f"Nothing was saved: {by}. It is now {now} (see the history). Check the case and "
-        "choose again."
+        "choose again.",
+        now=now,
     )
 
 

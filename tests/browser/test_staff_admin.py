@@ -129,3 +129,32 @@ def test_a_reason_given_back_to_copy_is_laid_out_as_the_forms_boxes_at_375_px(
     refused = [error for error in console_errors if "status of 409" in error]
     assert len(refused) == 1, console_errors
     console_errors.remove(refused[0])
+
+
+def test_the_triage_lead_releases_selected_referrals_through_a_confirmation_page(page: Page):
+    """The queue's release lists the selection as it is now before anything is released
+    (referrals/admin.py, release_selected): drawn without CSP errors, nothing inaccessible."""
+    from referrals.access import QUEUE_GROUPS, TRIAGE_LEAD_GROUP
+    from referrals.services import referral_claim
+
+    make_staff("lead_lin", TRIAGE_LEAD_GROUP)
+    chiro = make_staff("chiro_carla", QUEUE_GROUPS["chiropractic"])
+    cases = [submit("V01", patient=details(phone=f"07700 90070{i}")) for i in range(2)]
+    for case in cases:
+        referral_claim(referral=case.referrals[0], actor=chiro)
+    log_in(page, "lead_lin")
+    page.goto("/admin/referrals/referral/")
+    page.locator("#result_list tbody tr input.action-select").nth(0).check()
+    page.locator("#result_list tbody tr input.action-select").nth(1).check()
+    page.locator("select[name=action]").first.select_option("release_selected")
+    page.locator("button[name=index]").first.click()
+    expect(
+        page.get_by_role("heading", name="Release these referrals to the queue?")
+    ).to_be_visible()
+    for case in cases:
+        expect(page.get_by_role("link", name=case.intake.reference)).to_be_visible()
+    expect(page.get_by_text("Claimed — chiro_carla")).to_have_count(2)
+    screenshot(page, "admin/release-confirmation-1280")
+    assert run_axe(page) == [], describe(run_axe(page))
+    page.get_by_role("button", name="Release 2 referrals").click()
+    expect(page.get_by_text("2 referral(s): release done.")).to_be_visible()
