@@ -153,6 +153,10 @@ def history_lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
         to_queue = (row.get("data") or {}).get("to")
         if to_queue:
             line += f" to {queues.get(to_queue, to_queue)}"
+        # A reroute into the patient's open referral of a queue names the queue it came from.
+        from_queue = (row.get("data") or {}).get("from")
+        if from_queue:
+            line += f" from {queues.get(from_queue, from_queue)}"
         if row["to_urgency"]:
             from_urgency, to_urgency = row["from_urgency"], row["to_urgency"]
             line += " ("

@@ -153,13 +153,27 @@ class Referral(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     overdue_at = models.DateTimeField(null=True, blank=True)
     last_alert_at = models.DateTimeField(null=True, blank=True)
-    # The three below are indexed only where set (Meta.indexes), as Intake's users are.
+    # The four below are indexed only where set (Meta.indexes), as Intake's users are.
     rerouted_from = models.ForeignKey(
         "self",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="rerouted_to",
+        db_index=False,
+    )
+    # The referral a rerouted one went on in (referral_reroute), set on the closed one: a
+    # referral is rerouted once, but may be rerouted into more than once (a reroute into the
+    # patient's open referral of that queue joins it, and that one may have come from another
+    # queue already, its ``rerouted_from`` taken: the second link was lost, and with it the
+    # notes and the history it carries). ``rerouted_from`` stays the first one's, as the API,
+    # the FHIR export and the erasure's export name it. Nullable without a default, as below.
+    rerouted_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rerouted_in",
         db_index=False,
     )
     # The closed referral (completed, declined or cancelled by mistake) this one was made
@@ -273,6 +287,7 @@ class Referral(models.Model):
             index_where_set("rerouted_from", "referral_rerouted_from_idx"),
             index_where_set("created_by", "referral_created_by_idx"),
             index_where_set("referred_again_from", "referral_again_from_idx"),
+            index_where_set("rerouted_into", "referral_rerouted_into_idx"),
         ]
 
     def __str__(self) -> str:
@@ -326,6 +341,7 @@ class EventKind(models.TextChoices):
     OVERDUE = "overdue", _("Marked overdue")
     ALERT = "alert", _("Escalation alert sent")
     REFERRED_AGAIN = "referred_again", _("Referred again as a new referral")
+    REROUTED_IN = "rerouted_in", _("Rerouted in")
 
 
 class ReferralEvent(models.Model):

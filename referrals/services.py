@@ -454,7 +454,7 @@ def referral_reroute(
             shown_assignee=shown_assignee,
         )
         intake = old.intake
-        (new,) = referrals_propose(
+        proposed = referrals_record(
             intake=intake,
             queues=[queue],
             urgency=old.urgency,
@@ -463,11 +463,31 @@ def referral_reroute(
             # A case released after clearance is rerouted as released: its red flags are done.
             cleared=intake.red_flag_cleared_at is not None,
         )
-        if new.rerouted_from_id is None and new.pk != old.pk:
+        _tell(proposed)
+        (new,) = proposed.referrals
+        old.rerouted_into = new
+        old.save(update_fields=["rerouted_into"])
+        # The case must not wait longer for joining the patient's open referral of the queue,
+        # whatever that one came from: it was carried over only when that one had come from no
+        # other queue (its rerouted_from free), and a case rerouted into one that had lost its
+        # earlier due time and waiting start (docs/CLINICAL_DECISIONS.md, reroutes 5).
+        new.due_at = min(new.due_at, old.due_at)
+        new.waiting_since = min(new.waits_since, old.waits_since)
+        fields = ["due_at", "waiting_since", "updated_at"]
+        if new.rerouted_from_id is None:
             new.rerouted_from = old
-            new.due_at = min(new.due_at, old.due_at)
-            new.waiting_since = min(new.waits_since, old.waits_since)
-            new.save(update_fields=["rerouted_from", "due_at", "waiting_since", "updated_at"])
+            fields.append("rerouted_from")
+        new.save(update_fields=fields)
+        if not proposed.created:
+            # Its history names the referral that came in, as the closed one's names the queue
+            # it went to.
+            ReferralEvent.objects.create(
+                referral=new,
+                kind=EventKind.REROUTED_IN,
+                actor=actor,
+                reason=reason,
+                data={"from": old.queue, "referral": str(old.public_id)},
+            )
     return new
 
 

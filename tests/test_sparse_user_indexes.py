@@ -30,6 +30,7 @@ SPARSE = {
     (Referral, "created_by_id"): "referral_created_by_idx",
     (Referral, "rerouted_from_id"): "referral_rerouted_from_idx",
     (Referral, "referred_again_from_id"): "referral_again_from_idx",
+    (Referral, "rerouted_into_id"): "referral_rerouted_into_idx",
     (ReferralEvent, "actor_id"): "event_actor_idx",
 }
 
@@ -93,6 +94,7 @@ def test_deleting_a_user_checks_each_sparse_column_through_its_partial_index() -
     assert checked == set(SPARSE.values()) - {
         "referral_rerouted_from_idx",
         "referral_again_from_idx",
+        "referral_rerouted_into_idx",
     }
 
 
@@ -109,6 +111,15 @@ def test_a_referral_made_again_is_found_through_its_partial_index() -> None:
     query = Referral.objects.filter(referred_again_from=referral.pk).values("pk").query
     plan = _explain(str(query))
     assert "referral_again_from_idx" in plan, plan
+
+
+def test_the_referrals_rerouted_into_one_are_found_through_their_partial_index() -> None:
+    """Those a reroute joined to the patient's open referral of a queue, beside the first
+    (Referral.rerouted_into)."""
+    (referral,) = submit("V01").referrals
+    query = Referral.objects.filter(rerouted_into=referral.pk).values("pk").query
+    plan = _explain(str(query))
+    assert "referral_rerouted_into_idx" in plan, plan
 
 
 def test_a_user_who_entered_a_submission_still_cannot_be_deleted() -> None:

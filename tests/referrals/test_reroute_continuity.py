@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from referrals.admin import ReferralAdmin
-from referrals.models import Referral, Status
+from referrals.models import EventKind, Referral, Status
 from referrals.services import (
     referral_add_note,
     referral_due_at,
@@ -218,6 +218,44 @@ def test_a_reroute_into_an_open_referral_of_that_queue_keeps_the_earlier_wait(
     )
     assert joined.pk == heel.pk
     assert Referral.objects.get(pk=heel.pk).waiting_since == first
+
+
+def test_a_reroute_into_an_open_referral_that_came_from_another_queue_keeps_the_earlier_times(
+    client, sciatica, podiatrist, triage_lead
+):
+    """The patient's open podiatry referral had come from general review (rerouted_from
+    taken): the chiropractic case rerouted into it kept neither its due time nor its waiting
+    start, and nothing named it there (found in a review): it waited longer for joining."""
+    first = came_in(sciatica, dt.timedelta(days=6))
+    (feet,) = submit("V21", patient=details(family_name="Hughes")).referrals
+    came_in(feet, dt.timedelta(days=2))
+    review = referral_reroute(referral=feet, actor=triage_lead, queue="general_review", reason="?")
+    podiatry = referral_reroute(
+        referral=review, actor=triage_lead, queue="podiatry", reason="Feet after all"
+    )
+    assert podiatry.rerouted_from_id == review.pk
+    joined = referral_reroute(
+        referral=sciatica, actor=triage_lead, queue="podiatry", reason="Heel pain, not back"
+    )
+    assert joined.pk == podiatry.pk
+    stored = Referral.objects.get(pk=podiatry.pk)
+    assert stored.due_at == sciatica.due_at < podiatry.due_at
+    assert stored.waiting_since == first
+    # The link to the referral that came in, beside the one it had.
+    assert stored.rerouted_from_id == review.pk
+    assert sorted(stored.rerouted_in.values_list("pk", flat=True)) == [sciatica.pk, review.pk]
+    assert Referral.objects.get(pk=sciatica.pk).rerouted_into_id == podiatry.pk
+    # Each history names the other: the closed one where it went, the joined one what came in.
+    went = sciatica.events.get(kind=EventKind.TRANSITION, to_status=Status.REROUTED)
+    assert went.data == {"to": "podiatry"}
+    came = stored.events.get(kind=EventKind.REROUTED_IN)
+    assert came.data == {"from": "chiropractic", "referral": str(sciatica.public_id)}
+    assert (came.actor, came.reason) == (triage_lead, "Heel pain, not back")
+    client.force_login(podiatrist)
+    client.get(LIST)  # the session's first request extends it
+    assert waiting_cells(client.get(LIST).content.decode()) == ["6\xa0days"]
+    history = client.get(case_url(podiatry)).content.decode().split('id="history-h"', 1)[1]
+    assert "Rerouted in from Chiropractic by lead_lin: “Heel pain, not back”" in history
 
 
 def test_the_migration_counts_stored_reroutes_from_their_first_queue(sciatica, triage_lead):
