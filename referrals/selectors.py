@@ -48,20 +48,30 @@ def came_from_chain(referral: Referral) -> list[tuple[int, bool]]:
     patient's (a reroute and a refer-again make the case's own patient's), so they are read
     among the patient's referrals that came from another (a few), not followed one by one.
 
-    A referral may have come from two: made again, then joined by a reroute into its queue
-    (referral_reroute links the open referral it joins); both are followed (the reroute alone
-    was, and the notes written before the mistake were no longer shown)."""
+    A referral may have come from several: made again, or rerouted from another queue, then
+    joined by reroutes into its queue (referral_reroute links the open referral it joins); each
+    is followed, the reroutes into it by the referrals rerouted (``rerouted_into``), as its own
+    ``rerouted_from`` names only the first (the notes of a case rerouted into a referral that
+    had come from elsewhere were not shown). A referral rerouted into has its ``rerouted_from``
+    set, so one with neither link came from none."""
     if referral.rerouted_from_id is None and referral.referred_again_from_id is None:
         return []
-    came_from = {
-        pk: [
-            *([(rerouted, False)] if rerouted is not None else []),
-            *([(again, True)] if again is not None else []),
-        ]
-        for pk, rerouted, again in Referral.objects.filter(patient_id=referral.patient_id)
-        .filter(Q(rerouted_from__isnull=False) | Q(referred_again_from__isnull=False))
-        .values_list("pk", "rerouted_from_id", "referred_again_from_id")
-    }
+    came_from: dict[int, list[tuple[int, bool]]] = {}
+    for pk, rerouted, again, into in (
+        Referral.objects.filter(patient_id=referral.patient_id)
+        .filter(
+            Q(rerouted_from__isnull=False)
+            | Q(referred_again_from__isnull=False)
+            | Q(rerouted_into__isnull=False)
+        )
+        .values_list("pk", "rerouted_from_id", "referred_again_from_id", "rerouted_into_id")
+    ):
+        if rerouted is not None:
+            came_from.setdefault(pk, []).append((rerouted, False))
+        if again is not None:
+            came_from.setdefault(pk, []).append((again, True))
+        if into is not None:
+            came_from.setdefault(into, []).append((pk, False))
     chain: list[tuple[int, bool]] = []
     seen = {referral.pk}
     waiting = list(came_from.get(referral.pk, []))

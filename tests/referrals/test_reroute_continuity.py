@@ -101,6 +101,34 @@ def test_a_note_of_a_referral_since_marked_entered_in_error_says_so(
     assert "that referral was marked entered in error" in notes
 
 
+def test_the_notes_of_a_case_rerouted_into_a_referral_that_came_from_elsewhere_are_shown(
+    client, sciatica, chiropractor, podiatrist, triage_lead
+):
+    """The patient's open podiatry referral had come from general review; the chiropractic
+    case rerouted into it brought its notes, which the podiatrist did not see: the page followed
+    the podiatry referral's own reroute alone (rerouted_from, taken)."""
+    referral_add_note(referral=sciatica, actor=chiropractor, text=PHONE_NOTE)
+    (feet,) = submit("V21", patient=details(family_name="Hughes")).referrals
+    review = referral_reroute(referral=feet, actor=triage_lead, queue="general_review", reason="?")
+    referral_add_note(referral=review, actor=triage_lead, text="Not inflammatory")
+    podiatry = referral_reroute(referral=review, actor=triage_lead, queue="podiatry", reason="Feet")
+    client.force_login(podiatrist)
+    client.get(case_url(podiatry))  # the session's first request extends it
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(case_url(podiatry))
+    before = len(ctx.captured_queries)
+    referral_reroute(referral=sciatica, actor=triage_lead, queue="podiatry", reason="Heel pain")
+    with CaptureQueriesContext(connection) as ctx:
+        notes = notes_of(client.get(case_url(podiatry)).content.decode())
+    assert PHONE_NOTE in notes
+    assert "in Chiropractic, before the reroute" in notes
+    assert "Not inflammatory" in notes
+    assert "in General review, before the reroute" in notes
+    assert notes.index(PHONE_NOTE) < notes.index("Not inflammatory")
+    # Read with the chain's one statement: none more for the reroute that came in.
+    assert len(ctx.captured_queries) == before
+
+
 def test_without_view_staff_note_the_earlier_queues_notes_are_not_shown_either(
     client, sciatica, chiropractor, podiatrist, triage_lead
 ):
