@@ -191,6 +191,7 @@ class ReferralLike(Protocol):
     public_id: uuid.UUID
     rerouted_from_id: int | None
     referred_again_from_id: int | None
+    rerouted_into_id: int | None
     queue: str
     status: str
     urgency: str
@@ -364,8 +365,16 @@ def intake_bundle(
     referrals = list(referrals)
     # A reroute's new request replaces the one it closed, and a referral made again the one
     # closed by mistake (referral_refer_again), when both are in this bundle: both, for a
-    # referral made again that a reroute then joined (it came from each).
+    # referral made again that a reroute then joined (it came from each). A referral rerouted
+    # into the patient's open referral of a queue is named by its own rerouted_into: that
+    # one's rerouted_from may name another that came in first.
     in_bundle = {referral.pk: referral.public_id for referral in referrals}
+    came_from: dict[Any, list[Any]] = {
+        r.pk: [r.rerouted_from_id, r.referred_again_from_id] for r in referrals
+    }
+    for r in referrals:
+        if r.rerouted_into_id in came_from:
+            came_from[r.rerouted_into_id].append(r.pk)
     resources = [
         _patient(patient),
         _response(intake, patient_id, response_id),
@@ -377,11 +386,7 @@ def intake_bundle(
                 response_id,
                 paired,
                 disclaimer,
-                [
-                    in_bundle[pk]
-                    for pk in (r.rerouted_from_id, r.referred_again_from_id)
-                    if pk in in_bundle
-                ],
+                [in_bundle[pk] for pk in dict.fromkeys(came_from[r.pk]) if pk in in_bundle],
             )
             for r in referrals
         ),

@@ -60,11 +60,15 @@ def _iso(value: dt.datetime | dt.date | None) -> str | None:
 
 def _referral_json(referral: Referral, ids: Mapping[int, str]) -> dict[str, Any]:
     """One referral; ``ids``: the public ids of the person's referrals, which name the one
-    each came from (a reroute's, or one closed by mistake and referred again)."""
+    each came from (a reroute's, or one closed by mistake and referred again) and the one a
+    rerouted referral went on in."""
     return {
         "id": str(referral.public_id),
         "rerouted_from": ids.get(referral.rerouted_from_id or 0),
         "referred_again_from": ids.get(referral.referred_again_from_id or 0),
+        # A reroute into the patient's open referral of a queue that had come from another
+        # names it here only: that one's rerouted_from names the first.
+        "rerouted_into": ids.get(referral.rerouted_into_id or 0),
         "queue": referral.queue,
         "status": referral.status,
         "urgency": referral.urgency,

@@ -216,6 +216,16 @@ class ReferralDetailSerializer(ReferralSerializer):
         default=None,
         help_text="The closed referral this one was made again from (`refer-again`), if any.",
     )
+    rerouted_into = serializers.UUIDField(
+        source="rerouted_into.public_id",
+        allow_null=True,
+        default=None,
+        help_text=(
+            "A rerouted referral's: the referral the case went on in, new or the patient's "
+            "open referral of that queue that it joined (whose `rerouted_from` may name "
+            "another that came in first)."
+        ),
+    )
     cases = ReferralCaseSerializer(
         many=True,
         source="referralintake_set",
@@ -408,7 +418,7 @@ def _detail(referral: Referral, user: Any) -> dict[str, Any]:
     )
     fresh = (
         selectors.referral_list(user=user)
-        .select_related("rerouted_from", "referred_again_from")
+        .select_related("rerouted_from", "referred_again_from", "rerouted_into")
         .prefetch_related("events__actor", Prefetch("referralintake_set", queryset=cases))
         .get(pk=referral.pk)
     )

@@ -330,3 +330,26 @@ def test_a_referral_made_again_that_a_reroute_joined_replaces_both(api, chiropra
     assert requests[str(again.public_id)]["replaces"] == [
         {"reference": f"urn:uuid:{podiatry.public_id}"}
     ]
+
+
+def test_a_referral_a_reroute_joined_after_it_came_from_another_queue_replaces_both(
+    api, triage_lead
+):
+    """The patient's open podiatry referral had come from general review; a reroute of the
+    chiropractic case into it left it replacing nothing in that case's bundle: its
+    rerouted_from names the first, of another case (the closed one's rerouted_into names it)."""
+    from referrals.services import referral_reroute
+
+    back = submit("V01")
+    (chiropractic,) = back.referrals
+    (feet,) = submit("V21").referrals  # the same patient, in podiatry
+    review = referral_reroute(referral=feet, actor=triage_lead, queue="general_review", reason="?")
+    podiatry = referral_reroute(referral=review, actor=triage_lead, queue="podiatry", reason="Feet")
+    referral_reroute(referral=chiropractic, actor=triage_lead, queue="podiatry", reason="Heel")
+    bundle = api.get(f"/api/v1/intakes/{back.intake.public_id}/fhir").json()
+    validate(bundle)
+    requests = {r["id"]: r for r in by_type(bundle, "ServiceRequest")}
+    assert requests[str(podiatry.public_id)]["replaces"] == [
+        {"reference": f"urn:uuid:{chiropractic.public_id}"}
+    ]
+    assert "replaces" not in requests[str(chiropractic.public_id)]

@@ -400,6 +400,21 @@ def test_reroute_answers_with_the_new_referral(api):
     assert referral.status == Status.REROUTED
 
 
+def test_a_rerouted_referrals_detail_names_the_referral_it_went_on_in(api, triage_lead):
+    """Rerouted into the patient's open podiatry referral, which had come from general review:
+    that one's rerouted_from names the review, and nothing named where this one went."""
+    (chiropractic,) = submit("V01").referrals
+    (feet,) = submit("V21").referrals  # the same patient, in podiatry
+    review = referral_reroute(referral=feet, actor=triage_lead, queue="general_review", reason="?")
+    podiatry = referral_reroute(referral=review, actor=triage_lead, queue="podiatry", reason="Feet")
+    referral_reroute(referral=chiropractic, actor=triage_lead, queue="podiatry", reason="Heel")
+    body = api.get(f"/api/v1/referrals/{chiropractic.public_id}").json()
+    assert body["rerouted_into"] == str(podiatry.public_id)
+    joined = api.get(f"/api/v1/referrals/{podiatry.public_id}").json()
+    assert (joined["rerouted_from"], joined["rerouted_into"]) == (str(review.public_id), None)
+    assert joined["events"][-1]["kind"] == "rerouted_in"
+
+
 def test_a_reroute_out_of_the_tokens_queues_answers_with_the_old_referral(make_token):
     (referral,) = submit("V01").referrals
     api = Api(make_token(Scope.REFERRALS_WRITE, Scope.REFERRALS_READ, queues=("chiropractic",)).raw)

@@ -98,6 +98,26 @@ def test_json_export_says_which_referral_each_came_from(case, chiropractor, tria
     assert exported[ids[2]]["rerouted_from"] is None
 
 
+def test_json_export_names_the_referral_a_reroute_joined(case, chiropractor, triage_lead):
+    """Rerouted into the patient's open general review, which had come from podiatry: its
+    rerouted_from names podiatry, and the export had nothing to say where chiropractic went."""
+    patient, submissions = case
+    chiropractic = submissions[0].referrals[0]
+    (podiatry,) = [r for r in submissions[1].referrals if r.queue == "podiatry"]
+    review = referral_reroute(
+        referral=podiatry, actor=triage_lead, queue="general_review", reason="Odd pattern"
+    )
+    referral_reroute(
+        referral=chiropractic, actor=chiropractor, queue="general_review", reason="Same"
+    )
+    data = json.loads(command("export_patient", str(patient.public_id), "--format", "json"))
+    exported = {r["id"]: r for i in data["intakes"] for r in i["referrals"]}
+    assert exported[str(chiropractic.public_id)]["rerouted_into"] == str(review.public_id)
+    assert exported[str(podiatry.public_id)]["rerouted_into"] == str(review.public_id)
+    assert exported[str(review.public_id)]["rerouted_from"] == str(podiatry.public_id)
+    assert exported[str(review.public_id)]["rerouted_into"] is None
+
+
 def test_fhir_export_is_one_valid_bundle_per_intake(case):
     patient, submissions = case
     data = json.loads(command("export_patient", str(patient.public_id), "--format", "fhir"))
