@@ -299,6 +299,18 @@ def test_the_migration_counts_stored_reroutes_from_their_first_queue(sciatica, t
     assert stored == {sciatica.pk: None, feet.pk: first, insoles.pk: first}
 
 
+def test_the_migration_names_where_stored_reroutes_went(sciatica, triage_lead):
+    feet = referral_reroute(referral=sciatica, actor=triage_lead, queue="podiatry", reason="Feet")
+    insoles = referral_reroute(
+        referral=feet, actor=triage_lead, queue="orthotic_fitting", reason="Insoles"
+    )
+    Referral.objects.update(rerouted_into=None)  # as stored before the field
+    module = importlib.import_module("referrals.migrations.0020_referral_rerouted_into_backfill")
+    module.name_where_stored_reroutes_went(apps, connection.schema_editor())
+    stored = dict(Referral.objects.values_list("pk", "rerouted_into"))
+    assert stored == {sciatica.pk: feet.pk, feet.pk: insoles.pk, insoles.pk: None}
+
+
 def test_the_queue_pages_statements_are_the_same_with_reroutes(client, triage_lead):
     """The Waiting column is read with the row: no statement more for a rerouted row."""
 
