@@ -592,7 +592,15 @@ def referral_refer_again(*, referral: Referral, actor: Any, reason: str) -> Refe
 
 def _check_may_refer_again(closed: Referral, *, actor: Any) -> None:
     if closed.status == Status.REROUTED:
-        went = Referral.objects.filter(rerouted_from=closed).values_list("queue", flat=True).first()
+        # Where it went on (rerouted_into): the referral a reroute joined may name another
+        # as its rerouted_from, and the refusal named no queue.
+        went = (
+            Referral.objects.filter(pk=closed.rerouted_into_id)
+            .values_list("queue", flat=True)
+            .first()
+            if closed.rerouted_into_id is not None
+            else None
+        )
         where = f" to {Queue(went).label}" if went else ""
         raise TransitionNotAllowed(
             f"This referral was rerouted{where}: the case went on there. Act on the referral "

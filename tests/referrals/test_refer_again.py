@@ -164,6 +164,18 @@ def test_a_rerouted_referral_is_not_referred_again(chiropractor):
     assert Referral.objects.count() == 2
 
 
+def test_a_referral_rerouted_into_one_that_came_from_elsewhere_names_where_it_went(triage_lead):
+    """Rerouted into the patient's open podiatry referral, which had come from general review:
+    the refusal said "rerouted: the case went on there", naming no queue."""
+    (referral,) = submit("V01").referrals
+    (feet,) = submit("V21").referrals  # the same patient, in podiatry
+    review = referral_reroute(referral=feet, actor=triage_lead, queue="general_review", reason="?")
+    referral_reroute(referral=review, actor=triage_lead, queue="podiatry", reason="Feet")
+    referral_reroute(referral=referral, actor=triage_lead, queue="podiatry", reason="Heel")
+    with pytest.raises(TransitionNotAllowed, match="rerouted to Podiatry"):
+        referral_refer_again(referral=referral, actor=triage_lead, reason="Back to me")
+
+
 def test_a_referral_entered_in_error_is_not_referred_again(chiropractor):
     old = declined(chiropractor)
     referral_mark_entered_in_error(referral=old, actor=chiropractor, reason="Wrong patient")
