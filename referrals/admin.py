@@ -720,6 +720,7 @@ class ReferralAdmin(CappedCountAdmin):
             # With the notes of the queues the case was rerouted from; none without "view
             # staff note" (selectors.referral_notes asks it too).
             "notes": selectors.referral_notes(user=user, referral=referral),
+            "rerouted_from": selectors.rerouted_from_queues(referral),
             "can_act": can_act,
             "move_form": move_form,
             "move_fields": form_fields_html(move_form) if can_act and referral.is_open else (),

@@ -85,6 +85,21 @@ def came_from_chain(referral: Referral) -> list[tuple[int, bool]]:
     return chain
 
 
+def rerouted_from_queues(referral: Referral) -> list[str]:
+    """The queues of the referrals rerouted into this one, the first first: the case page's
+    "Rerouted from", in the one statement that read the first alone (its ``rerouted_from``,
+    which names only the first: one that joined it later was not named)."""
+    if referral.rerouted_from_id is None:
+        return []
+    queues = dict(Queue.choices)
+    came_in = (
+        Referral.objects.filter(Q(pk=referral.rerouted_from_id) | Q(rerouted_into=referral))
+        .order_by("closed_at", "id")
+        .values_list("queue", flat=True)
+    )
+    return [str(queues.get(queue, queue)) for queue in dict.fromkeys(came_in)]
+
+
 @dataclass(frozen=True)
 class CaseNote:
     """A staff note as the case page shows it: ``came_from``, the queue of the earlier referral

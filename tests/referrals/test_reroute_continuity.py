@@ -129,6 +129,19 @@ def test_the_notes_of_a_case_rerouted_into_a_referral_that_came_from_elsewhere_a
     assert len(ctx.captured_queries) == before
 
 
+def test_the_case_page_names_every_queue_a_referral_was_rerouted_into_from(
+    client, sciatica, podiatrist, triage_lead
+):
+    """The page's "Rerouted from" named the first referral rerouted into it alone."""
+    (feet,) = submit("V21", patient=details(family_name="Hughes")).referrals
+    review = referral_reroute(referral=feet, actor=triage_lead, queue="general_review", reason="?")
+    podiatry = referral_reroute(referral=review, actor=triage_lead, queue="podiatry", reason="Feet")
+    referral_reroute(referral=sciatica, actor=triage_lead, queue="podiatry", reason="Heel pain")
+    client.force_login(podiatrist)
+    html = client.get(case_url(podiatry)).content.decode()
+    assert '<th scope="row">Rerouted from</th><td>General review, Chiropractic</td>' in html
+
+
 def test_without_view_staff_note_the_earlier_queues_notes_are_not_shown_either(
     client, sciatica, chiropractor, podiatrist, triage_lead
 ):
