@@ -656,15 +656,15 @@ class ReferralAdmin(CappedCountAdmin):
         move_form = (move_form or MoveForm(prefix="move")).offer_for(referral)
         note_form = (note_form or StaffNoteForm(prefix="note")) if can_add_note else None
         # A closed referral made again shows the new one, whatever either's status since (by
-        # referral_again_from_idx): only closed ones are looked at. It was looked for only
-        # while the closed one stood completed, declined or cancelled, so once marked entered
-        # in error (as it may be after being made again) the page lost the link its history
-        # names.
+        # referral_again_from_idx). It was looked for only while the closed one stood
+        # completed, declined or cancelled, so once marked entered in error (as it may be
+        # after being made again) the page lost the link its history names. A rerouted one is
+        # never made again (refused): its page is not asked, and keeps its statements.
         referred_again_as = (
             Referral.objects.filter(referred_again_from=referral)
             .only("public_id", "status")
             .first()
-            if not referral.is_open
+            if referral.status in MADE_AGAIN_FROM
             else None
         )
         site = site_context(self.admin_site, request)
@@ -1184,6 +1184,10 @@ def _shown_review(request: HttpRequest) -> str | None:
     except ValueError:
         return None
 
+
+# The statuses a referral made again from may have: the ones it may be made again from, and
+# entered in error, which it may be marked after (referral_refer_again).
+MADE_AGAIN_FROM: Final = REFER_AGAIN_SOURCES | {Status.ENTERED_IN_ERROR}
 
 REFERRED_AGAIN: Final = (
     "Referred again: this is the new referral for the case, in the same queue. The closed "
