@@ -16,7 +16,6 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.middleware.csp import get_nonce
 from django.template.response import TemplateResponse
@@ -65,6 +64,7 @@ from referrals.models import (
     OPEN_STATUSES,
     REFER_AGAIN_SOURCES,
     TRANSITIONS,
+    WAITS_SINCE,
     Action,
     AuditEntry,
     Queue,
@@ -215,10 +215,6 @@ def _refuse_once(request: HttpRequest, model_admin: Any, message: str) -> None:
     if message not in refused:
         refused.add(message)
         model_admin.message_user(request, message, messages.ERROR)
-
-
-# The "Waiting" column's ordering: Referral.waits_since in SQL.
-WAITS_SINCE: Final = Coalesce("waiting_since", "created_at")
 
 
 @admin.register(Referral)

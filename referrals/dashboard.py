@@ -15,7 +15,7 @@ from intake.models import Urgency
 from referrals.access import queues_for
 from referrals.aggregates import Median
 from referrals.links import KINDS, LINKED_KINDS
-from referrals.models import OPEN_STATUSES, LinkDay, Queue, Referral
+from referrals.models import OPEN_STATUSES, WAITS_SINCE, LinkDay, Queue, Referral, Status
 
 # The light theme's; each bar also has a class by which the admin's style sheet colours it in
 # the admin's theme (referrals/static/referrals/admin.css). No three colours can each keep 3:1
@@ -140,17 +140,28 @@ def dashboard_for(user: Any, *, now: dt.datetime | None = None) -> Dashboard:
 
 
 def claim_waits(queues: list[str], *, since: dt.datetime) -> dict[str, Any]:
-    """How many referrals of ``queues`` were claimed since ``since`` (``n``), and the median
-    wait from referral to claim (``median``, a timedelta; None for none), in one statement
-    that the database answers from referral_claimed_idx alone (PostgreSQL: an index-only
-    scan of the window's claims). The waits were read into Python, at most 50,000 of them in
-    no order: at 1,000,000 cases a month's claims were past that cap, so the median was of an
-    arbitrary 50,000 and the count said 50000, and reading them cost 150 ms of the page's CPU
-    and 140 ms of PostgreSQL's (docs/SCALING.md)."""
+    """How many cases of ``queues`` were claimed since ``since`` (``n``), and the median wait
+    from when each case began to wait to its claim (``median``, a timedelta; None for none),
+    in one statement that the database answers from referral_claimed_idx alone (PostgreSQL:
+    an index-only scan of the window's claims). The waits were read into Python, at most
+    50,000 of them in no order: at 1,000,000 cases a month's claims were past that cap, so the
+    median was of an arbitrary 50,000 and the count said 50000, and reading them cost 150 ms
+    of the page's CPU and 140 ms of PostgreSQL's (docs/SCALING.md).
+
+    A case counts once per queue, at its first claim there: a referral made again after a
+    mistaken close whose case was claimed before (``case_claimed_at``) is left out, and one
+    whose case was not waits from when the case first waited (``waits_since``), as a
+    rerouted one does (the queue's "Waiting" column). Counted per referral, a case claimed,
+    declined by mistake and referred again was two claims, the second a few minutes' wait;
+    never claimed before, it waited from the mistake. A referral entered in error is not a
+    case. docs/CLINICAL_DECISIONS.md (The dashboard)."""
     return (
-        Referral.objects.filter(claimed_at__gte=since, queue__in=queues)
+        Referral.objects.filter(
+            claimed_at__gte=since, queue__in=queues, case_claimed_at__isnull=True
+        )
+        .exclude(status=Status.ENTERED_IN_ERROR)
         .order_by()
-        .aggregate(n=Count("*"), median=Median(F("claimed_at") - F("created_at")))
+        .aggregate(n=Count("*"), median=Median(F("claimed_at") - WAITS_SINCE))
     )
 
 

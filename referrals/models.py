@@ -1,10 +1,11 @@
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from clinic.sparse import index_where_set, optional_user
@@ -193,6 +194,12 @@ class Referral(models.Model):
     # (``waits_since``): so the column was added to 1,000,000+ referrals without writing them,
     # and a submission (or the bulk writer) writes nothing more.
     waiting_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # The case's first claim in this queue, where a referral this one was made again from (its
+    # chain of referred_again_from) was claimed: copied by referral_refer_again. The dashboard
+    # counts a case's claim in a queue once, its first (dashboard.claim_waits), so that fixing
+    # a mistaken close neither adds a claim nor moves one. Empty on every other referral, whose
+    # own claim is the case's first there; nullable without a default, as waiting_since.
+    case_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The link kind of the intake that opened the referral (Intake.link_kind, which never
     # changes), copied when the referral is written: the dashboard's foot-and-back counts and
     # the queue's filter by it (?link=) read the referrals by their own index, not every
@@ -270,9 +277,17 @@ class Referral(models.Model):
             models.Index(fields=["updated_at", "id"], name="referral_updated_id_idx"),
             # The dashboard's claims of the last 30 days, their count and median wait
             # (dashboard.claim_waits), from the index alone: what they read is in its key
-            # (not INCLUDE, which SQLite lacks and would warn of on every check).
+            # (not INCLUDE, which SQLite lacks and would warn of on every check), the columns
+            # its filters read too (in a partial index's condition only, SQLite reads the row).
             models.Index(
-                fields=["claimed_at", "created_at", "queue"],
+                fields=[
+                    "claimed_at",
+                    "created_at",
+                    "waiting_since",
+                    "queue",
+                    "status",
+                    "case_claimed_at",
+                ],
                 name="referral_claimed_idx",
                 condition=models.Q(claimed_at__isnull=False),
             ),
@@ -308,6 +323,9 @@ class Referral(models.Model):
         reason: no reroute (referrals.services.referral_reroute, the case page's move form)."""
         return self.queue == Queue.URGENT_MEDICAL_REVIEW and self.red_flag_count > 0
 
+
+# Referral.waits_since in SQL: the queue's "Waiting" column and the dashboard's wait to claim.
+WAITS_SINCE: Final = Coalesce("waiting_since", "created_at")
 
 Referral._meta.get_field("status").register_lookup(InConstants)
 Referral._meta.get_field("queue").register_lookup(InConstants)

@@ -564,6 +564,8 @@ def referral_refer_again(*, referral: Referral, actor: Any, reason: str) -> Refe
         new = referral_build(proposal, intake=intake, actor=actor)
         new.waiting_since = since
         new.referred_again_from = closed
+        # The case's first claim in this queue stays the one counted (dashboard.claim_waits).
+        new.case_claimed_at = closed.case_claimed_at or closed.claimed_at
         new.save(force_insert=True)
         ReferralIntake.objects.bulk_create(
             [ReferralIntake(referral=new, intake_id=intake_id) for intake_id in cases]

@@ -1,0 +1,124 @@
+"""The dashboard counts cases, not referrals: a case referred again after a mistaken close, or
+rerouted, is not counted twice in a queue, nor does its wait restart. docs/CLINICAL_DECISIONS.md
+(The dashboard)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import types
+
+import pytest
+from django.apps import apps
+from django.db import connection
+from django.utils import timezone
+
+from referrals.dashboard import dashboard_for
+from referrals.models import Referral
+from referrals.services import (
+    referral_cancel,
+    referral_claim,
+    referral_decline,
+    referral_mark_entered_in_error,
+    referral_refer_again,
+    referral_reroute,
+)
+from tests.clinic_fixtures import details, submit
+
+pytestmark = pytest.mark.django_db
+
+
+def waiting(minutes: int, patient: int = 0) -> Referral:
+    """A new chiropractic referral whose case came in ``minutes`` ago."""
+    (referral,) = submit("V01", patient=details(phone=f"07700 93{patient:04d}")).referrals
+    Referral.objects.filter(pk=referral.pk).update(
+        created_at=timezone.now() - dt.timedelta(minutes=minutes)
+    )
+    referral.refresh_from_db()
+    return referral
+
+
+def claims(user) -> tuple[int, float | None]:
+    board = dashboard_for(user)
+    minutes = board.median_minutes_to_claim
+    return board.claims_counted, None if minutes is None else round(minutes)
+
+
+def test_a_case_claimed_then_referred_again_counts_its_first_claim_once(chiropractor):
+    """Declined by mistake a day after its claim and referred again, the case is claimed again
+    at once: the figures stay as they were (they said 2 claims, the second a minute's wait)."""
+    referral = referral_claim(referral=waiting(24 * 60 + 20), actor=chiropractor)
+    Referral.objects.filter(pk=referral.pk).update(claimed_at=timezone.now() - dt.timedelta(days=1))
+    before = claims(chiropractor)
+    assert before == (1, 20)
+    closed = referral_decline(referral=referral, actor=chiropractor, reason="Wrong patient")
+    again = referral_refer_again(referral=closed, actor=chiropractor, reason="Closed by mistake")
+    referral_claim(referral=again, actor=chiropractor)
+    assert claims(chiropractor) == before
+
+
+def test_a_case_closed_unclaimed_and_referred_again_waits_from_when_it_first_waited(
+    chiropractor,
+):
+    """Cancelled by mistake before anyone claimed it: its claim is the case's first, and the
+    wait counts from the case's arrival, not from the mistake (it said 0 minutes)."""
+    closed = referral_cancel(referral=waiting(180), actor=chiropractor, reason="Duplicate?")
+    again = referral_refer_again(referral=closed, actor=chiropractor, reason="Closed by mistake")
+    referral_claim(referral=again, actor=chiropractor)
+    assert claims(chiropractor) == (1, 180)
+
+
+def test_a_case_referred_again_twice_counts_the_claim_before_the_first_mistake(chiropractor):
+    first = referral_claim(referral=waiting(60), actor=chiropractor)
+    first = referral_decline(referral=first, actor=chiropractor, reason="Wrong patient")
+    second = referral_refer_again(referral=first, actor=chiropractor, reason="Mistake")
+    second = referral_cancel(referral=second, actor=chiropractor, reason="Wrong again")
+    third = referral_refer_again(referral=second, actor=chiropractor, reason="Mistake again")
+    referral_claim(referral=third, actor=chiropractor)
+    assert claims(chiropractor) == (1, 60)
+
+
+def test_a_rerouted_case_waits_from_its_first_queue_and_counts_once_per_queue(
+    triage_lead, podiatrist, chiropractor
+):
+    """Rerouted unclaimed, the case had waited since it came in, as the queue's "Waiting"
+    column says (a reroute hid that wait: it counted from the reroute). Claimed in each queue,
+    it is a claim in each: each queue took the case on."""
+    moved = referral_reroute(
+        referral=waiting(90), actor=triage_lead, queue="podiatry", reason="Foot problem"
+    )
+    referral_claim(referral=moved, actor=podiatrist)
+    assert claims(podiatrist) == (1, 90)
+    assert claims(chiropractor) == (0, None)
+
+    taken = referral_claim(referral=waiting(30, patient=1), actor=chiropractor)
+    elsewhere = referral_reroute(
+        referral=taken, actor=chiropractor, queue="podiatry", reason="Foot first"
+    )
+    referral_claim(referral=elsewhere, actor=podiatrist)
+    assert claims(chiropractor) == (1, 30)
+    assert claims(triage_lead)[0] == 3
+
+
+def test_a_claim_of_a_referral_entered_in_error_is_not_counted(chiropractor):
+    referral = referral_claim(referral=waiting(10), actor=chiropractor)
+    referral_mark_entered_in_error(referral=referral, actor=chiropractor, reason="Test record")
+    assert claims(chiropractor) == (0, None)
+
+
+def test_the_migration_carries_the_first_claim_to_referrals_made_again_before_it(chiropractor):
+    first = referral_claim(referral=waiting(60), actor=chiropractor)
+    first = referral_decline(referral=first, actor=chiropractor, reason="Wrong patient")
+    second = referral_refer_again(referral=first, actor=chiropractor, reason="Mistake")
+    second = referral_cancel(referral=second, actor=chiropractor, reason="Wrong again")
+    third = referral_refer_again(referral=second, actor=chiropractor, reason="Mistake again")
+    unclaimed = referral_cancel(referral=waiting(5, patient=1), actor=chiropractor, reason="Oops")
+    fourth = referral_refer_again(referral=unclaimed, actor=chiropractor, reason="Mistake")
+    Referral.objects.update(case_claimed_at=None)
+    migration = importlib.import_module("referrals.migrations.0022_case_claimed_at_backfill")
+    migration.carry_the_cases_first_claim(
+        apps, types.SimpleNamespace(connection=types.SimpleNamespace(alias=connection.alias))
+    )
+    carried = dict(Referral.objects.values_list("pk", "case_claimed_at"))
+    assert carried[second.pk] == carried[third.pk] == first.claimed_at
+    assert carried[first.pk] is carried[fourth.pk] is None
