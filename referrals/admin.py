@@ -49,7 +49,7 @@ from referrals.admin_queue_page import nav_sidebar, queue_changelist_view, site_
 from referrals.audit import audit_record
 from referrals.case import HISTORY_COLUMNS, case_answers, case_flags, history_lines
 from referrals.case_forms import form_fields_html
-from referrals.dashboard import day_start, in_window
+from referrals.dashboard import counted_cases, day_start, in_window
 from referrals.errors import ChangedSinceShown, ChoiceRequired, ReasonRequired, ReferralError
 from referrals.forms import (
     MOVE_CHOICES,
@@ -201,9 +201,11 @@ class SinceFilter(admin.SimpleListFilter):
         if day is None:
             return queryset
         if link_window(request):
-            # A foot-and-back number's list: by referral_link_idx, as the dashboard counts it
-            # (the bound on updated_at below had PostgreSQL read that index too, and combine).
-            return queryset.filter(created_at__gte=day_start(day))
+            # A foot-and-back number's list: by referral_link_idx, the cases the dashboard
+            # counts (not a referral made again, nor one entered in error: counted_cases), as
+            # it counts them (the bound on updated_at below had PostgreSQL read that index
+            # too, and combine).
+            return queryset.filter(counted_cases(), created_at__gte=day_start(day))
         # The dashboard's own window (by updated_at too, for the index), so the two agree.
         return queryset.filter(in_window("created_at", day_start(day)))
 

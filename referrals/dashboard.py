@@ -89,12 +89,25 @@ def recent(field: str, since: dt.datetime, **filters: Any) -> QuerySet[Referral]
 
 
 def linked_since(since: dt.datetime, **filters: Any) -> QuerySet[Referral]:
-    """The referrals of the foot-and-back columns created ``since`` or later, narrowed by
+    """The cases of the foot-and-back columns referred ``since`` or later, narrowed by
     ``filters``: from referral_link_idx, by creation time, with what the counts read in its
-    key (the kinds written into the SQL, the index's own condition, for SQLite to take it)."""
+    key (the kinds written into the SQL, the index's own condition, for SQLite to take it).
+
+    A case is counted once in a queue, by the referral that brought it there: not the one
+    made again from it after a mistaken close (same case, same queue; it counted twice), nor
+    a referral entered in error (another patient's, a duplicate, a test). A rerouted case is
+    counted in each queue it was sent to. docs/CLINICAL_DECISIONS.md (The dashboard)."""
     return Referral.objects.filter(
-        created_at__gte=since, link_kind__in_constants=LINK_COLUMNS, **filters
+        counted_cases(),
+        created_at__gte=since,
+        link_kind__in_constants=LINK_COLUMNS,
+        **filters,
     )
+
+
+def counted_cases() -> Q:
+    """The referrals the foot-and-back columns count (``linked_since``)."""
+    return Q(referred_again_from__isnull=True) & ~Q(status=Status.ENTERED_IN_ERROR)
 
 
 def day_start(day: dt.date) -> dt.datetime:
@@ -284,7 +297,8 @@ def link_days_forget(*, since: dt.datetime) -> None:
     loader), in a day not closed yet. Nothing changes a counted referral's queue, created_at or
     link_kind (its intake's, copied) afterwards: a reroute closes the referral and opens another,
     erasure (intake.privacy) scrubs the answers and keeps link_kind, the admin shows them read
-    only, and referrals are never deleted. A new writer of any of these calls this."""
+    only, and referrals are never deleted. A new writer of any of these calls this, as marking
+    a referral entered in error does (referral_transition: it leaves the counts)."""
     # The earliest day holding ``since`` in any time zone (UTC-12 to UTC+14) is the UTC day
     # before its own.
     first = since.astimezone(dt.UTC).date() - dt.timedelta(days=1)

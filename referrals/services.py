@@ -19,6 +19,7 @@ from intake.locks import lock_patient
 from intake.models import RED_FLAG_UNCLEARED, URGENCY_RANK, Intake, Patient, Urgency
 from referrals import access, webhooks
 from referrals.calendar import WorkingCalendar, due_at
+from referrals.dashboard import link_days_forget
 from referrals.errors import (
     ChangedSinceShown,
     ChoiceRequired,
@@ -26,6 +27,7 @@ from referrals.errors import (
     ReasonRequired,
     TransitionNotAllowed,
 )
+from referrals.links import LINKED_KINDS
 from referrals.models import (
     OPEN_STATUSES,
     REFER_AGAIN_SOURCES,
@@ -387,6 +389,9 @@ def referral_transition(
             locked.closed_at = now
             fields.append("closed_at")
         locked.save(update_fields=fields)
+        if action == Action.ENTERED_IN_ERROR and locked.link_kind in LINKED_KINDS:
+            # It leaves the dashboard's foot-and-back counts, kept per closed day.
+            link_days_forget(since=locked.created_at)
         ReferralEvent.objects.create(
             referral=locked,
             kind=EventKind.TRANSITION,

@@ -11,6 +11,7 @@ import types
 import pytest
 from django.apps import apps
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from referrals.dashboard import dashboard_for
@@ -122,3 +123,59 @@ def test_the_migration_carries_the_first_claim_to_referrals_made_again_before_it
     carried = dict(Referral.objects.values_list("pk", "case_claimed_at"))
     assert carried[second.pk] == carried[third.pk] == first.claimed_at
     assert carried[first.pk] is carried[fourth.pk] is None
+
+
+# --- the foot-and-back panel: cases per queue by link kind, last 90 days -------------------------
+
+
+def back_to_foot(patient: int = 0) -> Referral:
+    """A sciatica case's chiropractic referral (back -> foot)."""
+    submission = submit("V22", patient=details(phone=f"07700 94{patient:04d}"))
+    return next(r for r in submission.referrals if r.queue == "chiropractic")
+
+
+def panel(user) -> dict[str, int]:
+    return {row.queue: row.counts["back_to_foot"] for row in dashboard_for(user).link_rows}
+
+
+def listed(client, user, queue: str) -> int:
+    """The cases of the list the panel's number links to."""
+    since = (timezone.localdate() - dt.timedelta(days=90)).isoformat()
+    client.force_login(user)
+    client.get(reverse("admin:index"))  # the session is extended on the first request
+    query = {"queue": queue, "link": "back_to_foot", "status": "any", "since": since}
+    return (
+        client.get(reverse("admin:referrals_referral_changelist"), query).context["cl"].result_count
+    )
+
+
+def test_a_case_referred_again_counts_once_in_the_foot_and_back_panel(client, chiropractor):
+    """Same case, same queue: it counted twice, and its number linked to both referrals."""
+    closed = referral_decline(referral=back_to_foot(), actor=chiropractor, reason="Wrong one")
+    referral_refer_again(referral=closed, actor=chiropractor, reason="Closed by mistake")
+    assert panel(chiropractor) == {"chiropractic": 1}
+    assert listed(client, chiropractor, "chiropractic") == 1
+
+
+def test_a_rerouted_case_counts_in_each_queue_it_was_sent_to(triage_lead):
+    """Each queue received it: the one it left and the one it went to."""
+    referral_reroute(
+        referral=back_to_foot(), actor=triage_lead, queue="podiatry", reason="Foot first"
+    )
+    counts = panel(triage_lead)
+    assert (counts["chiropractic"], counts["podiatry"]) == (1, 1)
+
+
+def test_a_referral_entered_in_error_leaves_the_panel_on_a_day_already_counted(
+    client, chiropractor
+):
+    """The panel keeps the counts of closed days (LinkDay): marking a referral of one of them
+    entered in error drops the kept counts from its day on, to be counted again."""
+    wrong, right = back_to_foot(0), back_to_foot(1)
+    Referral.objects.filter(pk__in=[wrong.pk, right.pk]).update(
+        created_at=timezone.now() - dt.timedelta(days=10)
+    )
+    assert panel(chiropractor) == {"chiropractic": 2}  # the day counted and kept
+    referral_mark_entered_in_error(referral=wrong, actor=chiropractor, reason="Test record")
+    assert panel(chiropractor) == {"chiropractic": 1}
+    assert listed(client, chiropractor, "chiropractic") == 1

@@ -1,0 +1,27 @@
+"""The dashboard's foot-and-back counts (referrals.dashboard.linked_since) count a case once in
+a queue: not the referral made again from one closed by mistake, nor one entered in error.
+Their index holds what that reads (referred_again_from, status), so the counts and the lists
+their numbers link to are still read from it alone. Built again, as its key changes."""
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("referrals", "0023_claimed_index_waits_and_cases")]
+
+    operations = [
+        migrations.RemoveIndex(model_name="referral", name="referral_link_idx"),
+        migrations.AddIndex(
+            model_name="referral",
+            index=models.Index(
+                condition=models.Q(
+                    (
+                        "link_kind__in",
+                        ["back_to_foot", "both", "foot_to_back", "separate"],
+                    )
+                ),
+                fields=["created_at", "queue", "link_kind", "referred_again_from", "status"],
+                name="referral_link_idx",
+            ),
+        ),
+    ]
