@@ -1,9 +1,16 @@
 """The dashboard's foot-and-back counts (referrals.dashboard.linked_since) count a case once in
 a queue: not the referral made again from one closed by mistake, nor one entered in error.
 Their index holds what that reads (referred_again_from, status), so the counts and the lists
-their numbers link to are still read from it alone. Built again, as its key changes."""
+their numbers link to are still read from it alone. Built again, as its key changes. The
+counts kept for closed days (LinkDay, derived data) held those referrals: they are dropped, to
+be counted again by the next load."""
 
 from django.db import migrations, models
+
+
+def forget_the_kept_counts(apps, schema_editor):
+    LinkDay = apps.get_model("referrals", "LinkDay")
+    LinkDay.objects.using(schema_editor.connection.alias).all().delete()
 
 
 class Migration(migrations.Migration):
@@ -24,4 +31,5 @@ class Migration(migrations.Migration):
                 name="referral_link_idx",
             ),
         ),
+        migrations.RunPython(forget_the_kept_counts, migrations.RunPython.noop),
     ]

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from referrals.dashboard import dashboard_for
-from referrals.models import Referral
+from referrals.models import LinkDay, Referral
 from referrals.services import (
     referral_cancel,
     referral_claim,
@@ -179,3 +179,21 @@ def test_a_referral_entered_in_error_leaves_the_panel_on_a_day_already_counted(
     referral_mark_entered_in_error(referral=wrong, actor=chiropractor, reason="Test record")
     assert panel(chiropractor) == {"chiropractic": 1}
     assert listed(client, chiropractor, "chiropractic") == 1
+
+
+def test_the_migration_drops_the_days_kept_with_referrals_made_again_in_them(chiropractor):
+    closed = referral_decline(referral=back_to_foot(), actor=chiropractor, reason="Wrong one")
+    again = referral_refer_again(referral=closed, actor=chiropractor, reason="Closed by mistake")
+    Referral.objects.filter(pk__in=[closed.pk, again.pk]).update(
+        created_at=timezone.now() - dt.timedelta(days=10)
+    )
+    LinkDay.objects.create(
+        time_zone=timezone.get_current_timezone_name(),
+        day=timezone.localdate() - dt.timedelta(days=10),
+        counts={"chiropractic|back_to_foot": 2},  # as kept before it
+    )
+    migration = importlib.import_module("referrals.migrations.0024_link_index_counted_cases")
+    migration.forget_the_kept_counts(
+        apps, types.SimpleNamespace(connection=types.SimpleNamespace(alias=connection.alias))
+    )
+    assert panel(chiropractor) == {"chiropractic": 1}
