@@ -197,3 +197,17 @@ def test_the_migration_drops_the_days_kept_with_referrals_made_again_in_them(chi
         apps, types.SimpleNamespace(connection=types.SimpleNamespace(alias=connection.alias))
     )
     assert panel(chiropractor) == {"chiropractic": 1}
+
+
+def test_the_page_says_what_each_figure_counts(client, chiropractor):
+    referral_claim(referral=waiting(20), actor=chiropractor)
+    client.force_login(chiropractor)
+    client.get(reverse("admin:index"))  # the session is extended on the first request
+    page = " ".join(client.get(reverse("admin:index")).content.decode().split())
+    assert "Referrals open now in each queue, by urgency: one per case and queue." in page
+    assert "Overdue: open past their due time." in page
+    assert "<strong>20 minutes</strong> (1 case claimed)" in page
+    assert "Each case counts once in each queue, at its first claim there." in page
+    assert "from its first queue if it was rerouted" in page
+    assert "Each case once in each queue it was referred to: a case rerouted counts" in page
+    assert page.count("ntered in error are left out.") == 2
