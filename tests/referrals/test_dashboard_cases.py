@@ -207,7 +207,8 @@ def test_the_page_says_what_each_figure_counts(client, chiropractor):
     assert "Referrals open now in each queue, by urgency: one per case and queue." in page
     assert "Overdue: open past their due time." in page
     assert "<strong>20 minutes</strong> (1 case claimed)" in page
-    assert "Each case counts once in each queue, at its first claim there." in page
-    assert "from its first queue if it was rerouted" in page
+    assert "Each case counts once in each queue that claimed it." in page
+    assert "(from its first queue if it was rerouted), to its claim." in page
+    assert "keeps the claim it had before the mistake, or, if it had none, waits from" in page
     assert "Each case once in each queue it was referred to: a case rerouted counts" in page
     assert page.count("ntered in error are left out.") == 2
