@@ -23,9 +23,10 @@ KEEP_ALIVE_URL_NAME = "staff-keep-alive"
 @require_POST
 def staff_keep_alive(request: HttpRequest) -> HttpResponse:
     """204 with the session's end moved to the idle limit from now, when this browser holds a
-    staff session; 403 with ``{"signed_in": false}`` when it does not (ended, signed out, never
-    signed in): 403 as the API answers a request without a session (a 401 would need an
-    authentication scheme to name), and a refused CSRF token is a 403 too.
+    staff session; 200 with ``{"signed_in": false}`` when it does not (ended, signed out, never
+    signed in). A session that has ended is an answer the page expects, not a refusal: as a
+    403 it was logged as "Forbidden" on every page left open past its limit, and the browser
+    showed it as a failed request. A refused CSRF token is still a 403.
 
     Never the admin's redirect to the login page: the page asking is a script, and the answer
     tells it to say plainly that the session has ended, with what was typed still on the page.
@@ -34,6 +35,6 @@ def staff_keep_alive(request: HttpRequest) -> HttpResponse:
     kept too: it is signed in, and its set-up page is one of the staff pages.
     """
     if not admin.site.has_permission(request):
-        return JsonResponse({"signed_in": False}, status=403)
+        return JsonResponse({"signed_in": False})
     stamp_session_refresh(sender=None, request=request)
     return HttpResponse(status=204)

@@ -164,9 +164,20 @@
           share(sentAt);
           return "alive";
         }
-        // 403: the session has ended ({"signed_in": false}), or this page's CSRF token is no
-        // longer the browser's (signed out, or in again, elsewhere): either way this page's
+        // 200 {"signed_in": false}: the session has ended. 403: this page's CSRF token is no
+        // longer the browser's (signed out, or in again, elsewhere). Either way this page's
         // forms would not be saved.
+        if (response.status === 200) {
+          return response.json().then(function (body) {
+            if (body && body.signed_in === false) {
+              ended = true;
+              return "ended";
+            }
+            return "unknown";
+          }, function () {
+            return "unknown";
+          });
+        }
         if (response.status === 403 || response.status === 401) {
           ended = true;
           return "ended";
