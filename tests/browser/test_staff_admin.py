@@ -1,5 +1,7 @@
 """A clinician works a case in the admin in a real browser: no CSP errors, nothing inaccessible."""
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -35,6 +37,7 @@ def test_the_medical_reviewer_sees_the_queue_opens_a_case_and_clears_the_red_fla
     expect(rows.first).to_contain_text("RED_FLAG_CAUDA_EQUINA")
     expect(rows.first).to_contain_text("Emergency")
     screenshot(page, "admin/queue-1280")
+    assert run_axe(page) == [], describe(run_axe(page))
 
     rows.first.get_by_role("link", name=ces.intake.reference).click()
     expect(page.get_by_role("heading", name="Flags and why they fired")).to_be_visible()
@@ -46,6 +49,30 @@ def test_the_medical_reviewer_sees_the_queue_opens_a_case_and_clears_the_red_fla
     page.get_by_role("button", name="Clear red flag and release").click()
     expect(page.get_by_text("Red flag cleared. Released to: Chiropractic")).to_be_visible()
     screenshot(page, "admin/case-cleared-1280")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/admin/referrals/referral/", "/admin/intake/intake/", "/admin/referrals/auditentry/"],
+    ids=["queue", "submissions", "audit trail"],
+)
+def test_the_lists_and_their_search_boxes_have_no_serious_axe_findings(page: Page, path: str):
+    """Django's search box is labelled by a magnifying glass, an image with alt text: a label
+    with no text of its own (axe's label-title-only, "serious", where the box is described by
+    the list's search help). Checked here, as the label screen readers read is named."""
+    from referrals.access import TRIAGE_LEAD_GROUP
+
+    make_staff("lead_lin", TRIAGE_LEAD_GROUP)
+    submit("V01", patient=details(family_name="Hughes", phone="07700 900001"))
+    log_in(page, "lead_lin")
+    expect(page.get_by_role("heading", name="Open referrals")).to_be_visible()
+    page.goto(path)
+    search = page.locator("#searchbar")
+    expect(search).to_be_visible()
+    assert run_axe(page) == [], describe(run_axe(page))
+    rule = page.evaluate("axe.run('#changelist-search', {runOnly: ['label-title-only']})")
+    assert [node["target"] for node in rule["passes"][0]["nodes"]] == [["#searchbar"]]
+    expect(search).to_have_accessible_name(re.compile(r"^Search \w"))
 
 
 def test_the_dashboards_tables_fit_their_sections_at_1280_px(page: Page):
