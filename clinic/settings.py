@@ -401,6 +401,8 @@ SECURE_CSP = {
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Accept's weights read (q=0: not acceptable), which DRF's own ignores; docs/API.md.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "referrals.negotiation.QualityNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # drf-spectacular's, each operation saying the scopes it needs.

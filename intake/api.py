@@ -74,6 +74,7 @@ from referrals.api_auth import (
 from referrals.audit import audit_record
 from referrals.idempotency import MAX_KEY_LENGTH, KeyReused, idempotent_call
 from referrals.models import Queue, Referral, Scope
+from referrals.negotiation import ErrorsOnlyNegotiation
 from referrals.tokens import token_of
 
 PATIENT_FIELDS: Final = (
@@ -667,6 +668,7 @@ class IntakeBodyMapView(ApiView):
     required_scope = Scope.INTAKE_READ
     # Errors are JSON whatever was asked for; the map itself is a plain SVG response.
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = ErrorsOnlyNegotiation
 
     @extend_schema(
         operation_id="intake_body_map",
@@ -695,6 +697,11 @@ class FhirRenderer(JSONRenderer):
     format = "fhir"
 
 
+# A FHIR operation's answer: FHIR JSON, or the same as plain JSON where the client prefers it
+# (Accept's weights: referrals.negotiation).
+FHIR_MEDIA_TYPES: Final = (fhir.MEDIA_TYPE, "application/json")
+
+
 class IntakeFhirView(ApiView):
     required_scope = Scope.INTAKE_READ
     renderer_classes = [FhirRenderer, JSONRenderer]
@@ -703,11 +710,14 @@ class IntakeFhirView(ApiView):
         operation_id="intake_fhir",
         summary="One case as a FHIR R4 Bundle",
         responses={
-            (200, fhir.MEDIA_TYPE): OpenApiResponse(
-                OpenApiTypes.OBJECT,
-                "A FHIR 4.0.1 Bundle (collection): Patient, QuestionnaireResponse, a Flag per "
-                "flag and a ServiceRequest per referral.",
-            ),
+            **{
+                (200, media_type): OpenApiResponse(
+                    OpenApiTypes.OBJECT,
+                    "A FHIR 4.0.1 Bundle (collection): Patient, QuestionnaireResponse, a Flag "
+                    "per flag and a ServiceRequest per referral.",
+                )
+                for media_type in FHIR_MEDIA_TYPES
+            },
             **error_responses(401, 403, 404, 429),
         },
     )
@@ -720,7 +730,8 @@ class IntakeFhirView(ApiView):
             referrals=_case_referrals(intake, request.user),
             now=timezone.now(),
         )
-        return Response(bundle, content_type=fhir.MEDIA_TYPE)
+        # In the type negotiated (FhirRenderer's, or JSON where the client prefers it).
+        return Response(bundle)
 
 
 class IntakeClearRedFlagView(ApiView):
@@ -776,7 +787,7 @@ class QuestionnaireView(ApiView):
     )
     def get(self, request: Request) -> Response:
         if request.accepted_renderer.format == "fhir":
-            return Response(fhir.questionnaire(), content_type=fhir.MEDIA_TYPE)
+            return Response(fhir.questionnaire())
         return Response(questionnaire_definition())
 
 
@@ -787,9 +798,12 @@ class QuestionnaireFhirView(ApiView):
         operation_id="questionnaire_fhir",
         summary="The questionnaire as a FHIR R4 Questionnaire",
         responses={
-            (200, fhir.MEDIA_TYPE): OpenApiResponse(OpenApiTypes.OBJECT, "FHIR Questionnaire"),
+            **{
+                (200, media_type): OpenApiResponse(OpenApiTypes.OBJECT, "FHIR Questionnaire")
+                for media_type in FHIR_MEDIA_TYPES
+            },
             **error_responses(401, 403, 429),
         },
     )
     def get(self, request: Request) -> Response:
-        return Response(fhir.questionnaire(), content_type=fhir.MEDIA_TYPE)
+        return Response(fhir.questionnaire())  # in the type negotiated, as the case's

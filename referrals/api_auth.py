@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 from django.conf import settings
@@ -20,10 +20,10 @@ from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.fields import SkipField
-from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -35,6 +35,7 @@ from intake.validation import NON_FIELD_ERRORS
 from referrals.access import VIEW_CASES, VIEW_REFERRALS, has_all
 from referrals.errors import QueueNotAllowed, ReasonRequired, ReferralError
 from referrals.models import Scope
+from referrals.negotiation import LenientNegotiation
 from referrals.tokens import api_token_authenticate, token_of
 from referrals.twofactor import needs_second_factor
 
@@ -483,19 +484,6 @@ def _unstorable_at(data: Any) -> tuple[str, str] | None:
     return None
 
 
-class LenientNegotiation(DefaultContentNegotiation):
-    """An unknown ``?format=`` or ``Accept`` gets the operation's default renderer, not 404/406."""
-
-    def select_renderer(
-        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
-    ) -> tuple[BaseRenderer, str]:
-        renderers = list(renderers)
-        try:
-            return super().select_renderer(request, renderers, format_suffix)
-        except (Http404, exceptions.NotAcceptable):
-            return renderers[0], renderers[0].media_type
-
-
 # The base of every API operation: the auth, scope, throttle, parser and error handling above.
 class ApiView(APIView):
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
@@ -503,7 +491,7 @@ class ApiView(APIView):
     throttle_classes = [TokenRateThrottle]
     parser_classes = [SizeLimitedJSONParser]
     renderer_classes = [JSONRenderer]
-    content_negotiation_class = LenientNegotiation
+    content_negotiation_class: type[BaseContentNegotiation] = LenientNegotiation
     required_scope: str | None = None
     # Further scopes the operation needs: one that answers with what another scope guards.
     also_required_scopes: tuple[str, ...] = ()
