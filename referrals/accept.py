@@ -5,7 +5,7 @@ offered is that of the most specific range that matches it (``application/json``
 ``application/*`` over ``*/*``), and a weight of 0 means "not acceptable". DRF's own
 negotiation read no weights: it served the first type the client named at all, so
 ``Accept: application/fhir+json;q=0.1, application/json`` got FHIR, and ``application/json;q=0``
-got JSON. Pure: strings in, an index out (referrals.api_auth.QualityNegotiation asks).
+got JSON. Pure: strings in, an index out (referrals.negotiation.QualityNegotiation asks).
 """
 
 from __future__ import annotations
