@@ -1,114 +1,59 @@
 """Choosing a response's media type by the request's ``Accept``, as RFC 9110 (12.5.1) has it.
 
-Each media range carries a weight, ``q`` from 0 to 1 (1 when not given); the weight of a type
-offered is that of the most specific range that matches it (``application/json`` over
-``application/*`` over ``*/*``), and a weight of 0 means "not acceptable". DRF's own
-negotiation read no weights: it served the first type the client named at all, so
+The ranges are read by Django's own ``MediaType`` (django.http.request: the type, the
+parameters, the weight ``q``, 1 when not given or not a weight, and how specific the range is).
+What is ours is the choice: the weight of a type offered is that of the most specific range that
+covers it (``application/json`` over ``application/*`` over ``*/*``), and a weight of 0 means
+"not acceptable". Django's ``HttpRequest.get_preferred_type`` drops the ranges weighted 0 before
+it matches, so ``application/fhir+json;q=0, */*`` would still choose FHIR through ``*/*``; DRF's
+negotiation reads no weights at all: it served the first type the client named, so
 ``Accept: application/fhir+json;q=0.1, application/json`` got FHIR, and ``application/json;q=0``
 got JSON. Pure: strings in, an index out (referrals.negotiation.QualityNegotiation asks).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from operator import attrgetter
+from typing import Any, cast
 
-# RFC 9110 12.4.2: "0" to "1", at most three decimals.
-_QVALUE: Final = re.compile(r"0(\.\d{0,3})?|1(\.0{0,3})?")
-_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-
-Params = tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class MediaRange:
-    type: str
-    subtype: str
-    params: Params  # other than q, names lower-cased, in the order given
-    q: float
-
-    @property
-    def precedence(self) -> int:
-        """How specific the range is: ``*/*`` 0, ``type/*`` 1, ``type/subtype`` 2, and 3
-        with parameters (DRF's order, which a weight does not change)."""
-        if self.type == "*":
-            return 0
-        if self.subtype == "*":
-            return 1
-        return 3 if self.params else 2
-
-    def matches(self, offer: MediaRange) -> bool:
-        """The range covers the type offered. A parameter of the offer must be in the range
-        with its value; one only in the range (``indent=2``) is an instruction to the
-        renderer, as DRF reads it, not a condition."""
-        if self.type != "*" and self.type != offer.type:
-            return False
-        if self.subtype != "*" and self.subtype != offer.subtype:
-            return False
-        return all(item in self.params for item in offer.params)
+from django.http.request import MediaType
 
 
 @dataclass(frozen=True)
 class Choice:
     index: int  # of the type chosen among those offered
-    params: Params  # of the range that chose it (``indent``), for the renderer
+    params: Mapping[str, str]  # of the range that chose it, but its weight (``indent``)
 
 
-def parse_media_range(text: str) -> MediaRange | None:
-    """One element of an ``Accept`` list, or None when it is not a media range with a valid
-    weight (it is then left out: a malformed weight says nothing about the client's wish)."""
-    kind, *parameters = text.split(";")
-    type_, slash, subtype = kind.strip().lower().partition("/")
-    if not (slash and _TOKEN.fullmatch(type_) and _TOKEN.fullmatch(subtype)):
-        return None
-    if type_ == "*" and subtype != "*":
-        return None
-    params: list[tuple[str, str]] = []
-    q = 1.0
-    for parameter in parameters:
-        name, equals, value = parameter.strip().partition("=")
-        name, value = name.strip().lower(), value.strip()
-        if not (equals and _TOKEN.fullmatch(name)):
-            return None
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            value = value[1:-1]
-        if name == "q":
-            if not _QVALUE.fullmatch(value):
-                return None
-            q = float(value)
-        else:
-            params.append((name, value))
-    return MediaRange(type_, subtype, tuple(params), q)
-
-
-def parse_accept(elements: Iterable[str]) -> list[MediaRange]:
+def parse_accept(elements: Iterable[str]) -> list[MediaType]:
     """The media ranges of an ``Accept`` list already split at its commas (DRF's bounded
-    split), the malformed left out."""
-    ranges = (parse_media_range(element) for element in elements)
-    return [media_range for media_range in ranges if media_range is not None]
+    split); an element that is not ``type/subtype``, ``type/*`` or ``*/*`` is left out."""
+    ranges = (MediaType(element) for element in elements)
+    return [
+        media_range
+        for media_range in ranges
+        if media_range.sub_type and (media_range.main_type != "*" or media_range.sub_type == "*")
+    ]
 
 
-def weigh(offer: str, ranges: Sequence[MediaRange]) -> tuple[float, int, Params] | None:
-    """The weight the client gives a type offered, the precedence of the range that gave it
-    and that range's parameters; None when no range covers the type."""
-    offered = parse_media_range(offer)
-    if offered is None:
-        return None
-    covering = [media_range for media_range in ranges if media_range.matches(offered)]
+def weigh(offer: str, ranges: Sequence[MediaType]) -> tuple[float, int, MediaType] | None:
+    """The weight the client gives a type offered, how specific the range that gave it is, and
+    that range; None when no range covers the type."""
+    covering = [media_range for media_range in ranges if media_range.match(offer)]
     if not covering:
         return None
-    best = max(media_range.precedence for media_range in covering)
+    best = max(media_range.specificity for media_range in covering)
     # The most specific applies; two as specific (a range repeated): the higher weight.
     chosen = max(
-        (media_range for media_range in covering if media_range.precedence == best),
-        key=lambda media_range: media_range.q,
+        (media_range for media_range in covering if media_range.specificity == best),
+        key=attrgetter("quality"),
     )
-    return chosen.q, best, chosen.params
+    return chosen.quality, best, chosen
 
 
-def choose(offers: Sequence[str], ranges: Sequence[MediaRange]) -> Choice | None:
+def choose(offers: Sequence[str], ranges: Sequence[MediaType]) -> Choice | None:
     """The type to answer with, among those offered in the server's order of preference: the
     highest weight; at equal weights, the one the client named more specifically (``Accept:
     application/json, */*`` is JSON where FHIR comes first), then the server's order. None
@@ -119,23 +64,28 @@ def choose(offers: Sequence[str], ranges: Sequence[MediaRange]) -> Choice | None
         weight = weigh(offer, ranges)
         if weight is None or weight[0] <= 0:
             continue
-        q, precedence, params = weight
-        rank = (q, precedence, -index)
+        q, specificity, media_range = weight
+        rank = (q, specificity, -index)
         if best is None or rank > best:
-            best, choice = rank, Choice(index, params)
+            best, choice = rank, Choice(index, _params(media_range.range_params))
     return choice
 
 
-def refused(offer: str, ranges: Sequence[MediaRange]) -> bool:
+def refused(offer: str, ranges: Sequence[MediaType]) -> bool:
     """The client said the type is not acceptable: weighted 0 by the range that applies."""
     weight = weigh(offer, ranges)
     return weight is not None and weight[0] <= 0
 
 
-def with_params(media_type: str, params: Params) -> str:
+def with_params(media_type: str, params: Mapping[str, str]) -> str:
     """``application/json; indent=2``: the type offered with the chosen range's parameters,
     as DRF hands the renderer its accepted media type."""
-    offered = parse_media_range(media_type)
-    own = offered.params if offered is not None else ()
-    extra = [f"{name}={value}" for name, value in params if (name, value) not in own]
+    own = _params(MediaType(media_type).params)
+    extra = [f"{name}={value}" for name, value in params.items() if own.get(name) != value]
     return "; ".join([media_type, *extra])
+
+
+def _params(params: Mapping[str, Any]) -> Mapping[str, str]:
+    """A range's parameters: str, as django.utils.http.parse_header_parameters makes them
+    (django-stubs types them bytes)."""
+    return cast(Mapping[str, str], params)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.http.request import MediaType
 from rest_framework import exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
@@ -39,7 +40,7 @@ class QualityNegotiation(DefaultContentNegotiation):
         return renderer, accept.with_params(renderer.media_type, choice.params)
 
     def none_acceptable(
-        self, renderers: list[BaseRenderer], ranges: list[accept.MediaRange]
+        self, renderers: list[BaseRenderer], ranges: list[MediaType]
     ) -> tuple[BaseRenderer, str]:
         raise exceptions.NotAcceptable(available_renderers=renderers)
 
@@ -53,7 +54,7 @@ class LenientNegotiation(QualityNegotiation):
         return [r for r in renderers if r.format == format] or list(renderers)
 
     def none_acceptable(
-        self, renderers: list[BaseRenderer], ranges: list[accept.MediaRange]
+        self, renderers: list[BaseRenderer], ranges: list[MediaType]
     ) -> tuple[BaseRenderer, str]:
         for renderer in renderers:
             if not accept.refused(renderer.media_type, ranges):
