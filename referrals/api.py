@@ -20,8 +20,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import generics, serializers
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import exceptions, generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -31,6 +37,7 @@ from referrals import selectors, services
 from referrals.access import VIEW_HISTORY
 from referrals.api_auth import ApiView, StrictCharField, StrictSerializer, error_responses
 from referrals.audit import audit_record
+from referrals.etags import MalformedTags, Tags, parse_tags, tag_of, weak_match
 from referrals.links import KINDS, link_summary, stored_link_summary
 from referrals.models import (
     OPEN_STATUSES,
@@ -425,6 +432,39 @@ def _detail(referral: Referral, user: Any) -> dict[str, Any]:
     return dict(ReferralDetailSerializer(fresh).data)
 
 
+# --- versions (ETag, If-None-Match; docs/API.md §4) -------------------------------------
+
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        "The `ETag` of the copy you hold: `304` with no body while the referral is still "
+        "that version."
+    ),
+)
+NOT_MODIFIED = OpenApiResponse(
+    description="Unchanged since the version `If-None-Match` names: keep your copy."
+)
+
+
+def _conditional(request: Request, name: str) -> Tags | None:
+    """The tags of an If-Match or If-None-Match header; None when it is not sent."""
+    value = request.headers.get(name)
+    if value is None:
+        return None
+    try:
+        return parse_tags(value)
+    except MalformedTags:
+        raise exceptions.ValidationError(
+            {name: ['Send "*" or entity tags as the ETag header gave them, quotes included.']}
+        ) from None
+
+
+def _versioned(body: dict[str, Any]) -> Response:
+    return Response(body, headers={"ETag": tag_of(body)})
+
+
 class ReferralDetailView(ApiView):
     required_scope = Scope.REFERRALS_READ
     session_permissions = (VIEW_HISTORY,)  # the answer carries the history
@@ -432,17 +472,25 @@ class ReferralDetailView(ApiView):
     @extend_schema(
         operation_id="referral_get",
         summary="One referral with its history",
+        parameters=[IF_NONE_MATCH],
         responses={
             (200, "application/json"): ReferralDetailSerializer,
-            **error_responses(401, 403, 404, 429),
+            304: NOT_MODIFIED,
+            **error_responses(400, 401, 403, 404, 429),
         },
     )
     def get(self, request: Request, public_id: str) -> Response:
         referral = selectors.referral_get(user=request.user, public_id=public_id)
+        unless = _conditional(request, "If-None-Match")
         # The case's note, its links and its history with staff reasons: a look at patient
-        # data, audited as reading the case is (a review found it unrecorded).
+        # data, audited as reading the case is (a review found it unrecorded). A 304 too: it
+        # tells the reader that what it holds is still the case.
         audit_record(actor=request.user, action="api_view", obj=referral, request=request)
-        return Response(_detail(referral, request.user))
+        body = _detail(referral, request.user)
+        etag = tag_of(body)
+        if unless is not None and weak_match(unless, etag):
+            return Response(status=304, headers={"ETag": etag})
+        return Response(body, headers={"ETag": etag})
 
 
 # --- moves ---------------------------------------------------------------------------------------
@@ -472,12 +520,20 @@ class MoveView(ApiView):
             detail={k: v for k, v in values.items() if v and k != "reason"},
         )
         visible = selectors.referral_list(user=request.user).filter(pk=result.pk).exists()
-        return Response(_detail(result if visible else referral, request.user))
+        # Its ETag is that of the referral it answers with: for a reroute or a referral made
+        # again, the new one.
+        return _versioned(_detail(result if visible else referral, request.user))
 
     def perform(self, referral: Referral, actor: Any, values: dict[str, Any]) -> Referral:
         return services.referral_transition(
             referral=referral, action=self.action, actor=actor, reason=values.get("reason", "")
         )
+
+
+MOVE_RESPONSES: Final[dict[Any, Any]] = {
+    (200, "application/json"): ReferralDetailSerializer,
+    **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
+}
 
 
 def _move_view(action: str, input_serializer: Any, summary: str) -> type[MoveView]:
@@ -488,10 +544,7 @@ def _move_view(action: str, input_serializer: Any, summary: str) -> type[MoveVie
         operation_id=f"referral_{action}",
         summary=summary,
         request=input_serializer,
-        responses={
-            (200, "application/json"): ReferralDetailSerializer,
-            **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
-        },
+        responses=MOVE_RESPONSES,
     )
     def post(self: MoveView, request: Request, public_id: str) -> Response:
         return MoveView.post(self, request, public_id)
@@ -551,10 +604,7 @@ class RerouteView(_Reroute):
         operation_id="referral_reroute",
         summary="Reroute to another queue, with a reason; answers with the new referral",
         request=RerouteIn,
-        responses={
-            (200, "application/json"): ReferralDetailSerializer,
-            **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
-        },
+        responses=MOVE_RESPONSES,
     )
     def post(self, request: Request, public_id: str) -> Response:
         return super().post(request, public_id)
@@ -574,10 +624,7 @@ class ReferAgainView(_ReferAgain):
             "cleared since. Needs the `referrals:write` and `referrals:read` scopes."
         ),
         request=RequiredReasonIn,
-        responses={
-            (200, "application/json"): ReferralDetailSerializer,
-            **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
-        },
+        responses=MOVE_RESPONSES,
     )
     def post(self, request: Request, public_id: str) -> Response:
         return super().post(request, public_id)
@@ -588,10 +635,7 @@ class OverrideUrgencyView(_OverrideUrgency):
         operation_id="referral_override_urgency",
         summary="Change the urgency, with a reason",
         request=OverrideUrgencyIn,
-        responses={
-            (200, "application/json"): ReferralDetailSerializer,
-            **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
-        },
+        responses=MOVE_RESPONSES,
     )
     def post(self, request: Request, public_id: str) -> Response:
         return super().post(request, public_id)

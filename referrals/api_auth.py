@@ -222,10 +222,22 @@ REPLAYED_HEADER: Final = {
     }
 }
 
+# On one referral's answers: its read, and every move's (referrals.api).
+ETAG_HEADER: Final = {
+    "ETag": {
+        "description": "The referral's version (a strong entity tag): send it back in "
+        "`If-Match` to move the referral only if it has not changed since, or in "
+        "`If-None-Match` to read it only if it has.",
+        "schema": {"type": "string"},
+    }
+}
+VERSIONED_ANSWERS: Final = ("200", "304")
+
 
 def documented_headers(result: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
     """drf-spectacular post-processing hook: the response headers of RESPONSE_HEADERS on every
-    operation's answers with those statuses, and Idempotent-Replayed on a submission's 201."""
+    operation's answers with those statuses, Idempotent-Replayed on a submission's 201, and
+    ETag on a referral's read and moves (not the list's)."""
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
@@ -234,6 +246,12 @@ def documented_headers(result: dict[str, Any], **_kwargs: Any) -> dict[str, Any]
                     responses[code].setdefault("headers", {}).update(headers)
             if operation.get("operationId") == "intake_submit" and "201" in responses:
                 responses["201"].setdefault("headers", {}).update(REPLAYED_HEADER)
+            if operation.get("operationId", "").startswith("referral_") and (
+                operation["operationId"] != "referral_list"
+            ):
+                for code in VERSIONED_ANSWERS:
+                    if code in responses:
+                        responses[code].setdefault("headers", {}).update(ETAG_HEADER)
     return result
 
 
