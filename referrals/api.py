@@ -26,6 +26,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
+    inline_serializer,
 )
 from rest_framework import exceptions, generics, serializers
 from rest_framework.request import Request
@@ -37,11 +38,13 @@ from referrals import selectors, services
 from referrals.access import VIEW_HISTORY
 from referrals.api_auth import ApiView, StrictCharField, StrictSerializer, error_responses
 from referrals.audit import audit_record
-from referrals.etags import MalformedTags, Tags, parse_tags, tag_of, weak_match
+from referrals.errors import PreconditionFailed
+from referrals.etags import MalformedTags, Tags, parse_tags, strong_match, tag_of, weak_match
 from referrals.links import KINDS, link_summary, stored_link_summary
 from referrals.models import (
     OPEN_STATUSES,
     Action,
+    EventKind,
     Queue,
     Referral,
     ReferralIntake,
@@ -51,6 +54,7 @@ from referrals.models import (
 )
 from referrals.pagination import KeysetPagination
 from referrals.renderers import PlainJSONRenderer
+from referrals.services import Precondition
 
 # --- serializers ---------------------------------------------------------------------------------
 
@@ -432,8 +436,18 @@ def _detail(referral: Referral, user: Any) -> dict[str, Any]:
     return dict(ReferralDetailSerializer(fresh).data)
 
 
-# --- versions (ETag, If-None-Match; docs/API.md §4) -------------------------------------
+# --- versions (ETag, If-Match, If-None-Match; docs/API.md §5) -------------------------------------
 
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        "The `ETag` of the referral as you last read it (one or more, comma-separated, or "
+        "`*` for any): the move is made only if the referral is still that version, else "
+        "`412` and nothing is saved. Without it the move acts on the referral as it is now."
+    ),
+)
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match",
     OpenApiTypes.STR,
@@ -445,6 +459,20 @@ IF_NONE_MATCH = OpenApiParameter(
 )
 NOT_MODIFIED = OpenApiResponse(
     description="Unchanged since the version `If-None-Match` names: keep your copy."
+)
+PRECONDITION_FAILED = OpenApiResponse(
+    inline_serializer(
+        name="PreconditionFailed",
+        fields={
+            "errors": serializers.DictField(
+                child=serializers.ListField(child=serializers.CharField()),
+                help_text="`non_field_errors`: what the referral is now, and its last change.",
+            ),
+            "etag": serializers.CharField(help_text="The referral's version now (`ETag`)."),
+        },
+    ),
+    "The referral changed since the version `If-Match` names: nothing was saved. Read it "
+    "again (`GET`), check, and send the move with its new `ETag` if it still applies.",
 )
 
 
@@ -511,7 +539,10 @@ class MoveView(ApiView):
         data = self.input_serializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        result = self.perform(referral, request.user, values)
+        wanted = _conditional(request, "If-Match")
+        # "*" passes any referral that exists, and this one does (a 404 otherwise).
+        check = None if wanted is None or wanted == "*" else _still(wanted, request.user)
+        result = self.perform(referral, request.user, values, check)
         audit_record(
             actor=request.user,
             action=self.action,
@@ -524,15 +555,59 @@ class MoveView(ApiView):
         # again, the new one.
         return _versioned(_detail(result if visible else referral, request.user))
 
-    def perform(self, referral: Referral, actor: Any, values: dict[str, Any]) -> Referral:
+    def perform(
+        self, referral: Referral, actor: Any, values: dict[str, Any], check: Precondition | None
+    ) -> Referral:
         return services.referral_transition(
-            referral=referral, action=self.action, actor=actor, reason=values.get("reason", "")
+            referral=referral,
+            action=self.action,
+            actor=actor,
+            reason=values.get("reason", ""),
+            precondition=check,
         )
+
+
+def _still(wanted: Tags, user: Any) -> Precondition:
+    """If-Match, checked by the service on the referral under its lock: compared before the
+    lock, a colleague's move in between went through unseen."""
+
+    def check(locked: Referral) -> None:
+        current = _detail(locked, user)
+        etag = tag_of(current)
+        if not strong_match(wanted, etag):
+            raise PreconditionFailed(_changed(current, user), etag=etag)
+
+    return check
+
+
+def _changed(current: dict[str, Any], user: Any) -> str:
+    """What the referral is now and its last change, for a move refused by If-Match."""
+    now = str(Status(current["status"]).label)
+    if current["assigned_to"]:
+        now += f", assigned to {current['assigned_to']}"
+    now += f", {str(Urgency(current['urgency']).label).lower()}"
+    last = current["events"][-1]
+    actor = last["actor"] or "the clinic"
+    what = last["kind"].replace("_", " ")
+    if last["kind"] == EventKind.TRANSITION:
+        what = f"moved to {Status(last['to_status']).label.lower()}"
+    mine = (
+        " The last change was yours: if you are sending a move again after its answer was "
+        "lost, the first went through."
+        if last["actor"] and last["actor"] == user.get_username()
+        else ""
+    )
+    return (
+        "Nothing was saved: the referral changed since the version your If-Match names. It is "
+        f"now {now}; its last change: {what} by {actor} at {last['created_at']}.{mine} Read "
+        "it again, check, and send the move with its new ETag if it still applies."
+    )
 
 
 MOVE_RESPONSES: Final[dict[Any, Any]] = {
     (200, "application/json"): ReferralDetailSerializer,
     **error_responses(400, 401, 403, 404, 409, 413, 415, 429),
+    (412, "application/json"): PRECONDITION_FAILED,
 }
 
 
@@ -544,6 +619,7 @@ def _move_view(action: str, input_serializer: Any, summary: str) -> type[MoveVie
         operation_id=f"referral_{action}",
         summary=summary,
         request=input_serializer,
+        parameters=[IF_MATCH],
         responses=MOVE_RESPONSES,
     )
     def post(self: MoveView, request: Request, public_id: str) -> Response:
@@ -573,9 +649,15 @@ class _Reroute(MoveView):
     action = Action.REROUTE
     input_serializer = RerouteIn
 
-    def perform(self, referral: Referral, actor: Any, values: dict[str, Any]) -> Referral:
+    def perform(
+        self, referral: Referral, actor: Any, values: dict[str, Any], check: Precondition | None
+    ) -> Referral:
         return services.referral_reroute(
-            referral=referral, actor=actor, queue=values["queue"], reason=values["reason"]
+            referral=referral,
+            actor=actor,
+            queue=values["queue"],
+            reason=values["reason"],
+            precondition=check,
         )
 
 
@@ -583,9 +665,11 @@ class _ReferAgain(MoveView):
     action = "refer_again"
     input_serializer = RequiredReasonIn
 
-    def perform(self, referral: Referral, actor: Any, values: dict[str, Any]) -> Referral:
+    def perform(
+        self, referral: Referral, actor: Any, values: dict[str, Any], check: Precondition | None
+    ) -> Referral:
         return services.referral_refer_again(
-            referral=referral, actor=actor, reason=values["reason"]
+            referral=referral, actor=actor, reason=values["reason"], precondition=check
         )
 
 
@@ -593,9 +677,15 @@ class _OverrideUrgency(MoveView):
     action = "override_urgency"
     input_serializer = OverrideUrgencyIn
 
-    def perform(self, referral: Referral, actor: Any, values: dict[str, Any]) -> Referral:
+    def perform(
+        self, referral: Referral, actor: Any, values: dict[str, Any], check: Precondition | None
+    ) -> Referral:
         return services.referral_override_urgency(
-            referral=referral, actor=actor, urgency=values["urgency"], reason=values["reason"]
+            referral=referral,
+            actor=actor,
+            urgency=values["urgency"],
+            reason=values["reason"],
+            precondition=check,
         )
 
 
@@ -604,6 +694,7 @@ class RerouteView(_Reroute):
         operation_id="referral_reroute",
         summary="Reroute to another queue, with a reason; answers with the new referral",
         request=RerouteIn,
+        parameters=[IF_MATCH],
         responses=MOVE_RESPONSES,
     )
     def post(self, request: Request, public_id: str) -> Response:
@@ -624,6 +715,7 @@ class ReferAgainView(_ReferAgain):
             "cleared since. Needs the `referrals:write` and `referrals:read` scopes."
         ),
         request=RequiredReasonIn,
+        parameters=[IF_MATCH],
         responses=MOVE_RESPONSES,
     )
     def post(self, request: Request, public_id: str) -> Response:
@@ -635,6 +727,7 @@ class OverrideUrgencyView(_OverrideUrgency):
         operation_id="referral_override_urgency",
         summary="Change the urgency, with a reason",
         request=OverrideUrgencyIn,
+        parameters=[IF_MATCH],
         responses=MOVE_RESPONSES,
     )
     def post(self, request: Request, public_id: str) -> Response:

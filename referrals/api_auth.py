@@ -33,7 +33,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from intake.ratelimit import rate_limit_hit
 from intake.validation import NON_FIELD_ERRORS
 from referrals.access import VIEW_CASES, VIEW_REFERRALS, has_all
-from referrals.errors import QueueNotAllowed, ReasonRequired, ReferralError
+from referrals.errors import PreconditionFailed, QueueNotAllowed, ReasonRequired, ReferralError
 from referrals.models import Scope
 from referrals.negotiation import LenientNegotiation
 from referrals.tokens import api_token_authenticate, token_of
@@ -231,7 +231,7 @@ ETAG_HEADER: Final = {
         "schema": {"type": "string"},
     }
 }
-VERSIONED_ANSWERS: Final = ("200", "304")
+VERSIONED_ANSWERS: Final = ("200", "304", "412")
 
 
 def documented_headers(result: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
@@ -289,9 +289,14 @@ class RequestTooLarge(exceptions.APIException):
 
 
 def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
-    """Every error as ``{"errors": {...}}``; domain errors from the services as 400/404/409."""
+    """Every error as ``{"errors": {...}}``; domain errors from the services as 400/404/409,
+    and 412 (If-Match) with the referral's version now."""
     if isinstance(exc, ReasonRequired):
         return Response(errors_body({"reason": [exc.message]}), status=400)
+    if isinstance(exc, PreconditionFailed):
+        # The version now, in the body and as the ETag header a read would give.
+        body = errors_body({NON_FIELD_ERRORS: [exc.message]}, etag=exc.etag)
+        return Response(body, status=exc.status, headers={"ETag": exc.etag})
     if isinstance(exc, QueueNotAllowed):
         # Out-of-queue looks exactly like not-there: the caller learns nothing.
         exc = Http404()

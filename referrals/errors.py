@@ -38,3 +38,14 @@ class ChoiceRequired(InvalidInput):
 
 class QueueNotAllowed(ReferralError):
     pass
+
+
+class PreconditionFailed(ReferralError):
+    """The referral is no longer the version the request named (the API's If-Match): 412,
+    nothing saved. ``etag``: its tag now."""
+
+    status = 412
+
+    def __init__(self, message: str, *, etag: str) -> None:
+        super().__init__(message)
+        self.etag = etag

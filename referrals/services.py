@@ -53,6 +53,11 @@ from referrals.proposals import (
 )
 from referrals.tasks import announce_pending
 
+# Called with a referral under its lock, before a move's own checks: raises to refuse the move
+# (the API's If-Match compares the referral's tag there, not before the lock: a move between
+# the comparison and the lock went through on a stale tag).
+Precondition = Callable[[Referral], None]
+
 ASSIGNEE_ONLY = frozenset({Action.CONTACT, Action.SCHEDULE, Action.COMPLETE, Action.RELEASE})
 
 
@@ -334,13 +339,16 @@ def referral_transition(
     shown_status: str | None = None,
     shown_assignee: str | None = None,
     shown_again: str | None = None,
+    precondition: Precondition | None = None,
 ) -> Referral:
     """The one place a referral's status moves: lock, check the table, record, save.
 
     ``shown_status``, ``shown_assignee`` ("" for none) and ``shown_again`` (a closed
     referral's page: the referral made again from it, "" for none): the referral as the page
     the move was chosen on showed it (the case page sends them); the move is refused when it
-    has changed since (``_check_shown``)."""
+    has changed since (``_check_shown``). ``precondition``: called with the referral under
+    its lock before any other check of the move, to refuse it by raising (the API's
+    If-Match)."""
     move = TRANSITIONS.get(action)
     if move is None:
         raise TransitionNotAllowed(f"Unknown action {action!r}.")
@@ -349,6 +357,8 @@ def referral_transition(
         announce_pending(referral.pk)  # its creation is told before its first change
         locked = Referral.objects.select_for_update().get(pk=referral.pk)
         _check_queue(actor, locked.queue)
+        if precondition is not None:
+            precondition(locked)
         _check_shown(
             locked,
             actor=actor,
@@ -431,16 +441,23 @@ def referral_reroute(
     reason: str,
     shown_status: str | None = None,
     shown_assignee: str | None = None,
+    precondition: Precondition | None = None,
 ) -> Referral:
     """Close this referral as rerouted and propose one in another queue, linked to it.
 
-    ``shown_status``, ``shown_assignee``: as ``referral_transition`` takes them."""
+    ``shown_status``, ``shown_assignee``, ``precondition``: as ``referral_transition`` takes
+    them."""
     if queue not in Queue.values:
         raise ChoiceRequired("Choose one of the clinic's queues.")
     if queue == referral.queue:
         raise TransitionNotAllowed("The referral is already in that queue.")
     with transaction.atomic():
         lock_patient(referral.patient_id)
+        if precondition is not None:
+            # Before the refusals below, as referral_transition checks it before its own; the
+            # case first, then the referral, the order referral_transition takes them in.
+            announce_pending(referral.pk)
+            precondition(Referral.objects.select_for_update().get(pk=referral.pk))
         current = Referral.objects.only("queue", "red_flag_count").get(pk=referral.pk)
         if current.leaves_by_clearance:
             # A red flag leaves this queue only through its clearance, with its reason (a
@@ -496,7 +513,9 @@ def referral_reroute(
     return new
 
 
-def referral_refer_again(*, referral: Referral, actor: Any, reason: str) -> Referral:
+def referral_refer_again(
+    *, referral: Referral, actor: Any, reason: str, precondition: Precondition | None = None
+) -> Referral:
     """A new referral for the case of a referral completed, declined or cancelled by mistake,
     in the same queue, linked to it (``referred_again_from``). Closed statuses stay terminal:
     the closed referral is left as it was but for a history event naming the new one.
@@ -507,7 +526,8 @@ def referral_refer_again(*, referral: Referral, actor: Any, reason: str) -> Refe
     while the patient has an open referral in that queue (it is named), once the closed one
     has been referred again, for a specialty queue while a red flag of the patient stands,
     and for a review whose red flags were cleared since (referring again does not undo a
-    clearance). See docs/CLINICAL_DECISIONS.md (Referring again)."""
+    clearance). See docs/CLINICAL_DECISIONS.md (Referring again). ``precondition``: as
+    ``referral_transition`` takes it."""
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired(REASON_REQUIRED)
@@ -518,6 +538,8 @@ def referral_refer_again(*, referral: Referral, actor: Any, reason: str) -> Refe
         lock_patient(referral.patient_id)
         closed = Referral.objects.select_for_update().get(pk=referral.pk)
         _check_queue(actor, closed.queue)
+        if precondition is not None:
+            precondition(closed)
         _check_may_refer_again(closed, actor=actor)
         open_now = _open_referrals(closed.patient_id, [closed.queue])
         if open_now:
@@ -671,14 +693,20 @@ def _waiting_since(referral: Referral) -> dt.datetime:
 
 
 def referral_override_urgency(
-    *, referral: Referral, actor: Any, urgency: str, reason: str, shown: str | None = None
+    *,
+    referral: Referral,
+    actor: Any,
+    urgency: str,
+    reason: str,
+    shown: str | None = None,
+    precondition: Precondition | None = None,
 ) -> Referral:
     """A clinician's override, up or down, always with a recorded reason.
 
     ``shown``: the urgency the clinician saw when choosing (the case page sends it). The
     choice is refused when the urgency has changed since (a colleague's override, a new
     submission raising it): a page showing routine chose "urgent" as a raise, and lowered an
-    emergency set meanwhile."""
+    emergency set meanwhile. ``precondition``: as ``referral_transition`` takes it."""
     if urgency not in Urgency.values:
         # The urgencies it can take: the case page offers no other (the message named all three).
         others = [value for value in Urgency.values if value != referral.urgency]
@@ -690,6 +718,8 @@ def referral_override_urgency(
         announce_pending(referral.pk)  # the creation is told with the urgency it had
         locked = Referral.objects.select_for_update().get(pk=referral.pk)
         _check_queue(actor, locked.queue)
+        if precondition is not None:
+            precondition(locked)
         if locked.status not in OPEN_STATUSES:
             raise TransitionNotAllowed("Only an open referral's urgency can be changed.")
         if shown is not None and locked.urgency != shown:

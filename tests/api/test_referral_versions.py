@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from referrals.etags import tag_of
-from referrals.models import Referral
-from referrals.services import referral_decline
+from referrals.models import Referral, ReferralEvent
+from referrals.services import referral_claim, referral_decline, referral_override_urgency
 from tests.api.conftest import Api
 from tests.clinic_fixtures import submit
 
@@ -133,3 +133,195 @@ def test_the_schema_documents_the_etag_and_if_none_match(db):
             assert "ETag" in operations["post"]["responses"]["200"]["headers"], path
     listed = schema["paths"]["/api/v1/referrals"]["get"]["responses"]["200"]
     assert "ETag" not in listed.get("headers", {})
+
+
+# --- If-Match on the moves --------------------------------------------------------------------
+
+
+def post(api: Api, referral: Referral, move: str, body: dict | None = None, **headers: str):
+    return api.post(f"{detail_path(referral)}/{move}", body or {}, headers=headers)
+
+
+def test_a_move_naming_the_current_version_goes_through(api):
+    (referral,) = submit("V01").referrals
+    response = post(api, referral, "claim", **{"If-Match": etag(api, referral)})
+    assert response.status_code == 200
+    assert response.json()["status"] == "claimed"
+
+
+def test_a_move_naming_an_older_version_is_412_and_saves_nothing(api, chiropractor):
+    """A colleague claimed the referral after the partner read it: its decline, chosen on
+    what it read, is refused, with what the referral is now and its new version."""
+    (referral,) = submit("V01").referrals
+    read = etag(api, referral)
+    referral_claim(referral=referral, actor=chiropractor)
+    events = referral.events.count()
+    response = post(api, referral, "decline", {"reason": "Seen elsewhere"}, **{"If-Match": read})
+    assert response.status_code == 412
+    body = response.json()
+    (message,) = body["errors"]["non_field_errors"]
+    assert message.startswith("Nothing was saved: the referral changed since")
+    assert "It is now Claimed, assigned to chiro_carla, routine" in message
+    assert "moved to claimed by chiro_carla" in message
+    assert body["etag"] == response.headers["ETag"] == etag(api, referral)
+    referral.refresh_from_db()
+    assert referral.status == "claimed"
+    assert referral.events.count() == events
+
+
+def test_a_stale_version_is_412_before_the_moves_own_refusal(api, chiropractor):
+    # Claimed since: "already claimed" (409) would hide that the partner's copy is stale.
+    (referral,) = submit("V01").referrals
+    read = etag(api, referral)
+    referral_claim(referral=referral, actor=chiropractor)
+    assert post(api, referral, "claim", **{"If-Match": read}).status_code == 412
+    assert post(api, referral, "claim").status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("move", "body"),
+    [
+        ("reroute", {"queue": "podiatry", "reason": "Heel, not back"}),
+        ("override-urgency", {"urgency": "urgent", "reason": "Worse"}),
+        ("cancel", {"reason": "Moved away"}),
+    ],
+)
+def test_every_kind_of_move_checks_if_match(api, chiropractor, move, body):
+    (referral,) = submit("V01").referrals
+    read = etag(api, referral)
+    referral_override_urgency(
+        referral=referral, actor=chiropractor, urgency="emergency", reason="Red flag by phone"
+    )
+    response = post(api, referral, move, body, **{"If-Match": read})
+    assert response.status_code == 412, response.json()
+    referral.refresh_from_db()
+    assert (referral.status, referral.urgency) == ("new", "emergency")
+    assert not Referral.objects.filter(rerouted_from=referral).exists()
+
+
+def test_refer_again_checks_if_match(api, triage_lead):
+    (referral,) = submit("V01").referrals
+    closed = referral_decline(referral=referral, actor=triage_lead, reason="Seen elsewhere")
+    read = etag(api, closed)
+    ReferralEvent.objects.create(referral=closed, kind="note", actor=triage_lead, reason="x")
+    response = post(api, closed, "refer-again", {"reason": "Wrong case"}, **{"If-Match": read})
+    assert response.status_code == 412
+    assert not Referral.objects.filter(referred_again_from=closed).exists()
+
+
+@pytest.mark.parametrize("form", ["*", '"older", {tag}', '{tag},"other"'])
+def test_if_match_passes_with_star_or_a_list_naming_the_current_version(api, form):
+    (referral,) = submit("V01").referrals
+    header = form.format(tag=etag(api, referral))
+    assert post(api, referral, "claim", **{"If-Match": header}).status_code == 200
+
+
+def test_a_weak_tag_never_passes_if_match(api):
+    # RFC 9110 §13.1.1: If-Match compares strongly.
+    (referral,) = submit("V01").referrals
+    response = post(api, referral, "claim", **{"If-Match": f"W/{etag(api, referral)}"})
+    assert response.status_code == 412
+    referral.refresh_from_db()
+    assert referral.status == "new"
+
+
+@pytest.mark.parametrize("header", ["v1", '"v1', "", '"a" "b"'])
+def test_a_malformed_if_match_is_a_400_naming_the_header(api, header):
+    (referral,) = submit("V01").referrals
+    response = post(api, referral, "claim", **{"If-Match": header})
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["If-Match"]
+    referral.refresh_from_db()
+    assert referral.status == "new"
+
+
+def test_a_move_sent_again_after_its_answer_was_lost_is_412_saying_it_went_through(api):
+    """The retry story for moves (idempotency keys are a submission's): the same If-Match
+    refuses the second send, and says the change since was the sender's own."""
+    (referral,) = submit("V01").referrals
+    read = etag(api, referral)
+    first = post(api, referral, "claim", **{"If-Match": read})
+    again = post(api, referral, "claim", **{"If-Match": read})
+    assert again.status_code == 412
+    assert again.json()["etag"] == first.headers["ETag"]
+    assert "The last change was yours" in again.json()["errors"]["non_field_errors"][0]
+
+
+def test_a_move_without_if_match_acts_on_the_referral_as_it_is(api, chiropractor):
+    (referral,) = submit("V01").referrals
+    referral_override_urgency(
+        referral=referral, actor=chiropractor, urgency="urgent", reason="Worse by phone"
+    )
+    response = post(api, referral, "claim")
+    assert response.status_code == 200
+
+
+def test_the_schema_documents_if_match_and_412_on_every_move(db):
+    schema = Client().get("/api/schema/", headers={"Accept": "application/json"}).json()
+    moves = [
+        operations["post"]
+        for path, operations in schema["paths"].items()
+        if path.startswith("/api/v1/referrals/{public_id}/")
+    ]
+    assert len(moves) == 11
+    for move in moves:
+        assert "If-Match" in [p["name"] for p in move["parameters"] if p["in"] == "header"]
+        failed = move["responses"]["412"]
+        assert "ETag" in failed["headers"]
+        ref = failed["content"]["application/json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/PreconditionFailed"
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_if_match_is_compared_under_the_moves_lock_not_before_it(make_token):
+    """A colleague's change commits while the partner's move waits for the referral's lock:
+    compared before the lock, the partner's tag still matched and its move went through on
+    what it had not seen. The service compares under its lock, so the move is 412."""
+    import threading
+    import time
+
+    import psycopg
+    from django.db import connection
+    from psycopg.conninfo import make_conninfo
+
+    api = Api(make_token(name="GP portal").raw)
+    (referral,) = submit("V01").referrals
+    read = etag(api, referral)
+    params = connection.get_connection_params()
+    dsn = make_conninfo(
+        **{k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}}
+    )
+    answers: list[int] = []
+
+    def partner() -> None:
+        try:
+            answers.append(post(api, referral, "claim", **{"If-Match": read}).status_code)
+        finally:
+            connection.close()
+
+    with psycopg.connect(dsn) as colleague:
+        colleague.execute(
+            "SELECT id FROM referrals_referral WHERE id = %s FOR UPDATE", [referral.pk]
+        )
+        thread = threading.Thread(target=partner)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the partner's move waits for the lock
+            (waiting,) = colleague.execute(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()"
+            ).fetchone()
+            if waiting:
+                break
+            time.sleep(0.02)
+        assert waiting, "the partner's move never waited for the referral's lock"
+        colleague.execute(
+            "UPDATE referrals_referral SET note = note || ' Phoned: worse.' WHERE id = %s",
+            [referral.pk],
+        )
+        colleague.commit()
+    thread.join(timeout=30)
+    assert answers == [412]
+    referral.refresh_from_db()
+    assert referral.status == "new"
+    assert referral.note.endswith("Phoned: worse.")
