@@ -325,3 +325,18 @@ def test_if_match_is_compared_under_the_moves_lock_not_before_it(make_token):
     referral.refresh_from_db()
     assert referral.status == "new"
     assert referral.note.endswith("Phoned: worse.")
+
+
+def test_a_submissions_retry_replays_its_stored_answer_whatever_if_match_says(api):
+    """docs/API.md: If-Match is the moves'; a submission (no version yet) does not read it,
+    and its Idempotency-Key replay is the stored answer."""
+    from tests.api.conftest import intake_body
+
+    body = intake_body("V01")
+    first = api.post("/api/v1/intakes", body, headers={"Idempotency-Key": "portal-1"})
+    again = api.post(
+        "/api/v1/intakes", body, headers={"Idempotency-Key": "portal-1", "If-Match": '"stale"'}
+    )
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
