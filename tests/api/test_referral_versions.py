@@ -138,7 +138,7 @@ def test_the_schema_documents_the_etag_and_if_none_match(db):
 # --- If-Match on the moves --------------------------------------------------------------------
 
 
-def post(api: Api, referral: Referral, move: str, body: dict | None = None, **headers: str):
+def post(api: Api, referral: Referral, move: str, body: dict | None = None, /, **headers: str):
     return api.post(f"{detail_path(referral)}/{move}", body or {}, headers=headers)
 
 
@@ -308,9 +308,10 @@ def test_if_match_is_compared_under_the_moves_lock_not_before_it(make_token):
         thread.start()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # until the partner's move waits for the lock
-            (waiting,) = colleague.execute(
+            row = colleague.execute(
                 "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()"
             ).fetchone()
+            waiting = row[0] if row is not None else 0
             if waiting:
                 break
             time.sleep(0.02)

@@ -579,7 +579,7 @@ def _write_other_open_cases(count: int) -> None:
     with every earlier test's rolled-back rows: a date-of-birth search's referrals were read
     by referral_queue_order_idx, filtered, after some tests and not others (and passed in the
     whole suite only because an earlier file's ANALYZE had left its row counts behind)."""
-    fields = [f.column for f in Intake._meta.concrete_fields if f.column != "id"]
+    fields = [c for f in Intake._meta.concrete_fields if (c := f.column) and c != "id"]
     made = {
         "public_id": "gen_random_uuid()",
         "reference": "'Z' || patient.n",
