@@ -839,7 +839,17 @@ def intake_clear_red_flag(
                     status=Status.ENTERED_IN_ERROR
                 )
             )
-            closed = fed.filter(status=Status.COMPLETED).exclude(superseded).order_by("-id").first()
+            # Locked, as the open review is: marking it entered in error (referral_transition
+            # locks the referral alone) between this read and the commit left the clearance
+            # acting on a review called wrong. PostgreSQL reads the row again once its lock is
+            # given, and passes it over if it is no longer completed.
+            closed = (
+                fed.filter(status=Status.COMPLETED)
+                .exclude(superseded)
+                .order_by("-id")
+                .select_for_update(of=("self",))
+                .first()
+            )
             if closed is None:
                 _check_shown_review(fed, None, actor=actor, shown=shown_review, status=shown_status)
                 raise TransitionNotAllowed("There is no open urgent medical review for this case.")

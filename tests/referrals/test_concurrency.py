@@ -284,3 +284,68 @@ def test_two_refer_agains_and_a_submission_at_once_leave_one_open_referral(
             == Referral.objects.filter(referred_again_from=referral).count()
             <= 1
         )
+
+
+def test_a_completed_review_marked_entered_in_error_meanwhile_is_not_cleared_on_its_account(
+    medical_reviewer,
+):
+    """A red flag left on a review completed by its work is cleared on that review's account;
+    a colleague marking the review entered in error while the clearance runs (a move that locks
+    the referral alone) must not be passed over: the clearance read the completed review
+    without its lock, and released queues on the account of a review called wrong."""
+    import time
+
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    from intake.models import Intake
+    from referrals.services import (
+        intake_clear_red_flag,
+        referral_complete,
+        referral_contact,
+        referral_schedule,
+    )
+
+    case = submit("V09")
+    (review,) = [r for r in case.referrals if r.queue == "urgent_medical_review"]
+    for move in (referral_claim, referral_contact, referral_schedule, referral_complete):
+        review = move(referral=review, actor=medical_reviewer)
+    params = connection.get_connection_params()
+    dsn = make_conninfo(
+        **{k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}}
+    )
+    outcomes: list[Any] = []
+
+    def reviewer() -> None:
+        try:
+            outcomes.append(
+                intake_clear_red_flag(intake=case.intake, actor=medical_reviewer, reason="Seen")
+            )
+        except TransitionNotAllowed as exc:
+            outcomes.append(exc)
+        finally:
+            connection.close()
+
+    with psycopg.connect(dsn) as colleague:
+        colleague.execute("SELECT id FROM referrals_referral WHERE id = %s FOR UPDATE", [review.pk])
+        thread = threading.Thread(target=reviewer)
+        thread.start()
+        waiting = 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the clearance waits for the review's lock
+            row = colleague.execute(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()"
+            ).fetchone()
+            waiting = row[0] if row is not None else 0
+            if waiting:
+                break
+            time.sleep(0.02)
+        colleague.execute(
+            "UPDATE referrals_referral SET status = 'entered_in_error' WHERE id = %s", [review.pk]
+        )
+        colleague.commit()
+    thread.join(timeout=30)
+    assert waiting, "the clearance never waited for the review's lock"
+    (outcome,) = outcomes
+    assert isinstance(outcome, TransitionNotAllowed), outcome
+    assert Intake.objects.get(pk=case.intake.pk).red_flag_cleared_at is None
