@@ -587,19 +587,19 @@ def _changed(current: dict[str, Any], user: Any) -> str:
         now += f", assigned to {current['assigned_to']}"
     now += f", {str(Urgency(current['urgency']).label).lower()}"
     last = current["events"][-1]
+    # Who made the last change, "you" for the sender: a move sent again after its answer was
+    # lost finds its own first send there, named. Not more: the version also changes with what
+    # records no change (the due time passing, the note), so "yours" alone does not say that a
+    # first send went through (it said so, where nothing had: a review found it).
     actor = last["actor"] or "the clinic"
+    if last["actor"] and last["actor"] == user.get_username():
+        actor = "you"
     what = last["kind"].replace("_", " ")
     if last["kind"] == EventKind.TRANSITION:
         what = f"moved to {Status(last['to_status']).label.lower()}"
-    mine = (
-        " The last change was yours: if you are sending a move again after its answer was "
-        "lost, the first went through."
-        if last["actor"] and last["actor"] == user.get_username()
-        else ""
-    )
     return (
         "Nothing was saved: the referral changed since the version your If-Match names. It is "
-        f"now {now}; its last change: {what} by {actor} at {last['created_at']}.{mine} Read "
+        f"now {now}; its last change: {what} by {actor} at {last['created_at']}. Read "
         "it again, check, and send the move with its new ETag if it still applies."
     )
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from referrals.etags import tag_of
-from referrals.models import Referral, ReferralEvent
-from referrals.services import referral_claim, referral_decline, referral_override_urgency
+from referrals.models import Referral
+from referrals.services import (
+    referral_claim,
+    referral_decline,
+    referral_override_urgency,
+    referral_refer_again,
+)
 from tests.api.conftest import Api
 from tests.clinic_fixtures import submit
 
@@ -203,10 +211,21 @@ def test_refer_again_checks_if_match(api, triage_lead):
     (referral,) = submit("V01").referrals
     closed = referral_decline(referral=referral, actor=triage_lead, reason="Seen elsewhere")
     read = etag(api, closed)
-    ReferralEvent.objects.create(referral=closed, kind="note", actor=triage_lead, reason="x")
+    # A colleague refers it again meanwhile: the closed referral's history names the new one.
+    referral_refer_again(referral=closed, actor=triage_lead, reason="Declined by mistake")
+    made = Referral.objects.get(referred_again_from=closed)
     response = post(api, closed, "refer-again", {"reason": "Wrong case"}, **{"If-Match": read})
     assert response.status_code == 412
-    assert not Referral.objects.filter(referred_again_from=closed).exists()
+    assert list(Referral.objects.filter(referred_again_from=closed)) == [made]
+
+
+def test_refer_again_with_if_match_on_an_unchanged_referral_goes_through(api, triage_lead):
+    (referral,) = submit("V01").referrals
+    closed = referral_decline(referral=referral, actor=triage_lead, reason="Seen elsewhere")
+    read = etag(api, closed)
+    response = post(api, closed, "refer-again", {"reason": "Wrong case"}, **{"If-Match": read})
+    assert response.status_code == 200
+    assert Referral.objects.filter(referred_again_from=closed).count() == 1
 
 
 @pytest.mark.parametrize("form", ["*", '"older", {tag}', '{tag},"other"'])
@@ -235,16 +254,35 @@ def test_a_malformed_if_match_is_a_400_naming_the_header(api, header):
     assert referral.status == "new"
 
 
-def test_a_move_sent_again_after_its_answer_was_lost_is_412_saying_it_went_through(api):
+def test_a_move_sent_again_after_its_answer_was_lost_is_412_naming_the_senders_move(api):
     """The retry story for moves (idempotency keys are a submission's): the same If-Match
-    refuses the second send, and says the change since was the sender's own."""
+    refuses the second send, and names the change since as the sender's own move."""
     (referral,) = submit("V01").referrals
     read = etag(api, referral)
     first = post(api, referral, "claim", **{"If-Match": read})
     again = post(api, referral, "claim", **{"If-Match": read})
     assert again.status_code == 412
     assert again.json()["etag"] == first.headers["ETag"]
-    assert "The last change was yours" in again.json()["errors"]["non_field_errors"][0]
+    assert (
+        "its last change: moved to claimed by you at"
+        in again.json()["errors"]["non_field_errors"][0]
+    )
+
+
+def test_a_412_after_the_due_time_passed_does_not_say_a_move_went_through(api):
+    """The version changes when the referral falls overdue, which records no change: a move
+    sent on a copy read before is refused, and its message must not tell the sender that a
+    first send went through (it did, from "the last change was yours": a review found it)."""
+    (referral,) = submit("V01").referrals
+    read = etag(api, referral)
+    Referral.objects.filter(pk=referral.pk).update(due_at=timezone.now() - dt.timedelta(hours=1))
+    refused = post(api, referral, "claim", **{"If-Match": read})
+    assert refused.status_code == 412
+    message = refused.json()["errors"]["non_field_errors"][0]
+    assert "went through" not in message
+    assert "its last change: created by the clinic" in message
+    referral.refresh_from_db()
+    assert referral.status == "new"
 
 
 def test_a_move_without_if_match_acts_on_the_referral_as_it_is(api, chiropractor):
