@@ -506,6 +506,7 @@ class IdempotencyRecord(models.Model):
 class WebhookEvent(models.TextChoices):
     INTAKE_SUBMITTED = "intake.submitted", _("Intake submitted")
     REFERRAL_STATUS_CHANGED = "referral.status_changed", _("Referral status changed")
+    REFERRAL_URGENCY_CHANGED = "referral.urgency_changed", _("Referral urgency changed")
 
 
 class WebhookEndpoint(models.Model):

@@ -743,6 +743,7 @@ def referral_override_urgency(
             to_urgency=urgency,
             reason=reason,
         )
+        webhooks.on_referral_urgency_changed(locked, old, cause=webhooks.UrgencyCause.OVERRIDE)
     return locked
 
 

@@ -1,9 +1,10 @@
 """Webhooks: an outbox written with the change, delivered after commit, signed, retried.
 
-A delivery row is written in the same transaction as the intake or the status change it
-reports, so a receiver never hears of a change that rolled back and never misses one that
-committed. The task sends it after commit and retries with exponential backoff. Payloads carry
-ids, the reference, the event type and statuses: no answers, names or free text.
+A delivery row is written in the same transaction as the intake, the status change or the
+change of urgency it reports, so a receiver never hears of a change that rolled back and never
+misses one that committed. The task sends it after commit and retries with exponential
+backoff. Payloads carry ids, the reference, the event type, statuses and urgencies: no answers,
+names or free text.
 """
 
 from __future__ import annotations
@@ -115,6 +116,16 @@ def _referral_data(referral: Referral) -> dict[str, Any]:
     }
 
 
+def _opening_case(referral: Referral) -> Intake:
+    if Referral.intake.is_cached(referral):
+        return referral.intake
+    return Intake.objects.only("public_id", "reference").get(pk=referral.intake_id)
+
+
+def _case_data(intake: Intake) -> dict[str, Any]:
+    return {"id": str(intake.public_id), "reference": intake.reference}
+
+
 def on_intake_submitted(intake: Intake, referrals: Iterable[Referral]) -> None:
     def data() -> dict[str, Any]:
         return {
@@ -141,20 +152,40 @@ def on_referral_status_changed(
     referral: Referral, previous_status: str, *, endpoints: list[WebhookEndpoint] | None = None
 ) -> None:
     def data() -> dict[str, Any]:
-        intake = (
-            referral.intake
-            if Referral.intake.is_cached(referral)
-            else Intake.objects.only("public_id", "reference").get(pk=referral.intake_id)
-        )
         return {
             "referral": {
                 **_referral_data(referral),
                 "previous_status": previous_status or None,
             },
-            "intake": {"id": str(intake.public_id), "reference": intake.reference},
+            "intake": _case_data(_opening_case(referral)),
         }
 
     webhooks_record(event_type=WebhookEvent.REFERRAL_STATUS_CHANGED, data=data, endpoints=endpoints)
+
+
+class UrgencyCause:
+    """Why an open referral's urgency changed (``referral.urgency_changed``'s ``cause``)."""
+
+    OVERRIDE: Final = "override"  # a clinician's override, up or down
+    SUBMISSION: Final = "submission"  # a later submission of the patient joined and raised it
+    REROUTE: Final = "reroute"  # a case rerouted into it raised it
+
+
+def on_referral_urgency_changed(
+    referral: Referral, previous_urgency: str, *, cause: str, intake: Intake | None = None
+) -> None:
+    """``intake``: the case that raised it (a submission, a reroute); by default the case that
+    opened the referral, as ``referral.status_changed`` names it. Never the override's reason:
+    free text."""
+
+    def data() -> dict[str, Any]:
+        return {
+            "referral": {**_referral_data(referral), "previous_urgency": previous_urgency},
+            "intake": _case_data(intake or _opening_case(referral)),
+            "cause": cause,
+        }
+
+    webhooks_record(event_type=WebhookEvent.REFERRAL_URGENCY_CHANGED, data=data)
 
 
 # --- delivery -----------------------------------------------------------------------------------
