@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.tasks import TaskResultStatus, task
 from django.utils import timezone
 
@@ -58,23 +60,81 @@ def announce_intake(
     A task that failed or whose worker died leaves the intake unannounced, and
     ``announce_missed`` enqueues it again (a review found such cases' webhooks and alerts lost
     for good); one already announced is left alone, so each is recorded once. The mail server
-    being away delays the alerts only, not the webhooks."""
-    intake = Intake.objects.only("public_id", "reference", "urgency", "announced_at").get(
-        pk=intake_id
-    )
+    being away delays the alerts only, not the webhooks.
+
+    The open referrals it joined and raised are told as ``referral.urgency_changed`` (cause
+    "submission"), after the announcement of any earlier case feeding them that the worker has
+    not reached yet (this task may run before an earlier one's): a subscriber hears of a
+    referral's creation before its raise."""
+    intake = Intake.objects.only(
+        "public_id", "reference", "urgency", "announced_at", "submitted_at"
+    ).get(pk=intake_id)
     if intake.announced_at is not None:
         return 0
     found = Referral.objects.select_related("intake").filter(pk__in=referral_ids)
     referrals = {r.pk: r for r in found}
     with transaction.atomic():
+        raises = _raises_by(intake, set(referral_ids) - set(created_ids))
+        _announce_earlier(intake, {event.referral_id for event in raises})
         if not Intake.objects.select_for_update().filter(pk=intake_id, announced_at=None):
             return 0  # another run of this task got there first
         webhooks.on_intake_submitted(intake, [referrals[pk] for pk in referral_ids])
         webhooks.on_referrals_created([referrals[pk] for pk in created_ids])
+        for event in raises:
+            webhooks.on_referral_urgency_changed(
+                referrals[event.referral_id],
+                event.from_urgency,
+                cause=webhooks.UrgencyCause.SUBMISSION,
+                intake=intake,
+                urgency=event.to_urgency,
+            )
         for pk in notify_ids:
             notify_queue_staff.enqueue(pk)  # a task row of this transaction
         Intake.objects.filter(pk=intake_id).update(announced_at=timezone.now())
     return len(notify_ids)
+
+
+def _raises_by(intake: Intake, joined: set[int]) -> list[ReferralEvent]:
+    """The raises of urgency the case made on the open referrals it joined (``joined``: none
+    read for a case that only opened referrals, most of them)."""
+    if not joined:
+        return []
+    return list(
+        ReferralEvent.objects.filter(
+            referral_id__in=joined, kind=EventKind.URGENCY_RAISED, data__intake=intake.reference
+        )
+        .only("referral_id", "from_urgency", "to_urgency")
+        .order_by("referral_id")
+    )
+
+
+def _announce_earlier(intake: Intake, referral_ids: set[int]) -> None:
+    """Announce each case submitted before ``intake`` that feeds ``referral_ids`` and is not
+    announced yet, in ``announce_pending``'s order (submitted_at, id), ``intake`` coming after
+    them as it does there: the two never lock cases in opposite orders."""
+    if not referral_ids:
+        return
+    earlier = _unannounced(referral_ids).filter(
+        Q(submitted_at__lt=intake.submitted_at)
+        | Q(submitted_at=intake.submitted_at, pk__lt=intake.pk)
+    )
+    for case in earlier:
+        announce_intake.call(case.pk, *announcement_of(case))
+
+
+def _unannounced(referral_ids: Collection[int]) -> QuerySet[Intake]:
+    """The cases feeding ``referral_ids`` that the worker has not announced, in the order they
+    are announced (and locked)."""
+    return (
+        Intake.objects.filter(
+            pk__in=ReferralIntake.objects.filter(referral_id__in=referral_ids).values("intake_id"),
+            announced_at=None,
+        )
+        .only("id", "reference")
+        # The clearance's order (submitted_at, id): created_at can run the other way for two
+        # cases sent at once, and the two would then lock each other's cases (a review).
+        .order_by("submitted_at", "id")
+    )
 
 
 def announcement_of(intake: Intake) -> tuple[list[int], list[int], list[int]]:
@@ -112,16 +172,7 @@ def announce_pending(referral_id: int) -> int:
     "claimed". Taken before the referral's row lock, in the order a red-flag clearance takes
     them (the case, then its referral). The queued task then finds the case announced.
     """
-    pending = (
-        Intake.objects.filter(
-            pk__in=ReferralIntake.objects.filter(referral_id=referral_id).values("intake_id"),
-            announced_at=None,
-        )
-        .only("id", "reference")
-        # The clearance's order (submitted_at, id): created_at can run the other way for two
-        # cases sent at once, and the two would then lock each other's cases (a review).
-        .order_by("submitted_at", "id")
-    )
+    pending = _unannounced([referral_id])
     announced = 0
     for intake in pending:
         announced += 1

@@ -248,6 +248,45 @@ def test_a_claim_and_the_workers_announcement_at_once_tell_the_case_once(setting
         assert changes == ["new", "claimed"], changes
 
 
+def test_a_raising_cases_announcement_and_a_claim_at_once_tell_each_change_once_in_order(
+    settings, medical_reviewer
+):
+    """The worker announcing a case that raised a review (announcing the earlier case that
+    opened it first) and a claim of the review (announcing both cases first) at the same
+    instant: neither deadlocks, each change is told once, creation, raise, claim."""
+    from referrals.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+    from referrals.tasks import announce_intake, announcement_of
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    endpoint = WebhookEndpoint.objects.create(
+        name="Partner", url="http://127.0.0.1:9/hook", secret="s", events=WebhookEvent.values
+    )
+    for attempt in range(5):
+        patient = details(phone=f"07700 90040{attempt}")
+        (review,) = submit("V17", patient=patient).referrals
+        later = submit("V09", patient=patient)  # raises the review to emergency
+        arguments = announcement_of(later.intake)
+        outcomes = run_at_once(
+            lambda r=review: referral_claim(referral=r, actor=medical_reviewer),
+            lambda i=later.intake.pk, a=arguments: announce_intake.call(i, *a),
+        )
+        assert [kind for kind, _ in outcomes] == ["ok", "ok"], outcomes
+        told = [
+            (d.event_type, d.payload["data"]["referral"])
+            for d in WebhookDelivery.objects.filter(
+                endpoint=endpoint, payload__data__referral__id=str(review.public_id)
+            ).order_by("id")
+        ]
+        assert [
+            (event, referral.get("previous_status"), referral.get("previous_urgency"))
+            for event, referral in told
+        ] == [
+            (WebhookEvent.REFERRAL_STATUS_CHANGED, None, None),
+            (WebhookEvent.REFERRAL_URGENCY_CHANGED, None, "urgent"),
+            (WebhookEvent.REFERRAL_STATUS_CHANGED, "new", None),
+        ], told
+
+
 def test_two_refer_agains_and_a_submission_at_once_leave_one_open_referral(
     chiropractor, second_chiropractor
 ):

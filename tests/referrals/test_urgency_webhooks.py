@@ -8,13 +8,19 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
+from intake.bulk import BulkSubmission, intake_submit_bulk
+from intake.models import Intake
 from referrals.admin_integrations import WebhookEndpointForm
-from referrals.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from referrals.models import Referral, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from referrals.services import referral_claim, referral_contact, referral_override_urgency
-from tests.clinic_fixtures import submit
+from referrals.tasks import announce_intake, announcement_of
+from tests.clinic_fixtures import details, submit, worked_case
 
 URGENCY_CHANGED = WebhookEvent.REFERRAL_URGENCY_CHANGED
+STATUS_CHANGED = WebhookEvent.REFERRAL_STATUS_CHANGED
+DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
 def _endpoint(*events: str, name: str = "Partner") -> WebhookEndpoint:
@@ -124,3 +130,188 @@ def test_an_override_is_told_after_the_status_changes_before_it(chiropractor: Us
     ]
     # Receivers order by the payload's created_at.
     assert [t[2] for t in told] == sorted(t[2] for t in told)
+
+
+# --- a later submission joining an open referral ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_submission_that_raises_an_open_referral_is_told_once_naming_the_case():
+    endpoint = _endpoint(URGENCY_CHANGED)
+    person = details(phone="07700 900123")
+    (review,) = submit("V17", patient=person).referrals  # urgent medical review, urgent
+    later = submit("V09", patient=person)  # an emergency: joins the review and raises it
+    assert later.referrals[0].pk == review.pk
+    (payload,) = _payloads(endpoint)
+    assert payload["data"] == {
+        "referral": {
+            "id": str(review.public_id),
+            "queue": "urgent_medical_review",
+            "status": "new",
+            "urgency": "emergency",
+            "previous_urgency": "urgent",
+        },
+        "intake": {"id": str(later.intake.public_id), "reference": later.intake.reference},
+        "cause": "submission",
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("first", "then"), [("V09", "V09"), ("V09", "V17"), ("V01", "V01")])
+def test_a_submission_joining_at_the_same_or_a_lower_urgency_tells_nothing(first, then):
+    endpoint = _endpoint(URGENCY_CHANGED)
+    person = details(phone="07700 900123")
+    (referral,) = submit(first, patient=person).referrals
+    joined = submit(then, patient=person)
+    assert joined.referrals[0].pk == referral.pk
+    assert Referral.objects.get(pk=referral.pk).urgency == referral.urgency  # never lowered
+    assert _payloads(endpoint) == []
+
+
+@pytest.mark.django_db
+def test_a_raising_submission_that_rolls_back_tells_nothing():
+    endpoint = _endpoint(URGENCY_CHANGED)
+    person = details(phone="07700 900123")
+    (review,) = submit("V17", patient=person).referrals
+
+    def submit_then_fail() -> None:
+        with transaction.atomic():
+            submit("V09", patient=person)
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        submit_then_fail()
+    assert Referral.objects.get(pk=review.pk).urgency == "urgent"
+    assert _payloads(endpoint) == []
+
+
+@pytest.mark.django_db
+def test_an_endpoint_not_subscribed_hears_nothing_of_a_raise():
+    others = _endpoint(WebhookEvent.INTAKE_SUBMITTED, STATUS_CHANGED)
+    person = details(phone="07700 900123")
+    submit("V17", patient=person)
+    submit("V09", patient=person)
+    assert not WebhookDelivery.objects.filter(event_type=URGENCY_CHANGED).exists()
+    assert len(_payloads(others, WebhookEvent.INTAKE_SUBMITTED)) == 2
+
+
+def _told(endpoint: WebhookEndpoint) -> list[tuple[str, str]]:
+    """(event, what it tells) in the order recorded."""
+    told = []
+    for delivery in WebhookDelivery.objects.filter(endpoint=endpoint).order_by("id"):
+        data = delivery.payload["data"]
+        if delivery.event_type == WebhookEvent.INTAKE_SUBMITTED:
+            what = data["intake"]["reference"]
+        elif delivery.event_type == STATUS_CHANGED:
+            what = f"{data['referral']['previous_status']}->{data['referral']['status']}"
+        else:
+            what = f"{data['referral']['previous_urgency']}->{data['referral']['urgency']}"
+        told.append((delivery.event_type, what))
+    return told
+
+
+@pytest.mark.django_db
+def test_a_raise_told_by_the_worker_before_the_earlier_cases_announcement_waits_for_it(
+    settings,
+):
+    """The worker may run the later case's announcement first: the referral's creation, by the
+    earlier case, is still told before its raise."""
+    settings.TASKS = DATABASE_QUEUE  # the announcements wait in the queue
+    endpoint = _endpoint(*WebhookEvent.values)
+    person = details(phone="07700 900123")
+    first = submit("V17", patient=person)
+    second = submit("V09", patient=person)
+    assert announce_intake.call(second.intake.pk, *announcement_of(second.intake)) == 1
+    assert _told(endpoint) == [
+        (WebhookEvent.INTAKE_SUBMITTED, first.intake.reference),
+        (STATUS_CHANGED, "None->new"),
+        (WebhookEvent.INTAKE_SUBMITTED, second.intake.reference),
+        (URGENCY_CHANGED, "urgent->emergency"),
+    ]
+    # The first's own task, run later, finds it told.
+    assert announce_intake.call(first.intake.pk, *announcement_of(first.intake)) == 0
+    assert len(_told(endpoint)) == 4
+
+
+@pytest.mark.django_db
+def test_a_raise_the_worker_has_not_told_is_told_before_a_later_move(
+    settings, medical_reviewer: User
+):
+    settings.TASKS = DATABASE_QUEUE
+    endpoint = _endpoint(*WebhookEvent.values)
+    person = details(phone="07700 900123")
+    (review,) = submit("V17", patient=person).referrals
+    second = submit("V09", patient=person)
+    referral_claim(referral=review, actor=medical_reviewer)
+    referral_override_urgency(
+        referral=review, actor=medical_reviewer, urgency="urgent", reason="Seen: not so bad."
+    )
+    assert [event for event, _ in _told(endpoint)] == [
+        WebhookEvent.INTAKE_SUBMITTED,
+        STATUS_CHANGED,
+        WebhookEvent.INTAKE_SUBMITTED,
+        URGENCY_CHANGED,
+        STATUS_CHANGED,
+        URGENCY_CHANGED,
+    ]
+    raised, overridden = _payloads(endpoint)
+    assert (raised["data"]["cause"], raised["data"]["intake"]["reference"]) == (
+        "submission",
+        second.intake.reference,
+    )
+    assert raised["data"]["referral"]["urgency"] == "emergency"
+    assert overridden["data"]["cause"] == "override"
+    assert overridden["data"]["referral"]["previous_urgency"] == "emergency"
+    assert Intake.objects.filter(announced_at=None).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_raise_told_late_names_the_urgency_it_raised_to_not_a_later_one(
+    settings, medical_reviewer: User
+):
+    """Two raises of one referral before the worker ran: each is told as it was."""
+    settings.TASKS = DATABASE_QUEUE
+    endpoint = _endpoint(URGENCY_CHANGED)
+    person = details(phone="07700 900123")
+    (review,) = submit("V17", patient=person).referrals
+    referral_override_urgency(
+        referral=review, actor=medical_reviewer, urgency="routine", reason="Seen: healing."
+    )
+    second = submit("V17", patient=person)  # raises it back to urgent
+    third = submit("V09", patient=person)  # and this one to emergency
+    for case in (second, third):
+        announce_intake.call(case.intake.pk, *announcement_of(case.intake))
+    told = [
+        (p["data"]["cause"], p["data"]["intake"]["reference"], p["data"]["referral"]["urgency"])
+        for p in _payloads(endpoint)
+    ]
+    assert told == [
+        ("override", review.intake.reference, "routine"),
+        ("submission", second.intake.reference, "urgent"),
+        ("submission", third.intake.reference, "emergency"),
+    ]
+
+
+# --- generated history ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_generated_cases_that_raise_a_stored_referral_tell_nothing():
+    """Generated cases are history (intake.bulk): announced as they are written, with no
+    webhooks, and so is a raise they make."""
+    endpoint = _endpoint(*WebhookEvent.values)
+    person = details(phone="07700 900123")
+    (review,) = submit("V17", patient=person).referrals
+    before = WebhookDelivery.objects.count()
+    intake_submit_bulk(
+        submissions=[
+            BulkSubmission(
+                patient=person,
+                answers=worked_case("V09"),
+                submitted_at=timezone.now(),
+                may_be_stored=True,
+            )
+        ]
+    )
+    assert Referral.objects.get(pk=review.pk).urgency == "emergency"
+    assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == before
