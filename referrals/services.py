@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Final
 
@@ -100,6 +100,8 @@ class Proposed:
     referrals: list[Referral]
     created: list[Referral]
     raised: list[Referral]
+    # The urgency each raised referral had before (by pk).
+    raised_from: dict[int, str] = field(default_factory=dict)
 
     @property
     def to_notify(self) -> list[Referral]:
@@ -131,16 +133,25 @@ def referrals_propose(
         reason=reason,
         cleared=cleared,
     )
+    # A release proposes at routine, and a join never lowers an urgency: it raises none, and
+    # has no change of urgency to tell.
     _tell(proposed)
     return proposed.referrals
 
 
-def _tell(proposed: Proposed) -> None:
-    """Tell of new referrals (and those a submission raised): subscribers, in this transaction,
+def _tell(proposed: Proposed, *, raised_by: Intake | None = None, cause: str = "") -> None:
+    """Tell of new referrals (and those a case raised): subscribers, in this transaction,
     and the queue's staff, after it commits, for an emergency or urgent one. Whatever opens a
     referral in the caller's transaction tells of it here (``referrals_propose``,
-    ``referral_refer_again``); a submission's worker does it in ``tasks.announce_intake``."""
+    ``referral_refer_again``, ``referral_reroute``); a submission's worker does it in
+    ``tasks.announce_intake``. ``raised_by`` and ``cause``: the case whose proposals raised
+    ``proposed.raised``, and why it came (``webhooks.UrgencyCause``), to tell the raises."""
     webhooks.on_referrals_created(proposed.created)
+    if raised_by is not None:
+        for referral in proposed.raised:
+            webhooks.on_referral_urgency_changed(
+                referral, proposed.raised_from[referral.pk], cause=cause, intake=raised_by
+            )
     for referral in proposed.to_notify:
         _notify_on_commit(referral)
 
@@ -219,6 +230,7 @@ def referrals_record(
     created: list[Referral] = []
     joined: list[Referral] = []
     raised: list[Referral] = []
+    raised_from: dict[int, str] = {}
     alerted: list[str] = []  # last_alert_at, once a raise to emergency has set it
     join_events: list[ReferralEvent] = []
     for proposal in proposals:
@@ -228,6 +240,7 @@ def referrals_record(
             created.append(referral)
             out.append(referral)
             continue
+        before = existing.urgency
         events, was_raised = referral_join(existing, proposal, intake=intake, actor=actor)
         join_events.extend(events)
         # bulk_update below skips UpdatedAtField.pre_save: its floor is applied here (a clock
@@ -236,6 +249,7 @@ def referrals_record(
         joined.append(existing)
         if was_raised:
             raised.append(existing)
+            raised_from[existing.pk] = before
             if existing.urgency == Urgency.EMERGENCY:
                 # The raise pages the queue (to_notify): the unclaimed-emergency re-alert
                 # counts its 15 minutes from here, not from the referral's opening at a lower
@@ -260,7 +274,7 @@ def referrals_record(
             *join_events,
         ]
     )
-    return Proposed(referrals=out, created=created, raised=raised)
+    return Proposed(referrals=out, created=created, raised=raised, raised_from=raised_from)
 
 
 def _check_shown(
@@ -453,6 +467,13 @@ def referral_reroute(
         raise TransitionNotAllowed("The referral is already in that queue.")
     with transaction.atomic():
         lock_patient(referral.patient_id)
+        # The cases of this referral and of the open one the case may join, announced together
+        # (in one order) before anything locks a referral, as a move announces its own: the
+        # joined one's creation is told before the raise the reroute may make.
+        joining = Referral.objects.filter(
+            patient_id=referral.patient_id, queue=queue, status__in=OPEN_STATUSES
+        ).values_list("pk", flat=True)
+        announce_pending(referral.pk, *joining)
         if precondition is not None:
             # Before the refusals below, as referral_transition checks it before its own; the
             # case first, then the referral, the order referral_transition takes them in.
@@ -485,7 +506,7 @@ def referral_reroute(
             # A case released after clearance is rerouted as released: its red flags are done.
             cleared=intake.red_flag_cleared_at is not None,
         )
-        _tell(proposed)
+        _tell(proposed, raised_by=intake, cause=webhooks.UrgencyCause.REROUTE)
         (new,) = proposed.referrals
         old.rerouted_into = new
         old.save(update_fields=["rerouted_into"])

@@ -161,9 +161,9 @@ def announcement_of(intake: Intake) -> tuple[list[int], list[int], list[int]]:
     return [r.pk for r in fed], created, notify
 
 
-def announce_pending(referral_id: int) -> int:
-    """Announce now, in the caller's transaction, each case feeding the referral that the
-    worker has not announced yet (oldest first); the number announced.
+def announce_pending(referral_id: int, *others: int) -> int:
+    """Announce now, in the caller's transaction, each case feeding the referral (and
+    ``others``) that the worker has not announced yet (oldest first); the number announced.
 
     Called before a referral changes (a status move, an urgency override), so a subscriber
     hears of a referral's creation before its first change, and with the state it was created
@@ -172,7 +172,7 @@ def announce_pending(referral_id: int) -> int:
     "claimed". Taken before the referral's row lock, in the order a red-flag clearance takes
     them (the case, then its referral). The queued task then finds the case announced.
     """
-    pending = _unannounced([referral_id])
+    pending = _unannounced([referral_id, *others])
     announced = 0
     for intake in pending:
         announced += 1

@@ -14,7 +14,12 @@ from intake.bulk import BulkSubmission, intake_submit_bulk
 from intake.models import Intake
 from referrals.admin_integrations import WebhookEndpointForm
 from referrals.models import Referral, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from referrals.services import referral_claim, referral_contact, referral_override_urgency
+from referrals.services import (
+    referral_claim,
+    referral_contact,
+    referral_override_urgency,
+    referral_reroute,
+)
 from referrals.tasks import announce_intake, announcement_of
 from tests.clinic_fixtures import details, submit, worked_case
 
@@ -289,6 +294,67 @@ def test_a_raise_told_late_names_the_urgency_it_raised_to_not_a_later_one(
         ("override", review.intake.reference, "routine"),
         ("submission", second.intake.reference, "urgent"),
         ("submission", third.intake.reference, "emergency"),
+    ]
+
+
+# --- a reroute joining an open referral ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_reroute_that_raises_the_open_referral_it_joins_is_told_once(chiropractor: User):
+    endpoint = _endpoint(URGENCY_CHANGED)
+    case = submit("V15")  # chiropractic and podiatry, routine
+    chiro, podiatry = sorted(case.referrals, key=lambda r: r.queue)
+    referral_override_urgency(
+        referral=chiro, actor=chiropractor, urgency="urgent", reason="Phoned: worse."
+    )
+    new = referral_reroute(referral=chiro, actor=chiropractor, queue="podiatry", reason="Feet.")
+    assert new.pk == podiatry.pk
+    overridden, rerouted = _payloads(endpoint)
+    assert overridden["data"]["cause"] == "override"
+    assert rerouted["data"] == {
+        "referral": {
+            "id": str(podiatry.public_id),
+            "queue": "podiatry",
+            "status": "new",
+            "urgency": "urgent",
+            "previous_urgency": "routine",
+        },
+        "intake": {"id": str(case.intake.public_id), "reference": case.intake.reference},
+        "cause": "reroute",
+    }
+    assert "Feet" not in str(rerouted)
+
+
+@pytest.mark.django_db
+def test_a_reroute_joining_at_the_same_urgency_tells_nothing(chiropractor: User):
+    endpoint = _endpoint(URGENCY_CHANGED)
+    case = submit("V15")
+    chiro = next(r for r in case.referrals if r.queue == "chiropractic")
+    referral_reroute(referral=chiro, actor=chiropractor, queue="podiatry", reason="Feet.")
+    assert _payloads(endpoint) == []
+
+
+@pytest.mark.django_db
+def test_a_reroute_tells_the_joined_referrals_creation_before_raising_it(
+    settings, chiropractor: User
+):
+    """The referral it joins came from a case the worker has not announced yet."""
+    settings.TASKS = DATABASE_QUEUE
+    endpoint = _endpoint(*WebhookEvent.values)
+    person = details(phone="07700 900123")
+    (chiro,) = submit("V01", patient=person).referrals
+    referral_override_urgency(
+        referral=chiro, actor=chiropractor, urgency="urgent", reason="Phoned: worse."
+    )
+    feet = submit("V11", patient=person)  # orthotic fitting and podiatry: waits for the worker
+    referral_reroute(referral=chiro, actor=chiropractor, queue="podiatry", reason="Feet.")
+    assert _told(endpoint)[3:] == [
+        (WebhookEvent.INTAKE_SUBMITTED, feet.intake.reference),
+        (STATUS_CHANGED, "None->new"),
+        (STATUS_CHANGED, "None->new"),
+        (STATUS_CHANGED, "new->rerouted"),
+        (URGENCY_CHANGED, "routine->urgent"),
     ]
 
 
