@@ -78,6 +78,12 @@ def announce_intake(
         _announce_earlier(intake, {event.referral_id for event in raises})
         if not Intake.objects.select_for_update().filter(pk=intake_id, announced_at=None):
             return 0  # another run of this task got there first
+        # Told as this case left them: a later case may have raised them since, and its own
+        # announcement tells that (a move, an override or a reroute announces this case first).
+        for pk in created_ids:
+            referrals[pk].urgency = intake.urgency  # a submission opens them at its urgency
+        for event in raises:
+            referrals[event.referral_id].urgency = event.to_urgency
         webhooks.on_intake_submitted(intake, [referrals[pk] for pk in referral_ids])
         webhooks.on_referrals_created([referrals[pk] for pk in created_ids])
         for event in raises:
@@ -86,7 +92,6 @@ def announce_intake(
                 event.from_urgency,
                 cause=webhooks.UrgencyCause.SUBMISSION,
                 intake=intake,
-                urgency=event.to_urgency,
             )
         for pk in notify_ids:
             notify_queue_staff.enqueue(pk)  # a task row of this transaction

@@ -172,24 +172,15 @@ class UrgencyCause:
 
 
 def on_referral_urgency_changed(
-    referral: Referral,
-    previous_urgency: str,
-    *,
-    cause: str,
-    intake: Intake | None = None,
-    urgency: str | None = None,
+    referral: Referral, previous_urgency: str, *, cause: str, intake: Intake | None = None
 ) -> None:
     """``intake``: the case that raised it (a submission, a reroute); by default the case that
-    opened the referral, as ``referral.status_changed`` names it. ``urgency``: the one it
-    changed to, when told after a later change (the worker telling a submission's raise); by
-    default the referral's. Never the override's reason: free text."""
+    opened the referral, as ``referral.status_changed`` names it. Never the override's reason:
+    free text."""
 
     def data() -> dict[str, Any]:
-        told = {**_referral_data(referral), "previous_urgency": previous_urgency}
-        if urgency is not None:
-            told["urgency"] = urgency
         return {
-            "referral": told,
+            "referral": {**_referral_data(referral), "previous_urgency": previous_urgency},
             "intake": _case_data(intake or _opening_case(referral)),
             "cause": cause,
         }

@@ -233,6 +233,16 @@ def test_a_raise_told_by_the_worker_before_the_earlier_cases_announcement_waits_
         (WebhookEvent.INTAKE_SUBMITTED, second.intake.reference),
         (URGENCY_CHANGED, "urgent->emergency"),
     ]
+    created, raised = (
+        d.payload["data"]
+        for d in WebhookDelivery.objects.filter(
+            endpoint=endpoint, event_type__in=[STATUS_CHANGED, URGENCY_CHANGED]
+        ).order_by("id")
+    )
+    # Told as created, urgent, though the worker reached it after the raise.
+    assert created["referral"]["urgency"] == raised["referral"]["previous_urgency"] == "urgent"
+    (first_told,) = _payloads(endpoint, WebhookEvent.INTAKE_SUBMITTED)[:1]
+    assert first_told["data"]["referrals"][0]["urgency"] == "urgent"
     # The first's own task, run later, finds it told.
     assert announce_intake.call(first.intake.pk, *announcement_of(first.intake)) == 0
     assert len(_told(endpoint)) == 4
