@@ -3,6 +3,8 @@ written with the change (deliveries are read from the outbox: nothing listens at
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,6 +44,16 @@ def _payloads(endpoint: WebhookEndpoint, event: str = URGENCY_CHANGED) -> list[d
 def test_the_endpoint_form_offers_the_event():
     choices = dict(WebhookEndpointForm().fields["events"].choices)
     assert choices[URGENCY_CHANGED] == "Referral urgency changed"
+
+
+def test_the_api_guide_documents_every_event_an_endpoint_can_subscribe_to():
+    guide = (Path(__file__).parents[2] / "docs" / "API.md").read_text()
+    webhooks = guide.split("## 6. Webhooks", 1)[1].split("\n## ", 1)[0]
+    (subscribe,) = re.findall(r"the events you want: (.*?)\.\n", webhooks, re.DOTALL)
+    assert set(re.findall(r"`([a-z_]+\.[a-z_]+)`", subscribe)) == set(WebhookEvent.values)
+    for event in WebhookEvent.values:
+        assert f'"type": "{event}"' in webhooks  # an example payload
+    assert "poll" not in webhooks
 
 
 @pytest.mark.django_db
