@@ -211,7 +211,9 @@ RECIPIENTS_NOTES: Final = (
 OPERATOR_ROLE: Final = "Clinic operator (command line)"
 ADMINISTRATOR_ROLE: Final = "Administrator"
 STAFF_ROLE: Final = "Staff"
-WEBHOOK_SENT: Final = "ids, reference and statuses; no name, contact details, answers or free text"
+WEBHOOK_SENT: Final = (
+    "ids, reference, statuses and urgencies; no name, contact details, answers or free text"
+)
 
 
 def _recipients(patient: Patient, intakes: list[Intake]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from intake.privacy import (
 )
 from referrals.access import QUEUE_GROUPS, TRIAGE_LEAD_GROUP
 from referrals.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from referrals.services import referral_claim
+from referrals.services import referral_claim, referral_override_urgency
 from referrals.tokens import api_token_create
 from tests.api.conftest import ALL_SCOPES, Api
 from tests.clinic_fixtures import details, make_staff, submit
@@ -143,6 +143,23 @@ def test_api_clients_that_read_the_case_are_listed_by_the_tokens_name_never_its_
     dump = json.dumps(found)
     for secret in (portal.raw, portal.token.prefix, portal.token.user.username, "127.0.0.1"):
         assert secret not in dump
+
+
+def test_an_urgency_change_an_endpoint_was_told_of_is_listed_as_such(chiropractor):
+    WebhookEndpoint.objects.create(
+        name="Paging", url=HOOK_URL, secret=HOOK_SECRET, events=["referral.urgency_changed"]
+    )
+    case = submit("V01")
+    referral_override_urgency(
+        referral=case.referrals[0], actor=chiropractor, urgency="urgent", reason="Phoned."
+    )
+    (told,) = recipients(case.intake.patient)["webhook_endpoints"]
+    assert (told["endpoint"], told["event"]) == ("Paging", "referral.urgency_changed")
+    assert told["intake"] == str(case.intake.public_id)
+    assert told["what"] == (
+        "Notified: Referral urgency changed (ids, reference, statuses and urgencies; no name, "
+        "contact details, answers or free text)"
+    )
 
 
 def test_a_member_of_staff_reading_through_the_api_is_listed_as_staff(ada, chiropractor):
