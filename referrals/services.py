@@ -102,6 +102,8 @@ class Proposed:
     raised: list[Referral]
     # The urgency each raised referral had before (by pk).
     raised_from: dict[int, str] = field(default_factory=dict)
+    # The history event of each open referral joined ("New submission linked"), by its pk.
+    linked: dict[int, ReferralEvent] = field(default_factory=dict)
 
     @property
     def to_notify(self) -> list[Referral]:
@@ -274,7 +276,13 @@ def referrals_record(
             *join_events,
         ]
     )
-    return Proposed(referrals=out, created=created, raised=raised, raised_from=raised_from)
+    return Proposed(
+        referrals=out,
+        created=created,
+        raised=raised,
+        raised_from=raised_from,
+        linked={e.referral_id: e for e in join_events if e.kind == EventKind.LINKED},
+    )
 
 
 def _check_shown(
@@ -523,14 +531,13 @@ def referral_reroute(
         new.save(update_fields=fields)
         if not proposed.created:
             # Its history names the referral that came in, as the closed one's names the queue
-            # it went to.
-            ReferralEvent.objects.create(
-                referral=new,
-                kind=EventKind.REROUTED_IN,
-                actor=actor,
-                reason=reason,
-                data={"from": old.queue, "referral": str(old.public_id)},
-            )
+            # it went to: the join's own event, which said "New submission linked" where the
+            # patient had sent nothing new (a QA round found both lines).
+            joined = proposed.linked[new.pk]
+            joined.kind = EventKind.REROUTED_IN
+            joined.reason = reason
+            joined.data = {**joined.data, "from": old.queue, "referral": str(old.public_id)}
+            joined.save(update_fields=["kind", "reason", "data"])
     return new
 
 

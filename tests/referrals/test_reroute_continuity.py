@@ -290,13 +290,18 @@ def test_a_reroute_into_an_open_referral_that_came_from_another_queue_keeps_the_
     went = sciatica.events.get(kind=EventKind.TRANSITION, to_status=Status.REROUTED)
     assert went.data == {"to": "podiatry"}
     came = stored.events.get(kind=EventKind.REROUTED_IN)
-    assert came.data == {"from": "chiropractic", "referral": str(sciatica.public_id)}
+    assert came.data["from"] == "chiropractic"
+    assert came.data["referral"] == str(sciatica.public_id)
+    assert came.data["intake"] == sciatica.intake.reference
     assert (came.actor, came.reason) == (triage_lead, "Heel pain, not back")
+    # The one line: the join said "New submission linked" too, where nothing new was sent.
+    assert not stored.events.filter(kind=EventKind.LINKED, actor=triage_lead).exists()
     client.force_login(podiatrist)
     client.get(LIST)  # the session's first request extends it
     assert waiting_cells(client.get(LIST).content.decode()) == ["6\xa0days"]
     history = client.get(case_url(podiatry)).content.decode().split('id="history-h"', 1)[1]
     assert "Rerouted in from Chiropractic by lead_lin: “Heel pain, not back”" in history
+    assert "New submission linked by lead_lin" not in history
 
 
 def test_the_migration_counts_stored_reroutes_from_their_first_queue(sciatica, triage_lead):
