@@ -13,9 +13,9 @@ got JSON. Pure: strings in, an index out (referrals.negotiation.QualityNegotiati
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any, cast
 
 from django.http.request import MediaType
@@ -24,7 +24,7 @@ from django.http.request import MediaType
 @dataclass(frozen=True)
 class Choice:
     index: int  # of the type chosen among those offered
-    params: Mapping[str, str]  # of the range that chose it, but its weight (``indent``)
+    params: Mapping[str, str]  # of the range that chose it, its weight left out (``indent``)
 
 
 def parse_accept(elements: Iterable[str]) -> list[MediaType]:
@@ -48,9 +48,18 @@ def weigh(offer: str, ranges: Sequence[MediaType]) -> tuple[float, int, MediaTyp
     # The most specific applies; two as specific (a range repeated): the higher weight.
     chosen = max(
         (media_range for media_range in covering if media_range.specificity == best),
-        key=attrgetter("quality"),
+        key=_weight,
     )
-    return chosen.quality, best, chosen
+    return _weight(chosen), best, chosen
+
+
+def _weight(media_range: MediaType) -> float:
+    """Django's reading of ``q`` (1 where it is not a weight from 0 to 1), and 1 for ``nan``,
+    which Django gives as it is: a weight that is no number compared with none, and a range
+    weighted ``nan`` outranked every other (``application/fhir+json;q=nan, application/json``
+    got FHIR: a review found it)."""
+    quality = float(media_range.quality)
+    return quality if math.isfinite(quality) else 1.0
 
 
 def choose(offers: Sequence[str], ranges: Sequence[MediaType]) -> Choice | None:
@@ -78,11 +87,9 @@ def refused(offer: str, ranges: Sequence[MediaType]) -> bool:
 
 
 def with_params(media_type: str, params: Mapping[str, str]) -> str:
-    """``application/json; indent=2``: the type offered with the chosen range's parameters,
-    as DRF hands the renderer its accepted media type."""
-    own = _params(MediaType(media_type).params)
-    extra = [f"{name}={value}" for name, value in params.items() if own.get(name) != value]
-    return "; ".join([media_type, *extra])
+    """``application/json; indent=2``: the type offered (the renderers' carry no parameters)
+    with the chosen range's, as DRF hands the renderer its accepted media type."""
+    return "; ".join([media_type, *(f"{name}={value}" for name, value in params.items())])
 
 
 def _params(params: Mapping[str, Any]) -> Mapping[str, str]:

@@ -55,6 +55,17 @@ def chosen(offers: list[str], header: str) -> str | None:
             "application/fhir+json",
         ),
         (["application/json"], "application/json;q=abc", "application/json"),
+        (FHIR_FIRST, "application/fhir+json;q=nan, application/json", "application/fhir+json"),
+        (
+            FHIR_FIRST,
+            "application/fhir+json;q=nan, application/json;q=0.5",
+            "application/fhir+json",
+        ),
+        (
+            JSON_FIRST,
+            "application/json;q=0.5, application/fhir+json;q=nan",
+            "application/fhir+json",
+        ),
         (["application/json"], "*/json, application", None),
     ],
 )
