@@ -154,7 +154,8 @@ class Referral(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     overdue_at = models.DateTimeField(null=True, blank=True)
     last_alert_at = models.DateTimeField(null=True, blank=True)
-    # The four below are indexed only where set (Meta.indexes), as Intake's users are.
+    # rerouted_from, rerouted_into and referred_again_from below are indexed only where set
+    # (Meta.indexes), as created_by and Intake's users are.
     rerouted_from = models.ForeignKey(
         "self",
         null=True,
