@@ -181,6 +181,23 @@ def test_a_referral_entered_in_error_leaves_the_panel_on_a_day_already_counted(
     assert listed(client, chiropractor, "chiropractic") == 1
 
 
+def test_a_case_whose_first_referral_is_called_wrong_after_it_was_referred_again_is_not_counted(
+    client, chiropractor
+):
+    """docs/CLINICAL_DECISIONS.md (The dashboard) 6: the referral that brought the case to the
+    queue marked entered in error after it was referred again says the record was wrong; the
+    figures leave the case out, the referral made from it too (it is the same case), in both
+    the claims and the foot-and-back panel, as they agree."""
+    first = referral_claim(referral=back_to_foot(), actor=chiropractor)
+    closed = referral_decline(referral=first, actor=chiropractor, reason="Wrong one")
+    again = referral_refer_again(referral=closed, actor=chiropractor, reason="Closed by mistake")
+    referral_claim(referral=again, actor=chiropractor)
+    assert (claims(chiropractor)[0], panel(chiropractor)) == (1, {"chiropractic": 1})
+    referral_mark_entered_in_error(referral=closed, actor=chiropractor, reason="Another patient")
+    assert (claims(chiropractor)[0], panel(chiropractor)) == (0, {"chiropractic": 0})
+    assert listed(client, chiropractor, "chiropractic") == 0
+
+
 def test_the_migration_drops_the_days_kept_with_referrals_made_again_in_them(chiropractor):
     closed = referral_decline(referral=back_to_foot(), actor=chiropractor, reason="Wrong one")
     again = referral_refer_again(referral=closed, actor=chiropractor, reason="Closed by mistake")
