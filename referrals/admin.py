@@ -1167,7 +1167,7 @@ def _not_released_because(referral: Referral, user: Any, may_release_others: boo
     the service would refuse it, said before anyone confirms."""
     if referral.status not in TRANSITIONS[Action.RELEASE].sources:
         return f"it is {referral.get_status_display().lower()}: nothing to release"
-    if referral.assigned_to_id not in (None, user.pk) and not may_release_others:
+    if services.claimants_alone(Action.RELEASE, referral, user, is_lead=may_release_others):
         who = referral.assigned_to.get_username() if referral.assigned_to else ""
         return f"claimed by {who}: only they or a triage lead release it"
     return ""

@@ -61,6 +61,14 @@ Precondition = Callable[[Referral], None]
 ASSIGNEE_ONLY = frozenset({Action.CONTACT, Action.SCHEDULE, Action.COMPLETE, Action.RELEASE})
 
 
+def claimants_alone(action: str, referral: Referral, actor: Any, *, is_lead: bool) -> bool:
+    """The move is its claimant's and ``actor`` is another, not a triage lead: refused
+    (``referral_transition``; the queue's release confirmation says so before it is asked)."""
+    return (
+        action in ASSIGNEE_ONLY and referral.assigned_to_id not in (None, actor.pk) and not is_lead
+    )
+
+
 def clinic_calendar() -> WorkingCalendar:
     calendar: WorkingCalendar = settings.CLINIC_CALENDAR
     return calendar
@@ -400,11 +408,7 @@ def referral_transition(
             )
         if move.needs_reason and not reason:
             raise ReasonRequired(REASON_REQUIRED)
-        if (
-            action in ASSIGNEE_ONLY
-            and locked.assigned_to_id not in (None, actor.pk)
-            and not access.is_triage_lead(actor)
-        ):
+        if claimants_alone(action, locked, actor, is_lead=access.is_triage_lead(actor)):
             raise TransitionNotAllowed("Only the clinician who claimed this referral can do that.")
         now = timezone.now()
         from_status = locked.status
