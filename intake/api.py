@@ -324,6 +324,15 @@ class TriagePreviewOut(TriageResultOut):
 
 class ClearRedFlagIn(StrictSerializer):
     reason = StrictCharField(max_length=2000)
+    review = serializers.UUIDField(
+        required=False,
+        help_text=(
+            "The urgent medical review you read (its referral `id`): the clearance is refused "
+            "(`409`, nothing saved) if it would act on another review of the case, as once "
+            "that one was closed otherwise (cancelled, declined, entered in error) it acts on "
+            "an earlier completed review. Omit it to act on the case's review as it is now."
+        ),
+    )
     release_queues = serializers.ListField(
         child=serializers.ChoiceField(
             choices=[c for c in Queue.choices if c[0] != Queue.URGENT_MEDICAL_REVIEW]
@@ -759,6 +768,9 @@ class IntakeClearRedFlagView(ApiView):
             reason=data.validated_data["reason"],
             release_queues=data.validated_data.get("release_queues"),
             seen=[intake.reference, *data.validated_data.get("with_intakes", [])],
+            shown_review=(
+                str(data.validated_data["review"]) if "review" in data.validated_data else None
+            ),
         )
         audit_record(
             actor=request.user,

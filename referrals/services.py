@@ -959,8 +959,8 @@ def _check_shown_review(
     page_review = fed.filter(public_id=shown).first()
     if page_review is None:
         raise TransitionNotAllowed(
-            "Nothing was saved: the review this page showed does not review this case. Check "
-            "the case and choose again."
+            "Nothing was saved: the review you chose to clear does not review this case. "
+            "Check the case and choose again."
         )
     _check_shown(page_review, actor=actor, shown_status=status)
     now = (
@@ -969,8 +969,8 @@ def _check_shown_review(
         else "no open urgent medical review for this case"
     )
     raise TransitionNotAllowed(
-        f"Nothing was saved: the clearance would act on {now}, not the one this page showed "
-        f"({page_review.get_status_display()}). Check the case and choose again."
+        f"Nothing was saved: the clearance would act on {now}, not the review you chose to "
+        f"clear ({page_review.get_status_display()}). Check the case and choose again."
     )
 
 

@@ -315,6 +315,37 @@ def test_the_api_clearance_names_the_other_cases_it_clears(medical_reviewer):
     assert Intake.objects.get(pk=later.intake.pk).red_flag_cleared_at is not None
 
 
+def test_the_api_clearance_naming_the_review_read_is_refused_once_it_was_closed_otherwise(
+    medical_reviewer,
+):
+    """The API's clearance with ``review``, as the case page sends the review it showed: a
+    review completed by its work was referred again, and the one made again entered in error
+    by a colleague; named, the clearance is refused (it acted on the older completed review,
+    whatever the client had read). Without ``review`` it acts on the case's review as it is."""
+    from rest_framework.test import APIClient
+
+    from referrals.services import referral_mark_entered_in_error, referral_refer_again
+
+    case = submit("V09")
+    colleague = make_staff("dr_vera", QUEUE_GROUPS["urgent_medical_review"])
+    first = _review(case)
+    for move in (referral_claim, referral_contact, referral_schedule, referral_complete):
+        first = move(referral=first, actor=colleague)
+    again = referral_refer_again(referral=first, actor=colleague, reason="Completed by mistake")
+    referral_mark_entered_in_error(referral=again, actor=colleague, reason="Wrong patient")
+    api = APIClient()
+    api.force_login(medical_reviewer)
+    url = f"/api/v1/intakes/{case.intake.public_id}/clear-red-flag"
+    body = {"reason": "Examined", "review": str(again.public_id)}
+    refused = api.post(url, body, format="json")
+    assert refused.status_code == 409, refused.json()
+    assert "not the review you chose to clear (Entered in error)" in str(refused.json())
+    assert Intake.objects.get(pk=case.intake.pk).red_flag_cleared_at is None
+    cleared = api.post(url, {"reason": "Examined"}, format="json")
+    assert cleared.status_code == 200
+    assert Intake.objects.get(pk=case.intake.pk).red_flag_cleared_at is not None
+
+
 def _clear_url(review):
     return reverse("admin:referrals_referral_clear", args=[review.public_id])
 
@@ -473,6 +504,6 @@ def test_a_clearance_is_checked_against_the_review_the_page_showed_not_an_older_
     # still, not cleared on the older review's account.
     resent = send_as_drawn(client, refused, _clear_url(again))
     assert resent.status_code == 409
-    assert "not the one this page showed" in resent.content.decode()
+    assert "not the review you chose to clear" in resent.content.decode()
     assert Intake.objects.get(pk=case.intake.pk).red_flag_cleared_at is None
     assert Referral.objects.count() == referrals
