@@ -237,6 +237,13 @@ class ReferralDetailSerializer(ReferralSerializer):
             "another that came in first)."
         ),
     )
+    rerouted_in = serializers.SerializerMethodField(
+        help_text=(
+            "Every referral rerouted into this one, the first first (`rerouted_from` names "
+            "only the first: a case rerouted later into the patient's open referral of this "
+            "queue joins it). Empty for a referral no reroute came into."
+        )
+    )
     cases = ReferralCaseSerializer(
         many=True,
         source="referralintake_set",
@@ -246,6 +253,14 @@ class ReferralDetailSerializer(ReferralSerializer):
         ),
     )
     events = EventSerializer(many=True, help_text="The history, oldest first.")
+
+    @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
+    def get_rerouted_in(self, referral: Referral) -> list[str]:
+        # A referral rerouted into has its rerouted_from set (the first): others ask nothing.
+        if referral.rerouted_from_id is None:
+            return []
+        came = Referral.objects.filter(rerouted_into=referral).order_by("closed_at", "id")
+        return [str(public_id) for public_id in came.values_list("public_id", flat=True)]
 
 
 class ReasonIn(StrictSerializer):

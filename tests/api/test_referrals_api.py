@@ -413,6 +413,9 @@ def test_a_rerouted_referrals_detail_names_the_referral_it_went_on_in(api, triag
     joined = api.get(f"/api/v1/referrals/{podiatry.public_id}").json()
     assert (joined["rerouted_from"], joined["rerouted_into"]) == (str(review.public_id), None)
     assert joined["events"][-1]["kind"] == "rerouted_in"
+    # Every referral rerouted into it, the first first (rerouted_from names the first only).
+    assert joined["rerouted_in"] == [str(review.public_id), str(chiropractic.public_id)]
+    assert body["rerouted_in"] == []
 
 
 def test_a_reroute_out_of_the_tokens_queues_answers_with_the_old_referral(make_token):
