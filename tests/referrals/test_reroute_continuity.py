@@ -329,6 +329,37 @@ def test_the_migration_names_where_stored_reroutes_went(sciatica, triage_lead):
     assert stored == {sciatica.pk: feet.pk, feet.pk: insoles.pk, insoles.pk: None}
 
 
+def test_the_migration_names_where_stored_joins_went_and_carries_their_times(sciatica, triage_lead):
+    """Before rerouted_into, a reroute into the patient's open referral whose rerouted_from was
+    taken left no link, its times not carried, and the join's "New submission linked" event:
+    the migration finds the join by that event (the same staff, case and moment as the
+    closed referral's move) and gives the still open referral the earlier times."""
+    first = came_in(sciatica, dt.timedelta(days=6))
+    (feet,) = submit("V21", patient=details(family_name="Hughes")).referrals
+    came_in(feet, dt.timedelta(days=2))
+    review = referral_reroute(referral=feet, actor=triage_lead, queue="general_review", reason="?")
+    podiatry = referral_reroute(
+        referral=review, actor=triage_lead, queue="podiatry", reason="Feet after all"
+    )
+    referral_reroute(referral=sciatica, actor=triage_lead, queue="podiatry", reason="Heel pain")
+    # As stored before: no forward links, the join's event as it was, its own times.
+    Referral.objects.update(rerouted_into=None)
+    podiatry.events.filter(kind=EventKind.REROUTED_IN).update(
+        kind=EventKind.LINKED, reason="", data={"intake": sciatica.intake.reference}
+    )
+    Referral.objects.filter(pk=podiatry.pk).update(
+        due_at=podiatry.due_at, waiting_since=review.created_at
+    )
+    module = importlib.import_module("referrals.migrations.0020_referral_rerouted_into_backfill")
+    module.name_where_stored_reroutes_went(apps, connection.schema_editor())
+    module.name_where_stored_joins_went(apps, connection.schema_editor())
+    stored = dict(Referral.objects.values_list("pk", "rerouted_into"))
+    assert stored[sciatica.pk] == stored[review.pk] == podiatry.pk
+    assert stored[feet.pk] == review.pk
+    joined = Referral.objects.get(pk=podiatry.pk)
+    assert (joined.due_at, joined.waiting_since) == (sciatica.due_at, first)
+
+
 def test_the_queue_pages_statements_are_the_same_with_reroutes(client, triage_lead):
     """The Waiting column is read with the row: no statement more for a rerouted row."""
 
