@@ -665,6 +665,10 @@ class ReferralAdmin(CappedCountAdmin):
             if referral.status in MADE_AGAIN_FROM
             else None
         )
+        sent_clear = _with_seen(clear_form, uncleared)
+        clear_offered = can_act and (
+            can_clear or _cleared_on_completion(referral, referred_again_as, uncleared)
+        )
         site = site_context(self.admin_site, request)
         context = {
             **site,
@@ -722,10 +726,13 @@ class ReferralAdmin(CappedCountAdmin):
             "can_act": can_act,
             "move_form": move_form,
             "move_fields": form_fields_html(move_form) if can_act and referral.is_open else (),
-            # A form sent back with an error is shown even when the red flag is gone (cleared
-            # meanwhile by a colleague), so the reason typed is not lost (a review found it).
-            "clear_form": _with_seen(clear_form, uncleared)
-            or (
+            # A form sent back with an error is drawn again only where sending it could clear
+            # the red flag; elsewhere (a colleague cleared it, or cancelled or declined the
+            # review) only the reason typed is shown, to copy: the form sent back could only be
+            # refused again, and a fresh load offered none (a QA round).
+            "clear_form": (sent_clear if clear_offered else None)
+            if sent_clear is not None
+            else (
                 ClearRedFlagForm(
                     prefix="clear",
                     initial={
@@ -736,6 +743,7 @@ class ReferralAdmin(CappedCountAdmin):
                 if can_clear and can_act
                 else None
             ),
+            "clear_refused": sent_clear if sent_clear is not None and not clear_offered else None,
             "can_clear": can_clear,
             # A clearance refused because a colleague completed the review meanwhile: its red
             # flag still stands, and the form sent back clears it on its own.
@@ -1028,6 +1036,20 @@ def _case_history(referral: Referral, *, events: bool = True) -> dict[str, Any]:
         "linked": linked[:CASE_LINKED_SHOWN][::-1],
         "linked_more": len(linked) > CASE_LINKED_SHOWN,
     }
+
+
+def _cleared_on_completion(
+    referral: Referral, referred_again_as: Referral | None, uncleared: list[Intake]
+) -> bool:
+    """Whether a red flag still standing on this closed review may be cleared on its account:
+    a review completed (by its work, or by a colleague while the page was shown) and not
+    referred again, as services.intake_clear_red_flag accepts it."""
+    return (
+        bool(uncleared)
+        and referral.queue == Queue.URGENT_MEDICAL_REVIEW
+        and referral.status == Status.COMPLETED
+        and (referred_again_as is None or referred_again_as.status == Status.ENTERED_IN_ERROR)
+    )
 
 
 def _with_seen(form: ClearRedFlagForm | None, uncleared: list[Intake]) -> ClearRedFlagForm | None:

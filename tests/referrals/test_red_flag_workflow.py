@@ -500,10 +500,47 @@ def test_a_clearance_is_checked_against_the_review_the_page_showed_not_an_older_
     assert "It is now Entered in error" in html
     assert "It is now Completed" not in html
     assert typed in html
-    # Sent again from the page sent back (which shows the review entered in error): refused
-    # still, not cleared on the older review's account.
-    resent = send_as_drawn(client, refused, _clear_url(again))
+    # The page sent back (which shows the review entered in error) offers no clearance: sent
+    # again it is refused still, not cleared on the older review's account.
+    assert f'action="{_clear_url(again)}"' not in html
+    resent = client.post(
+        _clear_url(again),
+        {
+            "clear-reason": typed,
+            "clear-status_shown": "entered_in_error",
+            "clear-review_shown": str(again.public_id),
+            "clear-seen": case.intake.reference,
+        },
+    )
     assert resent.status_code == 409
     assert "not the review you chose to clear" in resent.content.decode()
     assert Intake.objects.get(pk=case.intake.pk).red_flag_cleared_at is None
     assert Referral.objects.count() == referrals
+
+
+@pytest.mark.parametrize("close", ["cancel", "decline"])
+def test_a_refused_clearance_of_a_review_closed_meanwhile_offers_no_form_only_the_reason(
+    client, medical_reviewer, close
+):
+    """A colleague cancelled or declined the review while the page was shown: the page sent
+    back offered "Clear red flag and release" again, which could only be refused again, while a
+    fresh load offered no clearance (a QA round). The reason typed is still shown, to copy."""
+    from referrals import services
+
+    case = submit("V09")
+    review = _review(case)
+    colleague = make_staff("dr_vera", QUEUE_GROUPS["urgent_medical_review"])
+    client.force_login(medical_reviewer)
+    page = client.get(reverse("admin:referrals_referral_change", args=[review.public_id]))
+    getattr(services, f"referral_{close}")(referral=review, actor=colleague, reason="Duplicate")
+    typed = "Examined: saddle sensation normal."
+    refused = send_as_drawn(client, page, _clear_url(review), **{"clear-reason": typed})
+    assert refused.status_code == 409
+    html = refused.content.decode()
+    fresh = client.get(reverse("admin:referrals_referral_change", args=[review.public_id]))
+    assert f'action="{_clear_url(review)}"' not in fresh.content.decode()
+    assert f'action="{_clear_url(review)}"' not in html
+    assert "Clear red flag and release" not in html
+    assert "Nothing was saved." in html
+    assert f"readonly>{typed}</textarea>" in html
+    assert Intake.objects.get(pk=case.intake.pk).red_flag_cleared_at is None
