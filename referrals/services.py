@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from clinic.compiled import CompiledInstances, compiled_instances
 from clinic.prepared import preparing
@@ -787,6 +788,15 @@ def suggested_after_clearance(cases: Iterable[Intake]) -> list[str]:
     )
 
 
+def _already_cleared(intake: Intake) -> str:
+    """Two reviewers clearing at once: the second is told who cleared it first, and when (a
+    staff username, as the history shows it)."""
+    who = intake.red_flag_cleared_by
+    at = date_format(timezone.localtime(intake.red_flag_cleared_at), "D j M Y H:i")
+    by = f" by {who.get_username()}" if who is not None else ""
+    return f"The red flag on this case has already been cleared{by} at {at}."
+
+
 def intake_clear_red_flag(
     *,
     intake: Intake,
@@ -842,11 +852,15 @@ def intake_clear_red_flag(
             .order_by("submitted_at", "id")
         )
         if not cases:
-            current = Intake.objects.only("red_flag_count", "red_flag_cleared_at").get(pk=intake.pk)
+            current = (
+                Intake.objects.select_related("red_flag_cleared_by")
+                .only("red_flag_count", "red_flag_cleared_at", "red_flag_cleared_by__username")
+                .get(pk=intake.pk)
+            )
             if not current.red_flag_count:
                 raise TransitionNotAllowed("This case has no red flag to clear.")
             if current.red_flag_cleared_at is not None:
-                raise TransitionNotAllowed("The red flag on this case has already been cleared.")
+                raise TransitionNotAllowed(_already_cleared(current))
             raise TransitionNotAllowed("There is no open urgent medical review for this case.")
         read = set(seen or [intake.reference])
         unseen = [case.reference for case in cases if case.reference not in read]

@@ -44,6 +44,29 @@ def test_a_clearance_a_colleague_made_first_keeps_the_reason_typed(client, medic
     assert "Nothing was saved" in html
 
 
+def test_a_clearance_a_colleague_made_first_names_who_cleared_it_and_when(client, medical_reviewer):
+    """Two reviewers clearing at once: the second was told only that the red flag "has already
+    been cleared" (a QA round), and had to go looking for who did it."""
+    from django.utils import timezone
+    from django.utils.formats import date_format
+
+    from intake.models import Intake
+    from referrals.access import QUEUE_GROUPS
+
+    case = submit("V09")
+    (review,) = case.referrals
+    colleague = make_staff("dr_vera", QUEUE_GROUPS["urgent_medical_review"])
+    client.force_login(medical_reviewer)
+    intake_clear_red_flag(intake=case.intake, actor=colleague, reason="First")
+    answer = client.post(url("clear", review), {"clear-reason": "Seen too"})
+    assert answer.status_code == 409
+    cleared_at = Intake.objects.get(pk=case.intake.pk).red_flag_cleared_at
+    when = date_format(timezone.localtime(cleared_at), "D j M Y H:i")
+    assert (
+        f"The red flag on this case has already been cleared by dr_vera at {when}."
+    ) in answer.content.decode()
+
+
 def test_a_move_refused_because_the_referral_closed_keeps_the_reason_typed(
     client, chiropractor, triage_lead
 ):
