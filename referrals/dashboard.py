@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet
@@ -62,6 +62,13 @@ class Dashboard:
     link_rows: list[LinkRow] = field(default_factory=list)
     # The first day link_rows count, which their links to the queue name (?since=).
     link_since: dt.date | None = None
+
+    @property
+    def median_to_claim(self) -> str:
+        """The median wait to claim as staff read a wait ("" for no claims)."""
+        if self.median_minutes_to_claim is None:
+            return ""
+        return wait_text(self.median_minutes_to_claim)
 
     @property
     def link_columns(self) -> list[tuple[str, str, str]]:
@@ -320,6 +327,29 @@ def link_days_purge(*, now: dt.datetime | None = None) -> int:
     return deleted
 
 
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
+def wait_text(minutes: float) -> str:
+    """A wait in the largest units that read at a glance: "1 minute", "45 minutes",
+    "3 h 20 min", "2 days 4 h" (a median of several days read "3080 minutes")."""
+    whole = round(minutes)
+    if whole < 1:
+        return "under a minute"
+    if whole < 60:
+        return _count(whole, "minute")
+    hours, mins = divmod(whole, 60)
+    if hours < 24:
+        return f"{hours} h {mins} min" if mins else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{_count(days, 'day')} {hours} h" if hours else _count(days, "day")
+
+
+# The chart's visible heading and its SVG's accessible name, one text.
+CHART_TITLE: Final = "Open referrals per queue, by urgency"
+
+
 def bar_chart(rows: list[QueueRow]) -> str:
     """A stacked horizontal bar per queue, drawn on the server: no script, no CDN."""
     from django.utils.html import escape
@@ -330,7 +360,7 @@ def bar_chart(rows: list[QueueRow]) -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
         f'width="100%" aria-labelledby="chart-title">'
-        '<title id="chart-title">Open referrals per queue, by urgency</title>'
+        '<title id="chart-title">' + CHART_TITLE + "</title>"
     ]
     for i, row in enumerate(rows):
         y = i * (bar_h + gap)

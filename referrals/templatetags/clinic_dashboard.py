@@ -4,7 +4,7 @@ from django import template
 from django.utils.safestring import mark_safe
 
 from referrals import access
-from referrals.dashboard import dashboard_for
+from referrals.dashboard import CHART_TITLE, dashboard_for
 
 register = template.Library()
 
@@ -16,4 +16,8 @@ def clinic_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     if not access.may_view_cases(user):
         return {"board": None}
     board = dashboard_for(user)
-    return {"board": board, "chart": mark_safe(board.chart_svg)}  # noqa: S308 - built from escaped parts
+    return {
+        "board": board,
+        "chart": mark_safe(board.chart_svg),  # noqa: S308 - built from escaped parts
+        "chart_title": CHART_TITLE,
+    }

@@ -227,5 +227,23 @@ def test_the_page_says_what_each_figure_counts(client, chiropractor):
     assert "Each case counts once in each queue that claimed it." in page
     assert "(from its first queue if it was rerouted), to its claim." in page
     assert "keeps the claim it had before the mistake, or, if it had none, waits from" in page
-    assert "Each case once in each queue it was referred to: a case rerouted counts" in page
+    assert (
+        "Each case counts once in each queue it was referred to: a rerouted case counts in "
+        "each queue it was sent to, and a case referred again after a mistaken close counts "
+        "once. Referrals entered in error are left out."
+    ) in page
+    # The chart has a heading of its own, naming what it shows as its SVG's title does (it
+    # read as the time-to-claim chart, under that figure).
+    heading = '<h3 id="chart-h">Open referrals per queue, by urgency</h3> <div class="dash-chart">'
+    assert heading in page
+    assert '<title id="chart-title">Open referrals per queue, by urgency</title>' in page
     assert page.count("ntered in error are left out.") == 2
+
+
+def test_the_median_wait_to_claim_reads_in_hours_and_days(client, chiropractor):
+    """ "1 minutes", and a long wait as raw minutes (a QA round)."""
+    referral_claim(referral=waiting(200), actor=chiropractor)
+    client.force_login(chiropractor)
+    client.get(reverse("admin:index"))  # the session is extended on the first request
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "<strong>3 h 20 min</strong> (1 case claimed)" in page
