@@ -444,7 +444,9 @@ class ReferralAdmin(CappedCountAdmin):
             return HttpResponseRedirect(request.get_full_path())
         return super().response_action(request, queryset, *args, **kwargs)
 
-    def _bulk(self, request: HttpRequest, queryset: QuerySet[Referral], action: str) -> None:
+    def _bulk(
+        self, request: HttpRequest, queryset: QuerySet[Referral], action: str, done_verb: str
+    ) -> None:
         done = 0
         for referral in queryset:
             try:
@@ -456,13 +458,13 @@ class ReferralAdmin(CappedCountAdmin):
                     request, f"{referral.intake.reference}: {exc.message}", messages.WARNING
                 )
         if done:
-            self.message_user(request, f"{done} referral(s): {Action(action).label.lower()} done.")
+            self.message_user(request, f"{done_verb} {_referrals(done)}.")
 
     # The case page's change permission (the actions were offered and run without it: a
     # review found a claim made by a group that could not claim on the case page).
     @admin.action(description="Claim the selected referrals", permissions=["change"])
     def claim_selected(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:
-        self._bulk(request, queryset, Action.CLAIM)
+        self._bulk(request, queryset, Action.CLAIM, "Claimed")
 
     # A claim needs no confirmation: its one source is "new", unassigned, so a claim from a
     # list shown before a colleague's work either finds the referral as a claim must (what the
@@ -569,7 +571,7 @@ class ReferralAdmin(CappedCountAdmin):
             audit_record(actor=user, action=Action.RELEASE, obj=referral, request=request)
             done.append(reference)
         if done:
-            self.message_user(request, f"{len(done)} referral(s): release done.")
+            self.message_user(request, f"Released {_referrals(len(done))} to the queue.")
         if changed:
             self.message_user(
                 request,
@@ -580,15 +582,14 @@ class ReferralAdmin(CappedCountAdmin):
         if unconfirmed:
             self.message_user(
                 request,
-                f"{unconfirmed} referral(s) not released: they were not on a confirmation page "
-                "(choose them in the list and confirm).",
+                f"Not released: {_referrals(unconfirmed)} not on a confirmation page. Choose "
+                f"{'it' if unconfirmed == 1 else 'them'} in the list and confirm.",
                 messages.WARNING,
             )
         if len(set(selected)) > found:
             self.message_user(
                 request,
-                f"{len(set(selected)) - found} selected referral(s) are no longer in your "
-                "queues: not released.",
+                f"Not released: {_referrals(len(set(selected)) - found)} no longer in your queues.",
                 messages.WARNING,
             )
 
@@ -1036,6 +1037,10 @@ def _case_history(referral: Referral, *, events: bool = True) -> dict[str, Any]:
         "linked": linked[:CASE_LINKED_SHOWN][::-1],
         "linked_more": len(linked) > CASE_LINKED_SHOWN,
     }
+
+
+def _referrals(n: int) -> str:
+    return f"{n} referral" if n == 1 else f"{n} referrals"
 
 
 def _cleared_on_completion(

@@ -183,5 +183,11 @@ def test_the_triage_lead_releases_selected_referrals_through_a_confirmation_page
     expect(page.get_by_text("Claimed — chiro_carla")).to_have_count(2)
     screenshot(page, "admin/release-confirmation-1280")
     assert run_axe(page) == [], describe(run_axe(page))
+    # "No, take me back" goes back as Django's delete confirmation does: to the list with its
+    # selection still ticked (it went to the bare list, the selection lost: a QA round).
+    page.get_by_role("button", name="No, take me back").click()
+    expect(page).to_have_url(re.compile(r"/admin/referrals/referral/$"))
+    expect(page.locator("#result_list tbody tr input.action-select:checked")).to_have_count(2)
+    page.locator("button[name=index]").first.click()
     page.get_by_role("button", name="Release 2 referrals").click()
-    expect(page.get_by_text("2 referral(s): release done.")).to_be_visible()
+    expect(page.get_by_text("Released 2 referrals to the queue.")).to_be_visible()

@@ -91,7 +91,7 @@ def test_a_referral_changed_since_the_confirmation_page_is_named_and_the_rest_re
     assert status_of(moved) == (Status.CONTACTED, "chiro_carla")
     assert status_of(reclaimed) == (Status.CLAIMED, "chiro_chen")
     shown = client.get(answer["Location"]).content.decode()
-    assert "1 referral(s): release done." in shown
+    assert "Released 1 referral to the queue." in shown
     assert "Not released: changed since the confirmation page was shown" in shown
     assert f"{moved.intake.reference} (now Patient contacted, assigned to chiro_carla)" in shown
     assert f"{reclaimed.intake.reference} (now Claimed, assigned to chiro_chen)" in shown
@@ -155,3 +155,41 @@ def test_another_teams_referral_is_not_listed_nor_released(client, podiatrist, c
     page = release_from_the_list(client, [referral])
     assert referral.intake.reference not in page.content.decode()
     assert status_of(referral) == (Status.CLAIMED, "chiro_carla")
+
+
+def test_the_confirmation_page_says_plainly_what_a_release_does_and_goes_back_as_django_does(
+    client, triage_lead, chiropractor
+):
+    """Its intro was not a sentence, and "No, take me back" was a plain link to the list, which
+    lost the ticked selection; Django's delete confirmation goes back in history (cancel.js)."""
+    referrals = chiropractic(2)
+    for referral in referrals:
+        referral_claim(referral=referral, actor=chiropractor)
+    client.force_login(triage_lead)
+    page = client.post(
+        LIST + "?status=claimed",
+        {"action": "release_selected", "_selected_action": [r.pk for r in referrals], "index": 0},
+    )
+    html = " ".join(page.content.decode().split())
+    assert (
+        "<p>These are the referrals as they are now. Each goes back to the queue as new and "
+        "unassigned. If a colleague changes one before you press “Release”, it is left as it "
+        "is.</p>"
+    ) in html
+    assert (
+        '<a role="button" href="/admin/referrals/referral/?status=claimed" '
+        'class="button cancel-link">No, take me back</a>'
+    ) in html
+    assert "/static/admin/js/cancel.js" in html
+    answer = send_as_drawn(client, page, LIST + "?status=claimed")
+    assert "Released 2 referrals to the queue." in client.get(answer["Location"]).content.decode()
+
+
+def test_the_claim_action_says_how_many_it_claimed_in_plain_words(client, chiropractor):
+    """It said "1 referral(s): claim done." (a QA round)."""
+    one, two, three = chiropractic(3)
+    client.force_login(chiropractor)
+    for chosen, said in (([one], "Claimed 1 referral."), ([two, three], "Claimed 2 referrals.")):
+        data = {"action": "claim_selected", "_selected_action": [r.pk for r in chosen]}
+        answer = client.post(LIST, {**data, "index": "0"}, follow=True)
+        assert said in answer.content.decode()
