@@ -164,12 +164,15 @@ def history_lines(rows: Iterable[Mapping[str, Any]]) -> list[str]:
                 line += f"{urgencies.get(from_urgency, from_urgency)} → "
             line += f"{urgencies.get(to_urgency, to_urgency)})"
         # A referral made again from one closed by mistake (referral_refer_again) says so.
+        # Who referred it again comes before the referral it came from: "referred again from
+        # the referral cancelled by lead" read as if lead had cancelled it (a QA round).
         closed_as = (row.get("data") or {}).get("closed_as")
         if closed_as:
-            closed = statuses.get(closed_as, closed_as).lower()
-            line += f", referred again from the referral {closed}"
+            line += ", referred again"
         if row[ACTOR_NAME]:
             line += f" by {row[ACTOR_NAME]}"
+        if closed_as:
+            line += f" from the {statuses.get(closed_as, closed_as).lower()} referral"
         if row["reason"]:
             line += f": “{row['reason']}”"
         lines.append(line)

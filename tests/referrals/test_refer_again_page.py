@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
 from referrals.models import AuditEntry, EventKind, Referral, ReferralEvent
 from referrals.services import (
@@ -42,13 +44,15 @@ def test_the_case_page_refers_a_closed_referral_again_and_shows_the_new_one(
     shown = client.get(answer["Location"]).content.decode()
     assert "Referred again: this is the new referral" in shown
     assert "Referred again from" in shown
-    assert "referred again from the referral declined by chiro_chen" in shown
-    assert url("change", old) in shown
+    # The one who referred it again is named as such, not as if they had declined it.
+    assert "referred again by chiro_chen from the declined referral: “Declined the wrong" in shown
+    closed = date_format(localtime(old.closed_at), "D j M Y H:i")
+    assert f'{url("change", old)}">the declined referral</a> (closed {closed})' in shown
     assert new.events.get().reason == "Declined the wrong case"
     old_page = client.get(url("change", old)).content.decode()
     assert 'value="Refer again"' not in old_page
     assert "Referred again as" in old_page
-    assert url("change", new) in old_page
+    assert f'{url("change", new)}">a new referral in this queue</a>, now New (proposed)' in old_page
     assert "Referred again as a new referral by chiro_chen" in old_page
     kinds = ReferralEvent.objects.filter(referral=old).values_list("kind", flat=True)
     assert list(kinds) == [EventKind.CREATED, EventKind.TRANSITION, EventKind.REFERRED_AGAIN]
@@ -302,7 +306,7 @@ def test_the_closed_page_links_the_referral_made_again_once_that_was_entered_in_
     client.force_login(chiropractor)
     row = _referred_again_row(client.get(url("change", old)).content.decode())
     assert url("change", new) in row
-    assert "(entered in error)" in row
+    assert row.endswith(", now Entered in error</td>")
     assert client.get(url("change", new)).status_code == 200
 
 
@@ -315,4 +319,4 @@ def test_the_closed_page_keeps_the_link_once_it_was_itself_entered_in_error(clie
     client.force_login(chiropractor)
     row = _referred_again_row(client.get(url("change", old)).content.decode())
     assert url("change", new) in row
-    assert "(new (proposed))" in row
+    assert row.endswith(", now New (proposed)</td>")
