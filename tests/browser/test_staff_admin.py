@@ -28,7 +28,7 @@ def test_the_medical_reviewer_sees_the_queue_opens_a_case_and_clears_the_red_fla
     ces = submit("V09", patient=details(family_name="Morgan", phone="07700 900003"))
     submit("V01", patient=details(family_name="Hughes", phone="07700 900001"))
     log_in(page, "dr_umar")
-    expect(page.get_by_role("heading", name="Open referrals")).to_be_visible()
+    expect(page.get_by_role("heading", name="Open referrals", exact=True)).to_be_visible()
     screenshot(page, "admin/dashboard-1280")
 
     page.goto("/admin/referrals/referral/")
@@ -65,7 +65,7 @@ def test_the_lists_and_their_search_boxes_have_no_serious_axe_findings(page: Pag
     make_staff("lead_lin", TRIAGE_LEAD_GROUP)
     submit("V01", patient=details(family_name="Hughes", phone="07700 900001"))
     log_in(page, "lead_lin")
-    expect(page.get_by_role("heading", name="Open referrals")).to_be_visible()
+    expect(page.get_by_role("heading", name="Open referrals", exact=True)).to_be_visible()
     page.goto(path)
     search = page.locator("#searchbar")
     expect(search).to_be_visible()
@@ -84,7 +84,7 @@ def test_the_dashboards_tables_fit_their_sections_at_1280_px(page: Page):
     submit("V17", patient=details(family_name="Patel", phone="07700 900004"))
     page.set_viewport_size({"width": 1280, "height": 900})
     log_in(page, "lead_lin")
-    expect(page.get_by_role("heading", name="Open referrals")).to_be_visible()
+    expect(page.get_by_role("heading", name="Open referrals", exact=True)).to_be_visible()
     overflow = page.locator(".dash-table").evaluate_all(
         """(tables) => tables.map((t) => {
             const section = t.closest("section").getBoundingClientRect();
@@ -103,7 +103,7 @@ def test_the_dashboards_column_headings_break_between_words_not_letters(page: Pa
     make_staff("lead_lin", TRIAGE_LEAD_GROUP)
     submit("V17", patient=details(family_name="Patel", phone="07700 900004"))
     log_in(page, "lead_lin")
-    expect(page.get_by_role("heading", name="Open referrals")).to_be_visible()
+    expect(page.get_by_role("heading", name="Open referrals", exact=True)).to_be_visible()
     lines = page.locator(".dash-table thead th").evaluate_all(
         """(cells) => cells.map((cell) => {
             const range = document.createRange();

@@ -44,7 +44,7 @@ def test_a_lead_signs_in_with_a_recovery_code_and_makes_a_new_set(page: Page, se
     # django-otp holds the codes back for a second after one failure (a person takes longer).
     page.wait_for_timeout(1100)
     sign_in(page, "lead_lin", old[0].upper())
-    expect(page.get_by_role("heading", name="Open referrals")).to_be_visible()
+    expect(page.get_by_role("heading", name="Open referrals", exact=True)).to_be_visible()
 
     page.get_by_role("link", name="Two-factor sign-in").click()
     expect(
@@ -58,7 +58,7 @@ def test_a_lead_signs_in_with_a_recovery_code_and_makes_a_new_set(page: Page, se
 
     page.context.clear_cookies()
     sign_in(page, "lead_lin", code_for(device))
-    expect(page.get_by_role("heading", name="Open referrals")).to_be_visible()
+    expect(page.get_by_role("heading", name="Open referrals", exact=True)).to_be_visible()
     page.goto(reverse(RECOVERY_URL_NAME))
     page.get_by_role("button", name="Make a new set of recovery codes").click()
 
