@@ -1310,6 +1310,7 @@ class AuditEntryAdmin(CappedCountAdmin):
 admin.site.index_template = "admin/clinic_index.html"
 admin.site.login_form = StaffLoginForm
 admin.site.login_template = "admin/clinic_login.html"
+admin.site.logout_template = "admin/clinic_logged_out.html"
 admin.site.site_header = "Clinic intake — staff"
 admin.site.site_title = "Clinic staff"
 admin.site.index_title = "Queues"

@@ -1,6 +1,6 @@
 """``{% staff_session %}``: the idle warning and its script on the signed-in staff pages."""
 
-from typing import Any
+from typing import Any, Final
 
 from django import template
 from django.conf import settings
@@ -29,3 +29,20 @@ def staff_session(context: template.Context) -> dict[str, Any]:
         # the text in its boxes was sent, not saved (static/js/staff-session.js).
         "sent_back": request is not None and request.method == "POST",
     }
+
+
+# The one reason the login page names, chosen by ?ended=idle (staff-session.js adds it to its
+# "Sign in again" links once the idle limit has passed): the parameter only selects this
+# fixed text, and nothing it carries is shown.
+ENDED_IDLE: Final = "idle"
+
+
+@register.simple_tag(takes_context=True)
+def signed_out_because(context: template.Context) -> str:
+    """What the login page says of a session that ended by inactivity ("" otherwise)."""
+    request = context.get("request")
+    if request is None or request.GET.get("ended") != ENDED_IDLE:
+        return ""
+    minutes = settings.SESSION_COOKIE_AGE // 60
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"You were signed out after {minutes} {unit} without activity."

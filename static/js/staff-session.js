@@ -100,6 +100,9 @@
       return;
     }
     var hadFocus = stay && document.activeElement === stay;
+    if (which === "ended") {
+      sayIdle();
+    }
     shown = which;
     // Hidden, then shown: role="alert" is read out when it appears.
     warning.hidden = which !== "warning";
@@ -110,11 +113,28 @@
     }
   };
 
+  // A session that ended with the idle limit passed since it was last kept open: the login
+  // page the "Sign in again" links open says so (?ended=idle selects its one fixed message).
+  // One ended sooner was ended elsewhere (signed out in another tab): nothing is added.
+  var sayIdle = function () {
+    var idle = Date.now() - keptAt() >= idleMs;
+    Array.prototype.forEach.call(box.querySelectorAll("a[href]"), function (link) {
+      var url = new URL(link.href, window.location.href);
+      if (idle) {
+        url.searchParams.set("ended", "idle");
+      } else {
+        url.searchParams.delete("ended");
+      }
+      link.href = url.pathname + url.search;
+    });
+  };
+
   // A page with nothing typed, left past the end of its session: its patient's details are
   // hidden, as the patient form hides itself, rather than left on a screen nobody is at (a
   // review found a case page readable long after its session ended). Shown again when the
   // session turns out to be kept by another page of this browser.
   var lock = function (locked) {
+    sayIdle();
     if (page && page.hidden !== locked) {
       page.hidden = locked;
       lockedNote.hidden = !locked;

@@ -408,3 +408,31 @@ def test_the_page_showing_the_authenticator_secret_is_never_cached(client):
     assert QR in page.content.decode()
     assert "no-store" in page["Cache-Control"]
     assert "private" in page["Cache-Control"]
+
+
+def test_the_signed_out_page_says_so_plainly_and_links_to_sign_in(client):
+    """Django's own said "Thanks for spending some quality time with the web site today." (a
+    QA round)."""
+    client.force_login(make_staff("chiro_carla", "Chiropractic team"))
+    page = client.post(reverse("admin:logout"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<p>You are signed out.</p>" in html
+    assert f'<a href="{LOGIN}">Sign in again</a>' in html
+    assert "quality time" not in html
+
+
+@pytest.mark.parametrize(("minutes", "said"), [(30, "30 minutes"), (1, "1 minute")])
+def test_the_login_page_says_a_session_ended_by_inactivity(client, settings, minutes, said):
+    """Reached from the idle warning's "Sign in again" (static/js/staff-session.js adds
+    ?ended=idle), the page said nothing of why the session had ended (a QA round)."""
+    settings.SESSION_COOKIE_AGE = minutes * 60
+    html = client.get(LOGIN, {"ended": "idle", "next": "/admin/"}).content.decode()
+    assert f"You were signed out after {said} without activity." in html
+
+
+@pytest.mark.parametrize("ended", ["", "other", "<b>idle</b>", "IDLE"])
+def test_the_login_page_names_no_reason_for_any_other_ended_value_nor_echoes_it(client, ended):
+    html = client.get(LOGIN, {"ended": ended}).content.decode()
+    assert "You were signed out" not in html
+    assert "<b>idle" not in html  # the form's own address keeps the query, escaped
