@@ -165,3 +165,28 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def own_dsn() -> str:
+    """A connection string to the test database, for a second connection of a test's own (a
+    colleague holding a lock): Django's connection's parameters that psycopg takes."""
+    from django.db import connection
+    from psycopg.conninfo import make_conninfo
+
+    params = connection.get_connection_params()
+    wanted = {"dbname", "user", "password", "host", "port"}
+    return make_conninfo(**{k: v for k, v in params.items() if k in wanted})
+
+
+def lock_waiter_seen(conn: Any, seconds: float = 10) -> bool:
+    """Whether another connection comes to wait for a lock within ``seconds``, read from
+    ``conn`` (PostgreSQL's pg_locks): the moment a race test changes what ``conn`` holds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()"
+        ).fetchone()
+        if row is not None and row[0]:
+            return True
+        time.sleep(0.02)
+    return False

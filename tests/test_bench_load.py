@@ -8,16 +8,14 @@ from types import SimpleNamespace
 
 import psycopg
 import pytest
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from psycopg.conninfo import make_conninfo
 
 from clinic.bench import QUERY_COUNT_HEADER
 from intake.models import RateCounter
 from referrals.models import ApiToken, Scope
 from referrals.tokens import api_token_create
-from tests.helpers import load_bench_script
+from tests.helpers import load_bench_script, own_dsn
 
 QUERY_COUNT_MIDDLEWARE = "clinic.bench.QueryCountMiddleware"
 
@@ -25,10 +23,7 @@ QUERY_COUNT_MIDDLEWARE = "clinic.bench.QueryCountMiddleware"
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_the_load_bench_analyses_the_database_before_the_list_pages(monkeypatch):
-    params = connection.get_connection_params()
-    dsn = make_conninfo(
-        **{k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}}
-    )
+    dsn = own_dsn()
     with psycopg.connect(dsn, autocommit=True) as conn:
         before = conn.execute(
             "SELECT count(*) FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL"

@@ -9,14 +9,13 @@ import pytest
 from django.db import DataError, NotSupportedError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from psycopg.conninfo import make_conninfo
 
 from clinic.prepared import enabled, preparing, unprepared
 from referrals.models import Referral, Scope
 from referrals.tokens import api_token_create
 from tests.api.conftest import intake_body
 from tests.clinic_fixtures import details, submit
-from tests.helpers import postgres_plan
+from tests.helpers import own_dsn, postgres_plan
 
 LIST = reverse("admin:referrals_referral_changelist")
 
@@ -246,10 +245,7 @@ def test_a_statement_whose_columns_changed_type_fails_once_then_runs_again(probe
 
     assert read() == [(1,)]
     # A migration in another session changes the column under the prepared statement.
-    params = connection.get_connection_params()
-    dsn = make_conninfo(
-        **{k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}}
-    )
+    dsn = own_dsn()
     with psycopg.connect(dsn, autocommit=True) as other:
         other.execute("ALTER TABLE prepared_probe ALTER COLUMN value TYPE bigint")
     with pytest.raises(NotSupportedError, match="cached plan must not change result type"):

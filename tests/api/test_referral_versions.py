@@ -18,6 +18,7 @@ from referrals.services import (
 )
 from tests.api.conftest import Api
 from tests.clinic_fixtures import submit
+from tests.helpers import lock_waiter_seen, own_dsn
 
 pytestmark = pytest.mark.django_db
 
@@ -317,19 +318,14 @@ def test_if_match_is_compared_under_the_moves_lock_not_before_it(make_token):
     compared before the lock, the partner's tag still matched and its move went through on
     what it had not seen. The service compares under its lock, so the move is 412."""
     import threading
-    import time
 
     import psycopg
     from django.db import connection
-    from psycopg.conninfo import make_conninfo
 
     api = Api(make_token(name="GP portal").raw)
     (referral,) = submit("V01").referrals
     read = etag(api, referral)
-    params = connection.get_connection_params()
-    dsn = make_conninfo(
-        **{k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}}
-    )
+    dsn = own_dsn()
     answers: list[int] = []
 
     def partner() -> None:
@@ -344,16 +340,8 @@ def test_if_match_is_compared_under_the_moves_lock_not_before_it(make_token):
         )
         thread = threading.Thread(target=partner)
         thread.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # until the partner's move waits for the lock
-            row = colleague.execute(
-                "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()"
-            ).fetchone()
-            waiting = row[0] if row is not None else 0
-            if waiting:
-                break
-            time.sleep(0.02)
-        assert waiting, "the partner's move never waited for the referral's lock"
+        # Until the partner's move waits for the lock.
+        assert lock_waiter_seen(colleague), "the partner's move never waited for the lock"
         colleague.execute(
             "UPDATE referrals_referral SET note = note || ' Phoned: worse.' WHERE id = %s",
             [referral.pk],

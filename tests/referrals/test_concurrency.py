@@ -10,6 +10,7 @@ from referrals.errors import TransitionNotAllowed
 from referrals.models import EventKind, Referral, Status
 from referrals.services import referral_claim
 from tests.clinic_fixtures import details, submit, worked_case
+from tests.helpers import lock_waiter_seen, own_dsn
 
 # No serialized_rollback: an earlier transactional test's flush recreates the content types
 # under new ids, and reloading the serialized ones then collides with them. The staff groups
@@ -69,17 +70,13 @@ def test_the_compiled_open_referral_lookup_locks_the_rows_and_refuses_to_run_unl
     import psycopg
     from django.db import transaction
     from django.db.transaction import TransactionManagementError
-    from psycopg.conninfo import make_conninfo
 
     from referrals.services import _open_referrals
 
     first = submit("V22")
     patient_id = first.intake.patient_id
     queues = sorted({r.queue for r in first.referrals})
-    params = connection.get_connection_params()
-    dsn = make_conninfo(
-        **{k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}}
-    )
+    dsn = own_dsn()
     with transaction.atomic():
         locked = _open_referrals(patient_id, queues)
         assert len(locked) == 3
@@ -332,10 +329,7 @@ def test_a_completed_review_marked_entered_in_error_meanwhile_is_not_cleared_on_
     a colleague marking the review entered in error while the clearance runs (a move that locks
     the referral alone) must not be passed over: the clearance read the completed review
     without its lock, and released queues on the account of a review called wrong."""
-    import time
-
     import psycopg
-    from psycopg.conninfo import make_conninfo
 
     from intake.models import Intake
     from referrals.services import (
@@ -349,10 +343,7 @@ def test_a_completed_review_marked_entered_in_error_meanwhile_is_not_cleared_on_
     (review,) = [r for r in case.referrals if r.queue == "urgent_medical_review"]
     for move in (referral_claim, referral_contact, referral_schedule, referral_complete):
         review = move(referral=review, actor=medical_reviewer)
-    params = connection.get_connection_params()
-    dsn = make_conninfo(
-        **{k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}}
-    )
+    dsn = own_dsn()
     outcomes: list[Any] = []
 
     def reviewer() -> None:
@@ -369,16 +360,7 @@ def test_a_completed_review_marked_entered_in_error_meanwhile_is_not_cleared_on_
         colleague.execute("SELECT id FROM referrals_referral WHERE id = %s FOR UPDATE", [review.pk])
         thread = threading.Thread(target=reviewer)
         thread.start()
-        waiting = 0
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # until the clearance waits for the review's lock
-            row = colleague.execute(
-                "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()"
-            ).fetchone()
-            waiting = row[0] if row is not None else 0
-            if waiting:
-                break
-            time.sleep(0.02)
+        waiting = lock_waiter_seen(colleague)  # until the clearance waits for the review's lock
         colleague.execute(
             "UPDATE referrals_referral SET status = 'entered_in_error' WHERE id = %s", [review.pk]
         )
