@@ -355,7 +355,7 @@ class EventKind(models.TextChoices):
     CREATED = "created", _("Created")
     TRANSITION = "transition", _("Status changed")
     LINKED = "linked", _("New submission linked")
-    URGENCY_RAISED = "urgency_raised", _("Urgency raised by a new submission")
+    URGENCY_RAISED = "urgency_raised", _("Urgency raised by a case that joined")
     URGENCY_OVERRIDDEN = "urgency_overridden", _("Urgency overridden by a clinician")
     RED_FLAG_CLEARED = "red_flag_cleared", _("Red flag cleared")
     OVERDUE = "overdue", _("Marked overdue")

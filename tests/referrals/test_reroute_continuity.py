@@ -23,6 +23,7 @@ from referrals.services import (
     referral_add_note,
     referral_due_at,
     referral_mark_entered_in_error,
+    referral_override_urgency,
     referral_reroute,
 )
 from tests.clinic_fixtures import details, make_staff, submit
@@ -376,3 +377,20 @@ def test_the_queue_pages_statements_are_the_same_with_reroutes(client, triage_le
         (referral,) = case.referrals
         referral_reroute(referral=referral, actor=triage_lead, queue="podiatry", reason="Feet")
     assert statements() == before
+
+
+def test_a_reroute_that_raises_the_referral_it_joins_does_not_call_itself_a_new_submission(
+    triage_lead,
+):
+    """The joined referral's history said "Urgency raised by a new submission" (the join's
+    event kind's label) where staff had rerouted a case into it: a case joined it, either way."""
+    from referrals.case import HISTORY_COLUMNS, history_lines
+
+    case = submit("V15")  # chiropractic and podiatry, routine
+    chiro, podiatry = sorted(case.referrals, key=lambda r: r.queue)
+    referral_override_urgency(referral=chiro, actor=triage_lead, urgency="urgent", reason="Worse")
+    referral_reroute(referral=chiro, actor=triage_lead, queue="podiatry", reason="Feet")
+    lines = history_lines(podiatry.events.order_by("id").values(*HISTORY_COLUMNS))
+    assert not [line for line in lines if "new submission" in line.lower()], lines
+    assert any("Urgency raised by a case that joined (Routine → Urgent)" in line for line in lines)
+    assert any("Rerouted in from Chiropractic" in line for line in lines)
