@@ -191,3 +191,26 @@ def test_the_triage_lead_releases_selected_referrals_through_a_confirmation_page
     page.locator("button[name=index]").first.click()
     page.get_by_role("button", name="Release 2 referrals").click()
     expect(page.get_by_text("Released 2 referrals to the queue.")).to_be_visible()
+
+
+def test_a_keyboard_reaches_the_queues_search_before_its_filters(page: Page):
+    """The queue draws its filters under the table on narrower windows, but they come first in
+    the page: the first Tab presses past the sidebar offer a link that goes past them."""
+    from referrals.access import TRIAGE_LEAD_GROUP
+
+    make_staff("lead_lin", TRIAGE_LEAD_GROUP)  # every queue: the most filters
+    submit("V01", patient=details(family_name="Hughes", phone="07700 900001"))
+    log_in(page, "lead_lin")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto("/admin/referrals/referral/")
+    skip = page.get_by_role("link", name="Skip the filters to the search and the referrals")
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.closest('#changelist-filter') !== null")
+        assert not focused, "a filter link took the focus before the link past them"
+        if skip.evaluate("link => link === document.activeElement"):
+            break
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.locator("#searchbar")).to_be_focused()
