@@ -489,8 +489,7 @@ def referral_reroute(
         announce_pending(referral.pk, *joining)
         if precondition is not None:
             # Before the refusals below, as referral_transition checks it before its own; the
-            # case first, then the referral, the order referral_transition takes them in.
-            announce_pending(referral.pk)
+            # cases were announced above, then the referral is locked, as there.
             precondition(Referral.objects.select_for_update().get(pk=referral.pk))
         current = Referral.objects.only("queue", "red_flag_count").get(pk=referral.pk)
         if current.leaves_by_clearance:
