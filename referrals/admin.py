@@ -49,7 +49,7 @@ from referrals.admin_queue_page import nav_sidebar, queue_changelist_view, site_
 from referrals.audit import audit_record
 from referrals.case import HISTORY_COLUMNS, case_answers, case_flags, history_lines
 from referrals.case_forms import form_fields_html
-from referrals.dashboard import counted_cases, day_start, in_window
+from referrals.dashboard import counted, counted_cases, day_start, in_window
 from referrals.errors import ChangedSinceShown, ChoiceRequired, ReasonRequired, ReferralError
 from referrals.forms import (
     MOVE_CHOICES,
@@ -458,7 +458,7 @@ class ReferralAdmin(CappedCountAdmin):
                     request, f"{referral.intake.reference}: {exc.message}", messages.WARNING
                 )
         if done:
-            self.message_user(request, f"{done_verb} {_referrals(done)}.")
+            self.message_user(request, f"{done_verb} {counted(done, 'referral')}.")
 
     # The case page's change permission (the actions were offered and run without it: a
     # review found a claim made by a group that could not claim on the case page).
@@ -571,7 +571,7 @@ class ReferralAdmin(CappedCountAdmin):
             audit_record(actor=user, action=Action.RELEASE, obj=referral, request=request)
             done.append(reference)
         if done:
-            self.message_user(request, f"Released {_referrals(len(done))} to the queue.")
+            self.message_user(request, f"Released {counted(len(done), 'referral')} to the queue.")
         if changed:
             self.message_user(
                 request,
@@ -582,14 +582,15 @@ class ReferralAdmin(CappedCountAdmin):
         if unconfirmed:
             self.message_user(
                 request,
-                f"Not released: {_referrals(unconfirmed)} not on a confirmation page. Choose "
-                f"{'it' if unconfirmed == 1 else 'them'} in the list and confirm.",
+                f"Not released: {counted(unconfirmed, 'referral')} not on a confirmation page. "
+                f"Choose {'it' if unconfirmed == 1 else 'them'} in the list and confirm.",
                 messages.WARNING,
             )
         if len(set(selected)) > found:
             self.message_user(
                 request,
-                f"Not released: {_referrals(len(set(selected)) - found)} no longer in your queues.",
+                f"Not released: {counted(len(set(selected)) - found, 'referral')} no longer in "
+                "your queues.",
                 messages.WARNING,
             )
 
@@ -1037,10 +1038,6 @@ def _case_history(referral: Referral, *, events: bool = True) -> dict[str, Any]:
         "linked": linked[:CASE_LINKED_SHOWN][::-1],
         "linked_more": len(linked) > CASE_LINKED_SHOWN,
     }
-
-
-def _referrals(n: int) -> str:
-    return f"{n} referral" if n == 1 else f"{n} referrals"
 
 
 def _cleared_on_completion(

@@ -327,7 +327,8 @@ def link_days_purge(*, now: dt.datetime | None = None) -> int:
     return deleted
 
 
-def _count(n: int, unit: str) -> str:
+def counted(n: int, unit: str) -> str:
+    """``n`` of ``unit`` in words: "1 minute", "3 days", "2 referrals"."""
     return f"{n} {unit}{'' if n == 1 else 's'}"
 
 
@@ -338,12 +339,12 @@ def wait_text(minutes: float) -> str:
     if whole < 1:
         return "under a minute"
     if whole < 60:
-        return _count(whole, "minute")
+        return counted(whole, "minute")
     hours, mins = divmod(whole, 60)
     if hours < 24:
         return f"{hours} h {mins} min" if mins else f"{hours} h"
     days, hours = divmod(hours, 24)
-    return f"{_count(days, 'day')} {hours} h" if hours else _count(days, "day")
+    return f"{counted(days, 'day')} {hours} h" if hours else counted(days, "day")
 
 
 # The chart's visible heading and its SVG's accessible name, one text.
