@@ -259,8 +259,8 @@ class ReferralDetailSerializer(ReferralSerializer):
         # A referral rerouted into has its rerouted_from set (the first): others ask nothing.
         if referral.rerouted_from_id is None:
             return []
-        came = Referral.objects.filter(rerouted_into=referral).order_by("closed_at", "id")
-        return [str(public_id) for public_id in came.values_list("public_id", flat=True)]
+        came = selectors.rerouted_in(referral).values_list("public_id", flat=True)
+        return [str(public_id) for public_id in came]
 
 
 class ReasonIn(StrictSerializer):

@@ -92,12 +92,17 @@ def rerouted_from_queues(referral: Referral) -> list[str]:
     if referral.rerouted_from_id is None:
         return []
     queues = dict(Queue.choices)
-    came_in = (
-        Referral.objects.filter(Q(pk=referral.rerouted_from_id) | Q(rerouted_into=referral))
-        .order_by("closed_at", "id")
-        .values_list("queue", flat=True)
-    )
+    came_in = rerouted_in(referral).values_list("queue", flat=True)
     return [str(queues.get(queue, queue)) for queue in dict.fromkeys(came_in)]
+
+
+def rerouted_in(referral: Referral) -> QuerySet[Referral]:
+    """The referrals rerouted into this one, the first first (its rerouted_from, and each whose
+    rerouted_into names it): the case page's "Rerouted from" and the API's ``rerouted_in``.
+    Ask only of a referral with a rerouted_from: one rerouted into has it set."""
+    return Referral.objects.filter(
+        Q(pk=referral.rerouted_from_id) | Q(rerouted_into=referral)
+    ).order_by("closed_at", "id")
 
 
 @dataclass(frozen=True)
