@@ -1,5 +1,5 @@
 # The commands the README names. CI (.ci/run) calls `make test`.
-.PHONY: env run test lint format typecheck clean browser-deps bench faults soak
+.PHONY: env run test lint format typecheck clean browser-deps bench faults soak fuzz
 
 PY = .venv/bin/python
 PORT ?= 8000
@@ -31,6 +31,11 @@ faults: env
 ## soak: SOAK_SECONDS (default 60) of concurrent API and form load on a cluster of its own
 soak: env
 	$(PY) -m pytest -m soak -s -q tests/soak
+
+## fuzz: the property-based and API fuzz tests (hypothesis's `hypothesis` marker) with the deep
+## profile (2,000 examples a property; `make test` runs 200, CI 50); DATABASE_URL as for make test
+fuzz: env
+	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -m hypothesis -q
 
 ## browser-deps: Debian's chromium for the browser tests and gettext for the translation check (installed only when missing)
 browser-deps:

@@ -11,7 +11,7 @@ from hypothesis import settings as hypothesis_settings
 pytest_plugins = ["tests.clinic_fixtures"]
 
 # CI runs a smaller profile so the whole of .ci/run stays well inside its time budget;
-# `make fuzz` (or HYPOTHESIS_PROFILE=deep) digs further.
+# `make fuzz` (HYPOTHESIS_PROFILE=deep, the hypothesis tests alone) digs further.
 hypothesis_settings.register_profile(
     "dev", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
