@@ -74,7 +74,7 @@ def announce_intake(
     found = Referral.objects.select_related("intake").filter(pk__in=referral_ids)
     referrals = {r.pk: r for r in found}
     with transaction.atomic():
-        raises = _raises_by(intake, set(referral_ids) - set(created_ids))
+        raises, left_at = _as_left_by(intake, set(referral_ids) - set(created_ids))
         _announce_earlier(intake, {event.referral_id for event in raises})
         if not Intake.objects.select_for_update().filter(pk=intake_id, announced_at=None):
             return 0  # another run of this task got there first
@@ -82,8 +82,8 @@ def announce_intake(
         # announcement tells that (a move, an override or a reroute announces this case first).
         for pk in created_ids:
             referrals[pk].urgency = intake.urgency  # a submission opens them at its urgency
-        for event in raises:
-            referrals[event.referral_id].urgency = event.to_urgency
+        for pk, urgency in left_at.items():
+            referrals[pk].urgency = urgency
         webhooks.on_intake_submitted(intake, [referrals[pk] for pk in referral_ids])
         webhooks.on_referrals_created([referrals[pk] for pk in created_ids])
         for event in raises:
@@ -99,18 +99,41 @@ def announce_intake(
     return len(notify_ids)
 
 
-def _raises_by(intake: Intake, joined: set[int]) -> list[ReferralEvent]:
-    """The raises of urgency the case made on the open referrals it joined (``joined``: none
-    read for a case that only opened referrals, most of them)."""
+def _as_left_by(intake: Intake, joined: set[int]) -> tuple[list[ReferralEvent], dict[int, str]]:
+    """The raises of urgency the case made on the open referrals it joined, and the urgency it
+    left each of them at (``joined``: none read for a case that only opened referrals, most of
+    them).
+
+    The urgency it left is the urgency before the first change after its own join (another
+    case's raise, an override), else the urgency now. A later case raising a referral this one
+    joined commits before the worker announces either, so the referral as read now could show
+    the later case's urgency in this one's intake.submitted, before the raise was told."""
     if not joined:
-        return []
-    return list(
+        return [], {}
+    events = (
         ReferralEvent.objects.filter(
-            referral_id__in=joined, kind=EventKind.URGENCY_RAISED, data__intake=intake.reference
+            referral_id__in=joined,
+            kind__in=[EventKind.LINKED, EventKind.URGENCY_RAISED, EventKind.URGENCY_OVERRIDDEN],
         )
-        .only("referral_id", "from_urgency", "to_urgency")
-        .order_by("referral_id")
+        .only("referral_id", "kind", "from_urgency", "to_urgency", "data")
+        .order_by("referral_id", "created_at", "id")
     )
+    raises: list[ReferralEvent] = []
+    left_at: dict[int, str] = {}
+    since: set[int] = set()  # referrals this case has joined, in the events read so far
+    for event in events:
+        own = event.data.get("intake") == intake.reference
+        if event.referral_id in left_at:
+            continue
+        if event.kind == EventKind.LINKED:
+            if own:
+                since.add(event.referral_id)
+        elif event.referral_id in since:
+            if own and event.kind == EventKind.URGENCY_RAISED:
+                raises.append(event)
+            else:
+                left_at[event.referral_id] = event.from_urgency
+    return raises, left_at
 
 
 def _announce_earlier(intake: Intake, referral_ids: set[int]) -> None:

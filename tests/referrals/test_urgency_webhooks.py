@@ -322,6 +322,43 @@ def test_a_raise_told_late_names_the_urgency_it_raised_to_not_a_later_one(
     ]
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("later_first", [True, False])
+def test_a_case_joining_without_a_raise_is_told_with_the_urgency_it_left_not_a_later_raise(
+    settings, later_first
+):
+    """A case joins an open referral at its urgency; a later case raises it before the worker
+    has announced the first: the first's intake.submitted shows the referral as the first left
+    it (urgent), and the raise is told after it, from urgent, whichever task the worker runs
+    first."""
+    settings.TASKS = DATABASE_QUEUE
+    endpoint = _endpoint(*WebhookEvent.values)
+    person = details(phone="07700 900123")
+    first = submit("V17", patient=person)
+    announce_intake.call(first.intake.pk, *announcement_of(first.intake))
+    joined = submit("V17", patient=person)  # joins at urgent: no raise
+    raising = submit("V09", patient=person)  # raises it to emergency
+    (review,) = first.referrals
+    assert joined.referrals[0].pk == raising.referrals[0].pk == review.pk
+    order = (raising, joined) if later_first else (joined, raising)
+    for case in order:
+        announce_intake.call(case.intake.pk, *announcement_of(case.intake))
+    assert _told(endpoint)[2:] == [
+        (WebhookEvent.INTAKE_SUBMITTED, joined.intake.reference),
+        (WebhookEvent.INTAKE_SUBMITTED, raising.intake.reference),
+        (URGENCY_CHANGED, "urgent->emergency"),
+    ]
+    submitted = {
+        p["data"]["intake"]["reference"]: p["data"]["referrals"][0]["urgency"]
+        for p in _payloads(endpoint, WebhookEvent.INTAKE_SUBMITTED)
+    }
+    assert submitted == {
+        first.intake.reference: "urgent",
+        joined.intake.reference: "urgent",
+        raising.intake.reference: "emergency",
+    }
+
+
 # --- a reroute joining an open referral ---------------------------------------------------------
 
 
