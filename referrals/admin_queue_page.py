@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from django.contrib.admin.options import (
     IS_POPUP_VAR,
@@ -30,9 +30,9 @@ from django.db import router
 from django.forms import Media
 from django.http import HttpRequest, HttpResponse
 from django.template import Context
-from django.template.base import Template
+from django.template.base import FilterExpression, Template
 from django.template.loader import get_template
-from django.template.loader_tags import BlockNode
+from django.template.loader_tags import BlockNode, ExtendsNode
 from django.template.response import TemplateResponse
 from django.utils.functional import SimpleLazyObject
 from django.utils.html import escape
@@ -256,8 +256,24 @@ def _blocks() -> dict[str, tuple[Template, BlockNode]]:
     """The changelist page's blocks that the queue page draws as parts, each from the most
     derived template that defines it (as template inheritance picks it)."""
     found: dict[str, tuple[Template, BlockNode]] = {}
-    for template_name in (QUEUE_PARTS, CHANGE_LIST, "admin/change_list.html", "admin/base.html"):
-        template = get_template(template_name).template  # type: ignore[attr-defined]
+    for template in (*_lineage(QUEUE_PARTS), *_lineage(CHANGE_LIST)):
         for node in template.nodelist.get_nodes_by_type(BlockNode):
-            found.setdefault(node.name, (template, node))
+            if isinstance(node, BlockNode):
+                found.setdefault(node.name, (template, node))
     return found
+
+
+def _lineage(template_name: str) -> list[Template]:
+    """The template and each one it extends, most derived first, found as ``{% extends %}``
+    finds them: an override extends the template of its own name that it overrides
+    (templates/admin/change_list.html extends Django's), which a look-up by name never
+    reaches."""
+    template: Template = get_template(template_name).template  # type: ignore[attr-defined]
+    lineage = [template]
+    seen = [template.origin]
+    while extends := next((n for n in template.nodelist if isinstance(n, ExtendsNode)), None):
+        parent = cast(FilterExpression, extends.parent_name).resolve(Context())
+        template, origin = template.engine.find_template(parent, skip=seen)
+        lineage.append(template)
+        seen.append(origin)
+    return lineage

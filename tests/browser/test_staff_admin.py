@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import describe, run_axe, screenshot
 from tests.clinic_fixtures import details, make_staff, submit
@@ -193,6 +193,21 @@ def test_the_triage_lead_releases_selected_referrals_through_a_confirmation_page
     expect(page.get_by_text("Released 2 referrals to the queue.")).to_be_visible()
 
 
+def tab_to_the_link_past_the_filters(page: Page, name: str) -> Locator:
+    """Tab from the top of the page to the link past the filters, no filter link on the way."""
+    skip = page.get_by_role("link", name=name, exact=True)
+    expect(skip).to_be_attached()
+    for _ in range(100):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.closest('#changelist-filter') !== null")
+        assert not focused, "a filter link took the focus before the link past them"
+        if skip.evaluate("link => link === document.activeElement"):
+            break
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()
+    return skip
+
+
 def test_a_keyboard_reaches_the_queues_search_before_its_filters(page: Page):
     """The queue draws its filters under the table on narrower windows, but they come first in
     the page: the first Tab presses past the sidebar offer a link that goes past them."""
@@ -203,14 +218,59 @@ def test_a_keyboard_reaches_the_queues_search_before_its_filters(page: Page):
     log_in(page, "lead_lin")
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto("/admin/referrals/referral/")
-    skip = page.get_by_role("link", name="Skip the filters to the search and the referrals")
-    for _ in range(60):
-        page.keyboard.press("Tab")
-        focused = page.evaluate("document.activeElement.closest('#changelist-filter') !== null")
-        assert not focused, "a filter link took the focus before the link past them"
-        if skip.evaluate("link => link === document.activeElement"):
-            break
-    expect(skip).to_be_focused()
-    expect(skip).to_be_visible()
+    tab_to_the_link_past_the_filters(page, "Skip the filters to the search and the referrals")
     page.keyboard.press("Enter")
     expect(page.locator("#searchbar")).to_be_focused()
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/admin/intake/intake/", "Skip the filters to the search and the intakes"),
+        ("/admin/referrals/auditentry/", "Skip the filters to the search and the audit entries"),
+        ("/admin/referrals/apitoken/", "Skip the filters to the search and the API tokens"),
+        (
+            "/admin/referrals/webhookdelivery/",
+            "Skip the filters to the search and the webhook deliveries",
+        ),
+        ("/admin/auth/user/", "Skip the filters to the search and the users"),
+    ],
+    ids=["submissions", "audit trail", "API tokens", "webhook deliveries", "users"],
+)
+def test_a_keyboard_reaches_each_lists_search_before_its_filters(page: Page, path: str, name: str):
+    """The queue's link past its filters, on every other list with filters: their filters
+    came first in the page too, before the search box and the rows (one template for all,
+    templates/admin/change_list.html)."""
+    from django.contrib.auth.models import User
+
+    User.objects.create_superuser("admin_ada", "ada@clinic.test", PASSWORD)
+    submit("V01", patient=details(family_name="Hughes", phone="07700 900001"))
+    log_in(page, "admin_ada")
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+    page.goto(path)
+    expect(page.locator("#changelist-filter")).to_be_attached()
+    assert run_axe(page) == [], describe(run_axe(page))
+    tab_to_the_link_past_the_filters(page, name)
+    page.keyboard.press("Enter")
+    expect(page.locator("#searchbar")).to_be_focused()
+
+
+def test_a_keyboard_reaches_the_rows_of_a_list_with_filters_and_no_search(page: Page):
+    """The webhook endpoints have a filter and no search box: the link goes to the rows, and
+    the next Tab is in them, not in the filters."""
+    from django.contrib.auth.models import User
+
+    from referrals.models import WebhookEndpoint
+
+    User.objects.create_superuser("admin_ada", "ada@clinic.test", PASSWORD)
+    WebhookEndpoint.objects.create(
+        name="Practice system", url="https://pms.clinic.test/hook", secret="s" * 32
+    )
+    log_in(page, "admin_ada")
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+    page.goto("/admin/referrals/webhookendpoint/")
+    assert run_axe(page) == [], describe(run_axe(page))
+    tab_to_the_link_past_the_filters(page, "Skip the filters to the webhook endpoints")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('#result_list') !== null")
