@@ -177,7 +177,12 @@ class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
         # found it, and both were let in; the second now waits, and finds it used. A device
         # removed meanwhile (by an administrator) is not found under the lock: no code is left.
         locked = StaticDevice.objects.select_for_update().filter(pk=holder.pk).first()
-        return locked if locked is not None else authenticator
+        if locked is not None:
+            return locked
+        # The authenticator read again: the account may have been deleted with its devices
+        # while this waited, and a refused code is counted on the device that checked it (a
+        # deleted one, saved, was inserted again and failed on the account gone: a 500).
+        return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
 
     def _verify_token(self, user: Any, token: str, device: Any = None) -> Any:
         if device is not None:

@@ -96,6 +96,14 @@ def test_signing_in_to_ones_own_account_does_not_clear_failures_at_another(clien
     assert log_in(client, "chiro_carla", addr="198.51.100.4").status_code == 429
 
 
+def test_signing_in_stamps_the_accounts_last_sign_in(client):
+    user = make_staff("chiro_carla", "Chiropractic team")
+    assert user.last_login is None
+    assert log_in(client, "chiro_carla").status_code == 302
+    user.refresh_from_db()
+    assert user.last_login is not None
+
+
 def test_staff_with_an_authenticator_must_give_its_code(client):
     user = make_staff("dr_umar", "Urgent medical review team")
     device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)

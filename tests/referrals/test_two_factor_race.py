@@ -361,3 +361,92 @@ def test_two_first_sets_made_at_once_leave_one_device_and_one_set(monkeypatch):
     assert _held(user) == set(made_second[0][1])
     assert len(_held(user)) == RECOVERY_CODE_COUNT
     assert waiting, "the second set did not wait for the first"
+
+
+def _account_delete_page(user: Any) -> str:
+    return reverse("admin:auth_user_delete", args=[user.pk])
+
+
+def _gone(user: Any) -> bool:
+    return not (
+        User.objects.filter(pk=user.pk).exists()
+        or StaticDevice.objects.filter(user_id=user.pk).exists()
+        or StaticToken.objects.filter(device__user_id=user.pk).exists()
+        or TOTPDevice.objects.filter(user_id=user.pk).exists()
+    )
+
+
+def _beside_an_account_deletion(
+    administrator: Client, user: Any, other: Any
+) -> tuple[list[Any], list[Any], bool]:
+    """The account's deletion held once it has deleted a code (its locks taken, the account's
+    row not yet deleted), ``other`` started then and let go as far as it can, then the
+    deletion let go: each one's outcome, and whether ``other`` waited."""
+    holding, go_on = threading.Event(), threading.Event()
+
+    def code_deleted(sender: Any, **kwargs: Any) -> None:
+        if not holding.is_set():
+            holding.set()
+            go_on.wait(timeout=10)
+
+    post_delete.connect(code_deleted, sender=StaticToken, dispatch_uid="race-code-deleted")
+    try:
+        delete, deleted = _start(
+            lambda: administrator.post(_account_delete_page(user), {"post": "yes"})
+        )
+        assert holding.wait(timeout=10)
+        beside, done = _start(other)
+        waiting = _another_connection_waits_for_a_lock()
+        time.sleep(0.2)  # the other goes as far as it can before the deletion goes on
+        go_on.set()
+        for thread in (delete, beside):
+            thread.join(timeout=30)
+    finally:
+        post_delete.disconnect(sender=StaticToken, dispatch_uid="race-code-deleted")
+    return deleted, done, waiting
+
+
+def test_an_account_deleted_while_a_sign_in_holds_its_code_waits_for_it(monkeypatch):
+    """The sign-in has locked its device and read the code; the account's deletion comes
+    then, waits for the device, and deletes the account once the code is used: the sign-in
+    goes on to stamp the account's last sign-in and finds it gone."""
+    assert connection.vendor == "postgresql"
+    user, codes, _owner = _lead_with_codes_and_a_session_signed_in_with_the_authenticator()
+    administrator = _administrator()
+
+    signed_in, deleted, waiting = _beside_a_sign_in_holding_its_code(
+        monkeypatch,
+        codes[0],
+        lambda: administrator.post(_account_delete_page(user), {"post": "yes"}),
+    )
+    assert waiting, "the deletion did not wait for the sign-in's lock"
+
+    assert [kind for kind, _ in signed_in] == ["ok"], signed_in
+    assert [kind for kind, _ in deleted] == ["ok"], deleted
+    assert signed_in[0][1].status_code == 302  # the code was good when it was read
+    assert deleted[0][1].status_code == 302
+    assert _gone(user)
+
+
+def test_a_sign_in_with_a_code_while_the_account_is_deleted_is_refused():
+    """The deletion has locked the devices and deleted codes; a sign-in with one comes then,
+    waits for its device, and finds it gone: its authenticator, read before, was gone too,
+    and saving the refused code's count on it was a 500."""
+    assert connection.vendor == "postgresql"
+    user, codes, _owner = _lead_with_codes_and_a_session_signed_in_with_the_authenticator()
+    administrator = _administrator()
+    refused = Client()
+
+    deleted, signed_in, waiting = _beside_an_account_deletion(
+        administrator,
+        user,
+        lambda: log_in(refused, "lead_lin", otp_token=codes[0], addr="203.0.113.1"),
+    )
+    assert waiting, "the sign-in did not wait for the deletion's locks"
+
+    assert [kind for kind, _ in deleted] == ["ok"], deleted
+    assert [kind for kind, _ in signed_in] == ["ok"], signed_in
+    assert deleted[0][1].status_code == 302
+    assert signed_in[0][1].status_code == 200
+    assert "_auth_user_id" not in refused.session
+    assert _gone(user)
