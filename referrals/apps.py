@@ -15,7 +15,10 @@ class ReferralsConfig(AppConfig):
         from clinic import checks  # noqa: F401 - registers the deployment checks
         from clinic.middleware import stamp_session_refresh
         from clinic.pgtypes import use_fast_timestamps
-        from referrals import admin_integrations  # noqa: F401 - registers the integration admin
+        from referrals import (
+            admin_accounts,  # noqa: F401 - registers the staff accounts' admin
+            admin_integrations,  # noqa: F401 - registers the integration admin
+        )
         from referrals.aggregates import register_sqlite_median
         from referrals.twofactor import recovery_codes_lock_before_delete
 

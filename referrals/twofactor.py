@@ -18,7 +18,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.signals import user_login_failed
 from django.core import signing
@@ -97,13 +97,28 @@ def _new_recovery_code() -> str:
     return code
 
 
+class AccountGone(Exception):
+    """The account was deleted while this waited for its row (an administrator's deletion
+    of it came first)."""
+
+
+def account_locked(user_id: Any) -> bool:
+    """Lock the account's row (in the caller's transaction); False when it is gone. Taken
+    first, before its devices and their codes, by whatever locks or deletes those (a new set,
+    the removal of a device, the deletion of the account): in one order, none of them waits
+    for another that waits for it."""
+    return bool(get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk"))
+
+
 def recovery_codes_replace(*, user: Any) -> list[str]:
     """A new set of recovery codes for ``user``; every code held before (the last set's, an
-    operator's from addstatictoken) stops working."""
+    operator's from addstatictoken) stops working. AccountGone when the account was deleted
+    while this waited for it."""
     with transaction.atomic():
         # The account's row orders two requests at once: each would delete the old set and
         # add its own, and both new sets would work.
-        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        if not account_locked(user.pk):
+            raise AccountGone(user.pk)
         # Then the devices, as a sign-in with a code locks its device before it deletes the
         # code: taken in the other order (the new codes' inserts check their device), the two
         # deadlocked on PostgreSQL, and a code of the old set could be taken after it ended.
@@ -125,11 +140,15 @@ def recovery_codes_replace(*, user: Any) -> list[str]:
 
 def recovery_codes_lock_before_delete(sender: Any, instance: StaticDevice, **kwargs: Any) -> None:
     """Before a static device is deleted (an administrator removing a member of staff's
-    codes), its account's devices are locked, as a new set and a sign-in with a code lock them
-    before they delete a code. Django deletes the device's codes first and the device after:
+    codes, or deleting the account), its account's row and then its devices are locked, the
+    order a new set takes. Django deletes the device's codes first and the device after:
     against a sign-in, which locks the device and then deletes its code, the two deadlocked on
-    PostgreSQL (a 500)."""
-    # pre_delete is sent inside the deletion's transaction, before its first delete.
+    PostgreSQL (a 500). Deleting the account, Django deletes its devices and codes before its
+    row: with the devices locked first, against a new set holding the row and waiting for
+    them, the two deadlocked too."""
+    # pre_delete is sent inside the deletion's transaction, before its first delete. The
+    # account's row is there still: Django deletes it after everything that refers to it.
+    account_locked(instance.user_id)
     list(
         StaticDevice.objects.select_for_update()
         .filter(user_id=instance.user_id)
@@ -487,7 +506,12 @@ def two_factor_recovery_codes(request: HttpRequest) -> HttpResponse:
                 "If you have lost it, set up a new one: it comes with a new set.",
             )
             return HttpResponseRedirect(reverse(RECOVERY_URL_NAME))
-        request.session[NEW_CODES_KEY] = [user.pk, recovery_codes_replace(user=user)]
+        try:
+            request.session[NEW_CODES_KEY] = [user.pk, recovery_codes_replace(user=user)]
+        except AccountGone:
+            # An administrator deleted the account while this waited for it: its session ends.
+            logout(request)
+            return HttpResponseRedirect(reverse("admin:login"))
         _send_new_codes_notice(user)
         return HttpResponseRedirect(reverse(RECOVERY_URL_NAME))  # a reload makes no third set
     new = request.session.pop(NEW_CODES_KEY, None)

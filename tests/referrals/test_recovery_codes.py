@@ -270,3 +270,22 @@ def test_a_code_typed_during_the_wait_after_a_wrong_one_says_how_long_to_wait(cl
     device.throttling_failure_timestamp -= dt.timedelta(seconds=2)  # the second has passed
     device.save(update_fields=["throttling_failure_timestamp"])
     assert log_in(client, "lead_lin", otp_token=code_for(device)).status_code == 302
+
+
+def test_an_administrator_deletes_staff_accounts_with_their_codes_one_or_several_at_once(client):
+    """The admin locks the accounts' rows before Django looks for what goes with them."""
+    admin = User.objects.create_superuser("admin_ada", "ada@clinic.test", "x" * 16)
+    client.force_login(admin)
+    lin, _device, _codes = lead_with_codes("lead_lin")
+    one = client.post(reverse("admin:auth_user_delete", args=[lin.pk]), {"post": "yes"})
+    assert one.status_code == 302
+    pat, _device, _codes = lead_with_codes("lead_pat")
+    tom, _device, _codes = lead_with_codes("lead_tom")
+    several = client.post(
+        reverse("admin:auth_user_changelist"),
+        {"action": "delete_selected", "_selected_action": [pat.pk, tom.pk], "post": "yes"},
+    )
+    assert several.status_code == 302
+    assert list(User.objects.values_list("username", flat=True)) == ["admin_ada"]
+    assert not StaticToken.objects.exists()
+    assert not TOTPDevice.objects.exists()

@@ -376,6 +376,90 @@ def _gone(user: Any) -> bool:
     )
 
 
+def _held_after_the_account_lock(job: Any, holding: Any, go_on: Any) -> Any:
+    """``job``, its connection held still once it has locked an account's row (its first
+    SELECT ... FROM auth_user ... FOR UPDATE) until ``go_on`` is set."""
+
+    def hold(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        if not holding.is_set() and 'FROM "auth_user"' in sql and "FOR UPDATE" in sql:
+            holding.set()
+            go_on.wait(timeout=10)
+        return result
+
+    def run() -> Any:
+        with connection.execute_wrapper(hold):
+            return job()
+
+    return run
+
+
+@pytest.mark.parametrize("codes_before", [True, False], ids=["new set", "first set"])
+def test_an_account_deleted_while_its_owner_makes_codes_waits_and_takes_them_with_it(
+    codes_before,
+):
+    """The owner's new set has locked the account's row; an administrator deletes the account
+    then. Django's deletion locked the devices and deleted them and their codes before the
+    account's row, which the new set held while it waited for the devices: "deadlock
+    detected", a 500. The first set (no device yet): the deletion had looked for what to
+    delete before the new set made its device, and the account's delete failed on it."""
+    assert connection.vendor == "postgresql"
+    user = make_staff("lead_lin", "Triage lead")
+    device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    if codes_before:
+        recovery_codes_replace(user=user)
+    owner = Client()
+    assert log_in(owner, "lead_lin", otp_token=code_for(device)).status_code == 302
+    administrator = _administrator()
+
+    holding, go_on = threading.Event(), threading.Event()
+    replace, replaced = _start(
+        _held_after_the_account_lock(lambda: owner.post(RECOVERY), holding, go_on)
+    )
+    assert holding.wait(timeout=10)
+    delete, deleted = _start(
+        lambda: administrator.post(_account_delete_page(user), {"post": "yes"})
+    )
+    waiting = _another_connection_waits_for_a_lock()
+    time.sleep(0.2)  # the deletion goes as far as it can before the new set goes on
+    go_on.set()
+    for thread in (replace, delete):
+        thread.join(timeout=30)
+    assert waiting, "the deletion did not wait for the new set's lock"
+
+    assert [kind for kind, _ in replaced] == ["ok"], replaced
+    assert [kind for kind, _ in deleted] == ["ok"], deleted
+    assert replaced[0][1].status_code == 302
+    assert replaced[0][1]["Location"] == RECOVERY  # the set was made, then deleted
+    assert deleted[0][1].status_code == 302
+    assert _gone(user)
+
+
+def test_an_account_deleted_outside_the_admin_while_its_owner_makes_a_new_set_waits_for_it():
+    """As above, the account deleted by its model (a shell, a command) rather than the admin's
+    page, which locks the row first: the devices' pre_delete receiver locks it before them."""
+    assert connection.vendor == "postgresql"
+    user, _codes, owner = _lead_with_codes_and_a_session_signed_in_with_the_authenticator()
+
+    holding, go_on = threading.Event(), threading.Event()
+    replace, replaced = _start(
+        _held_after_the_account_lock(lambda: owner.post(RECOVERY), holding, go_on)
+    )
+    assert holding.wait(timeout=10)
+    delete, deleted = _start(lambda: User.objects.get(pk=user.pk).delete())
+    waiting = _another_connection_waits_for_a_lock()
+    time.sleep(0.2)  # the deletion goes as far as it can before the new set goes on
+    go_on.set()
+    for thread in (replace, delete):
+        thread.join(timeout=30)
+    assert waiting, "the deletion did not wait for the new set's lock"
+
+    assert [kind for kind, _ in replaced] == ["ok"], replaced
+    assert [kind for kind, _ in deleted] == ["ok"], deleted
+    assert replaced[0][1]["Location"] == RECOVERY
+    assert _gone(user)
+
+
 def _beside_an_account_deletion(
     administrator: Client, user: Any, other: Any
 ) -> tuple[list[Any], list[Any], bool]:
@@ -404,6 +488,27 @@ def _beside_an_account_deletion(
     finally:
         post_delete.disconnect(sender=StaticToken, dispatch_uid="race-code-deleted")
     return deleted, done, waiting
+
+
+def test_new_codes_asked_for_while_the_account_is_deleted_wait_and_find_it_gone():
+    """The deletion has locked the devices and deleted codes; the owner asks for a new set
+    then. The new set locked the account's row (the deletion had not) and waited for the
+    devices, the deletion then for the row: "deadlock detected", a 500."""
+    assert connection.vendor == "postgresql"
+    user, _codes, owner = _lead_with_codes_and_a_session_signed_in_with_the_authenticator()
+    administrator = _administrator()
+
+    deleted, replaced, waiting = _beside_an_account_deletion(
+        administrator, user, lambda: owner.post(RECOVERY)
+    )
+    assert waiting, "the new set did not wait for the deletion's locks"
+
+    assert [kind for kind, _ in deleted] == ["ok"], deleted
+    assert [kind for kind, _ in replaced] == ["ok"], replaced
+    assert deleted[0][1].status_code == 302
+    assert replaced[0][1].status_code == 302
+    assert replaced[0][1]["Location"] == reverse("admin:login")
+    assert _gone(user)
 
 
 def test_an_account_deleted_while_a_sign_in_holds_its_code_waits_for_it(monkeypatch):
