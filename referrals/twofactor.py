@@ -456,7 +456,11 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         # The account's row orders two set-up pages opened at once: each found no
         # authenticator in the making and made one, and every later visit failed on
         # get_or_create's two rows (a 500; a review found it).
-        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        if not account_locked(user.pk):
+            # An administrator deleted the account while this waited for it: its session
+            # ends (an authenticator made for it failed on the account gone, a 500).
+            logout(request)
+            return HttpResponseRedirect(reverse("admin:login"))
         device, _ = TOTPDevice.objects.get_or_create(
             user=user, confirmed=False, defaults={"name": "Authenticator app"}
         )

@@ -555,3 +555,39 @@ def test_a_sign_in_with_a_code_while_the_account_is_deleted_is_refused():
     assert signed_in[0][1].status_code == 200
     assert "_auth_user_id" not in refused.session
     assert _gone(user)
+
+
+def test_a_set_up_page_opened_while_the_account_is_deleted_waits_and_finds_it_gone():
+    """The deletion holds the account's row; its owner opens the set-up page (the mailbox
+    proved) then, which waits for the row, and made an authenticator in the making for the
+    account deleted meanwhile: the commit failed on it (a 500)."""
+    assert connection.vendor == "postgresql"
+    user = make_staff("lead_lin", "Triage lead")
+    owner = Client()
+    assert log_in(owner, "lead_lin").status_code == 302
+    setup = prove_mailbox(owner)
+    administrator = _administrator()
+
+    holding, go_on = threading.Event(), threading.Event()
+    delete, deleted = _start(
+        _held_after_the_account_lock(
+            lambda: administrator.post(_account_delete_page(user), {"post": "yes"}),
+            holding,
+            go_on,
+        )
+    )
+    assert holding.wait(timeout=10)
+    opened, page = _start(lambda: owner.get(setup))
+    waiting = _another_connection_waits_for_a_lock()
+    time.sleep(0.2)  # the page goes as far as it can before the deletion goes on
+    go_on.set()
+    for thread in (delete, opened):
+        thread.join(timeout=30)
+    assert waiting, "the set-up page did not wait for the deletion's lock"
+
+    assert [kind for kind, _ in deleted] == ["ok"], deleted
+    assert [kind for kind, _ in page] == ["ok"], page
+    assert deleted[0][1].status_code == 302
+    assert page[0][1].status_code == 302
+    assert page[0][1]["Location"] == reverse("admin:login")
+    assert _gone(user)
