@@ -112,6 +112,95 @@ def test_age_is_computed_by_the_server_within_16_to_110():
     assert [f.code for f in FIELDS if f.computed] == ["age_years"]
 
 
+# Spec §1, copied from its tables: the ranges, types and codes the rules and the validation
+# read. The range tests in test_validation.py take their limits from the questionnaire, so
+# without these a changed limit (a height from 100 cm, a pain score to 11) went unnoticed.
+SPEC_RANGES = {
+    "age_years": (16, 110),
+    "height_cm": (120, 220),
+    "weight_kg": (30, 250),
+    "pain_now_nrs": (0, 10),
+    "pain_worst_7d_nrs": (0, 10),
+    "high_heel_days_per_week": (0, 7),
+    "standing_hours_per_day": (0, 16),
+    "desk_hours_per_day": (0, 16),
+    "exercise_days_per_week": (0, 7),
+    "sbst_total": (0, 9),
+    "sbst_distress": (0, 5),
+}
+SPEC_MULTI = ("pain_regions", "numbness_areas", "footwear_types")
+SPEC_TEXT = ("main_concern",)
+SIDES = ("none", "left", "right", "both")
+DURATIONS = ("under_2_weeks", "weeks_2_to_6", "weeks_6_to_12", "over_12_weeks")
+WALK_TEST = ("easy", "hard_one_side", "hard_both_sides", "not_tried")
+SPEC_CHOICES = {
+    "pain_regions": (
+        "lower_back",
+        "buttock",
+        "mid_upper_back",
+        "neck_shoulder",
+        "hip",
+        "back_of_thigh",
+        "knee",
+        "lower_leg",
+        "ankle",
+        "heel",
+        "arch",
+        "ball_of_foot",
+        "top_of_foot",
+        "toes",
+    ),
+    "leg_symptoms_side": SIDES,
+    "pain_below_knee_side": SIDES,
+    "numbness_areas": (
+        "shin_and_top_of_foot",
+        "outer_foot_and_sole",
+        "inner_shin",
+        "both_feet_sock_area",
+        "other_area",
+    ),
+    "leg_neuro_side": SIDES,
+    "heel_walk": WALK_TEST,
+    "toe_walk": WALK_TEST,
+    "symptom_duration": DURATIONS,
+    "onset_type": ("gradual", "sudden_no_injury", "minor_injury", "major_injury"),
+    "leg_symptoms_duration": DURATIONS,
+    "footwear_types": (
+        "cushioned_supportive",
+        "flat_thin_soled",
+        "high_heels",
+        "safety_boots",
+        "sandals_flip_flops",
+        "barefoot_slippers",
+    ),
+    "arch_type": ("flat", "normal", "high", "unsure"),
+    "foot_ankle_injury": ("none", "within_6_weeks", "weeks_6_to_52", "over_1_year"),
+    "workstation_setup": ("adjusted", "not_adjusted", "unsure", "no_desk"),
+    "smoking_status": ("never", "former", "current"),
+}
+
+
+def test_number_ranges_are_the_specs():
+    assert {f.code: (f.min_value, f.max_value) for f in FIELDS if f.kind == "int"} == SPEC_RANGES
+
+
+def test_choice_codes_are_the_specs_in_the_specs_order():
+    assert {f.code: tuple(c.code for c in f.choices) for f in FIELDS if f.choices} == SPEC_CHOICES
+
+
+def test_every_other_question_is_a_yes_no_question():
+    # §0.8: the 30 bool fields are required Yes/No radios with nothing pre-selected.
+    kinds = {f.code: f.kind for f in CORE_FIELDS}
+    assert {code for code, kind in kinds.items() if kind == "multi"} == set(SPEC_MULTI)
+    assert {code for code, kind in kinds.items() if kind == "text"} == set(SPEC_TEXT)
+    assert {code for code, kind in kinds.items() if kind == "single"} == (
+        SPEC_CHOICES.keys() - set(SPEC_MULTI)
+    )
+    bools = {code for code, kind in kinds.items() if kind == "bool"}
+    assert len(bools) == 30
+    assert bools == kinds.keys() - SPEC_RANGES.keys() - SPEC_CHOICES.keys() - set(SPEC_TEXT)
+
+
 def test_consent_fields_must_be_true():
     assert [f.code for f in FIELDS if f.must_be_true] == [
         "consent_data_processing",
