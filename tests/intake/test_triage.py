@@ -184,6 +184,13 @@ CLAUSE_CASES = [
     case(
         "S1_RADICULOPATHY_SIGNS",
         [],
+        "a toe walk not tried is not a deficit",
+        **LEFT_SCIATICA,
+        toe_walk="not_tried",
+    ),
+    case(
+        "S1_RADICULOPATHY_SIGNS",
+        [],
         "sole numbness alone",
         numbness_areas=["outer_foot_and_sole"],
         leg_neuro_side="left",
@@ -267,6 +274,16 @@ CLAUSE_CASES = [
         pain_regions=["neck_shoulder"],
     ),
     case("FOOT_STRUCTURE", [], "normal arches", arch_type="normal", pain_regions=BACK),
+    *[
+        case(
+            "FOOT_STRUCTURE",
+            [],
+            f"flat feet with {region} pain only",
+            arch_type="flat",
+            pain_regions=[region],
+        )
+        for region in ("mid_upper_back", "back_of_thigh", "lower_leg")
+    ],
     case("FOOT_STRUCTURE", [], "unsure arches", arch_type="unsure", pain_regions=BACK),
     case(
         "PLANTAR_HEEL_PAIN",
@@ -462,6 +479,15 @@ CLAUSE_CASES = [
         )
     ],
     case("DIABETIC_FOOT_RISK", [], "diabetes with no foot features", has_diabetes=True),
+    case(
+        "DIABETIC_FOOT_RISK",
+        [],
+        "diabetes with knee pain and numbness in the shin, not the sock area",
+        has_diabetes=True,
+        pain_regions=["knee"],
+        numbness_areas=["shin_and_top_of_foot", "other_area"],
+        leg_neuro_side="left",
+    ),
     case("DIABETIC_FOOT_RISK", [], "foot wound without diabetes", foot_wound=True),
     case(
         "PERIPHERAL_NEUROPATHY_PATTERN",
@@ -828,6 +854,15 @@ CLAUSE_CASES = [
     case(
         "RED_FLAG_PROGRESSIVE_NEURO",
         [],
+        "walk tests not tried with new leg symptoms are not a deficit",
+        heel_walk="not_tried",
+        toe_walk="not_tried",
+        leg_neuro_side="left",
+        **RECENT_LEGS,
+    ),
+    case(
+        "RED_FLAG_PROGRESSIVE_NEURO",
+        [],
         "foot drop with leg symptoms of 6 to 12 weeks is stable",
         foot_drop=True,
         leg_neuro_side="left",
@@ -903,6 +938,14 @@ CLAUSE_CASES = [
         onset_type="major_injury",
         pain_regions=BACK,
         symptom_duration="weeks_2_to_6",
+    ),
+    case(
+        "RED_FLAG_SERIOUS_PATHOLOGY",
+        [],
+        "an old major injury with hip pain: c reads spinal or radiating pain, not hip",
+        onset_type="major_injury",
+        pain_regions=["hip"],
+        symptom_duration="weeks_6_to_12",
     ),
     case(
         "RED_FLAG_SERIOUS_PATHOLOGY",
