@@ -107,6 +107,32 @@ def test_an_urgent_diabetic_case_shows_the_urgent_message_and_the_diabetic_safet
     assert Intake.objects.get().urgency == "urgent"
 
 
+def test_the_clinics_own_numbers_fill_the_patients_texts(client, settings):
+    """§4.3 and §7 say "[emergency number]" and "[urgent care number]": every page fills them
+    from the clinic's settings. The tests ran with the defaults alone (999 and 111), which a
+    text with the numbers written in would have passed too."""
+    settings.CLINIC_EMERGENCY_NUMBER = "112"
+    settings.CLINIC_URGENT_CARE_NUMBER = "116117"
+    assert "call 112 or go to an emergency department now" in html(client.get("/"))
+    assert "call 112 or go to an emergency department now" in html(Client().get("/form/under-16/"))
+    emergency = Client()
+    answers = worked_case("V09")
+    complete(emergency, answers, upto="red_flags")
+    sent = emergency.post("/form/red_flags/", step_data("red_flags", answers))
+    assert "Please call 112 or go to your nearest emergency department" in html(
+        emergency.get(sent["Location"])
+    )
+
+    complete(client, worked_case("V17"), OMAR)  # urgent: a foot ulcer in someone with diabetes
+    done = html(client.get("/form/done/"))
+    assert "If your symptoms get worse before then, call 116117 or go to an emergency" in done
+    assert "turn cold, pale, blue or black, call 112 now." in done
+    assert "if they are closed, call 116117." in done
+    assert "call 112 or go to an emergency department now" in done
+    shown = Intake.objects.get(patient__given_name="Omar").patient_messages
+    assert not any("999" in text or "111" in text for text in shown.values() if text)
+
+
 def test_an_emergency_answer_shows_the_advice_on_the_next_page_without_javascript(client):
     answers = worked_case("V09")
     complete(client, answers, upto="red_flags")
