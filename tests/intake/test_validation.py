@@ -287,6 +287,7 @@ def test_startback_needs_both_scores_or_neither(scores: dict[str, Any]):
 
 
 def test_startback_distress_cannot_exceed_total():
+    assert validate_answers(with_back_pain(sbst_total=4, sbst_distress=4)).valid
     result = validate_answers(with_back_pain(sbst_total=3, sbst_distress=4))
     assert set(result.errors) == {"sbst_distress"}
 
