@@ -544,3 +544,35 @@ def test_a_refused_clearance_of_a_review_closed_meanwhile_offers_no_form_only_th
     assert "Nothing was saved." in html
     assert f"readonly>{typed}</textarea>" in html
     assert Intake.objects.get(pk=case.intake.pk).red_flag_cleared_at is None
+
+
+def test_a_specialty_referral_open_when_a_later_case_raises_a_red_flag_says_so(
+    client, chiropractor, medical_reviewer
+):
+    """Ada's back pain opened a chiropractic referral; two days later her answers report a new
+    bladder change, and that case goes to urgent medical review alone (§0.3). The chiropractic
+    referral stays open, and its page showed nothing of the red flag: chiropractic is not for a
+    patient with a red flag (§4.4). It says so until the red flag is cleared."""
+    person = details(phone="07700 900331")
+    (chiropractic,) = submit("V01", patient=person).referrals
+    emergency = submit("V09", patient=person)
+    url = reverse("admin:referrals_referral_change", args=[chiropractic.public_id])
+    client.force_login(chiropractor)
+    page = client.get(url)
+    assert page.context["red_flags_elsewhere"] == [emergency.intake.reference]
+    assert "Red flag not yet cleared on another case of this patient" in page.content.decode()
+    assert emergency.intake.reference in page.content.decode()
+
+    client.force_login(medical_reviewer)
+    review = client.get(
+        reverse("admin:referrals_referral_change", args=[_review(emergency).public_id])
+    )
+    assert review.context["red_flags_elsewhere"] == []  # the review shows its red flags itself
+
+    intake_clear_red_flag(
+        intake=emergency.intake, actor=medical_reviewer, reason="Examined: no emergency."
+    )
+    client.force_login(chiropractor)
+    page = client.get(url)
+    assert page.context["red_flags_elsewhere"] == []
+    assert "Red flag not yet cleared" not in page.content.decode()
