@@ -279,6 +279,7 @@ def test_the_confirmation_email_repeats_the_reference_and_messages_and_nothing_c
     assert f"{intake.reference[:4]}-{intake.reference[4:]}" in message.body
     assert intake.patient_messages["urgency_message"] in message.body
     assert intake.patient_messages["safety_net"] in message.body
+    assert patient_disclaimer(emergency_number=settings.CLINIC_EMERGENCY_NUMBER) in message.body
     for code in intake.flag_codes:
         assert code not in message.body
     for flag in intake.triage_result["flags"]:
