@@ -179,6 +179,163 @@ SPEC_CHOICES = {
     "smoking_status": ("never", "former", "current"),
 }
 
+# Spec §1's patient wording, verbatim (its bold words as plain text: Questionnaire 2 in
+# docs/CLINICAL_DECISIONS.md), the date-of-birth question without the spec's note after it.
+SPEC_WORDING = {
+    "age_years": "What is your date of birth?",
+    "height_cm": "How tall are you? (centimetres)",
+    "weight_kg": "About how much do you weigh? (kilograms; an estimate is fine)",
+    "has_diabetes": "Do you have diabetes (type 1 or type 2)?",
+    "pain_regions": "Where do you have pain or aching at the moment? Tick all that apply.",
+    "leg_symptoms_side": "Which leg has pain, numbness or tingling?",
+    "pain_below_knee_side": (
+        "Does pain travel from your lower back or buttock down a leg to below the knee? "
+        "(It may reach your foot.) If so, which leg?"
+    ),
+    "leg_pain_worse_than_back": (
+        "Is the pain in your leg worse than any pain in your back? If you have no leg "
+        "pain, choose No."
+    ),
+    "main_concern": "In your own words, what is the main problem you would like help with?",
+    "pain_now_nrs": "How bad is your pain right now? 0 = no pain, 10 = worst pain imaginable.",
+    "pain_worst_7d_nrs": "How bad was your pain at its worst in the last 7 days? (0–10)",  # noqa: RUF001 (verbatim)
+    "walking_leg_symptoms_relieved_sitting": (
+        "When you walk or stand for a while, do your legs become painful, heavy, numb or "
+        "weak, and then get better when you sit down or bend forward (for example, "
+        "leaning on a shopping trolley)?"
+    ),
+    "first_steps_heel_pain": (
+        "Is pain under your heel or arch at its worst with your first steps in the "
+        "morning, or after sitting for a while?"
+    ),
+    "night_pain_constant": (
+        "Do you have pain at night that does not ease whatever position you lie in?"
+    ),
+    "morning_stiffness_eases_with_movement": (
+        "Is your back stiff for more than 30 minutes after waking, and does it get better "
+        "when you move about?"
+    ),
+    "numbness_areas": (
+        "Do you have numbness (reduced feeling) in any of these areas? Tick all that apply."
+    ),
+    "tingling": 'Do you have tingling or "pins and needles" in your leg or foot?',
+    "leg_weak_or_heavy": "Does your leg feel weak or heavy?",
+    "foot_drop": (
+        "Do you find it hard to lift the front of your foot, so that it slaps down or "
+        "your toes catch or trip?"
+    ),
+    "weakness_worsening": (
+        "Is weakness in your legs or feet getting worse over hours, days or weeks?"
+    ),
+    "leg_neuro_side": "Which leg has numbness, tingling or weakness?",
+    "heel_walk": (
+        "Hold on and try to walk 5 steps on your heels, with the front of your feet "
+        "lifted off the floor. How did it go?"
+    ),
+    "toe_walk": "Hold on and try to walk 5 steps up on your toes (tiptoe). How did it go?",
+    "symptom_duration": (
+        "How long have you had your current symptoms? If you have more than one problem, "
+        "or a flare-up, answer for the one that started or got worse most recently."
+    ),
+    "onset_type": "How did it start?",
+    "leg_symptoms_duration": (
+        "How long have you had the pain, numbness, tingling or weakness in your leg(s)?"
+    ),
+    "footwear_types": "Which kinds of shoes do you wear on most days? Tick all that apply.",
+    "high_heel_days_per_week": (
+        "On how many days a week do you wear high heels (heels over about 5 cm / 2 inches)?"
+    ),
+    "shoes_worn_or_ill_fitting": (
+        "Are the shoes you wear most either worn out (flattened cushioning, soles or "
+        "heels worn down) or a poor fit (tight, pinching at the toes, or loose)?"
+    ),
+    "arch_type": "How would you describe the arches of your feet?",
+    "pain_varies_with_shoes": (
+        "Does your foot, leg or back pain clearly change depending on which shoes you wear?"
+    ),
+    "standing_hours_per_day": (
+        "On a typical day, how many hours do you spend standing or walking (including at work)?"
+    ),
+    "foot_ankle_injury": (
+        "Have you injured your foot or ankle (for example a sprain or a broken bone)?"
+    ),
+    "walks_differently": (
+        "Since your foot, ankle or leg problem started, do you walk differently, for "
+        "example limping or favouring one side?"
+    ),
+    "back_pain_after_foot_problem": (
+        "Did pain in your back, hip or knee start or get worse after your foot or ankle "
+        "problem began?"
+    ),
+    "desk_hours_per_day": "On a typical day, how many hours do you sit at a desk or screen?",
+    "leans_forward_sitting": (
+        "When you sit at a desk or screen, do you usually lean or hunch forward?"
+    ),
+    "workstation_setup": (
+        "Has your desk, chair and screen been set up to suit you (for example chair "
+        "height, screen at eye level)?"
+    ),
+    "smoking_status": "Do you smoke?",
+    "exercise_days_per_week": (
+        "On how many days in a typical week are you active for at least 30 minutes (for "
+        "example brisk walking, cycling or swimming)?"
+    ),
+    "pain_stops_usual_activities": (
+        "Has the pain stopped you working or doing your usual daily activities in the last month?"
+    ),
+    "bladder_bowel_change": (
+        "Since this problem started, have you had any new problems with your bladder or "
+        "bowels? For example: difficulty starting to pass urine, a weak stream, not "
+        "feeling when your bladder is full, or leaking or loss of control."
+    ),
+    "saddle_numbness": (
+        "Do you have new numbness or tingling between your legs, around your genitals or "
+        "back passage, or on the buttocks where you would sit on a saddle?"
+    ),
+    "fever_or_chills": (
+        "In the last 7 days, have you had a temperature of 38°C or more, or shaking chills?"
+    ),
+    "feels_unwell": "Apart from the pain, do you feel generally unwell in yourself?",
+    "cancer_history": (
+        "Have you ever been diagnosed with cancer? Do count melanoma. You may leave out "
+        "other skin cancers that were simply cut out."
+    ),
+    "weight_loss_unexplained": (
+        "Have you lost weight recently without trying (for example, your clothes have "
+        "become loose)?"
+    ),
+    "immune_risk": (
+        "Do you have a weakened immune system (for example from chemotherapy, transplant "
+        "or other immune-suppressing medicines, or HIV), or do you inject drugs?"
+    ),
+    "bone_fragility": (
+        "Have you been told you have osteoporosis (thin bones), or have you taken steroid "
+        "tablets such as prednisolone for more than 3 months?"
+    ),
+    "cannot_bear_weight": (
+        "Since this problem started, have you been unable to put weight on your foot or "
+        "leg, or to take 4 steps (with your usual walking aid, if you use one)?"
+    ),
+    "foot_wound": (
+        "Do you have an open sore, wound, blister or ulcer on your foot that has not healed?"
+    ),
+    "foot_red_hot_swollen": "Is your foot or ankle red, hot and swollen?",
+    "foot_cold_or_discoloured": (
+        "Has part of your foot or toes recently turned pale, blue or black and stayed "
+        "that way, or become cold compared with the other foot? (Not bruising from an "
+        "injury, and not colour that comes back when warmed.)"
+    ),
+    "consent_data_processing": (
+        "I agree that the clinic may store and use my answers, including health "
+        "information, to assess my symptoms and arrange my care."
+    ),
+    "acknowledged_not_emergency": (
+        "I understand this form is not watched all the time and is not for emergencies. "
+        "If my symptoms are severe or getting worse, I will call the emergency number or "
+        "go to an emergency department."
+    ),
+}
+
 
 def test_number_ranges_are_the_specs():
     assert {f.code: (f.min_value, f.max_value) for f in FIELDS if f.kind == "int"} == SPEC_RANGES
@@ -186,6 +343,10 @@ def test_number_ranges_are_the_specs():
 
 def test_choice_codes_are_the_specs_in_the_specs_order():
     assert {f.code: tuple(c.code for c in f.choices) for f in FIELDS if f.choices} == SPEC_CHOICES
+
+
+def test_every_question_asks_the_specs_words():
+    assert {f.code: f.label for f in CORE_FIELDS} == SPEC_WORDING
 
 
 def test_every_other_question_is_a_yes_no_question():
