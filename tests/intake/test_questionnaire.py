@@ -337,6 +337,95 @@ SPEC_WORDING = {
 }
 
 
+# The patient's words for each choice (§1's code lists), in the spec's order.
+SIDE_LABELS = ("Neither leg", "Left", "Right", "Both legs")
+DURATION_LABELS = ("Less than 2 weeks", "2 to 6 weeks", "6 to 12 weeks", "More than 12 weeks")
+WALK_TEST_LABELS = (
+    "I could do it",
+    "One foot was too weak to stay up",
+    "Both feet were too weak to stay up",
+    "I didn't try / it wasn't safe",
+)
+SPEC_CHOICE_LABELS = {
+    "pain_regions": (
+        "Lower back",
+        "Buttock",
+        "Middle or upper back (between or below the shoulder blades)",
+        "Neck or shoulder",
+        "Hip or groin",
+        "Back of the thigh",
+        "Knee",
+        "Calf or shin",
+        "Ankle",
+        "Heel",
+        "Arch (middle of the sole)",
+        "Ball of the foot (just behind the toes)",
+        "Top of the foot",
+        "Toes",
+    ),
+    "leg_symptoms_side": SIDE_LABELS,
+    "pain_below_knee_side": ("No", "Yes, the left leg", "Yes, the right leg", "Yes, both legs"),
+    "numbness_areas": (
+        "The front or outer side of the shin, and the top of the foot or big toe",
+        "The outer edge of the foot, the little toe or the sole",
+        "The inner side of the shin",
+        "Both feet, in the area a sock would cover",
+        "Somewhere else in the leg or foot",
+    ),
+    "leg_neuro_side": SIDE_LABELS,
+    "heel_walk": WALK_TEST_LABELS,
+    "toe_walk": WALK_TEST_LABELS,
+    "symptom_duration": DURATION_LABELS,
+    "onset_type": (
+        "Gradually, for no clear reason",
+        "Suddenly, without an injury (for example bending or lifting)",
+        "After a minor injury such as a trip, a twist or a fall from standing height",
+        "After a major injury such as a road accident, a fall from a height or a hard sports "
+        "collision",
+    ),
+    "leg_symptoms_duration": DURATION_LABELS,
+    "footwear_types": (
+        "Cushioned, supportive shoes or trainers",
+        "Flat, thin-soled shoes (e.g. ballet flats, plimsolls)",
+        "High heels",
+        "Work or safety boots",
+        "Sandals or flip-flops",
+        "Mostly barefoot, in socks or in slippers",
+    ),
+    "arch_type": (
+        "Flat or low arches (most of the sole touches the floor)",
+        "Normal",
+        "High arches",
+        "Not sure",
+    ),
+    "foot_ankle_injury": (
+        "No",
+        "Yes, in the last 6 weeks",
+        "Yes, between 6 weeks and a year ago",
+        "Yes, more than a year ago",
+    ),
+    "workstation_setup": ("Yes", "No", "Not sure", "I don't use a desk"),
+    "smoking_status": ("I have never smoked", "I used to smoke", "I smoke now (even occasionally)"),
+}
+# The help texts and section texts §1 gives (Questionnaire 3 for where each goes).
+WALK_TEST_HELP = (
+    "Choose a 'too weak' answer only if the foot would not lift or stay up. If it just hurt, "
+    "choose 'I could do it'."
+)
+SPEC_HELP = {
+    "leg_neuro_side": "Numbness or tingling in a foot counts for that leg.",
+    "heel_walk": WALK_TEST_HELP,
+    "toe_walk": WALK_TEST_HELP,
+}
+SPEC_SECTION_INTROS = {
+    "function_tests": (
+        "Only try these if you feel steady. Stand next to a kitchen counter or wall and hold on. "
+        "Skip them if you are unsteady or have had a recent fall."
+    ),
+    "red_flags": "These questions check for rare but important problems. Please answer every one.",
+}
+
+
 def test_number_ranges_are_the_specs():
     assert {f.code: (f.min_value, f.max_value) for f in FIELDS if f.kind == "int"} == SPEC_RANGES
 
@@ -347,6 +436,17 @@ def test_choice_codes_are_the_specs_in_the_specs_order():
 
 def test_every_question_asks_the_specs_words():
     assert {f.code: f.label for f in CORE_FIELDS} == SPEC_WORDING
+
+
+def test_every_choice_says_the_specs_words():
+    assert {f.code: tuple(c.label for c in f.choices) for f in FIELDS if f.choices} == (
+        SPEC_CHOICE_LABELS
+    )
+
+
+def test_help_and_section_texts_are_the_specs():
+    assert {f.code: f.help_text for f in FIELDS if f.help_text} == SPEC_HELP
+    assert {s.code: s.intro for s in SECTIONS if s.intro} == SPEC_SECTION_INTROS
 
 
 def test_every_other_question_is_a_yes_no_question():
