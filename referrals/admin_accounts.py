@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from referrals.twofactor import account_locked
+from referrals.recovery_codes import account_locked
 
 User = get_user_model()
 

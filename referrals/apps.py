@@ -20,7 +20,7 @@ class ReferralsConfig(AppConfig):
             admin_integrations,  # noqa: F401 - registers the integration admin
         )
         from referrals.aggregates import register_sqlite_median
-        from referrals.twofactor import recovery_codes_lock_before_delete
+        from referrals.recovery_codes import recovery_codes_lock_before_delete
 
         user_logged_in.connect(stamp_session_refresh, dispatch_uid="stamp_session_refresh")
         user_logged_in.disconnect(dispatch_uid="update_last_login")  # Django's: see ours

@@ -18,13 +18,12 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth import get_user_model, logout
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.signals import user_login_failed
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -35,15 +34,22 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django_otp import login as otp_login
 from django_otp.forms import OTPAuthenticationFormMixin
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from referrals.access import is_triage_lead
+from referrals.recovery_codes import (
+    RECOVERY_CODE_COUNT,
+    AccountGone,
+    account_locked,
+    recovery_codes_held,
+    recovery_codes_left,
+    recovery_codes_replace,
+)
 from referrals.staff_session import KEEP_ALIVE_URL_NAME
 
 SETUP_URL_NAME = "staff-two-factor"
 RECOVERY_URL_NAME = "staff-recovery-codes"
-RECOVERY_CODE_COUNT = 10
 # The set just made, shown by the next page of this session and then forgotten.
 NEW_CODES_KEY = "two_factor_new_codes"
 
@@ -68,15 +74,10 @@ def has_authenticator(user: Any) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
-def _recovery_codes_held(user: Any) -> QuerySet[StaticToken]:
-    """The user's recovery codes that sign in (one from `manage.py addstatictoken` too)."""
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True)
-
-
 def has_device(user: Any) -> bool:
     """The sign-in asks for a code: an authenticator, or a recovery code left. A spent set of
     codes asks for nothing it could take."""
-    return has_authenticator(user) or _recovery_codes_held(user).exists()
+    return has_authenticator(user) or recovery_codes_held(user).exists()
 
 
 def authenticator_code(text: str) -> str:
@@ -88,77 +89,6 @@ def authenticator_code(text: str) -> str:
 def recovery_code_normalised(text: str) -> str:
     """As the codes are made (lower case, no separators), however they were copied out."""
     return authenticator_code(text).lower()
-
-
-def _new_recovery_code() -> str:
-    # A code with a letter in it is never taken for an authenticator's (digits only).
-    while (code := StaticToken.random_token()).isdigit():
-        pass
-    return code
-
-
-class AccountGone(Exception):
-    """The account was deleted while this waited for its row (an administrator's deletion
-    of it came first)."""
-
-
-def account_locked(user_id: Any) -> bool:
-    """Lock the account's row (in the caller's transaction); False when it is gone. Taken
-    first, before its devices and their codes, by whatever locks or deletes those (a new set,
-    the removal of a device, the deletion of the account): in one order, none of them waits
-    for another that waits for it."""
-    return bool(get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk"))
-
-
-def recovery_codes_replace(*, user: Any) -> list[str]:
-    """A new set of recovery codes for ``user``; every code held before (the last set's, an
-    operator's from addstatictoken) stops working. AccountGone when the account was deleted
-    while this waited for it."""
-    with transaction.atomic():
-        # The account's row orders two requests at once: each would delete the old set and
-        # add its own, and both new sets would work.
-        if not account_locked(user.pk):
-            raise AccountGone(user.pk)
-        # Then the devices, as a sign-in with a code locks its device before it deletes the
-        # code: taken in the other order (the new codes' inserts check their device), the two
-        # deadlocked on PostgreSQL, and a code of the old set could be taken after it ended.
-        devices = list(StaticDevice.objects.select_for_update().filter(user=user).order_by("id"))
-        StaticToken.objects.filter(device__user=user).delete()
-        device = devices[0] if devices else None
-        if device is None:
-            device = StaticDevice.objects.create(user=user, name="Recovery codes")
-        elif not device.confirmed:
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
-        codes: set[str] = set()
-        while len(codes) < RECOVERY_CODE_COUNT:
-            codes.add(_new_recovery_code())
-        StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
-    log.info("two-factor: user %s made a new set of recovery codes", user.pk)
-    return sorted(codes)
-
-
-def recovery_codes_lock_before_delete(sender: Any, instance: StaticDevice, **kwargs: Any) -> None:
-    """Before a static device is deleted (an administrator removing a member of staff's
-    codes, or deleting the account), its account's row and then its devices are locked, the
-    order a new set takes. Django deletes the device's codes first and the device after:
-    against a sign-in, which locks the device and then deletes its code, the two deadlocked on
-    PostgreSQL (a 500). Deleting the account, Django deletes its devices and codes before its
-    row: with the devices locked first, against a new set holding the row and waiting for
-    them, the two deadlocked too."""
-    # pre_delete is sent inside the deletion's transaction, before its first delete. The
-    # account's row is there still: Django deletes it after everything that refers to it.
-    account_locked(instance.user_id)
-    list(
-        StaticDevice.objects.select_for_update()
-        .filter(user_id=instance.user_id)
-        .order_by("id")
-        .values_list("pk")
-    )
-
-
-def recovery_codes_left(user: Any) -> int:
-    return _recovery_codes_held(user).count()
 
 
 class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):

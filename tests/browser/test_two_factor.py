@@ -7,7 +7,8 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
 
-from referrals.twofactor import RECOVERY_CODE_COUNT, RECOVERY_URL_NAME, recovery_codes_replace
+from referrals.recovery_codes import RECOVERY_CODE_COUNT, recovery_codes_replace
+from referrals.twofactor import RECOVERY_URL_NAME
 from tests.browser.conftest import describe, run_axe, screenshot
 from tests.clinic_fixtures import make_staff
 from tests.referrals.test_staff_login import code_for

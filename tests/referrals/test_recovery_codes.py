@@ -15,7 +15,7 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from referrals.twofactor import RECOVERY_CODE_COUNT, recovery_codes_replace
+from referrals.recovery_codes import RECOVERY_CODE_COUNT, recovery_codes_replace
 from tests.clinic_fixtures import make_staff
 from tests.referrals.test_staff_login import LOGIN, PASSWORD, QR, code_for, log_in, prove_mailbox
 

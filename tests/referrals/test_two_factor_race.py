@@ -17,8 +17,8 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-import referrals.twofactor
-from referrals.twofactor import RECOVERY_CODE_COUNT, recovery_codes_replace
+import referrals.recovery_codes
+from referrals.recovery_codes import RECOVERY_CODE_COUNT, recovery_codes_replace
 from tests.clinic_fixtures import make_staff
 from tests.referrals.test_concurrency import run_at_once
 from tests.referrals.test_staff_login import QR, code_for, log_in, prove_mailbox
@@ -223,7 +223,7 @@ def test_a_sign_in_while_a_new_set_is_being_made_waits_and_its_old_code_is_refus
     user, codes, owner = _lead_with_codes_and_a_session_signed_in_with_the_authenticator()
 
     holding, go_on = threading.Event(), threading.Event()
-    real_new_code = referrals.twofactor._new_recovery_code
+    real_new_code = referrals.recovery_codes._new_recovery_code
 
     def new_code_when_let_go() -> str:
         # Called after the old codes are deleted, before the new ones are inserted.
@@ -231,7 +231,7 @@ def test_a_sign_in_while_a_new_set_is_being_made_waits_and_its_old_code_is_refus
         go_on.wait(timeout=10)
         return real_new_code()
 
-    monkeypatch.setattr(referrals.twofactor, "_new_recovery_code", new_code_when_let_go)
+    monkeypatch.setattr(referrals.recovery_codes, "_new_recovery_code", new_code_when_let_go)
     replace, replaced = _start(lambda: owner.post(RECOVERY))
     assert holding.wait(timeout=10)
     sign_in, signed_in = _start(
@@ -242,7 +242,7 @@ def test_a_sign_in_while_a_new_set_is_being_made_waits_and_its_old_code_is_refus
     go_on.set()
     for thread in (replace, sign_in):
         thread.join(timeout=30)
-    monkeypatch.setattr(referrals.twofactor, "_new_recovery_code", real_new_code)
+    monkeypatch.setattr(referrals.recovery_codes, "_new_recovery_code", real_new_code)
     assert waiting, "the sign-in did not wait for the new set's locks"
 
     assert [kind for kind, _ in replaced] == ["ok"], replaced
@@ -335,7 +335,7 @@ def test_two_first_sets_made_at_once_leave_one_device_and_one_set(monkeypatch):
     user = make_staff("lead_lin", "Triage lead")
 
     holding, go_on = threading.Event(), threading.Event()
-    real_new_code = referrals.twofactor._new_recovery_code
+    real_new_code = referrals.recovery_codes._new_recovery_code
 
     def first_new_code_when_let_go() -> str:
         # The first set, its device made and the old codes deleted, waits here once.
@@ -344,7 +344,7 @@ def test_two_first_sets_made_at_once_leave_one_device_and_one_set(monkeypatch):
             go_on.wait(timeout=10)
         return real_new_code()
 
-    monkeypatch.setattr(referrals.twofactor, "_new_recovery_code", first_new_code_when_let_go)
+    monkeypatch.setattr(referrals.recovery_codes, "_new_recovery_code", first_new_code_when_let_go)
     first, made_first = _start(lambda: recovery_codes_replace(user=user))
     assert holding.wait(timeout=10)
     second, made_second = _start(lambda: recovery_codes_replace(user=user))
@@ -353,7 +353,7 @@ def test_two_first_sets_made_at_once_leave_one_device_and_one_set(monkeypatch):
     go_on.set()
     for thread in (first, second):
         thread.join(timeout=30)
-    monkeypatch.setattr(referrals.twofactor, "_new_recovery_code", real_new_code)
+    monkeypatch.setattr(referrals.recovery_codes, "_new_recovery_code", real_new_code)
 
     assert [kind for kind, _ in made_first] == ["ok"], made_first
     assert [kind for kind, _ in made_second] == ["ok"], made_second
