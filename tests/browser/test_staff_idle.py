@@ -185,6 +185,12 @@ def test_sign_in_again_after_the_idle_limit_says_why_the_session_ended(page: Pag
     expect(
         page.get_by_text("You were signed out after 30 minutes without activity.")
     ).to_be_visible()
+    # A screen reader starts at the box focused as the page loads, and reads this with it.
+    username = page.get_by_label("Username")
+    expect(username).to_be_focused()
+    expect(username).to_have_accessible_description(
+        "You were signed out after 30 minutes without activity."
+    )
     assert run_axe(page) == [], describe(run_axe(page))
 
 

@@ -1,6 +1,8 @@
 """Two-factor sign-in with a recovery code, and a new set of codes, in a real browser: no CSP
 errors (the page fixture fails on any console error), nothing inaccessible."""
 
+import re
+
 import pytest
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
@@ -40,6 +42,10 @@ def test_a_lead_signs_in_with_a_recovery_code_and_makes_a_new_set(page: Page, se
 
     sign_in(page, "lead_lin", "wrongcode")
     expect(page.get_by_text("Invalid token")).to_be_visible()
+    # Read out with the box a screen reader starts at (focused as the page loads).
+    username = page.get_by_label("Username")
+    expect(username).to_be_focused()
+    expect(username).to_have_accessible_description(re.compile(r"^Invalid token\."))
     assert run_axe(page) == [], describe(run_axe(page))
 
     # django-otp holds the codes back for a second after one failure (a person takes longer).

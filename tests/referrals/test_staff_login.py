@@ -1,9 +1,11 @@
 """Staff sign-in: lockout after repeated failures, optional TOTP, TOTP required where configured."""
 
 import re
+from html.parser import HTMLParser
 from urllib.parse import unquote
 
 import pytest
+from django.contrib.auth.models import User
 from django.core import mail
 from django.urls import reverse
 from django_otp.oath import totp
@@ -444,3 +446,91 @@ def test_the_login_page_names_no_reason_for_any_other_ended_value_nor_echoes_it(
     html = client.get(LOGIN, {"ended": ended}).content.decode()
     assert "You were signed out" not in html
     assert "<b>idle" not in html  # the form's own address keeps the query, escaped
+
+
+class _UsernameBox(HTMLParser):
+    """The login page's username box, and the text of every element with an id."""
+
+    VOID = frozenset({"input", "br", "img", "meta", "link", "hr", "source", "wbr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.box: dict[str, str | None] = {}
+        self.open: list[str | None] = []
+        self.text: dict[str, str] = {}
+
+    def handle_starttag(self, tag, attrs):
+        found = dict(attrs)
+        if tag == "input" and found.get("name") == "username":
+            self.box = found
+        if tag not in self.VOID:
+            self.open.append(found.get("id"))
+            self.text.setdefault(found.get("id") or "", "")
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self.open:
+            self.open.pop()
+
+    def handle_data(self, data):
+        for element_id in filter(None, self.open):
+            self.text[element_id] += data
+
+
+def username_box(page):
+    """The box's attributes and its description, as aria-describedby gives it."""
+    parsed = _UsernameBox()
+    parsed.feed(page.content.decode())
+    ids = (parsed.box.get("aria-describedby") or "").split()
+    return parsed.box, " ".join(" ".join(parsed.text[i].split()) for i in ids)
+
+
+def test_the_login_box_focused_as_the_page_loads_says_nothing_more_when_nothing_is_said(client):
+    box, description = username_box(client.get(LOGIN, {"next": "/admin/"}))
+    assert "autofocus" in box
+    assert "aria-describedby" not in box
+    assert description == ""
+
+
+@pytest.mark.parametrize(
+    ("page", "said"),
+    [
+        (
+            lambda client: client.get(LOGIN, {"ended": "idle", "next": "/admin/"}),
+            "You were signed out after 30 minutes without activity.",
+        ),
+        (
+            lambda client: log_in(client, "dr_umar", "wrong"),
+            "Please enter the correct username and password for a staff account.",
+        ),
+        (lambda client: log_in(client, "dr_umar"), "Please enter your OTP token."),
+        (
+            lambda client: log_in(client, "dr_umar", otp_token="000000"),
+            "Invalid token. Please make sure you have entered it correctly.",
+        ),
+        (
+            lambda client: client.post(LOGIN, {"username": "", "password": PASSWORD}),
+            "Please correct the errors below. This field is required.",
+        ),
+    ],
+    ids=["signed-out-idle", "wrong-password", "no-code", "wrong-code", "no-username"],
+)
+def test_what_the_login_page_says_above_the_form_describes_the_box_focused_on_load(
+    client, page, said
+):
+    """A screen reader starts at the username box, focused as the page loads (Django's
+    autofocus), past what the page said above the form: a staff member using one heard only
+    the title's "Error:", or nothing at all of a session ended by inactivity. What
+    is said is now the box's description, read out with it; Django's own ids (the box's own
+    errors) stay."""
+    user = make_staff("dr_umar", "Urgent medical review team")
+    TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    box, description = username_box(page(client))
+    assert "autofocus" in box
+    assert description.startswith(said)
+
+
+def test_a_signed_in_member_without_access_is_told_so_with_the_box_focused_on_load(client):
+    client.force_login(User.objects.create_user("receptionist_rae", password=PASSWORD))
+    box, description = username_box(client.get(LOGIN, {"next": "/admin/"}))
+    assert "autofocus" in box
+    assert description.startswith("You are authenticated as receptionist_rae, but are not")
