@@ -61,6 +61,18 @@ def test_an_account_is_locked_after_repeated_failures_even_with_the_right_passwo
     assert "_auth_user_id" not in client.session
 
 
+def test_the_lockout_page_is_titled_and_headed_as_the_clinics(client, settings):
+    """django-axes draws it without the admin's context: it was titled " | Django site admin"
+    (the first thing a screen reader says of a page) under "Django administration"."""
+    settings.AXES_FAILURE_LIMIT = 1
+    make_staff("chiro_carla", "Chiropractic team")
+    html = log_in(client, "chiro_carla", "wrong").content.decode()
+    assert "<title>Sign-in paused | Clinic staff</title>" in html
+    assert '<a href="/admin/">Clinic intake — staff</a>' in html
+    assert "Django administration" not in html
+    assert "Django site admin" not in html
+
+
 def test_an_address_is_locked_after_failures_across_accounts(client, settings):
     settings.AXES_FAILURE_LIMIT = 3
     make_staff("podiatry_pat", "Podiatry team")
