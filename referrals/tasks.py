@@ -67,7 +67,7 @@ def announce_intake(
     not reached yet (this task may run before an earlier one's): a subscriber hears of a
     referral's creation before its raise."""
     intake = Intake.objects.only(
-        "public_id", "reference", "urgency", "announced_at", "submitted_at"
+        "public_id", "reference", "urgency", "ruleset_version", "announced_at", "submitted_at"
     ).get(pk=intake_id)
     if intake.announced_at is not None:
         return 0

@@ -3,8 +3,9 @@
 A delivery row is written in the same transaction as the intake, the status change or the
 change of urgency it reports, so a receiver never hears of a change that rolled back and never
 misses one that committed. The task sends it after commit and retries with exponential
-backoff. Payloads carry ids, the reference, the event type, statuses and urgencies: no answers,
-names or free text.
+backoff. Payloads carry ids, the reference, the event type, statuses and urgencies, and with
+them the §7 staff text (``staff_disclaimer``, naming the ruleset versions they come from): no
+answers, names or free text.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
+from intake.messages import staff_disclaimer_for
 from intake.models import Intake
+from intake.triage import RULESET_VERSION
 from referrals.models import (
     DeliveryStatus,
     Referral,
@@ -116,10 +119,24 @@ def _referral_data(referral: Referral) -> dict[str, Any]:
     }
 
 
-def _opening_case(referral: Referral) -> Intake:
+def _opening_case(referral: Referral, known: Intake | None = None) -> Intake:
+    """The case that opened the referral: ``known`` when it is that case, the one read with the
+    referral, else read here (with its ruleset version, for the staff text)."""
+    if known is not None and referral.intake_id == known.pk:
+        return known
     if Referral.intake.is_cached(referral):
         return referral.intake
-    return Intake.objects.only("public_id", "reference").get(pk=referral.intake_id)
+    return Intake.objects.only("public_id", "reference", "ruleset_version").get(
+        pk=referral.intake_id
+    )
+
+
+def _staff_text(cases: Iterable[Intake]) -> str:
+    """Spec §7's staff text, which goes wherever a case's urgencies and queues are handed to
+    another system (docs/CLINICAL_DECISIONS.md, Patient texts 6), naming the ruleset versions
+    of ``cases``: those whose triage the event's urgencies and queues come from (a referral's
+    from the case that opened it)."""
+    return staff_disclaimer_for((case.ruleset_version for case in cases), current=RULESET_VERSION)
 
 
 def _case_data(intake: Intake) -> dict[str, Any]:
@@ -127,6 +144,10 @@ def _case_data(intake: Intake) -> dict[str, Any]:
 
 
 def on_intake_submitted(intake: Intake, referrals: Iterable[Referral]) -> None:
+    """``referrals``: each with the case that opened it read (``select_related("intake")``)
+    when that is another case (an open referral the submission joined)."""
+    fed = list(referrals)
+
     def data() -> dict[str, Any]:
         return {
             "intake": {
@@ -134,7 +155,8 @@ def on_intake_submitted(intake: Intake, referrals: Iterable[Referral]) -> None:
                 "reference": intake.reference,
                 "urgency": intake.urgency,
             },
-            "referrals": [_referral_data(r) for r in referrals],
+            "referrals": [_referral_data(r) for r in fed],
+            "staff_disclaimer": _staff_text([intake, *(_opening_case(r, intake) for r in fed)]),
         }
 
     webhooks_record(event_type=WebhookEvent.INTAKE_SUBMITTED, data=data)
@@ -152,12 +174,14 @@ def on_referral_status_changed(
     referral: Referral, previous_status: str, *, endpoints: list[WebhookEndpoint] | None = None
 ) -> None:
     def data() -> dict[str, Any]:
+        case = _opening_case(referral)
         return {
             "referral": {
                 **_referral_data(referral),
                 "previous_status": previous_status or None,
             },
-            "intake": _case_data(_opening_case(referral)),
+            "intake": _case_data(case),
+            "staff_disclaimer": _staff_text([case]),
         }
 
     webhooks_record(event_type=WebhookEvent.REFERRAL_STATUS_CHANGED, data=data, endpoints=endpoints)
@@ -176,13 +200,17 @@ def on_referral_urgency_changed(
 ) -> None:
     """``intake``: the case that raised it (a submission, a reroute); by default the case that
     opened the referral, as ``referral.status_changed`` names it. Never the override's reason:
-    free text."""
+    free text. The staff text names the ruleset versions of both cases (the one that opened
+    the referral is read only for a reroute into a referral another case opened)."""
 
     def data() -> dict[str, Any]:
+        opening = _opening_case(referral, intake)
+        case = intake or opening
         return {
             "referral": {**_referral_data(referral), "previous_urgency": previous_urgency},
-            "intake": _case_data(intake or _opening_case(referral)),
+            "intake": _case_data(case),
             "cause": cause,
+            "staff_disclaimer": _staff_text([case, opening]),
         }
 
     webhooks_record(event_type=WebhookEvent.REFERRAL_URGENCY_CHANGED, data=data)

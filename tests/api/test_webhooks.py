@@ -17,8 +17,15 @@ from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from intake.messages import staff_disclaimer
 from intake.models import Intake
-from referrals.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from referrals.models import (
+    DeliveryStatus,
+    Referral,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from referrals.services import referral_claim
 from referrals.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, retry_delay, sign, verify
 from tests.api.conftest import intake_body
@@ -82,12 +89,23 @@ def test_an_intake_is_announced_signed_after_commit_without_clinical_detail(
     payload = json.loads(body)
     assert headers[EVENT_ID_HEADER] == payload["id"]
     assert payload["type"] == "intake.submitted"
-    assert payload["data"]["intake"] == {
-        "id": created["id"],
-        "reference": created["reference"],
-        "urgency": "routine",
+    (referral,) = Referral.objects.filter(intake__public_id=created["id"])
+    assert payload["data"] == {
+        "intake": {
+            "id": created["id"],
+            "reference": created["reference"],
+            "urgency": "routine",
+        },
+        "referrals": [
+            {
+                "id": str(referral.public_id),
+                "queue": "chiropractic",
+                "status": "new",
+                "urgency": "routine",
+            }
+        ],
+        "staff_disclaimer": staff_disclaimer(ruleset_version="1.0.0"),
     }
-    assert payload["data"]["referrals"][0]["queue"] == "chiropractic"
     text = body.decode()
     for secret in ("Okafor", "Ada", "07700", "pain_regions", "main_concern", "RED_FLAG"):
         assert secret not in text
@@ -103,14 +121,17 @@ def test_a_status_change_is_announced(receiver, api, django_capture_on_commit_ca
         api.post(f"/api/v1/referrals/{referral.public_id}/claim")
     (payload,) = receiver.payloads()
     assert payload["type"] == "referral.status_changed"
-    assert payload["data"]["referral"] | {} == {
-        "id": str(referral.public_id),
-        "queue": "chiropractic",
-        "status": "claimed",
-        "previous_status": "new",
-        "urgency": "routine",
+    assert payload["data"] == {
+        "referral": {
+            "id": str(referral.public_id),
+            "queue": "chiropractic",
+            "status": "claimed",
+            "previous_status": "new",
+            "urgency": "routine",
+        },
+        "intake": {"id": str(referral.intake.public_id), "reference": referral.intake.reference},
+        "staff_disclaimer": staff_disclaimer(ruleset_version="1.0.0"),
     }
-    assert payload["data"]["intake"]["reference"] == referral.intake.reference
 
 
 @pytest.mark.django_db

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from intake.bulk import BulkSubmission, intake_submit_bulk
+from intake.messages import staff_disclaimer
 from intake.models import Intake
 from referrals.admin_integrations import WebhookEndpointForm
 from referrals.models import Referral, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -28,6 +29,7 @@ from tests.clinic_fixtures import details, submit, worked_case
 URGENCY_CHANGED = WebhookEvent.REFERRAL_URGENCY_CHANGED
 STATUS_CHANGED = WebhookEvent.REFERRAL_STATUS_CHANGED
 DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+STAFF_TEXT = staff_disclaimer(ruleset_version="1.0.0")  # spec §7, with every payload
 
 
 def _endpoint(*events: str, name: str = "Partner") -> WebhookEndpoint:
@@ -78,6 +80,7 @@ def test_an_override_is_told_once_with_both_urgencies_and_no_reason(chiropractor
         },
         "intake": {"id": str(referral.intake.public_id), "reference": referral.intake.reference},
         "cause": "override",
+        "staff_disclaimer": STAFF_TEXT,
     }
     assert "Phoned" not in str(payload)
 
@@ -173,6 +176,7 @@ def test_a_submission_that_raises_an_open_referral_is_told_once_naming_the_case(
         },
         "intake": {"id": str(later.intake.public_id), "reference": later.intake.reference},
         "cause": "submission",
+        "staff_disclaimer": STAFF_TEXT,
     }
 
 
@@ -384,6 +388,7 @@ def test_a_reroute_that_raises_the_open_referral_it_joins_is_told_once(chiroprac
         },
         "intake": {"id": str(case.intake.public_id), "reference": case.intake.reference},
         "cause": "reroute",
+        "staff_disclaimer": STAFF_TEXT,
     }
     assert "Feet" not in str(rerouted)
 
