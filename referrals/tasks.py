@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -14,7 +14,9 @@ from django.db.models import Q, QuerySet
 from django.tasks import TaskResultStatus, task
 from django.utils import timezone
 
+from intake.messages import staff_disclaimer_for
 from intake.models import Intake, Urgency
+from intake.triage import RULESET_VERSION
 from referrals import webhooks
 from referrals.access import QUEUE_GROUPS, TRIAGE_LEAD_GROUP
 from referrals.models import (
@@ -35,6 +37,14 @@ EMERGENCY_REALERT = dt.timedelta(minutes=15)
 def _staff_emails(group_name: str) -> list[str]:
     users = get_user_model().objects.filter(groups__name=group_name, is_active=True)
     return sorted({email for email in users.values_list("email", flat=True) if email})
+
+
+def _with_staff_text(body: str, cases: Iterable[Intake]) -> str:
+    """``body`` and, at its end, spec §7's staff text naming the ruleset versions of ``cases``
+    (those that opened the referrals told of): an email telling staff a case's urgency or
+    queue is a triage view too (docs/CLINICAL_DECISIONS.md, Patient texts 6)."""
+    versions = (case.ruleset_version for case in cases)
+    return f"{body}\n\n{staff_disclaimer_for(versions, current=RULESET_VERSION)}"
 
 
 def _send(recipients: list[str], subject: str, body: str, *, group: str) -> None:
@@ -287,7 +297,7 @@ def _notify(referral: Referral) -> int:
         f"Due: {timezone.localtime(referral.due_at):%a %d %b %Y %H:%M}\n"
         "Open the staff site to see it."
     )
-    _send(recipients, subject, body, group=group)
+    _send(recipients, subject, _with_staff_text(body, [referral.intake]), group=group)
     return len(recipients)
 
 
@@ -334,7 +344,9 @@ def escalate(*, now: dt.datetime) -> dict[str, int]:
             )
             alert_ids.append(referral.pk)
     if overdue_ids or alert_ids:
-        refs = Referral.objects.filter(pk__in=overdue_ids + alert_ids).select_related("intake")
+        refs = list(
+            Referral.objects.filter(pk__in=overdue_ids + alert_ids).select_related("intake")
+        )
         lines = [
             f"{'UNCLAIMED EMERGENCY' if r.pk in alert_ids else 'Overdue'}: "
             f"{r.intake.reference} in {r.get_queue_display()}, due "
@@ -347,7 +359,7 @@ def escalate(*, now: dt.datetime) -> dict[str, int]:
             _send(
                 _staff_emails(TRIAGE_LEAD_GROUP),
                 f"{len(overdue_ids)} overdue, {len(alert_ids)} unclaimed emergency referral(s)",
-                "\n".join(lines),
+                _with_staff_text("\n".join(lines), (r.intake for r in refs)),
                 group=TRIAGE_LEAD_GROUP,
             )
         except Exception:

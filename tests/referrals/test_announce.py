@@ -12,10 +12,16 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from intake.messages import staff_disclaimer
 from intake.models import Intake
 from referrals.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from referrals.services import intake_clear_red_flag, referral_claim, referral_override_urgency
-from referrals.tasks import announce_intake, announce_missed_now, announcement_of
+from referrals.tasks import (
+    announce_intake,
+    announce_missed_now,
+    announcement_of,
+    notify_queue_staff,
+)
 from tests.clinic_fixtures import details, submit
 
 DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
@@ -281,4 +287,23 @@ def test_an_emergency_alert_with_nobody_to_send_it_to_says_so_in_the_log(caplog)
     assert line == (
         "Alert not sent, no active member of 'Urgent medical review team' has an email "
         f"address: [Emergency] New case {case.intake.reference}"
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", ["V09", "V17"])  # an emergency, an urgent case
+def test_the_queue_alert_ends_with_the_staff_text_of_the_ruleset_that_triaged_the_case(
+    case, medical_reviewer
+):
+    """It tells staff a case's urgency and queue: spec §7's staff text goes with them
+    (docs/CLINICAL_DECISIONS.md, Patient texts 6), naming the case's ruleset version."""
+    (referral,) = submit(case).referrals
+    (message,) = mail.outbox
+    assert message.body.endswith("\n\n" + staff_disclaimer(ruleset_version="1.0.0"))
+    mail.outbox.clear()
+    Intake.objects.filter(pk=referral.intake.pk).update(ruleset_version="0.9.0")
+    notify_queue_staff.call(referral.pk)
+    (message,) = mail.outbox
+    assert message.body.endswith(
+        "Open the staff site to see it.\n\n" + staff_disclaimer(ruleset_version="0.9.0")
     )

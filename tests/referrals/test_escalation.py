@@ -9,6 +9,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
+from intake.messages import staff_disclaimer
+from intake.models import Intake
 from referrals.models import Action, EventKind, Referral
 from referrals.services import referral_transition
 from referrals.tasks import escalate
@@ -53,6 +55,28 @@ def test_an_unclaimed_emergency_alerts_again_every_15_minutes(triage_lead, medic
     assert escalate(now=start + dt.timedelta(minutes=20))["alerts"] == 0
     assert escalate(now=start + dt.timedelta(minutes=32))["alerts"] == 1
     assert Referral.objects.get().events.filter(kind=EventKind.ALERT).count() == 2
+
+
+def test_the_lead_and_queue_emails_end_with_the_staff_text_naming_their_cases_rulesets(
+    triage_lead, medical_reviewer
+):
+    """They tell staff cases' urgencies and queues: spec §7's staff text goes with them
+    (docs/CLINICAL_DECISIONS.md, Patient texts 6), naming the ruleset versions of the cases
+    listed."""
+    (routine,) = submit("V01").referrals
+    (emergency,) = submit("V09", patient=details(phone="07700 900002")).referrals
+    Intake.objects.filter(pk=routine.intake.pk).update(ruleset_version="0.9.0")
+    mail.outbox.clear()
+    assert escalate(now=routine.due_at + dt.timedelta(minutes=1)) == {"overdue": 2, "alerts": 1}
+    lead, *paged = mail.outbox
+    assert lead.to == [triage_lead.email]
+    lines, text = lead.body.rsplit("\n\n", 1)
+    assert f"Overdue: {routine.intake.reference} in Chiropractic" in lines
+    assert f"UNCLAIMED EMERGENCY: {emergency.intake.reference}" in lines
+    assert text == staff_disclaimer(ruleset_version="0.9.0, 1.0.0")
+    # The emergency's queue is paged again, with its own case's version.
+    assert [m.to for m in paged] == [[medical_reviewer.email]]
+    assert paged[0].body.endswith("\n\n" + staff_disclaimer(ruleset_version="1.0.0"))
 
 
 def test_a_run_whose_email_fails_marks_nothing_and_the_next_run_tells(
