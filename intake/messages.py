@@ -228,8 +228,14 @@ def staff_disclaimer_for(
 ) -> str:
     """The staff disclaimer for a page of several results (a queue, a list of submissions):
     it names every ruleset version among them, or ``current`` (the one in force) for none."""
-    named = sorted({version for version in versions if version}) or [current]
+    named = sorted({version for version in versions if version}, key=_version_order) or [current]
     return staff_disclaimer(ruleset_version=", ".join(named), translate=translate)
+
+
+def _version_order(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Dotted versions in numeric order ("0.9.0" before "0.10.0", which text order reverses);
+    a part that is not a number sorts after the numbers, as text."""
+    return tuple((0, int(part)) if part.isdecimal() else (1, part) for part in version.split("."))
 
 
 def under_16_refusal(*, emergency_number: str, translate: Translate = _identity) -> list[str]:

@@ -283,6 +283,12 @@ def test_a_list_names_every_ruleset_version_among_its_results_or_the_one_in_forc
     assert "(version 0.9.0, 1.0.0)" in both
 
 
+def test_a_list_names_its_ruleset_versions_in_numeric_order() -> None:
+    # As text, "0.10.0" sorts before "0.9.0", and "1.10.0" before "1.2.0".
+    named = staff_disclaimer_for(["1.10.0", "0.10.0", "1.2.0", "0.9.0"], current="1.10.0")
+    assert "(version 0.9.0, 0.10.0, 1.2.0, 1.10.0)" in named
+
+
 def test_staff_disclaimer_is_verbatim_and_names_the_ruleset_version() -> None:
     assert staff_disclaimer(ruleset_version="1.0.0") == STAFF_DISCLAIMER
     assert "(version 1.1.0)" in staff_disclaimer(ruleset_version="1.1.0")
