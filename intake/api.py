@@ -39,6 +39,7 @@ from intake.models import ContactMethod, Intake, IntakeSource, Urgency
 from intake.questionnaire import FIELDS, QUESTIONNAIRE_VERSION, SECTIONS, SHOW_WHEN, Field
 from intake.services import (
     ANSWERS_REFUSED,
+    MSG_ANSWERS_NOT_AN_OBJECT,
     NAME_MAX,
     PatientDetails,
     SubmissionInvalid,
@@ -471,7 +472,11 @@ def _refused_submission(data: IntakeSubmitIn) -> dict[str, Any]:
 def _preview_body(
     checked: ValidationResult, refused: dict[str, list[str]] | None = None
 ) -> dict[str, Any]:
-    errors = {f"answers.{k}": v for k, v in checked.errors.items()}
+    # Answers that are not an object are the field's own error, in the submission's words: under
+    # "answers.non_field_errors", a key docs/API.md does not name, the preview said it otherwise.
+    errors = {f"answers.{k}": v for k, v in checked.errors.items() if k != NON_FIELD_ERRORS}
+    if NON_FIELD_ERRORS in checked.errors:
+        errors["answers"] = [MSG_ANSWERS_NOT_AN_OBJECT]
     return _merged(refused or {}, errors, under_16=checked.under_16)
 
 
