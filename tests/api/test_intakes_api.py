@@ -188,6 +188,25 @@ def test_a_date_of_birth_that_is_not_valid_leaves_out_only_the_checks_of_the_age
     assert "refusal" not in response.json()
 
 
+@pytest.mark.parametrize(
+    "born", ["1980-02-30", "1981-02-29", "1980-13-01", "1980-04-31", "0000-05-17"]
+)
+def test_a_date_of_birth_that_names_no_day_says_so_not_that_its_format_is_wrong(api, born):
+    """It was told "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.", the
+    format it was sent in (an API QA round)."""
+    payload = intake_body()
+    payload["date_of_birth"] = born
+    response = api.post("/api/v1/intakes", payload)
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "date_of_birth": ["There is no such date: check the day, the month and the year."]
+    }
+    payload["date_of_birth"] = "17/05/1980"
+    errors = api.post("/api/v1/intakes", payload).json()["errors"]
+    assert errors["date_of_birth"][0].startswith("Date has wrong format.")
+    assert not Intake.objects.exists()
+
+
 def test_a_patient_under_16_learns_it_beside_an_outer_type_error(api):
     payload = intake_body(patient=details(date_of_birth=dt.date(2015, 1, 1)))
     payload["email"] = 0
