@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -451,14 +452,23 @@ class SizeLimitedJSONParser(JSONParser):
             raise exceptions.ParseError("JSON parse error - the body is not UTF-8.") from exc
         try:
             data = json.loads(text, parse_constant=_reject_constant)
-        except (ValueError, RecursionError) as exc:
-            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+        except RecursionError as exc:
+            raise exceptions.ParseError(f"JSON parse error - {TOO_DEEP}") from exc
+        except ValueError as exc:
+            # Python's own words for a number past its digit limit end "use
+            # sys.set_int_max_str_digits() to increase the limit": advice to our code's author.
+            reason = TOO_MANY_DIGITS if "integer string conversion" in str(exc) else exc
+            raise exceptions.ParseError(f"JSON parse error - {reason}") from exc
         if _ESCAPED_UNSTORABLE.search(text):
             where = _unstorable_at(data)
             if where is not None:
                 path, message = where
                 raise exceptions.ValidationError({path or NON_FIELD_ERRORS: [message]})
         return data
+
+
+TOO_DEEP: Final = "arrays and objects are nested too deeply."
+TOO_MANY_DIGITS: Final = f"a number has more than {sys.get_int_max_str_digits()} digits."
 
 
 def _reject_constant(name: str) -> Any:

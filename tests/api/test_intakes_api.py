@@ -284,6 +284,27 @@ def test_malformed_bodies_get_400_in_the_same_shape(api, raw, key):
 
 
 @pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ('{"answers": {"height_cm": ' + "1" * 5000 + "}}", "a number has more than 4300 digits."),
+        ("[" * 20_000 + "]" * 20_000, "arrays and objects are nested too deeply."),
+        ('{"answers": ' + '{"a": ' * 5_000 + "1" + "}" * 5_001, "arrays and objects are nested"),
+    ],
+)
+def test_a_body_json_cannot_read_says_why_in_an_integrators_words(api, raw, message):
+    """Python's own words were passed on: "... use sys.set_int_max_str_digits() to increase
+    the limit" for a long number, "maximum recursion depth exceeded while decoding a JSON array
+    from a unicode string" for deep nesting (an API QA round)."""
+    for path in ("/api/v1/intakes", "/api/v1/triage/preview"):
+        response = api.post(path, raw)
+        assert response.status_code == 400
+        (said,) = response.json()["errors"]["non_field_errors"]
+        assert said.startswith(f"JSON parse error - {message}")
+        assert "sys." not in said
+        assert "recursion" not in said
+
+
+@pytest.mark.parametrize(
     ("where", "path", "message"),
     [
         ("answers key", "answers", UNSTORABLE_KEY),
