@@ -7,9 +7,11 @@ from clinic import bench, views
 from referrals.staff_session import KEEP_ALIVE_URL_NAME, staff_keep_alive
 from referrals.twofactor import two_factor_recovery_codes, two_factor_setup
 
-# A database outage is answered 503 with Retry-After (JSON under /api/), other errors 500.
+# A database outage is answered 503 with Retry-After (JSON under /api/), other errors 500;
+# under /api/ every error, 400 and 404 included, is in the API's one shape.
 handler500 = views.server_error
 handler404 = views.not_found
+handler400 = views.bad_request
 
 urlpatterns = [
     path("", include("intake.urls")),

@@ -799,6 +799,27 @@ def test_the_interactive_docs_still_load(db):
     assert b"swagger-ui" in response.content
 
 
+@pytest.mark.parametrize("path", ["/api/v1/referrals", "/api/v1/intakes", "/api/v2/referrals"])
+def test_a_host_the_server_does_not_answer_to_is_a_json_400_under_the_api(integration, path):
+    """It was Django's "<h1>Bad Request (400)</h1>" page (an API QA round, a proxy that did not
+    pass the client's Host on): every error under /api/ has the one shape."""
+    api = Api(integration.raw, Client(HTTP_HOST="clinic.example.org"))
+    response = api.get(path)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "errors": {
+            "non_field_errors": [
+                "The Host header names a host this server does not answer to: send the "
+                "clinic's own host name."
+            ]
+        }
+    }
+    page = Client(HTTP_HOST="clinic.example.org").get("/")
+    assert page.status_code == 400
+    assert page["Content-Type"].startswith("text/html")
+
+
 @pytest.mark.parametrize(
     "path",
     ["/api/v1/referrals/%0A/claim", "/api/v1/intakes/a%2Fb/fhir", "/api/v1/nothing/here%0A"],
