@@ -36,13 +36,20 @@ from clinic.api_filters import FilterBackend
 from intake.models import Urgency
 from referrals import selectors, services
 from referrals.access import VIEW_HISTORY
-from referrals.api_auth import ApiView, StrictCharField, StrictSerializer, error_responses
+from referrals.api_auth import (
+    ApiView,
+    StrictCharField,
+    StrictSerializer,
+    error_responses,
+    scopes_needed,
+)
 from referrals.audit import audit_record
 from referrals.errors import PreconditionFailed
 from referrals.etags import MalformedTags, Tags, parse_tags, strong_match, tag_of, weak_match
 from referrals.links import KINDS, link_summary, stored_link_summary
 from referrals.models import (
     OPEN_STATUSES,
+    TRANSITIONS,
     Action,
     EventKind,
     Queue,
@@ -54,7 +61,7 @@ from referrals.models import (
 )
 from referrals.pagination import KeysetPagination
 from referrals.renderers import PlainJSONRenderer
-from referrals.services import Precondition
+from referrals.services import ASSIGNEE_ONLY, Precondition
 
 # --- serializers ---------------------------------------------------------------------------------
 
@@ -626,6 +633,31 @@ MOVE_RESPONSES: Final[dict[Any, Any]] = {
 }
 
 
+def _statuses(statuses: Iterable[str]) -> str:
+    named = [f"`{status}`" for status in Status.values if status in statuses]
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
+
+
+def move_rule(action: str) -> str:
+    """The statuses a move takes a referral from and to, and whose move it is, from the status
+    machine itself (referrals.models.TRANSITIONS): the schema said neither, so an integrator
+    learnt each from a 409 (an API QA round)."""
+    move = TRANSITIONS[action]
+    rule = f"From {_statuses(move.sources)} to `{move.target}`."
+    if action in ASSIGNEE_ONLY:
+        rule += (
+            " Only by whoever claimed the referral: a token acts as its own user, so a "
+            "referral claimed by another token or by a member of staff is a `409`."
+        )
+    return rule
+
+
+def _described(text: str) -> str:
+    """A move's own description with the scopes it needs (ScopedAutoSchema adds them to an
+    operation's docstring, not to a description given to extend_schema)."""
+    return f"{text}\n\n{scopes_needed(MoveView)}"
+
+
 def _move_view(action: str, input_serializer: Any, summary: str) -> type[MoveView]:
     slug = action.replace("_", "-")
     name = "".join(part.title() for part in action.split("_")) + "View"
@@ -633,6 +665,7 @@ def _move_view(action: str, input_serializer: Any, summary: str) -> type[MoveVie
     @extend_schema(
         operation_id=f"referral_{action}",
         summary=summary,
+        description=_described(move_rule(action)),
         request=input_serializer,
         parameters=[IF_MATCH],
         responses=MOVE_RESPONSES,
@@ -708,6 +741,10 @@ class RerouteView(_Reroute):
     @extend_schema(
         operation_id="referral_reroute",
         summary="Reroute to another queue, with a reason; answers with the new referral",
+        description=_described(
+            move_rule(Action.REROUTE) + " The case goes on in the new queue: a new referral, or "
+            "the patient's open referral there, which it joins."
+        ),
         request=RerouteIn,
         parameters=[IF_MATCH],
         responses=MOVE_RESPONSES,
@@ -741,6 +778,7 @@ class OverrideUrgencyView(_OverrideUrgency):
     @extend_schema(
         operation_id="referral_override_urgency",
         summary="Change the urgency, with a reason",
+        description=_described(f"From {_statuses(OPEN_STATUSES)}; the status stays as it is."),
         request=OverrideUrgencyIn,
         parameters=[IF_MATCH],
         responses=MOVE_RESPONSES,

@@ -5,17 +5,28 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
 from referrals import selectors
 from referrals.api import ReferralSerializer
-from referrals.models import AuditEntry, EventKind, Referral, Scope, Status
+from referrals.models import (
+    TRANSITIONS,
+    Action,
+    AuditEntry,
+    EventKind,
+    Referral,
+    Scope,
+    Status,
+)
 from referrals.services import (
+    ASSIGNEE_ONLY,
     referral_cancel,
     referral_claim,
     referral_override_urgency,
@@ -377,6 +388,43 @@ def test_an_illegal_move_is_409_with_the_reason(api):
             "non_field_errors": ["A referral that is new (proposed) cannot be moved by “complete”."]
         }
     }
+
+
+def test_each_moves_schema_and_the_guide_say_from_which_status_to_which(db):
+    """Neither said it: an integrator learnt the status machine one 409 at a time (an API QA
+    round). Both are checked against the machine itself."""
+    schema = Client().get("/api/schema/", headers={"Accept": "application/json"}).json()
+    guide = (Path(__file__).parents[2] / "docs" / "API.md").read_text()
+    rows = {
+        move: sources
+        for move, sources, _ in re.findall(
+            r"^\| `([a-z-]+)` \| ([^|]+) \| ([^|]+) \|$", guide, re.MULTILINE
+        )
+    }
+    for action, move in TRANSITIONS.items():
+        if action == Action.CLEAR_RED_FLAG:
+            continue  # POST /intakes/{id}/clear-red-flag, §5
+        slug = action.replace("_", "-")
+        said = schema["paths"][f"/api/v1/referrals/{{public_id}}/{slug}"]["post"]["description"]
+        named = [status for status in Status.values if f"`{status}`" in said.split(" to ")[0]]
+        assert set(named) == set(move.sources), (slug, said)
+        assert f"to `{move.target}`" in said, slug
+        assert (action in ASSIGNEE_ONLY) == ("Only by whoever claimed the referral" in said)
+        if slug != "entered-in-error":
+            assert set(re.findall(r"`([a-z_]+)`", rows[slug])) == set(move.sources), slug
+
+
+def test_a_token_cannot_complete_a_referral_a_member_of_staff_claimed(api, chiropractor):
+    """As the guide's status table says: contact, schedule, complete and release are the
+    claimant's, and a token acts as its own user."""
+    (referral,) = submit("V01").referrals
+    referral_claim(referral=referral, actor=chiropractor)
+    for move in ("contact", "release"):
+        response = api.post(f"/api/v1/referrals/{referral.public_id}/{move}")
+        assert response.status_code == 409
+        assert response.json()["errors"]["non_field_errors"] == [
+            "Only the clinician who claimed this referral can do that."
+        ]
 
 
 def test_claiming_twice_is_409_naming_who_has_it(api, make_token):
