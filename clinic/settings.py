@@ -419,11 +419,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Deep links put a link inside each operation's toggle button (nested controls, WCAG 4.1.2).
     "SWAGGER_UI_SETTINGS": {"deepLinking": False, "persistAuthorization": True},
-    # The default hook (named enums), then ours: request bodies refuse unknown fields, and the
-    # response headers docs/API.md names.
+    # The default hook (named enums), then ours: request bodies refuse unknown fields, the
+    # statuses any operation may answer (406, 503), and the response headers docs/API.md names.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "referrals.api_auth.strict_request_bodies",
+        "referrals.api_auth.any_operation_errors",
         "referrals.api_auth.documented_headers",
     ],
     # clinic/api_urls.py: a UUID in either case.

@@ -87,6 +87,13 @@ ERROR_DESCRIPTIONS: Final = {
     "(a `Content-Encoding`).",
     429: "Too many requests for this token; retry after `Retry-After` seconds.",
 }
+# Statuses any operation may answer, whatever it is: every operation's schema lists them
+# (docs/API.md says every error status is in the schema; these two were in the guide only).
+ANY_OPERATION_ERRORS: Final = {
+    406: "`Accept` refuses every type the operation answers in (`q=0`).",
+    503: "The clinic's database is unreachable: retry after `Retry-After` seconds (a "
+    "submission under the same `Idempotency-Key`).",
+}
 
 
 def error_responses(*codes: int) -> dict[Any, OpenApiResponse]:
@@ -214,6 +221,12 @@ RESPONSE_HEADERS: Final = {
             "schema": {"type": "integer", "minimum": 0},
         }
     },
+    "503": {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
 }
 REPLAYED_HEADER: Final = {
     "Idempotent-Replayed": {
@@ -233,6 +246,31 @@ ETAG_HEADER: Final = {
     }
 }
 VERSIONED_ANSWERS: Final = ("200", "304", "412")
+
+
+# The body map is SVG whatever Accept says (intake.api.IntakeBodyMapView): never a 406.
+ANSWERS_WHATEVER_ACCEPT_SAYS: Final = frozenset({"intake_body_map"})
+
+
+def any_operation_errors(result: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: ANY_OPERATION_ERRORS on every operation, in the
+    one error shape (its component is the one error_responses names)."""
+    shape = {"$ref": "#/components/schemas/Error"}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            for code, description in ANY_OPERATION_ERRORS.items():
+                if code == 406 and operation.get("operationId") in ANSWERS_WHATEVER_ACCEPT_SAYS:
+                    continue
+                operation["responses"].setdefault(
+                    str(code),
+                    {
+                        "content": {"application/json": {"schema": dict(shape)}},
+                        "description": description,
+                    },
+                )
+    return result
 
 
 def documented_headers(result: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:

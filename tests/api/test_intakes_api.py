@@ -780,6 +780,27 @@ def test_the_schema_declares_every_error_status_with_the_error_shape(db):
     assert {"400", "401", "403", "404", "409", "413", "429"} <= set(moves)
 
 
+def test_the_schema_lists_406_and_503_on_every_operation_that_may_answer_them(api):
+    """docs/API.md says every error status is in the schema; 406 (Accept refusing every type)
+    and 503 (the database away, with Retry-After) were in the guide only (an API QA round)."""
+    schema = Client().get("/api/schema/", headers={"Accept": "application/json"}).json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert "Retry-After" in responses["503"]["headers"], (method, path)
+            shape = responses["503"]["content"]["application/json"]["schema"]["$ref"]
+            assert shape == "#/components/schemas/Error"
+            assert ("406" in responses) == (not path.endswith("/body-map.svg")), (method, path)
+    refused = api.client.post(
+        "/api/v1/intakes",
+        "{}",
+        content_type="application/json",
+        headers={**api.headers, "Accept": "application/json;q=0"},
+    )
+    assert refused.status_code == 406
+    assert not Intake.objects.exists()
+
+
 def test_the_schema_states_the_response_headers_the_guide_promises(db):
     """Retry-After, WWW-Authenticate and Idempotent-Replayed were in docs/API.md only: a client
     generated from the schema read none of them."""
