@@ -596,10 +596,22 @@ def _still(wanted: Tags, user: Any) -> Precondition:
     def check(locked: Referral) -> None:
         current = _detail(locked, user)
         etag = tag_of(current)
-        if not strong_match(wanted, etag):
-            raise PreconditionFailed(_changed(current, user), etag=etag)
+        if strong_match(wanted, etag):
+            return
+        if weak_match(wanted, etag):
+            # The version named is the current one, but marked weak (W/): "the referral changed
+            # since" was not so, and sent the client to read again a copy it already held.
+            raise PreconditionFailed(WEAK_TAG, etag=etag)
+        raise PreconditionFailed(_changed(current, user), etag=etag)
 
     return check
+
+
+WEAK_TAG: Final = (
+    "Nothing was saved: If-Match compares strong tags only, and the tag that names the "
+    "referral's current version is sent weak (W/). Send the ETag as the answer gave it, "
+    "without W/."
+)
 
 
 def _changed(current: dict[str, Any], user: Any) -> str:

@@ -243,6 +243,14 @@ def test_a_weak_tag_never_passes_if_match(api):
     assert response.status_code == 412
     referral.refresh_from_db()
     assert referral.status == "new"
+    # It said the referral "changed since the version your If-Match names", which it had not
+    # (an API QA round): it says why the tag did not pass.
+    assert response.json()["errors"]["non_field_errors"] == [
+        "Nothing was saved: If-Match compares strong tags only, and the tag that names the "
+        "referral's current version is sent weak (W/). Send the ETag as the answer gave it, "
+        "without W/."
+    ]
+    assert response["ETag"] == etag(api, referral)
 
 
 @pytest.mark.parametrize("header", ["v1", '"v1', "", '"a" "b"'])
