@@ -1,7 +1,8 @@
 import logging
 import sys
 
-from django.core.exceptions import DisallowedHost
+from django.conf import settings
+from django.core.exceptions import DisallowedHost, TooManyFieldsSent
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
@@ -83,6 +84,12 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
                 "The Host header names a host this server does not answer to: send the "
                 "clinic's own host name."
             )
+        elif isinstance(exception, TooManyFieldsSent):
+            # The API reads JSON bodies only: the fields counted are the query string's.
+            message = gettext(
+                "The address holds more than %(limit)s query parameters: send only those the "
+                "operation reads."
+            ) % {"limit": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}
         else:
             message = gettext("The request was refused as malformed.")
         return api_error(message, 400)

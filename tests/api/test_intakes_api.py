@@ -841,6 +841,28 @@ def test_a_host_the_server_does_not_answer_to_is_a_json_400_under_the_api(integr
     assert page["Content-Type"].startswith("text/html")
 
 
+def test_an_address_with_too_many_query_parameters_is_a_json_400_that_says_so(api):
+    """Django refuses more than DATA_UPLOAD_MAX_NUMBER_FIELDS before any view: it was its HTML
+    "Bad Request (400)" page under /api/ (an API QA round)."""
+    query = "&".join(f"p{n}=1" for n in range(1_001))
+    for response in (
+        api.client.get(f"/api/v1/referrals?{query}", headers=api.headers),
+        api.client.post(
+            f"/api/v1/intakes?{query}", "{}", content_type="application/json", headers=api.headers
+        ),
+    ):
+        assert response.status_code == 400
+        assert response.json() == {
+            "errors": {
+                "non_field_errors": [
+                    "The address holds more than 1000 query parameters: send only those the "
+                    "operation reads."
+                ]
+            }
+        }
+    assert not Intake.objects.exists()
+
+
 @pytest.mark.parametrize(
     "path",
     ["/api/v1/referrals/%0A/claim", "/api/v1/intakes/a%2Fb/fhir", "/api/v1/nothing/here%0A"],
