@@ -152,7 +152,10 @@ class PreviewAnswersField(serializers.JSONField):
 
 
 REACH_HELP: Final = "Give a phone number or an email address, or both."
-ONE_LINE: Final = "One line: no line breaks, tabs or other control characters."
+ONE_LINE: Final = (
+    "One line: no line breaks, tabs or other control characters, nor the characters that "
+    "change the direction of text (U+202A-U+202E, U+2066-U+2069)."
+)
 
 
 _ISO_DATE_SHAPE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -66,6 +66,11 @@ class Submission:
 # or a number went into the patient's record as sent (an API QA round). Not the joiners some
 # scripts spell names with (U+200C in Persian), which are format characters ("Cf").
 _CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f]")
+# The bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): text
+# direction comes from a name's own letters, and these only reorder how it is shown. Sent as
+# "\u202enosnhoJ" a family name read "Johnson" on the staff pages while it was stored, searched
+# and matched as "nosnhoJ" (an API QA round). The marks (U+200E, U+200F) stay, as the joiners do.
+_BIDI_CONTROL: Final = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def _text_errors(value: str, label: str, *, required: bool, max_length: int) -> list[str]:
@@ -73,6 +78,11 @@ def _text_errors(value: str, label: str, *, required: bool, max_length: int) -> 
         return [f"{label} contains a character that cannot be stored."]
     if _CONTROL.search(value):
         return [f"Please remove line breaks and other control characters from the {label.lower()}."]
+    if _BIDI_CONTROL.search(value):
+        return [
+            f"Please remove the characters that change the direction of text from the "
+            f"{label.lower()}."
+        ]
     if required and not value.strip():
         return [f"Please enter your {label.lower()}."]
     if len(value) > max_length:

@@ -381,6 +381,34 @@ def test_a_name_or_number_with_a_control_character_is_refused(api, field, value,
     assert not Intake.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "label"),
+    [
+        ("family_name", "\u202enosnhoJ", "family name"),
+        ("given_name", "\u202e", "given name"),
+        ("given_name", "Ada\u2067May\u2069", "given name"),
+        ("phone", "07700 \u202d900123", "phone number"),
+        ("email", "ada@\u202aexample.org", "email address"),
+    ],
+)
+def test_a_name_or_contact_detail_with_a_bidirectional_control_is_refused(api, field, value, label):
+    """ "\u202enosnhoJ" read "Johnson" on the staff pages while it was stored, searched and
+    matched as "nosnhoJ", and "\u202e" alone was a given name that shows as nothing (an API QA
+    round)."""
+    response = api.post("/api/v1/intakes", {**intake_body(), field: value})
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        field: [f"Please remove the characters that change the direction of text from the {label}."]
+    }
+    assert not Intake.objects.exists()
+
+
+def test_a_right_to_left_name_needs_no_direction_control_and_keeps_its_marks(api):
+    name = "\u05db\u05d4\u05df\u200f"  # Hebrew, with a right-to-left mark
+    response = api.post("/api/v1/intakes", {**intake_body(), "family_name": name})
+    assert response.status_code == 201
+
+
 def test_a_name_keeps_the_joiners_its_script_writes_with(api):
     """Not a control character: the zero-width non-joiner of Persian spelling."""
     name = "\u0645\u06cc\u200c\u0631\u0632\u0627\u06cc\u06cc"
