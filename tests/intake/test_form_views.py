@@ -673,6 +673,18 @@ def test_an_unknown_address_is_the_sites_page_or_the_apis_error():
     assert schema.json() == {"errors": {"non_field_errors": ["There is nothing at this address."]}}
 
 
+@pytest.mark.parametrize("path", ["/api/v2/referrals", "/api/", "/api/v1"])
+def test_an_unknown_api_address_is_json_with_debug_on_too(settings, path):
+    """`make run` serves with DEBUG on, where Django's HTML debug page answered another version
+    of the API (docs/API.md: a JSON 404; an API QA round)."""
+    settings.DEBUG = True
+    for response in (Client().get(path), Client(enforce_csrf_checks=True).post(path, {})):
+        assert response.status_code == 404
+        assert response.json() == {
+            "errors": {"non_field_errors": ["There is nothing at this address."]}
+        }
+
+
 def test_starting_too_many_forms_from_one_address_gets_a_friendly_429(client, settings):
     settings.FORM_RATE_LIMIT = 2
     for _ in range(2):
