@@ -38,7 +38,14 @@ from intake.assessment import assess
 from intake.bodymap import body_map_svg
 from intake.messages import patient_disclaimer, staff_disclaimer, under_16_refusal
 from intake.models import ContactMethod, Intake, IntakeSource, Urgency
-from intake.questionnaire import FIELDS, QUESTIONNAIRE_VERSION, SECTIONS, SHOW_WHEN, Field
+from intake.questionnaire import (
+    FIELD_BY_CODE,
+    FIELDS,
+    QUESTIONNAIRE_VERSION,
+    SECTIONS,
+    SHOW_WHEN,
+    Field,
+)
 from intake.services import (
     ANSWERS_REFUSED,
     MSG_ANSWERS_NOT_AN_OBJECT,
@@ -51,6 +58,7 @@ from intake.services import (
 )
 from intake.triage import SPINAL_REGIONS
 from intake.validation import (
+    MSG_AGE,
     NON_FIELD_ERRORS,
     STARTBACK_PHYSICAL_ITEMS,
     ValidationResult,
@@ -495,6 +503,12 @@ def _refused_submission(data: IntakeSubmitIn) -> dict[str, Any]:
     return _merged(refused, _submission_errors(exc.errors), under_16=exc.under_16)
 
 
+PREVIEW_AGE: Final = (
+    f"Give the age in whole years, from {FIELD_BY_CODE['age_years'].min_value} to "
+    f"{FIELD_BY_CODE['age_years'].max_value}."
+)
+
+
 def _preview_body(
     checked: ValidationResult, refused: dict[str, list[str]] | None = None
 ) -> dict[str, Any]:
@@ -503,6 +517,11 @@ def _preview_body(
     errors = {f"answers.{k}": v for k, v in checked.errors.items() if k != NON_FIELD_ERRORS}
     if NON_FIELD_ERRORS in checked.errors:
         errors["answers"] = [MSG_ANSWERS_NOT_AN_OBJECT]
+    age = errors.get("answers.age_years")
+    if age:
+        # The form's words ("Please check your date of birth.") speak of a date the preview
+        # never takes: it is given the age itself (an API QA round).
+        errors["answers.age_years"] = [PREVIEW_AGE if m == MSG_AGE else m for m in age]
     return _merged(refused or {}, errors, under_16=checked.under_16)
 
 

@@ -518,6 +518,18 @@ def test_preview_under_16_is_refused_with_the_refusal_text(api):
     assert body["refusal"]
 
 
+@pytest.mark.parametrize("age", ["46", 46.0, True, 111])
+def test_preview_refuses_an_age_in_the_words_of_an_age_not_a_date_of_birth(api, age):
+    """It said "Please check your date of birth.", the form's words, to an operation that is
+    given the age itself and no date (an API QA round)."""
+    answers = {**worked_case("V01"), "age_years": age}
+    response = api.post("/api/v1/triage/preview", {"answers": answers})
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": {"answers.age_years": ["Give the age in whole years, from 16 to 110."]}
+    }
+
+
 def test_preview_needs_answers(api):
     response = api.post("/api/v1/triage/preview", {})
     assert response.status_code == 400
