@@ -6,6 +6,7 @@ Every error the API returns has one shape, ``{"errors": {"<field or non_field_er
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import sys
@@ -484,6 +485,10 @@ class SizeLimitedJSONParser(JSONParser):
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:
             raise RequestTooLarge()
+        if body.startswith(codecs.BOM_UTF8):
+            # Python's own words end "(decode using utf-8-sig)", advice to our code's author;
+            # some clients' UTF-8 writers put one by default (RFC 8259: JSON is sent without).
+            raise exceptions.ParseError(f"JSON parse error - {BYTE_ORDER_MARK}")
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -505,6 +510,7 @@ class SizeLimitedJSONParser(JSONParser):
         return data
 
 
+BYTE_ORDER_MARK: Final = "the body starts with a byte order mark (BOM): send UTF-8 without one."
 TOO_DEEP: Final = "arrays and objects are nested too deeply."
 TOO_MANY_DIGITS: Final = f"a number has more than {sys.get_int_max_str_digits()} digits."
 

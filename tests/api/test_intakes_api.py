@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import datetime as dt
 import gzip
@@ -288,13 +289,18 @@ def test_malformed_bodies_get_400_in_the_same_shape(api, raw, key):
     [
         ('{"answers": {"height_cm": ' + "1" * 5000 + "}}", "a number has more than 4300 digits."),
         ("[" * 20_000 + "]" * 20_000, "arrays and objects are nested too deeply."),
+        (
+            codecs.BOM_UTF8 + b'{"answers": {}}',
+            "the body starts with a byte order mark (BOM): send UTF-8 without one.",
+        ),
         ('{"answers": ' + '{"a": ' * 5_000 + "1" + "}" * 5_001, "arrays and objects are nested"),
     ],
 )
 def test_a_body_json_cannot_read_says_why_in_an_integrators_words(api, raw, message):
     """Python's own words were passed on: "... use sys.set_int_max_str_digits() to increase
     the limit" for a long number, "maximum recursion depth exceeded while decoding a JSON array
-    from a unicode string" for deep nesting (an API QA round)."""
+    from a unicode string" for deep nesting, "Unexpected UTF-8 BOM (decode using utf-8-sig)"
+    for a byte order mark (an API QA round)."""
     for path in ("/api/v1/intakes", "/api/v1/triage/preview"):
         response = api.post(path, raw)
         assert response.status_code == 400
@@ -302,6 +308,7 @@ def test_a_body_json_cannot_read_says_why_in_an_integrators_words(api, raw, mess
         assert said.startswith(f"JSON parse error - {message}")
         assert "sys." not in said
         assert "recursion" not in said
+        assert "utf-8-sig" not in said
 
 
 @pytest.mark.parametrize(
