@@ -311,3 +311,19 @@ def test_staff_sessions_cannot_submit_intakes(chiropractor):
     client.force_login(chiropractor)
     response = client.post("/api/v1/intakes", intake_body(), content_type="application/json")
     assert response.status_code == 403
+    # It said "This token does not have the scope this operation needs." to a member of staff,
+    # who holds no token (an API QA round).
+    assert response.json()["errors"]["non_field_errors"] == [
+        "Submitting intakes is for integrations, with an API token."
+    ]
+
+
+def test_a_staff_session_refused_an_operation_is_told_of_its_groups_not_a_token(db):
+    reader = User.objects.create_user("rae_no_team", is_staff=True)  # in no group yet
+    client = Client()
+    client.force_login(reader)
+    response = client.get("/api/v1/referrals")
+    assert response.status_code == 403
+    assert response.json()["errors"]["non_field_errors"] == [
+        "Your staff groups' permissions do not allow this operation."
+    ]
