@@ -21,7 +21,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.fields import SkipField
+from rest_framework.fields import SkipField, empty
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
@@ -145,6 +145,17 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+# What a body that is not an object was, in JSON's words.
+JSON_TYPE_NAMES: Final[dict[type, str]] = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
+
+
 # The docstring is each request body's description in the published schema (a subclass's
 # own docstring replaces it). Unknown fields are refused because a misspelt "e_mail" was
 # dropped and the case saved without the address (a review).
@@ -153,6 +164,16 @@ class StrictSerializer(serializers.Serializer[Any]):
     other errors."""
 
     UNKNOWN: Final = "This field is not part of this operation."
+
+    def run_validation(self, data: Any = empty) -> Any:
+        # DRF said "Invalid data. Expected a dictionary, but got list." (or "No data provided"
+        # for null): Python's names for JSON's types (an API QA round).
+        if data is not empty and not isinstance(data, Mapping):
+            sent = JSON_TYPE_NAMES.get(type(data), "something else")
+            raise serializers.ValidationError(
+                {NON_FIELD_ERRORS: [f"Send a JSON object as the body, not {sent}."]}
+            )
+        return super().run_validation(data)
 
     def to_internal_value(self, data: Any) -> Any:
         unknown = (

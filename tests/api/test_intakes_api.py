@@ -216,12 +216,32 @@ def test_a_patient_under_16_learns_it_beside_an_outer_type_error(api):
     assert body["refusal"][0].startswith("Sorry, this form is only for people aged 16 and over")
 
 
-def test_a_body_that_is_not_an_object_still_gets_its_one_error(api):
-    for path in ("/api/v1/intakes", "/api/v1/triage/preview"):
-        response = api.post(path, "[1, 2]")
+@pytest.mark.parametrize(
+    ("raw", "sent"),
+    [
+        ("[1, 2]", "an array"),
+        ('"x"', "a string"),
+        ("5", "a number"),
+        ("1.5", "a number"),
+        ("true", "true or false"),
+        ("null", "null"),
+    ],
+)
+def test_a_body_that_is_not_an_object_still_gets_its_one_error(api, raw, sent):
+    """In JSON's words: DRF said "Invalid data. Expected a dictionary, but got list." ("str",
+    "int", "No data provided" for null), Python's names (an API QA round)."""
+    (referral,) = submit("V01").referrals
+    paths = (
+        "/api/v1/intakes",
+        "/api/v1/triage/preview",
+        f"/api/v1/referrals/{referral.public_id}/claim",
+    )
+    for path in paths:
+        response = api.post(path, raw)
         assert response.status_code == 400
-        assert list(response.json()["errors"]) == ["non_field_errors"]
-        assert len(response.json()["errors"]["non_field_errors"]) == 1
+        assert response.json() == {
+            "errors": {"non_field_errors": [f"Send a JSON object as the body, not {sent}."]}
+        }
 
 
 WRONG_TYPES: st.SearchStrategy[object] = st.sampled_from([5, 1.5, True, [], {}, None])
