@@ -80,8 +80,8 @@ def _text_errors(value: str, label: str, *, required: bool, max_length: int) -> 
         return [f"Please remove line breaks and other control characters from the {label.lower()}."]
     if _BIDI_CONTROL.search(value):
         return [
-            f"Please remove the characters that change the direction of text from the "
-            f"{label.lower()}."
+            f"Please type the {label.lower()} again: it holds invisible characters that "
+            "change the direction of text."
         ]
     if required and not value.strip():
         return [f"Please enter your {label.lower()}."]

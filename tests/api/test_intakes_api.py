@@ -425,7 +425,10 @@ def test_a_name_or_contact_detail_with_a_bidirectional_control_is_refused(api, f
     response = api.post("/api/v1/intakes", {**intake_body(), field: value})
     assert response.status_code == 400
     assert response.json()["errors"] == {
-        field: [f"Please remove the characters that change the direction of text from the {label}."]
+        field: [
+            f"Please type the {label} again: it holds invisible characters that change the "
+            "direction of text."
+        ]
     }
     assert not Intake.objects.exists()
 

@@ -501,6 +501,16 @@ def test_a_null_byte_in_identity_text_is_a_field_message(client, field):
     assert f'href="#id_{field}"' in html(response)
 
 
+def test_a_name_with_invisible_direction_characters_asks_for_it_again(client):
+    """A name pasted with a right-to-left override shows reversed, and the patient cannot see
+    what to remove: the step asks for the name again, and stores nothing."""
+    response = refused(client, "identity", {**GRACE, "family_name": "\u202erepoH"})
+    page = html(response)
+    assert 'href="#id_family_name"' in page
+    assert "Please type the family name again: it holds invisible characters" in page
+    assert not IntakeDraft.objects.exists()
+
+
 def test_a_null_byte_in_the_main_concern_is_a_field_message(client):
     complete(client, worked_case("V01"), upto="pain_character")
     data = step_data("pain_character", worked_case("V01"))
