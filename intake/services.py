@@ -120,10 +120,14 @@ def validate_patient(
         "preferred_contact" not in refused,
     )
     if given:
-        add(
-            "given_name",
-            _text_errors(details.given_name, "Given name", required=True, max_length=NAME_MAX),
+        given_errors = _text_errors(
+            details.given_name, "Given name", required=True, max_length=NAME_MAX
         )
+        # A letter of any script: a given name of only invisible characters ("\u200b") passed,
+        # and showed staff nothing (an API QA round).
+        if not given_errors and not any(char.isalpha() for char in details.given_name):
+            given_errors = ["Please enter your given name using letters."]
+        add("given_name", given_errors)
     if family:
         add(
             "family_name",

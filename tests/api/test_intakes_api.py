@@ -366,6 +366,23 @@ def test_text_that_cannot_be_stored_or_written_back_gets_400_where_it_is(
     assert not Intake.objects.exists()
 
 
+@pytest.mark.parametrize("given", ["\u200b", "\u2060\u200d", "42", "-"])
+def test_a_given_name_without_a_letter_is_refused(api, given):
+    """A given name of invisible characters alone was stored and showed staff nothing (an API
+    QA round); one letter of any script is enough ("J.", "李")."""
+    response = api.post("/api/v1/intakes", {**intake_body(), "given_name": given})
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": {"given_name": ["Please enter your given name using letters."]}
+    }
+    for accepted in ("J.", "李", "Zoë"):
+        assert (
+            api.post("/api/v1/intakes", {**intake_body(), "given_name": accepted}).status_code
+            == 201
+        )
+    assert Intake.objects.count() == 3
+
+
 def test_a_family_name_in_another_script_is_accepted_and_matched_as_any_other(api):
     # Refused with "Please enter your family name using letters." (the matching key kept
     # Latin letters only, and an empty key reads as no name).
