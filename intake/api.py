@@ -374,6 +374,8 @@ class ClearRedFlagIn(StrictSerializer):
         ),
         required=False,
         allow_empty=True,
+        # DRF's words were 'Expected a list of items but got type "str".' (an API QA round).
+        error_messages={"not_a_list": 'Send a list of queues, e.g. ["podiatry"].'},
         help_text="Queues to release the case to; omit for the ones triage suggested.",
     )
     with_intakes = serializers.ListField(
@@ -381,6 +383,7 @@ class ClearRedFlagIn(StrictSerializer):
         required=False,
         allow_empty=True,
         max_length=1000,
+        error_messages={"not_a_list": 'Send a list of case references, e.g. ["R4FENG7B"].'},
         help_text="References of the patient's other cases with red flags that feed the same "
         "urgent medical review, read and cleared with this one (a 409 names any left out).",
     )

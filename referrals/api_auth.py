@@ -365,6 +365,12 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
         return Response(errors_body({NON_FIELD_ERRORS: [exc.message]}), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        # DRF's words, 'Unsupported media type "text/plain" in request.', did not say which
+        # to send (an API QA round): every operation with a body reads JSON alone.
+        exc = exceptions.UnsupportedMediaType(
+            "", detail=f"{exc.detail} Send the body as JSON, with Content-Type: application/json."
+        )
     response = drf_exception_handler(exc, dict(context))
     if response is None:
         return None

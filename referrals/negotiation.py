@@ -42,7 +42,13 @@ class QualityNegotiation(DefaultContentNegotiation):
     def none_acceptable(
         self, renderers: list[BaseRenderer], ranges: list[MediaType]
     ) -> tuple[BaseRenderer, str]:
-        raise exceptions.NotAcceptable(available_renderers=renderers)
+        # DRF's words were "Could not satisfy the request Accept header.": the types it may
+        # name are said (an API QA round).
+        types = " or ".join(renderer.media_type for renderer in renderers)
+        raise exceptions.NotAcceptable(
+            f"Accept names no type this operation answers in: it answers in {types}.",
+            available_renderers=renderers,
+        )
 
 
 class LenientNegotiation(QualityNegotiation):

@@ -1111,7 +1111,14 @@ def test_a_body_that_is_not_json_is_415_in_the_error_shape_and_documented(api, c
         headers=api.headers,
     )
     assert response.status_code == 415
-    assert set(response.json()) == {"errors"}
+    assert response.json() == {
+        "errors": {
+            "non_field_errors": [
+                f'Unsupported media type "{content_type}" in request. Send the body as JSON, '
+                "with Content-Type: application/json."
+            ]
+        }
+    }
     assert not Intake.objects.exists()
     schema = Client().get("/api/schema/", headers={"Accept": "application/json"}).json()
     for path, operations in schema["paths"].items():

@@ -76,7 +76,13 @@ def test_an_operation_whose_every_type_is_refused_answers_406(api, accept):
     response = get(api, "/api/v1/referrals", accept)
     assert response.status_code == 406
     assert response["Content-Type"] == "application/json"  # errors are JSON, as ever
-    assert "errors" in response.json()
+    assert response.json() == {
+        "errors": {
+            "non_field_errors": [
+                "Accept names no type this operation answers in: it answers in application/json."
+            ]
+        }
+    }
 
 
 @pytest.mark.parametrize("accept", [f"{FHIR};q=0, application/json;q=0", f"{FHIR};q=0, */*;q=0"])
@@ -84,6 +90,8 @@ def test_the_fhir_export_refused_in_both_its_types_answers_406(api, accept):
     intake = submit("V01").intake
     response = get(api, f"/api/v1/intakes/{intake.public_id}/fhir", accept)
     assert response.status_code == 406
+    (said,) = response.json()["errors"]["non_field_errors"]
+    assert said.endswith(f"it answers in {FHIR} or application/json.")
 
 
 @pytest.mark.parametrize("accept", ["text/html;q=0", "text/html;q=0, application/json;q=0.1"])

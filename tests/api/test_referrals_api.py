@@ -546,6 +546,21 @@ def test_a_queue_released_twice_is_released_once(api):
     assert released == ["chiropractic", "podiatry"]
 
 
+def test_a_clearance_with_a_single_value_for_a_list_says_what_to_send(api):
+    submission = submit("V09")
+    path = f"/api/v1/intakes/{submission.intake.public_id}/clear-red-flag"
+    response = api.post(
+        path, {"reason": "Examined", "release_queues": "podiatry", "with_intakes": "R4FENG7B"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": {
+            "release_queues": ['Send a list of queues, e.g. ["podiatry"].'],
+            "with_intakes": ['Send a list of case references, e.g. ["R4FENG7B"].'],
+        }
+    }
+
+
 def test_clearing_needs_the_urgent_medical_review_queue(make_token):
     submission = submit("V09")
     # Even once the case is visible through its released chiropractic referral, only the
