@@ -21,19 +21,30 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
 
 class FilterBackend(DjangoFilterBackend):
     def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> Any:
         filterset_class = self.get_filterset_class(view, queryset)
-        if (
-            filterset_class is not None
-            and _all_plain(filterset_class)
-            and not any(name in request.query_params for name in filterset_class.base_filters)
-        ):
-            return queryset
+        if filterset_class is not None and _all_plain(filterset_class):
+            _refuse_repeated(request, filterset_class.base_filters)
+            if not any(name in request.query_params for name in filterset_class.base_filters):
+                return queryset
         return super().filter_queryset(request, queryset, view)
+
+
+def _refuse_repeated(request: Request, names: Any) -> None:
+    """A plain filter reads one value: ``?queue=podiatry&queue=chiropractic`` filtered by the
+    last alone, silently (an API QA round). A 400 says so instead."""
+    repeated = {
+        name: [f"Give {name} once: each filter takes one value."]
+        for name in names
+        if len(request.query_params.getlist(name)) > 1
+    }
+    if repeated:
+        raise ValidationError(repeated)
 
 
 @cache

@@ -62,6 +62,21 @@ def test_a_list_that_names_a_filter_goes_through_django_filter(api, filtersets, 
         assert list(response.json()["errors"]) == [next(iter(params))]
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["queue=podiatry&queue=chiropractic", "queue=podiatry&queue=podiatry", "overdue=&overdue=true"],
+)
+def test_a_filter_given_twice_is_refused_not_read_as_its_last(api, query):
+    """?queue=podiatry&queue=chiropractic listed chiropractic alone, silently (an API QA
+    round): each filter takes one value."""
+    name = query.split("=")[0]
+    response = api.client.get(f"/api/v1/referrals?{query}", headers=api.headers)
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": {name: [f"Give {name} once: each filter takes one value."]}
+    }
+
+
 @pytest.mark.parametrize("params", [{}, {"cursor": "x", "limit": "1"}, {"queue": "podiatry"}])
 def test_the_backend_filters_as_django_filters_own(params):
     many_cases()
