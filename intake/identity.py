@@ -29,6 +29,11 @@ EMAIL_KEY_MAX = 254
 
 
 def _unaccented(name: str) -> str:
+    if name.isascii():
+        # ASCII has no accents or compatibility forms: NFKD leaves it as it is and no character
+        # is a combining mark, so the character loop below (a generator step per letter, the
+        # most of a key's cost) would only copy it. Most names are ASCII.
+        return name.casefold()
     decomposed = unicodedata.normalize("NFKD", name.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

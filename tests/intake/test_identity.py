@@ -1,6 +1,9 @@
 import datetime as dt
+import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from intake import identity
 
@@ -16,6 +19,13 @@ from intake import identity
 )
 def test_family_names_that_differ_only_in_case_accents_and_punctuation_match(a, b):
     assert identity.normalise_family_name(a) == identity.normalise_family_name(b)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_ascii_names_fold_as_the_unicode_path_folds_them(name):
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    general = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    assert identity._unaccented(name) == general
 
 
 @pytest.mark.parametrize(
