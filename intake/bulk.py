@@ -562,25 +562,26 @@ class _BatchWriter:
                     (referral, EventKind.OVERDUE, None, "", "", "", "", "", {}, referral.due_at)
                 )
                 referral.updated_at = max(referral.updated_at, referral.due_at)
-                if referral.pk is not None:
-                    self.joined_referrals[referral.pk] = referral
+                if referral.id is not None:
+                    self.joined_referrals[referral.id] = referral
 
     # --- rows ------------------------------------------------------------------------------
+    # The ids are read and set as ``id``, the primary key's attribute on the three models
+    # built here (a test holds that): ``Model.pk`` is a property that looks the key's name up in
+    # ``_meta`` on every read, about 0.3 µs, and a case's rows read or set some fifteen ids.
     def _set_keys(
         self, patient_ids: Iterable[int], intake_ids: Iterable[int], referral_ids: Iterable[int]
     ) -> None:
-        for objects, ids in (
-            (self.new_patients, patient_ids),
-            (self.intakes, intake_ids),
-            (self.new_referrals, referral_ids),
-        ):
-            for obj, pk in zip(objects, ids, strict=True):
-                obj.pk = pk
-        for intake in self.intakes:
-            intake.patient_id = intake.patient.pk
-        for referral in self.new_referrals:
-            referral.patient_id = referral.patient.pk
-            referral.intake_id = referral.intake.pk
+        # Parents first: an intake reads its patient's new id, a referral its intake's.
+        for patient, pk in zip(self.new_patients, patient_ids, strict=True):
+            patient.id = pk
+        for intake, pk in zip(self.intakes, intake_ids, strict=True):
+            intake.id = pk
+            intake.patient_id = intake.patient.id
+        for referral, pk in zip(self.new_referrals, referral_ids, strict=True):
+            referral.id = pk
+            referral.patient_id = referral.patient.id
+            referral.intake_id = referral.intake.id
 
     def _rows(self) -> tuple[list[Row], list[Row], list[Row], list[Row], list[Row]]:
         """Rows of what this writer built, once ``_set_keys`` gave them ids."""
@@ -591,8 +592,8 @@ class _BatchWriter:
                 tables[Patient].rows_from(self.new_patients),
                 tables[Intake].rows_from(self.intakes),
                 tables[Referral].rows_from(self.new_referrals),
-                [links.row((r.pk, i.pk, at)) for r, i, at in self.links],
-                [events.row((e[0].pk, *e[1:])) for e in self.events],
+                [links.row((r.id, i.id, at)) for r, i, at in self.links],
+                [events.row((e[0].id, *e[1:])) for e in self.events],
             )
         finally:
             datetime_texts.forget()

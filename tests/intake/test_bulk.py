@@ -603,6 +603,15 @@ def test_rows_are_read_from_the_instances_as_getattr_reads_them_even_when_deferr
     assert one.rows_from([stored]) == [(stored.reference,)]
 
 
+def test_the_models_the_bulk_writer_builds_have_their_primary_key_as_id():
+    # _BatchWriter reads and sets the ids as ``id`` rather than through ``Model.pk``.
+    for model in (Patient, Intake, Referral):
+        pk = model._meta.pk
+        assert pk is not None
+        assert pk.attname == "id"
+        assert not model._meta.parents
+
+
 def test_table_update_stores_what_bulk_update_stores():
     fields = ["urgency", "due_at", "overdue_at", "priority", "updated_at"]
     by_pk = {r.pk: r for code in ("V01", "V09", "V22") for r in submit(code).referrals}
