@@ -70,14 +70,17 @@ class DatetimeTexts:
         self.texts: dict[int, tuple[dt.datetime, str | None]] = {}
 
     def __call__(self, value: dt.datetime | None) -> str | None:
+        # About a quarter of the calls are for an empty column (a referral not yet claimed,
+        # closed or overdue): None is never remembered, so it would miss and convert every time.
+        if value is None:
+            return None
         hit = self.texts.get(id(value))
         if hit is not None and hit[0] is value:
             return hit[1]
         text = _sqlite_datetime(value)
-        if value is not None:
-            if len(self.texts) >= self.LIMIT:
-                self.texts.clear()
-            self.texts[id(value)] = (value, text)
+        if len(self.texts) >= self.LIMIT:
+            self.texts.clear()
+        self.texts[id(value)] = (value, text)
         return text
 
     def forget(self) -> None:
