@@ -81,9 +81,14 @@ NO_ORTHOTICS_FOR_BACK = (
 )
 
 
+# A note checks three lists of queue codes: against one set made once, not a set of each per
+# check (every referral's note, live and generated, runs these).
+_KNOWN_QUEUES = frozenset(QUEUES)
+
+
 def _check_queue_codes(name: str, codes: Collection[str]) -> None:
-    unknown = sorted(set(codes) - set(QUEUES))
-    if unknown:
+    if not _KNOWN_QUEUES.issuperset(codes):
+        unknown = sorted(set(codes) - _KNOWN_QUEUES)
         raise ValueError(f"{name}: unknown queue codes {unknown}")
 
 
