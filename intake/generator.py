@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import math
 import random
@@ -98,10 +99,16 @@ def _birth_date(rng: random.Random, age: int, on: dt.date) -> dt.date:
     return born if age_on(born, on) == age else anniversary
 
 
+@functools.cache
+def _handle(given: str, family: str) -> str:
+    """The email handle of a name: remembered, as the names come from the short lists above
+    (a character loop per new person otherwise)."""
+    return "".join(ch for ch in f"{given}.{family}".lower() if ch.isascii() and ch not in " '")
+
+
 def _contact(rng: random.Random, given: str, family: str) -> tuple[str, str, str]:
     roll = rng.random()
-    handle = "".join(ch for ch in f"{given}.{family}".lower() if ch.isascii() and ch not in " '")
-    email = f"{handle}{rng.randrange(1000)}@{rng.choice(MAIL_DOMAINS)}"
+    email = f"{_handle(given, family)}{rng.randrange(1000)}@{rng.choice(MAIL_DOMAINS)}"
     if roll < 0.1:
         return "", email, ContactMethod.EMAIL
     phone = _phone(rng)
