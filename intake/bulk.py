@@ -534,8 +534,9 @@ class _BatchWriter:
             slot = (id(patient), proposal.queue)
             existing = self.open.get(slot)
             if existing is None:
+                # Its patient's id, None here for a new patient, comes from its intake's in
+                # _set_keys (referral_build takes the intake's).
                 referral = referral_build(proposal, intake=intake, actor=None)
-                referral.patient = patient
                 referral.created_at = referral.updated_at = at
                 self.new_referrals.append(referral)
                 self.links.append((referral, intake, at))
@@ -584,7 +585,7 @@ class _BatchWriter:
             intake.patient_id = intake.patient.id
         for referral, pk in zip(self.new_referrals, referral_ids, strict=True):
             referral.id = pk
-            referral.patient_id = referral.patient.id
+            referral.patient_id = referral.intake.patient_id
             referral.intake_id = referral.intake.id
 
     def _rows(self) -> tuple[list[Row], list[Row], list[Row], list[Row], list[Row]]:
