@@ -292,6 +292,13 @@ def identity_key(prepared: PreparedSubmission) -> IdentityKey:
     return identity.normalise_family_name(details.family_name), details.date_of_birth
 
 
+def contact_keys(prepared: PreparedSubmission) -> tuple[str, str]:
+    """The phone and email matching keys: worked out once per item, for the plan's matching in
+    the writer and for building the patient (each is about a microsecond)."""
+    details = prepared.patient
+    return identity.normalise_phone(details.phone), identity.normalise_email(details.email)
+
+
 def batch_plan(
     prepared: Sequence[PreparedSubmission],
     *,
@@ -309,15 +316,18 @@ def batch_plan(
     here with the same ``_BatchWriter`` code the writer uses, against no stored patients.
     """
     keys = [identity_key(item) for item in prepared]
+    contacts = [contact_keys(item) for item in prepared]
     held_keys = {key for key, flag in zip(keys, may_be_stored, strict=True) if flag}
     writer = _BatchWriter(source=source, history=history, now=now)
     held: dict[int, PreparedSubmission] = {}
     intake_items: list[int] = []
-    for index, (item, key, reference) in enumerate(zip(prepared, keys, references, strict=True)):
+    for index, (item, key, contact, reference) in enumerate(
+        zip(prepared, keys, contacts, references, strict=True)
+    ):
         if key in held_keys:
             held[index] = item
             continue
-        writer._add(item, key, reference)
+        writer._add(item, key, contact, reference)
         intake_items.append(index)
     writer._mark_overdue()
     writer._set_keys(
@@ -331,10 +341,7 @@ def batch_plan(
     patients, intakes, referrals, links, events = writer._rows()
     return BatchPlan(
         keys=keys,
-        contacts=[
-            (identity.normalise_phone(p.patient.phone), identity.normalise_email(p.patient.email))
-            for p in prepared
-        ],
+        contacts=contacts,
         references=list(references),
         held=held,
         patients=patients,
@@ -401,7 +408,7 @@ def _write_plan(
     fresh = iter(_new_references(len(taken), avoid=set(plan.references)))
     for index in sorted(items):
         reference = next(fresh) if index in taken else plan.references[index]
-        writer._add(items[index], keys[index], reference)
+        writer._add(items[index], keys[index], plan.contacts[index], reference)
     writer._mark_overdue()
     writer._write_with(plan, dropped=set(redo))
     if plan.first_submitted is not None:
@@ -487,9 +494,10 @@ class _BatchWriter:
                 self.open[(id(by_id[referral.patient_id]), referral.queue)] = referral
 
     # --- one item ---------------------------------------------------------------------------
-    def _patient(self, details: PatientDetails, key: IdentityKey, at: dt.datetime) -> Patient:
-        phone_key = identity.normalise_phone(details.phone)
-        email_key = identity.normalise_email(details.email)
+    def _patient(
+        self, details: PatientDetails, key: IdentityKey, contact: tuple[str, str], at: dt.datetime
+    ) -> Patient:
+        phone_key, email_key = contact
         for patient in self.candidates[key]:
             if patient_matches(patient, phone_key, email_key):
                 if patient_refresh_contact(patient, details, phone_key, email_key):
@@ -513,9 +521,17 @@ class _BatchWriter:
             due = self.due_cache[cache_key] = referral_due_at(urgency, at)
         return due
 
-    def _add(self, prepared: PreparedSubmission, key: IdentityKey, reference: str) -> None:
+    def _add(
+        self,
+        prepared: PreparedSubmission,
+        key: IdentityKey,
+        contact: tuple[str, str],
+        reference: str,
+    ) -> None:
+        """Build one item; ``key`` and ``contact`` are its ``identity_key`` and
+        ``contact_keys``."""
         at = prepared.submitted_at
-        patient = self._patient(prepared.patient, key, at)
+        patient = self._patient(prepared.patient, key, contact, at)
         intake = intake_build(
             prepared, patient=patient, source=self.source, actor=None, interrupt_shown_at=None
         )
