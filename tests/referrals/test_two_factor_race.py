@@ -394,6 +394,25 @@ def _held_after_the_account_lock(job: Any, holding: Any, go_on: Any) -> Any:
     return run
 
 
+def _a_new_set_then_a_deletion(owner: Client, delete: Any) -> tuple[list[Any], list[Any]]:
+    """The owner's new set held once it has locked the account's row, ``delete`` started then
+    and let go as far as it can (it must wait for that lock), then the set let go: each one's
+    outcome."""
+    holding, go_on = threading.Event(), threading.Event()
+    replace, replaced = _start(
+        _held_after_the_account_lock(lambda: owner.post(RECOVERY), holding, go_on)
+    )
+    assert holding.wait(timeout=10)
+    deletion, deleted = _start(delete)
+    waiting = _another_connection_waits_for_a_lock()
+    time.sleep(0.2)  # the deletion goes as far as it can before the new set goes on
+    go_on.set()
+    for thread in (replace, deletion):
+        thread.join(timeout=30)
+    assert waiting, "the deletion did not wait for the new set's lock"
+    return replaced, deleted
+
+
 @pytest.mark.parametrize("codes_before", [True, False], ids=["new set", "first set"])
 def test_an_account_deleted_while_its_owner_makes_codes_waits_and_takes_them_with_it(
     codes_before,
@@ -412,21 +431,9 @@ def test_an_account_deleted_while_its_owner_makes_codes_waits_and_takes_them_wit
     assert log_in(owner, "lead_lin", otp_token=code_for(device)).status_code == 302
     administrator = _administrator()
 
-    holding, go_on = threading.Event(), threading.Event()
-    replace, replaced = _start(
-        _held_after_the_account_lock(lambda: owner.post(RECOVERY), holding, go_on)
+    replaced, deleted = _a_new_set_then_a_deletion(
+        owner, lambda: administrator.post(_account_delete_page(user), {"post": "yes"})
     )
-    assert holding.wait(timeout=10)
-    delete, deleted = _start(
-        lambda: administrator.post(_account_delete_page(user), {"post": "yes"})
-    )
-    waiting = _another_connection_waits_for_a_lock()
-    time.sleep(0.2)  # the deletion goes as far as it can before the new set goes on
-    go_on.set()
-    for thread in (replace, delete):
-        thread.join(timeout=30)
-    assert waiting, "the deletion did not wait for the new set's lock"
-
     assert [kind for kind, _ in replaced] == ["ok"], replaced
     assert [kind for kind, _ in deleted] == ["ok"], deleted
     assert replaced[0][1].status_code == 302
@@ -441,19 +448,9 @@ def test_an_account_deleted_outside_the_admin_while_its_owner_makes_a_new_set_wa
     assert connection.vendor == "postgresql"
     user, _codes, owner = _lead_with_codes_and_a_session_signed_in_with_the_authenticator()
 
-    holding, go_on = threading.Event(), threading.Event()
-    replace, replaced = _start(
-        _held_after_the_account_lock(lambda: owner.post(RECOVERY), holding, go_on)
+    replaced, deleted = _a_new_set_then_a_deletion(
+        owner, lambda: User.objects.get(pk=user.pk).delete()
     )
-    assert holding.wait(timeout=10)
-    delete, deleted = _start(lambda: User.objects.get(pk=user.pk).delete())
-    waiting = _another_connection_waits_for_a_lock()
-    time.sleep(0.2)  # the deletion goes as far as it can before the new set goes on
-    go_on.set()
-    for thread in (replace, delete):
-        thread.join(timeout=30)
-    assert waiting, "the deletion did not wait for the new set's lock"
-
     assert [kind for kind, _ in replaced] == ["ok"], replaced
     assert [kind for kind, _ in deleted] == ["ok"], deleted
     assert replaced[0][1]["Location"] == RECOVERY
