@@ -161,8 +161,9 @@ class PreviewAnswersField(serializers.JSONField):
 
 REACH_HELP: Final = "Give a phone number or an email address, or both."
 ONE_LINE: Final = (
-    "One line: no line breaks, tabs or other control characters, nor the characters that "
-    "change the direction of text (U+202A-U+202E, U+2066-U+2069)."
+    "One line: no line breaks, tabs or other control characters, nor the overrides that "
+    "reorder how text is shown (U+202D, U+202E); the embeddings and isolates a pasted value "
+    "may come wrapped in (U+202A-U+202C, U+2066-U+2069) are dropped."
 )
 
 

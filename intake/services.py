@@ -53,6 +53,17 @@ class PatientDetails:
     email: str = ""
     preferred_contact: str = ""
 
+    def __post_init__(self) -> None:
+        # The bidirectional embeddings and isolates are dropped however the details came (the
+        # form, the API, a draft): messaging apps wrap a copied number in them ("\u202a+44
+        # 7700 900123\u202c"), and a right-to-left name comes pasted inside an isolate. They
+        # only set the direction a value is shown in, which its own characters decide on our
+        # pages; the overrides, which reorder what is shown, are refused (_BIDI_OVERRIDE).
+        for name in ("given_name", "family_name", "phone", "email"):
+            value = getattr(self, name)
+            if isinstance(value, str) and _BIDI_WRAP.search(value):
+                object.__setattr__(self, name, _BIDI_WRAP.sub("", value))
+
 
 @dataclass
 class Submission:
@@ -66,11 +77,13 @@ class Submission:
 # or a number went into the patient's record as sent (an API QA round). Not the joiners some
 # scripts spell names with (U+200C in Persian), which are format characters ("Cf").
 _CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f]")
-# The bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): text
-# direction comes from a name's own letters, and these only reorder how it is shown. Sent as
+# The bidirectional overrides (U+202D, U+202E) reorder how a value is shown: sent as
 # "\u202enosnhoJ" a family name read "Johnson" on the staff pages while it was stored, searched
-# and matched as "nosnhoJ" (an API QA round). The marks (U+200E, U+200F) stay, as the joiners do.
-_BIDI_CONTROL: Final = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# and matched as "nosnhoJ" (an API QA round). Refused. The embeddings, their end and the
+# isolates (U+202A-U+202C, U+2066-U+2069) are dropped instead (PatientDetails); the marks
+# (U+200E, U+200F) stay, as the joiners do.
+_BIDI_OVERRIDE: Final = re.compile("[\u202d\u202e]")
+_BIDI_WRAP: Final = re.compile("[\u202a-\u202c\u2066-\u2069]")
 
 
 def _text_errors(value: str, label: str, *, required: bool, max_length: int) -> list[str]:
@@ -78,7 +91,7 @@ def _text_errors(value: str, label: str, *, required: bool, max_length: int) -> 
         return [f"{label} contains a character that cannot be stored."]
     if _CONTROL.search(value):
         return [f"Please remove line breaks and other control characters from the {label.lower()}."]
-    if _BIDI_CONTROL.search(value):
+    if _BIDI_OVERRIDE.search(value):
         return [
             f"Please type the {label.lower()} again: it holds invisible characters that "
             "change the direction of text."
