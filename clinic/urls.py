@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clinic import bench, views
@@ -37,9 +36,8 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", template_name="api/swagger_ui.html"),
         name="api-docs",
     ),
-    # Anything else under /api/ (another version, say) is handler404's JSON with DEBUG on too:
-    # Django's debug page answered it in HTML there, as `make run` serves (an API QA round).
-    re_path(r"^api/", csrf_exempt(views.not_found)),
+    # Anything else under /api/ (another version, say): JSON with DEBUG on too (its docstring).
+    re_path(r"^api/", views.api_not_found, name=views.API_NOT_FOUND),
 ]
 
 if settings.BENCH_BASELINE:

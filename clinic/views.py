@@ -1,5 +1,6 @@
 import logging
 import sys
+from typing import Final
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, TooManyFieldsSent
@@ -7,8 +8,10 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
+from django.urls import Resolver404, resolve
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import server_error as django_server_error
@@ -113,6 +116,30 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
         message = gettext("There is nothing at this address.")
         return api_error(message, 404)
     return render(request, "404.html", status=404)
+
+
+API_NOT_FOUND: Final = "api-not-found"
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    """Any other address under /api/ (another version, say): handler404's JSON with DEBUG on too,
+    where Django's debug page answered in HTML (``make run`` serves so; an API QA round).
+
+    A route matching every address under /api/ leaves CommonMiddleware's APPEND_SLASH nothing
+    to redirect (it redirects only an address that resolves nowhere), so that is done here
+    as it does it: a GET or HEAD of ``/api/docs`` goes to ``/api/docs/`` (a review found it a
+    404 without)."""
+    path = request.path_info
+    if settings.APPEND_SLASH and request.method in ("GET", "HEAD") and not path.endswith("/"):
+        try:
+            match = resolve(path + "/", getattr(request, "urlconf", None))
+        except Resolver404:
+            match = None
+        # A named route: the catch-alls (this one, /api/v1/'s) answer every address.
+        if match is not None and match.url_name not in (None, API_NOT_FOUND):
+            return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+    return not_found(request)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

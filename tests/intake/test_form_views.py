@@ -695,6 +695,20 @@ def test_an_unknown_api_address_is_json_with_debug_on_too(settings, path):
         }
 
 
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_api_address_that_wants_its_slash_is_still_sent_to_it(settings, debug):
+    """A route matching every address under /api/ left CommonMiddleware nothing to add the
+    slash to: /api/docs and /api/schema were a 404 (a review)."""
+    settings.DEBUG = debug
+    for path, to in (
+        ("/api/docs", "/api/docs/"),
+        ("/api/schema?format=json", "/api/schema/?format=json"),
+    ):
+        response = Client().get(path)
+        assert (response.status_code, response["Location"]) == (301, to)
+    assert Client().post("/api/docs", {}).status_code == 404  # a POST's body cannot follow
+
+
 def test_starting_too_many_forms_from_one_address_gets_a_friendly_429(client, settings):
     settings.FORM_RATE_LIMIT = 2
     for _ in range(2):
