@@ -396,15 +396,25 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         )
     form = ConfirmDeviceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"].strip()):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
+        with transaction.atomic():
+            # Under the account's row again: an administrator's deletion of the account
+            # between the lock above and this save took the authenticator with it, and the
+            # save found no row (a 500; a review found it). The deletion now waits for this.
+            if not account_locked(user.pk):
+                logout(request)
+                return HttpResponseRedirect(reverse("admin:login"))
+            codes = None
+            if device.verify_token(form.cleaned_data["token"].strip()):
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+                # A new authenticator comes with a new set of codes: a set made with the one
+                # lost (and perhaps seen by someone else since) stops working.
+                codes = recovery_codes_replace(user=user)
+        if codes is not None:
             otp_login(request, device)
             request.session.pop(MAILBOX_PROVEN_KEY, None)
             _send_enrolled_notice(user)
-            # A new authenticator comes with a new set of codes: a set made with the one lost
-            # (and perhaps seen by someone else since) stops working.
-            request.session[NEW_CODES_KEY] = [user.pk, recovery_codes_replace(user=user)]
+            request.session[NEW_CODES_KEY] = [user.pk, codes]
             messages.success(request, "Two-factor sign-in is set up.")
             return HttpResponseRedirect(reverse(RECOVERY_URL_NAME))
         form.add_error("token", "That code did not match. Check the time on your phone.")

@@ -588,3 +588,48 @@ def test_a_set_up_page_opened_while_the_account_is_deleted_waits_and_finds_it_go
     assert page[0][1].status_code == 302
     assert page[0][1]["Location"] == reverse("admin:login")
     assert _gone(user)
+
+
+def test_a_set_up_confirmed_while_the_account_is_deleted_finishes_before_the_deletion(
+    monkeypatch,
+):
+    """The owner's code for a new authenticator has been checked; an administrator deletes the
+    account then. The confirmation held no lock: the deletion went through, and the
+    authenticator's save found no row (a 500; a review found it). Now the deletion waits for
+    the confirmation, which finishes, and takes the new authenticator and codes with it."""
+    assert connection.vendor == "postgresql"
+    user = make_staff("lead_lin", "Triage lead")
+    owner = Client()
+    assert log_in(owner, "lead_lin").status_code == 302
+    setup = prove_mailbox(owner)
+    assert owner.get(setup).status_code == 200  # the authenticator in the making
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    administrator = _administrator()
+
+    checked, go_on = threading.Event(), threading.Event()
+    real_verify = TOTPDevice.verify_token
+
+    def verify_then_hold(self: TOTPDevice, token: Any) -> bool:
+        verified = bool(real_verify(self, token))
+        checked.set()
+        go_on.wait(timeout=10)
+        return verified
+
+    monkeypatch.setattr(TOTPDevice, "verify_token", verify_then_hold)
+    confirm, confirmed = _start(lambda: owner.post(setup, {"token": code_for(device)}))
+    assert checked.wait(timeout=10)
+    delete, deleted = _start(
+        lambda: administrator.post(_account_delete_page(user), {"post": "yes"})
+    )
+    waiting = _another_connection_waits_for_a_lock()
+    go_on.set()
+    for thread in (confirm, delete):
+        thread.join(timeout=30)
+    assert waiting, "the deletion did not wait for the confirmation"
+
+    assert [kind for kind, _ in confirmed] == ["ok"], confirmed
+    assert [kind for kind, _ in deleted] == ["ok"], deleted
+    assert confirmed[0][1].status_code == 302
+    assert confirmed[0][1]["Location"] == RECOVERY
+    assert deleted[0][1].status_code == 302
+    assert _gone(user)
