@@ -190,7 +190,9 @@ class BirthDateField(serializers.DateField):
 
 class IntakeSubmitIn(StrictSerializer):
     given_name = StrictCharField(
-        max_length=NAME_MAX, allow_blank=True, help_text=f"Not blank. {ONE_LINE}"
+        max_length=NAME_MAX,
+        allow_blank=True,
+        help_text=f"Not blank, with at least one letter (of any script). {ONE_LINE}",
     )
     family_name = StrictCharField(
         max_length=NAME_MAX,

@@ -649,7 +649,7 @@ class ReferralAdmin(CappedCountAdmin):
         # (docs/CLINICAL_DECISIONS.md, "Red-flag clearance and reroutes" 7). Read on a closed
         # page too, so that a page's statements do not change with its status.
         red_flags_elsewhere = (
-            _red_flags_elsewhere(referral) if referral.queue != Queue.URGENT_MEDICAL_REVIEW else []
+            _red_flags_elsewhere(referral) if referral.queue in NOT_FOR_RED_FLAGS else []
         )
         # Each part of the page beyond the case itself is shown to whoever holds its own model
         # permission, as the views that act on them ask (docs/SECURITY.md): the actions with
@@ -1132,6 +1132,8 @@ CASE_LATER_SHOWN = 10
 
 
 RED_FLAGS_ELSEWHERE_SHOWN = 10  # references named; the first is the one to ask about
+# §4.4's queues that are not for a patient with a red flag (general review may see one).
+NOT_FOR_RED_FLAGS: Final = frozenset({Queue.CHIROPRACTIC, Queue.PODIATRY, Queue.ORTHOTIC_FITTING})
 
 
 def _red_flags_elsewhere(referral: Referral) -> list[str]:

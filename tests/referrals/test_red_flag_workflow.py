@@ -568,6 +568,13 @@ def test_a_specialty_referral_open_when_a_later_case_raises_a_red_flag_says_so(
         reverse("admin:referrals_referral_change", args=[_review(emergency).public_id])
     )
     assert review.context["red_flags_elsewhere"] == []  # the review shows its red flags itself
+    # General review is not one of §4.4's three: it says nothing.
+    (general,) = submit("V24", patient=person).referrals
+    assert general.queue == "general_review"
+    client.force_login(make_staff("general_gil", QUEUE_GROUPS["general_review"]))
+    page_general = client.get(reverse("admin:referrals_referral_change", args=[general.public_id]))
+    assert page_general.context["red_flags_elsewhere"] == []
+    client.force_login(medical_reviewer)
 
     intake_clear_red_flag(
         intake=emergency.intake, actor=medical_reviewer, reason="Examined: no emergency."
