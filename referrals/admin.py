@@ -648,9 +648,7 @@ class ReferralAdmin(CappedCountAdmin):
         # review while this referral was open): told on this page before anyone treats
         # (docs/CLINICAL_DECISIONS.md, "Red-flag clearance and reroutes" 7). Read on a closed
         # page too, so that a page's statements do not change with its status.
-        red_flags_elsewhere = (
-            _red_flags_elsewhere(referral) if referral.queue in NOT_FOR_RED_FLAGS else []
-        )
+        red_flags_elsewhere = selectors.red_flags_elsewhere(referral)
         # Each part of the page beyond the case itself is shown to whoever holds its own model
         # permission, as the views that act on them ask (docs/SECURITY.md): the actions with
         # "change referral", the notes with "view staff note" (the note box with "add staff
@@ -1129,24 +1127,6 @@ def _may_refer_again(
 # Later submissions whose flags and answers the case page shows: each reads its triage result
 # (5 KB) and answers.
 CASE_LATER_SHOWN = 10
-
-
-RED_FLAGS_ELSEWHERE_SHOWN = 10  # references named; the first is the one to ask about
-# §4.4's queues that are not for a patient with a red flag (general review may see one).
-NOT_FOR_RED_FLAGS: Final = frozenset({Queue.CHIROPRACTIC, Queue.PODIATRY, Queue.ORTHOTIC_FITTING})
-
-
-def _red_flags_elsewhere(referral: Referral) -> list[str]:
-    """The references of the patient's cases whose red flag no medical reviewer has cleared.
-
-    §0.3 makes urgent medical review a red-flag case's only queue, and §4.4 keeps the specialty
-    queues for patients without one; a referral opened by an earlier case stays open in its
-    queue when a later case raises a red flag, and its page showed nothing of it."""
-    return list(
-        Intake.objects.filter(RED_FLAG_UNCLEARED, patient_id=referral.patient_id)
-        .order_by("submitted_at", "pk")
-        .values_list("reference", flat=True)[:RED_FLAGS_ELSEWHERE_SHOWN]
-    )
 
 
 def _later_cases(referral: Referral) -> tuple[list[Intake], bool]:

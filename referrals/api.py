@@ -251,6 +251,14 @@ class ReferralDetailSerializer(ReferralSerializer):
             "queue joins it). Empty for a referral no reroute came into."
         )
     )
+    red_flags_elsewhere = serializers.SerializerMethodField(
+        help_text=(
+            "For an open referral of chiropractic, podiatry or orthotic fitting: the references "
+            "of the patient's cases whose red flag no medical reviewer has cleared yet (oldest "
+            "first, at most 10). These queues are not for a patient with a red flag: check "
+            "with urgent medical review before any treatment. Empty otherwise."
+        )
+    )
     cases = ReferralCaseSerializer(
         many=True,
         source="referralintake_set",
@@ -260,6 +268,11 @@ class ReferralDetailSerializer(ReferralSerializer):
         ),
     )
     events = EventSerializer(many=True, help_text="The history, oldest first.")
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_red_flags_elsewhere(self, referral: Referral) -> list[str]:
+        standing = selectors.red_flags_elsewhere(referral)  # read whatever the status
+        return standing if referral.status in OPEN_STATUSES else []
 
     @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
     def get_rerouted_in(self, referral: Referral) -> list[str]:

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from intake.models import Intake
+from intake.models import RED_FLAG_UNCLEARED, Intake
 from referrals.access import VIEW_CASES, VIEW_NOTES, has_all, queues_for
 from referrals.models import Queue, Referral, ReferralIntake, StaffNote, Status
 
@@ -173,3 +173,27 @@ def intake_get(*, user: Any, public_id: UUID | str) -> Intake:
         return intake_list(user=user).get(public_id=public_id)
     except (Intake.DoesNotExist, ValueError) as exc:
         raise Http404("No such intake.") from exc
+
+
+RED_FLAGS_ELSEWHERE_SHOWN: Final = 10  # references named; the first is the one to ask about
+# §4.4's queues that are not for a patient with a red flag (general review may see one).
+NOT_FOR_RED_FLAGS: Final = frozenset({Queue.CHIROPRACTIC, Queue.PODIATRY, Queue.ORTHOTIC_FITTING})
+
+
+def red_flags_elsewhere(referral: Referral) -> list[str]:
+    """For a referral of §4.4's three queues, the references of the patient's cases whose red
+    flag no medical reviewer has cleared (oldest first); none for another queue.
+
+    §0.3 makes urgent medical review a red-flag case's only queue, and §4.4 keeps the specialty
+    queues for patients without one; a referral opened by an earlier case stays open in its
+    queue when a later case raises a red flag, and neither its page nor the API said so
+    (docs/CLINICAL_DECISIONS.md, "Red-flag clearance and reroutes" 7). The case page and the
+    API's detail read it whatever the referral's status (their statements do not change with
+    it) and show it while the referral is open."""
+    if referral.queue not in NOT_FOR_RED_FLAGS:
+        return []
+    return list(
+        Intake.objects.filter(RED_FLAG_UNCLEARED, patient_id=referral.patient_id)
+        .order_by("submitted_at", "pk")
+        .values_list("reference", flat=True)[:RED_FLAGS_ELSEWHERE_SHOWN]
+    )

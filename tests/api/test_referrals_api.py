@@ -27,6 +27,7 @@ from referrals.models import (
 )
 from referrals.services import (
     ASSIGNEE_ONLY,
+    intake_clear_red_flag,
     referral_cancel,
     referral_claim,
     referral_override_urgency,
@@ -320,6 +321,30 @@ def test_detail_lists_every_case_that_fed_the_referral_oldest_first(api):
     (read,) = [q["sql"] for q in ctx.captured_queries if "referralintake" in q["sql"]]
     assert "answers" not in read
     assert "triage_result" not in read
+
+
+def test_detail_names_the_patients_cases_whose_red_flag_stands_on_a_specialty_referral(
+    api, medical_reviewer
+):
+    """As the case page does (CLINICAL_DECISIONS, Red-flag clearance and reroutes 7): a
+    chiropractic referral open when a later case of the patient went to urgent medical review
+    with a red flag; a record system reading it saw nothing of it. Until a reviewer clears it,
+    and on §4.4's three queues alone."""
+    person = details(phone="07700 900331")
+    (chiropractic,) = submit("V01", patient=person).referrals
+    path = f"/api/v1/referrals/{chiropractic.public_id}"
+    assert api.get(path).json()["red_flags_elsewhere"] == []
+    before = api.get(path)["ETag"]
+    emergency = submit("V09", patient=person)
+    (general,) = submit("V24", patient=person).referrals
+    said = api.get(path)
+    assert said.json()["red_flags_elsewhere"] == [emergency.intake.reference]
+    assert said["ETag"] != before  # what the detail says changed
+    assert api.get(f"/api/v1/referrals/{general.public_id}").json()["red_flags_elsewhere"] == []
+    intake_clear_red_flag(
+        intake=emergency.intake, actor=medical_reviewer, reason="Examined: no emergency."
+    )
+    assert api.get(path).json()["red_flags_elsewhere"] == []
 
 
 def test_detail_shows_the_history(api):
