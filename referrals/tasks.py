@@ -297,7 +297,10 @@ def _notify(referral: Referral) -> int:
         f"Due: {timezone.localtime(referral.due_at):%a %d %b %Y %H:%M}\n"
         "Open the staff site to see it."
     )
-    _send(recipients, subject, _with_staff_text(body, [referral.intake]), group=group)
+    # Every case that fed it: a later case may have raised it (the alert is for that raise),
+    # and its urgency came from that case's rules (a review found only the first named).
+    cases = referral.intakes.only("ruleset_version").order_by()
+    _send(recipients, subject, _with_staff_text(body, cases), group=group)
     return len(recipients)
 
 

@@ -307,3 +307,17 @@ def test_the_queue_alert_ends_with_the_staff_text_of_the_ruleset_that_triaged_th
     assert message.body.endswith(
         "Open the staff site to see it.\n\n" + staff_disclaimer(ruleset_version="0.9.0")
     )
+
+
+@pytest.mark.django_db
+def test_the_alert_for_a_raise_names_the_ruleset_of_the_case_that_raised_it_too(medical_reviewer):
+    """A later case raising the referral to emergency is what the alert is for: its urgency
+    came from that case's rules, whose version the text names beside the first case's."""
+    person = details(phone="07700 900123")
+    (review,) = submit("V17", patient=person).referrals  # urgent
+    Intake.objects.filter(pk=review.intake.pk).update(ruleset_version="0.9.0")
+    mail.outbox.clear()
+    raised = submit("V09", patient=person)  # joins it and raises it to emergency
+    assert raised.referrals[0].pk == review.pk
+    (message,) = mail.outbox
+    assert message.body.endswith("\n\n" + staff_disclaimer(ruleset_version="0.9.0, 1.0.0"))
