@@ -791,7 +791,8 @@ def _already_cleared(intake: Intake) -> str:
     """Two reviewers clearing at once: the second is told who cleared it first, and when (a
     staff username, as the history shows it)."""
     who = intake.red_flag_cleared_by
-    at = date_format(timezone.localtime(intake.red_flag_cleared_at), "D j M Y H:i")
+    # With its zone ("GMT", "BST"): the API hands the same words to systems elsewhere.
+    at = date_format(timezone.localtime(intake.red_flag_cleared_at), "D j M Y H:i T")
     by = f" by {who.get_username()}" if who is not None else ""
     return f"The red flag on this case has already been cleared{by} at {at}."
 

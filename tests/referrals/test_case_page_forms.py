@@ -61,7 +61,8 @@ def test_a_clearance_a_colleague_made_first_names_who_cleared_it_and_when(client
     answer = client.post(url("clear", review), {"clear-reason": "Seen too"})
     assert answer.status_code == 409
     cleared_at = Intake.objects.get(pk=case.intake.pk).red_flag_cleared_at
-    when = date_format(timezone.localtime(cleared_at), "D j M Y H:i")
+    when = date_format(timezone.localtime(cleared_at), "D j M Y H:i T")
+    assert when.endswith((" GMT", " BST", " UTC"))  # the clinic's zone, named
     assert (
         f"The red flag on this case has already been cleared by dr_vera at {when}."
     ) in answer.content.decode()
