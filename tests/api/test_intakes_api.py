@@ -314,6 +314,7 @@ def test_malformed_bodies_get_400_in_the_same_shape(api, raw, key):
             "the body starts with a byte order mark (BOM): send UTF-8 without one.",
         ),
         ('{"answers": ' + '{"a": ' * 5_000 + "1" + "}" * 5_001, "arrays and objects are nested"),
+        (" \r\n\t", "the body is only white space: send a JSON object."),
     ],
 )
 def test_a_body_json_cannot_read_says_why_in_an_integrators_words(api, raw, message):
