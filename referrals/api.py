@@ -272,7 +272,7 @@ class ReferralDetailSerializer(ReferralSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_red_flags_elsewhere(self, referral: Referral) -> list[str]:
         standing = selectors.red_flags_elsewhere(referral)  # read whatever the status
-        return standing if referral.status in OPEN_STATUSES else []
+        return standing if referral.is_open else []
 
     @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
     def get_rerouted_in(self, referral: Referral) -> list[str]:

@@ -14,9 +14,7 @@ from django.db.models import Q, QuerySet
 from django.tasks import TaskResultStatus, task
 from django.utils import timezone
 
-from intake.messages import staff_disclaimer_for
 from intake.models import Intake, Urgency
-from intake.triage import RULESET_VERSION
 from referrals import webhooks
 from referrals.access import QUEUE_GROUPS, TRIAGE_LEAD_GROUP
 from referrals.models import (
@@ -43,8 +41,7 @@ def _with_staff_text(body: str, cases: Iterable[Intake]) -> str:
     """``body`` and, at its end, spec §7's staff text naming the ruleset versions of ``cases``
     (those that opened the referrals told of): an email telling staff a case's urgency or
     queue is a triage view too (docs/CLINICAL_DECISIONS.md, Patient texts 6)."""
-    versions = (case.ruleset_version for case in cases)
-    return f"{body}\n\n{staff_disclaimer_for(versions, current=RULESET_VERSION)}"
+    return f"{body}\n\n{webhooks.staff_text(cases)}"
 
 
 def _send(recipients: list[str], subject: str, body: str, *, group: str) -> None:

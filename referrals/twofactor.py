@@ -387,10 +387,8 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         # authenticator in the making and made one, and every later visit failed on
         # get_or_create's two rows (a 500; a review found it).
         if not account_locked(user.pk):
-            # An administrator deleted the account while this waited for it: its session
-            # ends (an authenticator made for it failed on the account gone, a 500).
-            logout(request)
-            return HttpResponseRedirect(reverse("admin:login"))
+            # An authenticator made for an account deleted meanwhile failed on it (a 500).
+            return _account_gone(request)
         device, _ = TOTPDevice.objects.get_or_create(
             user=user, confirmed=False, defaults={"name": "Authenticator app"}
         )
@@ -401,8 +399,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             # between the lock above and this save took the authenticator with it, and the
             # save found no row (a 500; a review found it). The deletion now waits for this.
             if not account_locked(user.pk):
-                logout(request)
-                return HttpResponseRedirect(reverse("admin:login"))
+                return _account_gone(request)
             codes = None
             if device.verify_token(form.cleaned_data["token"].strip()):
                 device.confirmed = True
@@ -429,6 +426,13 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     return _admin_page(request, "admin/two_factor.html", context)
 
 
+def _account_gone(request: HttpRequest) -> HttpResponse:
+    """An administrator deleted the account while a page waited for its row: the session ends
+    and goes to sign in."""
+    logout(request)
+    return HttpResponseRedirect(reverse("admin:login"))
+
+
 @never_cache  # it shows the codes: no cache may keep a copy
 @login_required(login_url="admin:login")
 def two_factor_recovery_codes(request: HttpRequest) -> HttpResponse:
@@ -453,9 +457,7 @@ def two_factor_recovery_codes(request: HttpRequest) -> HttpResponse:
         try:
             request.session[NEW_CODES_KEY] = [user.pk, recovery_codes_replace(user=user)]
         except AccountGone:
-            # An administrator deleted the account while this waited for it: its session ends.
-            logout(request)
-            return HttpResponseRedirect(reverse("admin:login"))
+            return _account_gone(request)
         _send_new_codes_notice(user)
         return HttpResponseRedirect(reverse(RECOVERY_URL_NAME))  # a reload makes no third set
     new = request.session.pop(NEW_CODES_KEY, None)

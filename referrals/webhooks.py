@@ -131,11 +131,11 @@ def _opening_case(referral: Referral, known: Intake | None = None) -> Intake:
     )
 
 
-def _staff_text(cases: Iterable[Intake]) -> str:
+def staff_text(cases: Iterable[Intake]) -> str:
     """Spec §7's staff text, which goes wherever a case's urgencies and queues are handed to
     another system (docs/CLINICAL_DECISIONS.md, Patient texts 6), naming the ruleset versions
     of ``cases``: those whose triage the event's urgencies and queues come from (a referral's
-    from the case that opened it)."""
+    from the case that opened it). The staff emails end with it too (referrals.tasks)."""
     return staff_disclaimer_for((case.ruleset_version for case in cases), current=RULESET_VERSION)
 
 
@@ -156,7 +156,7 @@ def on_intake_submitted(intake: Intake, referrals: Iterable[Referral]) -> None:
                 "urgency": intake.urgency,
             },
             "referrals": [_referral_data(r) for r in fed],
-            "staff_disclaimer": _staff_text([intake, *(_opening_case(r, intake) for r in fed)]),
+            "staff_disclaimer": staff_text([intake, *(_opening_case(r, intake) for r in fed)]),
         }
 
     webhooks_record(event_type=WebhookEvent.INTAKE_SUBMITTED, data=data)
@@ -181,7 +181,7 @@ def on_referral_status_changed(
                 "previous_status": previous_status or None,
             },
             "intake": _case_data(case),
-            "staff_disclaimer": _staff_text([case]),
+            "staff_disclaimer": staff_text([case]),
         }
 
     webhooks_record(event_type=WebhookEvent.REFERRAL_STATUS_CHANGED, data=data, endpoints=endpoints)
@@ -210,7 +210,7 @@ def on_referral_urgency_changed(
             "referral": {**_referral_data(referral), "previous_urgency": previous_urgency},
             "intake": _case_data(case),
             "cause": cause,
-            "staff_disclaimer": _staff_text([case, opening]),
+            "staff_disclaimer": staff_text([case, opening]),
         }
 
     webhooks_record(event_type=WebhookEvent.REFERRAL_URGENCY_CHANGED, data=data)
