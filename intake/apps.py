@@ -14,9 +14,13 @@ class IntakeConfig(AppConfig):
     name = "intake"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
         from django.tasks.signals import task_finished
 
+        from intake.deferred_indexes import restore_after_migrate
+
         task_finished.connect(forget_personal_arguments, dispatch_uid="forget_personal_arguments")
+        post_migrate.connect(restore_after_migrate, sender=self, dispatch_uid="restore_indexes")
 
 
 def forget_personal_arguments(sender: Any, task_result: Any, **kwargs: Any) -> None:

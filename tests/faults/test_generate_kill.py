@@ -1,0 +1,66 @@
+"""generate_cases killed with SIGKILL while loading into empty tables, whose secondary indexes it
+builds only at the end (intake.deferred_indexes): the next ``migrate`` builds them, and the rows
+written before the kill are whole."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from intake import deferred_indexes
+from tests.helpers import ROOT, child_env, run_manage, wait_for
+
+pytestmark = pytest.mark.fault
+
+
+def index_names(path: str) -> set[str]:
+    with sqlite3.connect(path) as db:
+        return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+
+
+def intakes(path: str) -> int:
+    try:
+        with sqlite3.connect(path, timeout=5) as db:
+            return int(db.execute("SELECT count(*) FROM intake_intake").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_a_killed_generation_leaves_indexes_migrate_builds_again(tmp_path):
+    path = str(tmp_path / "killed.sqlite3")
+    env = {"DATABASE_URL": f"sqlite:///{path}", "DEBUG": "false", "DJANGO_ENV": "development"}
+    assert run_manage("migrate", "--noinput", "-v0", env=env).returncode == 0
+    deferred = {index.name for _model, index in deferred_indexes.deferrable()}
+    assert deferred <= index_names(path)
+
+    child = subprocess.Popen(
+        [sys.executable, "manage.py", "generate_cases", "--count", "200000", "--no-progress"],
+        cwd=ROOT,
+        env=child_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: intakes(path) > 0, timeout=120, what="the first batch written")
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    written = intakes(path)
+    assert 0 < written < 200_000
+    assert not deferred & index_names(path)  # killed before building them
+
+    done = run_manage("migrate", "--noinput", "-v0", env=env)
+    assert done.returncode == 0, done.stderr
+    assert deferred <= index_names(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        # Whole batches: every intake has its referrals' link rows.
+        assert db.execute(
+            "SELECT count(*) FROM intake_intake i WHERE NOT EXISTS "
+            "(SELECT 1 FROM referrals_referralintake l WHERE l.intake_id = i.id)"
+        ).fetchone() == (0,)
+    assert intakes(path) == written
