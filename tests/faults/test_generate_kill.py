@@ -1,9 +1,10 @@
 """generate_cases killed with SIGKILL while loading into empty tables, whose secondary indexes it
-builds only at the end (intake.deferred_indexes): the next ``migrate`` builds them, and the rows
-written before the kill are whole."""
+builds only at the end (intake.deferred_indexes): the next ``migrate`` builds them, the rows
+written before the kill are whole, and its worker processes die with it."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -30,6 +31,14 @@ def intakes(path: str) -> int:
         return 0
 
 
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_a_killed_generation_leaves_indexes_migrate_builds_again(tmp_path):
     path = str(tmp_path / "killed.sqlite3")
     env = {"DATABASE_URL": f"sqlite:///{path}", "DEBUG": "false", "DJANGO_ENV": "development"}
@@ -43,12 +52,19 @@ def test_a_killed_generation_leaves_indexes_migrate_builds_again(tmp_path):
         env=child_env(env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its workers share its process group, and nothing else
     )
     try:
         wait_for(lambda: intakes(path) > 0, timeout=120, what="the first batch written")
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
+    try:
+        # They were blocked for ever on a full pipe (each holds its reading end too).
+        wait_for(lambda: not group_alive(child.pid), timeout=10, what="the workers to die")
+    finally:
+        if group_alive(child.pid):
+            os.killpg(child.pid, signal.SIGKILL)
     written = intakes(path)
     assert 0 < written < 200_000
     assert not deferred & index_names(path)  # killed before building them

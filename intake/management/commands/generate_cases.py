@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import gc
 import multiprocessing
 import os
 import resource
+import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -299,6 +302,30 @@ def default_workers() -> int:
 # work, the workers still get about a quarter of a core against each other busy process.
 WORKER_NICENESS = 5
 
+# Linux's prctl option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _start_worker(writer: int) -> None:
+    """In a new worker: yield to the writer, and die with it.
+
+    A writer killed outright (``kill -9``, the kernel's out-of-memory killer) left its workers
+    for ever, blocked writing a plan to a pipe nobody reads (each forked worker holds the
+    pipe's reading end too, so the write never fails). On Linux the kernel now kills them
+    when the writer goes; elsewhere they still wait. The kernel watches the thread that forked
+    the worker: with the fork context the executor forks them all from the caller's thread, at
+    the first submit, and this command calls from its main thread.
+    """
+    os.nice(WORKER_NICENESS)
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        return  # refused: they wait, as before
+    if os.getppid() != writer:  # the writer died before the request took effect
+        os._exit(1)
+
+
 Loader = Callable[[Sequence[int]], Mapping[int, PreparedSubmission]]
 # What a forked worker needs: set before the pool starts, inherited by fork (never pickled).
 _WORKER: tuple[CaseGenerator, int, dt.datetime] | None = None
@@ -353,8 +380,8 @@ def _plans(
     pool = ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("fork"),
-        initializer=os.nice,
-        initargs=(WORKER_NICENESS,),
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
     )
     try:
         sent = 0
