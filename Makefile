@@ -24,7 +24,8 @@ test: env browser-deps
 	$(PY) -m mypy .
 
 ## faults: stop the database under load and under a task worker, kill a task worker, each on a
-## PostgreSQL cluster of its own (needs root and Debian's postgresql; never touches port 5432)
+## PostgreSQL cluster of its own (needs root and Debian's postgresql; never touches port 5432);
+## kill generate_cases while it loads (a SQLite file of its own)
 faults: env
 	$(PY) -m pytest -m fault -s -q tests/faults
 

@@ -14,12 +14,14 @@ class IntakeConfig(AppConfig):
     name = "intake"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
+        from django.db.models.signals import post_migrate, pre_migrate
         from django.tasks.signals import task_finished
 
-        from intake.deferred_indexes import restore_after_migrate
+        from intake.deferred_indexes import restore_after_migrate, restore_before_migrate
 
         task_finished.connect(forget_personal_arguments, dispatch_uid="forget_personal_arguments")
+        # Indexes a stopped data load left missing (intake.deferred_indexes).
+        pre_migrate.connect(restore_before_migrate, sender=self, dispatch_uid="restore_indexes")
         post_migrate.connect(restore_after_migrate, sender=self, dispatch_uid="restore_indexes")
 
 

@@ -9,13 +9,18 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from intake import deferred_indexes
+from intake.bulk import WRITTEN_MODELS
 from tests.helpers import ROOT, child_env, run_manage, wait_for
 
-pytestmark = pytest.mark.fault
+pytestmark = [
+    pytest.mark.fault,
+    pytest.mark.skipif(sys.platform != "linux", reason="workers die with the writer on Linux"),
+]
 
 
 def index_names(path: str) -> set[str]:
@@ -32,18 +37,25 @@ def intakes(path: str) -> int:
 
 
 def group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Whether a process of ``group`` still runs: a zombie does not (this container's first
+    process need not reap the orphans it inherits)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        state, process_group = fields[0], int(fields[2])
+        if process_group == group and state != "Z":
+            return True
+    return False
 
 
 def test_a_killed_generation_leaves_indexes_migrate_builds_again(tmp_path):
     path = str(tmp_path / "killed.sqlite3")
     env = {"DATABASE_URL": f"sqlite:///{path}", "DEBUG": "false", "DJANGO_ENV": "development"}
     assert run_manage("migrate", "--noinput", "-v0", env=env).returncode == 0
-    deferred = {index.name for _model, index in deferred_indexes.deferrable()}
+    named = {index.name for model in WRITTEN_MODELS for index in model._meta.indexes}
+    deferred = named - deferred_indexes.KEPT
     assert deferred <= index_names(path)
 
     child = subprocess.Popen(

@@ -160,21 +160,26 @@ class Command(BaseCommand):
         if show is None:
             show = self.stderr.isatty()
         progress = Progress(count, lambda text: self.stderr.write(text, ending=""), enabled=show)
-        rebuilt = deferred_indexes.build_missing(connection)
+        # Into empty tables the secondary indexes are built once at the end (within the timed
+        # run), not kept up to date through every insert: see intake.deferred_indexes.
+        state = deferred_indexes.migrated_apps(connection)
+        if state is None:
+            raise CommandError("The database has migrations to apply: run manage.py migrate.")
+        rebuilt = deferred_indexes.build_missing(state, connection)
         if rebuilt:
             self.stdout.write(
                 f"Built {len(rebuilt)} indexes a stopped run had left missing: "
                 f"{', '.join(rebuilt)}."
             )
-        # Into empty tables the secondary indexes are built once at the end (within the timed
-        # run), not kept up to date through every insert: see intake.deferred_indexes.
         defer = not Intake.objects.exists()
         began = time.perf_counter()
         cpu = time.process_time()
         done = 0
         try:
             with (
-                deferred_indexes.deferred(connection, enabled=defer) as index_build,
+                deferred_indexes.deferred(
+                    state, connection, enabled=defer, announce=self.stderr.write
+                ) as index_build,
                 _collect_per_batch(),
             ):
                 for written, (plan, load) in enumerate(
@@ -206,8 +211,9 @@ class Command(BaseCommand):
         )
         if index_build:
             self.stdout.write(
-                f"The tables were empty: {len(deferred_indexes.deferrable())} secondary indexes "
-                f"were built after loading, in {index_build[0]:.1f} s (counted above)."
+                f"The tables were empty: {len(deferred_indexes.deferrable(state, connection))} "
+                f"secondary indexes were built after loading, in {index_build[0]:.1f} s "
+                "(counted above)."
             )
         self.stdout.write(
             f"CPU per case: {cpu / done * 1e6:,.0f} µs in this process, "
@@ -320,7 +326,7 @@ def _start_worker(writer: int) -> None:
     if sys.platform != "linux":
         return
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+    if libc.prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL)) != 0:
         return  # refused: they wait, as before
     if os.getppid() != writer:  # the writer died before the request took effect
         os._exit(1)
