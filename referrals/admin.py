@@ -412,7 +412,8 @@ class ReferralAdmin(CappedCountAdmin):
 
     @admin.display(description="Flags")
     def flags(self, obj: Referral) -> str:
-        return mark_safe(flags_html(obj.intake.flag_codes))  # noqa: S308 - escaped chips
+        elsewhere = getattr(obj, "red_flag_elsewhere", False)  # the queue's annotation
+        return mark_safe(flags_cell(obj.intake.flag_codes, elsewhere))  # noqa: S308 - escaped
 
     @admin.display(description="Foot/back", ordering="link_kind")
     def link(self, obj: Referral) -> str:
@@ -985,6 +986,25 @@ def urgency_badge_html(urgency: str, language: str | None) -> str:
 def flags_html(codes: list[str]) -> str:
     """The "Flags" column: one escaped chip per flag code."""
     return " ".join(_flag_chip(code) for code in codes)
+
+
+# The case page's note in a few words (case.html, #red-flags-elsewhere), for the queue's narrow
+# column: words, not a colour, so that it is read and heard alike.
+RED_FLAG_ELSEWHERE_MARK: Final = (
+    '<strong class="red-flag-elsewhere">Red flag not yet cleared on another case of this '
+    "patient: check with urgent medical review first.</strong>"
+)
+
+
+def flags_cell(codes: list[str], red_flag_elsewhere: bool) -> str:
+    """The "Flags" column: the chips, and on an open referral of §4.4's three queues whose
+    patient has a red flag not cleared on a case (``selectors.red_flag_elsewhere``), the case
+    page's warning in short, first: a chiropractor paging the queue sees it before opening
+    the case (docs/CLINICAL_DECISIONS.md, "Red-flag clearance and reroutes" 7)."""
+    chips = flags_html(codes)
+    if not red_flag_elsewhere:
+        return chips
+    return f"{RED_FLAG_ELSEWHERE_MARK} {chips}" if chips else RED_FLAG_ELSEWHERE_MARK
 
 
 @lru_cache(maxsize=512)

@@ -119,7 +119,9 @@ class CappedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         object_list: Any = self.object_list
-        limited = object_list.order_by()[: self.limit + 1]
+        # The key alone: a column the rows annotate (the queue's red_flag_elsewhere, a
+        # correlated subquery) was otherwise computed for every row counted.
+        limited = object_list.order_by().values("pk")[: self.limit + 1]
         if self.statement_key is None or self.first_row:
             return int(limited.count())
         counted: list[int] = []  # the count, when this request is the one that keeps it
@@ -249,6 +251,8 @@ class QueueChangeList(ChangeList):
 
     def get_queryset(self, request: Any, exclude_parameters: Any = None) -> QuerySet[Referral]:
         queryset = super().get_queryset(request, exclude_parameters).only(*ROW_FIELDS)
+        # In the page's own statement: a column of the rows read, not a statement more.
+        queryset = selectors.with_red_flag_elsewhere(queryset)
         if link_window(request):
             queryset = queryset.order_by(*(unindexed(term) for term in queryset.query.order_by))
         return queryset
@@ -308,11 +312,17 @@ def row_values(obj: Referral) -> dict[str, Any]:
         "patient__family_name": patient.family_name,
         "patient__given_name": patient.given_name,
         "assigned_to__username": None if assignee is None else str(assignee),
+        "red_flag_elsewhere": getattr(obj, "red_flag_elsewhere", False),
     }
 
 
-# What one row of the page needs, read without making model instances.
-ROW_VALUES: Final = ("pk", *(name for name in ROW_FIELDS if name != "priority"))
+# What one row of the page needs, read without making model instances; red_flag_elsewhere is
+# the change list's annotation (selectors.red_flag_elsewhere).
+ROW_VALUES: Final = (
+    "pk",
+    *(name for name in ROW_FIELDS if name != "priority"),
+    "red_flag_elsewhere",
+)
 
 
 @lru_cache(maxsize=64)
@@ -404,7 +414,8 @@ def queue_rows_from_values(cl: ChangeList, values: list[dict[str, Any]]) -> list
             f'<th class="field-reference"><a href="{href}">{html.escape(reference)}</a></th>',
             f'<td class="field-patient_name">{html.escape(patient)}</td>',
             f'<td class="field-urgency_badge">{urgency}</td>',
-            f'<td class="field-flags">{columns.flags_html(_with_later(row, later))}</td>',
+            '<td class="field-flags">'
+            f"{columns.flags_cell(_with_later(row, later), row['red_flag_elsewhere'])}</td>",
             f'<td class="field-link">{columns.link_badge(row["intake__link_kind"])}</td>',
             f'<td class="field-waiting">{waiting}</td>',
             f'<td class="field-due">{due}</td>',

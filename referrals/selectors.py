@@ -8,12 +8,23 @@ from typing import Any, Final
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from intake.models import RED_FLAG_UNCLEARED, Intake
 from referrals.access import VIEW_CASES, VIEW_NOTES, has_all, queues_for
-from referrals.models import Queue, Referral, ReferralIntake, StaffNote, Status
+from referrals.models import OPEN_STATUSES, Queue, Referral, ReferralIntake, StaffNote, Status
 
 AUTHOR_NAME: Final = f"author__{get_user_model().USERNAME_FIELD}"
 
@@ -189,7 +200,8 @@ def red_flags_elsewhere(referral: Referral) -> list[str]:
     queue when a later case raises a red flag, and neither its page nor the API said so
     (docs/CLINICAL_DECISIONS.md, "Red-flag clearance and reroutes" 7). The case page and the
     API's detail read it whatever the referral's status (their statements do not change with
-    it) and show it while the referral is open."""
+    it) and show it while the referral is open; the queue page and the API's list read whether
+    there is one in their page's statement (``red_flag_elsewhere``)."""
     if referral.queue not in NOT_FOR_RED_FLAGS:
         return []
     return list(
@@ -197,3 +209,38 @@ def red_flags_elsewhere(referral: Referral) -> list[str]:
         .order_by("submitted_at", "pk")
         .values_list("reference", flat=True)[:RED_FLAGS_ELSEWHERE_SHOWN]
     )
+
+
+def red_flag_elsewhere() -> Case:
+    """Whether ``red_flags_elsewhere`` names a case and the referral is open, as one column
+    of a list's page statement (``with_red_flag_elsewhere``): the queue page and the API's
+    list show what the case page and the API's detail show, without a statement more.
+
+    Asked only of an open referral of §4.4's three queues (the CASE's condition), each time
+    one probe of the intake table's patient index: the patient's few cases. A scalar subquery
+    (the first such case, or none), not EXISTS: PostgreSQL may run an EXISTS as one hashed
+    subplan, reading every uncleared red-flag case in the database to build it, and did, for
+    the API's first page at 10,000 cases (it planned for every row the list holds, not the
+    page's 51); a scalar subquery is run per row. The queues and statuses are written into
+    the statement (referrals.lookups), as the list's own are: the page statements are kept
+    per queue set and prepared."""
+    standing = (
+        Intake.objects.filter(RED_FLAG_UNCLEARED, patient_id=OuterRef("patient_id"))
+        .order_by()
+        .annotate(standing=Value(True))
+        .values("standing")[:1]
+    )
+    return Case(
+        When(
+            Q(queue__in_constants=NOT_FOR_RED_FLAGS, status__in_constants=OPEN_STATUSES),
+            then=Coalesce(Subquery(standing, output_field=BooleanField()), Value(False)),
+        ),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+
+
+def with_red_flag_elsewhere(referrals: QuerySet[Referral]) -> QuerySet[Referral]:
+    """``referrals`` with each one's ``red_flag_elsewhere`` (the queue page's and the API
+    list's rows)."""
+    return referrals.annotate(red_flag_elsewhere=red_flag_elsewhere())

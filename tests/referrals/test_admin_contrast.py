@@ -220,6 +220,7 @@ def test_every_colour_rule_is_checked():
     checked = {selector for selector, *_ in pairs("dark", prefers_dark=True)}
     assert {
         "code.red",
+        ".red-flag-elsewhere",
         ".overdue",
         ".errorlist",
         ".case-table tr.answer-flagged",

@@ -5,6 +5,7 @@ review, and the rank of referrals released after clearance."""
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 from django.urls import reverse
@@ -16,6 +17,7 @@ from referrals.models import EventKind, Referral, Status, referral_priority
 from referrals.proposals import ESCALATED_NOTE
 from referrals.services import (
     intake_clear_red_flag,
+    referral_cancel,
     referral_claim,
     referral_complete,
     referral_contact,
@@ -24,6 +26,7 @@ from referrals.services import (
 )
 from tests.clinic_fixtures import details, make_staff, submit, worked_case
 from tests.referrals.drawn import send_as_drawn
+from tests.referrals.test_admin import LIST, QUEUE_QUERIES, _queries
 
 pytestmark = pytest.mark.django_db
 
@@ -583,3 +586,75 @@ def test_a_specialty_referral_open_when_a_later_case_raises_a_red_flag_says_so(
     page = client.get(url)
     assert page.context["red_flags_elsewhere"] == []
     assert "Red flag not yet cleared" not in page.content.decode()
+
+
+QUEUE_MARK = "Red flag not yet cleared on another case of this patient"
+
+
+def _marked_rows(client, **params: str) -> set[tuple[str, str]]:
+    """The (reference, queue) of the queue page's rows that carry the red-flag mark, of every
+    row it lists."""
+    page = client.get(LIST, {"status": "any", **params}).content.decode()
+    rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+    shown = {
+        (reference, queue): QUEUE_MARK in row
+        for row in rows
+        for reference in re.findall(r'class="field-reference"><a [^>]*>([^<]+)</a>', row)
+        for queue in re.findall(r'class="field-queue">([^<]*)</td>', row)
+    }
+    assert shown, page
+    return {row for row, marked in shown.items() if marked}
+
+
+def test_the_queue_marks_an_open_specialty_referral_while_a_red_flag_of_the_patient_stands(
+    client, triage_lead, chiropractor, medical_reviewer
+):
+    """The case page's warning (the test above) in the queue staff page through: a
+    chiropractor saw nothing of the later red flag until they opened the case. The rows of
+    §4.4's three queues say so while open (not the cancelled podiatry one, not general review,
+    not the review itself, not another patient's), until a reviewer clears it, in words; and
+    the page reads it in the statements it already ran (CLINICAL_DECISIONS, Red-flag clearance
+    and reroutes 7)."""
+    person = details(phone="07700 900332")
+    three = submit("V22", patient=person)  # chiropractic, orthotic fitting, podiatry
+    (podiatry,) = [r for r in three.referrals if r.queue == "podiatry"]
+    referral_cancel(referral=podiatry, actor=triage_lead, reason="Seen elsewhere")
+    (general,) = submit("V24", patient=person).referrals
+    other = submit("V01", patient=details(family_name="Hughes", phone="07700 900333"))
+    client.force_login(triage_lead)
+    client.get(LIST)  # the first request after logging in extends the session
+    assert _marked_rows(client) == set()
+    chiropractic = LIST + "?status=any&queue=chiropractic"
+    before = _queries(client, chiropractic)
+
+    emergency = submit("V09", patient=person)
+    reference = three.intake.reference
+    marked = {(reference, "Chiropractic"), (reference, "Orthotic fitting")}
+    assert _marked_rows(client) == marked
+    rows = client.get(LIST, {"status": "any"}).content.decode()
+    assert (
+        '<strong class="red-flag-elsewhere">Red flag not yet cleared on another case of this '
+        "patient: check with urgent medical review first.</strong>" in rows
+    )
+    assert emergency.intake.reference in rows  # listed, unmarked: the review itself
+    assert other.intake.reference in rows  # another patient's chiropractic referral
+    assert general.queue == "general_review"
+    # The same statements as before the red flag (a page with an urgent medical review reads
+    # the reviews' later red flags: one more, with or without the mark).
+    assert _queries(client, chiropractic) == before
+    flagged = _queries(client, LIST + "?status=any")
+    # Django's own rendering of the rows (a popup's) marks the same rows.
+    assert _marked_rows(client, _popup="1") == marked
+    client.force_login(chiropractor)
+    client.get(LIST)
+    assert _marked_rows(client) == {(reference, "Chiropractic")}
+    assert _queries(client, LIST) == QUEUE_QUERIES
+
+    intake_clear_red_flag(
+        intake=emergency.intake, actor=medical_reviewer, reason="Examined: no emergency."
+    )
+    assert _marked_rows(client) == set()
+    client.force_login(triage_lead)
+    client.get(LIST)
+    assert _marked_rows(client) == set()
+    assert _queries(client, LIST + "?status=any") == flagged
