@@ -119,15 +119,16 @@ def main() -> int:
     # integration token with every queue sees it (first page and a cursor half-way down), and
     # the admin queue of a clinician in the biggest queue: the capped count and the page's rows,
     # the very statements the queue page runs (referrals/admin_queue_page.py).
-    from referrals.api import LIST_COLUMNS
+    from referrals.api import LIST_ITEM_COLUMNS
     from referrals.tokens import api_token_authenticate, api_token_create
 
     created = api_token_create(name="explain", scopes=["referrals:read"])
     service_user = api_token_authenticate(created.raw).user  # type: ignore[union-attr]
-    api_list = selectors.referral_list(user=service_user)
-    queries["api_first_page"] = keyset_page(api_list, None, PAGE + 1, LIST_COLUMNS)
+    # As ReferralListView reads it: each row's red_flag_elsewhere in the page's statement.
+    api_list = selectors.with_red_flag_elsewhere(selectors.referral_list(user=service_user))
+    queries["api_first_page"] = keyset_page(api_list, None, PAGE + 1, LIST_ITEM_COLUMNS)
     middle = encode_cursor(api_list[api_list.count() // 2])
-    queries["api_deep_page"] = keyset_page(api_list, middle, PAGE + 1, LIST_COLUMNS)
+    queries["api_deep_page"] = keyset_page(api_list, middle, PAGE + 1, LIST_ITEM_COLUMNS)
     count, page = f"admin_queue_{big}_capped_count", f"admin_queue_{big}_page"
     planned: dict[str, tuple[str, Any]] = {
         name: queryset.query.sql_with_params() for name, queryset in queries.items()

@@ -199,6 +199,35 @@ def referral_list_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]
     ]
 
 
+class ReferralListItemSerializer(ReferralSerializer):
+    """A referral as the list gives it."""
+
+    # The list's annotation (selectors.with_red_flag_elsewhere): required, so that a
+    # queryset without it is an error rather than a silent false.
+    red_flag_elsewhere = serializers.BooleanField(
+        help_text=(
+            "True for an open referral of chiropractic, podiatry or orthotic fitting while "
+            "another case of the patient has a red flag that no medical reviewer has cleared "
+            "yet: these queues are not for a patient with a red flag, so check with urgent "
+            "medical review before any treatment. The referral's detail names those cases "
+            "(`red_flags_elsewhere`). False otherwise."
+        )
+    )
+
+
+# The list item's columns: the referral's, and its red_flag_elsewhere annotation.
+LIST_ITEM_COLUMNS: Final = (*LIST_COLUMNS, "red_flag_elsewhere")
+
+
+def referral_list_items(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """ReferralListItemSerializer's output for ``values(*LIST_ITEM_COLUMNS)`` rows."""
+    rows = list(rows)
+    items = referral_list_rows(rows)
+    for item, row in zip(items, rows, strict=True):
+        item["red_flag_elsewhere"] = bool(row["red_flag_elsewhere"])
+    return items
+
+
 class EventSerializer(serializers.Serializer[Any]):
     kind = serializers.CharField()
     actor = serializers.CharField(source="actor.get_username", allow_null=True, default=None)
@@ -408,23 +437,24 @@ class ReferralFilter(django_filters.FilterSet):
 
 class ReferralListView(generics.GenericAPIView[Referral], ApiView):
     required_scope = Scope.REFERRALS_READ
-    serializer_class = ReferralSerializer
+    serializer_class = ReferralListItemSerializer
     filterset_class = ReferralFilter
     filter_backends = [FilterBackend]
     pagination_class = KeysetPagination
     # The rows referral_list_rows makes are plain JSON values without floats.
     renderer_classes = [PlainJSONRenderer]
-    list_columns = LIST_COLUMNS  # the page's rows, read after the keyset's id ranges
+    list_columns = LIST_ITEM_COLUMNS  # the page's rows, read after the keyset's id ranges
     statement_key: tuple[Any, ...] | None = None
 
     def get_queryset(self) -> QuerySet[Referral]:
-        return selectors.referral_list(user=self.request.user)
+        # red_flag_elsewhere is a column of the page's statement, not a statement more.
+        return selectors.with_red_flag_elsewhere(selectors.referral_list(user=self.request.user))
 
     @extend_schema(
         operation_id="referral_list",
         summary="Referrals in the token's queues, most urgent first",
         responses={
-            (200, "application/json"): ReferralSerializer(many=True),
+            (200, "application/json"): ReferralListItemSerializer(many=True),
             **error_responses(400, 401, 403, 429),
         },
     )
@@ -439,7 +469,7 @@ class ReferralListView(generics.GenericAPIView[Referral], ApiView):
         page = self.paginate_queryset(filtered)
         # KeysetPagination reads values(*list_columns) rows here, not instances.
         rows = cast("list[dict[str, Any]]", page or [])
-        return self.get_paginated_response(referral_list_rows(rows))
+        return self.get_paginated_response(referral_list_items(rows))
 
 
 # A case's columns the detail's ``cases`` shows (not its answers and triage result, the bulk

@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
 from referrals import selectors
-from referrals.api import ReferralSerializer
+from referrals.api import ReferralListItemSerializer
 from referrals.models import (
     TRANSITIONS,
     Action,
@@ -127,7 +127,9 @@ def test_a_deep_pages_id_ranges_read_the_referral_table_alone(api):
         assert api.client.get(cursor_url, headers=api.headers).status_code == 200
     statements = [q["sql"] for q in queries.captured_queries]
     (page,) = [sql for sql in statements if "UNION" in sql or " OR " in sql]
-    ranges = re.findall(r"\(SELECT .*? LIMIT \d+\)", page)
+    # Not the row's red_flag_elsewhere, a subquery of the intake table (... LIMIT 1).
+    subqueries = re.findall(r"\(SELECT .*? LIMIT \d+\)", page)
+    ranges = [part for part in subqueries if '"intake_intake"' not in part]
     assert len(ranges) == 2, page
     assert all(" JOIN " not in part for part in ranges), ranges
     assert page.count(" JOIN ") == 3, "the columns' own joins, outside the ranges"
@@ -147,8 +149,9 @@ def test_list_rows_are_what_the_referral_serializer_writes(api, triage_lead):
     )
     referral_cancel(referral=closed, actor=triage_lead, reason="Moved away")
     Referral.objects.filter(pk=late.pk).update(due_at=timezone.now() - dt.timedelta(hours=1))
-    listed = selectors.referral_list(user=triage_lead).select_related("rerouted_from")
-    expected = json.loads(JSONRenderer().render(ReferralSerializer(listed, many=True).data))
+    listed = selectors.with_red_flag_elsewhere(selectors.referral_list(user=triage_lead))
+    listed = listed.select_related("rerouted_from")
+    expected = json.loads(JSONRenderer().render(ReferralListItemSerializer(listed, many=True).data))
     got = api.get("/api/v1/referrals", limit=200).json()["results"]
     assert got == expected
     assert len({r["link_summary"]["kind"] for r in got}) >= 3
@@ -345,6 +348,74 @@ def test_detail_names_the_patients_cases_whose_red_flag_stands_on_a_specialty_re
         intake=emergency.intake, actor=medical_reviewer, reason="Examined: no emergency."
     )
     assert api.get(path).json()["red_flags_elsewhere"] == []
+
+
+def _flagged(api: Api, **params: str) -> dict[tuple[str, str], bool]:
+    """Every listed referral's (reference, queue) and red_flag_elsewhere, page after page."""
+    flagged, url = {}, None
+    while True:
+        answer = (
+            api.client.get(url, headers=api.headers)
+            if url
+            else api.get("/api/v1/referrals", limit=2, **params)
+        )
+        body = answer.json()
+        flagged.update(
+            {(r["reference"], r["queue"]): r["red_flag_elsewhere"] for r in body["results"]}
+        )
+        url = body["next"]
+        if url is None:
+            return flagged
+
+
+def test_the_list_says_which_open_specialty_referrals_have_a_red_flag_standing_elsewhere(
+    api, triage_lead, medical_reviewer
+):
+    """The detail's red_flags_elsewhere on each item of the list, as a boolean: a record system
+    paging a chiropractic queue saw nothing of the patient's later red flag without reading
+    every referral. True on an open referral of §4.4's three queues while the red flag stands;
+    not on a closed one, general review, the review itself or another patient's, not after the
+    clearance; on the first page and deeper, filtered or not, in the statements the list ran
+    before (CLINICAL_DECISIONS, Red-flag clearance and reroutes 7)."""
+    person = details(phone="07700 900334")
+    three = submit("V22", patient=person)  # chiropractic, orthotic fitting, podiatry
+    (podiatry,) = [r for r in three.referrals if r.queue == "podiatry"]
+    referral_cancel(referral=podiatry, actor=triage_lead, reason="Seen elsewhere")
+    general = submit("V24", patient=person)
+    other = submit("V01", patient=details(family_name="Hughes", phone="07700 900335"))
+    api.get("/api/v1/referrals")  # the token's first use stamps it
+    statements = _count_queries(api, "/api/v1/referrals")
+    assert not any(_flagged(api).values())
+
+    emergency = submit("V09", patient=person)
+    ref = three.intake.reference
+    everything = _flagged(api)
+    assert everything == {
+        (ref, "chiropractic"): True,
+        (ref, "orthotic_fitting"): True,
+        (ref, "podiatry"): False,  # cancelled
+        (general.intake.reference, "general_review"): False,
+        (emergency.intake.reference, "urgent_medical_review"): False,
+        (other.intake.reference, "chiropractic"): False,
+    }
+    assert _flagged(api, queue="chiropractic") == {
+        (ref, "chiropractic"): True,
+        (other.intake.reference, "chiropractic"): False,
+    }
+    assert _count_queries(api, "/api/v1/referrals") == statements == 3
+    # As the serializer writes it, and the detail agrees.
+    listed = selectors.with_red_flag_elsewhere(selectors.referral_list(user=triage_lead))
+    expected = ReferralListItemSerializer(listed.select_related("rerouted_from"), many=True).data
+    got = api.get("/api/v1/referrals", limit=200).json()["results"]
+    assert got == json.loads(JSONRenderer().render(expected))
+    for item in got:
+        detail = api.get(f"/api/v1/referrals/{item['id']}").json()
+        assert item["red_flag_elsewhere"] == bool(detail["red_flags_elsewhere"])
+
+    intake_clear_red_flag(
+        intake=emergency.intake, actor=medical_reviewer, reason="Examined: no emergency."
+    )
+    assert not any(_flagged(api).values())
 
 
 def test_detail_shows_the_history(api):
