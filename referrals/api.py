@@ -444,11 +444,13 @@ class ReferralListView(generics.GenericAPIView[Referral], ApiView):
     # The rows referral_list_rows makes are plain JSON values without floats.
     renderer_classes = [PlainJSONRenderer]
     list_columns = LIST_ITEM_COLUMNS  # the page's rows, read after the keyset's id ranges
+    # red_flag_elsewhere, a column of the page's statement (not a statement more), added only
+    # when the statement is compiled (KeysetPagination).
+    list_annotate = staticmethod(selectors.with_red_flag_elsewhere)
     statement_key: tuple[Any, ...] | None = None
 
     def get_queryset(self) -> QuerySet[Referral]:
-        # red_flag_elsewhere is a column of the page's statement, not a statement more.
-        return selectors.with_red_flag_elsewhere(selectors.referral_list(user=self.request.user))
+        return selectors.referral_list(user=self.request.user)
 
     @extend_schema(
         operation_id="referral_list",

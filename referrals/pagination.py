@@ -9,7 +9,7 @@ one index range scan and rows moving elsewhere never shift the rest.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from django.core import signing
@@ -112,6 +112,8 @@ _STAND_INS: Final = (
     (32_002, dt.datetime(1902, 3, 4, 5, 6, 7, 890_123, tzinfo=dt.UTC), -434_343),
 )
 STATEMENTS_KEPT: Final = 256
+# What adds a page's computed columns to its queryset (the API list's red_flag_elsewhere).
+Annotate = Callable[[QuerySet[Referral]], QuerySet[Referral]]
 _STATEMENTS: BoundedMemo[tuple[Any, ...], CompiledValues] = BoundedMemo(STATEMENTS_KEPT)
 
 
@@ -121,8 +123,11 @@ def keyset_rows(
     cursor: str | None,
     limit: int,
     columns: tuple[str, ...],
+    annotate: Annotate | None = None,
 ) -> list[dict[str, Any]]:
-    """``list(keyset_page(queryset, cursor, limit, columns))``, compiled once per ``key``.
+    """``list(keyset_page(annotate(queryset), cursor, limit, columns))``, compiled once per
+    ``key`` (``annotate``, the rows' computed columns, is applied only then: resolving an
+    annotation cost about as much as the column's reading).
 
     ``key`` must tell apart every queryset the caller passes (for the API's list,
     ``selectors.referral_list_key``). The ORM's statement for the page is compiled with a
@@ -136,11 +141,12 @@ def keyset_rows(
     decoded = decode_cursor(cursor) if cursor else None
 
     def compile_page() -> CompiledValues:
+        annotated = queryset if annotate is None else annotate(queryset)
         if decoded is None:
-            return compiled_values(keyset_page(queryset, None, limit, columns), {})
+            return compiled_values(keyset_page(annotated, None, limit, columns), {})
         first, second = (
             (
-                keyset_page(queryset, _signed(stand_in), limit, columns),
+                keyset_page(annotated, _signed(stand_in), limit, columns),
                 _key_values(stand_in, database),
             )
             for stand_in in _STAND_INS
@@ -175,7 +181,8 @@ def _key_values(key: tuple[int, dt.datetime, int], database: Any) -> dict[str, A
 
 class KeysetPagination(BasePagination):
     """Keyset pages of ``view.list_columns`` rows (instances when the view has none); compiled
-    once per ``view.statement_key`` when the view sets one (``keyset_rows``)."""
+    once per ``view.statement_key`` when the view sets one (``keyset_rows``), with the columns
+    ``view.list_annotate`` adds to the queryset, if it has one."""
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
         self.request = request
@@ -193,10 +200,12 @@ class KeysetPagination(BasePagination):
         cursor = request.query_params.get("cursor")
         columns = getattr(view, "list_columns", ())
         key = getattr(view, "statement_key", None)
+        annotate: Annotate | None = getattr(view, "list_annotate", None)
         if key is not None and columns:
-            rows: list[Any] = keyset_rows(queryset, key, cursor, limit + 1, columns)
+            rows: list[Any] = keyset_rows(queryset, key, cursor, limit + 1, columns, annotate)
         else:
-            rows = list(keyset_page(queryset, cursor, limit + 1, columns))
+            annotated = queryset if annotate is None else annotate(queryset)
+            rows = list(keyset_page(annotated, cursor, limit + 1, columns))
         self.next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return rows[:limit]
 
