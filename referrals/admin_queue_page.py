@@ -43,6 +43,7 @@ from clinic.memo import BoundedMemo
 from clinic.prepared import preparing
 from referrals import access
 from referrals.admin_queue import (
+    OWN_ROWS,
     default_view,
     page_rows,
     queue_body,
@@ -75,11 +76,14 @@ def queue_changelist_view(
     # a status filter gives the status as a parameter, which a generic plan cannot match to
     # the partial indexes, and each sort, page and filter would be one more statement to keep.
     with preparing(router.db_for_read(model_admin.model), when=default_view(request)):
+        setattr(request, OWN_ROWS, True)  # page_rows adds the rows' computed column
         try:
             cl = model_admin.get_changelist_instance(request)
         except IncorrectLookupParameters:
+            setattr(request, OWN_ROWS, False)
             return None  # Django's view redirects with ?e=1
         if cl.list_editable or model_admin.actions_on_bottom or not queue_layout(cl):
+            setattr(request, OWN_ROWS, False)  # Django's own view: its queryset has it
             return None
         # The page's rows as plain values: the same query as Django's, without the instances
         # (the default view's statement compiled once per queue set).
