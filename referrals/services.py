@@ -52,6 +52,7 @@ from referrals.proposals import (
     referral_build,
     referral_join,
 )
+from referrals.red_flag_marks import red_flag_elsewhere_changed
 from referrals.tasks import announce_pending
 
 # Called with a referral under its lock, before a move's own checks: raises to refuse the move
@@ -955,6 +956,9 @@ def intake_clear_red_flag(
                 cleared=True,
             ):
                 released.setdefault(referral.pk, referral)
+        # Their red_flag_elsewhere may now be false: the API's list polled by updated_since
+        # reads them again (the cases, then the review, then these: a status move's order).
+        red_flag_elsewhere_changed(intake.patient_id, now=now)
     return list(released.values())
 
 

@@ -26,6 +26,7 @@ from referrals.models import (
     Status,
     status_is,
 )
+from referrals.red_flag_marks import red_flag_elsewhere_changed
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,15 @@ def announce_intake(
     not reached yet (this task may run before an earlier one's): a subscriber hears of a
     referral's creation before its raise."""
     intake = Intake.objects.only(
-        "public_id", "reference", "urgency", "ruleset_version", "announced_at", "submitted_at"
+        "public_id",
+        "reference",
+        "urgency",
+        "ruleset_version",
+        "announced_at",
+        "submitted_at",
+        "patient_id",
+        "red_flag_count",
+        "red_flag_cleared_at",
     ).get(pk=intake_id)
     if intake.announced_at is not None:
         return 0
@@ -102,7 +111,13 @@ def announce_intake(
             )
         for pk in notify_ids:
             notify_queue_staff.enqueue(pk)  # a task row of this transaction
-        Intake.objects.filter(pk=intake_id).update(announced_at=timezone.now())
+        now = timezone.now()
+        if intake.red_flag_uncleared:
+            # The patient's open specialty referrals now say so in the API's list: stamped
+            # here, not in the submission, whose statements are the same whatever the flags.
+            # After the intakes this transaction locked, as a status move takes them.
+            red_flag_elsewhere_changed(intake.patient_id, now=now)
+        Intake.objects.filter(pk=intake_id).update(announced_at=now)
     return len(notify_ids)
 
 

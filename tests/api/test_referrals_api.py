@@ -418,6 +418,41 @@ def test_the_list_says_which_open_specialty_referrals_have_a_red_flag_standing_e
     assert not any(_flagged(api).values())
 
 
+def test_polling_by_updated_since_brings_a_referral_whose_red_flag_elsewhere_changed(
+    api, medical_reviewer, django_capture_on_commit_callbacks
+):
+    """red_flag_elsewhere is read from the patient's other cases; a record system polling the
+    list by updated_since (docs/API.md) never saw it turn true, nor false again: the red
+    flag's announcement and its clearance stamp the patient's open specialty referrals."""
+    person = details(phone="07700 900336")
+    (chiropractic,) = [
+        r for r in submit("V22", patient=person).referrals if r.queue == "chiropractic"
+    ]
+    general = submit("V24", patient=person).referrals[0]
+
+    def polled(since: dt.datetime) -> dict[str, bool]:
+        body = api.get("/api/v1/referrals", updated_since=since.isoformat(), limit=200).json()
+        return {r["id"]: r["red_flag_elsewhere"] for r in body["results"]}
+
+    before = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):  # the announcement, as a worker
+        emergency = submit("V09", patient=person)
+    chiropractic.refresh_from_db()
+    assert chiropractic.updated_at >= before
+    seen = polled(before)
+    assert seen[str(chiropractic.public_id)] is True
+    assert str(general.public_id) not in seen  # not a specialty queue: nothing changed
+
+    cleared_at = timezone.now()
+    intake_clear_red_flag(  # releasing nothing: a release joining it would stamp it anyway
+        intake=emergency.intake,
+        actor=medical_reviewer,
+        reason="Examined: no emergency.",
+        release_queues=[],
+    )
+    assert polled(cleared_at)[str(chiropractic.public_id)] is False
+
+
 def test_detail_shows_the_history(api):
     (referral,) = submit("V01").referrals
     api.post(f"/api/v1/referrals/{referral.public_id}/claim")
