@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Final
 
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
@@ -10,14 +11,23 @@ from django.db.models.functions import Greatest
 from referrals.models import OPEN_STATUSES, Referral
 from referrals.selectors import NOT_FOR_RED_FLAGS
 
+# The least a stamp moves updated_at: a stamp must change it, or a poller that skips the rows
+# whose id and updated_at it holds (docs/API.md) would skip this one too.
+TICK: Final = dt.timedelta(microseconds=1)
+
 
 def red_flag_elsewhere_changed(patient_id: int, *, now: dt.datetime) -> int:
     """Stamp ``updated_at`` on the patient's open referrals of chiropractic, podiatry and
     orthotic fitting: whether another case of the patient has a red flag no reviewer has
     cleared (their ``red_flag_elsewhere``) may have changed, a red flag having come or been
     cleared. A system polling the API's list by ``updated_since`` reads them again (a review
-    found the flag turning true never reached one). Never earlier than the stamp they have
-    (the moves' rule); one statement; the number stamped."""
+    found the flag turning true never reached one). ``now``, or just after the stamp they
+    have when that is later (another host's clock ahead); one statement; the number stamped.
+
+    The caller holds the patient's lock (``lock_patient``), taken before any row lock, as
+    every write that locks several of a patient's referrals does: the rows are locked in the
+    index's order, which a submission joining them, locking in another, would otherwise meet
+    head on (a review)."""
     return Referral.objects.filter(
         patient_id=patient_id, queue__in=NOT_FOR_RED_FLAGS, status__in=OPEN_STATUSES
-    ).update(updated_at=Greatest(F("updated_at"), Value(now)))
+    ).update(updated_at=Greatest(F("updated_at") + Value(TICK), Value(now)))

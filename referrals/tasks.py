@@ -14,7 +14,8 @@ from django.db.models import Q, QuerySet
 from django.tasks import TaskResultStatus, task
 from django.utils import timezone
 
-from intake.models import Intake, Urgency
+from intake.locks import lock_patient
+from intake.models import Intake, Patient, Urgency
 from referrals import webhooks
 from referrals.access import QUEUE_GROUPS, TRIAGE_LEAD_GROUP
 from referrals.models import (
@@ -111,14 +112,26 @@ def announce_intake(
             )
         for pk in notify_ids:
             notify_queue_staff.enqueue(pk)  # a task row of this transaction
-        now = timezone.now()
         if intake.red_flag_uncleared:
-            # The patient's open specialty referrals now say so in the API's list: stamped
-            # here, not in the submission, whose statements are the same whatever the flags.
-            # After the intakes this transaction locked, as a status move takes them.
-            red_flag_elsewhere_changed(intake.patient_id, now=now)
-        Intake.objects.filter(pk=intake_id).update(announced_at=now)
+            # The patient's open specialty referrals now say so in the API's list: stamped by
+            # a task of its own, not in the submission (whose statements are the same whatever
+            # the flags) nor here, where a reroute's announce_pending runs this inside its
+            # own transaction, and a stamp of the referral it moves failed its If-Match.
+            stamp_red_flag_elsewhere.enqueue(intake.patient_id)  # a task row of this one
+        Intake.objects.filter(pk=intake_id).update(announced_at=timezone.now())
     return len(notify_ids)
+
+
+@task()
+def stamp_red_flag_elsewhere(patient_id: int) -> int:
+    """``red_flag_elsewhere_changed`` for a patient a red flag came for, under the patient's
+    lock, now; the number of referrals stamped (none for a patient erased meanwhile)."""
+    with transaction.atomic():
+        try:
+            lock_patient(patient_id)
+        except Patient.DoesNotExist:
+            return 0
+        return red_flag_elsewhere_changed(patient_id, now=timezone.now())
 
 
 def _as_left_by(intake: Intake, joined: set[int]) -> tuple[list[ReferralEvent], dict[int, str]]:

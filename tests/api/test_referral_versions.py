@@ -375,3 +375,37 @@ def test_a_submissions_retry_replays_its_stored_answer_whatever_if_match_says(ap
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reroute_into_the_review_of_an_unannounced_red_flag_keeps_its_if_match(api, settings):
+    """A reroute into urgent medical review announces the red-flag case feeding the review if
+    the worker has not yet (announce_pending, inside the move's transaction). That
+    announcement's stamp of the patient's specialty referrals (their red_flag_elsewhere) once
+    ran there too and changed the moved referral's version under its If-Match: 412 on every
+    try until the worker came round (a review). It is a task of its own now."""
+    from django.core.management import call_command
+
+    from intake.models import Intake
+    from tests.clinic_fixtures import details
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    person = details(phone="07700 900337")
+    three = submit("V22", patient=person)  # chiropractic, orthotic fitting, podiatry
+    chiropractic, orthotic = (
+        next(r for r in three.referrals if r.queue == queue)
+        for queue in ("chiropractic", "orthotic_fitting")
+    )
+    emergency = submit("V09", patient=person)
+    assert Intake.objects.get(pk=emergency.intake.pk).announced_at is None  # queued
+    tag = etag(api, chiropractic)
+    response = api.post(
+        f"{detail_path(chiropractic)}/reroute",
+        {"queue": "urgent_medical_review", "reason": "Red flag on a later case"},
+        headers={"If-Match": tag},
+    )
+    assert response.status_code == 200, response.json()
+    assert Intake.objects.get(pk=emergency.intake.pk).announced_at is not None
+    before = Referral.objects.get(pk=orthotic.pk).updated_at
+    call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0", verbosity=0)
+    assert Referral.objects.get(pk=orthotic.pk).updated_at > before  # stamped, by the task

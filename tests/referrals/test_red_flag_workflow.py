@@ -667,3 +667,27 @@ def test_the_queue_marks_an_open_specialty_referral_while_a_red_flag_of_the_pati
     client.get(LIST)
     assert _marked_rows(client) == set()
     assert _queries(client, LIST + "?status=any") == flagged
+
+
+def test_a_red_flag_stamp_always_moves_updated_at_even_behind_a_clock_ahead():
+    """A poller skips the rows whose id and updated_at it holds (docs/API.md): a stamp that
+    left updated_at as it was, the row stamped by a host whose clock was ahead, was skipped."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from referrals.red_flag_marks import TICK, red_flag_elsewhere_changed
+
+    three = submit("V22", patient=details(phone="07700 900338"))
+    ahead = timezone.now() + dt.timedelta(hours=1)
+    Referral.objects.filter(pk__in=[r.pk for r in three.referrals]).update(updated_at=ahead)
+    now = timezone.now()
+    assert red_flag_elsewhere_changed(three.intake.patient_id, now=now) == 3
+    assert {r.updated_at for r in Referral.objects.filter(patient=three.intake.patient_id)} == {
+        ahead + TICK
+    }
+    later = ahead + dt.timedelta(minutes=1)
+    red_flag_elsewhere_changed(three.intake.patient_id, now=later)
+    assert {r.updated_at for r in Referral.objects.filter(patient=three.intake.patient_id)} == {
+        later
+    }
