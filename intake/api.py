@@ -67,11 +67,11 @@ from intake.validation import (
 from referrals import selectors, services
 from referrals.access import queues_for
 from referrals.api import (
-    LIST_COLUMNS,
+    LIST_ITEM_COLUMNS,
     LinkSummaryOut,
-    ReferralSerializer,
+    ReferralListItemSerializer,
     link_summary_of,
-    referral_list_rows,
+    referral_list_items,
 )
 from referrals.api_auth import (
     ApiView,
@@ -283,7 +283,7 @@ class IntakeCreatedOut(serializers.Serializer[Any]):
     staff_disclaimer = serializers.CharField(
         required=False, help_text=f"With the triage only. {STAFF_DISCLAIMER_HELP}"
     )
-    referrals = ReferralSerializer(
+    referrals = ReferralListItemSerializer(
         many=True, required=False, help_text="Only for a token that also has intake:read."
     )
 
@@ -345,9 +345,9 @@ class IntakeOut(serializers.Serializer[Any]):
     def get_link_summary(self, intake: Intake) -> dict[str, Any]:
         return link_summary_of(intake)
 
-    @extend_schema_field(ReferralSerializer(many=True))
+    @extend_schema_field(ReferralListItemSerializer(many=True))
     def get_referrals(self, intake: Intake) -> Any:
-        return ReferralSerializer(self.context["referrals"], many=True).data
+        return ReferralListItemSerializer(self.context["referrals"], many=True).data
 
 
 class TriagePreviewIn(StrictSerializer):
@@ -543,7 +543,9 @@ def _refused_preview(data: TriagePreviewIn) -> dict[str, Any]:
 
 def _visible_referrals(referrals: Iterable[Referral], user: Any) -> list[dict[str, Any]]:
     """The case's referrals (new or joined) in the queues ``user`` works, in queue order, as
-    ``ReferralSerializer`` writes them.
+    ``ReferralListItemSerializer`` writes them: with ``red_flag_elsewhere``, a column of the
+    same statement (a case without a red flag opens its specialty referrals while another case
+    of the patient has one not cleared, and the integrator reading this answer was not told).
 
     Read once more after the commit, as the referral list reads its rows (``values()`` of the
     columns a row shows: no model instances, no intake answers decoded): on SQLite the write
@@ -562,15 +564,15 @@ def _visible_referrals(referrals: Iterable[Referral], user: Any) -> list[dict[st
     database = connections[alias]
     values = {f"id{i}": db_value(Referral._meta.pk, pk, database) for i, pk in enumerate(ids)}
     with preparing(alias):
-        return referral_list_rows(statement.rows(database, **values))
+        return referral_list_items(statement.rows(database, **values))
 
 
 def _visible_of(alias: str, ids: list[int], queues: tuple[str, ...]) -> QuerySet[Referral]:
+    visible = Referral.objects.using(alias).filter(pk__in=ids, queue__in_constants=queues)
     return (
-        Referral.objects.using(alias)
-        .filter(pk__in=ids, queue__in_constants=queues)
+        selectors.with_red_flag_elsewhere(visible)
         .order_by("-priority", "due_at", "id")
-        .values(*LIST_COLUMNS)
+        .values(*LIST_ITEM_COLUMNS)
     )
 
 
@@ -590,14 +592,21 @@ def _visible_statement(alias: str, count: int, queues: tuple[str, ...]) -> Compi
     )
 
 
-def _case_referrals(intake: Intake, user: Any) -> list[Any]:
+def _case_referrals(intake: Intake, user: Any) -> QuerySet[Referral]:
     """Every referral this case fed (including those a later submission was linked to)."""
-    return list(
+    return (
         selectors.referral_list(user=user)
         .filter(intakes=intake)
         .select_related("rerouted_from")
         .distinct()
     )
+
+
+def _intake_out(intake: Intake, user: Any) -> Any:
+    """``IntakeOut`` of the case, its referrals with their ``red_flag_elsewhere`` (a column of
+    the statement that reads them, not a statement more)."""
+    referrals = list(selectors.with_red_flag_elsewhere(_case_referrals(intake, user)))
+    return IntakeOut(intake, context={"referrals": referrals}).data
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -725,8 +734,7 @@ class IntakeDetailView(ApiView):
     def get(self, request: Request, public_id: str) -> Response:
         intake = selectors.intake_get(user=request.user, public_id=public_id)
         audit_record(actor=request.user, action="api_view", obj=intake, request=request)
-        context = {"referrals": _case_referrals(intake, request.user)}
-        return Response(IntakeOut(intake, context=context).data)
+        return Response(_intake_out(intake, request.user))
 
 
 class IntakeBodyMapView(ApiView):
@@ -792,7 +800,7 @@ class IntakeFhirView(ApiView):
         bundle = fhir.intake_bundle(
             intake=intake,
             patient=intake.patient,
-            referrals=_case_referrals(intake, request.user),
+            referrals=list(_case_referrals(intake, request.user)),
             now=timezone.now(),
         )
         # In the type negotiated (FhirRenderer's, or JSON where the client prefers it).
@@ -836,8 +844,7 @@ class IntakeClearRedFlagView(ApiView):
             detail={"released": [r.queue for r in released]},
         )
         intake.refresh_from_db()
-        context = {"referrals": _case_referrals(intake, request.user)}
-        return Response(IntakeOut(intake, context=context).data)
+        return Response(_intake_out(intake, request.user))
 
 
 class QuestionnaireView(ApiView):

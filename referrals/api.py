@@ -200,10 +200,11 @@ def referral_list_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]
 
 
 class ReferralListItemSerializer(ReferralSerializer):
-    """A referral as the list gives it."""
+    """A referral as the list gives it, and as the answers that carry a case's referrals give
+    it: `POST /intakes`, `GET /intakes/{id}` and `POST /intakes/{id}/clear-red-flag`."""
 
-    # The list's annotation (selectors.with_red_flag_elsewhere): required, so that a
-    # queryset without it is an error rather than a silent false.
+    # The annotation of the statement that reads them (selectors.with_red_flag_elsewhere):
+    # required, so that a queryset without it is an error rather than a silent false.
     red_flag_elsewhere = serializers.BooleanField(
         help_text=(
             "True for an open referral of chiropractic, podiatry or orthotic fitting while "

@@ -248,5 +248,5 @@ def red_flag_elsewhere() -> Case:
 
 def with_red_flag_elsewhere(referrals: QuerySet[Referral]) -> QuerySet[Referral]:
     """``referrals`` with each one's ``red_flag_elsewhere`` (the queue page's and the API
-    list's rows)."""
+    list's rows, and the referrals of the API's answers that carry a case's: intake.api)."""
     return referrals.annotate(red_flag_elsewhere=red_flag_elsewhere())

@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinic.prepared import enabled, preparing, unprepared
-from referrals.models import Referral, Scope
+from intake.api import _visible_statement
+from referrals.models import Queue, Referral, Scope
 from referrals.tokens import api_token_create
 from tests.api.conftest import intake_body
 from tests.clinic_fixtures import details, submit
@@ -296,7 +297,8 @@ def test_a_submissions_statements_are_prepared_but_the_patient_lookup(client, fr
     every statement of the write (the task row too, where tasks are stored: not in these
     tests) and the read of the referrals it answers with. Their generic
     plans, made without the values, read the patient's open referrals by the patient and the
-    answer's referrals by key. The patient lookup is not prepared: its generic plan read every
+    answer's referrals by key (each one's red_flag_elsewhere by the patient's cases, on the intake
+    table's patient index). The patient lookup is not prepared: its generic plan read every
     patient born that day by the birth-date index and filtered them by name."""
     # For this session: plans made without the parameters' values, and (the tables are nearly
     # empty here) not by reading a whole table.
@@ -347,7 +349,12 @@ def test_a_submissions_statements_are_prepared_but_the_patient_lookup(client, fr
 
     referrals = Referral.objects.filter(public_id__in=shown)
     patient = referrals[0].patient_id
-    ids = ", ".join(str(pk) for pk in referrals.values_list("pk", flat=True))
+    # The answer's statement takes the ids and, for its red_flag_elsewhere column, the
+    # constants of its subquery (as parameters, in the order the compiled statement has them).
+    pks = referrals.values_list("pk", flat=True)
+    compiled = _visible_statement("default", 3, tuple(sorted(Queue.values)))  # the token's
+    values = compiled.params_for(**{f"id{i}": pk for i, pk in enumerate(pks)})
+    ids = ", ".join(str(value).lower() for value in values)
     ((locking_name,),) = [locking]
     ((answer_name,),) = [answer]
     # The locking read by its patient (whichever of the patient's indexes).
@@ -359,7 +366,9 @@ def test_a_submissions_statements_are_prepared_but_the_patient_lookup(client, fr
     assert answer_plan == {
         "intake_intake": ["(id = referrals_referral.intake_id)"],
         "auth_user": ["(id = referrals_referral.assigned_to_id)"],
-        "T4": ["(id = referrals_referral.rerouted_from_id)"],
+        "T5": ["(id = referrals_referral.rerouted_from_id)"],
+        # red_flag_elsewhere: the patient's cases, by the intake table's patient index.
+        "U0": ["(patient_id = referrals_referral.patient_id)"],
     }
 
 

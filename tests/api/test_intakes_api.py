@@ -28,7 +28,8 @@ from intake.questionnaire import FIELD_BY_CODE, FIELDS
 from intake.services import PatientDetails, patient_messages_for
 from intake.triage import SPINAL_REGIONS
 from intake.validation import MSG_REQUIRED, MSG_UNDER_16, validate_answers
-from referrals.api import ReferralSerializer
+from referrals import selectors
+from referrals.api import ReferralListItemSerializer
 from referrals.api_auth import (
     UNSTORABLE_KEY,
     UNSTORABLE_VALUE,
@@ -36,7 +37,7 @@ from referrals.api_auth import (
     SizeLimitedJSONParser,
 )
 from referrals.models import AuditEntry, Referral, Scope
-from referrals.services import referral_claim
+from referrals.services import intake_clear_red_flag, referral_cancel, referral_claim
 from tests.answers import LEG_SYMPTOMS, SYMPTOMS_REPORTED
 from tests.api.conftest import Api, intake_body
 from tests.clinic_fixtures import details, submit, worked_case, worked_cases
@@ -1061,16 +1062,19 @@ def test_the_submission_lists_its_referrals_as_the_referral_serializer_writes_th
     api, triage_lead
 ):
     """The response's referrals are read like the list's rows (values(), no serializer); for a
-    joined referral that a clinician claimed they must still be exactly ReferralSerializer's."""
+    joined referral that a clinician claimed they must still be exactly the list item's
+    (ReferralListItemSerializer: red_flag_elsewhere too)."""
     who = details(family_name="Joiner")
     first = api.post("/api/v1/intakes", intake_body("V22", who)).json()
     claimed = Referral.objects.get(public_id=first["referrals"][0]["id"])
     referral_claim(referral=claimed, actor=triage_lead)
     second = api.post("/api/v1/intakes", intake_body("V22", who)).json()
-    stored = Referral.objects.filter(public_id__in=[r["id"] for r in second["referrals"]])
+    stored = selectors.with_red_flag_elsewhere(
+        Referral.objects.filter(public_id__in=[r["id"] for r in second["referrals"]])
+    )
     expected = json.loads(
         JSONRenderer().render(
-            ReferralSerializer(stored.order_by("-priority", "due_at", "id"), many=True).data
+            ReferralListItemSerializer(stored.order_by("-priority", "due_at", "id"), many=True).data
         )
     )
     assert len(expected) == 3
@@ -1084,7 +1088,7 @@ def test_the_submissions_referrals_are_read_by_the_orms_statement_compiled_once(
     case's ids; a token limited to some queues is shown only theirs, in queue order."""
     from clinic.compiled import statements_sent
     from intake import api as intake_api
-    from referrals.api import LIST_COLUMNS
+    from referrals.api import LIST_ITEM_COLUMNS
 
     intake_api._visible_statement.cache_clear()
     for family in ("Once", "Twice"):
@@ -1108,12 +1112,108 @@ def test_the_submissions_referrals_are_read_by_the_orms_statement_compiled_once(
     ids = list(Referral.objects.filter(intake=case).values_list("pk", flat=True))
     assert len(ids) == 3
     orm = (
-        Referral.objects.filter(pk__in=ids, queue__in_constants=("chiropractic", "podiatry"))
+        selectors.with_red_flag_elsewhere(
+            Referral.objects.filter(pk__in=ids, queue__in_constants=("chiropractic", "podiatry"))
+        )
         .order_by("-priority", "due_at", "id")
-        .values(*LIST_COLUMNS)
+        .values(*LIST_ITEM_COLUMNS)
         .query.sql_with_params()
     )
     assert sent[-1] == (orm[0], tuple(orm[1]))
+
+
+def test_the_submission_says_which_of_its_referrals_have_a_red_flag_standing_elsewhere(
+    api, medical_reviewer, monkeypatch
+):
+    """A case without a red flag, sent while another case of the patient has one no reviewer
+    has cleared, still opens its specialty referrals (CLINICAL_DECISIONS, Red-flag clearance
+    and reroutes 7): the integrator reading the submission's answer was not told. Each of its
+    referrals carries red_flag_elsewhere, as the list's items do: true on the chiropractic,
+    podiatry and orthotic fitting referrals, false on general review, for another patient and
+    once the red flag is cleared; in the statements a submission runs whatever the flags (the
+    clock stands still, as for their count); a replay under the same Idempotency-Key says the
+    same."""
+    still = timezone.now().replace(second=5, microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: still)
+    person = details(family_name="Elsewhere", phone="07700 900441")
+    emergency = submit("V09", patient=person)  # urgent medical review, not cleared
+    api.post("/api/v1/intakes", intake_body("V01", details(family_name="Warmup")))
+
+    def sent(body: dict) -> tuple[dict[str, bool], int]:
+        with CaptureQueriesContext(connection) as queries:
+            response = api.post("/api/v1/intakes", body)
+        assert response.status_code == 201
+        return flagged(response.json()), len(queries)
+
+    def flagged(body: dict) -> dict[str, bool]:
+        return {r["queue"]: r["red_flag_elsewhere"] for r in body["referrals"]}
+
+    expected = {"chiropractic": True, "orthotic_fitting": True, "podiatry": True}
+    first, statements = sent(intake_body("V22", person))
+    assert first == expected
+    other = details(family_name="Nowhere", phone="07700 900442")
+    assert sent(intake_body("V22", other)) == (dict.fromkeys(expected, False), statements)
+    assert sent(intake_body("V24", person))[0] == {"general_review": False}
+
+    key = {"Idempotency-Key": "elsewhere-1"}
+    joining = api.post("/api/v1/intakes", intake_body("V22", person), headers=key)
+    assert flagged(joining.json()) == expected
+    replayed = api.post("/api/v1/intakes", intake_body("V22", person), headers=key)
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert replayed.json() == joining.json()
+
+    intake_clear_red_flag(
+        intake=emergency.intake,
+        actor=medical_reviewer,
+        reason="Examined: no emergency.",
+        release_queues=[],
+        seen=[emergency.intake.reference],
+    )
+    assert sent(intake_body("V22", person))[0] == dict.fromkeys(expected, False)
+
+
+def test_reading_a_case_says_which_of_its_referrals_have_a_red_flag_standing_elsewhere(
+    api, triage_lead, monkeypatch
+):
+    """GET /intakes/{id} and the clearance's answer carry each referral's red_flag_elsewhere,
+    as the submission's answer and the list do, in the statement that reads the referrals (as
+    many statements with the red flag as without); the clearance's is false once it is
+    cleared. The clock stands still, as for the submission's count: a request that crossed a
+    minute would record the token's use and a new rate-limit window."""
+    still = timezone.now().replace(second=5, microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: still)
+    person = details(family_name="Monday", phone="07700 900443")
+    three = submit("V22", patient=person)
+    (podiatry,) = [r for r in three.referrals if r.queue == "podiatry"]
+    referral_cancel(referral=podiatry, actor=triage_lead, reason="Seen elsewhere")
+    case = f"/api/v1/intakes/{three.intake.public_id}"
+    api.get(case)  # the token's first use stamps it
+
+    def read(path: str) -> tuple[dict[str, bool], int]:
+        with CaptureQueriesContext(connection) as queries:
+            response = api.get(path)
+        assert response.status_code == 200
+        return {r["queue"]: r["red_flag_elsewhere"] for r in response.json()["referrals"]}, len(
+            queries
+        )
+
+    before, statements = read(case)
+    assert statements == 5  # as before the column: token, throttle, case, audit, referrals
+    assert before == {"chiropractic": False, "orthotic_fitting": False, "podiatry": False}
+
+    emergency = submit("V09", patient=person)  # Wednesday: a red flag
+    assert read(case) == (
+        {"chiropractic": True, "orthotic_fitting": True, "podiatry": False},  # cancelled
+        statements,
+    )
+    review = f"/api/v1/intakes/{emergency.intake.public_id}"
+    assert read(review)[0] == {"urgent_medical_review": False}
+
+    cleared = api.post(f"{review}/clear-red-flag", {"reason": "Examined: no emergency."})
+    assert cleared.status_code == 200
+    released = {r["queue"]: r["red_flag_elsewhere"] for r in cleared.json()["referrals"]}
+    assert released == {"urgent_medical_review": False, "chiropractic": False}
+    assert read(case)[0] == dict.fromkeys(before, False)
 
 
 def test_a_second_submission_that_joins_an_open_referral_shows_that_referral(api):
