@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Final
 from uuid import UUID
 
@@ -212,7 +211,6 @@ def red_flags_elsewhere(referral: Referral) -> list[str]:
     )
 
 
-@cache
 def red_flag_elsewhere() -> Case:
     """Whether ``red_flags_elsewhere`` names a case and the referral is open, as one column
     of a list's page statement (``with_red_flag_elsewhere``): the queue page and the API's
@@ -227,9 +225,9 @@ def red_flag_elsewhere() -> Case:
     the statement (referrals.lookups), as the list's own are: the page statements are kept
     per queue set and prepared.
 
-    Built once: a query resolves a copy of it (Django's expressions are not changed by being
-    used), and building the subquery's queryset cost about half of what the column added to a
-    list page's CPU."""
+    Built for each query, not shared: resolving one can rebind the subquery's OuterRef in
+    place (Django relabels it only under its own alias prefix), and the lists that cost it on
+    every request add it only when they compile their page statement."""
     standing = (
         Intake.objects.filter(RED_FLAG_UNCLEARED, patient_id=OuterRef("patient_id"))
         .order_by()
