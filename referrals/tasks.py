@@ -9,13 +9,13 @@ from collections.abc import Collection, Iterable
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q, QuerySet
 from django.tasks import TaskResultStatus, task
 from django.utils import timezone
 
 from intake.locks import lock_patient
-from intake.models import Intake, Patient, Urgency
+from intake.models import Intake, Urgency
 from referrals import webhooks
 from referrals.access import QUEUE_GROUPS, TRIAGE_LEAD_GROUP
 from referrals.models import (
@@ -122,16 +122,47 @@ def announce_intake(
     return len(notify_ids)
 
 
+STAMP_ATTEMPTS = 6
+STAMP_RETRY = dt.timedelta(seconds=30)
+
+
 @task()
-def stamp_red_flag_elsewhere(patient_id: int) -> int:
+def stamp_red_flag_elsewhere(patient_id: int, attempt: int = 1) -> int:
     """``red_flag_elsewhere_changed`` for a patient a red flag came for, under the patient's
-    lock, now; the number of referrals stamped (none for a patient erased meanwhile)."""
+    lock, now; the number of referrals stamped.
+
+    A stamp that fails (the database away, a deadlock's victim) is tried again after 30 s,
+    1, 2, 4 and 8 minutes, as a staff alert is (the task fails each time, for the record, and
+    enqueues the next try first): a lost stamp left a poller of the API's list never told.
+    Run inside a transaction (the immediate backend runs a task inside the one that enqueued
+    it: an announcement's, itself inside a move's when ``announce_pending`` runs it), the
+    stamp waits for its commit: it would take the patient's lock after that transaction's
+    row locks, and change the version of a referral a move is checking."""
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _stamp_after_commit(patient_id))
+        return 0
+    try:
+        return _stamp(patient_id)
+    except DatabaseError:
+        backend = stamp_red_flag_elsewhere.get_backend()
+        if attempt < STAMP_ATTEMPTS and backend.supports_defer:
+            later = timezone.now() + STAMP_RETRY * 2 ** (attempt - 1)
+            stamp_red_flag_elsewhere.using(run_after=later).enqueue(patient_id, attempt + 1)
+        raise
+
+
+def _stamp(patient_id: int) -> int:
     with transaction.atomic():
-        try:
-            lock_patient(patient_id)
-        except Patient.DoesNotExist:
-            return 0
+        lock_patient(patient_id)
         return red_flag_elsewhere_changed(patient_id, now=timezone.now())
+
+
+def _stamp_after_commit(patient_id: int) -> None:
+    """After a commit the request has answered for: a failure is logged, not raised."""
+    try:
+        _stamp(patient_id)
+    except DatabaseError:
+        log.exception("red-flag stamp of patient %s not made", patient_id)
 
 
 def _as_left_by(intake: Intake, joined: set[int]) -> tuple[list[ReferralEvent], dict[int, str]]:

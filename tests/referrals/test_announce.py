@@ -321,3 +321,67 @@ def test_the_alert_for_a_raise_names_the_ruleset_of_the_case_that_raised_it_too(
     assert raised.referrals[0].pk == review.pk
     (message,) = mail.outbox
     assert message.body.endswith("\n\n" + staff_disclaimer(ruleset_version="0.9.0, 1.0.0"))
+
+
+def _specialty_stamps(patient_id: int) -> dict[str, dt.datetime]:
+    from referrals.models import Referral
+
+    return dict(
+        Referral.objects.filter(
+            patient_id=patient_id, queue__in=["chiropractic", "orthotic_fitting", "podiatry"]
+        ).values_list("queue", "updated_at")
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_red_flag_stamp_that_fails_is_tried_again(settings, monkeypatch):
+    """The stamp of the patient's specialty referrals (their red_flag_elsewhere, for a poller
+    of the API's list) is a task of its own: one that fails is enqueued again, later, as a
+    staff alert is (a review found a lost stamp never made)."""
+    from django.db import OperationalError
+
+    from referrals.tasks import stamp_red_flag_elsewhere
+
+    settings.TASKS = DATABASE_QUEUE
+    person = details(phone="07700 900339")
+    patient_id = submit("V22", patient=person).intake.patient_id
+    run_worker()
+    before = _specialty_stamps(patient_id)
+    submit("V09", patient=person)
+
+    def away(*args: object, **kwargs: object) -> int:
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr("referrals.tasks.red_flag_elsewhere_changed", away)
+    run_worker()  # the announcement, then its stamp, which fails
+    stamps = DBTaskResult.objects.filter(task_path=stamp_red_flag_elsewhere.module_path)
+    failed, retry = stamps.order_by("enqueued_at")
+    assert (failed.status, retry.status) == ("FAILED", "READY")
+    assert retry.args_kwargs["args"] == [patient_id, 2]
+    assert retry.run_after is not None
+    assert retry.run_after > timezone.now()
+    assert _specialty_stamps(patient_id) == before
+
+    monkeypatch.undo()
+    stamps.filter(pk=retry.pk).update(run_after=timezone.now())
+    run_worker()
+    after = _specialty_stamps(patient_id)
+    assert all(after[queue] > before[queue] for queue in before)
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_the_stamp_waits_for_its_commit(django_capture_on_commit_callbacks):
+    """The immediate backend runs a task inside the transaction that enqueued it: the stamp
+    would take the patient's lock after that transaction's row locks, and change a referral a
+    move is checking; it runs once that transaction commits."""
+    from django.db import transaction
+
+    from referrals.tasks import stamp_red_flag_elsewhere
+
+    patient_id = submit("V22", patient=details(phone="07700 900340")).intake.patient_id
+    before = _specialty_stamps(patient_id)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        stamp_red_flag_elsewhere.enqueue(patient_id)
+        assert _specialty_stamps(patient_id) == before
+    after = _specialty_stamps(patient_id)
+    assert all(after[queue] > before[queue] for queue in before)
