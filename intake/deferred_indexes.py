@@ -94,14 +94,19 @@ def migrated_apps(connection: BaseDatabaseWrapper) -> Apps | None:
     return executor.loader.project_state().apps
 
 
-def missing(apps: Apps, connection: BaseDatabaseWrapper) -> list[str]:
-    """The deferrable indexes of ``apps`` the database lacks, by name."""
+def _absent(apps: Apps, connection: BaseDatabaseWrapper) -> list[tuple[type[Model], Index]]:
+    """The deferrable indexes of ``apps`` the database lacks."""
     indexes = deferrable(apps, connection)
     present: set[str] = set()
     with connection.cursor() as cursor:
         for table in {model._meta.db_table for model, _index in indexes}:
             present.update(connection.introspection.get_constraints(cursor, table))
-    return [index.name for _model, index in indexes if index.name not in present]
+    return [(model, index) for model, index in indexes if index.name not in present]
+
+
+def missing(apps: Apps, connection: BaseDatabaseWrapper) -> list[str]:
+    """The deferrable indexes of ``apps`` the database lacks, by name."""
+    return [index.name for _model, index in _absent(apps, connection)]
 
 
 def drop(apps: Apps, connection: BaseDatabaseWrapper) -> None:
@@ -146,8 +151,8 @@ def _load_lock(connection: BaseDatabaseWrapper) -> Iterator[None]:
         own.close()  # the lock goes with the session
 
 
-def _build(apps: Apps, connection: BaseDatabaseWrapper, names: set[str]) -> list[str]:
-    """Build the deferrable indexes of ``apps`` named in ``names`` that are still missing.
+def _build(apps: Apps, connection: BaseDatabaseWrapper) -> list[str]:
+    """Build the deferrable indexes of ``apps`` the database lacks; their names.
 
     Each in its own statement, committed on its own outside a caller's transaction: the tables'
     locks are held one index at a time, and an index built stays built. ``IF NOT EXISTS``
@@ -155,8 +160,8 @@ def _build(apps: Apps, connection: BaseDatabaseWrapper, names: set[str]) -> list
     Django's own for the index (``Index.create_sql``), without entering a schema editor, which
     SQLite refuses inside a transaction (a test's, or a caller's).
     """
-    still = set(missing(apps, connection)) & names
-    if not still:
+    absent = _absent(apps, connection)
+    if not absent:
         return []
     editor = connection.schema_editor()
     built = []
@@ -166,9 +171,7 @@ def _build(apps: Apps, connection: BaseDatabaseWrapper, names: set[str]) -> list
             # table with foreign key checks still pending: run them now, as Django's own
             # schema editor does before altering a table.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")
-        for model, index in deferrable(apps, connection):
-            if index.name not in still:
-                continue
+        for model, index in absent:
             sql = str(index.create_sql(model, editor))
             prefix = "CREATE INDEX "
             if not sql.startswith(prefix):
@@ -184,7 +187,7 @@ def build_missing(apps: Apps, connection: BaseDatabaseWrapper) -> list[str]:
     with _try_lock(connection) as held:
         if not held:
             return []
-        return _build(apps, connection, {index.name for _m, index in deferrable(apps, connection)})
+        return _build(apps, connection)
 
 
 @contextlib.contextmanager
@@ -203,7 +206,7 @@ def deferred(
     if not enabled:
         yield timing
         return
-    names = {index.name for _model, index in deferrable(apps, connection)}
+    count = len(deferrable(apps, connection))
     with _load_lock(connection):
         failed = False
         try:
@@ -213,10 +216,10 @@ def deferred(
             failed = True
             raise
         finally:
-            announce(f"Building the {len(names)} indexes deferred while loading ...")
+            announce(f"Building the {count} indexes deferred while loading ...")
             began = time.perf_counter()
             try:
-                _build(apps, connection, names)
+                _build(apps, connection)
             except Exception:
                 if not failed:
                     raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Collection, Iterable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -144,11 +145,19 @@ def stamp_red_flag_elsewhere(patient_id: int, attempt: int = 1) -> int:
     try:
         return _stamp(patient_id)
     except DatabaseError:
-        backend = stamp_red_flag_elsewhere.get_backend()
-        if attempt < STAMP_ATTEMPTS and backend.supports_defer:
-            later = timezone.now() + STAMP_RETRY * 2 ** (attempt - 1)
-            stamp_red_flag_elsewhere.using(run_after=later).enqueue(patient_id, attempt + 1)
+        _try_again_later(stamp_red_flag_elsewhere, patient_id, attempt, STAMP_ATTEMPTS, STAMP_RETRY)
         raise
+
+
+def _try_again_later(
+    task: Any, key: int, attempt: int, attempts: int, first_wait: dt.timedelta
+) -> None:
+    """Enqueue try ``attempt + 1`` of ``task`` for ``key``, after ``first_wait`` doubled for
+    each try made, unless ``attempts`` have been made or the backend cannot defer (the
+    immediate one)."""
+    if attempt < attempts and task.get_backend().supports_defer:
+        later = timezone.now() + first_wait * 2 ** (attempt - 1)
+        task.using(run_after=later).enqueue(key, attempt + 1)
 
 
 def _stamp(patient_id: int) -> int:
@@ -334,10 +343,7 @@ def notify_queue_staff(referral_id: int, attempt: int = 1) -> int:
     try:
         return _notify(referral)
     except Exception:
-        backend = notify_queue_staff.get_backend()
-        if attempt < NOTIFY_ATTEMPTS and backend.supports_defer:
-            later = timezone.now() + NOTIFY_RETRY * 2 ** (attempt - 1)
-            notify_queue_staff.using(run_after=later).enqueue(referral_id, attempt + 1)
+        _try_again_later(notify_queue_staff, referral_id, attempt, NOTIFY_ATTEMPTS, NOTIFY_RETRY)
         raise
 
 
