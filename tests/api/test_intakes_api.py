@@ -847,6 +847,64 @@ def test_the_schema_describes_its_objects_for_integrators_not_our_history(db):
         assert "not listed here is refused" in components[name]["description"], name
 
 
+# The schema's objects as v1 published them. A client generated from the schema names its types
+# after them, so within v1 one may be added but none renamed or removed: the referral list's
+# item had become "ReferralListItem" when it gained red_flag_elsewhere.
+V1_COMPONENTS = frozenset(
+    [
+        "ChoiceOut",
+        "ClearRedFlagIn",
+        "ContactMethodEnum",
+        "ContributingFactorsEnum",
+        "Error",
+        "Event",
+        "FlagOut",
+        "IntakeCreatedOut",
+        "IntakeOut",
+        "IntakeSubmitIn",
+        "LinkSummaryOut",
+        "LinkSummaryOutKindEnum",
+        "NullEnum",
+        "OverrideUrgencyIn",
+        "PaginatedReferralList",
+        "PatientMessageOut",
+        "PatientOut",
+        "PreconditionFailed",
+        "QuestionOut",
+        "QuestionOutKindEnum",
+        "QuestionnaireOut",
+        "QueueEnum",
+        "ReasonIn",
+        "Referral",
+        "ReferralCase",
+        "ReferralDetail",
+        "ReferralStatusEnum",
+        "ReleaseQueuesEnum",
+        "RequiredReasonIn",
+        "RerouteIn",
+        "SectionOut",
+        "SourceEnum",
+        "TriagePreviewIn",
+        "TriagePreviewOut",
+        "TriageResultOut",
+        "UrgencyEnum",
+    ]
+)
+
+
+def test_the_schema_keeps_the_names_v1_published_its_objects_under(db):
+    schema = Client().get("/api/schema/", headers={"Accept": "application/json"}).json()
+    components = schema["components"]["schemas"]
+    assert components.keys() >= V1_COMPONENTS, sorted(V1_COMPONENTS - components.keys())
+    # The list's items, and the referrals of a case in the answers that carry them, are that
+    # Referral, with the field it gained.
+    assert "red_flag_elsewhere" in components["Referral"]["required"]
+    page = components["PaginatedReferralList"]["properties"]["results"]["items"]
+    assert page == {"$ref": "#/components/schemas/Referral"}
+    created = components["IntakeCreatedOut"]["properties"]["referrals"]["items"]
+    assert created == {"$ref": "#/components/schemas/Referral"}
+
+
 @pytest.mark.parametrize(
     ("contact", "rule", "refused"),
     [
