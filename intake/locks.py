@@ -30,7 +30,19 @@ def lock_patient(patient_id: int) -> None:
     the later of the two joins the referral the first opened."""
     if connection.vendor != "postgresql":
         return  # SQLite's one write lock orders them already
+    # The identity is read again once its lock is held: an erasure (intake.privacy), holding
+    # the lock of the identity it rewrites, may have committed while this waited, and a write
+    # that came after it locks the new identity only. Holding the old lock alone, the two ran
+    # at once (a known gap, listed since the red-flag stamp shared it). An identity changes
+    # once (erased names and birth dates are not rewritten), so this ends.
+    held: set[tuple[str, dt.date]] = set()
+    while (key := _identity(patient_id)) not in held:
+        lock_identity(*key)
+        held.add(key)
+
+
+def _identity(patient_id: int) -> tuple[str, dt.date]:
     family_key, date_of_birth = Patient.objects.values_list("family_name_key", "date_of_birth").get(
         pk=patient_id
     )
-    lock_identity(family_key, date_of_birth)
+    return family_key, date_of_birth

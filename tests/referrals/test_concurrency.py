@@ -370,3 +370,72 @@ def test_a_completed_review_marked_entered_in_error_meanwhile_is_not_cleared_on_
     (outcome,) = outcomes
     assert isinstance(outcome, TransitionNotAllowed), outcome
     assert Intake.objects.get(pk=case.intake.pk).red_flag_cleared_at is None
+
+
+def test_a_write_that_waited_out_an_erasure_holds_the_lock_of_the_erased_identity_too(
+    monkeypatch,
+):
+    """``lock_patient`` took the lock of the identity it read; an erasure holding that lock
+    rewrites the identity (names and birth date), so a write that waited it out held the old
+    identity's lock while a later one (a red-flag stamp, a reroute) took the new identity's:
+    the two ran at once. The waiter now reads the identity again once it holds the lock."""
+    import psycopg
+    from django.db import transaction
+
+    import intake.privacy
+    from intake.locks import lock_name, lock_patient
+    from intake.models import Patient
+    from intake.privacy import patient_erase
+
+    patient_id = submit("V01").intake.patient_id
+    erasing, erase_go, locked, release = (threading.Event() for _ in range(4))
+    real_audit = intake.privacy.audit_record
+
+    def audit_then_hold(**kwargs: Any) -> Any:
+        erasing.set()  # the erasure holds the old identity's lock and has rewritten it
+        assert erase_go.wait(10)
+        return real_audit(**kwargs)
+
+    monkeypatch.setattr(intake.privacy, "audit_record", audit_then_hold)
+    public_id = Patient.objects.get(pk=patient_id).public_id
+
+    def erase() -> Any:
+        return patient_erase(public_id=public_id, actor=None, reason="Asked to be forgotten")
+
+    def write() -> None:
+        assert erasing.wait(10)
+        with transaction.atomic():
+            lock_patient(patient_id)  # waits for the erasure
+            locked.set()
+            assert release.wait(10)
+
+    with psycopg.connect(own_dsn(), autocommit=True) as other:
+        finished: list[Any] = []
+
+        def run(job: Any) -> None:
+            try:
+                finished.append(job())
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=run, args=(job,)) for job in (erase, write)]
+        for thread in threads:
+            thread.start()
+        try:
+            assert lock_waiter_seen(other), "the write never waited for the erasure"
+            erase_go.set()
+            assert locked.wait(10), "the write never took the lock"
+            erased = Patient.objects.get(pk=patient_id)
+            assert erased.anonymised_at is not None
+            new = lock_name(erased.family_name_key, erased.date_of_birth)
+            with other.transaction():
+                row = other.execute(
+                    "SELECT pg_try_advisory_xact_lock(hashtext(%s))", [new]
+                ).fetchone()
+            assert row == (False,), "a write after the erasure could run beside the waiter"
+        finally:
+            erase_go.set()
+            release.set()
+            for thread in threads:
+                thread.join(timeout=30)
+    assert len(finished) == 2, "the erasure or the write failed"
