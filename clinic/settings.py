@@ -315,8 +315,20 @@ PERIODIC_TASKS = [
     "referrals.tasks.purge_link_days",
     "referrals.tasks.requeue_stale_webhooks",
     "referrals.tasks.announce_missed",
+    "clinic.tasks.requeue_lost_tasks",
 ]
 TASK_RESULT_RETENTION_DAYS = env_int("TASK_RESULT_RETENTION_DAYS", 14, minimum=1)
+# Tasks that may run twice with no harm (idempotent). django-tasks-db never runs again a task
+# whose worker died while it ran (killed, or the database away): one of these left "running"
+# longer than TASK_STALE_SECONDS is enqueued again (clinic.tasks.requeue_lost_tasks). A task
+# that sends mail or webhooks, or writes an event, must not be listed: it would be done twice.
+RERUNNABLE_TASKS = ("referrals.tasks.stamp_red_flag_elsewhere",)
+TASK_STALE_SECONDS = env_int("TASK_STALE_SECONDS", 600, minimum=60)
+if TASK_STALE_SECONDS >= TASK_RESULT_RETENTION_DAYS * 86_400:
+    # prune_task_results deletes a row left running after as long: it would never be swept.
+    raise ImproperlyConfigured(
+        "TASK_STALE_SECONDS must be shorter than TASK_RESULT_RETENTION_DAYS."
+    )
 
 # Security. Production sits behind a TLS-terminating proxy that sets
 # X-Forwarded-Proto; the proxy must overwrite any such header from the client.
@@ -461,7 +473,7 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
-# The started/succeeded lines of the periodic tasks, two a task, nine tasks a minute.
+# The started/succeeded lines of the periodic tasks, two a task, eleven tasks a minute.
 LOG_ROUTINE_TASKS = env_bool("LOG_ROUTINE_TASKS", False)
 LOGGING = {
     "version": 1,

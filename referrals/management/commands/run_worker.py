@@ -57,7 +57,8 @@ class Worker(db_worker.Worker):
     A task that was running when the database went away cannot be marked finished: its row
     stays "running" (django-tasks-db's own `set_successful`/`set_failed` give up after three
     tries) and django-tasks-db never runs it again, as after a worker killed mid-task. The
-    sweepers in PERIODIC_TASKS send such webhooks and announcements again (RELIABILITY.md).
+    sweepers in PERIODIC_TASKS send such webhooks and announcements again, and enqueue again
+    such a task that is safe to run twice (RERUNNABLE_TASKS; RELIABILITY.md).
     """
 
     def __init__(self, *, max_db_wait: float, **options: Any) -> None:
