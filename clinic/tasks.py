@@ -2,12 +2,17 @@
 
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
 from django.tasks import Task, TaskResultStatus, task
 from django.utils import timezone
 from django.utils.module_loading import import_string
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+    from django_tasks_db.models import DBTaskResult
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,18 @@ def requeue_lost_tasks() -> int:
     return lost_tasks_requeue(now=timezone.now())
 
 
+def lost_tasks(*, stale: datetime) -> "QuerySet[DBTaskResult]":
+    """The rows of the tasks of RERUNNABLE_TASKS running since before ``stale``, by the index
+    of running rows (intake migration 0013: django-tasks-db's own holds waiting rows only)."""
+    from django_tasks_db.models import DBTaskResult
+
+    return DBTaskResult.objects.filter(
+        status=TaskResultStatus.RUNNING,
+        task_path__in=settings.RERUNNABLE_TASKS,
+        started_at__lt=stale,
+    )
+
+
 def lost_tasks_requeue(*, now: datetime) -> int:
     """Enqueue again, with the same arguments, each task safe to run twice (RERUNNABLE_TASKS)
     that has been running since before TASK_STALE_SECONDS ago, and mark its row failed.
@@ -80,12 +97,8 @@ def lost_tasks_requeue(*, now: datetime) -> int:
     requeued: list[tuple[DBTaskResult, str]] = []
     with transaction.atomic():
         lost = list(
-            DBTaskResult.objects.select_for_update(skip_locked=True)
-            .filter(
-                status=TaskResultStatus.RUNNING,
-                task_path__in=settings.RERUNNABLE_TASKS,
-                started_at__lt=stale,
-            )
+            lost_tasks(stale=stale)
+            .select_for_update(skip_locked=True)
             .only("id", "task_path", "args_kwargs", "priority", "queue_name", "started_at")
             .order_by("started_at")[:LOST_BATCH]
         )

@@ -10,13 +10,13 @@ import threading
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.tasks import Task
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
-from clinic.tasks import lost_tasks_requeue, requeue_lost_tasks
+from clinic.tasks import lost_tasks, lost_tasks_requeue, requeue_lost_tasks
 from referrals.models import Referral
 from referrals.tasks import notify_queue_staff, stamp_red_flag_elsewhere
 from tests.clinic_fixtures import details, submit
@@ -156,6 +156,26 @@ def test_two_sweeps_at_once_enqueue_a_lost_stamp_once(settings, monkeypatch):
     assert outcomes == {"first": 1, "second": 0}
     assert finished_while_held  # it skipped the locked row rather than wait for it
     assert DBTaskResult.objects.filter(task_path=STAMP, status="READY").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_sweep_reads_the_running_rows_by_their_index():
+    """django-tasks-db's status index holds waiting rows only: without one of the running rows
+    the sweep read all of its table, every task's row for TASK_RESULT_RETENTION_DAYS, every
+    minute (145 ms at 400,000 rows on PostgreSQL; 0.1 ms by the index)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # On an empty table a scan is as cheap; asked not to, it takes the index if the
+                # query can use it.
+                cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = (
+            lost_tasks(stale=timezone.now())
+            .select_for_update(skip_locked=True)
+            .order_by("started_at")[:200]
+            .explain()
+        )
+    assert "tasks_db_running_idx" in plan, plan
 
 
 @pytest.mark.parametrize(
