@@ -508,6 +508,10 @@ class WebhookEvent(models.TextChoices):
     INTAKE_SUBMITTED = "intake.submitted", _("Intake submitted")
     REFERRAL_STATUS_CHANGED = "referral.status_changed", _("Referral status changed")
     REFERRAL_URGENCY_CHANGED = "referral.urgency_changed", _("Referral urgency changed")
+    REFERRAL_RED_FLAG_ELSEWHERE_CHANGED = (
+        "referral.red_flag_elsewhere_changed",
+        _("Referral red flag elsewhere changed"),
+    )
 
 
 class WebhookEndpoint(models.Model):

@@ -958,7 +958,13 @@ def intake_clear_red_flag(
                 released.setdefault(referral.pk, referral)
         # Their red_flag_elsewhere may now be false: the API's list polled by updated_since
         # reads them again (the cases, then the review, then these: a status move's order).
-        red_flag_elsewhere_changed(intake.patient_id, now=now)
+        # Webhook subscribers hear of each, naming the case cleared (``named``).
+        red_flag_elsewhere_changed(
+            intake.patient_id,
+            now=now,
+            cause=webhooks.RedFlagCause.CLEARANCE,
+            case=lambda: named,
+        )
     return list(released.values())
 
 

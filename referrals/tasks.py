@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Collection, Iterable
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +17,7 @@ from django.tasks import TaskResultStatus, task
 from django.utils import timezone
 
 from intake.locks import lock_patient
-from intake.models import Intake, Urgency
+from intake.models import RED_FLAG_UNCLEARED, Intake, Urgency
 from referrals import webhooks
 from referrals.access import QUEUE_GROUPS, TRIAGE_LEAD_GROUP
 from referrals.models import (
@@ -118,7 +119,9 @@ def announce_intake(
             # a task of its own, not in the submission (whose statements are the same whatever
             # the flags) nor here, where a reroute's announce_pending runs this inside its
             # own transaction, and a stamp of the referral it moves failed its If-Match.
-            stamp_red_flag_elsewhere.enqueue(intake.patient_id)  # a task row of this one
+            stamp_red_flag_elsewhere.enqueue(  # a task row of this one
+                intake.patient_id, intake_id=intake.pk
+            )
         Intake.objects.filter(pk=intake_id).update(announced_at=timezone.now())
     return len(notify_ids)
 
@@ -128,9 +131,13 @@ STAMP_RETRY = dt.timedelta(seconds=30)
 
 
 @task()
-def stamp_red_flag_elsewhere(patient_id: int, attempt: int = 1) -> int:
+def stamp_red_flag_elsewhere(
+    patient_id: int, attempt: int = 1, *, intake_id: int | None = None
+) -> int:
     """``red_flag_elsewhere_changed`` for a patient a red flag came for, under the patient's
-    lock, now; the number of referrals stamped.
+    lock, now; the number of referrals stamped. ``intake_id``: the case that brought it, named
+    by the stamped referrals' webhooks (a task enqueued before it was passed names the
+    patient's latest case whose red flag stands, if any).
 
     A stamp that fails (the database away, a deadlock's victim) is tried again after 30 s,
     1, 2, 4 and 8 minutes, as a staff alert is (the task fails each time, for the record, and
@@ -140,36 +147,59 @@ def stamp_red_flag_elsewhere(patient_id: int, attempt: int = 1) -> int:
     stamp waits for its commit: it would take the patient's lock after that transaction's
     row locks, and change the version of a referral a move is checking."""
     if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(lambda: _stamp_after_commit(patient_id))
+        transaction.on_commit(lambda: _stamp_after_commit(patient_id, intake_id))
         return 0
     try:
-        return _stamp(patient_id)
+        return _stamp(patient_id, intake_id)
     except DatabaseError:
-        _try_again_later(stamp_red_flag_elsewhere, patient_id, attempt, STAMP_ATTEMPTS, STAMP_RETRY)
+        _try_again_later(
+            stamp_red_flag_elsewhere,
+            patient_id,
+            attempt,
+            STAMP_ATTEMPTS,
+            STAMP_RETRY,
+            intake_id=intake_id,
+        )
         raise
 
 
 def _try_again_later(
-    task: Any, key: int, attempt: int, attempts: int, first_wait: dt.timedelta
+    task: Any, key: int, attempt: int, attempts: int, first_wait: dt.timedelta, **kwargs: Any
 ) -> None:
-    """Enqueue try ``attempt + 1`` of ``task`` for ``key``, after ``first_wait`` doubled for
-    each try made, unless ``attempts`` have been made or the backend cannot defer (the
-    immediate one)."""
+    """Enqueue try ``attempt + 1`` of ``task`` for ``key`` (and ``kwargs``), after
+    ``first_wait`` doubled for each try made, unless ``attempts`` have been made or the
+    backend cannot defer (the immediate one)."""
     if attempt < attempts and task.get_backend().supports_defer:
         later = timezone.now() + first_wait * 2 ** (attempt - 1)
-        task.using(run_after=later).enqueue(key, attempt + 1)
+        task.using(run_after=later).enqueue(key, attempt + 1, **kwargs)
 
 
-def _stamp(patient_id: int) -> int:
+def _stamp(patient_id: int, intake_id: int | None) -> int:
     with transaction.atomic():
         lock_patient(patient_id)
-        return red_flag_elsewhere_changed(patient_id, now=timezone.now())
+        return red_flag_elsewhere_changed(
+            patient_id,
+            now=timezone.now(),
+            cause=webhooks.RedFlagCause.RED_FLAG,
+            case=partial(_red_flag_case, patient_id, intake_id),
+        )
 
 
-def _stamp_after_commit(patient_id: int) -> None:
+def _red_flag_case(patient_id: int, intake_id: int | None) -> Intake | None:
+    """The case a stamp's webhooks name: ``intake_id``'s, else (a task enqueued before it was
+    passed) the patient's latest case whose red flag stands, if one does (one cleared since
+    was told by its clearance)."""
+    cases = Intake.objects.only("public_id", "reference", "ruleset_version")
+    if intake_id is not None:
+        return cases.filter(pk=intake_id).first()
+    standing = cases.filter(RED_FLAG_UNCLEARED, patient_id=patient_id)
+    return standing.order_by("-submitted_at", "-pk").first()
+
+
+def _stamp_after_commit(patient_id: int, intake_id: int | None) -> None:
     """After a commit the request has answered for: a failure is logged, not raised."""
     try:
-        _stamp(patient_id)
+        _stamp(patient_id, intake_id)
     except DatabaseError:
         log.exception("red-flag stamp of patient %s not made", patient_id)
 

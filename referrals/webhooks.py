@@ -3,7 +3,8 @@
 A delivery row is written in the same transaction as the intake, the status change or the
 change of urgency it reports, so a receiver never hears of a change that rolled back and never
 misses one that committed. The task sends it after commit and retries with exponential
-backoff. Payloads carry ids, the reference, the event type, statuses and urgencies, and with
+backoff. Payloads carry ids, the reference, the event type, statuses and urgencies (and, in a
+``referral.red_flag_elsewhere_changed``, whether a red flag stands on another case), and with
 them the §7 staff text (``staff_disclaimer``, naming the ruleset versions they come from): no
 answers, names or free text.
 """
@@ -27,6 +28,7 @@ from typing import Any, Final
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.tasks import task
 from django.utils import timezone
 
@@ -40,6 +42,7 @@ from referrals.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from referrals.selectors import with_red_flag_elsewhere
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +217,68 @@ def on_referral_urgency_changed(
         }
 
     webhooks_record(event_type=WebhookEvent.REFERRAL_URGENCY_CHANGED, data=data)
+
+
+class RedFlagCause:
+    """Why a referral's ``red_flag_elsewhere`` was stamped (its webhook's ``cause``)."""
+
+    RED_FLAG: Final = "red_flag"  # a case of the patient with a red flag was announced
+    CLEARANCE: Final = "clearance"  # a medical reviewer cleared a red flag
+
+
+def on_red_flag_elsewhere_changed(
+    stamped: QuerySet[Referral], *, case: Callable[[], Intake | None], cause: str
+) -> int:
+    """One ``referral.red_flag_elsewhere_changed`` for each of ``stamped``, the referrals a
+    red-flag stamp (referrals.red_flag_marks) has just touched, in its transaction: a record
+    system fed by webhooks, not polling the API's list, was never told that a patient's
+    chiropractic referral now has a red flag standing on another case (a safety gap).
+
+    Each carries ``red_flag_elsewhere`` as it is now, read after the stamp by the API's own
+    expression (selectors.with_red_flag_elsewhere), so it is the current state, not a change:
+    a second red flag while one stands sends it again, true. ``case``: the red-flag case, or
+    the one cleared, read only when someone subscribes (None: nothing to name, nothing sent).
+    The referrals are read back in one statement, with the cases that opened them (the staff
+    text), and only when someone subscribes. The number of referrals told."""
+    endpoints = _subscribed(WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED)
+    if not endpoints:
+        return 0
+    named = case()
+    if named is None:
+        return 0
+    referrals = list(
+        with_red_flag_elsewhere(stamped)
+        .select_related("intake")
+        .only(
+            "public_id",
+            "queue",
+            "status",
+            "urgency",
+            "intake__public_id",
+            "intake__reference",
+            "intake__ruleset_version",
+        )
+        .order_by("id")
+    )
+    for referral in referrals:
+        webhooks_record(
+            event_type=WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED,
+            data=partial(_red_flag_elsewhere_data, referral, named, cause),
+            endpoints=endpoints,
+        )
+    return len(referrals)
+
+
+def _red_flag_elsewhere_data(referral: Referral, case: Intake, cause: str) -> dict[str, Any]:
+    return {
+        "referral": {
+            **_referral_data(referral),
+            "red_flag_elsewhere": bool(referral.red_flag_elsewhere),  # type: ignore[attr-defined]
+        },
+        "intake": _case_data(case),
+        "cause": cause,
+        "staff_disclaimer": staff_text([case, _opening_case(referral, case)]),
+    }
 
 
 # --- delivery -----------------------------------------------------------------------------------

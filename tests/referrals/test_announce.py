@@ -157,7 +157,7 @@ def _told(endpoint: WebhookEndpoint) -> list[Told]:
                 (
                     delivery.event_type,
                     referral["queue"],
-                    referral["previous_status"],
+                    referral.get("previous_status"),  # a status change's
                     referral["status"],
                 )
             )
@@ -231,6 +231,10 @@ def test_a_released_red_flag_tells_the_case_before_the_referrals_it_opens(
     ]
     assert told[2][1:3] == ("urgent_medical_review", "new")
     assert told[3] == (changed, "chiropractic", None, "new")
+    # Its red_flag_elsewhere (false: the flag is cleared) after its creation.
+    assert told[4:] == [
+        (WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED, "chiropractic", None, "new")
+    ]
 
 
 @pytest.mark.django_db
@@ -347,7 +351,7 @@ def test_a_red_flag_stamp_that_fails_is_tried_again(settings, monkeypatch):
     patient_id = submit("V22", patient=person).intake.patient_id
     run_worker()
     before = _specialty_stamps(patient_id)
-    submit("V09", patient=person)
+    red = submit("V09", patient=person)
 
     def away(*args: object, **kwargs: object) -> int:
         raise OperationalError("the database went away")
@@ -358,6 +362,7 @@ def test_a_red_flag_stamp_that_fails_is_tried_again(settings, monkeypatch):
     failed, retry = stamps.order_by("enqueued_at")
     assert (failed.status, retry.status) == ("FAILED", "READY")
     assert retry.args_kwargs["args"] == [patient_id, 2]
+    assert retry.args_kwargs["kwargs"] == {"intake_id": red.intake.pk}  # its webhooks name it
     assert retry.run_after is not None
     assert retry.run_after > timezone.now()
     assert _specialty_stamps(patient_id) == before

@@ -681,13 +681,18 @@ def test_a_red_flag_stamp_always_moves_updated_at_even_behind_a_clock_ahead():
     three = submit("V22", patient=details(phone="07700 900338"))
     ahead = timezone.now() + dt.timedelta(hours=1)
     Referral.objects.filter(pk__in=[r.pk for r in three.referrals]).update(updated_at=ahead)
-    now = timezone.now()
-    assert red_flag_elsewhere_changed(three.intake.patient_id, now=now) == 3
+
+    def stamp(now: dt.datetime) -> int:  # nobody subscribes: no case to name
+        return red_flag_elsewhere_changed(
+            three.intake.patient_id, now=now, cause="red_flag", case=lambda: None
+        )
+
+    assert stamp(timezone.now()) == 3
     assert {r.updated_at for r in Referral.objects.filter(patient=three.intake.patient_id)} == {
         ahead + TICK
     }
     later = ahead + dt.timedelta(minutes=1)
-    red_flag_elsewhere_changed(three.intake.patient_id, now=later)
+    stamp(later)
     assert {r.updated_at for r in Referral.objects.filter(patient=three.intake.patient_id)} == {
         later
     }

@@ -18,7 +18,7 @@ from intake.messages import staff_disclaimer
 from intake.models import Intake
 from referrals.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from referrals.services import referral_claim, referral_override_urgency, referral_reroute
-from referrals.tasks import announce_intake, announcement_of
+from referrals.tasks import announce_intake, announcement_of, stamp_red_flag_elsewhere
 from tests.clinic_fixtures import details, submit
 
 DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
@@ -44,21 +44,28 @@ def _triaged_by_an_older_ruleset(intake: Intake) -> None:
 
 @pytest.mark.django_db
 def test_every_event_names_the_ruleset_versions_of_the_cases_its_urgencies_come_from(
-    settings, endpoint
+    settings, endpoint, django_capture_on_commit_callbacks
 ):
     """The first case opened the review under 0.9.0; the second (1.0.0) joined and raised it:
     what the second's events tell comes from both."""
     settings.TASKS = DATABASE_QUEUE  # the announcements wait while the first case is changed
     person = details(phone="07700 900123")
+    chiropractic = submit("V01", patient=person)  # open in chiropractic (not announced here)
     first = submit("V17", patient=person)  # urgent medical review, urgent
     second = submit("V09", patient=person)  # joins the review and raises it to emergency
     _triaged_by_an_older_ruleset(first.intake)
+    _triaged_by_an_older_ruleset(chiropractic.intake)
     announce_intake.call(second.intake.pk, *announcement_of(second.intake))
+    # The second's red flag stamps the chiropractic referral the 0.9.0 case opened (the task
+    # waits for the commit of the transaction it runs in: the test's).
+    with django_capture_on_commit_callbacks(execute=True):
+        stamp_red_flag_elsewhere.call(second.intake.patient_id, intake_id=second.intake.pk)
     assert _told(endpoint) == [
         (WebhookEvent.INTAKE_SUBMITTED, OLD),
         (WebhookEvent.REFERRAL_STATUS_CHANGED, OLD),  # the review opened
         (WebhookEvent.INTAKE_SUBMITTED, BOTH),
         (WebhookEvent.REFERRAL_URGENCY_CHANGED, BOTH),
+        (WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED, BOTH),
     ]
     assert {event for event, _ in _told(endpoint)} == set(WebhookEvent.values)
 
@@ -73,12 +80,17 @@ def _shape(value: Any) -> Any:
 
 
 @pytest.mark.django_db
-def test_the_api_guides_example_payloads_have_every_field_the_events_carry(settings, endpoint):
+def test_the_api_guides_example_payloads_have_every_field_the_events_carry(
+    settings, endpoint, django_capture_on_commit_callbacks
+):
     settings.TASKS = DATABASE_QUEUE
     person = details(phone="07700 900123")
+    submit("V01", patient=person)  # a chiropractic referral for the red flag's stamp
     submit("V17", patient=person)
     later = submit("V09", patient=person)
     announce_intake.call(later.intake.pk, *announcement_of(later.intake))
+    with django_capture_on_commit_callbacks(execute=True):  # the stamp waits for a commit
+        stamp_red_flag_elsewhere.call(later.intake.patient_id, intake_id=later.intake.pk)
     sent = {d.event_type: d.payload for d in WebhookDelivery.objects.filter(endpoint=endpoint)}
     guide = (Path(__file__).parents[2] / "docs" / "API.md").read_text()
     webhooks = guide.split("## 6. Webhooks", 1)[1].split("\n## ", 1)[0]
