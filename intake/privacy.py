@@ -205,14 +205,20 @@ RECIPIENTS_NOTES: Final = (
     "queues, the API's list of referrals) and the email telling a team of an urgent case "
     "(its reference only).",
     "Webhook endpoints are other systems the clinic notifies of new cases and of changes to "
-    "referrals. They were sent the case's ids and reference, the event and the statuses: no "
-    "name, contact details, answers or free text.",
+    "referrals. They were sent the case's ids and reference, the event and the statuses (and, "
+    "when a red flag came or was cleared, whether one stood on another case): no name, contact "
+    "details, answers or free text.",
 )
 OPERATOR_ROLE: Final = "Clinic operator (command line)"
 ADMINISTRATOR_ROLE: Final = "Administrator"
 STAFF_ROLE: Final = "Staff"
 WEBHOOK_SENT: Final = (
     "ids, reference, statuses and urgencies; no name, contact details, answers or free text"
+)
+# What referral.red_flag_elsewhere_changed adds: clinical, so said (art. 15 asks what was sent).
+WEBHOOK_RED_FLAG_SENT: Final = (
+    "ids, reference, statuses and urgencies, and whether a red flag not yet cleared stood on "
+    "another case; no name, contact details, answers or free text"
 )
 
 
@@ -274,7 +280,11 @@ def _recipients(patient: Patient, intakes: list[Intake]) -> dict[str, Any]:
             "payload__data__intake__id",
         )
     )
-    events = {event: f"Notified: {label} ({WEBHOOK_SENT})" for event, label in WebhookEvent.choices}
+    sent: dict[str, str] = {WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED: WEBHOOK_RED_FLAG_SENT}
+    events = {
+        event: f"Notified: {label} ({sent.get(event, WEBHOOK_SENT)})"
+        for event, label in WebhookEvent.choices
+    }
     return {
         "staff": staff,
         "api_clients": clients,

@@ -21,7 +21,7 @@ from intake.privacy import (
 )
 from referrals.access import QUEUE_GROUPS, TRIAGE_LEAD_GROUP
 from referrals.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from referrals.services import referral_claim, referral_override_urgency
+from referrals.services import intake_clear_red_flag, referral_claim, referral_override_urgency
 from referrals.tokens import api_token_create
 from tests.api.conftest import ALL_SCOPES, Api
 from tests.clinic_fixtures import details, make_staff, submit
@@ -159,6 +159,34 @@ def test_an_urgency_change_an_endpoint_was_told_of_is_listed_as_such(chiropracto
     assert told["what"] == (
         "Notified: Referral urgency changed (ids, reference, statuses and urgencies; no name, "
         "contact details, answers or free text)"
+    )
+
+
+def test_a_red_flag_an_endpoint_was_told_of_is_listed_saying_so(medical_reviewer):
+    """referral.red_flag_elsewhere_changed tells whether a red flag stands: clinical, so the
+    export says it was sent."""
+    WebhookEndpoint.objects.create(
+        name="Practice system",
+        url=HOOK_URL,
+        secret=HOOK_SECRET,
+        events=[WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED],
+    )
+    person = details(phone="07700 900410")
+    submit("V01", patient=person)  # a chiropractic referral
+    red = submit("V09", patient=person)
+    intake_clear_red_flag(
+        intake=red.intake, actor=medical_reviewer, reason="Seen.", release_queues=[]
+    )
+    (told,) = recipients(red.intake.patient)["webhook_endpoints"]
+    assert (told["endpoint"], told["event"]) == (
+        "Practice system",
+        "referral.red_flag_elsewhere_changed",
+    )
+    assert told["intake"] == str(red.intake.public_id)
+    assert told["what"] == (
+        "Notified: Referral red flag elsewhere changed (ids, reference, statuses and urgencies, "
+        "and whether a red flag not yet cleared stood on another case; no name, contact "
+        "details, answers or free text)"
     )
 
 
