@@ -321,7 +321,8 @@ TASK_RESULT_RETENTION_DAYS = env_int("TASK_RESULT_RETENTION_DAYS", 14, minimum=1
 # Tasks that may run twice with no harm (idempotent). django-tasks-db never runs again a task
 # whose worker died while it ran (killed, or the database away): one of these left "running"
 # longer than TASK_STALE_SECONDS is enqueued again (clinic.tasks.requeue_lost_tasks). A task
-# that sends mail or webhooks, or writes an event, must not be listed: it would be done twice.
+# that sends mail, writes an event or sends a webhook telling a change must not be listed: it
+# would be done twice. The stamp's webhooks tell a state (red_flag_elsewhere as it then is).
 RERUNNABLE_TASKS = ("referrals.tasks.stamp_red_flag_elsewhere",)
 TASK_STALE_SECONDS = env_int("TASK_STALE_SECONDS", 600, minimum=60)
 if TASK_STALE_SECONDS >= TASK_RESULT_RETENTION_DAYS * 86_400:
