@@ -218,7 +218,8 @@ WEBHOOK_SENT: Final = (
 # What referral.red_flag_elsewhere_changed adds: clinical, so said (art. 15 asks what was sent).
 WEBHOOK_RED_FLAG_SENT: Final = (
     "ids, reference, statuses and urgencies, and whether a red flag not yet cleared stood on "
-    "another case; no name, contact details, answers or free text"
+    "another case, naming the case whose red flag came or was cleared; no name, contact "
+    "details, answers or free text"
 )
 
 

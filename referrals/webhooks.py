@@ -239,15 +239,19 @@ def on_red_flag_elsewhere_changed(
     a second red flag while one stands sends it again, true. ``case``: the red-flag case, or
     the one cleared, read only when someone subscribes (None: nothing to name, nothing sent).
     The referrals are read back in one statement, with the cases that opened them (the staff
-    text), and only when someone subscribes. The number of referrals told."""
+    text), and only when someone subscribes; one whose creation is still to be told (its case
+    not announced) is left to it. The number of referrals told."""
     endpoints = _subscribed(WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED)
     if not endpoints:
         return 0
     named = case()
     if named is None:
         return 0
+    # Not a referral whose creation is still to be told (its case not announced yet: a
+    # worker's backlog, a lost announcement): a subscriber hears of a referral's creation
+    # before any change to it (a review found this event first), and reads the state then.
     referrals = list(
-        with_red_flag_elsewhere(stamped)
+        with_red_flag_elsewhere(stamped.filter(intake__announced_at__isnull=False))
         .select_related("intake")
         .only(
             "public_id",

@@ -185,8 +185,8 @@ def test_a_red_flag_an_endpoint_was_told_of_is_listed_saying_so(medical_reviewer
     assert told["intake"] == str(red.intake.public_id)
     assert told["what"] == (
         "Notified: Referral red flag elsewhere changed (ids, reference, statuses and urgencies, "
-        "and whether a red flag not yet cleared stood on another case; no name, contact "
-        "details, answers or free text)"
+        "and whether a red flag not yet cleared stood on another case, naming the case whose "
+        "red flag came or was cleared; no name, contact details, answers or free text)"
     )
 
 

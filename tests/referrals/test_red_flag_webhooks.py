@@ -29,7 +29,7 @@ from referrals.services import (
     referral_contact,
     referral_schedule,
 )
-from referrals.tasks import stamp_red_flag_elsewhere
+from referrals.tasks import announce_intake, announcement_of, stamp_red_flag_elsewhere
 from tests.clinic_fixtures import details, submit, worked_case
 
 RED_FLAG_ELSEWHERE = WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED
@@ -278,3 +278,41 @@ def test_the_referrals_are_read_back_only_for_a_subscriber_in_one_statement():
     assert [sql.split()[0] for sql in _statements(alone.intake.patient_id, alone.intake)] == [
         "UPDATE"
     ]
+
+
+@pytest.mark.django_db
+def test_a_referral_whose_creation_is_untold_is_not_told_its_red_flag_first(
+    settings, django_capture_on_commit_callbacks
+):
+    """A subscriber hears of a referral's creation before any change to it (docs/API.md §6).
+    The stamp told the chiropractic referral of a case the worker had not announced yet (a
+    backlog, a lost announcement) its red flag elsewhere first (a review); it now leaves it to
+    the creation, after which the receiver reads the state (§6)."""
+    endpoint = _endpoint(*WebhookEvent.values)
+    person = details(phone="07700 900499")
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    first = submit("V22", patient=person)  # its announcement queued, not run
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        red = submit("V09", patient=person)  # announced, then its stamp
+    assert Intake.objects.get(pk=first.intake.pk).announced_at is None
+    assert Intake.objects.get(pk=red.intake.pk).announced_at is not None
+    assert _payloads(endpoint) == []
+    with django_capture_on_commit_callbacks(execute=True):
+        stamp_red_flag_elsewhere.call(red.intake.patient_id, intake_id=red.intake.pk)
+    assert _payloads(endpoint) == []  # stamped again, still untold
+    chiropractic = next(r for r in first.referrals if r.queue == "chiropractic")
+    assert Referral.objects.get(pk=chiropractic.pk).updated_at > chiropractic.updated_at
+
+    def told(referral: Referral) -> list[str]:
+        return [
+            d.event_type
+            for d in WebhookDelivery.objects.filter(endpoint=endpoint).order_by("id")
+            if d.payload["data"].get("referral", {}).get("id") == str(referral.public_id)
+        ]
+
+    announce_intake.call(first.intake.pk, *announcement_of(first.intake))
+    assert told(chiropractic) == [WebhookEvent.REFERRAL_STATUS_CHANGED]  # created
+    with django_capture_on_commit_callbacks(execute=True):
+        stamp_red_flag_elsewhere.call(red.intake.patient_id, intake_id=red.intake.pk)
+    assert told(chiropractic) == [WebhookEvent.REFERRAL_STATUS_CHANGED, RED_FLAG_ELSEWHERE]

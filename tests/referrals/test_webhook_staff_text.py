@@ -50,17 +50,22 @@ def test_every_event_names_the_ruleset_versions_of_the_cases_its_urgencies_come_
     what the second's events tell comes from both."""
     settings.TASKS = DATABASE_QUEUE  # the announcements wait while the first case is changed
     person = details(phone="07700 900123")
-    chiropractic = submit("V01", patient=person)  # open in chiropractic (not announced here)
+    chiropractic = submit("V01", patient=person)  # open in chiropractic
     first = submit("V17", patient=person)  # urgent medical review, urgent
     second = submit("V09", patient=person)  # joins the review and raises it to emergency
     _triaged_by_an_older_ruleset(first.intake)
     _triaged_by_an_older_ruleset(chiropractic.intake)
+    # The chiropractic referral's creation is told before its red flag elsewhere (a referral
+    # whose creation is still to be told is not told of it).
+    announce_intake.call(chiropractic.intake.pk, *announcement_of(chiropractic.intake))
     announce_intake.call(second.intake.pk, *announcement_of(second.intake))
     # The second's red flag stamps the chiropractic referral the 0.9.0 case opened (the task
     # waits for the commit of the transaction it runs in: the test's).
     with django_capture_on_commit_callbacks(execute=True):
         stamp_red_flag_elsewhere.call(second.intake.patient_id, intake_id=second.intake.pk)
     assert _told(endpoint) == [
+        (WebhookEvent.INTAKE_SUBMITTED, OLD),
+        (WebhookEvent.REFERRAL_STATUS_CHANGED, OLD),  # the chiropractic referral opened
         (WebhookEvent.INTAKE_SUBMITTED, OLD),
         (WebhookEvent.REFERRAL_STATUS_CHANGED, OLD),  # the review opened
         (WebhookEvent.INTAKE_SUBMITTED, BOTH),
@@ -85,10 +90,11 @@ def test_the_api_guides_example_payloads_have_every_field_the_events_carry(
 ):
     settings.TASKS = DATABASE_QUEUE
     person = details(phone="07700 900123")
-    submit("V01", patient=person)  # a chiropractic referral for the red flag's stamp
+    chiropractic = submit("V01", patient=person)  # a referral for the red flag's stamp
     submit("V17", patient=person)
     later = submit("V09", patient=person)
-    announce_intake.call(later.intake.pk, *announcement_of(later.intake))
+    for case in (chiropractic, later):  # the referral told created, then its red flag
+        announce_intake.call(case.intake.pk, *announcement_of(case.intake))
     with django_capture_on_commit_callbacks(execute=True):  # the stamp waits for a commit
         stamp_red_flag_elsewhere.call(later.intake.patient_id, intake_id=later.intake.pk)
     sent = {d.event_type: d.payload for d in WebhookDelivery.objects.filter(endpoint=endpoint)}
