@@ -128,6 +128,11 @@ def announce_intake(
 
 STAMP_ATTEMPTS = 6
 STAMP_RETRY = dt.timedelta(seconds=30)
+# The longest a stamp waits for a lock (the patient's, a referral's row) before it fails and
+# is tried again: far under TASK_STALE_SECONDS, so a stamp still running then is lost (its
+# worker dead), not waiting, and the lost-task sweeper does not enqueue again, every round, a
+# stamp stuck behind a transaction that holds the patient's lock (a review found them pile up).
+STAMP_LOCK_TIMEOUT = dt.timedelta(seconds=30)
 
 
 @task()
@@ -176,6 +181,7 @@ def _try_again_later(
 
 def _stamp(patient_id: int, intake_id: int | None) -> int:
     with transaction.atomic():
+        _wait_for_a_lock_at_most(STAMP_LOCK_TIMEOUT)
         lock_patient(patient_id)
         return red_flag_elsewhere_changed(
             patient_id,
@@ -194,6 +200,16 @@ def _red_flag_case(patient_id: int, intake_id: int | None) -> Intake | None:
         return cases.filter(pk=intake_id).first()
     standing = cases.filter(RED_FLAG_UNCLEARED, patient_id=patient_id)
     return standing.order_by("-submitted_at", "-pk").first()
+
+
+def _wait_for_a_lock_at_most(limit: dt.timedelta) -> None:
+    """PostgreSQL's ``lock_timeout`` for the rest of this transaction (SQLite's writers wait
+    for its one lock by the connection's own timeout)."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            milliseconds = max(1, round(limit.total_seconds() * 1000))
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{milliseconds}ms"])
 
 
 def _stamp_after_commit(patient_id: int, intake_id: int | None) -> None:

@@ -5,6 +5,7 @@ the real database queue and its worker (a review found such cases' alerts lost f
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from django.core import mail
@@ -370,6 +371,59 @@ def test_a_red_flag_stamp_that_fails_is_tried_again(settings, monkeypatch):
     monkeypatch.undo()
     stamps.filter(pk=retry.pk).update(run_after=timezone.now())
     run_worker()
+    after = _specialty_stamps(patient_id)
+    assert all(after[queue] > before[queue] for queue in before)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_stamp_waits_for_the_patients_lock_a_while_then_fails_and_is_tried_again(
+    settings, monkeypatch
+):
+    """A stamp stuck behind a transaction holding the patient's lock stayed running for as
+    long, and the lost-task sweeper, unable to tell it from a dead worker's, enqueued another
+    every TASK_STALE_SECONDS, each stuck the same (a review found them pile up). It waits
+    STAMP_LOCK_TIMEOUT at most, then fails and is tried again later, as any failed stamp."""
+    import psycopg
+
+    from intake.locks import lock_name
+    from intake.models import Patient
+    from referrals.tasks import stamp_red_flag_elsewhere
+    from tests.helpers import own_dsn
+
+    settings.TASKS = DATABASE_QUEUE
+    monkeypatch.setattr("referrals.tasks.STAMP_LOCK_TIMEOUT", dt.timedelta(milliseconds=300))
+    person = details(phone="07700 900341")
+    patient_id = submit("V22", patient=person).intake.patient_id
+    submit("V09", patient=person)
+    run_worker()  # the announcements, and the red flag's stamp
+    DBTaskResult.objects.filter(task_path=stamp_red_flag_elsewhere.module_path).delete()
+    before = _specialty_stamps(patient_id)
+    stamp_red_flag_elsewhere.enqueue(patient_id)
+    family_key, born = Patient.objects.values_list("family_name_key", "date_of_birth").get(
+        pk=patient_id
+    )
+    with psycopg.connect(own_dsn(), autocommit=True) as colleague:
+        colleague.execute("SELECT pg_advisory_lock(hashtext(%s))", [lock_name(family_key, born)])
+        # Let go after 15 s whatever happens: a stamp that waits for ever fails the test
+        # rather than hanging it.
+        letting_go = threading.Timer(15, colleague.close)
+        letting_go.start()
+        started = timezone.now()
+        try:
+            run_worker()  # the stamp waits 0.3 s for the lock, fails, and is enqueued again
+        finally:
+            letting_go.cancel()
+        assert timezone.now() - started < dt.timedelta(seconds=10), "it waited for the lock"
+    stamps = DBTaskResult.objects.filter(task_path=stamp_red_flag_elsewhere.module_path)
+    failed, retry = stamps.order_by("enqueued_at")
+    assert failed.status == "FAILED"
+    assert "lock timeout" in failed.traceback
+    assert retry.status == "READY"
+    assert retry.args_kwargs["args"] == [patient_id, 2]
+    assert _specialty_stamps(patient_id) == before
+    stamps.filter(pk=retry.pk).update(run_after=timezone.now())
+    run_worker()  # the lock free now
     after = _specialty_stamps(patient_id)
     assert all(after[queue] > before[queue] for queue in before)
 
