@@ -192,3 +192,25 @@ def test_a_stale_limit_too_short_or_outlasting_the_task_results_is_refused(env, 
     result = run_python("import django; django.setup()", env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_running_index_is_unapplied_even_when_a_rebuild_of_the_table_dropped_it():
+    """A django-tasks-db migration that rebuilds its table on SQLite drops an index it does not
+    know: unapplying intake 0013 then failed on "no such index" (a review). Applied again, the
+    index is back."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    def indexed() -> bool:
+        with connection.cursor() as cursor:
+            table = "django_tasks_database_dbtaskresult"
+            found = connection.introspection.get_constraints(cursor, table)
+        return "tasks_db_running_idx" in found
+
+    assert indexed()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP INDEX tasks_db_running_idx")  # as a rebuild of the table would
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    MigrationExecutor(connection).migrate([("intake", "0012_patient_phone_trigram_index")])
+    MigrationExecutor(connection).migrate(latest)
+    assert indexed()

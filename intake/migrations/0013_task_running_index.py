@@ -22,7 +22,9 @@ def create(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
 
 
 def drop(apps: Any, schema_editor: BaseDatabaseSchemaEditor) -> None:
-    schema_editor.remove_index(apps.get_model("django_tasks_database", "DBTaskResult"), INDEX)
+    # IF EXISTS: a django-tasks-db migration that rebuilt the table on SQLite dropped it
+    # already, and unapplying this failed on "no such index" (a review).
+    schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(INDEX.name)}")
 
 
 class Migration(migrations.Migration):
