@@ -43,6 +43,7 @@ from referrals.admin_queue import (
     choice_labels,
     default_view_key,
     link_window,
+    refuse_once,
     since_day,
 )
 from referrals.admin_queue_page import nav_sidebar, queue_changelist_view, site_context
@@ -186,7 +187,7 @@ class SinceFilter(admin.SimpleListFilter):
             # As Django answers a lookup it cannot use: the list without it (?e=1), with why.
             # Without the other filters and the search too, so the message says so (it said
             # "without it", and a podiatry list since a day came back as every open referral).
-            _refuse_once(
+            refuse_once(
                 request,
                 model_admin,
                 "The date in the address was not understood (since= takes a day as "
@@ -208,15 +209,6 @@ class SinceFilter(admin.SimpleListFilter):
             return queryset.filter(counted_cases(), created_at__gte=day_start(day))
         # The dashboard's own window (by updated_at too, for the index), so the two agree.
         return queryset.filter(in_window("created_at", day_start(day)))
-
-
-def _refuse_once(request: HttpRequest, model_admin: Any, message: str) -> None:
-    """An error message about the request, once: refused, the queue page leaves the request to
-    Django's view, which builds the list again and is refused again."""
-    refused: set[str] = request.__dict__.setdefault("_clinic_refused", set())
-    if message not in refused:
-        refused.add(message)
-        model_admin.message_user(request, message, messages.ERROR)
 
 
 @admin.register(Referral)

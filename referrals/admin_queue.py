@@ -17,7 +17,8 @@ import re
 from functools import lru_cache
 from typing import Any, Final, Literal
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.templatetags.admin_list import ResultList, results
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
@@ -146,8 +147,42 @@ class CappedCountPaginator(Paginator):
         return self.count > self.limit
 
 
+def refuse_once(request: HttpRequest, model_admin: Any, message: str) -> None:
+    """An error message about the request, once: refused, the queue page leaves the request to
+    Django's view, which builds the list again and is refused again."""
+    refused: set[str] = request.__dict__.setdefault("_clinic_refused", set())
+    if message not in refused:
+        refused.add(message)
+        model_admin.message_user(request, message, messages.ERROR)
+
+
+class ListedFiltersChangeList(ChangeList):
+    """A list filtered by the filters it offers, and nothing else in the address.
+
+    Django applies any other lookup on the model's own fields named in the query string
+    (``?created_at__year=0``, ``?id__regex=(``), and only a lookup it fails to build is its
+    "?e=1": a year out of range, a regular expression that does not compile or a range of one
+    value failed in the database's hands, a 500 (on SQLite a 503, as if the database were
+    away). No page links to such a lookup: it is refused as since= is (referrals.admin)."""
+
+    def get_filters(self, request: Any) -> Any:
+        filters = super().get_filters(request)
+        unoffered = filters[2]  # what no filter of the list took
+        if unoffered:
+            refuse_once(
+                request,
+                self.model_admin,
+                f"The address asks for a filter this list does not offer "
+                f"({', '.join(sorted(unoffered))}): the list is shown without it, or any other "
+                "filter or search in the address.",
+            )
+            raise IncorrectLookupParameters(", ".join(unoffered))
+        return filters
+
+
 class CappedCountAdmin(admin.ModelAdmin):
-    """A list counted by ``CappedCountPaginator``, from the page the request asks for."""
+    """A list counted by ``CappedCountPaginator``, from the page the request asks for, and
+    filtered only as it offers (``ListedFiltersChangeList``)."""
 
     paginator = CappedCountPaginator
     # Counting on a big table costs a scan that grows with it: no full count either.
@@ -166,6 +201,9 @@ class CappedCountAdmin(admin.ModelAdmin):
             # past what the database's integers hold was a 500; a review found it).
             paginator.first_row = first_row if first_row <= MAX_DEPTH else 0
         return paginator
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return ListedFiltersChangeList
 
 
 def _counted(limited: QuerySet[Any]) -> tuple[int, tuple[str, tuple[Any, ...]] | None]:
@@ -236,7 +274,7 @@ def link_window(request: Any) -> bool:
     )
 
 
-class QueueChangeList(ChangeList):
+class QueueChangeList(ListedFiltersChangeList):
     def get_ordering_field_columns(self) -> dict[int, Literal["asc", "desc"]]:
         """The columns the default ordering sorts by, in its order. Django marks a column only
         when it sorts by a term without the term's sign; Urgency sorts by "-priority" (most

@@ -1251,3 +1251,41 @@ def test_a_move_says_what_was_saved_where_a_screen_reader_announces_it(client, c
     html = page.content.decode()
     assert '<div role="status"><ul class="messagelist">' in html
     assert '<li class="success">Saved: Claim.</li>' in html
+
+
+STAFF_LISTS = {
+    "queue": LIST,
+    "submissions": reverse("admin:intake_intake_changelist"),
+    "audit trail": reverse("admin:referrals_auditentry_changelist"),
+}
+
+
+@pytest.mark.parametrize("page", STAFF_LISTS)
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        {"created_at__year": "0"},
+        {"created_at__iso_year": "99999"},
+        {"id__range": "1"},
+        {"id__regex": "("},
+        {"created_at__date": "2026-02-30"},
+    ],
+)
+def test_a_filter_the_list_does_not_offer_is_refused_with_a_message(
+    client, cases, triage_lead, page, lookup
+):
+    """Django applies any lookup on a model's own field named in the address, beyond the
+    list's filters: a year out of range, a regular expression that does not compile or a
+    range of one value failed the page's query with a 500 (a 503 on SQLite, as if the
+    database were away). Only the filters the list offers are applied; anything else is
+    refused as since= is, the list shown without it, saying why."""
+    client.force_login(triage_lead)
+    url = STAFF_LISTS[page]
+    response = client.get(url, {**lookup, "q": "Okafor"})
+    assert response.status_code == 302
+    assert response["Location"] == url + "?e=1"
+    shown = [str(m) for m in client.get(response["Location"]).context["messages"]]
+    assert shown == [
+        f"The address asks for a filter this list does not offer ({', '.join(lookup)}): the "
+        "list is shown without it, or any other filter or search in the address."
+    ]
