@@ -440,8 +440,9 @@ class ReferralAdmin(CappedCountAdmin):
     def _bulk(
         self, request: HttpRequest, queryset: QuerySet[Referral], action: str, done_verb: str
     ) -> None:
-        done = 0
-        for referral in queryset:
+        done = found = 0
+        for referral in self._selected_now(request, queryset):
+            found += 1
             try:
                 services.referral_transition(referral=referral, action=action, actor=request.user)
                 audit_record(actor=request.user, action=action, obj=referral, request=request)
@@ -452,9 +453,24 @@ class ReferralAdmin(CappedCountAdmin):
                 )
         if done:
             self.message_user(request, f"{done_verb} {counted(done, 'referral')}.")
+        if not _selects_across(request):  # else the list's own rows, found as it finds them
+            self._outside_queues(request, found, f"Not {done_verb.lower()}")
+
+    def _outside_queues(self, request: HttpRequest, found: int, not_done: str) -> None:
+        """Says how many of the selected referrals were not found in the user's queues (a
+        hand-made selection, or a list shown before the user left a queue's team)."""
+        missing = len(set(request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))) - found
+        if missing > 0:
+            self.message_user(
+                request,
+                f"{not_done}: {counted(missing, 'referral')} no longer in your queues.",
+                messages.WARNING,
+            )
 
     # The case page's change permission (the actions were offered and run without it: a
-    # review found a claim made by a group that could not claim on the case page).
+    # review found a claim made by a group that could not claim on the case page). The
+    # selection as it is now, not within the list's filters (_selected_now): one cancelled or
+    # rerouted since the list was shown left its "open" filter and was dropped without a word.
     @admin.action(description="Claim the selected referrals", permissions=["change"])
     def claim_selected(self, request: HttpRequest, queryset: QuerySet[Referral]) -> None:
         self._bulk(request, queryset, Action.CLAIM, "Claimed")
@@ -480,8 +496,7 @@ class ReferralAdmin(CappedCountAdmin):
         """The selected referrals as they are now, by their ids within the user's queues: not
         within the list's filters, so one that left them since (completed, say) is shown as it
         is, not dropped without a word. Across the whole list, the list's own."""
-        across = forms.BooleanField(required=False).clean(request.POST.get("select_across"))
-        if across:
+        if _selects_across(request):
             return queryset
         selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
         return self.get_queryset(request).filter(pk__in=selected)
@@ -579,13 +594,7 @@ class ReferralAdmin(CappedCountAdmin):
                 f"Choose {'it' if unconfirmed == 1 else 'them'} in the list and confirm.",
                 messages.WARNING,
             )
-        if len(set(selected)) > found:
-            self.message_user(
-                request,
-                f"Not released: {counted(len(set(selected)) - found, 'referral')} no longer in "
-                "your queues.",
-                messages.WARNING,
-            )
+        self._outside_queues(request, found, "Not released")
 
     def change_view(
         self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any
@@ -1202,6 +1211,11 @@ def _shown(request: HttpRequest, prefix: str) -> tuple[str | None, str | None]:
 # "Release the selected referrals": its confirmation page, and how many it lists at most.
 RELEASE_CONFIRMATION: Final = "admin/referrals/referral/release_selected_confirmation.html"
 RELEASE_CONFIRM_MAX: Final = 100
+
+
+def _selects_across(request: HttpRequest) -> bool:
+    """Whether a list action is asked for every row of the list ("Select all")."""
+    return bool(forms.BooleanField(required=False).clean(request.POST.get("select_across")))
 
 
 def _not_released_because(referral: Referral, user: Any, may_release_others: bool) -> str:

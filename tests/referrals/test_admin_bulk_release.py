@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from referrals.models import AuditEntry, Referral, Status
 from referrals.services import (
+    referral_cancel,
     referral_claim,
     referral_complete,
     referral_contact,
@@ -193,3 +194,41 @@ def test_the_claim_action_says_how_many_it_claimed_in_plain_words(client, chirop
         data = {"action": "claim_selected", "_selected_action": [r.pk for r in chosen]}
         answer = client.post(LIST, {**data, "index": "0"}, follow=True)
         assert said in answer.content.decode()
+
+
+def test_a_claim_from_the_list_names_a_referral_that_left_the_list_since(
+    client, chiropractor, triage_lead
+):
+    """Carla's list showed three new referrals; before she chose "Claim", the lead cancelled
+    one. Django ran the action on the selection within the list's filters (open work), so the
+    cancelled one was dropped without a word: "Claimed 2 referrals." for three chosen, and
+    nothing at all when it was the only one chosen. It is refused as the service refuses it,
+    saying why, as a claim of one a colleague claimed is."""
+    one, two, three = chiropractic(3)
+    client.force_login(chiropractor)
+    client.get(LIST)
+    referral_cancel(referral=three, actor=triage_lead, reason="Duplicate of an earlier case")
+    data = {"action": "claim_selected", "_selected_action": [one.pk, two.pk, three.pk]}
+    answer = client.post(LIST, {**data, "index": "0"}, follow=True)
+    shown = [str(m) for m in answer.context["messages"]]
+    assert shown == [
+        f"{three.intake.reference}: A referral that is cancelled cannot be moved by “claim”.",
+        "Claimed 2 referrals.",
+    ]
+    assert status_of(three) == (Status.CANCELLED, None)
+    alone = client.post(LIST, {**data, "_selected_action": [three.pk], "index": "0"}, follow=True)
+    assert [str(m) for m in alone.context["messages"]] == [shown[0]]
+
+
+def test_a_claim_from_the_list_names_the_referrals_no_longer_in_ones_queues(
+    client, chiropractor, podiatrist
+):
+    """A hand-made selection, or a list shown before the user left a queue's team: the
+    referrals outside the user's queues are counted, not claimed, and not named."""
+    (mine,) = chiropractic(1)
+    (theirs, _orthotics) = submit("V11", patient=details(family_name="Foot")).referrals
+    client.force_login(chiropractor)
+    data = {"action": "claim_selected", "_selected_action": [mine.pk, theirs.pk], "index": "0"}
+    shown = [str(m) for m in client.post(LIST, data, follow=True).context["messages"]]
+    assert shown == ["Claimed 1 referral.", "Not claimed: 1 referral no longer in your queues."]
+    assert status_of(theirs) == (Status.NEW, None)
