@@ -454,6 +454,20 @@ def test_a_reference_made_mostly_of_digits_is_still_found_by_reference(client, c
     assert {row["intake__reference"] for row in response.context["cl"].result_list} == {"64764NY6"}
 
 
+def test_a_later_submissions_reference_finds_the_referral_it_joined(client, chiropractor):
+    """A patient's second submission joins their open referral of the queue instead of opening
+    one; its confirmation page gave the patient its own reference, which they read out when
+    they call. The queue's search found the referral by the reference that opened it alone:
+    "no referral" for a case in the queue (the Submissions list found it)."""
+    patient = details(family_name="Quarshie")
+    first = submit("V01", patient=patient)
+    later = submit("V06", patient=patient)  # chiropractic again: joins the open referral
+    assert [r.pk for r in later.referrals] == [r.pk for r in first.referrals]
+    client.force_login(chiropractor)
+    for reference in (first.intake.reference, later.intake.reference):
+        assert searched(client, reference) == {first.intake.reference}
+
+
 def searched(client, term):
     """The references the queue lists for a search."""
     response = client.get(LIST, {"q": term})
