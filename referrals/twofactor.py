@@ -111,7 +111,10 @@ class StaffLoginForm(AdminAuthenticationForm, OTPAuthenticationFormMixin):
         # user's static device that holds it (django-otp's throttle then falls on the codes,
         # not on the authenticator), or the authenticator where no code is left.
         chosen = super()._chosen_device(user)
-        if chosen is not None:
+        # The form's hidden otp_device may name any device of the account to django-otp, one
+        # still being set up too (its secret shown before any code confirmed it): only a
+        # confirmed one signs in.
+        if chosen is not None and chosen.confirmed:
             return chosen
         token = (self.cleaned_data.get("otp_token") or "").strip()
         authenticator = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()

@@ -184,6 +184,21 @@ def test_other_staff_are_not_forced_when_only_the_lead_must(client, settings):
     assert client.get(reverse("admin:referrals_referral_changelist")).status_code == 200
 
 
+def test_an_authenticator_still_being_set_up_does_not_sign_in(client):
+    """The set-up page makes an authenticator and shows its secret before any code confirms it
+    (a session from before the account's authenticator was set up is sent there when two-factor
+    is required). The sign-in form's hidden otp_device names a device, and django-otp took any
+    of the account's, confirmed or not: the password and the secret of a set-up never finished
+    (shown, perhaps to someone else) signed in without the account's authenticator."""
+    user = make_staff("dr_umar", "Urgent medical review team")
+    TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    pending = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    code = code_for(pending)
+    answer = log_in(client, "dr_umar", otp_token=code, otp_device=pending.persistent_id)
+    assert answer.status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
 def test_a_wrong_code_is_refused_on_login_and_on_set_up(client):
     user = make_staff("dr_umar", "Urgent medical review team")
     device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
