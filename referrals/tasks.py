@@ -147,6 +147,8 @@ def stamp_red_flag_elsewhere(
     A stamp that fails (the database away, a deadlock's victim) is tried again after 30 s,
     1, 2, 4 and 8 minutes, as a staff alert is (the task fails each time, for the record, and
     enqueues the next try first): a lost stamp left a poller of the API's list never told.
+    One that waited STAMP_LOCK_TIMEOUT for a lock in vain is tried again every 8 minutes
+    after those, until it has the lock.
     Run inside a transaction (the immediate backend runs a task inside the one that enqueued
     it: an announcement's, itself inside a move's when ``announce_pending`` runs it), the
     stamp waits for its commit: it would take the patient's lock after that transaction's
@@ -156,11 +158,15 @@ def stamp_red_flag_elsewhere(
         return 0
     try:
         return _stamp(patient_id, intake_id)
-    except DatabaseError:
+    except DatabaseError as error:
+        # A lock waited for in vain is not the stamp's failure: tried again every 8 minutes
+        # for as long as the lock is held (the tries counted, it was given up for good behind
+        # a lock held longer than all of them, a review found).
+        made = min(attempt, STAMP_ATTEMPTS - 1) if _lock_not_had(error) else attempt
         _try_again_later(
             stamp_red_flag_elsewhere,
             patient_id,
-            attempt,
+            made,
             STAMP_ATTEMPTS,
             STAMP_RETRY,
             intake_id=intake_id,
@@ -200,6 +206,11 @@ def _red_flag_case(patient_id: int, intake_id: int | None) -> Intake | None:
         return cases.filter(pk=intake_id).first()
     standing = cases.filter(RED_FLAG_UNCLEARED, patient_id=patient_id)
     return standing.order_by("-submitted_at", "-pk").first()
+
+
+def _lock_not_had(error: DatabaseError) -> bool:
+    """Whether ``error`` is PostgreSQL's lock_timeout (SQLSTATE 55P03, lock_not_available)."""
+    return getattr(error.__cause__, "sqlstate", None) == "55P03"
 
 
 def _wait_for_a_lock_at_most(limit: dt.timedelta) -> None:

@@ -428,6 +428,57 @@ def test_a_stamp_waits_for_the_patients_lock_a_while_then_fails_and_is_tried_aga
     assert all(after[queue] > before[queue] for queue in before)
 
 
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_stamp_behind_a_lock_held_longer_than_its_tries_is_made_once_it_is_let_go(
+    settings, monkeypatch
+):
+    """Each try waits STAMP_LOCK_TIMEOUT for the patient's lock; counted as failures, the six
+    tries (about 18 minutes) ran out behind a lock held longer (a session left open until TCP
+    keepalive, hours), and the stamp was given up for good: the referrals never stamped, no
+    webhook (a review). A try that only waited goes on every 8 minutes until it has the lock."""
+    import psycopg
+
+    from intake.locks import lock_name
+    from intake.models import Patient
+    from referrals.tasks import STAMP_ATTEMPTS, stamp_red_flag_elsewhere
+    from tests.helpers import own_dsn
+
+    settings.TASKS = DATABASE_QUEUE
+    monkeypatch.setattr("referrals.tasks.STAMP_LOCK_TIMEOUT", dt.timedelta(milliseconds=200))
+    person = details(phone="07700 900342")
+    patient_id = submit("V22", patient=person).intake.patient_id
+    submit("V09", patient=person)
+    run_worker()  # the announcements, and the red flag's stamp
+    stamps = DBTaskResult.objects.filter(task_path=stamp_red_flag_elsewhere.module_path)
+    stamps.delete()
+    before = _specialty_stamps(patient_id)
+    stamp_red_flag_elsewhere.enqueue(patient_id)  # as the red flag's announcement does
+    family_key, born = Patient.objects.values_list("family_name_key", "date_of_birth").get(
+        pk=patient_id
+    )
+    with psycopg.connect(own_dsn(), autocommit=True) as colleague:
+        colleague.execute("SELECT pg_advisory_lock(hashtext(%s))", [lock_name(family_key, born)])
+        letting_go = threading.Timer(30, colleague.close)  # a safety net only
+        letting_go.start()
+        try:
+            for _ in range(STAMP_ATTEMPTS + 2):  # each try as its time comes, brought forward
+                waiting = stamps.filter(status="READY")
+                assert waiting.count() == 1, "the stamp was given up"
+                waiting.update(run_after=timezone.now())
+                run_worker()
+            # Past the six, every 8 minutes.
+            (after_the_six,) = stamps.filter(status="READY").values_list("run_after", flat=True)
+            assert after_the_six - timezone.now() > dt.timedelta(minutes=7)
+        finally:
+            letting_go.cancel()
+    stamps.filter(status="READY").update(run_after=timezone.now())
+    run_worker()  # the lock let go
+    after = _specialty_stamps(patient_id)
+    assert all(after[queue] > before[queue] for queue in before)
+    assert not stamps.filter(status="READY").exists()
+
+
 @pytest.mark.django_db
 def test_inside_a_transaction_the_stamp_waits_for_its_commit(django_capture_on_commit_callbacks):
     """The immediate backend runs a task inside the transaction that enqueued it: the stamp
