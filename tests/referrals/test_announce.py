@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -375,6 +378,46 @@ def test_a_red_flag_stamp_that_fails_is_tried_again(settings, monkeypatch):
     assert all(after[queue] > before[queue] for queue in before)
 
 
+def _stamp_queued_behind_a_red_flag(settings: Any, monkeypatch: Any, phone: str) -> int:
+    """A patient with specialty referrals and a red flag announced and stamped, its stamp's
+    rows gone, a stamp queued again (as the announcement queues it) whose tries wait 0.2 s for
+    a lock; the patient's id."""
+    from referrals.tasks import stamp_red_flag_elsewhere
+
+    settings.TASKS = DATABASE_QUEUE
+    monkeypatch.setattr("referrals.tasks.STAMP_LOCK_TIMEOUT", dt.timedelta(milliseconds=200))
+    person = details(phone=phone)
+    patient_id = submit("V22", patient=person).intake.patient_id
+    submit("V09", patient=person)
+    run_worker()  # the announcements, and the red flag's stamp
+    DBTaskResult.objects.filter(task_path=stamp_red_flag_elsewhere.module_path).delete()
+    stamp_red_flag_elsewhere.enqueue(patient_id)
+    return patient_id
+
+
+@contextmanager
+def _patients_lock_held(patient_id: int) -> Iterator[None]:
+    """The patient's lock held by a colleague's connection, let go on leaving, or after 30 s
+    whatever happens: a stamp that waits for ever fails the test rather than hanging it."""
+    import psycopg
+
+    from intake.locks import lock_name
+    from intake.models import Patient
+    from tests.helpers import own_dsn
+
+    family_key, born = Patient.objects.values_list("family_name_key", "date_of_birth").get(
+        pk=patient_id
+    )
+    with psycopg.connect(own_dsn(), autocommit=True) as colleague:
+        colleague.execute("SELECT pg_advisory_lock(hashtext(%s))", [lock_name(family_key, born)])
+        letting_go = threading.Timer(30, colleague.close)
+        letting_go.start()
+        try:
+            yield
+        finally:
+            letting_go.cancel()
+
+
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_a_stamp_waits_for_the_patients_lock_a_while_then_fails_and_is_tried_again(
@@ -384,36 +427,13 @@ def test_a_stamp_waits_for_the_patients_lock_a_while_then_fails_and_is_tried_aga
     long, and the lost-task sweeper, unable to tell it from a dead worker's, enqueued another
     every TASK_STALE_SECONDS, each stuck the same (a review found them pile up). It waits
     STAMP_LOCK_TIMEOUT at most, then fails and is tried again later, as any failed stamp."""
-    import psycopg
-
-    from intake.locks import lock_name
-    from intake.models import Patient
     from referrals.tasks import stamp_red_flag_elsewhere
-    from tests.helpers import own_dsn
 
-    settings.TASKS = DATABASE_QUEUE
-    monkeypatch.setattr("referrals.tasks.STAMP_LOCK_TIMEOUT", dt.timedelta(milliseconds=300))
-    person = details(phone="07700 900341")
-    patient_id = submit("V22", patient=person).intake.patient_id
-    submit("V09", patient=person)
-    run_worker()  # the announcements, and the red flag's stamp
-    DBTaskResult.objects.filter(task_path=stamp_red_flag_elsewhere.module_path).delete()
+    patient_id = _stamp_queued_behind_a_red_flag(settings, monkeypatch, "07700 900341")
     before = _specialty_stamps(patient_id)
-    stamp_red_flag_elsewhere.enqueue(patient_id)
-    family_key, born = Patient.objects.values_list("family_name_key", "date_of_birth").get(
-        pk=patient_id
-    )
-    with psycopg.connect(own_dsn(), autocommit=True) as colleague:
-        colleague.execute("SELECT pg_advisory_lock(hashtext(%s))", [lock_name(family_key, born)])
-        # Let go after 15 s whatever happens: a stamp that waits for ever fails the test
-        # rather than hanging it.
-        letting_go = threading.Timer(15, colleague.close)
-        letting_go.start()
+    with _patients_lock_held(patient_id):
         started = timezone.now()
-        try:
-            run_worker()  # the stamp waits 0.3 s for the lock, fails, and is enqueued again
-        finally:
-            letting_go.cancel()
+        run_worker()  # the stamp waits 0.2 s for the lock, fails, and is enqueued again
         assert timezone.now() - started < dt.timedelta(seconds=10), "it waited for the lock"
     stamps = DBTaskResult.objects.filter(task_path=stamp_red_flag_elsewhere.module_path)
     failed, retry = stamps.order_by("enqueued_at")
@@ -437,41 +457,20 @@ def test_a_stamp_behind_a_lock_held_longer_than_its_tries_is_made_once_it_is_let
     tries (about 18 minutes) ran out behind a lock held longer (a session left open until TCP
     keepalive, hours), and the stamp was given up for good: the referrals never stamped, no
     webhook (a review). A try that only waited goes on every 8 minutes until it has the lock."""
-    import psycopg
-
-    from intake.locks import lock_name
-    from intake.models import Patient
     from referrals.tasks import STAMP_ATTEMPTS, stamp_red_flag_elsewhere
-    from tests.helpers import own_dsn
 
-    settings.TASKS = DATABASE_QUEUE
-    monkeypatch.setattr("referrals.tasks.STAMP_LOCK_TIMEOUT", dt.timedelta(milliseconds=200))
-    person = details(phone="07700 900342")
-    patient_id = submit("V22", patient=person).intake.patient_id
-    submit("V09", patient=person)
-    run_worker()  # the announcements, and the red flag's stamp
+    patient_id = _stamp_queued_behind_a_red_flag(settings, monkeypatch, "07700 900342")
     stamps = DBTaskResult.objects.filter(task_path=stamp_red_flag_elsewhere.module_path)
-    stamps.delete()
     before = _specialty_stamps(patient_id)
-    stamp_red_flag_elsewhere.enqueue(patient_id)  # as the red flag's announcement does
-    family_key, born = Patient.objects.values_list("family_name_key", "date_of_birth").get(
-        pk=patient_id
-    )
-    with psycopg.connect(own_dsn(), autocommit=True) as colleague:
-        colleague.execute("SELECT pg_advisory_lock(hashtext(%s))", [lock_name(family_key, born)])
-        letting_go = threading.Timer(30, colleague.close)  # a safety net only
-        letting_go.start()
-        try:
-            for _ in range(STAMP_ATTEMPTS + 2):  # each try as its time comes, brought forward
-                waiting = stamps.filter(status="READY")
-                assert waiting.count() == 1, "the stamp was given up"
-                waiting.update(run_after=timezone.now())
-                run_worker()
-            # Past the six, every 8 minutes.
-            (after_the_six,) = stamps.filter(status="READY").values_list("run_after", flat=True)
-            assert after_the_six - timezone.now() > dt.timedelta(minutes=7)
-        finally:
-            letting_go.cancel()
+    with _patients_lock_held(patient_id):
+        for _ in range(STAMP_ATTEMPTS + 2):  # each try as its time comes, brought forward
+            waiting = stamps.filter(status="READY")
+            assert waiting.count() == 1, "the stamp was given up"
+            waiting.update(run_after=timezone.now())
+            run_worker()
+        # Past the six, every 8 minutes.
+        (after_the_six,) = stamps.filter(status="READY").values_list("run_after", flat=True)
+        assert after_the_six - timezone.now() > dt.timedelta(minutes=7)
     stamps.filter(status="READY").update(run_after=timezone.now())
     run_worker()  # the lock let go
     after = _specialty_stamps(patient_id)
