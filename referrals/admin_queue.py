@@ -33,6 +33,7 @@ from django.utils import timezone, translation
 from django.utils.functional import cached_property
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString
+from django.utils.text import smart_split
 from django.utils.translation import get_language, gettext
 
 from clinic.compiled import compiled_values, statements_sent
@@ -156,8 +157,15 @@ def refuse_once(request: HttpRequest, model_admin: Any, message: str) -> None:
         model_admin.message_user(request, message, messages.ERROR)
 
 
+# The most words a list's search takes: Django's admin search ANDs a condition per word, and
+# about 1,000 went past SQLite's expression depth, answered 503 as if the database were away (a
+# review pasted a letter into the audit trail's box).
+MAX_SEARCH_WORDS: Final = 100
+
+
 class ListedFiltersChangeList(ChangeList):
-    """A list filtered by the filters it offers, and nothing else in the address.
+    """A list filtered by the filters it offers, and nothing else in the address; searched by
+    up to MAX_SEARCH_WORDS words.
 
     Django applies any other lookup on the model's own fields named in the query string
     (``?created_at__year=0``, ``?id__regex=(``), and only a lookup it fails to build is its
@@ -166,6 +174,14 @@ class ListedFiltersChangeList(ChangeList):
     away). No page links to such a lookup: it is refused as since= is (referrals.admin)."""
 
     def get_filters(self, request: Any) -> Any:
+        if len(list(smart_split(self.query))) > MAX_SEARCH_WORDS:
+            refuse_once(
+                request,
+                self.model_admin,
+                f"The search takes up to {MAX_SEARCH_WORDS} words: the list is shown without "
+                "it, or any filter in the address.",
+            )
+            raise IncorrectLookupParameters("search")
         filters = super().get_filters(request)
         unoffered = filters[2]  # what no filter of the list took
         if unoffered:
