@@ -5,6 +5,7 @@ the test on any console error, which is where CSP violations show up.
 """
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,36 @@ def browser() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_request_at_a_time_on_a_shared_connection(django_db_setup: None) -> Iterator[None]:
+    """On SQLite's in-memory test database Django's live server hands every request thread
+    the one connection the tests hold (connections_override), and sqlite3 shares its prepared
+    statements per connection: two requests at once (two pages of one test) read each other's
+    rows, a 500 on /form/close/ in one CI run (IndexError in the ORM's row converters). A
+    server's threads each open their own connection; here they take turns on the shared one.
+    Django's test client runs no WSGIHandler, so only the live server waits."""
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connections
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    default = connections["default"]
+    if not (isinstance(default, DatabaseWrapper) and default.is_in_memory_db()):
+        yield
+        return
+    turn = threading.Lock()
+    serve = WSGIHandler.__call__
+
+    def in_turn(self: WSGIHandler, environ: Any, start_response: Any) -> Any:
+        with turn:
+            return serve(self, environ, start_response)
+
+    WSGIHandler.__call__ = in_turn  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        WSGIHandler.__call__ = serve  # type: ignore[method-assign]
 
 
 @pytest.fixture
