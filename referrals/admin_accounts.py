@@ -6,27 +6,23 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from referrals.admin_queue import ListedFiltersChangeList
+from referrals.admin_queue import ListedFiltersAdmin
 from referrals.recovery_codes import account_locked
 
 User = get_user_model()
 
 
-class StaffAccountAdmin(UserAdmin):
+class StaffAccountAdmin(ListedFiltersAdmin, UserAdmin):  # only the filters offered
     # Django finds what an account's deletion takes with it (its authenticators, recovery
     # codes) before it deletes anything. A set of codes made meanwhile (holding the account's
     # row, as the deletion's first lock then waits for) was not among them, and the account's
     # delete failed on it (a 500): the row is locked first, and what goes with it found after.
-
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return ListedFiltersChangeList  # as the staff lists: only the filters offered
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         with transaction.atomic():

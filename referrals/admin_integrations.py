@@ -7,11 +7,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from referrals.admin_queue import ListedFiltersChangeList
+from referrals.admin_queue import ListedFiltersAdmin
 from referrals.models import (
     ApiToken,
     Queue,
@@ -23,10 +22,7 @@ from referrals.models import (
 from referrals.tokens import api_token_create, api_token_revoke
 
 
-class SuperuserOnly(admin.ModelAdmin):
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return ListedFiltersChangeList  # as the staff lists: only the filters offered
-
+class SuperuserOnly(ListedFiltersAdmin):  # only the filters offered
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_superuser)
 

@@ -196,7 +196,14 @@ class ListedFiltersChangeList(ChangeList):
         return filters
 
 
-class CappedCountAdmin(admin.ModelAdmin):
+class ListedFiltersAdmin(admin.ModelAdmin):
+    """An admin whose list is filtered only as it offers (``ListedFiltersChangeList``)."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return ListedFiltersChangeList
+
+
+class CappedCountAdmin(ListedFiltersAdmin):
     """A list counted by ``CappedCountPaginator``, from the page the request asks for, and
     filtered only as it offers (``ListedFiltersChangeList``)."""
 
@@ -217,9 +224,6 @@ class CappedCountAdmin(admin.ModelAdmin):
             # past what the database's integers hold was a 500; a review found it).
             paginator.first_row = first_row if first_row <= MAX_DEPTH else 0
         return paginator
-
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return ListedFiltersChangeList
 
 
 def _counted(limited: QuerySet[Any]) -> tuple[int, tuple[str, tuple[Any, ...]] | None]:
