@@ -205,17 +205,20 @@ RECIPIENTS_NOTES: Final = (
     "queues, the API's list of referrals) and the email telling a team of an urgent case "
     "(its reference only).",
     "Webhook endpoints are other systems the clinic notifies of new cases and of changes to "
-    "referrals. They were sent the case's ids and reference, the event and the statuses (and, "
-    "when a red flag came or was cleared, whether one stood on another case): no name, contact "
-    "details, answers or free text.",
+    "referrals. They were sent the case's ids and reference, the event, the statuses and "
+    "whether a red flag stood on another case (naming it when one came or was cleared): no "
+    "name, contact details, answers or free text.",
 )
 OPERATOR_ROLE: Final = "Clinic operator (command line)"
 ADMINISTRATOR_ROLE: Final = "Administrator"
 STAFF_ROLE: Final = "Staff"
+# Every referral an event carries says whether a red flag not yet cleared stands on another of
+# the patient's cases: clinical, so said (art. 15 asks what was sent).
 WEBHOOK_SENT: Final = (
-    "ids, reference, statuses and urgencies; no name, contact details, answers or free text"
+    "ids, reference, statuses and urgencies, and whether a red flag not yet cleared stood on "
+    "another case; no name, contact details, answers or free text"
 )
-# What referral.red_flag_elsewhere_changed adds: clinical, so said (art. 15 asks what was sent).
+# What referral.red_flag_elsewhere_changed adds: the case whose red flag came or was cleared.
 WEBHOOK_RED_FLAG_SENT: Final = (
     "ids, reference, statuses and urgencies, and whether a red flag not yet cleared stood on "
     "another case, naming the case whose red flag came or was cleared; no name, contact "

@@ -3,8 +3,8 @@
 A delivery row is written in the same transaction as the intake, the status change or the
 change of urgency it reports, so a receiver never hears of a change that rolled back and never
 misses one that committed. The task sends it after commit and retries with exponential
-backoff. Payloads carry ids, the reference, the event type, statuses and urgencies (and, in a
-``referral.red_flag_elsewhere_changed``, whether a red flag stands on another case), and with
+backoff. Payloads carry ids, the reference, the event type, statuses and urgencies (and each
+referral's ``red_flag_elsewhere``, whether a red flag stands on another case), and with
 them the §7 staff text (``staff_disclaimer``, naming the ruleset versions they come from): no
 answers, names or free text.
 """
@@ -33,16 +33,17 @@ from django.tasks import task
 from django.utils import timezone
 
 from intake.messages import staff_disclaimer_for
-from intake.models import Intake
+from intake.models import RED_FLAG_UNCLEARED, Intake
 from intake.triage import RULESET_VERSION
 from referrals.models import (
+    OPEN_STATUSES,
     DeliveryStatus,
     Referral,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
 )
-from referrals.selectors import with_red_flag_elsewhere
+from referrals.selectors import NOT_FOR_RED_FLAGS, with_red_flag_elsewhere
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +114,42 @@ def webhooks_record(
     return len(endpoints)
 
 
-def _referral_data(referral: Referral) -> dict[str, Any]:
+def _referral_data(referral: Referral, *, red_flag_elsewhere: bool) -> dict[str, Any]:
     return {
         "id": str(referral.public_id),
         "queue": referral.queue,
         "status": referral.status,
         "urgency": referral.urgency,
+        "red_flag_elsewhere": red_flag_elsewhere,
     }
+
+
+def _may_stand(referral: Referral) -> bool:
+    """Whether a red flag of the patient's concerns ``referral``: open, of §4.4's three queues
+    (the condition of selectors.red_flag_elsewhere)."""
+    return referral.queue in NOT_FOR_RED_FLAGS and referral.status in OPEN_STATUSES
+
+
+def _red_flags_elsewhere(referrals: Iterable[Referral]) -> dict[int, bool]:
+    """Each referral's ``red_flag_elsewhere`` (by id) as the API reads it now
+    (selectors.red_flag_elsewhere), for the status it is told with: one statement for the
+    patients of those it concerns, none when it concerns none (a queue of another kind, a
+    closed referral). Every referral a payload carries says it, so a referral opened while a
+    red flag stands is told so with its creation (``referral.red_flag_elsewhere_changed``
+    tells only those standing when a red flag comes or is cleared)."""
+    told = list(referrals)
+    patients = {r.patient_id for r in told if _may_stand(r)}
+    standing = (
+        set(
+            Intake.objects.filter(RED_FLAG_UNCLEARED, patient_id__in=patients)
+            .order_by()  # not the model's: DISTINCT would take its column too
+            .values_list("patient_id", flat=True)
+            .distinct()
+        )
+        if patients
+        else set()
+    )
+    return {r.pk: _may_stand(r) and r.patient_id in standing for r in told}
 
 
 def _opening_case(referral: Referral, known: Intake | None = None) -> Intake:
@@ -152,13 +182,14 @@ def on_intake_submitted(intake: Intake, referrals: Iterable[Referral]) -> None:
     fed = list(referrals)
 
     def data() -> dict[str, Any]:
+        standing = _red_flags_elsewhere(fed)
         return {
             "intake": {
                 "id": str(intake.public_id),
                 "reference": intake.reference,
                 "urgency": intake.urgency,
             },
-            "referrals": [_referral_data(r) for r in fed],
+            "referrals": [_referral_data(r, red_flag_elsewhere=standing[r.pk]) for r in fed],
             "staff_disclaimer": staff_text([intake, *(_opening_case(r, intake) for r in fed)]),
         }
 
@@ -166,21 +197,37 @@ def on_intake_submitted(intake: Intake, referrals: Iterable[Referral]) -> None:
 
 
 def on_referrals_created(referrals: Iterable[Referral]) -> None:
-    """``on_referral_status_changed(referral, "")`` for each, reading the subscribers once."""
+    """``on_referral_status_changed(referral, "")`` for each, reading the subscribers and the
+    red flags standing once."""
     endpoints = _subscribed(WebhookEvent.REFERRAL_STATUS_CHANGED)
     if endpoints:
-        for referral in referrals:
-            on_referral_status_changed(referral, "", endpoints=endpoints)
+        created = list(referrals)
+        standing = _red_flags_elsewhere(created)
+        for referral in created:
+            on_referral_status_changed(
+                referral, "", endpoints=endpoints, red_flag_elsewhere=standing[referral.pk]
+            )
 
 
 def on_referral_status_changed(
-    referral: Referral, previous_status: str, *, endpoints: list[WebhookEndpoint] | None = None
+    referral: Referral,
+    previous_status: str,
+    *,
+    endpoints: list[WebhookEndpoint] | None = None,
+    red_flag_elsewhere: bool | None = None,
 ) -> None:
+    """``red_flag_elsewhere``: the referral's, when the caller has read it (several events)."""
+
     def data() -> dict[str, Any]:
         case = _opening_case(referral)
+        standing = (
+            _red_flags_elsewhere([referral])[referral.pk]
+            if red_flag_elsewhere is None
+            else red_flag_elsewhere
+        )
         return {
             "referral": {
-                **_referral_data(referral),
+                **_referral_data(referral, red_flag_elsewhere=standing),
                 "previous_status": previous_status or None,
             },
             "intake": _case_data(case),
@@ -210,7 +257,12 @@ def on_referral_urgency_changed(
         opening = _opening_case(referral, intake)
         case = intake or opening
         return {
-            "referral": {**_referral_data(referral), "previous_urgency": previous_urgency},
+            "referral": {
+                **_referral_data(
+                    referral, red_flag_elsewhere=_red_flags_elsewhere([referral])[referral.pk]
+                ),
+                "previous_urgency": previous_urgency,
+            },
             "intake": _case_data(case),
             "cause": cause,
             "staff_disclaimer": staff_text([case, opening]),
@@ -275,10 +327,10 @@ def on_red_flag_elsewhere_changed(
 
 def _red_flag_elsewhere_data(referral: Referral, case: Intake, cause: str) -> dict[str, Any]:
     return {
-        "referral": {
-            **_referral_data(referral),
-            "red_flag_elsewhere": bool(referral.red_flag_elsewhere),  # type: ignore[attr-defined]
-        },
+        "referral": _referral_data(
+            referral,
+            red_flag_elsewhere=bool(referral.red_flag_elsewhere),  # type: ignore[attr-defined]
+        ),
         "intake": _case_data(case),
         "cause": cause,
         "staff_disclaimer": staff_text([case, _opening_case(referral, case)]),

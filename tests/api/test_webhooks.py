@@ -102,6 +102,7 @@ def test_an_intake_is_announced_signed_after_commit_without_clinical_detail(
                 "queue": "chiropractic",
                 "status": "new",
                 "urgency": "routine",
+                "red_flag_elsewhere": False,
             }
         ],
         "staff_disclaimer": staff_disclaimer(ruleset_version="1.0.0"),
@@ -128,6 +129,7 @@ def test_a_status_change_is_announced(receiver, api, django_capture_on_commit_ca
             "status": "claimed",
             "previous_status": "new",
             "urgency": "routine",
+            "red_flag_elsewhere": False,
         },
         "intake": {"id": str(referral.intake.public_id), "reference": referral.intake.reference},
         "staff_disclaimer": staff_disclaimer(ruleset_version="1.0.0"),

@@ -157,8 +157,9 @@ def test_an_urgency_change_an_endpoint_was_told_of_is_listed_as_such(chiropracto
     assert (told["endpoint"], told["event"]) == ("Paging", "referral.urgency_changed")
     assert told["intake"] == str(case.intake.public_id)
     assert told["what"] == (
-        "Notified: Referral urgency changed (ids, reference, statuses and urgencies; no name, "
-        "contact details, answers or free text)"
+        "Notified: Referral urgency changed (ids, reference, statuses and urgencies, and "
+        "whether a red flag not yet cleared stood on another case; no name, contact details, "
+        "answers or free text)"
     )
 
 

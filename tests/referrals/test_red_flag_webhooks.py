@@ -313,6 +313,106 @@ def test_a_referral_whose_creation_is_untold_is_not_told_its_red_flag_first(
 
     announce_intake.call(first.intake.pk, *announcement_of(first.intake))
     assert told(chiropractic) == [WebhookEvent.REFERRAL_STATUS_CHANGED]  # created
+    (created,) = [
+        p["data"]["referral"]
+        for p in _payloads(endpoint, WebhookEvent.REFERRAL_STATUS_CHANGED)
+        if p["data"]["referral"]["id"] == str(chiropractic.public_id)
+    ]
+    assert created["red_flag_elsewhere"] is True  # the state it is told in
     with django_capture_on_commit_callbacks(execute=True):
         stamp_red_flag_elsewhere.call(red.intake.patient_id, intake_id=red.intake.pk)
     assert told(chiropractic) == [WebhookEvent.REFERRAL_STATUS_CHANGED, RED_FLAG_ELSEWHERE]
+
+
+def _referrals_told(endpoint: WebhookEndpoint, event: str) -> dict[str, list[tuple[Any, ...]]]:
+    """By queue, each ``event`` told: (status, previous status, red_flag_elsewhere)."""
+    told: dict[str, list[tuple[Any, ...]]] = {}
+    for payload in _payloads(endpoint, event):
+        referral = payload["data"]["referral"]
+        told.setdefault(referral["queue"], []).append(
+            (referral["status"], referral.get("previous_status"), referral["red_flag_elsewhere"])
+        )
+    return told
+
+
+@pytest.mark.django_db
+def test_a_referral_opened_while_a_red_flag_stands_is_told_so_with_its_creation(
+    chiropractor: User, podiatrist: User, medical_reviewer: User, django_capture_on_commit_callbacks
+):
+    """Every referral a payload carries says its ``red_flag_elsewhere``, as the API reads it
+    then: a referral opened while a red flag stands had no event saying so (the stamp tells
+    only those open when a red flag comes or is cleared), and a receiver fed by webhooks held
+    a chiropractic referral with nothing to check first. Its creation says so now, as do its
+    status changes and its case's ``intake.submitted``; a closed one, or one of another queue,
+    says false, as the API's list does."""
+    endpoint = _endpoint(
+        WebhookEvent.INTAKE_SUBMITTED,
+        WebhookEvent.REFERRAL_STATUS_CHANGED,
+        WebhookEvent.REFERRAL_URGENCY_CHANGED,
+    )
+    person = details(phone="07700 900410")
+    with django_capture_on_commit_callbacks(execute=True):
+        red = submit("V09", patient=person)
+    (review,) = red.referrals
+    assert _referrals_told(endpoint, WebhookEvent.REFERRAL_STATUS_CHANGED) == {
+        "urgent_medical_review": [("new", None, False)]  # not one of the three queues
+    }
+    WebhookDelivery.objects.all().delete()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        later = submit("V22", patient=person)  # opened while the red flag stands
+    (submitted,) = _payloads(endpoint, WebhookEvent.INTAKE_SUBMITTED)
+    assert {r["queue"]: r["red_flag_elsewhere"] for r in submitted["data"]["referrals"]} == {
+        "chiropractic": True,
+        "orthotic_fitting": True,
+        "podiatry": True,
+    }
+    assert _referrals_told(endpoint, WebhookEvent.REFERRAL_STATUS_CHANGED) == {
+        queue: [("new", None, True)] for queue in SPECIALTY
+    }
+    WebhookDelivery.objects.all().delete()
+
+    by_queue = {r.queue: r for r in later.referrals}
+    with django_capture_on_commit_callbacks(execute=True):
+        referral_claim(referral=by_queue["chiropractic"], actor=chiropractor)
+        referral_cancel(referral=by_queue["podiatry"], actor=podiatrist, reason="Moved away.")
+        referral_claim(referral=review, actor=medical_reviewer)
+    assert _referrals_told(endpoint, WebhookEvent.REFERRAL_STATUS_CHANGED) == {
+        "chiropractic": [("claimed", "new", True)],
+        "podiatry": [("cancelled", "new", False)],  # closed: nothing to check before treating
+        "urgent_medical_review": [("claimed", "new", False)],
+    }
+    WebhookDelivery.objects.all().delete()
+
+    intake_clear_red_flag(
+        intake=red.intake, actor=medical_reviewer, reason="Examined.", release_queues=[]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        referral_contact(referral=by_queue["chiropractic"], actor=chiropractor)
+    assert _referrals_told(endpoint, WebhookEvent.REFERRAL_STATUS_CHANGED) == {
+        "urgent_medical_review": [("completed", "claimed", False)],  # by the clearance
+        "chiropractic": [("contacted", "claimed", False)],  # cleared
+    }
+
+
+@pytest.mark.django_db
+def test_a_case_s_new_referrals_read_the_red_flags_standing_once(
+    django_capture_on_commit_callbacks,
+):
+    """The red flags standing are read once for all the referrals a case opens, only when
+    someone subscribes, and not at all for a case whose referrals none can concern."""
+    _endpoint(WebhookEvent.REFERRAL_STATUS_CHANGED)
+
+    def reads(case: str, phone: str) -> int:
+        with (
+            CaptureQueriesContext(connection) as queries,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            submit(case, patient=details(phone=phone))
+        return sum(
+            'SELECT DISTINCT "intake_intake"."patient_id"' in q["sql"]
+            for q in queries.captured_queries
+        )
+
+    assert reads("V22", "07700 900411") == 1  # three specialty referrals, one read
+    assert reads("V24", "07700 900412") == 0  # general review only

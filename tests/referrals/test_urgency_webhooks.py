@@ -76,6 +76,7 @@ def test_an_override_is_told_once_with_both_urgencies_and_no_reason(chiropractor
             "queue": "chiropractic",
             "status": "new",
             "urgency": "urgent",
+            "red_flag_elsewhere": False,
             "previous_urgency": "routine",
         },
         "intake": {"id": str(referral.intake.public_id), "reference": referral.intake.reference},
@@ -172,6 +173,7 @@ def test_a_submission_that_raises_an_open_referral_is_told_once_naming_the_case(
             "queue": "urgent_medical_review",
             "status": "new",
             "urgency": "emergency",
+            "red_flag_elsewhere": False,  # not a specialty queue
             "previous_urgency": "urgent",
         },
         "intake": {"id": str(later.intake.public_id), "reference": later.intake.reference},
@@ -384,6 +386,7 @@ def test_a_reroute_that_raises_the_open_referral_it_joins_is_told_once(chiroprac
             "queue": "podiatry",
             "status": "new",
             "urgency": "urgent",
+            "red_flag_elsewhere": False,
             "previous_urgency": "routine",
         },
         "intake": {"id": str(case.intake.public_id), "reference": case.intake.reference},
