@@ -198,6 +198,22 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
 elif _database["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast (and let /healthz answer 503) when the server does not answer.
     _database["OPTIONS"] = {"connect_timeout": 5, **_database.get("OPTIONS", {})}
+    # A transaction its client left open and idle (a web host lost mid-request, whose
+    # connection the server keeps until TCP keepalive gives up, hours) ends after this many
+    # seconds, and with it the locks it held (a patient's, which every write for that patient
+    # waits for). Ours are never idle that long; 0 leaves it to the server's setting (a
+    # connection pooler that refuses the startup parameter ``options``). docs/SCALING.md.
+    _idle = env_int("DATABASE_IDLE_TRANSACTION_TIMEOUT", 300, minimum=0)
+    if _idle:
+        _database["OPTIONS"]["options"] = " ".join(
+            filter(
+                None,
+                [
+                    _database["OPTIONS"].get("options", ""),
+                    f"-c idle_in_transaction_session_timeout={_idle}s",
+                ],
+            )
+        )
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         # Only the statements run inside clinic.prepared.preparing() are prepared (the
         # default client-side cursors never are); each on its first run on a connection.

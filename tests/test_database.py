@@ -1,9 +1,17 @@
 """What the service expects of its database, checked on the real server."""
 
+import datetime as dt
+import subprocess
+import sys
+import time
+
 import psycopg
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+
+from intake.locks import lock_name
+from tests.helpers import ROOT, child_env, run_python
 
 
 @pytest.mark.postgres_only
@@ -40,3 +48,98 @@ def test_sqlite_or_postgresql_answers_a_query():
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
+
+
+SHOW_OPTIONS = (
+    "import django; django.setup(); from django.conf import settings; "
+    "print(settings.DATABASES['default']['OPTIONS'].get('options'))"
+)
+
+
+@pytest.mark.parametrize(
+    ("given", "options"),
+    [
+        ({}, "-c search_path=public -c idle_in_transaction_session_timeout=300s"),
+        (
+            {"DATABASE_IDLE_TRANSACTION_TIMEOUT": "45"},
+            "-c search_path=public -c idle_in_transaction_session_timeout=45s",
+        ),
+        ({"DATABASE_IDLE_TRANSACTION_TIMEOUT": "0"}, "-c search_path=public"),  # the server's
+    ],
+)
+def test_postgresql_connections_end_a_transaction_left_idle(given, options):
+    """DATABASE_IDLE_TRANSACTION_TIMEOUT (seconds, 300 by default) joins the options the
+    database URL gives; 0 leaves it to the server."""
+    url = "postgres://postgres@127.0.0.1:5432/any?options=-c%20search_path%3Dpublic"
+    done = run_python(SHOW_OPTIONS, {"DATABASE_URL": url, **given})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == options
+
+
+def test_a_negative_idle_transaction_timeout_is_refused():
+    url = "postgres://postgres@127.0.0.1:5432/any"
+    done = run_python(
+        SHOW_OPTIONS, {"DATABASE_URL": url, "DATABASE_IDLE_TRANSACTION_TIMEOUT": "-1"}
+    )
+    assert done.returncode != 0
+    assert "DATABASE_IDLE_TRANSACTION_TIMEOUT=-1 is below the minimum of 0." in done.stderr
+
+
+HOLD_AND_IDLE = """
+import datetime as dt, os, sys, time
+import django
+django.setup()
+from django.db import connection, transaction
+from intake.locks import lock_identity
+with transaction.atomic():
+    lock_identity("idle-holder", dt.date(1970, 1, 1))
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[1]))
+    try:
+        connection.cursor().execute("SELECT 1")
+    except Exception as error:  # the server ended the session: nothing to roll back
+        print("ended:", str(error).splitlines()[0], flush=True)
+        os._exit(0)
+print("still open", flush=True)
+"""
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_a_patients_lock_held_by_a_transaction_left_idle_is_released_by_the_server():
+    """A web process that stopped answering in the middle of a transaction (a host lost: the
+    server keeps its connection until TCP keepalive gives up, hours) held a patient's lock, and
+    every write for that patient waited. With the settings' timeout (1 s here) the server ends
+    the session and the lock is free; the process hears of it on its next statement."""
+    settings_dict = connection.settings_dict
+    url = (
+        f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}"
+        f"/{settings_dict['NAME']}"
+    )
+    holder = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", HOLD_AND_IDLE, "6"],
+        cwd=ROOT,
+        env=child_env({"DATABASE_URL": url, "DATABASE_IDLE_TRANSACTION_TIMEOUT": "1"}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "locked\n"
+        name = lock_name("idle-holder", dt.date(1970, 1, 1))
+        began = time.monotonic()
+        with connection.cursor() as cursor:
+            while True:
+                cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [name])
+                if cursor.fetchone()[0]:
+                    break
+                assert time.monotonic() - began < 5, "the idle transaction still holds the lock"
+                time.sleep(0.1)
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [name])
+        out, err = holder.communicate(timeout=30)
+    finally:
+        holder.kill()
+    assert out.startswith("ended: terminating connection due to idle-in-transaction timeout"), (
+        out + err
+    )
