@@ -45,7 +45,18 @@ def red_flag_elsewhere_changed(
     The caller holds the patient's lock (``lock_patient``), taken before any row lock, as
     every write that locks several of a patient's referrals does: the rows are locked in the
     index's order, which a submission joining them, locking in another, would otherwise meet
-    head on (a review)."""
+    head on (a review).
+
+    The cases feeding them that the worker has not announced yet are announced first, here,
+    as before a status move (``tasks.announce_pending``): a subscriber hears of a referral's
+    creation, with its ``red_flag_elsewhere`` as this transaction has it, before the stamp's
+    event. One the worker is announcing at this moment is waited for (its case's row lock),
+    then told: a clearance committing while a worker's announcement, which had read the red
+    flag standing, was still to commit, skipped the referral as untold, and a webhook receiver
+    kept its creation's ``true`` for good (a known gap). One read when none is pending."""
+    from referrals.tasks import announce_pending_of  # tasks imports this module
+
+    announce_pending_of(_marked(patient_id))
     stamped = _marked(patient_id).update(
         updated_at=Greatest(F("updated_at") + Value(TICK), Value(now))
     )

@@ -282,12 +282,12 @@ def _announce_earlier(intake: Intake, referral_ids: set[int]) -> None:
         announce_intake.call(case.pk, *announcement_of(case))
 
 
-def _unannounced(referral_ids: Collection[int]) -> QuerySet[Intake]:
-    """The cases feeding ``referral_ids`` that the worker has not announced, in the order they
-    are announced (and locked)."""
+def _unannounced(referrals: Collection[int] | QuerySet[Referral]) -> QuerySet[Intake]:
+    """The cases feeding ``referrals`` (ids, or a query) that the worker has not announced, in
+    the order they are announced (and locked)."""
     return (
         Intake.objects.filter(
-            pk__in=ReferralIntake.objects.filter(referral_id__in=referral_ids).values("intake_id"),
+            pk__in=ReferralIntake.objects.filter(referral__in=referrals).values("intake_id"),
             announced_at=None,
         )
         .only("id", "reference")
@@ -332,7 +332,15 @@ def announce_pending(referral_id: int, *others: int) -> int:
     "claimed". Taken before the referral's row lock, in the order a red-flag clearance takes
     them (the case, then its referral). The queued task then finds the case announced.
     """
-    pending = _unannounced([referral_id, *others])
+    return _announce(_unannounced([referral_id, *others]))
+
+
+def announce_pending_of(referrals: QuerySet[Referral]) -> int:
+    """``announce_pending`` for the referrals of a query (read with the cases, one statement)."""
+    return _announce(_unannounced(referrals))
+
+
+def _announce(pending: QuerySet[Intake]) -> int:
     announced = 0
     for intake in pending:
         announced += 1

@@ -292,7 +292,7 @@ def on_red_flag_elsewhere_changed(
     the one cleared, read only when someone subscribes (None: nothing to name, nothing sent).
     The referrals are read back in one statement, with the cases that opened them (the staff
     text), and only when someone subscribes; one whose creation is still to be told (its case
-    not announced) is left to it. The number of referrals told."""
+    not announced) is left out. The number of referrals told."""
     endpoints = _subscribed(WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED)
     if not endpoints:
         return 0
@@ -301,7 +301,8 @@ def on_red_flag_elsewhere_changed(
         return 0
     # Not a referral whose creation is still to be told (its case not announced yet: a
     # worker's backlog, a lost announcement): a subscriber hears of a referral's creation
-    # before any change to it (a review found this event first), and reads the state then.
+    # before any change to it (a review found this event first). red_flag_elsewhere_changed
+    # announces such cases before it stamps, so none is left here; kept as the guard.
     referrals = list(
         with_red_flag_elsewhere(stamped.filter(intake__announced_at__isnull=False))
         .select_related("intake")

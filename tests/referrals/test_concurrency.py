@@ -439,3 +439,83 @@ def test_a_write_that_waited_out_an_erasure_holds_the_lock_of_the_erased_identit
             for thread in threads:
                 thread.join(timeout=30)
     assert len(finished) == 2, "the erasure or the write failed"
+
+
+def test_a_clearance_while_a_worker_announces_a_case_tells_its_referral_false_after(
+    medical_reviewer, settings
+):
+    """A later case without a red flag opens a chiropractic referral while the patient's red
+    flag stands. The worker's announcement reads the flag standing and tells the creation
+    ``red_flag_elsewhere: true``; a clearance committing before that announcement did, but
+    after it read the flag, skipped the referral as untold (its case not announced yet) and a
+    webhook receiver kept ``true`` for good. The clearance's stamp now announces the cases
+    still to announce first: it waits for the worker's (the case's row lock), finds it told,
+    and tells ``false`` after it."""
+    import psycopg
+    from django.db import transaction
+
+    from referrals.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+    from referrals.services import intake_clear_red_flag
+    from referrals.tasks import announce_intake, announcement_of
+
+    endpoint = WebhookEndpoint.objects.create(
+        name="Record system",
+        url="http://127.0.0.1:9/hook",
+        secret="s",
+        events=[
+            WebhookEvent.REFERRAL_STATUS_CHANGED,
+            WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED,
+        ],
+    )
+    person = details(phone="07700 900480")
+    red = submit("V09", patient=person)  # announced at its commit (the immediate backend)
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    later = submit("V01", patient=person)  # chiropractic; its announcement queued, not run
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    (chiropractic,) = later.referrals
+    announced, commit = threading.Event(), threading.Event()
+    outcomes: dict[str, Any] = {}
+
+    def worker() -> None:  # the worker's announcement, read and written, not yet committed
+        try:
+            with transaction.atomic():
+                announce_intake.call(later.intake.pk, *announcement_of(later.intake))
+                announced.set()
+                commit.wait(20)
+            outcomes["worker"] = "ok"
+        except Exception as exc:
+            outcomes["worker"] = exc
+        finally:
+            connection.close()
+
+    def clearance() -> None:
+        try:
+            intake_clear_red_flag(
+                intake=red.intake, actor=medical_reviewer, reason="Examined.", release_queues=[]
+            )
+            outcomes["clearance"] = "ok"
+        except Exception as exc:
+            outcomes["clearance"] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker), threading.Thread(target=clearance)]
+    threads[0].start()
+    assert announced.wait(20)
+    with psycopg.connect(own_dsn(), autocommit=True) as watcher:
+        threads[1].start()
+        waited = lock_waiter_seen(watcher)
+    commit.set()
+    for thread in threads:
+        thread.join(30)
+    assert outcomes == {"worker": "ok", "clearance": "ok"}
+    assert waited  # the clearance waited for the announcement
+    told = [
+        (d.event_type, d.payload["data"]["referral"]["red_flag_elsewhere"])
+        for d in WebhookDelivery.objects.filter(endpoint=endpoint).order_by("id")
+        if d.payload["data"]["referral"]["id"] == str(chiropractic.public_id)
+    ]
+    assert told == [
+        (WebhookEvent.REFERRAL_STATUS_CHANGED, True),  # created while the red flag stood
+        (WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED, False),  # then cleared
+    ]

@@ -252,23 +252,26 @@ def _statements(patient_id: int, case: Intake) -> list[str]:
 
 @pytest.mark.django_db
 def test_the_referrals_are_read_back_only_for_a_subscriber_in_one_statement():
-    """The stamp is one UPDATE. Nobody subscribing, it reads the subscribers (as each event
+    """The stamp is one read of the cases feeding the referrals still to announce (none here:
+    announced) and one UPDATE. Nobody subscribing, it reads the subscribers (as each event
     does) and nothing more; a subscriber adds one read of the stamped referrals, with what
-    the payloads need, and its deliveries. Nothing stamped, nothing is read."""
+    the payloads need, and its deliveries. Nothing stamped, nothing more is read."""
     _endpoint(*(event for event in WebhookEvent.values if event != RED_FLAG_ELSEWHERE))
     person = details(phone="07700 900408")
     submit("V22", patient=person)
     red = submit("V09", patient=person)
+    Intake.objects.update(announced_at=timezone.now())  # as the worker leaves them
     patient_id = red.intake.patient_id
     unheard = _statements(patient_id, red.intake)
-    assert [sql.split()[0] for sql in unheard] == ["UPDATE", "SELECT"]
-    assert '"referrals_webhookendpoint"' in unheard[1]
+    assert [sql.split()[0] for sql in unheard] == ["SELECT", "UPDATE", "SELECT"]
+    assert '"referrals_referralintake"' in unheard[0]  # the cases still to announce
+    assert '"referrals_webhookendpoint"' in unheard[2]
 
     _endpoint(RED_FLAG_ELSEWHERE, name="Red flags")
     heard = _statements(patient_id, red.intake)
-    assert heard[0].startswith("UPDATE")
-    assert heard[1] == unheard[1]
-    (read_back, *inserts) = heard[2:]
+    assert (heard[0], heard[2]) == (unheard[0], unheard[2])  # the UPDATE's time differs
+    assert heard[1].startswith("UPDATE")
+    (read_back, *inserts) = heard[3:]
     assert read_back.startswith("SELECT")
     assert '"referrals_referral"' in read_back
     assert len(inserts) == 3
@@ -276,18 +279,20 @@ def test_the_referrals_are_read_back_only_for_a_subscriber_in_one_statement():
 
     alone = submit("V09", patient=details(phone="07700 900409"))  # no specialty referral
     assert [sql.split()[0] for sql in _statements(alone.intake.patient_id, alone.intake)] == [
-        "UPDATE"
+        "SELECT",
+        "UPDATE",
     ]
 
 
 @pytest.mark.django_db
-def test_a_referral_whose_creation_is_untold_is_not_told_its_red_flag_first(
+def test_a_referral_whose_creation_is_untold_is_told_created_before_its_red_flag(
     settings, django_capture_on_commit_callbacks
 ):
     """A subscriber hears of a referral's creation before any change to it (docs/API.md §6).
     The stamp told the chiropractic referral of a case the worker had not announced yet (a
-    backlog, a lost announcement) its red flag elsewhere first (a review); it now leaves it to
-    the creation, after which the receiver reads the state (§6)."""
+    backlog, a lost announcement) its red flag elsewhere first (a review); then it left it to
+    the creation, which a clearance could overtake (below). It now announces the case first,
+    as a status move does: its intake.submitted and creations, then the stamp's event."""
     endpoint = _endpoint(*WebhookEvent.values)
     person = details(phone="07700 900499")
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
@@ -295,33 +300,30 @@ def test_a_referral_whose_creation_is_untold_is_not_told_its_red_flag_first(
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     with django_capture_on_commit_callbacks(execute=True):
         red = submit("V09", patient=person)  # announced, then its stamp
-    assert Intake.objects.get(pk=first.intake.pk).announced_at is None
-    assert Intake.objects.get(pk=red.intake.pk).announced_at is not None
-    assert _payloads(endpoint) == []
-    with django_capture_on_commit_callbacks(execute=True):
-        stamp_red_flag_elsewhere.call(red.intake.patient_id, intake_id=red.intake.pk)
-    assert _payloads(endpoint) == []  # stamped again, still untold
+    assert Intake.objects.get(pk=first.intake.pk).announced_at is not None  # by the stamp
     chiropractic = next(r for r in first.referrals if r.queue == "chiropractic")
     assert Referral.objects.get(pk=chiropractic.pk).updated_at > chiropractic.updated_at
 
-    def told(referral: Referral) -> list[str]:
+    def told(referral: Referral) -> list[tuple[str, bool]]:
         return [
-            d.event_type
+            (d.event_type, d.payload["data"]["referral"]["red_flag_elsewhere"])
             for d in WebhookDelivery.objects.filter(endpoint=endpoint).order_by("id")
             if d.payload["data"].get("referral", {}).get("id") == str(referral.public_id)
         ]
 
-    announce_intake.call(first.intake.pk, *announcement_of(first.intake))
-    assert told(chiropractic) == [WebhookEvent.REFERRAL_STATUS_CHANGED]  # created
-    (created,) = [
-        p["data"]["referral"]
-        for p in _payloads(endpoint, WebhookEvent.REFERRAL_STATUS_CHANGED)
-        if p["data"]["referral"]["id"] == str(chiropractic.public_id)
+    assert told(chiropractic) == [
+        (WebhookEvent.REFERRAL_STATUS_CHANGED, True),  # created, as it is told then
+        (RED_FLAG_ELSEWHERE, True),
     ]
-    assert created["red_flag_elsewhere"] is True  # the state it is told in
-    with django_capture_on_commit_callbacks(execute=True):
-        stamp_red_flag_elsewhere.call(red.intake.patient_id, intake_id=red.intake.pk)
-    assert told(chiropractic) == [WebhookEvent.REFERRAL_STATUS_CHANGED, RED_FLAG_ELSEWHERE]
+    submitted = [
+        d.payload["data"]["intake"]["reference"]
+        for d in WebhookDelivery.objects.filter(event_type=WebhookEvent.INTAKE_SUBMITTED).order_by(
+            "id"
+        )
+    ]
+    assert submitted == [red.intake.reference, first.intake.reference]  # each once
+    announce_intake.call(first.intake.pk, *announcement_of(first.intake))  # the queued task
+    assert len(told(chiropractic)) == 2  # finds it announced
 
 
 def _referrals_told(endpoint: WebhookEndpoint, event: str) -> dict[str, list[tuple[Any, ...]]]:
