@@ -53,7 +53,10 @@ def red_flag_elsewhere_changed(
     event. One the worker is announcing at this moment is waited for (its case's row lock),
     then told: a clearance committing while a worker's announcement, which had read the red
     flag standing, was still to commit, skipped the referral as untold, and a webhook receiver
-    kept its creation's ``true`` for good (a known gap). One read when none is pending."""
+    kept its creation's ``true`` for good (a known gap). One read when none is pending. A
+    caller that locks the patient's referrals before this (a clearance joining one by a
+    release) announces them before it locks any, as ``intake_clear_red_flag`` does: a case
+    locked after its referral deadlocks with a move, which locks the case first."""
     from referrals.tasks import announce_pending_of  # tasks imports this module
 
     announce_pending_of(_marked(patient_id))

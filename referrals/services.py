@@ -53,7 +53,7 @@ from referrals.proposals import (
     referral_join,
 )
 from referrals.red_flag_marks import red_flag_elsewhere_changed
-from referrals.tasks import announce_pending
+from referrals.tasks import announce_pending, announce_pending_of
 
 # Called with a referral under its lock, before a move's own checks: raises to refuse the move
 # (the API's If-Match compares the referral's tag there, not before the lock: a move between
@@ -839,6 +839,16 @@ def intake_clear_red_flag(
         raise TransitionNotAllowed("Release only to the specialty and general review queues.")
     with transaction.atomic():
         lock_patient(intake.patient_id)
+        # The cases still to announce of the patient's open referrals a release may join or
+        # the stamp below touches, before any case or referral is locked: a status move locks
+        # its case (announce_pending), then its referral; announced by the stamp after the
+        # release had locked (joined) that referral, the two deadlocked. Not the review's:
+        # announced after the clearance (below), their red flags no longer stand.
+        announce_pending_of(
+            Referral.objects.filter(patient_id=intake.patient_id, status__in=OPEN_STATUSES).exclude(
+                queue=Queue.URGENT_MEDICAL_REVIEW
+            )
+        )
         fed = Referral.objects.filter(intakes=intake, queue=Queue.URGENT_MEDICAL_REVIEW)
         open_review = fed.filter(status__in=OPEN_STATUSES).order_by("id").first()
         # The cases first, then the review: the order a status move takes them in.

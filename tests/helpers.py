@@ -181,12 +181,16 @@ def own_dsn() -> str:
 
 
 def lock_waiter_seen(conn: Any, seconds: float = 10) -> bool:
-    """Whether another connection comes to wait for a lock within ``seconds``, read from
-    ``conn`` (PostgreSQL's pg_locks): the moment a race test changes what ``conn`` holds."""
+    """Whether another connection to ``conn``'s database comes to wait for a lock within
+    ``seconds``, read from ``conn`` (PostgreSQL's pg_locks): the moment a race test changes
+    what ``conn`` holds."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        # This database's waiters only: the server is shared with other runs.
         row = conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()"
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE NOT l.granted AND a.datname = current_database() "
+            "AND l.pid <> pg_backend_pid()"
         ).fetchone()
         if row is not None and row[0]:
             return True

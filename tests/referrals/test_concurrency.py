@@ -519,3 +519,72 @@ def test_a_clearance_while_a_worker_announces_a_case_tells_its_referral_false_af
         (WebhookEvent.REFERRAL_STATUS_CHANGED, True),  # created while the red flag stood
         (WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED, False),  # then cleared
     ]
+
+
+def test_a_clearance_releasing_into_a_referral_a_colleague_is_claiming_does_not_deadlock(
+    medical_reviewer, chiropractor, settings, monkeypatch
+):
+    """The lock order is the patient's, the cases, then the referrals. A claim of a
+    chiropractic referral whose case the worker has not announced yet announces it (the case's
+    row lock), then locks the referral. A clearance releasing to chiropractic joins that open
+    referral (its row lock) and only then, in red_flag_elsewhere_changed, announces the
+    patient's unannounced cases (the same case's row lock): the two lock a case and a referral
+    in opposite orders, and PostgreSQL kills one of them as a deadlock."""
+    import psycopg
+
+    import referrals.services
+    from referrals.services import intake_clear_red_flag
+    from referrals.tasks import announce_pending as real_announce_pending
+
+    person = details(phone="07700 900481")
+    red = submit("V09", patient=person)  # announced at its commit (the immediate backend)
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    later = submit("V01", patient=person)  # chiropractic; its announcement queued, not run
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    (chiropractic,) = later.referrals
+    announced, go = threading.Event(), threading.Event()
+
+    def announce_then_pause(referral_id: int, *others: int) -> int:
+        made = real_announce_pending(referral_id, *others)
+        if referral_id == chiropractic.pk:  # the claim: the case locked, the referral not yet
+            announced.set()
+            go.wait(20)
+        return made
+
+    monkeypatch.setattr(referrals.services, "announce_pending", announce_then_pause)
+    outcomes: dict[str, Any] = {}
+
+    def claim() -> None:
+        try:
+            referral_claim(referral=chiropractic, actor=chiropractor)
+            outcomes["claim"] = "ok"
+        except Exception as exc:
+            outcomes["claim"] = exc
+        finally:
+            connection.close()
+
+    def clearance() -> None:
+        try:
+            intake_clear_red_flag(
+                intake=red.intake,
+                actor=medical_reviewer,
+                reason="Examined.",
+                release_queues=["chiropractic"],  # joins the open chiropractic referral
+            )
+            outcomes["clearance"] = "ok"
+        except Exception as exc:
+            outcomes["clearance"] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim), threading.Thread(target=clearance)]
+    threads[0].start()
+    assert announced.wait(20)
+    with psycopg.connect(own_dsn(), autocommit=True) as watcher:
+        threads[1].start()
+        waited = lock_waiter_seen(watcher)
+    go.set()
+    for thread in threads:
+        thread.join(30)
+    assert waited
+    assert outcomes == {"claim": "ok", "clearance": "ok"}, outcomes
