@@ -203,16 +203,12 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
     # seconds, and with it the locks it held (a patient's, which every write for that patient
     # waits for). Ours are never idle that long; 0 leaves it to the server's setting (a
     # connection pooler that refuses the startup parameter ``options``). docs/SCALING.md.
+    # One the database URL sets itself (its ``options``) is left as it is.
     _idle = env_int("DATABASE_IDLE_TRANSACTION_TIMEOUT", 300, minimum=0)
-    if _idle:
+    _given = _database["OPTIONS"].get("options", "")
+    if _idle and "idle_in_transaction_session_timeout" not in _given:
         _database["OPTIONS"]["options"] = " ".join(
-            filter(
-                None,
-                [
-                    _database["OPTIONS"].get("options", ""),
-                    f"-c idle_in_transaction_session_timeout={_idle}s",
-                ],
-            )
+            filter(None, [_given, f"-c idle_in_transaction_session_timeout={_idle}s"])
         )
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         # Only the statements run inside clinic.prepared.preparing() are prepared (the

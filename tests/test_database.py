@@ -4,6 +4,7 @@ import datetime as dt
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import psycopg
 import pytest
@@ -65,12 +66,18 @@ SHOW_OPTIONS = (
             "-c search_path=public -c idle_in_transaction_session_timeout=45s",
         ),
         ({"DATABASE_IDLE_TRANSACTION_TIMEOUT": "0"}, "-c search_path=public"),  # the server's
+        (
+            {"DATABASE_URL_OPTIONS": "-c idle_in_transaction_session_timeout=60s"},
+            "-c idle_in_transaction_session_timeout=60s",  # the URL's own, not overridden
+        ),
     ],
 )
 def test_postgresql_connections_end_a_transaction_left_idle(given, options):
     """DATABASE_IDLE_TRANSACTION_TIMEOUT (seconds, 300 by default) joins the options the
-    database URL gives; 0 leaves it to the server."""
-    url = "postgres://postgres@127.0.0.1:5432/any?options=-c%20search_path%3Dpublic"
+    database URL gives; 0 leaves it to the server, and a timeout the URL sets is kept."""
+    given = dict(given)
+    url_options = given.pop("DATABASE_URL_OPTIONS", "-c search_path=public")
+    url = f"postgres://postgres@127.0.0.1:5432/any?options={urllib.parse.quote(url_options)}"
     done = run_python(SHOW_OPTIONS, {"DATABASE_URL": url, **given})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == options
