@@ -218,6 +218,10 @@ WEBHOOK_SENT: Final = (
     "ids, reference, statuses and urgencies, and whether a red flag not yet cleared stood on "
     "another case; no name, contact details, answers or free text"
 )
+# A delivery written before the events carried it (kept WEBHOOK_RETENTION_DAYS).
+WEBHOOK_SENT_WITHOUT_RED_FLAG: Final = (
+    "ids, reference, statuses and urgencies; no name, contact details, answers or free text"
+)
 # What referral.red_flag_elsewhere_changed adds: the case whose red flag came or was cleared.
 WEBHOOK_RED_FLAG_SENT: Final = (
     "ids, reference, statuses and urgencies, and whether a red flag not yet cleared stood on "
@@ -282,13 +286,24 @@ def _recipients(patient: Patient, intakes: list[Intake]) -> dict[str, Any]:
             "delivered_at",
             "endpoint__name",
             "payload__data__intake__id",
+            "payload__data__referral",
+            "payload__data__referrals",
         )
     )
-    sent: dict[str, str] = {WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED: WEBHOOK_RED_FLAG_SENT}
-    events = {
-        event: f"Notified: {label} ({sent.get(event, WEBHOOK_SENT)})"
-        for event, label in WebhookEvent.choices
-    }
+    labels = dict(WebhookEvent.choices)
+
+    def what(delivery: Mapping[str, Any]) -> str:
+        event = delivery["event_type"]
+        if event == WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED:
+            sent = WEBHOOK_RED_FLAG_SENT
+        elif _carried_red_flag(delivery["payload__data__referral"]) or any(
+            map(_carried_red_flag, delivery["payload__data__referrals"] or [])
+        ):
+            sent = WEBHOOK_SENT
+        else:
+            sent = WEBHOOK_SENT_WITHOUT_RED_FLAG
+        return f"Notified: {labels[event]} ({sent})" if event in labels else event
+
     return {
         "staff": staff,
         "api_clients": clients,
@@ -297,7 +312,7 @@ def _recipients(patient: Patient, intakes: list[Intake]) -> dict[str, Any]:
                 "at": _iso(delivery["created_at"]),
                 "endpoint": delivery["endpoint__name"],
                 "event": delivery["event_type"],
-                "what": events.get(delivery["event_type"], delivery["event_type"]),
+                "what": what(delivery),
                 "status": delivery["status"],
                 "delivered_at": _iso(delivery["delivered_at"]),
                 "intake": delivery["payload__data__intake__id"],
@@ -310,6 +325,11 @@ def _recipients(patient: Patient, intakes: list[Intake]) -> dict[str, Any]:
             "were sent: older ones are not listed.",
         ],
     }
+
+
+def _carried_red_flag(referral: Any) -> bool:
+    """Whether a referral of a delivery's payload said its ``red_flag_elsewhere``."""
+    return isinstance(referral, dict) and "red_flag_elsewhere" in referral
 
 
 def _staff_member(entry: Mapping[str, Any], groups: dict[int, list[str]]) -> dict[str, Any]:

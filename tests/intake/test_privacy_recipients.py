@@ -163,6 +163,47 @@ def test_an_urgency_change_an_endpoint_was_told_of_is_listed_as_such(chiropracto
     )
 
 
+def test_a_delivery_written_before_events_said_the_red_flag_is_listed_without_it(
+    chiropractor, django_capture_on_commit_callbacks
+):
+    """Every referral an event carries has said its red_flag_elsewhere since 2026-12-06; a
+    delivery written before (kept WEBHOOK_RETENTION_DAYS) did not carry it, and the export
+    says what each one carried (a review found them all described with it)."""
+    WebhookEndpoint.objects.create(
+        name="Practice system",
+        url=HOOK_URL,
+        secret=HOOK_SECRET,
+        events=["intake.submitted", "referral.status_changed"],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        case = submit("V01")
+    referral_claim(referral=case.referrals[0], actor=chiropractor)
+    claimed = WebhookDelivery.objects.get(payload__data__referral__status="claimed")
+    older = WebhookDelivery.objects.exclude(pk=claimed.pk)
+    assert older.count() == 2  # the case's intake.submitted and its referral's creation
+    for delivery in older:  # as a delivery written before the change has them
+        data = delivery.payload["data"]
+        for referral in [data.get("referral") or {}, *data.get("referrals", [])]:
+            referral.pop("red_flag_elsewhere", None)
+        delivery.save(update_fields=["payload"])
+    told = {
+        (entry["event"], entry["what"].split(" (", 1)[1])
+        for entry in recipients(case.intake.patient)["webhook_endpoints"]
+    }
+    without = (
+        "ids, reference, statuses and urgencies; no name, contact details, answers or free text)"
+    )
+    assert told == {
+        ("intake.submitted", without),
+        ("referral.status_changed", without),
+        (
+            "referral.status_changed",
+            "ids, reference, statuses and urgencies, and whether a red flag not yet cleared "
+            "stood on another case; no name, contact details, answers or free text)",
+        ),
+    }
+
+
 def test_a_red_flag_an_endpoint_was_told_of_is_listed_saying_so(medical_reviewer):
     """referral.red_flag_elsewhere_changed tells whether a red flag stands: clinical, so the
     export says it was sent."""
