@@ -6,6 +6,7 @@ start-up. `DJANGO_ENV=production` switches on the safe defaults for patient
 data and refuses to start without a secret key or with DEBUG on.
 """
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -203,9 +204,11 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
     # seconds, and with it the locks it held (a patient's, which every write for that patient
     # waits for). Ours are never idle that long; 0 leaves it to the server's setting (a
     # connection pooler that refuses the startup parameter ``options``). docs/SCALING.md.
-    # One the database URL sets itself (its ``options``) is left as it is.
+    # One the database URL sets itself (its ``options``) is left as it is. Without the URL's,
+    # libpq sends the environment's PGOPTIONS, but only when the connection gives no options
+    # of its own: the timeout joins those, or it dropped every setting an operator made there.
     _idle = env_int("DATABASE_IDLE_TRANSACTION_TIMEOUT", 300, minimum=0)
-    _given = _database["OPTIONS"].get("options", "")
+    _given = _database["OPTIONS"].get("options") or os.environ.get("PGOPTIONS", "")
     if _idle and "idle_in_transaction_session_timeout" not in _given:
         _database["OPTIONS"]["options"] = " ".join(
             filter(None, [_given, f"-c idle_in_transaction_session_timeout={_idle}s"])

@@ -150,3 +150,48 @@ def test_a_patients_lock_held_by_a_transaction_left_idle_is_released_by_the_serv
     assert out.startswith("ended: terminating connection due to idle-in-transaction timeout"), (
         out + err
     )
+
+
+@pytest.mark.parametrize(
+    ("pgoptions", "options"),
+    [
+        (
+            "-c statement_timeout=4321",
+            "-c statement_timeout=4321 -c idle_in_transaction_session_timeout=300s",
+        ),
+        # The operator's own timeout: no options of ours, so libpq sends theirs.
+        ("-c idle_in_transaction_session_timeout=60s", None),
+    ],
+)
+def test_the_environment_s_pgoptions_are_not_dropped_by_the_idle_timeout(pgoptions, options):
+    """libpq reads PGOPTIONS only for a connection that gives no ``options`` of its own: the
+    idle timeout, sent as the connection's options whenever the URL gives none, silently
+    dropped whatever an operator had set there (a search_path, a statement_timeout, their own
+    idle timeout, which 9081c25 kept when the URL carried it)."""
+    url = "postgres://postgres@127.0.0.1:5432/any"
+    done = run_python(SHOW_OPTIONS, {"DATABASE_URL": url, "PGOPTIONS": pgoptions})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(options)
+
+
+SHOW_STATEMENT_TIMEOUT = (
+    "import django; django.setup(); from django.db import connection; "
+    "cursor = connection.cursor(); cursor.execute('SHOW statement_timeout'); "
+    "print(cursor.fetchone()[0])"
+)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_a_connection_keeps_the_statement_timeout_pgoptions_sets():
+    """The same on a real connection: the server is told PGOPTIONS' setting."""
+    settings_dict = connection.settings_dict
+    url = (
+        f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}"
+        f"/{settings_dict['NAME']}"
+    )
+    done = run_python(
+        SHOW_STATEMENT_TIMEOUT, {"DATABASE_URL": url, "PGOPTIONS": "-c statement_timeout=4321"}
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "4321ms"
