@@ -103,8 +103,11 @@ def announce_intake(
             referrals[pk].urgency = intake.urgency  # a submission opens them at its urgency
         for pk, urgency in left_at.items():
             referrals[pk].urgency = urgency
-        webhooks.on_intake_submitted(intake, [referrals[pk] for pk in referral_ids])
-        webhooks.on_referrals_created([referrals[pk] for pk in created_ids])
+        fed = [referrals[pk] for pk in referral_ids]  # the created among them
+        # The red flags standing, read once for both events (none when nobody subscribes).
+        standing = webhooks.red_flags_read_once(fed)
+        webhooks.on_intake_submitted(intake, fed, standing=standing)
+        webhooks.on_referrals_created([referrals[pk] for pk in created_ids], standing=standing)
         for event in raises:
             webhooks.on_referral_urgency_changed(
                 referrals[event.referral_id],

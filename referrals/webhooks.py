@@ -152,6 +152,22 @@ def _red_flags_elsewhere(referrals: Iterable[Referral]) -> dict[int, bool]:
     return {r.pk: _may_stand(r) and r.patient_id in standing for r in told}
 
 
+def red_flags_read_once(referrals: Iterable[Referral]) -> Callable[[], dict[int, bool]]:
+    """``_red_flags_elsewhere`` of ``referrals``, read at the first call only: the events of
+    one announcement (its intake.submitted, its creations) tell the same referrals of one
+    patient in one transaction, from one statement, and none when nobody subscribes."""
+    told = list(referrals)
+    read: dict[int, bool] | None = None
+
+    def standing() -> dict[int, bool]:
+        nonlocal read
+        if read is None:
+            read = _red_flags_elsewhere(told)
+        return read
+
+    return standing
+
+
 def _opening_case(referral: Referral, known: Intake | None = None) -> Intake:
     """The case that opened the referral: ``known`` when it is that case, the one read with the
     referral, else read here (with its ruleset version, for the staff text)."""
@@ -176,36 +192,45 @@ def _case_data(intake: Intake) -> dict[str, Any]:
     return {"id": str(intake.public_id), "reference": intake.reference}
 
 
-def on_intake_submitted(intake: Intake, referrals: Iterable[Referral]) -> None:
+def on_intake_submitted(
+    intake: Intake,
+    referrals: Iterable[Referral],
+    *,
+    standing: Callable[[], dict[int, bool]] | None = None,
+) -> None:
     """``referrals``: each with the case that opened it read (``select_related("intake")``)
-    when that is another case (an open referral the submission joined)."""
+    when that is another case (an open referral the submission joined). ``standing``: their
+    ``red_flag_elsewhere`` when the caller reads it for several events
+    (``red_flags_read_once``)."""
     fed = list(referrals)
 
     def data() -> dict[str, Any]:
-        standing = _red_flags_elsewhere(fed)
+        standing_now = standing() if standing is not None else _red_flags_elsewhere(fed)
         return {
             "intake": {
                 "id": str(intake.public_id),
                 "reference": intake.reference,
                 "urgency": intake.urgency,
             },
-            "referrals": [_referral_data(r, red_flag_elsewhere=standing[r.pk]) for r in fed],
+            "referrals": [_referral_data(r, red_flag_elsewhere=standing_now[r.pk]) for r in fed],
             "staff_disclaimer": staff_text([intake, *(_opening_case(r, intake) for r in fed)]),
         }
 
     webhooks_record(event_type=WebhookEvent.INTAKE_SUBMITTED, data=data)
 
 
-def on_referrals_created(referrals: Iterable[Referral]) -> None:
+def on_referrals_created(
+    referrals: Iterable[Referral], *, standing: Callable[[], dict[int, bool]] | None = None
+) -> None:
     """``on_referral_status_changed(referral, "")`` for each, reading the subscribers and the
-    red flags standing once."""
+    red flags standing once (``standing``: as ``on_intake_submitted`` takes it)."""
     endpoints = _subscribed(WebhookEvent.REFERRAL_STATUS_CHANGED)
     if endpoints:
         created = list(referrals)
-        standing = _red_flags_elsewhere(created)
+        flags = standing() if standing is not None else _red_flags_elsewhere(created)
         for referral in created:
             on_referral_status_changed(
-                referral, "", endpoints=endpoints, red_flag_elsewhere=standing[referral.pk]
+                referral, "", endpoints=endpoints, red_flag_elsewhere=flags[referral.pk]
             )
 
 

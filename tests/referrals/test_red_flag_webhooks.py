@@ -418,3 +418,24 @@ def test_a_case_s_new_referrals_read_the_red_flags_standing_once(
 
     assert reads("V22", "07700 900411") == 1  # three specialty referrals, one read
     assert reads("V24", "07700 900412") == 0  # general review only
+
+
+@pytest.mark.django_db
+def test_an_announcement_reads_the_red_flags_standing_once_for_all_its_events(
+    django_capture_on_commit_callbacks,
+):
+    """A subscriber to both a case's intake.submitted and its referrals' creations: the
+    announcement told both from one read of the red flags standing (the same patient, the same
+    transaction), not one for each event."""
+    _endpoint(WebhookEvent.INTAKE_SUBMITTED, WebhookEvent.REFERRAL_STATUS_CHANGED)
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        submit("V22", patient=details(phone="07700 900413"))  # three specialty referrals
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'SELECT DISTINCT "intake_intake"."patient_id"' in q["sql"]
+    ]
+    assert len(reads) == 1
