@@ -103,7 +103,7 @@ def announce_intake(
             referrals[pk].urgency = intake.urgency  # a submission opens them at its urgency
         for pk, urgency in left_at.items():
             referrals[pk].urgency = urgency
-        fed = [referrals[pk] for pk in referral_ids]  # the created among them
+        fed = [referrals[pk] for pk in referral_ids]  # those it opened are among them
         # The red flags standing, read once for both events (none when nobody subscribes).
         standing = webhooks.red_flags_read_once(fed)
         webhooks.on_intake_submitted(intake, fed, standing=standing)
