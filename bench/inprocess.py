@@ -135,7 +135,8 @@ def under_callgrind() -> None:
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("--instructions needs valgrind (Debian's package valgrind).")
-    out = ROOT / "var" / "bench" / "callgrind.out.%p"
+    # callgrind's own profile of the run, for callgrind_annotate (BENCH_CALLGRIND_DIR: elsewhere).
+    out = Path(os.environ.get("BENCH_CALLGRIND_DIR") or ROOT / "var" / "bench") / "callgrind.out.%p"
     out.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, _UNDER_CALLGRIND: "1", "PYTHONHASHSEED": "0"}
     command = [

@@ -3,6 +3,7 @@ instruction counts under callgrind."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -59,9 +60,15 @@ def test_instructions_are_counted_under_callgrind_per_send(tmp_path):
         "    print(inprocess.instructions(work(n), 5, 1))\n"
     )
     done = subprocess.run(  # noqa: S603 - our own interpreter and a script of the test
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "BENCH_CALLGRIND_DIR": str(tmp_path)},  # not the checkout's var/
     )
     assert done.returncode == 0, done.stderr
+    assert list(tmp_path.glob("callgrind.out.*"))  # callgrind's profile, written there
     first, again, double = (int(line) for line in done.stdout.split())
     assert first > 1_000_000  # about 100 instructions per item in CPython
     assert abs(again - first) <= first * 0.01
