@@ -36,7 +36,6 @@ from intake.messages import staff_disclaimer_for
 from intake.models import RED_FLAG_UNCLEARED, Intake
 from intake.triage import RULESET_VERSION
 from referrals.models import (
-    OPEN_STATUSES,
     DeliveryStatus,
     Referral,
     WebhookDelivery,
@@ -127,7 +126,7 @@ def _referral_data(referral: Referral, *, red_flag_elsewhere: bool) -> dict[str,
 def _may_stand(referral: Referral) -> bool:
     """Whether a red flag of the patient's concerns ``referral``: open, of §4.4's three queues
     (the condition of selectors.red_flag_elsewhere)."""
-    return referral.queue in NOT_FOR_RED_FLAGS and referral.status in OPEN_STATUSES
+    return referral.queue in NOT_FOR_RED_FLAGS and referral.is_open
 
 
 def _red_flags_elsewhere(referrals: Iterable[Referral]) -> dict[int, bool]:
@@ -152,7 +151,11 @@ def _red_flags_elsewhere(referrals: Iterable[Referral]) -> dict[int, bool]:
     return {r.pk: _may_stand(r) and r.patient_id in standing for r in told}
 
 
-def red_flags_read_once(referrals: Iterable[Referral]) -> Callable[[], dict[int, bool]]:
+# Each referral's red_flag_elsewhere (by id), read when an event is first built.
+Standing = Callable[[], dict[int, bool]]
+
+
+def red_flags_read_once(referrals: Iterable[Referral]) -> Standing:
     """``_red_flags_elsewhere`` of ``referrals``, read at the first call only: the events of
     one announcement (its intake.submitted, its creations) tell the same referrals of one
     patient in one transaction, from one statement, and none when nobody subscribes."""
@@ -196,16 +199,17 @@ def on_intake_submitted(
     intake: Intake,
     referrals: Iterable[Referral],
     *,
-    standing: Callable[[], dict[int, bool]] | None = None,
+    standing: Standing | None = None,
 ) -> None:
     """``referrals``: each with the case that opened it read (``select_related("intake")``)
     when that is another case (an open referral the submission joined). ``standing``: their
     ``red_flag_elsewhere`` when the caller reads it for several events
     (``red_flags_read_once``)."""
     fed = list(referrals)
+    flags = standing or red_flags_read_once(fed)
 
     def data() -> dict[str, Any]:
-        standing_now = standing() if standing is not None else _red_flags_elsewhere(fed)
+        standing_now = flags()
         return {
             "intake": {
                 "id": str(intake.public_id),
@@ -220,18 +224,16 @@ def on_intake_submitted(
 
 
 def on_referrals_created(
-    referrals: Iterable[Referral], *, standing: Callable[[], dict[int, bool]] | None = None
+    referrals: Iterable[Referral], *, standing: Standing | None = None
 ) -> None:
     """``on_referral_status_changed(referral, "")`` for each, reading the subscribers and the
     red flags standing once (``standing``: as ``on_intake_submitted`` takes it)."""
     endpoints = _subscribed(WebhookEvent.REFERRAL_STATUS_CHANGED)
     if endpoints:
         created = list(referrals)
-        flags = standing() if standing is not None else _red_flags_elsewhere(created)
+        flags = standing or red_flags_read_once(created)
         for referral in created:
-            on_referral_status_changed(
-                referral, "", endpoints=endpoints, red_flag_elsewhere=flags[referral.pk]
-            )
+            on_referral_status_changed(referral, "", endpoints=endpoints, standing=flags)
 
 
 def on_referral_status_changed(
@@ -239,20 +241,16 @@ def on_referral_status_changed(
     previous_status: str,
     *,
     endpoints: list[WebhookEndpoint] | None = None,
-    red_flag_elsewhere: bool | None = None,
+    standing: Standing | None = None,
 ) -> None:
-    """``red_flag_elsewhere``: the referral's, when the caller has read it (several events)."""
+    """``standing``: as ``on_intake_submitted`` takes it (several events)."""
 
     def data() -> dict[str, Any]:
         case = _opening_case(referral)
-        standing = (
-            _red_flags_elsewhere([referral])[referral.pk]
-            if red_flag_elsewhere is None
-            else red_flag_elsewhere
-        )
+        flags = standing or red_flags_read_once([referral])
         return {
             "referral": {
-                **_referral_data(referral, red_flag_elsewhere=standing),
+                **_referral_data(referral, red_flag_elsewhere=flags()[referral.pk]),
                 "previous_status": previous_status or None,
             },
             "intake": _case_data(case),

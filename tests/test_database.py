@@ -92,6 +92,15 @@ def test_a_negative_idle_transaction_timeout_is_refused():
     assert "DATABASE_IDLE_TRANSACTION_TIMEOUT=-1 is below the minimum of 0." in done.stderr
 
 
+def _test_database_url() -> str:
+    """The test database's URL, for a child process's settings."""
+    settings_dict = connection.settings_dict
+    return (
+        f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}"
+        f"/{settings_dict['NAME']}"
+    )
+
+
 HOLD_AND_IDLE = """
 import datetime as dt, os, sys, time
 import django
@@ -118,11 +127,7 @@ def test_a_patients_lock_held_by_a_transaction_left_idle_is_released_by_the_serv
     server keeps its connection until TCP keepalive gives up, hours) held a patient's lock, and
     every write for that patient waited. With the settings' timeout (1 s here) the server ends
     the session and the lock is free; the process hears of it on its next statement."""
-    settings_dict = connection.settings_dict
-    url = (
-        f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}"
-        f"/{settings_dict['NAME']}"
-    )
+    url = _test_database_url()
     holder = subprocess.Popen(  # noqa: S603 - our own interpreter and code
         [sys.executable, "-c", HOLD_AND_IDLE, "6"],
         cwd=ROOT,
@@ -185,11 +190,7 @@ SHOW_STATEMENT_TIMEOUT = (
 @pytest.mark.django_db
 def test_a_connection_keeps_the_statement_timeout_pgoptions_sets():
     """The same on a real connection: the server is told PGOPTIONS' setting."""
-    settings_dict = connection.settings_dict
-    url = (
-        f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}"
-        f"/{settings_dict['NAME']}"
-    )
+    url = _test_database_url()
     done = run_python(
         SHOW_STATEMENT_TIMEOUT, {"DATABASE_URL": url, "PGOPTIONS": "-c statement_timeout=4321"}
     )

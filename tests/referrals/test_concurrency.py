@@ -3,6 +3,7 @@
 import threading
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -441,6 +442,48 @@ def test_a_write_that_waited_out_an_erasure_holds_the_lock_of_the_erased_identit
     assert len(finished) == 2, "the erasure or the write failed"
 
 
+def _unannounced_chiropractic_case_behind_a_red_flag(settings, phone: str):
+    """A patient's red-flag case, announced, then a later case of theirs without one opening a
+    chiropractic referral, its announcement queued and not run (a worker's backlog)."""
+    person = details(phone=phone)
+    red = submit("V09", patient=person)  # announced at its commit (the immediate backend)
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    later = submit("V01", patient=person)
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    (chiropractic,) = later.referrals
+    return red, later, chiropractic
+
+
+def _second_waits_for_first(
+    first: tuple[str, Any], second: tuple[str, Any], holding: threading.Event, go: threading.Event
+) -> tuple[dict[str, Any], bool]:
+    """Run the named jobs on their own threads (connections): ``first`` until it sets
+    ``holding`` (its locks taken), then ``second``; ``go`` is set once ``second`` is seen
+    waiting for a lock, or after 10 s. Each job's outcome ("ok" or its exception) by name, and
+    whether ``second`` was seen waiting."""
+    outcomes: dict[str, Any] = {}
+
+    def run(name: str, job: Any) -> None:
+        try:
+            job()
+            outcomes[name] = "ok"
+        except Exception as exc:
+            outcomes[name] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=job) for job in (first, second)]
+    threads[0].start()
+    assert holding.wait(20)
+    with psycopg.connect(own_dsn(), autocommit=True) as watcher:
+        threads[1].start()
+        waited = lock_waiter_seen(watcher)
+    go.set()
+    for thread in threads:
+        thread.join(30)
+    return outcomes, waited
+
+
 def test_a_clearance_while_a_worker_announces_a_case_tells_its_referral_false_after(
     medical_reviewer, settings
 ):
@@ -451,7 +494,6 @@ def test_a_clearance_while_a_worker_announces_a_case_tells_its_referral_false_af
     webhook receiver kept ``true`` for good. The clearance's stamp now announces the cases
     still to announce first: it waits for the worker's (the case's row lock), finds it told,
     and tells ``false`` after it."""
-    import psycopg
     from django.db import transaction
 
     from referrals.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -467,47 +509,25 @@ def test_a_clearance_while_a_worker_announces_a_case_tells_its_referral_false_af
             WebhookEvent.REFERRAL_RED_FLAG_ELSEWHERE_CHANGED,
         ],
     )
-    person = details(phone="07700 900480")
-    red = submit("V09", patient=person)  # announced at its commit (the immediate backend)
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
-    later = submit("V01", patient=person)  # chiropractic; its announcement queued, not run
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-    (chiropractic,) = later.referrals
+    red, later, chiropractic = _unannounced_chiropractic_case_behind_a_red_flag(
+        settings, "07700 900480"
+    )
     announced, commit = threading.Event(), threading.Event()
-    outcomes: dict[str, Any] = {}
 
     def worker() -> None:  # the worker's announcement, read and written, not yet committed
-        try:
-            with transaction.atomic():
-                announce_intake.call(later.intake.pk, *announcement_of(later.intake))
-                announced.set()
-                commit.wait(20)
-            outcomes["worker"] = "ok"
-        except Exception as exc:
-            outcomes["worker"] = exc
-        finally:
-            connection.close()
+        with transaction.atomic():
+            announce_intake.call(later.intake.pk, *announcement_of(later.intake))
+            announced.set()
+            commit.wait(20)
 
     def clearance() -> None:
-        try:
-            intake_clear_red_flag(
-                intake=red.intake, actor=medical_reviewer, reason="Examined.", release_queues=[]
-            )
-            outcomes["clearance"] = "ok"
-        except Exception as exc:
-            outcomes["clearance"] = exc
-        finally:
-            connection.close()
+        intake_clear_red_flag(
+            intake=red.intake, actor=medical_reviewer, reason="Examined.", release_queues=[]
+        )
 
-    threads = [threading.Thread(target=worker), threading.Thread(target=clearance)]
-    threads[0].start()
-    assert announced.wait(20)
-    with psycopg.connect(own_dsn(), autocommit=True) as watcher:
-        threads[1].start()
-        waited = lock_waiter_seen(watcher)
-    commit.set()
-    for thread in threads:
-        thread.join(30)
+    outcomes, waited = _second_waits_for_first(
+        ("worker", worker), ("clearance", clearance), announced, commit
+    )
     assert outcomes == {"worker": "ok", "clearance": "ok"}
     assert waited  # the clearance waited for the announcement
     told = [
@@ -530,18 +550,13 @@ def test_a_clearance_releasing_into_a_referral_a_colleague_is_claiming_does_not_
     referral (its row lock) and only then, in red_flag_elsewhere_changed, announces the
     patient's unannounced cases (the same case's row lock): the two lock a case and a referral
     in opposite orders, and PostgreSQL kills one of them as a deadlock."""
-    import psycopg
-
     import referrals.services
     from referrals.services import intake_clear_red_flag
     from referrals.tasks import announce_pending as real_announce_pending
 
-    person = details(phone="07700 900481")
-    red = submit("V09", patient=person)  # announced at its commit (the immediate backend)
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
-    later = submit("V01", patient=person)  # chiropractic; its announcement queued, not run
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-    (chiropractic,) = later.referrals
+    red, _later, chiropractic = _unannounced_chiropractic_case_behind_a_red_flag(
+        settings, "07700 900481"
+    )
     announced, go = threading.Event(), threading.Event()
 
     def announce_then_pause(referral_id: int, *others: int) -> int:
@@ -552,39 +567,20 @@ def test_a_clearance_releasing_into_a_referral_a_colleague_is_claiming_does_not_
         return made
 
     monkeypatch.setattr(referrals.services, "announce_pending", announce_then_pause)
-    outcomes: dict[str, Any] = {}
 
     def claim() -> None:
-        try:
-            referral_claim(referral=chiropractic, actor=chiropractor)
-            outcomes["claim"] = "ok"
-        except Exception as exc:
-            outcomes["claim"] = exc
-        finally:
-            connection.close()
+        referral_claim(referral=chiropractic, actor=chiropractor)
 
     def clearance() -> None:
-        try:
-            intake_clear_red_flag(
-                intake=red.intake,
-                actor=medical_reviewer,
-                reason="Examined.",
-                release_queues=["chiropractic"],  # joins the open chiropractic referral
-            )
-            outcomes["clearance"] = "ok"
-        except Exception as exc:
-            outcomes["clearance"] = exc
-        finally:
-            connection.close()
+        intake_clear_red_flag(
+            intake=red.intake,
+            actor=medical_reviewer,
+            reason="Examined.",
+            release_queues=["chiropractic"],  # joins the open chiropractic referral
+        )
 
-    threads = [threading.Thread(target=claim), threading.Thread(target=clearance)]
-    threads[0].start()
-    assert announced.wait(20)
-    with psycopg.connect(own_dsn(), autocommit=True) as watcher:
-        threads[1].start()
-        waited = lock_waiter_seen(watcher)
-    go.set()
-    for thread in threads:
-        thread.join(30)
+    outcomes, waited = _second_waits_for_first(
+        ("claim", claim), ("clearance", clearance), announced, go
+    )
     assert waited
     assert outcomes == {"claim": "ok", "clearance": "ok"}, outcomes
